@@ -1,0 +1,36 @@
+import type { Frame } from '../source/frame.js';
+import type { FlowInfo, FlowLimits } from '../tcp/stream.js';
+import type { HttpLimits } from '../http/message.js';
+import type { Attribution, ImdsEvent, ProcessInfo } from '../imds/event.js';
+
+/**
+ * The whole offline chain in one object: frames in, IMDS events out, in capture order
+ * (order of each request's first byte). Live capture feeds the same object.
+ */
+export interface PipelineOptions {
+  onEvent: (event: ImdsEvent) => void;
+  flowLimits?: Partial<FlowLimits>;
+  httpLimits?: Partial<HttpLimits>;
+  /**
+   * Process attribution hook (live only): called once per flow when the flow is first
+   * seen; the answer is attached to every event of that flow.
+   */
+  resolveProcess?: (flow: FlowInfo) => { process: ProcessInfo | null; attribution: Attribution };
+}
+
+export interface PipelineStats {
+  frames: number;
+  decode: import('../decode/packet.js').DecodeStats;
+  tcp: import('../tcp/stream.js').FlowStats;
+  http: { requests: number; responses: number; errors: Record<string, number> };
+  events: { v1: number; v2: number; token: number };
+}
+
+export interface Pipeline {
+  pushFrame(frame: Frame): void;
+  /** end of input: close every flow ('eof') and emit what is pending */
+  finish(): void;
+  /** packet-time housekeeping for live capture (idle flows) */
+  tick(nowSec: number): void;
+  stats(): PipelineStats;
+}

@@ -1,0 +1,58 @@
+/**
+ * The source stage's contract: raw link-layer frames with the capture's own time.
+ *
+ * A Frame's `data` is a view into the reader's chunk buffer and is valid only
+ * during the callback that receives it; a later stage that keeps bytes copies them.
+ */
+export interface Frame {
+  /** seconds since the Unix epoch (packet time, never wall-clock time) */
+  sec: number;
+  /** nanoseconds within the second (0..999 999 999) */
+  nsec: number;
+  /** libpcap LINKTYPE_* value */
+  linkType: number;
+  /** captured bytes (may be shorter than origLen when the snaplen cut the packet) */
+  data: Buffer;
+  /** length of the packet on the wire */
+  origLen: number;
+  /** pcapng interface index (0 for classic pcap and live capture) */
+  iface: number;
+}
+
+export type FrameSink = (frame: Frame) => void;
+
+export type CaptureErrorCode =
+  | 'E_CAPTURE_EMPTY' // zero-byte file
+  | 'E_CAPTURE_BAD_MAGIC' // not a pcap or pcapng file
+  | 'E_CAPTURE_TRUNCATED' // file ends inside a header or record
+  | 'E_CAPTURE_MALFORMED' // a length or field that cannot be right (garbage)
+  | 'E_CAPTURE_IO'; // the file cannot be opened or read
+
+/** A capture file that cannot be read (to the end). Frames before `offset` were delivered. */
+export class CaptureFormatError extends Error {
+  constructor(
+    readonly code: CaptureErrorCode,
+    message: string,
+    /** good packets delivered before the problem */
+    readonly packetsRead: number,
+    /** byte offset in the file where the problem starts */
+    readonly offset: number,
+  ) {
+    super(message);
+    this.name = 'CaptureFormatError';
+  }
+}
+
+export interface ReadStats {
+  packets: number;
+  bytes: number;
+  /** records skipped with a reason (unknown pcapng blocks, records with an unknown interface, ...) */
+  skipped: Record<string, number>;
+}
+
+export interface ReadOptions {
+  /** called now and then with bytes consumed so far and total size (null when unknown, e.g. stdin) */
+  onProgress?: (bytesRead: number, totalBytes: number | null) => void;
+  /** read chunk size; the reader never holds more than a chunk plus one record */
+  chunkSize?: number;
+}

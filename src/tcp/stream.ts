@@ -1,0 +1,67 @@
+/**
+ * The tcp stage's contract. For each IMDS flow the table asks the handler for two
+ * consumers, one per direction. Each consumer then receives, in this order:
+ * zero or more onData / onGap calls in stream order, then exactly one onEnd.
+ */
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+export interface FlowInfo {
+  /** "clientIp|clientPort|serverIp|serverPort" */
+  key: string;
+  client: Endpoint;
+  server: Endpoint;
+  ipVersion: 4 | 6;
+  /** true when the capture saw the client's SYN (false: the capture started mid-connection) */
+  sawSyn: boolean;
+  /** time of the first packet seen on the flow */
+  sec: number;
+  nsec: number;
+}
+
+export type EndReason = 'fin' | 'rst' | 'idle' | 'evicted' | 'eof';
+
+export interface StreamConsumer {
+  /** in-order bytes; `sec/nsec` is the time of the segment that carried the first of them */
+  onData(data: Buffer, sec: number, nsec: number): void;
+  /** `bytes` of the stream are missing here (lost in capture, snaplen cut, or evicted) */
+  onGap(bytes: number, sec: number, nsec: number): void;
+  onEnd(reason: EndReason, sec: number, nsec: number): void;
+}
+
+export interface FlowHandler {
+  onFlow(flow: FlowInfo): { toServer: StreamConsumer; toClient: StreamConsumer };
+}
+
+export interface FlowLimits {
+  /** most flows tracked at once; beyond it the least recently active is evicted */
+  maxFlows: number;
+  /** most out-of-order bytes buffered per direction; beyond it the hole is declared a gap */
+  maxBufferedBytesPerDirection: number;
+  /** most out-of-order bytes buffered over all flows */
+  maxBufferedBytesTotal: number;
+  /** seconds of packet time without a packet after which a flow ends with 'idle' */
+  idleTimeoutSec: number;
+}
+
+export const DEFAULT_FLOW_LIMITS: FlowLimits = {
+  maxFlows: 65_536,
+  maxBufferedBytesPerDirection: 256 * 1024,
+  maxBufferedBytesTotal: 64 * 1024 * 1024,
+  idleTimeoutSec: 120,
+};
+
+export interface FlowStats {
+  flows: number;
+  activeFlows: number;
+  evictedFlows: number;
+  idleFlows: number;
+  retransmittedBytes: number;
+  overlapBytes: number;
+  /** overlapping bytes whose content differed from the first copy (first copy kept) */
+  overlapConflictBytes: number;
+  gapBytes: number;
+  midstreamFlows: number;
+}
