@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerReplayCommand } from './replay-command.js';
+import { CliError, EXIT_TROUBLE } from './exit-codes.js';
+
+let exitCode = 0;
+const setExit = (code: number) => {
+  exitCode = Math.max(exitCode, code);
+};
+
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // a closed pipe (| head) ends the run quietly
+  if (err.code === 'EPIPE') process.exit(exitCode);
+  throw err;
+});
+
+const program = new Command();
+program
+  .name('imdswatch')
+  .description('Find software that calls the EC2 Instance Metadata Service without a session token (IMDSv1).')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerReplayCommand(program, setExit);
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+    process.exitCode = exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; every usage error exits 2 (DESIGN.md)
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_TROUBLE;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`imdswatch: ${err.message}\n`);
+      process.exitCode = EXIT_TROUBLE;
+      return;
+    }
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`imdswatch: unexpected error: ${e.code ?? ''} ${e.message.split('\n')[0]} (please report this)\n`);
+    process.exitCode = EXIT_TROUBLE;
+  }
+}
+
+void main();

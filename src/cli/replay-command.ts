@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { replayFiles } from '../pipeline/replay.js';
+import { ReportBuilder } from '../sinks/report.js';
+import { formatTextReport } from '../sinks/report-text.js';
+import type { InputSummary } from '../sinks/input-summary.js';
+import { openOutput } from './output.js';
+import { createProgress } from './progress.js';
+import { parseFormat } from './report-format.js';
+import { failOnMatched, parseFailOn } from './fail-on.js';
+import { CliError, EXIT_MATCHED, EXIT_OK, EXIT_TROUBLE } from './exit-codes.js';
+import type { PipelineStats } from '../pipeline/pipeline.js';
+
+export function registerReplayCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('replay')
+    .description('read pcap/pcapng captures (or - for stdin) and report every IMDS request: v1, v2 or token')
+    .argument('<file...>', 'capture files: classic pcap or pcapng; - reads stdin')
+    .option('-f, --format <format>', 'text (a report to read), json (the same as one object), ndjson (one event per request)', 'text')
+    .option('--fail-on <kinds>', 'exit 1 when a call matches: v1 (any IMDSv1 call), rejected (401 to v1, 403 to a token PUT); comma-separated')
+    .option('-o, --output <path>', 'write to this file (written completely, then renamed into place)')
+    .option('--no-progress', 'never show the progress bar')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 nothing matched --fail-on; 1 a call matched --fail-on; 2 bad usage or unreadable/malformed input
+(what could be read is still reported).
+
+Examples:
+  imdswatch replay capture.pcap
+  imdswatch replay --fail-on v1 --format ndjson -o events.ndjson pcaps/real/*.pcap
+  tcpdump -i any -w - 'host 169.254.169.254' | imdswatch replay -`,
+    )
+    .action(async (files: string[], o: { format: string; failOn?: string; output?: string; progress: boolean }) => {
+      const format = parseFormat(o.format);
+      const failOn = parseFailOn(o.failOn);
+      for (const f of files) {
+        if (f !== '-' && !existsSync(f)) throw new CliError(`${f}: no such file (give pcap or pcapng files, or - for stdin)`, 'E_CAPTURE_IO');
+      }
+      if (files.filter((f) => f === '-').length > 1) throw new CliError('stdin (-) can be given only once');
+      const out = openOutput(o.output);
+      const report = new ReportBuilder();
+      const progress = o.progress ? createProgress('replay') : { update() {}, done() {} };
+      let result;
+      try {
+        result = await replayFiles(files, {
+          onEvent(ev) {
+            report.add(ev);
+            if (format === 'ndjson') out.write(`${JSON.stringify(ev)}\n`);
+          },
+          onProgress: (d, t) => progress.update(d, t),
+        });
+      } catch (err) {
+        progress.done();
+        out.abort();
+        throw err;
+      }
+      progress.done();
+      const input = summarize(files, result.stats, result.errors.map((e) => `${e.file}: ${e.message}`));
+      const built = report.build();
+      if (format === 'text') out.write(formatTextReport(built, input));
+      else if (format === 'json') out.write(`${JSON.stringify({ input, ...built }, null, 2)}\n`);
+      out.commit();
+      for (const e of result.errors) process.stderr.write(`imdswatch: ${e.file}: ${e.message}\n`);
+      if (result.errors.length > 0) setExit(EXIT_TROUBLE);
+      else setExit(failOnMatched(failOn, built.totals) ? EXIT_MATCHED : EXIT_OK);
+    });
+}
+
+export function summarize(sources: string[], stats: PipelineStats, errors: string[]): InputSummary {
+  const skipped: Record<string, number> = {};
+  const add = (k: string, n: number) => {
+    if (n > 0) skipped[k] = (skipped[k] ?? 0) + n;
+  };
+  for (const [k, n] of Object.entries(stats.decode.skipped)) add(k, n);
+  add('ip-fragments', stats.decode.fragments);
+  add('tcp-flows-evicted', stats.tcp.evictedFlows);
+  add('tcp-gap-bytes', stats.tcp.gapBytes);
+  for (const [k, n] of Object.entries(stats.http.errors)) add(k, n);
+  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, errors };
+}

@@ -1,0 +1,66 @@
+import type { HttpRequest, HttpResponse } from '../http/message.js';
+import type { ImdsVersion } from './event.js';
+
+/** Header names of the IMDSv2 protocol, lower-case. */
+export const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
+export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+export const TOKEN_PATH = '/latest/api/token';
+
+export interface Classification {
+  /** null: not an IMDS call by DESIGN.md's rules (e.g. POST to a metadata path); counted, not reported */
+  version: ImdsVersion | null;
+  /** path without query or fragment, origin-form */
+  path: string;
+  userAgent: string | null;
+  /** TTL asked for on a token request; null when absent or not a number */
+  tokenTtl: number | null;
+  /** the token header was present with an empty value (the call is v1) */
+  emptyTokenHeader: boolean;
+}
+
+/**
+ * Classify one request as DESIGN.md says: a token request is `PUT /latest/api/token`;
+ * a request with a non-empty `X-aws-ec2-metadata-token` header (name in any case) is
+ * IMDSv2; any other GET or HEAD is IMDSv1. A token in the URL or the body, or an empty
+ * header value, does not make a call IMDSv2.
+ */
+export function classifyRequest(req: HttpRequest): Classification {
+  const path = originPath(req.target);
+  let userAgent: string | null = null;
+  let tokenPresent = false;
+  let emptyTokenHeader = false;
+  let tokenTtl: number | null = null;
+  for (const [name, value] of req.headers) {
+    const lower = name.toLowerCase();
+    if (lower === TOKEN_HEADER) {
+      if (value.trim() !== '') tokenPresent = true;
+      else emptyTokenHeader = true;
+    } else if (lower === 'user-agent') {
+      if (userAgent === null) userAgent = value;
+    } else if (lower === TOKEN_TTL_HEADER) {
+      const n = /^\s*\d{1,9}\s*$/.test(value) ? Number(value) : NaN;
+      tokenTtl = Number.isFinite(n) ? n : null;
+    }
+  }
+  const method = req.method.toUpperCase();
+  let version: ImdsVersion | null;
+  if (method === 'PUT' && path === TOKEN_PATH) version = 'token';
+  else if (tokenPresent) version = 'v2';
+  else if (method === 'GET' || method === 'HEAD') version = 'v1';
+  else version = null;
+  return { version, path, userAgent, tokenTtl, emptyTokenHeader: emptyTokenHeader && !tokenPresent };
+}
+
+/** `/a/b?x=1#f` → `/a/b`; absolute-form `http://169.254.169.254/a` → `/a`. Never keeps a query (it may hold a token). */
+export function originPath(target: string): string {
+  let t = target;
+  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(t);
+  if (scheme) t = t.slice(scheme[0].length) || '/';
+  const cut = t.search(/[?#]/);
+  if (cut >= 0) t = t.slice(0, cut);
+  return t === '' ? '/' : t;
+}
+
+export function statusOf(res: HttpResponse | null): number | null {
+  return res ? res.status : null;
+}

@@ -1,0 +1,116 @@
+import { statSync } from 'node:fs';
+import { readCaptureFile } from '../source/capture-file.js';
+import { CaptureFormatError } from '../source/frame.js';
+import type { ImdsEvent } from '../imds/event.js';
+import type { FlowLimits, FlowStats } from '../tcp/stream.js';
+import type { HttpLimits } from '../http/message.js';
+import { createPipeline } from './create-pipeline.js';
+import type { PipelineStats } from './pipeline.js';
+
+export interface ReplayError {
+  file: string;
+  code: string;
+  message: string;
+  packetsRead: number;
+}
+
+export interface ReplayResult {
+  /** the events, when no onEvent callback was given */
+  events: ImdsEvent[];
+  /** per-file pipeline statistics, merged */
+  stats: PipelineStats;
+  errors: ReplayError[];
+  /** packets read per file */
+  packets: Record<string, number>;
+}
+
+export interface ReplayOptions {
+  /** receive events as they come (then `events` stays empty: memory stays flat) */
+  onEvent?: (ev: ImdsEvent) => void;
+  /** progress over all files: bytes done, total bytes (null when a source has no size) */
+  onProgress?: (done: number, total: number | null) => void;
+  flowLimits?: Partial<FlowLimits>;
+  httpLimits?: Partial<HttpLimits>;
+}
+
+/** Read capture files one after another; each file is its own capture (flows do not span files). */
+export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Promise<ReplayResult> {
+  const events: ImdsEvent[] = [];
+  const onEvent = opts.onEvent ?? ((ev: ImdsEvent) => events.push(ev));
+  const errors: ReplayError[] = [];
+  const packets: Record<string, number> = {};
+  let merged: PipelineStats | null = null;
+  const sizes = paths.map((p) => {
+    if (p === '-') return null;
+    try {
+      return statSync(p).size;
+    } catch {
+      return 0;
+    }
+  });
+  const total = sizes.includes(null) ? null : (sizes as number[]).reduce((a, b) => a + b, 0);
+  let before = 0;
+
+  for (let i = 0; i < paths.length; i++) {
+    const file = paths[i];
+    const pipeline = createPipeline({ onEvent, flowLimits: opts.flowLimits, httpLimits: opts.httpLimits });
+    let read = 0;
+    try {
+      const st = readCaptureFile(file, (frame) => pipeline.pushFrame(frame), {
+        onProgress: opts.onProgress ? (done) => opts.onProgress!(before + done, total) : undefined,
+      });
+      read = st.packets;
+    } catch (err) {
+      if (err instanceof CaptureFormatError) {
+        read = err.packetsRead;
+        errors.push({ file, code: err.code, message: err.message, packetsRead: err.packetsRead });
+      } else {
+        const e = err as NodeJS.ErrnoException;
+        errors.push({ file, code: 'E_CAPTURE_IO', message: `cannot read ${file}: ${e.code ?? e.message}`, packetsRead: 0 });
+      }
+    }
+    pipeline.finish();
+    packets[file] = read;
+    merged = mergeStats(merged, pipeline.stats());
+    before += sizes[i] ?? 0;
+    // let timers (progress bar, signals) run between files
+    await new Promise((r) => setImmediate(r));
+  }
+  return { events, stats: merged ?? emptyStats(), errors, packets };
+}
+
+function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function mergeStats(a: PipelineStats | null, b: PipelineStats): PipelineStats {
+  if (a === null) return structuredClone(b);
+  const sum = <T extends object>(x: T, y: T): T => {
+    const out: Record<string, unknown> = { ...(x as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(y)) {
+      const cur = out[k];
+      if (typeof v === 'number' && typeof cur === 'number') out[k] = cur + v;
+      else if (v && typeof v === 'object' && cur && typeof cur === 'object') out[k] = addCounts(cur as Record<string, number>, v as Record<string, number>);
+    }
+    return out as T;
+  };
+  return {
+    frames: a.frames + b.frames,
+    decode: sum(a.decode, b.decode),
+    tcp: sum(a.tcp, b.tcp),
+    http: sum(a.http, b.http),
+    events: sum(a.events, b.events),
+  };
+}
+
+function emptyStats(): PipelineStats {
+  return {
+    frames: 0,
+    decode: { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {} },
+    tcp: { flows: 0, activeFlows: 0, evictedFlows: 0, idleFlows: 0, retransmittedBytes: 0, overlapBytes: 0, overlapConflictBytes: 0, gapBytes: 0, midstreamFlows: 0 } as FlowStats,
+    http: { requests: 0, responses: 0, errors: {} },
+    events: { v1: 0, v2: 0, token: 0 },
+  };
+}

@@ -1,0 +1,10 @@
+/** What the report says about its input: which sources, how much was read, what was skipped and why. */
+export interface InputSummary {
+  sources: string[];
+  packets: number;
+  imdsSegments: number;
+  /** counters by fixed reason (decode, tcp, http); never packet content */
+  skipped: Record<string, number>;
+  /** one-line error messages (e.g. a truncated file) */
+  errors: string[];
+}

@@ -1,0 +1,78 @@
+import type { Report } from './report.js';
+import type { InputSummary } from './input-summary.js';
+
+/** Untrusted text (User-Agent, path) made safe for a terminal: control and non-ASCII bytes become \xNN. */
+export function printable(s: string, max = 200): string {
+  let out = s.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  if (out.length > max) out = `${out.slice(0, max - 1)}…`;
+  return out;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+export function formatTextReport(report: Report, input: InputSummary): string {
+  const t = report.totals;
+  const out: string[] = [];
+  out.push(`imdswatch report — ${input.sources.join(', ') || '(no input)'}`);
+  out.push(
+    `${input.packets} packets read, ${input.imdsSegments} IMDS segments, ${t.requests} IMDS requests` +
+      (report.firstSeen ? ` from ${report.firstSeen} to ${report.lastSeen}` : ''),
+  );
+  out.push('');
+  out.push(`IMDSv1 calls:     ${t.v1}${t.v1Rejected ? `  (${t.v1Rejected} rejected with 401: IMDSv2 is already required and this software fails now)` : ''}`);
+  out.push(`IMDSv2 calls:     ${t.v2}`);
+  out.push(`token requests:   ${t.token}${t.tokenRejected ? `  (${t.tokenRejected} rejected with 403: a proxy added X-Forwarded-For)` : ''}`);
+  if (t.unanswered) out.push(`no response seen: ${t.unanswered}`);
+  out.push('');
+  if (report.groups.length > 0) {
+    const hasProcess = report.groups.some((g) => g.exe !== null);
+    const header = ['client', ...(hasProcess ? ['process', 'unit'] : []), 'user-agent', 'sdk', 'v1', 'v2', 'token', 'first seen', 'last seen'];
+    const rows = report.groups.map((g) => [
+      g.client,
+      ...(hasProcess ? [printable(g.exe ?? '?', 40), printable(g.unit ?? '-', 40)] : []),
+      printable(g.userAgent ?? '(none)', 60),
+      g.sdk ? printable(`${g.sdk.name}${g.sdk.version ? ` ${g.sdk.version}` : ''}`, 30) : '-',
+      String(g.v1) + (g.v1Rejected ? ` (${g.v1Rejected}×401)` : ''),
+      String(g.v2),
+      String(g.token),
+      g.firstSeen,
+      g.lastSeen,
+    ]);
+    out.push('By client:');
+    out.push(...table(header, rows).map((l) => `  ${l}`));
+    if (report.groupsOverflowed) out.push(`  (${report.groupsOverflowed} requests from further groups are merged under "(other)")`);
+    out.push('');
+  }
+  if (report.v1Calls.length > 0) {
+    out.push('IMDSv1 calls:');
+    const rows = report.v1Calls.map((c) => [
+      c.ts,
+      c.client,
+      ...(c.pid !== null ? [`${c.pid} ${printable(c.exe ?? '?', 40)}`] : []),
+      c.method,
+      printable(c.path, 80),
+      c.status === null ? 'no response' : String(c.status),
+      c.reason ?? '',
+    ]);
+    const hasPid = report.v1Calls.some((c) => c.pid !== null);
+    const header = ['time', 'client', ...(hasPid ? ['process'] : []), 'method', 'path', 'status', 'reason'];
+    out.push(...table(header, hasPid ? rows : rows).map((l) => `  ${l}`));
+    if (report.v1CallsNotListed) out.push(`  … and ${report.v1CallsNotListed} more IMDSv1 calls (see --format ndjson for all)`);
+    out.push('');
+  }
+  const skipped = Object.entries(input.skipped).filter(([, n]) => n > 0);
+  if (skipped.length) out.push(`Skipped: ${skipped.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  for (const e of input.errors) out.push(`Error: ${e}`);
+  out.push(
+    t.v1 === 0
+      ? t.requests === 0
+        ? 'Result: no IMDS request seen.'
+        : 'Result: no IMDSv1 call seen — every request used a session token.'
+      : `Result: ${t.v1} IMDSv1 call${t.v1 === 1 ? '' : 's'} from ${new Set(report.v1Calls.map((c) => c.client.replace(/:\d+$/, ''))).size || '?'} client address(es): not ready for IMDSv2-only.`,
+  );
+  return `${out.join('\n')}\n`;
+}
