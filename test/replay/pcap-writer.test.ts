@@ -78,7 +78,7 @@ describe.skipIf(!hasTshark)('files read by tshark', () => {
       writeFileSync(b, pcapng([{ bigEndian: true, interfaces: [{ linkType: LINKTYPE.ETHERNET, tsresol: 9 }], records: recs.map((r) => ({ ...r, iface: 0 })) }]));
       for (const f of [a, b]) {
         const out = execFileSync('tshark', ['-r', f, '-o', 'tcp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', '-T', 'fields', '-e', 'http.request.uri', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
-        const lines = out.trim().split('\n');
+        const lines = out.trimEnd().split('\n');
         expect(lines).toHaveLength(pkts.length);
         expect(lines.filter((l) => l.startsWith('/latest/meta-data/'))).toHaveLength(1);
         for (const l of lines) {
