@@ -1,0 +1,443 @@
+#!/usr/bin/env bash
+# install.sh: install (or remove) imdswatch as a hardened systemd service.
+#
+#   sudo ./install.sh                 install, enable and start
+#   sudo ./install.sh --no-start      install and enable for the next boot only
+#   sudo ./install.sh --uninstall     remove everything except the logs
+#   sudo ./install.sh --uninstall --purge   ... and the logs and state
+#
+# Idempotent: running it again upgrades in place. Never half-installed: every
+# change is recorded and undone, newest first, if a later step fails.
+set -Eeuo pipefail
+umask 022
+
+readonly SELF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly MIN_NODE_MAJOR=20
+readonly DEFAULT_BINDIR=/usr/local/bin
+readonly DEFAULT_SYSTEMD_DIR=/etc/systemd/system
+
+PREFIX=/opt/imdswatch
+BINDIR=$DEFAULT_BINDIR
+SYSTEMD_DIR=$DEFAULT_SYSTEMD_DIR
+LOGROTATE_DIR=/etc/logrotate.d
+LOG_DIR=/var/log/imdswatch
+STATE_DIR=/var/lib/imdswatch
+SVC_USER=imdswatch
+SRC_DIR=$SELF_DIR
+NODE_BIN=
+MODE=install
+START=1
+PURGE=0
+PACKAGES=1
+UNIT=imdswatch.service
+
+usage() {
+  cat <<EOF
+Usage: install.sh [options]
+       install.sh --uninstall [--purge] [options]
+
+Installs imdswatch under PREFIX, a command in BINDIR, the system user, the
+systemd unit (enabled for boot: WantedBy=sysinit.target) and a logrotate snippet
+(when logrotate is present), then starts the service.
+
+Options:
+  --prefix DIR         application directory            (default /opt/imdswatch)
+  --bindir DIR         where the imdswatch command goes (default $DEFAULT_BINDIR)
+  --systemd-dir DIR    where the unit goes              (default $DEFAULT_SYSTEMD_DIR)
+  --logrotate-dir DIR  where the logrotate snippet goes (default /etc/logrotate.d)
+  --log-dir DIR        log directory, removed by --purge (default /var/log/imdswatch)
+  --state-dir DIR      state directory, removed by --purge (default /var/lib/imdswatch)
+  --user NAME          service user                      (default imdswatch)
+  --node PATH          Node.js >= $MIN_NODE_MAJOR to run with (default: node on PATH)
+  --from DIR           built source tree (default: this script's directory);
+                       it needs dist/ (npm ci && npm run build) and node_modules/
+  --no-start           enable for the next boot, but do not start now
+  --no-packages        do not install system packages (libpcap, iptables)
+  --uninstall          stop, disable and remove everything, firewall rules included;
+                       keeps logs and state unless --purge
+  --purge              with --uninstall: also remove logs and state
+  -h, --help           this text
+
+Must run as root. IMDSWATCH_INSTALL_FAIL_AT=STEP makes step STEP fail (for
+testing the rollback); steps: packages user app wrapper unit logrotate enable start.
+EOF
+}
+
+say() { printf 'imdswatch install: %s\n' "$*"; }
+warn() { printf 'imdswatch install: warning: %s\n' "$*" >&2; }
+die() { printf 'imdswatch install: error: %s\n' "$*" >&2; exit 2; }
+
+need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --prefix) need_arg "$@"; PREFIX=$2; shift 2 ;;
+    --bindir) need_arg "$@"; BINDIR=$2; shift 2 ;;
+    --systemd-dir) need_arg "$@"; SYSTEMD_DIR=$2; shift 2 ;;
+    --logrotate-dir) need_arg "$@"; LOGROTATE_DIR=$2; shift 2 ;;
+    --log-dir) need_arg "$@"; LOG_DIR=$2; shift 2 ;;
+    --state-dir) need_arg "$@"; STATE_DIR=$2; shift 2 ;;
+    --user) need_arg "$@"; SVC_USER=$2; shift 2 ;;
+    --node) need_arg "$@"; NODE_BIN=$2; shift 2 ;;
+    --from) need_arg "$@"; SRC_DIR=$2; shift 2 ;;
+    --no-start) START=0; shift ;;
+    --no-packages) PACKAGES=0; shift ;;
+    --uninstall) MODE=uninstall; shift ;;
+    --purge) PURGE=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) printf 'imdswatch install: error: unknown option %s\n\n' "$1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+[[ $PURGE -eq 0 || $MODE == uninstall ]] || die "--purge only goes with --uninstall"
+for d in "$PREFIX" "$BINDIR" "$SYSTEMD_DIR" "$LOGROTATE_DIR" "$LOG_DIR" "$STATE_DIR"; do
+  [[ $d == /* && $d != / ]] || die "directories must be absolute and not /: $d"
+done
+[[ $SVC_USER =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] || die "bad user name: $SVC_USER"
+
+[[ $EUID -eq 0 ]] || die "must run as root (try: sudo $0 $*)"
+
+readonly WRAPPER="$BINDIR/imdswatch"
+readonly UNIT_PATH="$SYSTEMD_DIR/$UNIT"
+readonly WANTS_LINK="$SYSTEMD_DIR/sysinit.target.wants/$UNIT"
+readonly LOGROTATE_PATH="$LOGROTATE_DIR/imdswatch"
+
+# systemd is managing this machine (not a container without it, not a chroot).
+systemd_running() { [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; }
+# Only talk to systemd about units it can see.
+systemd_owns_unit_dir() { systemd_running && [[ $SYSTEMD_DIR == "$DEFAULT_SYSTEMD_DIR" ]]; }
+pid1_name() { cat /proc/1/comm 2>/dev/null || echo unknown; }
+
+# ---------------------------------------------------------------------------
+# Transaction: each step that changes something pushes its undo command. On any
+# error the undo commands run newest first, then the script exits 1.
+UNDO=()
+CLEANUP=()
+IN_TRANSACTION=0
+push_undo() { UNDO+=("$1"); }
+# EXIT trap: any non-zero exit inside the transaction (a failed command under
+# set -e, die, an interrupt) rolls back.
+on_exit() {
+  local rc=$?
+  [[ $IN_TRANSACTION -eq 1 && $rc -ne 0 ]] || return 0
+  rollback "$rc"
+}
+rollback() {
+  local rc=$1 i c
+  IN_TRANSACTION=0
+  set +e
+  warn "step '${CURRENT_STEP:-?}' failed (exit $rc); rolling back"
+  for ((i = ${#UNDO[@]} - 1; i >= 0; i--)); do
+    eval "${UNDO[i]}" >/dev/null 2>&1 || warn "undo failed: ${UNDO[i]}"
+  done
+  for c in "${CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1; done
+  warn "rolled back: the system is as it was before this run"
+  exit 1
+}
+commit() {
+  local c
+  for c in "${CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+  UNDO=(); CLEANUP=()
+}
+
+step() {
+  CURRENT_STEP=$1
+  if [[ ${IMDSWATCH_INSTALL_FAIL_AT:-} == "$1" ]]; then
+    warn "IMDSWATCH_INSTALL_FAIL_AT=$1: failing on purpose"
+    false
+  fi
+}
+
+# Put FILE (a finished temp file) at DEST; remember how to restore what was there.
+place_file() {
+  local tmp=$1 dest=$2 mode=$3
+  chmod "$mode" "$tmp"
+  if [[ -e $dest || -L $dest ]]; then
+    if cmp -s "$tmp" "$dest"; then rm -f "$tmp"; return 0; fi
+    local bak="$dest.imdswatch-bak.$$"
+    mv -f "$dest" "$bak"
+    push_undo "mv -f $(printf %q "$bak") $(printf %q "$dest")"
+    CLEANUP+=("rm -f $(printf %q "$bak")")
+  else
+    push_undo "rm -f $(printf %q "$dest")"
+  fi
+  mv -f "$tmp" "$dest"
+  CHANGED=1
+}
+
+mkdir_recorded() {
+  local d=$1 missing=() p
+  p=$d
+  while [[ ! -d $p ]]; do missing+=("$p"); p=$(dirname "$p"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  mkdir -p "$d"
+  # Undo runs newest first: push the shallowest first so the deepest is removed
+  # first (rmdir: only if empty).
+  local i
+  for ((i = ${#missing[@]} - 1; i >= 0; i--)); do push_undo "rmdir $(printf %q "${missing[i]}")"; done
+}
+
+# ---------------------------------------------------------------------------
+resolve_node() {
+  if [[ -z $NODE_BIN ]]; then
+    NODE_BIN=$(command -v node || true)
+    [[ -n $NODE_BIN ]] || die "Node.js >= $MIN_NODE_MAJOR is required but 'node' is not on PATH (install it, or pass --node PATH)"
+  fi
+  [[ -x $NODE_BIN ]] || die "--node $NODE_BIN is not an executable file"
+  [[ $NODE_BIN == /* ]] || NODE_BIN="$(cd "$(dirname "$NODE_BIN")" && pwd)/$(basename "$NODE_BIN")"
+  local v major
+  v=$("$NODE_BIN" --version 2>/dev/null || true)
+  major=${v#v}; major=${major%%.*}
+  [[ $major =~ ^[0-9]+$ ]] || die "cannot tell the version of $NODE_BIN (got '${v}')"
+  ((major >= MIN_NODE_MAJOR)) || die "Node.js $v at $NODE_BIN is too old: imdswatch needs >= $MIN_NODE_MAJOR (install a newer nodejs, or pass --node PATH)"
+  case $NODE_BIN in
+    /home/*|/root/*|/run/user/*)
+      die "Node.js at $NODE_BIN is inside a home directory, which the service cannot see (ProtectHome=yes); install Node.js system-wide (e.g. /usr/bin/node) or pass --node" ;;
+  esac
+  NODE_VERSION=$v
+}
+
+check_source() {
+  [[ -f $SRC_DIR/dist/cli/main.js ]] || die "$SRC_DIR/dist/cli/main.js is missing: build first (npm ci && npm run build)"
+  [[ -f $SRC_DIR/package.json ]] || die "$SRC_DIR/package.json is missing"
+  [[ -f $SRC_DIR/systemd/$UNIT ]] || die "$SRC_DIR/systemd/$UNIT is missing"
+  [[ -d $SRC_DIR/node_modules ]] || die "$SRC_DIR/node_modules is missing: run npm ci first"
+}
+
+# ---------------------------------------------------------------------------
+missing_packages() {
+  local pkgs=()
+  if ! ldconfig -p 2>/dev/null | grep -q 'libpcap\.so\.0\.8'; then pkgs+=(libpcap0.8); fi
+  if ! command -v iptables >/dev/null && ! command -v nft >/dev/null; then pkgs+=(iptables); fi
+  printf '%s\n' "${pkgs[@]}"
+}
+
+do_packages() {
+  step packages
+  [[ $PACKAGES -eq 1 ]] || { say "skipping system packages (--no-packages)"; return 0; }
+  local pkgs
+  mapfile -t pkgs < <(missing_packages | sed '/^$/d')
+  if [[ ${#pkgs[@]} -eq 0 ]]; then say "system packages: libpcap and iptables/nft present"; return 0; fi
+  command -v apt-get >/dev/null || die "missing ${pkgs[*]} and no apt-get: install them with your package manager, then rerun"
+  say "installing ${pkgs[*]} (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" </dev/null
+  push_undo "DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq ${pkgs[*]} </dev/null"
+}
+
+do_user() {
+  step user
+  if getent passwd "$SVC_USER" >/dev/null; then say "user $SVC_USER exists"; return 0; fi
+  local nologin=/usr/sbin/nologin
+  [[ -x $nologin ]] || nologin=/sbin/nologin
+  useradd --system --no-create-home --home-dir /nonexistent --shell "$nologin" \
+    --user-group --comment "imdswatch IMDSv1 detector" "$SVC_USER"
+  push_undo "userdel $(printf %q "$SVC_USER")"
+  say "created system user $SVC_USER"
+}
+
+do_app() {
+  step app
+  local parent stage
+  parent=$(dirname "$PREFIX")
+  mkdir_recorded "$parent"
+  stage=$(mktemp -d "$parent/.imdswatch-new.XXXXXX")
+  CLEANUP+=("rm -rf $(printf %q "$stage")")
+  cp -a "$SRC_DIR/dist" "$SRC_DIR/package.json" "$stage/"
+  if [[ -f $SRC_DIR/package-lock.json ]]; then cp -a "$SRC_DIR/package-lock.json" "$stage/"; fi
+  cp -a "$SRC_DIR/node_modules" "$stage/"
+  if command -v npm >/dev/null; then
+    (cd "$stage" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
+  else
+    warn "npm not found: installing node_modules with development packages"
+  fi
+  # The app is code: root-owned, world-readable, not writable by the service.
+  chown -R root:root "$stage"
+  chmod -R u=rwX,go=rX "$stage"
+  if [[ -d $PREFIX ]]; then
+    local old="$PREFIX.imdswatch-old.$$"
+    mv "$PREFIX" "$old"
+    push_undo "rm -rf $(printf %q "$PREFIX"); mv $(printf %q "$old") $(printf %q "$PREFIX")"
+    CLEANUP+=("rm -rf $(printf %q "$old")")
+  else
+    push_undo "rm -rf $(printf %q "$PREFIX")"
+  fi
+  mv "$stage" "$PREFIX"
+  CHANGED=1
+  say "installed the application in $PREFIX"
+}
+
+do_wrapper() {
+  step wrapper
+  mkdir_recorded "$BINDIR"
+  local tmp; tmp=$(mktemp "$BINDIR/.imdswatch.XXXXXX")
+  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  cat >"$tmp" <<EOF
+#!/bin/sh
+# installed by imdswatch install.sh
+exec $(printf %q "$NODE_BIN") $(printf %q "$PREFIX/dist/cli/main.js") "\$@"
+EOF
+  place_file "$tmp" "$WRAPPER" 0755
+  say "command: $WRAPPER (Node.js $NODE_VERSION at $NODE_BIN)"
+}
+
+do_unit() {
+  step unit
+  mkdir_recorded "$SYSTEMD_DIR"
+  local tmp; tmp=$(mktemp "$SYSTEMD_DIR/.imdswatch.XXXXXX")
+  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  sed -e "s#/usr/local/bin/imdswatch#$WRAPPER#g" \
+      -e "s#^User=imdswatch\$#User=$SVC_USER#" \
+      -e "s#^Group=imdswatch\$#Group=$SVC_USER#" \
+      "$SRC_DIR/systemd/$UNIT" >"$tmp"
+  place_file "$tmp" "$UNIT_PATH" 0644
+  say "unit: $UNIT_PATH"
+}
+
+do_logrotate() {
+  step logrotate
+  if ! command -v logrotate >/dev/null && [[ $LOGROTATE_DIR == /etc/logrotate.d ]]; then
+    say "logrotate not installed: skipping the logrotate snippet"
+    return 0
+  fi
+  mkdir_recorded "$LOGROTATE_DIR"
+  local tmp; tmp=$(mktemp "$LOGROTATE_DIR/.imdswatch.XXXXXX")
+  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  sed -e "s#/var/log/imdswatch#$LOG_DIR#g" \
+      -e "s#^\\( *su \\)imdswatch imdswatch#\\1$SVC_USER $SVC_USER#" \
+      "$SRC_DIR/systemd/imdswatch.logrotate" >"$tmp"
+  place_file "$tmp" "$LOGROTATE_PATH" 0644
+  say "logrotate: $LOGROTATE_PATH"
+}
+
+# Enabling = the symlink `systemctl enable` makes for WantedBy=sysinit.target.
+# Made by hand so that it works the same without a running systemd (chroot,
+# image build, container) and with --systemd-dir.
+do_enable() {
+  step enable
+  mkdir_recorded "$(dirname "$WANTS_LINK")"
+  if [[ -L $WANTS_LINK && $(readlink "$WANTS_LINK") == "$UNIT_PATH" ]]; then
+    say "already enabled for boot"
+  else
+    if [[ -e $WANTS_LINK || -L $WANTS_LINK ]]; then
+      local old; old=$(readlink "$WANTS_LINK" || true)
+      push_undo "ln -sfn $(printf %q "$old") $(printf %q "$WANTS_LINK")"
+    else
+      push_undo "rm -f $(printf %q "$WANTS_LINK")"
+    fi
+    ln -sfn "$UNIT_PATH" "$WANTS_LINK"
+    say "enabled for boot ($WANTS_LINK)"
+  fi
+  if systemd_owns_unit_dir; then
+    systemctl daemon-reload
+    push_undo "systemctl daemon-reload"
+  fi
+}
+
+do_start() {
+  step start
+  if [[ $START -eq 0 ]]; then
+    say "not starting now (--no-start): the service starts at the next boot"
+    return 0
+  fi
+  if ! systemd_owns_unit_dir; then
+    if systemd_running; then
+      say "not starting: the unit is in $SYSTEMD_DIR, which systemd does not read"
+    else
+      say "not starting: systemd is not running here (PID 1 is '$(pid1_name)'); the service starts at the next boot under systemd"
+    fi
+    return 0
+  fi
+  if systemctl is-active --quiet "$UNIT"; then
+    if [[ ${CHANGED:-0} -eq 1 ]]; then
+      push_undo "systemctl restart $UNIT"
+      systemctl restart "$UNIT"
+      say "restarted $UNIT with the new version"
+    else
+      say "$UNIT is running"
+    fi
+  else
+    push_undo "systemctl stop $UNIT"
+    systemctl start "$UNIT"
+    say "started $UNIT"
+  fi
+}
+
+install_main() {
+  resolve_node
+  check_source
+  CHANGED=0
+  IN_TRANSACTION=1
+  trap on_exit EXIT
+  trap 'exit 130' INT TERM HUP
+  do_packages
+  do_user
+  do_app
+  do_wrapper
+  do_unit
+  do_logrotate
+  do_enable
+  do_start
+  IN_TRANSACTION=0
+  commit
+  say "done. Check it with: $WRAPPER doctor"
+}
+
+# ---------------------------------------------------------------------------
+# Uninstall: best effort, keeps going, says what it could not do.
+remove_gate_rules() {
+  if [[ -x $WRAPPER ]] && "$WRAPPER" gate --remove >/dev/null 2>&1; then
+    say "removed the gate's firewall rules"
+    return 0
+  fi
+  # Fallback without the application: the gate's rules live in chains named
+  # IMDSWATCH (iptables/ip6tables) or a table named imdswatch (nftables).
+  local ipt table
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    for table in mangle raw filter; do
+      "$ipt" -w -t "$table" -S 2>/dev/null | grep -- '-j IMDSWATCH' | sed 's/^-A /-D /' |
+        while read -r -a rule; do "$ipt" -w -t "$table" "${rule[@]}" 2>/dev/null || true; done
+      if "$ipt" -w -t "$table" -nL IMDSWATCH >/dev/null 2>&1; then
+        "$ipt" -w -t "$table" -F IMDSWATCH 2>/dev/null || true
+        "$ipt" -w -t "$table" -X IMDSWATCH 2>/dev/null || true
+      fi
+    done
+  done
+  if command -v nft >/dev/null; then
+    local fam
+    for fam in inet ip ip6; do
+      nft list table "$fam" imdswatch >/dev/null 2>&1 && nft delete table "$fam" imdswatch 2>/dev/null || true
+    done
+  fi
+  say "removed any leftover gate firewall rules"
+}
+
+uninstall_main() {
+  if systemd_owns_unit_dir && [[ -e $UNIT_PATH ]]; then
+    systemctl disable --now "$UNIT" >/dev/null 2>&1 || warn "could not stop/disable $UNIT"
+    say "stopped and disabled $UNIT"
+  fi
+  remove_gate_rules
+  rm -f "$WANTS_LINK"
+  rmdir "$(dirname "$WANTS_LINK")" 2>/dev/null || true
+  rm -f "$UNIT_PATH"
+  if systemd_owns_unit_dir; then systemctl daemon-reload || true; systemctl reset-failed "$UNIT" 2>/dev/null || true; fi
+  rm -f "$WRAPPER" "$LOGROTATE_PATH"
+  rm -rf "$PREFIX"
+  if [[ $PURGE -eq 1 ]]; then
+    rm -rf "$LOG_DIR" "$STATE_DIR"
+    say "removed logs and state ($LOG_DIR, $STATE_DIR)"
+  elif [[ -d $LOG_DIR ]]; then
+    say "kept the logs in $LOG_DIR (use --uninstall --purge to remove them)"
+  fi
+  if getent passwd "$SVC_USER" >/dev/null; then
+    userdel "$SVC_USER" 2>/dev/null || warn "could not remove user $SVC_USER"
+  fi
+  if getent group "$SVC_USER" >/dev/null; then groupdel "$SVC_USER" 2>/dev/null || true; fi
+  say "uninstalled (system packages such as libpcap and iptables were left in place)"
+}
+
+case $MODE in
+  install) install_main ;;
+  uninstall) uninstall_main ;;
+esac
