@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ImdsEvent } from '../imds/event.js';
+
+/**
+ * Prometheus metrics. Port 16954 by default ("169.254"): outside 9100–9999, the range
+ * the Prometheus wiki's default-port list has fully handed out to exporters, so it
+ * collides with no well-known exporter. Label values from the host (exe, unit) are
+ * capped: past `maxSoftwareLabels` distinct pairs, calls count under exe="other".
+ */
+export const DEFAULT_METRICS_PORT = 16954;
+const KNOWN_STATUS = new Set([200, 400, 401, 403, 404, 405, 429, 500, 503]);
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'version' | 'status'>;
+  private readonly v1ByExe: Counter<'exe' | 'unit'>;
+  private readonly attribution: Counter<'outcome'>;
+  readonly gateHolds: Histogram<never>;
+  private readonly pcapDrops: Gauge<'counter'>;
+  private readonly evictions: Counter<never>;
+  private readonly parseErrors: Counter<'code'>;
+  private readonly captureUp: Gauge<never>;
+  private readonly logLinesDropped: Gauge<never>;
+  private readonly seenSoftware = new Set<string>();
+  private server: Server | null = null;
+  private captureRunning = false;
+
+  constructor(private readonly maxSoftwareLabels = 100) {
+    const r = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_' });
+    this.requests = new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r });
+    this.v1ByExe = new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });
+    this.attribution = new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r });
+    this.gateHolds = new Histogram({ name: 'imdswatch_gate_hold_seconds', help: 'Time each SYN was held by the gate for the /proc lookup', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: r });
+    this.pcapDrops = new Gauge({ name: 'imdswatch_pcap_dropped_packets', help: 'Packets dropped by libpcap (counter: ps_drop, ps_ifdrop)', labelNames: ['counter'], registers: r });
+    this.evictions = new Counter({ name: 'imdswatch_flow_evictions_total', help: 'TCP flows evicted because the flow table hit its bound', registers: r });
+    this.parseErrors = new Counter({ name: 'imdswatch_parse_errors_total', help: 'HTTP parse problems by code', labelNames: ['code'], registers: r });
+    this.captureUp = new Gauge({ name: 'imdswatch_capture_up', help: '1 while the capture is running', registers: r });
+    this.logLinesDropped = new Gauge({ name: 'imdswatch_log_lines_dropped', help: 'Event log lines not written to the log file (disk full or unwritable)', registers: r });
+  }
+
+  event(ev: ImdsEvent): void {
+    const status = ev.status === null ? 'none' : KNOWN_STATUS.has(ev.status) ? String(ev.status) : 'other';
+    this.requests.inc({ version: ev.version, status });
+    this.attribution.inc({ outcome: ev.attribution });
+    if (ev.version === 'v1') {
+      let exe = ev.process?.exe ?? 'unknown';
+      let unit = ev.process?.unit ?? 'none';
+      const key = `${exe}\u0000${unit}`;
+      if (!this.seenSoftware.has(key)) {
+        if (this.seenSoftware.size >= this.maxSoftwareLabels) {
+          exe = 'other';
+          unit = 'other';
+        } else this.seenSoftware.add(key);
+      }
+      this.v1ByExe.inc({ exe, unit });
+    }
+  }
+
+  setPcapDrops(drop: number, ifdrop: number): void {
+    this.pcapDrops.set({ counter: 'ps_drop' }, drop);
+    this.pcapDrops.set({ counter: 'ps_ifdrop' }, ifdrop);
+  }
+  addEvictions(n: number): void {
+    if (n > 0) this.evictions.inc(n);
+  }
+  addParseErrors(code: string, n: number): void {
+    if (n > 0) this.parseErrors.inc({ code }, n);
+  }
+  setCaptureRunning(up: boolean): void {
+    this.captureRunning = up;
+    this.captureUp.set(up ? 1 : 0);
+  }
+  setLogLinesDropped(n: number): void {
+    this.logLinesDropped.set(n);
+  }
+
+  /** serve /metrics and /healthz on host:port (127.0.0.1 by default) */
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    this.server = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        this.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'Content-Type': this.registry.contentType });
+            res.end(text);
+          },
+          () => {
+            res.writeHead(500);
+            res.end('metrics unavailable\n');
+          },
+        );
+      } else if (req.url === '/healthz') {
+        res.writeHead(this.captureRunning ? 200 : 503, { 'Content-Type': 'text/plain' });
+        res.end(this.captureRunning ? 'ok\n' : 'capture not running\n');
+      } else {
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        res.end('try /metrics or /healthz\n');
+      }
+    });
+    return new Promise((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => {
+        const a = this.server!.address();
+        resolve(typeof a === 'object' && a ? a.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
