@@ -1,0 +1,261 @@
+/**
+ * Frame → TCP segment to or from IMDS (169.254.169.254:80, [fd00:ec2::254]:80).
+ *
+ * Almost every frame on a host is not IMDS, so the decoder drops those at header
+ * level: it compares raw address bytes as 32-bit words and builds no string and
+ * no object for them. Only IMDS segments get an object (with a payload view into
+ * the frame's buffer, valid as long as the frame is).
+ *
+ * Link types: Ethernet (802.1Q/QinQ tags), Linux SLL and SLL2, raw IP, raw IPv4,
+ * raw IPv6, BSD null/loop. IPv4 options and IPv6 extension headers are walked;
+ * fragments are counted and skipped. Malformed frames are counted in
+ * `stats.skipped` under fixed reason strings, never thrown.
+ */
+import type { Frame } from '../source/frame.js';
+import { ipv4Text, ipv6Text } from './address-text.js';
+import type { DecodeStats, TcpSegment } from './packet.js';
+
+const IMDS_V4 = 0xa9fea9fe; // 169.254.169.254
+const IMDS_V4_TEXT = '169.254.169.254';
+const IMDS_V6_W0 = 0xfd000ec2; // fd00:0ec2:0000:0000:0000:0000:0000:0254
+const IMDS_V6_W3 = 0x00000254;
+const IMDS_V6_TEXT = 'fd00:ec2::254';
+const IMDS_PORT = 80;
+
+const ETH_IPV4 = 0x0800;
+const ETH_IPV6 = 0x86dd;
+const MAX_VLAN_TAGS = 8;
+const MAX_IPV6_EXT_HEADERS = 10;
+const MAX_UNKNOWN_LINKTYPES_KEPT = 16;
+
+function isAfInet6(af: number): boolean {
+  return af === 10 || af === 24 || af === 28 || af === 30;
+}
+
+function isImdsV6(d: Buffer, o: number): boolean {
+  return (
+    d.readUInt32BE(o + 12) === IMDS_V6_W3 &&
+    d.readUInt32BE(o) === IMDS_V6_W0 &&
+    d.readUInt32BE(o + 4) === 0 &&
+    d.readUInt32BE(o + 8) === 0
+  );
+}
+
+export class Decoder {
+  readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {} };
+  /** link types seen that this decoder cannot read (at most 16 kept), for a diagnostic */
+  readonly unknownLinkTypes = new Set<number>();
+
+  decode(frame: Frame): TcpSegment | null {
+    this.stats.frames++;
+    const d = frame.data;
+    const len = d.length;
+    let off: number;
+    let etype: number;
+
+    switch (frame.linkType) {
+      case 1: // Ethernet
+        if (len < 14) return this.skip('ethernet-truncated');
+        etype = (d[12] << 8) | d[13];
+        off = 14;
+        break;
+      case 113: // Linux cooked v1
+        if (len < 16) return this.skip('sll-truncated');
+        etype = (d[14] << 8) | d[15];
+        off = 16;
+        break;
+      case 276: // Linux cooked v2
+        if (len < 20) return this.skip('sll2-truncated');
+        etype = (d[0] << 8) | d[1];
+        off = 20;
+        break;
+      case 101: // raw IP
+      case 12: {
+        if (len < 1) return this.skip('raw-ip-truncated');
+        const v = d[0] >> 4;
+        if (v === 4) etype = ETH_IPV4;
+        else if (v === 6) etype = ETH_IPV6;
+        else return this.skip('raw-ip-bad-version');
+        off = 0;
+        break;
+      }
+      case 228:
+        etype = ETH_IPV4;
+        off = 0;
+        break;
+      case 229:
+        etype = ETH_IPV6;
+        off = 0;
+        break;
+      case 0: // BSD null (host byte order)
+      case 108: {
+        // OpenBSD loop (network byte order); accept either order for both
+        if (len < 4) return this.skip('loopback-truncated');
+        const afLe = d.readUInt32LE(0);
+        const afBe = d.readUInt32BE(0);
+        if (afLe === 2 || afBe === 2) etype = ETH_IPV4;
+        else if (isAfInet6(afLe) || isAfInet6(afBe)) etype = ETH_IPV6;
+        else {
+          this.stats.notImds++;
+          return null;
+        }
+        off = 4;
+        break;
+      }
+      default:
+        if (this.unknownLinkTypes.size < MAX_UNKNOWN_LINKTYPES_KEPT) this.unknownLinkTypes.add(frame.linkType);
+        return this.skip('unknown-linktype');
+    }
+
+    // 802.1Q, 802.1ad (QinQ) and old QinQ tags, possibly stacked
+    for (let tags = 0; etype === 0x8100 || etype === 0x88a8 || etype === 0x9100; tags++) {
+      if (tags === MAX_VLAN_TAGS) return this.skip('vlan-too-many-tags');
+      if (off + 4 > len) return this.skip('vlan-truncated');
+      etype = (d[off + 2] << 8) | d[off + 3];
+      off += 4;
+    }
+
+    if (etype === ETH_IPV4) return this.ipv4(frame, d, off);
+    if (etype === ETH_IPV6) return this.ipv6(frame, d, off);
+    this.stats.notImds++;
+    return null;
+  }
+
+  private ipv4(frame: Frame, d: Buffer, off: number): TcpSegment | null {
+    const len = d.length;
+    if (off + 20 > len) return this.skip('ipv4-bad-header');
+    const vihl = d[off];
+    const ihl = (vihl & 15) << 2;
+    if (vihl >> 4 !== 4 || ihl < 20 || off + ihl > len) return this.skip('ipv4-bad-header');
+    const srcIs = d.readUInt32BE(off + 12) === IMDS_V4;
+    const dstIs = d.readUInt32BE(off + 16) === IMDS_V4;
+    if (!(srcIs || dstIs) || d[off + 9] !== 6) {
+      this.stats.notImds++;
+      return null;
+    }
+    if ((((d[off + 6] << 8) | d[off + 7]) & 0x3fff) !== 0) {
+      // MF set or fragment offset != 0
+      this.stats.fragments++;
+      return null;
+    }
+    const totalLen = (d[off + 2] << 8) | d[off + 3];
+    let wireEnd: number;
+    if (totalLen === 0) {
+      wireEnd = Math.max(frame.origLen, len); // TSO: length left to the NIC
+    } else {
+      if (totalLen < ihl) return this.skip('ipv4-bad-header');
+      wireEnd = off + totalLen;
+    }
+    const capEnd = wireEnd < len ? wireEnd : len; // drops Ethernet padding
+    return this.tcp(frame, d, 4, off, off + ihl, capEnd, wireEnd, srcIs, dstIs, d[off + 8]);
+  }
+
+  private ipv6(frame: Frame, d: Buffer, off: number): TcpSegment | null {
+    const len = d.length;
+    if (off + 40 > len) return this.skip('ipv6-header-truncated');
+    if (d[off] >> 4 !== 6) return this.skip('ipv6-bad-header');
+    const srcIs = isImdsV6(d, off + 8);
+    const dstIs = isImdsV6(d, off + 24);
+    if (!(srcIs || dstIs)) {
+      this.stats.notImds++;
+      return null;
+    }
+    const payloadLen = (d[off + 4] << 8) | d[off + 5];
+    // payload length 0: jumbogram or TSO; take the frame's length
+    const wireEnd = payloadLen === 0 ? Math.max(frame.origLen, len) : off + 40 + payloadLen;
+    const capEnd = wireEnd < len ? wireEnd : len;
+    let nh = d[off + 6];
+    let p = off + 40;
+    for (let n = 0; nh !== 6; n++) {
+      if (n === MAX_IPV6_EXT_HEADERS) return this.skip('ipv6-too-many-ext-headers');
+      if (p + 8 > capEnd) return this.skip('ipv6-ext-header-truncated');
+      switch (nh) {
+        case 0: // hop-by-hop
+        case 43: // routing
+        case 60: // destination options
+          nh = d[p];
+          p += (d[p + 1] + 1) << 3;
+          break;
+        case 44: {
+          // fragment: offset (13 bits) and M flag
+          if ((((d[p + 2] << 8) | d[p + 3]) & 0xfff9) !== 0) {
+            this.stats.fragments++;
+            return null;
+          }
+          nh = d[p];
+          p += 8;
+          break;
+        }
+        case 51: // authentication header
+          nh = d[p];
+          p += (d[p + 1] + 2) << 2;
+          break;
+        default: // UDP, ICMPv6, ESP, no next header, ...
+          this.stats.notImds++;
+          return null;
+      }
+    }
+    if (p > capEnd) return this.skip('ipv6-ext-header-truncated');
+    return this.tcp(frame, d, 6, off, p, capEnd, wireEnd, srcIs, dstIs, d[off + 7]);
+  }
+
+  private tcp(
+    frame: Frame,
+    d: Buffer,
+    ipVersion: 4 | 6,
+    ipOff: number,
+    t: number,
+    capEnd: number,
+    wireEnd: number,
+    srcIs: boolean,
+    dstIs: boolean,
+    ttl: number,
+  ): TcpSegment | null {
+    if (t + 20 > capEnd) return this.skip(t + 20 > wireEnd ? 'tcp-bad-header' : 'tcp-header-truncated');
+    const srcPort = (d[t] << 8) | d[t + 1];
+    const dstPort = (d[t + 2] << 8) | d[t + 3];
+    let toImds: boolean;
+    if (dstIs && dstPort === IMDS_PORT) toImds = true;
+    else if (srcIs && srcPort === IMDS_PORT) toImds = false;
+    else {
+      this.stats.notImds++;
+      return null;
+    }
+    const doff = (d[t + 12] >> 4) << 2;
+    if (doff < 20 || t + doff > wireEnd) return this.skip('tcp-bad-data-offset');
+    if (t + doff > capEnd) return this.skip('tcp-header-truncated');
+
+    let src: string;
+    let dst: string;
+    if (ipVersion === 4) {
+      src = srcIs ? IMDS_V4_TEXT : ipv4Text(d, ipOff + 12);
+      dst = dstIs ? IMDS_V4_TEXT : ipv4Text(d, ipOff + 16);
+    } else {
+      src = srcIs ? IMDS_V6_TEXT : ipv6Text(d, ipOff + 8);
+      dst = dstIs ? IMDS_V6_TEXT : ipv6Text(d, ipOff + 24);
+    }
+    this.stats.imdsSegments++;
+    return {
+      sec: frame.sec,
+      nsec: frame.nsec,
+      ipVersion,
+      src,
+      dst,
+      srcPort,
+      dstPort,
+      seq: d.readUInt32BE(t + 4),
+      ack: d.readUInt32BE(t + 8),
+      flags: d[t + 13],
+      ttl,
+      payload: d.subarray(t + doff, capEnd),
+      missing: wireEnd - capEnd,
+      toImds,
+    };
+  }
+
+  private skip(reason: string): null {
+    const s = this.stats.skipped;
+    s[reason] = (s[reason] ?? 0) + 1;
+    return null;
+  }
+}
