@@ -44,6 +44,8 @@ export interface FlowLimits {
   maxBufferedBytesTotal: number;
   /** seconds of packet time without a packet after which a flow ends with 'idle' */
   idleTimeoutSec: number;
+  /** most out-of-order segments (pieces) buffered per direction; beyond it the hole is declared a gap */
+  maxBufferedSegmentsPerDirection: number;
 }
 
 export const DEFAULT_FLOW_LIMITS: FlowLimits = {
@@ -51,6 +53,7 @@ export const DEFAULT_FLOW_LIMITS: FlowLimits = {
   maxBufferedBytesPerDirection: 256 * 1024,
   maxBufferedBytesTotal: 64 * 1024 * 1024,
   idleTimeoutSec: 120,
+  maxBufferedSegmentsPerDirection: 4096,
 };
 
 export interface FlowStats {
@@ -64,4 +67,11 @@ export interface FlowStats {
   overlapConflictBytes: number;
   gapBytes: number;
   midstreamFlows: number;
+  /**
+   * segments that could not start a flow and belong to none: pure ACK/FIN/RST of an
+   * unknown 4-tuple, or late segments of a recently closed flow
+   */
+  ignoredSegments: number;
+  /** flows ended because a new SYN reused their 4-tuple before they ended (ended with 'eof') */
+  reusedFlows: number;
 }

@@ -1,0 +1,214 @@
+import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
+import { Reassembler, type ReassemblyBudget } from './reassembler.js';
+import {
+  DEFAULT_FLOW_LIMITS,
+  type EndReason,
+  type FlowHandler,
+  type FlowInfo,
+  type FlowLimits,
+  type FlowStats,
+} from './stream.js';
+
+interface Flow {
+  key: string;
+  info: FlowInfo;
+  /** client → server (toImds) */
+  up: Reassembler;
+  /** server → client */
+  down: Reassembler;
+  lastSec: number;
+  lastNsec: number;
+  /** doubly linked list in order of last activity (head = least recently active) */
+  prev: Flow | null;
+  next: Flow | null;
+}
+
+/** Closed flows remembered (key → close time) so their late ACK/FIN/RST/retransmissions do not start a new flow. */
+const TOMBSTONE_MAX = 4096;
+const TOMBSTONE_TTL_SEC = 60;
+
+export function emptyFlowStats(): FlowStats {
+  return {
+    flows: 0,
+    activeFlows: 0,
+    evictedFlows: 0,
+    idleFlows: 0,
+    retransmittedBytes: 0,
+    overlapBytes: 0,
+    overlapConflictBytes: 0,
+    gapBytes: 0,
+    midstreamFlows: 0,
+    ignoredSegments: 0,
+    reusedFlows: 0,
+  };
+}
+
+/**
+ * The tcp stage: a table of IMDS flows keyed by "clientIp|clientPort|serverIp|serverPort"
+ * (the server is the IMDS side), one Reassembler per direction.
+ *
+ * A flow starts on its first SYN or data-carrying segment (a flow that starts without
+ * the client's SYN counts in `midstreamFlows`). It ends on RST ('rst' both ways), when
+ * both directions saw their FIN and all data before it, on idle timeout by packet time
+ * (`tick`), on eviction when `maxFlows` is reached (least recently active first), or at
+ * `finish` ('eof'). Each consumer gets exactly one onEnd.
+ */
+export class FlowTable {
+  readonly stats: FlowStats = emptyFlowStats();
+  private readonly limits: FlowLimits;
+  private readonly flows = new Map<string, Flow>();
+  private readonly tombstones = new Map<string, number>();
+  private readonly budget: ReassemblyBudget;
+  private head: Flow | null = null;
+  private tail: Flow | null = null;
+
+  constructor(
+    private readonly handler: FlowHandler,
+    limits?: Partial<FlowLimits>,
+  ) {
+    this.limits = { ...DEFAULT_FLOW_LIMITS, ...limits };
+    this.budget = { buffered: 0, maxTotal: this.limits.maxBufferedBytesTotal };
+  }
+
+  /** out-of-order bytes buffered over all flows right now */
+  get bufferedBytes(): number {
+    return this.budget.buffered;
+  }
+
+  push(seg: TcpSegment): void {
+    const toImds = seg.toImds;
+    const key = toImds
+      ? seg.src + '|' + seg.srcPort + '|' + seg.dst + '|' + seg.dstPort
+      : seg.dst + '|' + seg.dstPort + '|' + seg.src + '|' + seg.srcPort;
+    const flags = seg.flags;
+    const clientSyn = toImds && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+    let flow = this.flows.get(key);
+    if (flow !== undefined && clientSyn && flow.up.hasStarted && flow.up.isn !== seg.seq) {
+      // port reuse before we saw the old connection end
+      this.stats.reusedFlows++;
+      this.endFlow(flow, 'eof', flow.lastSec, flow.lastNsec);
+      flow = undefined;
+    }
+    if (flow === undefined) {
+      const isSyn = (flags & TCP_SYN) !== 0;
+      if (!isSyn) {
+        if (seg.payload.length + seg.missing === 0 || (flags & TCP_RST) !== 0 || this.tombstones.has(key)) {
+          this.stats.ignoredSegments++;
+          return;
+        }
+      } else {
+        this.tombstones.delete(key);
+      }
+      flow = this.startFlow(key, seg, clientSyn);
+    } else {
+      this.touch(flow);
+    }
+    flow.lastSec = seg.sec;
+    flow.lastNsec = seg.nsec;
+    if ((flags & TCP_RST) !== 0) {
+      this.endFlow(flow, 'rst', seg.sec, seg.nsec);
+      return;
+    }
+    (toImds ? flow.up : flow.down).push(seg.seq, flags, seg.payload, seg.missing, seg.sec, seg.nsec);
+    if (flow.up.ended && flow.down.ended) this.remove(flow, true);
+  }
+
+  /** Packet-time housekeeping: end flows idle for longer than idleTimeoutSec ('idle'). */
+  tick(nowSec: number): void {
+    const limit = this.limits.idleTimeoutSec;
+    const sec = Math.floor(nowSec);
+    const nsec = Math.round((nowSec - sec) * 1e9);
+    while (this.head !== null && nowSec - (this.head.lastSec + this.head.lastNsec / 1e9) > limit) {
+      this.stats.idleFlows++;
+      this.endFlow(this.head, 'idle', sec, nsec);
+    }
+    for (const [key, closed] of this.tombstones) {
+      if (nowSec - closed <= TOMBSTONE_TTL_SEC) break;
+      this.tombstones.delete(key);
+    }
+  }
+
+  /** End of input: every flow ends ('eof', or 'fin' for a direction whose FIN was seen). */
+  finish(): void {
+    while (this.head !== null) this.endFlow(this.head, 'eof', this.head.lastSec, this.head.lastNsec);
+    this.tombstones.clear();
+  }
+
+  private startFlow(key: string, seg: TcpSegment, clientSyn: boolean): Flow {
+    if (this.flows.size >= this.limits.maxFlows && this.head !== null) {
+      this.stats.evictedFlows++;
+      this.endFlow(this.head, 'evicted', seg.sec, seg.nsec);
+    }
+    const toImds = seg.toImds;
+    const info: FlowInfo = {
+      key,
+      client: toImds ? { ip: seg.src, port: seg.srcPort } : { ip: seg.dst, port: seg.dstPort },
+      server: toImds ? { ip: seg.dst, port: seg.dstPort } : { ip: seg.src, port: seg.srcPort },
+      ipVersion: seg.ipVersion,
+      sawSyn: clientSyn,
+      sec: seg.sec,
+      nsec: seg.nsec,
+    };
+    this.stats.flows++;
+    this.stats.activeFlows++;
+    if (!clientSyn) this.stats.midstreamFlows++;
+    const consumers = this.handler.onFlow(info);
+    const rl = {
+      maxBufferedBytes: this.limits.maxBufferedBytesPerDirection,
+      maxBufferedSegments: this.limits.maxBufferedSegmentsPerDirection,
+    };
+    const flow: Flow = {
+      key,
+      info,
+      up: new Reassembler(consumers.toServer, this.stats, this.budget, rl),
+      down: new Reassembler(consumers.toClient, this.stats, this.budget, rl),
+      lastSec: seg.sec,
+      lastNsec: seg.nsec,
+      prev: this.tail,
+      next: null,
+    };
+    if (this.tail !== null) this.tail.next = flow;
+    else this.head = flow;
+    this.tail = flow;
+    this.flows.set(key, flow);
+    return flow;
+  }
+
+  private endFlow(flow: Flow, reason: EndReason, sec: number, nsec: number): void {
+    // after a RST the connection is over: late segments must not start a new flow;
+    // after idle/evicted/eof/reuse a later data segment may start a mid-stream flow
+    this.remove(flow, reason === 'rst');
+    flow.up.end(reason, sec, nsec);
+    flow.down.end(reason, sec, nsec);
+  }
+
+  private remove(flow: Flow, tombstone: boolean): void {
+    if (this.flows.get(flow.key) !== flow) return;
+    this.flows.delete(flow.key);
+    this.stats.activeFlows--;
+    if (flow.prev !== null) flow.prev.next = flow.next;
+    else this.head = flow.next;
+    if (flow.next !== null) flow.next.prev = flow.prev;
+    else this.tail = flow.prev;
+    flow.prev = flow.next = null;
+    if (!tombstone) return;
+    this.tombstones.delete(flow.key);
+    this.tombstones.set(flow.key, flow.lastSec);
+    if (this.tombstones.size > TOMBSTONE_MAX) {
+      const oldest = this.tombstones.keys().next().value;
+      if (oldest !== undefined) this.tombstones.delete(oldest);
+    }
+  }
+
+  /** move to the tail of the activity list */
+  private touch(flow: Flow): void {
+    if (this.tail === flow) return;
+    if (flow.prev !== null) flow.prev.next = flow.next;
+    else this.head = flow.next;
+    flow.next!.prev = flow.prev;
+    flow.prev = this.tail;
+    flow.next = null;
+    this.tail!.next = flow;
+    this.tail = flow;
+  }
+}
