@@ -1,0 +1,264 @@
+import type { ProcessInfo } from '../../imds/event.js';
+import { canonicalIp } from './ip-text.js';
+import { ProcessCache } from './process-cache.js';
+import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink } from './proc-fs.js';
+import { findProcNetTcpRow, type ProcNetTcpEntry } from './proc-net-tcp.js';
+import { parseStatus } from './status.js';
+
+/**
+ * The /proc correlator: 4-tuple → socket row (/proc/net/tcp{,6}, or /proc/PID/net/tcp{,6} of a
+ * representative process of every other network namespace) → the pid holding `socket:[inode]`
+ * → ProcessInfo. Synchronous on purpose: the SYN gate runs it inside the NFQUEUE callback
+ * while the client waits in connect().
+ *
+ * Owner search order: inode cache (verified with one readlink), then pids not seen before
+ * (highest first: the one-shot client is usually the newest process), then processes of the
+ * socket's uid, then the rest — until the time budget is spent. Kernel threads are skipped.
+ */
+export interface SocketTuple {
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+  ipVersion: 4 | 6;
+}
+
+export type LookupOutcome = 'found' | 'no-socket' | 'no-owner' | 'budget';
+
+export interface OwnerLookup {
+  process: ProcessInfo | null;
+  /** network namespace of the socket (inode of /proc/PID/ns/net), when known */
+  netnsInode: number | null;
+  elapsedMs: number;
+  outcome: LookupOutcome;
+  socket: { inode: number; uid: number; state: number } | null;
+}
+
+export interface CorrelatorOptions {
+  procRoot: string;
+  passwdPath: string;
+  /** how long a dead process's info stays available */
+  graceMs: number;
+  maxCachedProcesses: number;
+  /** most pid → sockets sets kept */
+  maxCachedPids: number;
+}
+
+export const DEFAULT_CORRELATOR_OPTIONS: CorrelatorOptions = {
+  procRoot: '/proc',
+  passwdPath: '/etc/passwd',
+  graceMs: 30_000,
+  maxCachedProcesses: 4_096,
+  maxCachedPids: 65_536,
+};
+
+export interface CorrelatorStats {
+  lookups: number;
+  found: number;
+  noSocket: number;
+  noOwner: number;
+  budgetExceeded: number;
+  fdDirsScanned: number;
+  inodeCacheHits: number;
+  processCache: ProcessCache['counters'];
+}
+
+interface PidState {
+  uid: number | null;
+  kthread: boolean;
+  netns: number | null;
+}
+
+export class ProcCorrelator {
+  private readonly opts: CorrelatorOptions;
+  private readonly pids = new Map<number, PidState>();
+  private readonly inodeOwner = new Map<number, { pid: number; fd: string }>();
+  private readonly processes: ProcessCache;
+  private readonly ownNetns: number | null;
+  /** netns inode → a pid living in it */
+  private netnsRep = new Map<number, number>();
+  private readonly counters = { lookups: 0, found: 0, noSocket: 0, noOwner: 0, budgetExceeded: 0, fdDirsScanned: 0, inodeCacheHits: 0 };
+
+  constructor(opts: Partial<CorrelatorOptions> = {}) {
+    this.opts = { ...DEFAULT_CORRELATOR_OPTIONS, ...opts };
+    this.processes = new ProcessCache({
+      procRoot: this.opts.procRoot,
+      passwdPath: this.opts.passwdPath,
+      graceMs: this.opts.graceMs,
+      maxEntries: this.opts.maxCachedProcesses,
+      maxAncestors: 64,
+      now: () => Date.now(),
+    });
+    this.ownNetns = nsInodeOfLink(readLink(`${this.opts.procRoot}/self/ns/net`));
+  }
+
+  /**
+   * Snapshot every process's sockets once (call at start, outside any hold), so later lookups
+   * know which pids are new and which inodes belong to whom.
+   */
+  prime(): void {
+    const alive = new Set<number>();
+    for (const pid of listPids(this.opts.procRoot)) {
+      alive.add(pid);
+      const st = this.pidState(pid);
+      if (st && !st.kthread) this.scanFds(pid, -1);
+    }
+    this.forgetDead(alive);
+  }
+
+  findSocketOwner(tuple: SocketTuple, budgetMs = 50): OwnerLookup {
+    const t0 = performance.now();
+    const deadline = t0 + budgetMs;
+    this.counters.lookups++;
+    const done = (outcome: LookupOutcome, process: ProcessInfo | null, netns: number | null, row: ProcNetTcpEntry | null): OwnerLookup => {
+      const key = outcome === 'found' ? 'found' : outcome === 'no-socket' ? 'noSocket' : outcome === 'no-owner' ? 'noOwner' : 'budgetExceeded';
+      this.counters[key]++;
+      return {
+        process,
+        netnsInode: netns,
+        elapsedMs: performance.now() - t0,
+        outcome,
+        socket: row ? { inode: row.inode, uid: row.uid, state: row.state } : null,
+      };
+    };
+
+    const local = { ip: canonicalIp(tuple.srcIp), port: tuple.srcPort };
+    const remote = { ip: canonicalIp(tuple.dstIp), port: tuple.dstPort };
+    let found = this.findRow(`${this.opts.procRoot}/net`, tuple.ipVersion, local, remote);
+    let netns = this.ownNetns;
+    if (!found) {
+      const other = this.findRowInOtherNetns(tuple.ipVersion, local, remote, deadline);
+      if (other) {
+        found = other.row;
+        netns = other.netns;
+      }
+    }
+    if (!found) return done(performance.now() > deadline ? 'budget' : 'no-socket', null, null, null);
+
+    const pid = this.findOwner(found.inode, found.uid, deadline);
+    if (pid === 'budget') return done('budget', null, netns, found);
+    if (pid === null) return done('no-owner', null, netns, found);
+    const info = this.processes.get(pid);
+    if (!info) return done('no-owner', null, netns, found);
+    return done('found', { ...info, netns: info.netns ?? netns }, netns, found);
+  }
+
+  stats(): CorrelatorStats {
+    return { ...this.counters, processCache: { ...this.processes.counters } };
+  }
+
+  private findRow(netDir: string, ipVersion: 4 | 6, local: { ip: string; port: number }, remote: { ip: string; port: number }): ProcNetTcpEntry | null {
+    if (ipVersion === 4) {
+      const t4 = readText(`${netDir}/tcp`);
+      const r4 = t4 ? findProcNetTcpRow(t4, false, local, remote) : null;
+      if (r4) return r4;
+    }
+    // IPv6, or IPv4 through a dual-stack AF_INET6 socket (v4-mapped in tcp6)
+    const t6 = readText(`${netDir}/tcp6`);
+    return t6 ? findProcNetTcpRow(t6, true, local, remote) : null;
+  }
+
+  private findRowInOtherNetns(ipVersion: 4 | 6, local: { ip: string; port: number }, remote: { ip: string; port: number }, deadline: number) {
+    const tried = new Set<number>();
+    for (let pass = 0; pass < 2; pass++) {
+      if (pass === 1) this.refreshNetns();
+      for (const [netns, pid] of this.netnsRep) {
+        if (netns === this.ownNetns || tried.has(netns)) continue;
+        if (performance.now() > deadline) return null;
+        tried.add(netns);
+        const row = this.findRow(`${this.opts.procRoot}/${pid}/net`, ipVersion, local, remote);
+        if (row) return { row, netns };
+      }
+    }
+    return null;
+  }
+
+  /** one representative pid per network namespace (cheap: one readlink per pid, cached per pid) */
+  private refreshNetns(): void {
+    const rep = new Map<number, number>();
+    const alive = new Set<number>();
+    for (const pid of listPids(this.opts.procRoot)) {
+      alive.add(pid);
+      const st = this.pidState(pid);
+      if (!st || st.kthread || st.netns === null) continue;
+      if (!rep.has(st.netns)) rep.set(st.netns, pid);
+    }
+    this.netnsRep = rep;
+    this.forgetDead(alive);
+  }
+
+  private findOwner(inode: number, uid: number, deadline: number): number | null | 'budget' {
+    const cached = this.inodeOwner.get(inode);
+    if (cached && socketInodeOfLink(readLink(`${this.opts.procRoot}/${cached.pid}/fd/${cached.fd}`) ?? '') === inode) {
+      this.counters.inodeCacheHits++;
+      return cached.pid;
+    }
+    const all = listPids(this.opts.procRoot);
+    const fresh: number[] = [];
+    const sameUid: number[] = [];
+    const rest: number[] = [];
+    for (const pid of all) {
+      const st = this.pids.get(pid);
+      if (!st) fresh.push(pid);
+      else if (st.kthread) continue;
+      else if (st.uid === uid) sameUid.push(pid);
+      else rest.push(pid);
+    }
+    for (const list of [fresh, sameUid, rest]) {
+      for (const pid of list) {
+        if (performance.now() > deadline) return 'budget';
+        const st = list === fresh ? this.pidState(pid) : this.pids.get(pid);
+        if (!st || st.kthread) continue;
+        if (this.scanFds(pid, inode)) return pid;
+      }
+    }
+    if (this.pids.size > all.length * 2) this.forgetDead(new Set(all));
+    return null;
+  }
+
+  private pidState(pid: number): PidState | null {
+    const known = this.pids.get(pid);
+    if (known) return known;
+    const text = readText(`${this.opts.procRoot}/${pid}/status`);
+    if (!text) return null;
+    const s = parseStatus(text);
+    const st: PidState = {
+      uid: s.uid,
+      kthread: s.kthread,
+      netns: s.kthread ? null : nsInodeOfLink(readLink(`${this.opts.procRoot}/${pid}/ns/net`)),
+    };
+    if (this.pids.size >= this.opts.maxCachedPids) this.pids.delete(this.pids.keys().next().value as number);
+    this.pids.set(pid, st);
+    return st;
+  }
+
+  /** read a pid's fd table, remember its socket inodes; true when `want` is among them */
+  private scanFds(pid: number, want: number): boolean {
+    const dir = `${this.opts.procRoot}/${pid}/fd`;
+    const fds = listDir(dir);
+    this.counters.fdDirsScanned++;
+    if (!fds) return false;
+    let hit = false;
+    for (const fd of fds) {
+      const link = readLink(`${dir}/${fd}`);
+      if (!link) continue;
+      const inode = socketInodeOfLink(link);
+      if (inode === null) continue;
+      if (!this.inodeOwner.has(inode) || inode === want) {
+        if (this.inodeOwner.size >= this.opts.maxCachedPids * 4) this.inodeOwner.clear();
+        this.inodeOwner.set(inode, { pid, fd });
+      }
+      if (inode === want) {
+        hit = true;
+        break;
+      }
+    }
+    return hit;
+  }
+
+  private forgetDead(alive: ReadonlySet<number>): void {
+    for (const pid of this.pids.keys()) if (!alive.has(pid)) this.pids.delete(pid);
+    for (const [inode, o] of this.inodeOwner) if (!alive.has(o.pid)) this.inodeOwner.delete(inode);
+    this.processes.sweep(alive);
+  }
+}

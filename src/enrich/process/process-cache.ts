@@ -1,0 +1,178 @@
+import type { ProcessInfo } from '../../imds/event.js';
+import { parseCgroup } from './cgroup.js';
+import { mtimeMs, nsInodeOfLink, readLink, readText } from './proc-fs.js';
+import { parseCmdline, redactArgv } from './redact.js';
+import { parsePasswd, parseStat, parseStatus } from './status.js';
+
+/**
+ * ProcessInfo built from /proc, cached by (pid, starttime) so a reused pid is never confused
+ * with the process that had it. An entry whose process has exited stays available for
+ * `graceMs` (events for a connection can arrive after its client exited), then is dropped.
+ * The cache holds at most `maxEntries` processes (least recently used dropped first).
+ */
+export interface ProcessCacheOptions {
+  procRoot: string;
+  passwdPath: string;
+  graceMs: number;
+  maxEntries: number;
+  /** longest parent chain recorded */
+  maxAncestors: number;
+  now: () => number;
+}
+
+interface Entry {
+  info: ProcessInfo;
+  startTime: number;
+  lastAliveMs: number;
+}
+
+interface Ancestor {
+  startTime: number;
+  ppid: number;
+  exe: string | null;
+  comm: string;
+}
+
+export class ProcessCache {
+  private readonly entries = new Map<number, Entry>();
+  private readonly ancestors = new Map<number, Ancestor>();
+  private users: Map<number, string> = new Map();
+  private passwdMtime: number | null = -1;
+  private usersCheckedMs = -Infinity;
+  readonly counters = { built: 0, hits: 0, graceHits: 0, evicted: 0 };
+
+  constructor(private readonly opts: ProcessCacheOptions) {}
+
+  /** Info for a live pid (built or refreshed), or the cached info of a recently dead one. */
+  get(pid: number): ProcessInfo | null {
+    const p = this.opts.procRoot;
+    const stat = parseStatOf(readText(`${p}/${pid}/stat`));
+    const cached = this.entries.get(pid);
+    if (!stat) {
+      if (cached && this.opts.now() - cached.lastAliveMs <= this.opts.graceMs) {
+        this.counters.graceHits++;
+        return cached.info;
+      }
+      return null;
+    }
+    if (cached && cached.startTime === stat.startTime) {
+      cached.lastAliveMs = this.opts.now();
+      this.entries.delete(pid);
+      this.entries.set(pid, cached); // LRU order
+      this.counters.hits++;
+      return cached.info;
+    }
+    const info = this.build(pid, stat);
+    if (!info) return null;
+    this.entries.delete(pid);
+    this.entries.set(pid, { info, startTime: stat.startTime, lastAliveMs: this.opts.now() });
+    this.counters.built++;
+    this.trim();
+    return info;
+  }
+
+  /** Drop entries dead for longer than the grace period (call now and then). */
+  sweep(alivePids: ReadonlySet<number>): void {
+    const now = this.opts.now();
+    for (const [pid, e] of this.entries) {
+      if (alivePids.has(pid)) e.lastAliveMs = now;
+      else if (now - e.lastAliveMs > this.opts.graceMs) {
+        this.entries.delete(pid);
+        this.counters.evicted++;
+      }
+    }
+    for (const pid of this.ancestors.keys()) if (!alivePids.has(pid)) this.ancestors.delete(pid);
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+
+  userName(uid: number | null): string | null {
+    if (uid === null) return null;
+    const now = this.opts.now();
+    if (now - this.usersCheckedMs > 5_000) {
+      this.usersCheckedMs = now;
+      const m = mtimeMs(this.opts.passwdPath);
+      if (m !== this.passwdMtime) {
+        this.passwdMtime = m;
+        const text = readText(this.opts.passwdPath);
+        this.users = text ? parsePasswd(text) : new Map();
+      }
+    }
+    return this.users.get(uid) ?? null;
+  }
+
+  private build(pid: number, stat: { comm: string; ppid: number; startTime: number }): ProcessInfo | null {
+    const p = `${this.opts.procRoot}/${pid}`;
+    const status = parseStatus(readText(`${p}/status`) ?? '');
+    const cmdlineRaw = readText(`${p}/cmdline`);
+    const cgroupText = readText(`${p}/cgroup`);
+    const cg = cgroupText ? parseCgroup(cgroupText) : null;
+    const uid = status.uid;
+    return {
+      pid,
+      exe: exeOf(readLink(`${p}/exe`)),
+      cmdline: cmdlineRaw ? redactArgv(parseCmdline(cmdlineRaw)) : null,
+      uid,
+      user: this.userName(uid),
+      unit: cg?.unit ?? null,
+      container: cg?.container ?? null,
+      ancestors: this.chain(stat.ppid),
+      netns: nsInodeOfLink(readLink(`${p}/ns/net`)),
+    };
+  }
+
+  private chain(ppid: number): ProcessInfo['ancestors'] {
+    const out: ProcessInfo['ancestors'] = [];
+    let pid = ppid;
+    const seen = new Set<number>();
+    while (pid > 0 && out.length < this.opts.maxAncestors && !seen.has(pid)) {
+      seen.add(pid);
+      const a = this.ancestor(pid);
+      if (!a) {
+        out.push({ pid, exe: null, comm: null });
+        break;
+      }
+      out.push({ pid, exe: a.exe, comm: a.comm });
+      if (pid === 1) break;
+      pid = a.ppid;
+    }
+    return out;
+  }
+
+  private ancestor(pid: number): Ancestor | null {
+    const stat = parseStatOf(readText(`${this.opts.procRoot}/${pid}/stat`));
+    if (!stat) return null;
+    const c = this.ancestors.get(pid);
+    if (c && c.startTime === stat.startTime) return c;
+    const a: Ancestor = {
+      startTime: stat.startTime,
+      ppid: stat.ppid,
+      comm: stat.comm,
+      exe: exeOf(readLink(`${this.opts.procRoot}/${pid}/exe`)),
+    };
+    this.ancestors.set(pid, a);
+    return a;
+  }
+
+  private trim(): void {
+    while (this.entries.size > this.opts.maxEntries) {
+      const oldest = this.entries.keys().next().value as number;
+      this.entries.delete(oldest);
+      this.counters.evicted++;
+    }
+    if (this.ancestors.size > this.opts.maxEntries * 2) this.ancestors.clear();
+  }
+}
+
+function parseStatOf(text: string | null) {
+  return text ? parseStat(text) : null;
+}
+
+/** readlink of /proc/PID/exe; " (deleted)" suffix kept off the path */
+function exeOf(link: string | null): string | null {
+  if (!link) return null;
+  return link.endsWith(' (deleted)') ? link.slice(0, -10) : link;
+}
+
