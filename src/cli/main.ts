@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerReplayCommand } from './replay-command.js';
+import { registerReportCommand } from './report-command.js';
 import { CliError, EXIT_TROUBLE } from './exit-codes.js';
 
 let exitCode = 0;
@@ -23,6 +24,7 @@ program
   .exitOverride();
 
 registerReplayCommand(program, setExit);
+registerReportCommand(program, setExit);
 
 async function main(): Promise<void> {
   try {

@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { loadReportInput, parseSince, bootTimeFromProc, type HostState } from '../readiness/inputs.js';
+import { computeReadiness } from '../readiness/readiness.js';
+import { formatReadinessHtml, formatReadinessMarkdown, formatReadinessText } from '../readiness/readiness-format.js';
+import { openOutput } from './output.js';
+import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
+
+export const DEFAULT_STATE_PATH = '/var/lib/imdswatch/state.json';
+
+export function registerReportCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('report')
+    .description('what software used IMDSv1, and whether this host (or fleet) is ready for IMDSv2-only')
+    .argument('[files...]', `state files or NDJSON event files, one per host (default: ${DEFAULT_STATE_PATH})`)
+    .option('--since <when>', 'only what happened since: 24h, 7d, boot, or an ISO time')
+    .option('-f, --format <format>', 'text, markdown (for a change ticket), html (one self-contained page), json', 'text')
+    .option('--min-hours <hours>', 'observation needed before READY', '24')
+    .option('--fail-unless-ready', 'exit 1 unless the verdict is READY')
+    .option('-o, --output <path>', 'write to this file')
+    .addHelpText(
+      'after',
+      `
+Verdict: READY (no IMDSv1 call over at least --min-hours of observation without capture loss),
+NOT READY (the software to fix, with the fix), or UNKNOWN (too little observation or capture loss).
+
+Fleet: give one file per host, e.g. the state files or NDJSON logs your log shipper collects:
+  imdswatch report --format markdown hosts/*.json`,
+    )
+    .action((files: string[], o: { since?: string; format: string; minHours: string; failUnlessReady?: boolean; output?: string }) => {
+      const paths = files.length ? files : [DEFAULT_STATE_PATH];
+      const minHours = Number(o.minHours);
+      if (!Number.isFinite(minHours) || minHours < 0) throw new CliError('--min-hours takes a number of hours, e.g. 24');
+      if (!['text', 'markdown', 'html', 'json'].includes(o.format)) throw new CliError(`--format takes text, markdown, html or json, not "${o.format}"`);
+      const now = new Date();
+      let since: string | null;
+      try {
+        since = parseSince(o.since, now, bootTimeFromProc);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      const inputs: HostState[] = [];
+      for (const p of paths) {
+        try {
+          inputs.push(loadReportInput(p));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new CliError(
+            code === 'ENOENT'
+              ? `${p}: no such file${p === DEFAULT_STATE_PATH ? ' (is the daemon installed and running? see imdswatch doctor)' : ''}`
+              : code === 'EACCES'
+                ? `${p}: permission denied (run as root or as the imdswatch user)`
+                : `${p}: cannot read (${code ?? (err as Error).message})`,
+            'E_INPUT',
+          );
+        }
+      }
+      for (const i of inputs) if (i.skippedLines) process.stderr.write(`imdswatch: ${i.source}: ${i.skippedLines} line(s) that are not events were skipped\n`);
+      const r = computeReadiness(inputs, { minHours, since, now: now.toISOString() });
+      const out = openOutput(o.output);
+      out.write(
+        o.format === 'json' ? `${JSON.stringify(r, null, 2)}\n` : o.format === 'markdown' ? formatReadinessMarkdown(r) : o.format === 'html' ? formatReadinessHtml(r) : formatReadinessText(r),
+      );
+      out.commit();
+      setExit(o.failUnlessReady && r.verdict !== 'READY' ? EXIT_MATCHED : EXIT_OK);
+    });
+}
