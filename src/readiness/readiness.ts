@@ -129,7 +129,7 @@ export function computeReadiness(states: Array<{ host: string; state: DaemonStat
       if (s.lastSeen > f.lastSeen) f.lastSeen = s.lastSeen;
       for (const p of s.v1Paths) if (f.paths.length < 20 && !f.paths.includes(p)) f.paths.push(p);
       for (const [r, n] of Object.entries(s.reasons) as Array<[V1Reason, number]>) f.reasons[r] = (f.reasons[r] ?? 0) + n;
-      f.fix = fixFor(s.sdk, mainReason(f.reasons), f.v1Rejected > 0);
+      f.fix = fixFor(s.sdk, mainReason(f.reasons));
       totals.v1 += s.v1;
       totals.v1Rejected += s.v1Rejected;
       totals.v2 += s.v2;
