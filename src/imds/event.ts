@@ -8,7 +8,12 @@ export type V1Reason =
   | 'token-put-unanswered'
   | 'token-put-rejected'
   | 'token-expired'
-  | 'v2-unsupported-client';
+  | 'v2-unsupported-client'
+  /** (additive) a token-less GET to another cloud's metadata path (Azure, GCP, OpenStack...): not EC2 IMDS use, kept out of the verdict */
+  | 'foreign-cloud-probe';
+
+/** what sort of client a User-Agent names (see src/enrich/sdk/min-v2-versions.ts) */
+export type SdkKind = 'aws-sdk' | 'aws-tool' | 'agent' | 'http-client' | 'unknown';
 
 export interface SdkInfo {
   name: string;
@@ -17,6 +22,12 @@ export interface SdkInfo {
   minV2Version: string | null;
   /** true/false when known from the version, null when unknown */
   supportsV2: boolean | null;
+  /** (optional, additive) what sort of client: an AWS SDK, an AWS tool, an agent, a generic HTTP client */
+  kind?: SdkKind;
+  /** (optional, additive) where minV2Version comes from */
+  minV2Source?: 'aws-docs' | 'best-evidence' | 'inferred' | null;
+  /** (optional, additive) short fixed remark, e.g. which embedded SDK version decided supportsV2 */
+  note?: string | null;
 }
 
 export interface ProcessInfo {
