@@ -11,23 +11,34 @@ export interface HttpRequest {
   /** time of the request's first byte */
   sec: number;
   nsec: number;
+  /**
+   * set when the message was not seen whole: 'head' = bytes were lost inside the request
+   * line/headers (headers may be missing: do not conclude a header was absent), 'body' =
+   * the body was cut short (gap or end of stream). Absent when the message was complete.
+   */
+  truncated?: 'head' | 'body';
 }
 
 export interface HttpResponse {
   status: number;
   headers: Array<[name: string, value: string]>;
   bodyLength: number;
+  /** time of the status line's first byte */
   sec: number;
   nsec: number;
+  /** as in HttpRequest */
+  truncated?: 'head' | 'body';
 }
 
 /** Limits of the incremental parser; hitting one is counted, the stream is abandoned, never a throw. */
 export interface HttpLimits {
   maxHeaderBytes: number; // request/status line + headers
   maxHeaders: number;
+  /** most requests of one flow waiting for their response; beyond it pairing is given up (E_HTTP_TOO_MANY_PENDING) */
+  maxPendingRequests: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 64 * 1024, maxHeaders: 200 };
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 64 * 1024, maxHeaders: 200, maxPendingRequests: 256 };
 
 export type HttpErrorCode =
   | 'E_HTTP_HEADERS_TOO_LARGE'
@@ -36,4 +47,20 @@ export type HttpErrorCode =
   | 'E_HTTP_BAD_HEADER'
   | 'E_HTTP_BAD_CHUNK'
   | 'E_HTTP_BAD_CONTENT_LENGTH'
-  | 'E_HTTP_GAP'; // bytes missing in the stream: the parser resynchronises at the next message start
+  | 'E_HTTP_GAP' // bytes missing in the stream: the parser resynchronises at the next message start
+  | 'E_HTTP_TOO_MANY_PENDING'; // more than maxPendingRequests unanswered: the remaining requests get no response
+
+/** Counters of the http stage; one object may be shared by every HttpExchange. Keys of `errors` are HttpErrorCode values. */
+export interface HttpStats {
+  requests: number;
+  responses: number;
+  errors: Record<string, number>;
+  /** responses that arrived with no request to pair them with (e.g. a flow seen mid-stream) */
+  unpairedResponses: number;
+  /** stream bytes not parsed: after a parser abandoned its stream, or skipped while resynchronising */
+  ignoredBytes: number;
+}
+
+export function emptyHttpStats(): HttpStats {
+  return { requests: 0, responses: 0, errors: {}, unpairedResponses: 0, ignoredBytes: 0 };
+}

@@ -1,0 +1,170 @@
+import type { EndReason, StreamConsumer } from '../tcp/stream.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  emptyHttpStats,
+  type HttpErrorCode,
+  type HttpLimits,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpStats,
+} from './message.js';
+import { HttpRequestParser } from './request-parser.js';
+import { HttpResponseParser } from './response-parser.js';
+
+export interface ExchangeCallbacks {
+  /**
+   * One call per request, in request order: when its response is complete, or with
+   * `null` when the flow ends (or the server direction ended) before a response.
+   */
+  onExchange(req: HttpRequest, res: HttpResponse | null): void;
+  /** optional: every parser error, with the direction it happened in */
+  onError?(code: HttpErrorCode, direction: 'toServer' | 'toClient'): void;
+}
+
+export interface ExchangeOptions {
+  limits?: Partial<HttpLimits>;
+  /** counters to add to (share one object between all flows); a private one by default */
+  stats?: HttpStats;
+}
+
+interface Slot {
+  req: HttpRequest;
+  /** onRequest seen: the request is complete (or finished as best possible) */
+  done: boolean;
+  res: HttpResponse | null;
+}
+
+/**
+ * The http stage for one flow: a request parser on the client → server bytes, a
+ * response parser on the server → client bytes, and in-order pairing of responses to
+ * requests (HTTP/1.x answers in request order). `toServer` and `toClient` are the
+ * StreamConsumers to hand to the FlowTable.
+ */
+export class HttpExchange {
+  readonly toServer: StreamConsumer;
+  readonly toClient: StreamConsumer;
+  readonly stats: HttpStats;
+  private readonly requests: HttpRequestParser;
+  private readonly responses: HttpResponseParser;
+  private readonly slots: Slot[] = [];
+  private slotHead = 0;
+  private serverEnded = false;
+  private clientEnded = false;
+  /** pairing given up (too many pending requests): every later request gets null */
+  private unpaired = false;
+  private readonly maxPending: number;
+
+  constructor(
+    private readonly cb: ExchangeCallbacks,
+    opts: ExchangeOptions = {},
+  ) {
+    this.stats = opts.stats ?? emptyHttpStats();
+    this.maxPending = opts.limits?.maxPendingRequests ?? DEFAULT_HTTP_LIMITS.maxPendingRequests;
+    this.requests = new HttpRequestParser(
+      {
+        onRequestHead: (req) => this.requestHead(req),
+        onRequest: () => this.requestDone(),
+        onError: (code) => this.error(code, 'toServer'),
+      },
+      opts.limits,
+    );
+    this.responses = new HttpResponseParser(
+      {
+        onResponse: (res) => this.response(res),
+        onError: (code) => this.error(code, 'toClient'),
+      },
+      opts.limits,
+    );
+    this.toServer = this.consumer(this.requests, () => {
+      this.clientEnded = true;
+    });
+    this.toClient = this.consumer(this.responses, () => {
+      this.serverEnded = true;
+    });
+  }
+
+  private consumer(parser: HttpRequestParser | HttpResponseParser, ended: () => void): StreamConsumer {
+    let done = false;
+    return {
+      onData: (data: Buffer, sec: number, nsec: number) => {
+        if (!done) parser.push(data, sec, nsec);
+      },
+      onGap: (bytes: number) => {
+        if (!done) parser.gap(bytes);
+      },
+      onEnd: (_reason: EndReason) => {
+        if (done) return;
+        done = true;
+        parser.end();
+        this.stats.ignoredBytes += parser.ignoredBytes;
+        ended();
+        this.flush();
+      },
+    };
+  }
+
+  private requestHead(req: HttpRequest): void {
+    if (this.unpaired) {
+      this.slots.push({ req, done: false, res: null });
+      return;
+    }
+    if (this.slots.length - this.slotHead >= this.maxPending) {
+      this.error('E_HTTP_TOO_MANY_PENDING', 'toServer');
+      this.unpaired = true;
+    }
+    this.slots.push({ req, done: false, res: null });
+    if (!this.unpaired) this.responses.expectResponseTo(req.method);
+  }
+
+  private requestDone(): void {
+    this.stats.requests++;
+    // requests complete in order: the first slot not done is this one
+    for (let i = this.slotHead; i < this.slots.length; i++) {
+      if (!this.slots[i].done) {
+        this.slots[i].done = true;
+        break;
+      }
+    }
+    this.flush();
+  }
+
+  private response(res: HttpResponse): void {
+    this.stats.responses++;
+    if (!this.unpaired) {
+      for (let i = this.slotHead; i < this.slots.length; i++) {
+        const s = this.slots[i];
+        if (s.res === null) {
+          s.res = res;
+          this.flush();
+          return;
+        }
+      }
+    }
+    this.stats.unpairedResponses++;
+  }
+
+  private error(code: HttpErrorCode, direction: 'toServer' | 'toClient'): void {
+    this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
+    this.cb.onError?.(code, direction);
+  }
+
+  /** fire the exchanges at the head of the queue that are settled */
+  private flush(): void {
+    const slots = this.slots;
+    const noMoreResponses = this.serverEnded || this.unpaired;
+    while (this.slotHead < slots.length) {
+      const s = slots[this.slotHead];
+      if (!s.done) {
+        if (!this.clientEnded) break;
+        s.done = true; // cannot happen after the request parser ended; kept for safety
+      }
+      if (s.res === null && !noMoreResponses) break;
+      this.slotHead++;
+      this.cb.onExchange(s.req, s.res);
+    }
+    if (this.slotHead > 64 && this.slotHead * 2 > slots.length) {
+      slots.splice(0, this.slotHead);
+      this.slotHead = 0;
+    }
+  }
+}

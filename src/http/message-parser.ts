@@ -1,0 +1,423 @@
+import { Framing, isObsFold, parseChunkSize, parseHeaderLine } from './head-parser.js';
+import { DEFAULT_HTTP_LIMITS, type HttpErrorCode, type HttpLimits } from './message.js';
+
+const enum S {
+  /** waiting for a start line (empty lines before it are skipped) */
+  Start,
+  Headers,
+  BodyLength,
+  ChunkSize,
+  ChunkData,
+  /** the CRLF after a chunk's data */
+  ChunkEnd,
+  Trailers,
+  /** body until the end of the stream */
+  BodyEof,
+  /** after a gap or a bad start line: skipping lines until one looks like a start line */
+  Resync,
+  /** abandoned (limit hit, upgrade, or ended): bytes are counted and ignored */
+  Dead,
+}
+
+/** How the body of a message whose head just ended is framed. */
+export type BodyFraming =
+  | { kind: 'none' }
+  | { kind: 'length'; length: number }
+  | { kind: 'chunked' }
+  | { kind: 'eof' }
+  /** interim response (1xx): discarded, the real response follows */
+  | { kind: 'interim' }
+  /** the stream stops being HTTP after this message (101 Switching Protocols) */
+  | { kind: 'opaque' }
+  | { kind: 'error'; code: HttpErrorCode };
+
+/**
+ * The state machine shared by the request and response parsers: incremental, fed any
+ * split of the stream. Only the unfinished line is buffered (bounded by maxHeaderBytes);
+ * bytes already parsed are never scanned again; body bytes are counted, never kept.
+ */
+export abstract class MessageParser {
+  protected readonly limits: HttpLimits;
+  protected readonly framing = new Framing();
+  /** headers of the message being parsed */
+  protected headers: Array<[string, string]> = [];
+  protected bodyLength = 0;
+  /** time of the current message's first byte */
+  protected msgSec = 0;
+  protected msgNsec = 0;
+  /** bytes not parsed (abandoned stream, resync) */
+  ignoredBytes = 0;
+
+  private state: S = S.Start;
+  private parts: Buffer[] = [];
+  private partLen = 0;
+  /** the current line is being discarded (too long while resynchronising) */
+  private junkLine = false;
+  private lineSec = 0;
+  private lineNsec = 0;
+  /** bytes of the current head or trailer section in complete lines */
+  private headBytes = 0;
+  private headerCount = 0;
+  private remaining = 0;
+  /** a gap hit the body of the current message */
+  private bodyLost = false;
+
+  protected constructor(
+    limits: Partial<HttpLimits> | undefined,
+    private readonly reportError: (code: HttpErrorCode) => void,
+  ) {
+    this.limits = { ...DEFAULT_HTTP_LIMITS, ...limits };
+  }
+
+  /** parse a start line and begin a message; false when it is not one */
+  protected abstract beginMessage(line: string, sec: number, nsec: number): boolean;
+  /** the line looks like a start line (used to resynchronise after a gap) */
+  protected abstract looksLikeStart(line: string): boolean;
+  /** the head ended: how is the body framed? */
+  protected abstract bodyFraming(): BodyFraming;
+  /** the message is complete (or finished as best possible) */
+  protected abstract emit(truncated: 'head' | 'body' | undefined): void;
+  /** a message head that will never be emitted (interim response, stream ended inside it) */
+  protected abstract discard(): void;
+  /** the message has no headers and ends with its start line (HTTP/0.9 request) */
+  protected immediate = false;
+
+  push(data: Buffer, sec: number, nsec: number): void {
+    let pos = 0;
+    const len = data.length;
+    while (pos < len) {
+      switch (this.state) {
+        case S.Dead:
+          this.ignoredBytes += len - pos;
+          return;
+        case S.BodyEof:
+          this.bodyLength += len - pos;
+          return;
+        case S.BodyLength:
+        case S.ChunkData: {
+          const n = this.remaining < len - pos ? this.remaining : len - pos;
+          this.bodyLength += n;
+          this.remaining -= n;
+          pos += n;
+          if (this.remaining === 0) {
+            if (this.state === S.BodyLength) this.finish(undefined);
+            else this.state = S.ChunkEnd;
+          }
+          break;
+        }
+        default: {
+          if (this.partLen === 0 && !this.junkLine) {
+            this.lineSec = sec;
+            this.lineNsec = nsec;
+          }
+          const lf = data.indexOf(10, pos);
+          const stop = lf < 0 ? len : lf;
+          // the line with its LF (when seen) must fit what is left of the budget
+          if (!this.junkLine && this.partLen + (stop - pos) + (lf < 0 ? 0 : 1) > this.lineLimit()) {
+            this.ignoredBytes += stop - pos + (lf < 0 ? 0 : 1);
+            this.overLongLine();
+            if (lf < 0) return;
+            pos = lf + 1;
+            this.junkLine = false;
+            break;
+          }
+          if (lf < 0) {
+            if (!this.junkLine) {
+              this.parts.push(Buffer.from(data.subarray(pos)));
+              this.partLen += len - pos;
+            } else this.ignoredBytes += len - pos;
+            return;
+          }
+          let line: Buffer;
+          if (this.partLen === 0) line = data.subarray(pos, lf);
+          else {
+            this.parts.push(data.subarray(pos, lf));
+            line = Buffer.concat(this.parts, this.partLen + (lf - pos));
+            this.parts = [];
+            this.partLen = 0;
+          }
+          pos = lf + 1;
+          if (this.junkLine) {
+            this.junkLine = false;
+            this.ignoredBytes += line.length + 1;
+            break;
+          }
+          this.headBytes += line.length + 1;
+          const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+          this.onLine(line.toString('latin1', 0, end), line.length + 1);
+        }
+      }
+    }
+  }
+
+  /** bytes of the unfinished line held right now (never more than maxHeaderBytes) */
+  get bufferedBytes(): number {
+    return this.partLen;
+  }
+
+  /** `bytes` of the stream are missing here */
+  gap(bytes: number): void {
+    if (this.state === S.Dead) {
+      this.ignoredBytes += bytes;
+      return;
+    }
+    this.reportError('E_HTTP_GAP');
+    switch (this.state) {
+      case S.BodyEof:
+        this.bodyLength += bytes;
+        this.bodyLost = true;
+        return;
+      case S.BodyLength:
+      case S.ChunkData:
+        this.bodyLost = true;
+        if (bytes < this.remaining) {
+          // still in sync: the gap is inside the body
+          this.remaining -= bytes;
+          this.bodyLength += bytes;
+          return;
+        }
+        this.bodyLength += this.remaining;
+        if (bytes === this.remaining && this.state === S.BodyLength) {
+          this.remaining = 0;
+          this.finish('body');
+          return;
+        }
+        this.finish('body');
+        break;
+      case S.Headers:
+        this.finish('head');
+        break;
+      case S.ChunkSize:
+      case S.ChunkEnd:
+      case S.Trailers:
+        this.finish('body');
+        break;
+      default:
+        break;
+    }
+    this.dropLine();
+    // the next bytes may start a line or not; a partial line rarely looks like a start line
+    this.state = S.Resync;
+    this.junkLine = false;
+  }
+
+  /** end of stream: a message whose head was seen is emitted (body as far as seen) */
+  end(): void {
+    switch (this.state) {
+      case S.BodyEof:
+        this.finish(undefined);
+        break;
+      case S.BodyLength:
+      case S.ChunkData:
+      case S.ChunkSize:
+      case S.ChunkEnd:
+      case S.Trailers:
+        this.finish('body');
+        break;
+      case S.Headers:
+        this.discard();
+        break;
+      default:
+        break;
+    }
+    this.dropLine();
+    this.state = S.Dead;
+  }
+
+  /** abandon the stream: later bytes are ignored and counted */
+  protected abandon(code: HttpErrorCode | null): void {
+    if (code !== null) this.reportError(code);
+    if (this.state === S.Headers) this.discard();
+    this.dropLine();
+    this.state = S.Dead;
+  }
+
+  private dropLine(): void {
+    if (this.partLen > 0) this.ignoredBytes += this.partLen;
+    this.parts = [];
+    this.partLen = 0;
+  }
+
+  private lineLimit(): number {
+    // head and trailer lines share the section budget; other lines get a full budget each
+    switch (this.state) {
+      case S.Start:
+      case S.Headers:
+      case S.Trailers:
+        return this.limits.maxHeaderBytes - this.headBytes;
+      default:
+        return this.limits.maxHeaderBytes;
+    }
+  }
+
+  private overLongLine(): void {
+    this.ignoredBytes += this.partLen;
+    this.parts = [];
+    this.partLen = 0;
+    switch (this.state) {
+      case S.Resync:
+        this.junkLine = true;
+        return;
+      case S.ChunkSize:
+      case S.ChunkEnd:
+        this.reportError('E_HTTP_BAD_CHUNK');
+        this.finish('body');
+        this.state = S.Resync;
+        this.junkLine = true;
+        return;
+      default:
+        // start line, headers, trailers: the head can't be bounded, resync is unsafe
+        this.abandon('E_HTTP_HEADERS_TOO_LARGE');
+        this.junkLine = true;
+    }
+  }
+
+  /** `raw`: the line's length on the wire, with its line ending */
+  private onLine(line: string, raw: number): void {
+    switch (this.state) {
+      case S.Start:
+        if (line.length === 0) return; // empty lines before a start line are tolerated
+        this.startMessage(line, raw, true);
+        return;
+      case S.Resync:
+        if (this.looksLikeStart(line)) this.startMessage(line, raw, false);
+        else this.ignoredBytes += raw;
+        return;
+      case S.Headers:
+        this.headerLine(line, true);
+        return;
+      case S.Trailers:
+        if (line.length === 0) this.finish(undefined);
+        else this.headerLine(line, false);
+        return;
+      case S.ChunkSize: {
+        const size = parseChunkSize(line);
+        if (size < 0) {
+          this.reportError('E_HTTP_BAD_CHUNK');
+          this.finish('body');
+          this.state = S.Resync;
+        } else if (size === 0) {
+          this.state = S.Trailers;
+          this.headBytes = 0;
+          this.headerCount = 0;
+        } else {
+          this.remaining = size;
+          this.state = S.ChunkData;
+        }
+        return;
+      }
+      case S.ChunkEnd:
+        if (line.length === 0) this.state = S.ChunkSize;
+        else {
+          this.reportError('E_HTTP_BAD_CHUNK');
+          this.finish('body');
+          this.state = S.Resync;
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private startMessage(line: string, raw: number, reportBad: boolean): void {
+    const sec = this.lineSec;
+    const nsec = this.lineNsec;
+    this.headers = [];
+    this.bodyLength = 0;
+    this.bodyLost = false;
+    this.framing.reset();
+    this.headerCount = 0;
+    this.headBytes = raw;
+    this.immediate = false;
+    if (!this.beginMessage(line, sec, nsec)) {
+      if (reportBad) this.reportError('E_HTTP_BAD_START_LINE');
+      this.ignoredBytes += raw;
+      this.state = S.Resync;
+      return;
+    }
+    this.msgSec = sec;
+    this.msgNsec = nsec;
+    if (this.immediate) {
+      this.finish(undefined);
+      return;
+    }
+    this.state = S.Headers;
+  }
+
+  private headerLine(line: string, keep: boolean): void {
+    if (line.length === 0) {
+      this.headEnd();
+      return;
+    }
+    if (isObsFold(line)) {
+      // obs-fold: tolerated, the continuation joins the previous value with one space
+      const last = this.headers[this.headers.length - 1];
+      const more = line.trim();
+      if (!keep) return;
+      if (last === undefined) {
+        this.reportError('E_HTTP_BAD_HEADER');
+        return;
+      }
+      last[1] = more.length === 0 ? last[1] : last[1].length === 0 ? more : `${last[1]} ${more}`;
+      this.framing.see(last[0], last[1]);
+      return;
+    }
+    if (++this.headerCount > this.limits.maxHeaders) {
+      this.abandon('E_HTTP_TOO_MANY_HEADERS');
+      return;
+    }
+    const h = parseHeaderLine(line);
+    if (h === null) {
+      this.reportError('E_HTTP_BAD_HEADER');
+      return;
+    }
+    if (keep) {
+      this.headers.push(h);
+      this.framing.see(h[0], h[1]);
+    }
+  }
+
+  private headEnd(): void {
+    this.headBytes = 0;
+    const f = this.bodyFraming();
+    switch (f.kind) {
+      case 'none':
+        this.finish(undefined);
+        return;
+      case 'length':
+        if (f.length === 0) this.finish(undefined);
+        else {
+          this.remaining = f.length;
+          this.state = S.BodyLength;
+        }
+        return;
+      case 'chunked':
+        this.state = S.ChunkSize;
+        return;
+      case 'eof':
+        this.state = S.BodyEof;
+        return;
+      case 'interim':
+        this.discard();
+        this.state = S.Start;
+        return;
+      case 'opaque':
+        this.finish(undefined);
+        this.state = S.Dead;
+        return;
+      case 'error':
+        this.reportError(f.code);
+        this.finish(undefined);
+        this.state = S.Resync;
+        return;
+    }
+  }
+
+  /** emit the current message and wait for the next one */
+  private finish(truncated: 'head' | 'body' | undefined): void {
+    this.state = S.Start;
+    this.headBytes = 0;
+    this.headerCount = 0;
+    this.emit(truncated ?? (this.bodyLost ? 'body' : undefined));
+  }
+}
