@@ -395,8 +395,11 @@ remove_gate_rules() {
   for ipt in iptables ip6tables; do
     command -v "$ipt" >/dev/null || continue
     for table in mangle raw filter; do
-      "$ipt" -w -t "$table" -S 2>/dev/null | grep -- '-j IMDSWATCH' | sed 's/^-A /-D /' |
-        while read -r -a rule; do "$ipt" -w -t "$table" "${rule[@]}" 2>/dev/null || true; done
+      local rules
+      rules=$("$ipt" -w -t "$table" -S 2>/dev/null | grep -e '-j IMDSWATCH$' | sed 's/^-A /-D /' || true)
+      while read -r -a rule; do
+        if [[ ${#rule[@]} -gt 0 ]]; then "$ipt" -w -t "$table" "${rule[@]}" 2>/dev/null || true; fi
+      done <<<"$rules"
       if "$ipt" -w -t "$table" -nL IMDSWATCH >/dev/null 2>&1; then
         "$ipt" -w -t "$table" -F IMDSWATCH 2>/dev/null || true
         "$ipt" -w -t "$table" -X IMDSWATCH 2>/dev/null || true
