@@ -25,6 +25,11 @@ export interface ExchangeOptions {
   limits?: Partial<HttpLimits>;
   /** counters to add to (share one object between all flows); a private one by default */
   stats?: HttpStats;
+  /**
+   * the flow was joined mid-connection (FlowInfo.sawSyn false): both parsers skip to the
+   * first line that looks like a request/status line, without an error for the partial message
+   */
+  midstream?: boolean;
 }
 
 interface Slot {
@@ -75,6 +80,10 @@ export class HttpExchange {
       },
       opts.limits,
     );
+    if (opts.midstream === true) {
+      this.requests.startMidstream();
+      this.responses.startMidstream();
+    }
     this.toServer = this.consumer(this.requests, () => {
       this.clientEnded = true;
     });

@@ -150,6 +150,15 @@ export abstract class MessageParser {
     }
   }
 
+  /**
+   * The stream is joined mid-way (capture started inside a connection): skip to the
+   * first line that looks like a start line, without reporting the partial message.
+   * Call before the first push.
+   */
+  startMidstream(): void {
+    if (this.state === S.Start && this.partLen === 0) this.state = S.Resync;
+  }
+
   /** bytes of the unfinished line held right now (never more than maxHeaderBytes) */
   get bufferedBytes(): number {
     return this.partLen;
