@@ -32,13 +32,13 @@ function isAfInet6(af: number): boolean {
   return af === 10 || af === 24 || af === 28 || af === 30;
 }
 
+/** Big-endian 32-bit word at d[o] as an unsigned number (no argument validation, unlike readUInt32BE). */
+function word(d: Buffer, o: number): number {
+  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
+}
+
 function isImdsV6(d: Buffer, o: number): boolean {
-  return (
-    d.readUInt32BE(o + 12) === IMDS_V6_W3 &&
-    d.readUInt32BE(o) === IMDS_V6_W0 &&
-    d.readUInt32BE(o + 4) === 0 &&
-    d.readUInt32BE(o + 8) === 0
-  );
+  return word(d, o + 12) === IMDS_V6_W3 && word(d, o) === IMDS_V6_W0 && (word(d, o + 4) | word(d, o + 8)) === 0;
 }
 
 export class Decoder {
@@ -127,8 +127,8 @@ export class Decoder {
     const vihl = d[off];
     const ihl = (vihl & 15) << 2;
     if (vihl >> 4 !== 4 || ihl < 20 || off + ihl > len) return this.skip('ipv4-bad-header');
-    const srcIs = d.readUInt32BE(off + 12) === IMDS_V4;
-    const dstIs = d.readUInt32BE(off + 16) === IMDS_V4;
+    const srcIs = word(d, off + 12) === IMDS_V4;
+    const dstIs = word(d, off + 16) === IMDS_V4;
     if (!(srcIs || dstIs) || d[off + 9] !== 6) {
       this.stats.notImds++;
       return null;
@@ -243,8 +243,8 @@ export class Decoder {
       dst,
       srcPort,
       dstPort,
-      seq: d.readUInt32BE(t + 4),
-      ack: d.readUInt32BE(t + 8),
+      seq: word(d, t + 4),
+      ack: word(d, t + 8),
       flags: d[t + 13],
       ttl,
       payload: d.subarray(t + doff, capEnd),

@@ -35,7 +35,7 @@ export function readClassicPcap(r: ChunkReader, le: boolean, nano: boolean, ctx:
   if (!r.fill(24)) {
     throw captureError('E_CAPTURE_TRUNCATED', path, 'file ends inside the pcap file header', 0, r.offset);
   }
-  let buf = r.buf;
+  const buf = r.buf; // never changes identity; fill() moves data within it
   const h = r.pos;
   const snaplen = le ? buf.readUInt32LE(h + 16) : buf.readUInt32BE(h + 16);
   const linkType = (le ? buf.readUInt32LE(h + 20) : buf.readUInt32BE(h + 20)) & 0xffff;
@@ -48,6 +48,7 @@ export function readClassicPcap(r: ChunkReader, le: boolean, nano: boolean, ctx:
   frame.linkType = linkType;
   frame.iface = 0;
   let packets = stats.packets;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 
   for (;;) {
     let pos = r.pos;
@@ -58,20 +59,12 @@ export function readClassicPcap(r: ChunkReader, le: boolean, nano: boolean, ctx:
         throw captureError('E_CAPTURE_TRUNCATED', path, 'file ends inside a record header', packets, r.offset);
       }
       pos = r.pos;
-      buf = r.buf;
     }
-    let sec: number, frac: number, caplen: number, origLen: number;
-    if (le) {
-      sec = buf.readUInt32LE(pos);
-      frac = buf.readUInt32LE(pos + 4);
-      caplen = buf.readUInt32LE(pos + 8);
-      origLen = buf.readUInt32LE(pos + 12);
-    } else {
-      sec = buf.readUInt32BE(pos);
-      frac = buf.readUInt32BE(pos + 4);
-      caplen = buf.readUInt32BE(pos + 8);
-      origLen = buf.readUInt32BE(pos + 12);
-    }
+    // DataView reads compile to plain loads (Buffer.readUInt32LE validates its argument)
+    let sec = view.getUint32(pos, le);
+    let frac = view.getUint32(pos + 4, le);
+    const caplen = view.getUint32(pos + 8, le);
+    const origLen = view.getUint32(pos + 12, le);
     if (caplen > limit) {
       stats.packets = packets;
       throw captureError(
@@ -89,7 +82,6 @@ export function readClassicPcap(r: ChunkReader, le: boolean, nano: boolean, ctx:
         throw captureError('E_CAPTURE_TRUNCATED', path, 'file ends inside a packet record', packets, r.offset);
       }
       pos = r.pos;
-      buf = r.buf;
     }
     if (frac >= fracPerSec) {
       sec += Math.floor(frac / fracPerSec);

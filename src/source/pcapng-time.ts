@@ -38,6 +38,14 @@ export function convertTs(res: TsResolution, hi: number, lo: number, out: { sec:
       out.nsec = 0;
       return;
     }
+    if (hi < 0x200000) {
+      // below 2^53: exact in a double
+      const ts = hi * 4294967296 + lo;
+      const sec = Math.floor(ts / d);
+      out.sec = sec + res.offsetSec;
+      out.nsec = (ts - sec * d) * res.nsPerUnit;
+      return;
+    }
     const hiQ = Math.floor(hi / d);
     const t1 = (hi - hiQ * d) * 65536 + (lo >>> 16);
     const q1 = Math.floor(t1 / d);

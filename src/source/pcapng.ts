@@ -46,6 +46,9 @@ function bump(skipped: Record<string, number>, key: string): void {
 export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
   const { path, onFrame, stats, frame } = ctx;
   const maxBlock = r.buf.length;
+  // r.buf never changes identity; DataView reads compile to plain loads
+  const buf = r.buf;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let le = true;
   let ifaces: Iface[] = [];
   let sections = 0;
@@ -56,18 +59,16 @@ export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
     captureError(code, path, what, stats.packets, at);
 
   for (;;) {
-    if (!r.fill(8)) {
+    if (r.end - r.pos < 8 && !r.fill(8)) {
       if (r.available === 0) return; // clean end of file
       throw fail('E_CAPTURE_TRUNCATED', 'file ends inside a block header', r.offset);
     }
-    let buf = r.buf;
     let p = r.pos;
     const blockAt = r.base + p;
-    const type = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
+    const type = view.getUint32(p, le);
 
     if (type === PCAPNG_SHB) {
       if (!r.fill(12)) throw fail('E_CAPTURE_TRUNCATED', 'file ends inside a section header', blockAt);
-      buf = r.buf;
       p = r.pos;
       const bom = buf.readUInt32LE(p + 8);
       if (bom === BYTE_ORDER_MAGIC) le = true;
@@ -79,7 +80,7 @@ export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
       ifaces = [];
     }
 
-    const len = le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p + 4);
+    const len = view.getUint32(p + 4, le);
     if (len < 12 || len % 4 !== 0 || (type === PCAPNG_SHB && len < 28)) {
       throw fail('E_CAPTURE_MALFORMED', `invalid block length ${len}`, blockAt);
     }
@@ -91,34 +92,27 @@ export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
       // a large block we do not need: read through it without holding it
       if (!r.skip(len - 4)) throw fail('E_CAPTURE_TRUNCATED', 'file ends inside a block', blockAt);
       if (!r.fill(4)) throw fail('E_CAPTURE_TRUNCATED', 'file ends inside a block', blockAt);
-      const trail = le ? r.buf.readUInt32LE(r.pos) : r.buf.readUInt32BE(r.pos);
+      const trail = view.getUint32(r.pos, le);
       if (trail !== len) throw fail('E_CAPTURE_MALFORMED', 'trailing block length does not match', blockAt);
       r.pos += 4;
       bump(stats.skipped, SKIP_NAMES[type] ?? 'pcapng-unknown-block');
       continue;
     }
-    if (!r.fill(len)) throw fail('E_CAPTURE_TRUNCATED', 'file ends inside a block', blockAt);
-    buf = r.buf;
-    p = r.pos;
-    const trail = le ? buf.readUInt32LE(p + len - 4) : buf.readUInt32BE(p + len - 4);
+    if (r.end - p < len) {
+      if (!r.fill(len)) throw fail('E_CAPTURE_TRUNCATED', 'file ends inside a block', blockAt);
+      p = r.pos;
+    }
+    const trail = view.getUint32(p + len - 4, le);
     if (trail !== len) throw fail('E_CAPTURE_MALFORMED', 'trailing block length does not match', blockAt);
 
     if (type === EPB || type === PB) {
       if (len < 32) throw fail('E_CAPTURE_MALFORMED', `packet block length ${len} too short`, blockAt);
       let ifIndex: number, hi: number, lo: number, caplen: number, origLen: number;
-      if (le) {
-        ifIndex = type === EPB ? buf.readUInt32LE(p + 8) : buf.readUInt16LE(p + 8);
-        hi = buf.readUInt32LE(p + 12);
-        lo = buf.readUInt32LE(p + 16);
-        caplen = buf.readUInt32LE(p + 20);
-        origLen = buf.readUInt32LE(p + 24);
-      } else {
-        ifIndex = type === EPB ? buf.readUInt32BE(p + 8) : buf.readUInt16BE(p + 8);
-        hi = buf.readUInt32BE(p + 12);
-        lo = buf.readUInt32BE(p + 16);
-        caplen = buf.readUInt32BE(p + 20);
-        origLen = buf.readUInt32BE(p + 24);
-      }
+      ifIndex = type === EPB ? view.getUint32(p + 8, le) : view.getUint16(p + 8, le);
+      hi = view.getUint32(p + 12, le);
+      lo = view.getUint32(p + 16, le);
+      caplen = view.getUint32(p + 20, le);
+      origLen = view.getUint32(p + 24, le);
       if (caplen > len - 32) {
         throw fail('E_CAPTURE_MALFORMED', `packet length ${caplen} exceeds its block`, blockAt);
       }
@@ -146,7 +140,7 @@ export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
 
     if (type === SPB) {
       if (len < 16) throw fail('E_CAPTURE_MALFORMED', `packet block length ${len} too short`, blockAt);
-      const origLen = le ? buf.readUInt32LE(p + 8) : buf.readUInt32BE(p + 8);
+      const origLen = view.getUint32(p + 8, le);
       const ifc = ifaces[0];
       if (ifc === undefined) {
         bump(stats.skipped, 'pcapng-unknown-interface');
@@ -169,14 +163,14 @@ export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
 
     if (type === IDB) {
       if (len < 20) throw fail('E_CAPTURE_MALFORMED', `interface block length ${len} too short`, blockAt);
-      const linkType = le ? buf.readUInt16LE(p + 8) : buf.readUInt16BE(p + 8);
-      const snaplen = le ? buf.readUInt32LE(p + 12) : buf.readUInt32BE(p + 12);
+      const linkType = view.getUint16(p + 8, le);
+      const snaplen = view.getUint32(p + 12, le);
       let tsresol: number | undefined;
       let offsetSec = 0;
       const optEnd = p + len - 4;
       for (let o = p + 16; o + 4 <= optEnd; ) {
-        const code = le ? buf.readUInt16LE(o) : buf.readUInt16BE(o);
-        const olen = le ? buf.readUInt16LE(o + 2) : buf.readUInt16BE(o + 2);
+        const code = view.getUint16(o, le);
+        const olen = view.getUint16(o + 2, le);
         if (code === 0 || o + 4 + olen > optEnd) break;
         if (code === 9 && olen >= 1) tsresol = buf[o + 4];
         else if (code === 14 && olen >= 8) {
