@@ -67,6 +67,8 @@ interface PidState {
   uid: number | null;
   kthread: boolean;
   netns: number | null;
+  /** false while only the fd table was read (status and netns are filled in by catchUp) */
+  complete: boolean;
 }
 
 export class ProcCorrelator {
@@ -138,7 +140,7 @@ export class ProcCorrelator {
     const pid = this.findOwner(found.inode, found.uid, deadline);
     if (pid === 'budget') return done('budget', null, netns, found);
     if (pid === null) return done('no-owner', null, netns, found);
-    const info = this.processes.get(pid);
+    const info = this.processes.get(pid, found.uid);
     if (!info) return done('no-owner', null, netns, found);
     return done('found', { ...info, netns: info.netns ?? netns }, netns, found);
   }
@@ -204,11 +206,15 @@ export class ProcCorrelator {
       else if (st.uid === uid) sameUid.push(pid);
       else rest.push(pid);
     }
-    for (const list of [fresh, sameUid, rest]) {
+    // new pids: read the fd table only; their status is read later by catchUp(), outside the hold
+    for (const pid of fresh) {
+      if (performance.now() > deadline) return 'budget';
+      this.remember(pid, { uid: null, kthread: false, netns: null, complete: false });
+      if (this.scanFds(pid, inode)) return pid;
+    }
+    for (const list of [sameUid, rest]) {
       for (const pid of list) {
         if (performance.now() > deadline) return 'budget';
-        const st = list === fresh ? this.pidState(pid) : this.pids.get(pid);
-        if (!st || st.kthread) continue;
         if (this.scanFds(pid, inode)) return pid;
       }
     }
@@ -216,20 +222,42 @@ export class ProcCorrelator {
     return null;
   }
 
+  /**
+   * Fill in status (uid, kernel thread) and netns of pids first seen during a hold. Cheap to
+   * call often; stops after `budgetMs`. The gate calls it right after each verdict.
+   */
+  catchUp(budgetMs = 5): void {
+    const deadline = performance.now() + budgetMs;
+    for (const [pid, st] of this.pids) {
+      if (st.complete) continue;
+      if (performance.now() > deadline) return;
+      this.pids.delete(pid);
+      this.pidState(pid);
+    }
+  }
+
   private pidState(pid: number): PidState | null {
     const known = this.pids.get(pid);
-    if (known) return known;
+    if (known?.complete) return known;
     const text = readText(`${this.opts.procRoot}/${pid}/status`);
-    if (!text) return null;
+    if (!text) {
+      this.pids.delete(pid);
+      return null;
+    }
     const s = parseStatus(text);
     const st: PidState = {
       uid: s.uid,
       kthread: s.kthread,
       netns: s.kthread ? null : nsInodeOfLink(readLink(`${this.opts.procRoot}/${pid}/ns/net`)),
+      complete: true,
     };
+    this.remember(pid, st);
+    return st;
+  }
+
+  private remember(pid: number, st: PidState): void {
     if (this.pids.size >= this.opts.maxCachedPids) this.pids.delete(this.pids.keys().next().value as number);
     this.pids.set(pid, st);
-    return st;
   }
 
   /** read a pid's fd table, remember its socket inodes; true when `want` is among them */

@@ -28,6 +28,8 @@ interface Entry {
 
 interface Ancestor {
   startTime: number;
+  /** when the entry was last checked against /proc/PID/stat */
+  checkedMs: number;
   ppid: number;
   exe: string | null;
   comm: string;
@@ -44,7 +46,7 @@ export class ProcessCache {
   constructor(private readonly opts: ProcessCacheOptions) {}
 
   /** Info for a live pid (built or refreshed), or the cached info of a recently dead one. */
-  get(pid: number): ProcessInfo | null {
+  get(pid: number, uidHint: number | null = null): ProcessInfo | null {
     const p = this.opts.procRoot;
     const stat = parseStatOf(readText(`${p}/${pid}/stat`));
     const cached = this.entries.get(pid);
@@ -62,7 +64,7 @@ export class ProcessCache {
       this.counters.hits++;
       return cached.info;
     }
-    const info = this.build(pid, stat);
+    const info = this.build(pid, stat, uidHint);
     if (!info) return null;
     this.entries.delete(pid);
     this.entries.set(pid, { info, startTime: stat.startTime, lastAliveMs: this.opts.now() });
@@ -103,13 +105,13 @@ export class ProcessCache {
     return this.users.get(uid) ?? null;
   }
 
-  private build(pid: number, stat: { comm: string; ppid: number; startTime: number }): ProcessInfo | null {
+  /** `uidHint`: the socket owner's uid from /proc/net/tcp saves reading status while a SYN is held */
+  private build(pid: number, stat: { comm: string; ppid: number; startTime: number }, uidHint: number | null): ProcessInfo | null {
     const p = `${this.opts.procRoot}/${pid}`;
-    const status = parseStatus(readText(`${p}/status`) ?? '');
     const cmdlineRaw = readText(`${p}/cmdline`);
     const cgroupText = readText(`${p}/cgroup`);
     const cg = cgroupText ? parseCgroup(cgroupText) : null;
-    const uid = status.uid;
+    const uid = uidHint ?? parseStatus(readText(`${p}/status`) ?? '').uid;
     return {
       pid,
       exe: exeOf(readLink(`${p}/exe`)),
@@ -141,13 +143,20 @@ export class ProcessCache {
     return out;
   }
 
+  /** parent chain entries are re-checked at most every ANCESTOR_RECHECK_MS (a parent outlives its child's SYN) */
   private ancestor(pid: number): Ancestor | null {
+    const now = this.opts.now();
+    const c = this.ancestors.get(pid);
+    if (c && now - c.checkedMs < ANCESTOR_RECHECK_MS) return c;
     const stat = parseStatOf(readText(`${this.opts.procRoot}/${pid}/stat`));
     if (!stat) return null;
-    const c = this.ancestors.get(pid);
-    if (c && c.startTime === stat.startTime) return c;
+    if (c && c.startTime === stat.startTime) {
+      c.checkedMs = now;
+      return c;
+    }
     const a: Ancestor = {
       startTime: stat.startTime,
+      checkedMs: now,
       ppid: stat.ppid,
       comm: stat.comm,
       exe: exeOf(readLink(`${this.opts.procRoot}/${pid}/exe`)),
@@ -165,6 +174,8 @@ export class ProcessCache {
     if (this.ancestors.size > this.opts.maxEntries * 2) this.ancestors.clear();
   }
 }
+
+const ANCESTOR_RECHECK_MS = 2_000;
 
 function parseStatOf(text: string | null) {
   return text ? parseStat(text) : null;

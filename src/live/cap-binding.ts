@@ -1,0 +1,72 @@
+import { createRequire } from 'node:module';
+
+/**
+ * Typed access to the `cap` libpcap binding (CommonJS, native). cap 0.2.x opens a device with
+ * snaplen 65535, promiscuous mode, immediate mode (where libpcap has it) and non-blocking
+ * reads; per packet it copies the bytes into the caller's buffer and emits
+ * ('packet', nbytes, truncated). It gives no packet timestamp and no pcap_stats.
+ */
+export interface CapHandle {
+  open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
+  close(): void;
+  on(event: 'packet', cb: (nbytes: number, truncated: boolean) => void): this;
+  removeAllListeners(event?: string): this;
+}
+
+interface CapModule {
+  Cap: new () => CapHandle;
+}
+
+let cached: CapModule | null | undefined;
+let loadError = '';
+
+/** the binding, or null (with the reason in `capLoadError()`) when it cannot be loaded */
+export function loadCap(): CapModule | null {
+  if (cached !== undefined) return cached;
+  try {
+    cached = createRequire(import.meta.url)('cap') as CapModule;
+  } catch (err) {
+    loadError = (err as Error).message.split('\n')[0] ?? 'cannot load cap';
+    cached = null;
+  }
+  return cached;
+}
+
+export function capLoadError(): string {
+  return loadError;
+}
+
+/**
+ * cap reports the link type as a name for a few types and as "Unknown linktype N" otherwise;
+ * map it to the LINKTYPE_* number the decode stage expects.
+ */
+export function linkTypeNumber(name: string): number | null {
+  switch (name) {
+    case 'NULL':
+      return 0;
+    case 'ETHERNET':
+      return 1;
+    case 'IEEE802_11_RADIO':
+      return 127;
+    case 'LINKTYPE_LINUX_SLL':
+      return 113;
+    case 'RAW':
+      return 101;
+  }
+  const m = /^Unknown linktype (\d+)$/.exec(name);
+  if (!m) return null;
+  const dlt = Number(m[1]);
+  // DLT_RAW is 12 (or 14) in the DLT space, LINKTYPE_RAW 101 in files; the rest coincide
+  if (dlt === 12 || dlt === 14) return 101;
+  return dlt;
+}
+
+/** wall-clock time with sub-millisecond resolution (cap gives no packet timestamp) */
+export function makeClock(): () => { sec: number; nsec: number } {
+  const wall0 = BigInt(Date.now()) * 1_000_000n;
+  const hr0 = process.hrtime.bigint();
+  return () => {
+    const ns = wall0 + (process.hrtime.bigint() - hr0);
+    return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+  };
+}

@@ -1,0 +1,211 @@
+import { execFileSync } from 'node:child_process';
+
+/**
+ * The SYN gate's firewall rules. All rules live in one dedicated chain (`IMDSWATCH` in the
+ * filter table of iptables and ip6tables) that OUTPUT and FORWARD jump to; so a stale set
+ * from a crash is found exactly (the chain exists / the jump exists) and replaced, never
+ * duplicated. The NFQUEUE target is used with --queue-bypass: with no listener on the queue
+ * packets pass untouched (the gate fails open).
+ *
+ * Backends, in order: xtables (`iptables`, whichever of legacy / nf_tables it is), then the
+ * nftables `queue ... bypass` statement in a table of its own (`inet imdswatch`) for hosts
+ * without iptables — only where the kernel has nft queue support.
+ */
+export const GATE_CHAIN = 'IMDSWATCH';
+export const NFT_TABLE = 'imdswatch';
+export const IMDS_V4 = '169.254.169.254';
+export const IMDS_V6 = 'fd00:ec2::254';
+export const DEFAULT_QUEUE_NUM = 7;
+
+export type GateBackend = 'iptables' | 'nft';
+
+export type GateRulesErrorCode =
+  | 'E_GATE_NO_PRIVILEGE' // not root / no CAP_NET_ADMIN
+  | 'E_GATE_NO_FIREWALL_TOOL' // neither iptables nor a usable nft
+  | 'E_GATE_RULE_FAILED'; // the tool ran and refused the rule
+
+export class GateRulesError extends Error {
+  constructor(
+    readonly code: GateRulesErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GateRulesError';
+  }
+}
+
+export interface GateRulesResult {
+  backend: GateBackend;
+  /** "iptables v1.8.9 (nf_tables)" */
+  version: string;
+  /** a rule set from an earlier run was found (and replaced) */
+  replacedStale: boolean;
+  /** families that got rules */
+  families: Array<4 | 6>;
+  /** non-fatal problems, e.g. ip6tables unavailable */
+  warnings: string[];
+}
+
+/** Runs a firewall tool; injectable so the rule logic is testable without root. */
+export type Runner = (cmd: string, args: string[]) => { ok: boolean; stdout: string; stderr: string };
+
+export const execRunner: Runner = (cmd, args) => {
+  try {
+    const stdout = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    return { ok: true, stdout, stderr: '' };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; code?: string; message?: string };
+    return { ok: false, stdout: e.stdout ?? '', stderr: e.stderr ?? e.code ?? e.message ?? 'failed' };
+  }
+};
+
+export interface GateRulesOptions {
+  queueNum: number;
+  /** hook chains to jump from */
+  hooks: string[];
+  runner: Runner;
+  /** prefer a backend; default: iptables, then nft */
+  backend?: GateBackend;
+}
+
+const DEFAULTS: GateRulesOptions = { queueNum: DEFAULT_QUEUE_NUM, hooks: ['OUTPUT', 'FORWARD'], runner: execRunner };
+
+/** which backend works here; null when none */
+export function detectBackend(runner: Runner = execRunner): { backend: GateBackend; version: string } | null {
+  const ipt = runner('iptables', ['-V']);
+  if (ipt.ok) return { backend: 'iptables', version: ipt.stdout.trim() };
+  const nft = runner('nft', ['--version']);
+  if (nft.ok) return { backend: 'nft', version: nft.stdout.trim() };
+  return null;
+}
+
+function isPrivilegeError(stderr: string): boolean {
+  return /permission denied|you must be root|operation not permitted/i.test(stderr);
+}
+
+/** xtables rule spec of the chain's single rule */
+function ruleSpec(family: 4 | 6, queueNum: number): string[] {
+  return ['-p', 'tcp', '--syn', '-d', family === 4 ? IMDS_V4 : IMDS_V6, '--dport', '80', '-j', 'NFQUEUE', '--queue-num', String(queueNum), '--queue-bypass'];
+}
+
+const tool = (family: 4 | 6) => (family === 4 ? 'iptables' : 'ip6tables');
+
+/** remove every jump to the chain and the chain itself; returns true if anything was there */
+function removeXtables(family: 4 | 6, hooks: string[], run: Runner): boolean {
+  const t = tool(family);
+  let found = false;
+  for (const hook of hooks) {
+    // -C succeeds while a jump exists; delete until none is left (older runs may have added several)
+    for (let i = 0; i < 64 && run(t, ['-w', '5', '-C', hook, '-j', GATE_CHAIN]).ok; i++) {
+      found = true;
+      run(t, ['-w', '5', '-D', hook, '-j', GATE_CHAIN]);
+    }
+  }
+  if (run(t, ['-w', '5', '-L', GATE_CHAIN, '-n']).ok) {
+    found = true;
+    run(t, ['-w', '5', '-F', GATE_CHAIN]);
+    run(t, ['-w', '5', '-X', GATE_CHAIN]);
+  }
+  return found;
+}
+
+function installXtables(family: 4 | 6, o: GateRulesOptions): { ok: boolean; stale: boolean; error?: string } {
+  const t = tool(family);
+  const run = o.runner;
+  const stale = removeXtables(family, o.hooks, run);
+  const steps: string[][] = [['-N', GATE_CHAIN], ['-A', GATE_CHAIN, ...ruleSpec(family, o.queueNum)], ...o.hooks.map((h) => ['-I', h, '1', '-j', GATE_CHAIN])];
+  for (const s of steps) {
+    const r = run(t, ['-w', '5', ...s]);
+    if (!r.ok) {
+      removeXtables(family, o.hooks, run);
+      return { ok: false, stale, error: r.stderr.trim().split('\n')[0] };
+    }
+  }
+  return { ok: true, stale };
+}
+
+export function nftRuleset(queueNum: number): string {
+  const rule = (match: string) => `${match} tcp dport 80 tcp flags & (fin|syn|rst|ack) == syn queue num ${queueNum} bypass`;
+  const chain = (name: string, hook: string) =>
+    `chain ${name} { type filter hook ${hook} priority 0; policy accept; ${rule(`ip daddr ${IMDS_V4}`)}; ${rule(`ip6 daddr ${IMDS_V6}`)}; };`;
+  // one command-line argument: nft accepts ';' where a file would have newlines
+  return `table inet ${NFT_TABLE} { ${chain('output', 'output')} ${chain('forward', 'forward')} }`;
+}
+
+function removeNft(run: Runner): boolean {
+  if (!run('nft', ['list', 'table', 'inet', NFT_TABLE]).ok) return false;
+  run('nft', ['delete', 'table', 'inet', NFT_TABLE]);
+  return true;
+}
+
+/**
+ * Install (or replace) the gate rules. Throws GateRulesError when no rule could be installed;
+ * a family that fails alone (e.g. IPv6 disabled) is a warning.
+ */
+function withDefaults<T extends object>(options: T): GateRulesOptions {
+  const o: Record<string, unknown> = { ...DEFAULTS };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) o[k] = v;
+  return o as unknown as GateRulesOptions;
+}
+
+export function installGateRules(options: Partial<GateRulesOptions> = {}): GateRulesResult {
+  const o = withDefaults(options);
+  const det = detectBackend(o.runner);
+  if (!det) throw new GateRulesError('E_GATE_NO_FIREWALL_TOOL', 'neither iptables nor nft is installed; install iptables (apt-get install iptables) or run with --no-gate');
+  const backend = o.backend ?? det.backend;
+  if (backend === 'nft') {
+    const stale = removeNft(o.runner);
+    const add = o.runner('nft', [nftRuleset(o.queueNum)]);
+    if (!add.ok) {
+      removeNft(o.runner);
+      if (isPrivilegeError(add.stderr)) throw new GateRulesError('E_GATE_NO_PRIVILEGE', 'installing the SYN gate needs root (CAP_NET_ADMIN); run as root or with --no-gate');
+      throw new GateRulesError('E_GATE_RULE_FAILED', `nft refused the gate rules (this kernel may lack nft queue support): ${add.stderr.trim().split('\n')[0]}`);
+    }
+    return { backend, version: det.version, replacedStale: stale, families: [4, 6], warnings: [] };
+  }
+  const families: Array<4 | 6> = [];
+  const warnings: string[] = [];
+  let stale = false;
+  let firstError = '';
+  for (const family of [4, 6] as const) {
+    const r = installXtables(family, o);
+    stale ||= r.stale;
+    if (r.ok) families.push(family);
+    else {
+      firstError ||= r.error ?? '';
+      warnings.push(`${tool(family)}: could not install the gate rule: ${r.error}`);
+    }
+  }
+  if (families.length === 0) {
+    if (isPrivilegeError(firstError)) throw new GateRulesError('E_GATE_NO_PRIVILEGE', 'installing the SYN gate needs root (CAP_NET_ADMIN); run as root or with --no-gate');
+    throw new GateRulesError('E_GATE_RULE_FAILED', `iptables refused the gate rule: ${firstError}`);
+  }
+  return { backend, version: det.version, replacedStale: stale, families, warnings };
+}
+
+/** Remove every gate rule this tool may have left (both backends). Safe to call any time, any number of times. */
+export function removeGateRules(options: Partial<Pick<GateRulesOptions, 'hooks' | 'runner'>> = {}): { removed: boolean } {
+  const o = withDefaults(options);
+  let removed = false;
+  if (o.runner('iptables', ['-V']).ok) {
+    for (const family of [4, 6] as const) removed = removeXtables(family, o.hooks, o.runner) || removed;
+  }
+  if (o.runner('nft', ['--version']).ok) removed = removeNft(o.runner) || removed;
+  return { removed };
+}
+
+/** count of jumps to the gate chain per hook (for tests and `gate --status`) */
+export function gateRuleStatus(family: 4 | 6 = 4, runner: Runner = execRunner): { chain: boolean; jumps: Record<string, number>; rules: string[] } {
+  const t = tool(family);
+  const out = runner(t, ['-w', '5', '-S']);
+  const jumps: Record<string, number> = {};
+  const rules: string[] = [];
+  let chain = false;
+  for (const line of out.stdout.split('\n')) {
+    if (line === `-N ${GATE_CHAIN}`) chain = true;
+    const m = new RegExp(`^-A (\\S+) -j ${GATE_CHAIN}$`).exec(line);
+    if (m) jumps[m[1]!] = (jumps[m[1]!] ?? 0) + 1;
+    if (line.startsWith(`-A ${GATE_CHAIN} `)) rules.push(line);
+  }
+  return { chain, jumps, rules };
+}

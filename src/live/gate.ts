@@ -1,0 +1,194 @@
+import { Decoder } from '../decode/decoder.js';
+import { TCP_ACK, TCP_SYN } from '../decode/packet.js';
+import type { ProcessInfo } from '../imds/event.js';
+import { canonicalIp } from '../enrich/process/ip-text.js';
+import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/process/proc-correlator.js';
+import { capLoadError, loadCap, makeClock, type CapHandle } from './cap-binding.js';
+import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
+
+/**
+ * The SYN gate's listener: reads `nfqueue:N` through libpcap (cap). libpcap sends the
+ * NF_ACCEPT verdict only after the packet callback returns, so while `onPacket` runs the
+ * client is blocked in connect() with its socket in SYN_SENT; the callback resolves the
+ * socket's owner synchronously (within a time budget) and records it by 4-tuple.
+ *
+ * cap reports the queue as link type 228 (raw IPv4), yet ip6tables-queued IPv6 SYNs arrive on
+ * the same queue: packets are decoded as raw IP by their version nibble.
+ */
+export interface GateRecord {
+  /** "clientIp|clientPort|serverIp|serverPort", canonical address text */
+  key: string;
+  tuple: SocketTuple;
+  /** wall-clock time the SYN was held (ms since epoch) */
+  synMs: number;
+  process: ProcessInfo | null;
+  netnsInode: number | null;
+  outcome: LookupOutcome;
+  /** time the callback held the packet */
+  holdMs: number;
+  /** time the /proc lookup took */
+  lookupMs: number;
+}
+
+export interface GateOptions {
+  queueNum: number;
+  /** lookup budget per SYN; past it the verdict is given and the flow is unattributed */
+  budgetMs: number;
+  /** most records kept (oldest dropped first) */
+  maxRecords: number;
+  /** records older than this are dropped */
+  recordTtlMs: number;
+  /** libpcap buffer for the queue */
+  bufferBytes: number;
+}
+
+export const DEFAULT_GATE_OPTIONS: GateOptions = {
+  queueNum: 7,
+  budgetMs: 50,
+  maxRecords: 65_536,
+  recordTtlMs: 10 * 60_000,
+  bufferBytes: 4 * 1024 * 1024,
+};
+
+export interface GateStats {
+  /** SYNs held */
+  syns: number;
+  outcomes: Record<LookupOutcome, number>;
+  /** queued packets that were not an IMDS SYN (decoded and passed) */
+  notSyn: number;
+  recordsKept: number;
+  recordsEvicted: number;
+}
+
+export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED';
+
+export class GateError extends Error {
+  constructor(
+    readonly code: GateErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GateError';
+  }
+}
+
+export function tupleKey(t: { srcIp: string; srcPort: number; dstIp: string; dstPort: number }): string {
+  return `${canonicalIp(t.srcIp)}|${t.srcPort}|${canonicalIp(t.dstIp)}|${t.dstPort}`;
+}
+
+export class SynGate {
+  private readonly opts: GateOptions;
+  private readonly records = new Map<string, GateRecord>();
+  private readonly decoder = new Decoder();
+  private readonly clock = makeClock();
+  private readonly hist = new HoldHistogram();
+  private cap: CapHandle | null = null;
+  private catchUpScheduled = false;
+  private readonly counters: GateStats = {
+    syns: 0,
+    outcomes: { found: 0, 'no-socket': 0, 'no-owner': 0, budget: 0 },
+    notSyn: 0,
+    recordsKept: 0,
+    recordsEvicted: 0,
+  };
+
+  constructor(
+    private readonly correlator: ProcCorrelator,
+    opts: Partial<GateOptions> = {},
+    private readonly onRecord?: (r: GateRecord) => void,
+  ) {
+    this.opts = { ...DEFAULT_GATE_OPTIONS, ...opts };
+  }
+
+  /** open the queue; throws GateError when libpcap cannot (no cap, no nfqueue support, no rights) */
+  start(): void {
+    const mod = loadCap();
+    if (!mod) throw new GateError('E_GATE_NO_CAP', `cannot load the libpcap binding (cap): ${capLoadError()}`);
+    const cap = new mod.Cap();
+    const buf = Buffer.alloc(65_535);
+    try {
+      cap.open(`nfqueue:${this.opts.queueNum}`, '', this.opts.bufferBytes, buf);
+    } catch (err) {
+      throw new GateError('E_GATE_OPEN_FAILED', `cannot open nfqueue:${this.opts.queueNum}: ${(err as Error).message}`);
+    }
+    cap.on('packet', (nbytes: number) => this.onPacket(buf.subarray(0, nbytes)));
+    this.cap = cap;
+  }
+
+  stop(): void {
+    if (!this.cap) return;
+    this.cap.removeAllListeners('packet');
+    this.cap.close();
+    this.cap = null;
+  }
+
+  /** The packet callback (public for tests): decode, look up, record. Returns the record for an IMDS SYN. */
+  onPacket(packet: Buffer): GateRecord | null {
+    const t0 = performance.now();
+    const now = this.clock();
+    const seg = this.decoder.decode({ sec: now.sec, nsec: now.nsec, linkType: 101, data: packet, origLen: packet.length, iface: 0 });
+    if (!seg || !seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) {
+      this.counters.notSyn++;
+      return null;
+    }
+    const tuple: SocketTuple = { srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion };
+    const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs);
+    const holdMs = performance.now() - t0;
+    const rec: GateRecord = {
+      key: tupleKey(tuple),
+      tuple,
+      synMs: now.sec * 1000 + Math.floor(now.nsec / 1e6),
+      process: r.process,
+      netnsInode: r.netnsInode,
+      outcome: r.outcome,
+      holdMs,
+      lookupMs: r.elapsedMs,
+    };
+    this.counters.syns++;
+    this.counters.outcomes[r.outcome]++;
+    this.hist.observe(holdMs);
+    this.store(rec);
+    this.onRecord?.(rec);
+    if (!this.catchUpScheduled) {
+      // after the verdict: read the status of pids first seen during this hold
+      this.catchUpScheduled = true;
+      setImmediate(() => {
+        this.catchUpScheduled = false;
+        this.correlator.catchUp(5);
+      });
+    }
+    return rec;
+  }
+
+  /** the record for a flow's 4-tuple, if its SYN was held within the record TTL around `atMs` */
+  lookup(key: string, atMs = Date.now()): GateRecord | null {
+    const r = this.records.get(key);
+    if (!r) return null;
+    if (atMs - r.synMs > this.opts.recordTtlMs || r.synMs - atMs > 5_000) return null;
+    return r;
+  }
+
+  stats(): GateStats {
+    return { ...this.counters, outcomes: { ...this.counters.outcomes }, recordsKept: this.records.size };
+  }
+
+  holdHistogram(): HistogramSnapshot {
+    return this.hist.snapshot();
+  }
+
+  holdQuantiles() {
+    return this.hist.quantiles();
+  }
+
+  private store(rec: GateRecord): void {
+    this.records.delete(rec.key);
+    this.records.set(rec.key, rec);
+    // oldest first: drop over-capacity and expired heads
+    for (const [k, r] of this.records) {
+      if (this.records.size > this.opts.maxRecords || rec.synMs - r.synMs > this.opts.recordTtlMs) {
+        this.records.delete(k);
+        this.counters.recordsEvicted++;
+      } else break;
+    }
+  }
+}

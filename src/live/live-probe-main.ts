@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * Test and benchmark probe for the live stage (not a user command): runs the SYN gate and/or
+ * a passive SYN-triggered lookup in the current network namespace and prints one JSON line
+ * per attributed SYN: {"mode","key","pid","exe","outcome","holdMs","lookupMs"}. Prints
+ * "ready" once listening; on SIGTERM/SIGINT prints {"stats":…} and exits 0 after removing
+ * the gate rules. Never prints argv or anything from the traffic but addresses and ports.
+ *
+ *   live-probe-main.js --mode gate|passive [--queue 7] [--budget 50]
+ */
+import { Decoder } from '../decode/decoder.js';
+import { TCP_ACK, TCP_SYN } from '../decode/packet.js';
+import { ProcCorrelator } from '../enrich/process/proc-correlator.js';
+import { startLive, type LiveSource } from './live-source.js';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+const mode = arg('mode', 'gate');
+const queueNum = Number(arg('queue', '7'));
+const budget = Number(arg('budget', '50'));
+const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const correlator = new ProcCorrelator();
+const decoder = new Decoder();
+const passiveTimes: number[] = [];
+
+let live: LiveSource;
+if (mode === 'gate') {
+  live = startLive({
+    interfaces: ['any'],
+    gate: true,
+    queueNum,
+    gateBudgetMs: budget,
+    correlator,
+    capture: false,
+    handleSignals: false,
+    onFrame: () => {},
+    onWarning: (m) => out({ warning: m }),
+    onGateRecord: (r) =>
+      out({ mode, key: r.key, pid: r.process?.pid ?? null, exe: r.process?.exe ?? null, outcome: r.outcome, holdMs: r.holdMs, lookupMs: r.lookupMs, netns: r.netnsInode }),
+  });
+} else {
+  // passive: look the socket up when the capture delivers the client's SYN (the prototype's way)
+  live = startLive({
+    interfaces: ['any'],
+    gate: false,
+    queueNum,
+    correlator,
+    handleSignals: false,
+    onWarning: (m) => out({ warning: m }),
+    onFrame: (f) => {
+      const seg = decoder.decode(f);
+      if (!seg || !seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return;
+      const r = correlator.findSocketOwner({ srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion }, budget);
+      passiveTimes.push(r.elapsedMs);
+      out({ mode, key: `${seg.src}|${seg.srcPort}|${seg.dst}|${seg.dstPort}`, pid: r.process?.pid ?? null, exe: r.process?.exe ?? null, outcome: r.outcome, holdMs: null, lookupMs: r.elapsedMs });
+    },
+  });
+}
+out({ ready: true, gateActive: live.gateActive });
+
+const finish = () => {
+  const s = live.stats();
+  live.stop();
+  out({ stats: { gateActive: s.gateActive, gate: s.gate, holdQuantiles: s.holdQuantiles, capture: s.capture, dedupe: s.dedupe, correlator: s.correlator, passiveLookups: passiveTimes.length } });
+  process.exit(0);
+};
+process.once('SIGTERM', finish);
+process.once('SIGINT', finish);

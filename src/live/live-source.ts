@@ -1,0 +1,179 @@
+import type { Attribution, ProcessInfo } from '../imds/event.js';
+import type { Frame } from '../source/frame.js';
+import type { FlowInfo } from '../tcp/stream.js';
+import { ProcCorrelator, type CorrelatorStats } from '../enrich/process/proc-correlator.js';
+import { LiveCapture, type CaptureStats } from './capture.js';
+import { FrameDeduper, type DedupeStats } from './dedupe.js';
+import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
+import type { HistogramSnapshot } from './hold-histogram.js';
+import { GateRulesError, installGateRules, removeGateRules, type GateRulesResult, type Runner } from './gate-rules.js';
+
+/**
+ * Live source = passive capture (→ onFrame, deduplicated) + SYN gate (rules + nfqueue
+ * listener) + /proc correlator. `attributionFor` is the pipeline's `resolveProcess` hook.
+ *
+ * Failure policy: no rights / no firewall tool / no nfqueue → one warning, run passively.
+ * A capture that cannot open is fatal (throws LiveCaptureError) after undoing the gate.
+ * The gate rules are removed by stop(), on process exit (also after an uncaught exception)
+ * and, with `handleSignals`, on SIGINT/SIGTERM.
+ */
+export interface LiveOptions {
+  interfaces: string[];
+  gate: boolean;
+  queueNum: number;
+  onFrame: (frame: Frame) => void;
+  onWarning: (msg: string) => void;
+  /** lookup budget per held SYN (default 50 ms) */
+  gateBudgetMs?: number;
+  /** lookup budget for a passive lookup (default 10 ms) */
+  passiveBudgetMs?: number;
+  /** drop copies of the same packet seen on several interfaces (default true) */
+  dedupe?: boolean;
+  /** remove the rules on SIGINT/SIGTERM (and exit if nobody else listens); default true */
+  handleSignals?: boolean;
+  /** called for every held SYN (metrics, probes) */
+  onGateRecord?: (r: GateRecord) => void;
+  /** capture filter override (tests) */
+  filter?: string;
+  /** skip the passive capture (gate only) */
+  capture?: boolean;
+  correlator?: ProcCorrelator;
+  ruleRunner?: Runner;
+}
+
+export interface LiveStats {
+  gateActive: boolean;
+  gateRules: GateRulesResult | null;
+  gate: GateStats | null;
+  holdHistogram: HistogramSnapshot | null;
+  holdQuantiles: { p50: number; p99: number; max: number; samples: number } | null;
+  capture: CaptureStats | null;
+  dedupe: DedupeStats | null;
+  correlator: CorrelatorStats;
+  attribution: Record<Attribution, number>;
+}
+
+export interface LiveSource {
+  stop(): void;
+  stats(): LiveStats;
+  attributionFor(flow: FlowInfo): { process: ProcessInfo | null; attribution: Attribution };
+  readonly gateActive: boolean;
+}
+
+export function startLive(opts: LiveOptions): LiveSource {
+  const correlator = opts.correlator ?? new ProcCorrelator();
+  correlator.prime();
+  const attribution: Record<Attribution, number> = { gate: 0, passive: 0, none: 0 };
+  let gate: SynGate | null = null;
+  let rules: GateRulesResult | null = null;
+  let rulesInstalled = false;
+  let stopped = false;
+
+  const removeRules = (): void => {
+    if (!rulesInstalled) return;
+    rulesInstalled = false;
+    try {
+      removeGateRules({ runner: opts.ruleRunner });
+    } catch {
+      /* at exit: nothing more to do; the rule bypasses anyway */
+    }
+  };
+  const onExit = (): void => removeRules();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    stop();
+    if (process.listenerCount(sig) === 0) process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+
+  if (opts.gate) {
+    const g = new SynGate(correlator, { queueNum: opts.queueNum, budgetMs: opts.gateBudgetMs ?? 50 }, opts.onGateRecord);
+    try {
+      g.start();
+      try {
+        rules = installGateRules({ queueNum: opts.queueNum, runner: opts.ruleRunner });
+        rulesInstalled = true;
+        gate = g;
+        if (rules.replacedStale) opts.onWarning('replaced gate rules left by an earlier run');
+        for (const w of rules.warnings) opts.onWarning(w);
+      } catch (err) {
+        g.stop();
+        throw err;
+      }
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      opts.onWarning(`SYN gate not active (${e.code ?? 'error'}): ${e.message}; continuing with passive attribution only`);
+    }
+  }
+  process.on('exit', onExit);
+  if (opts.handleSignals !== false && rulesInstalled) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+
+  let dedupe: FrameDeduper | null = null;
+  let capture: LiveCapture | null = null;
+  if (opts.capture !== false) {
+    dedupe = opts.dedupe === false ? null : new FrameDeduper();
+    const d = dedupe;
+    capture = new LiveCapture((f) => {
+      if (!d || d.accept(f)) opts.onFrame(f);
+    }, { interfaces: opts.interfaces, ...(opts.filter ? { filter: opts.filter } : {}) });
+    try {
+      capture.start();
+    } catch (err) {
+      gate?.stop();
+      removeRules();
+      process.off('exit', onExit);
+      throw err;
+    }
+  }
+
+  function stop(): void {
+    if (stopped) return;
+    stopped = true;
+    capture?.stop();
+    gate?.stop();
+    removeRules();
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const passiveBudget = opts.passiveBudgetMs ?? 10;
+  function attributionFor(flow: FlowInfo): { process: ProcessInfo | null; attribution: Attribution } {
+    const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
+    const rec = gate?.lookup(tupleKey(tuple), flow.sec * 1000 + Math.floor(flow.nsec / 1e6));
+    if (rec?.process) {
+      attribution.gate++;
+      return { process: rec.process, attribution: 'gate' };
+    }
+    const r = correlator.findSocketOwner(tuple, passiveBudget);
+    if (r.process) {
+      attribution.passive++;
+      return { process: r.process, attribution: 'passive' };
+    }
+    attribution.none++;
+    return { process: null, attribution: 'none' };
+  }
+
+  return {
+    stop,
+    attributionFor,
+    get gateActive() {
+      return gate !== null && !stopped;
+    },
+    stats: () => ({
+      gateActive: gate !== null && !stopped,
+      gateRules: rules,
+      gate: gate?.stats() ?? null,
+      holdHistogram: gate?.holdHistogram() ?? null,
+      holdQuantiles: gate?.holdQuantiles() ?? null,
+      capture: capture?.stats() ?? null,
+      dedupe: dedupe?.stats() ?? null,
+      correlator: correlator.stats(),
+      attribution: { ...attribution },
+    }),
+  };
+}
+
+/** for `imdswatch gate --remove` and systemd ExecStopPost */
+export { removeGateRules, GateRulesError };
