@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -340,5 +340,48 @@ describe('stdin', () => {
     expect(JSON.parse(bad.stdout)).toMatchObject({ code: 'E_CAPTURE_TRUNCATED', packetsRead: 2000 });
     const empty = run(Buffer.alloc(0));
     expect(JSON.parse(empty.stdout)).toMatchObject({ code: 'E_CAPTURE_EMPTY' });
+  });
+
+  for (const nonblock of [false, true]) {
+    it(`a slow writer, split inside records (${nonblock ? 'non-blocking' : 'blocking'} pipe)`, async () => {
+      const rand = prng(5);
+      const pkts: Pkt[] = [];
+      for (let i = 0; i < 50; i++) pkts.push({ sec: i, frac: 0, data: randomBytes(rand, 100 + i) });
+      const bytes = classicPcap(pkts);
+      const child = spawn(process.execPath, [viteNode, reader], {
+        env: { ...process.env, IMDSWATCH_TEST_NONBLOCK: nonblock ? '1' : '0' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let errOut = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (errOut += d));
+      const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // pieces of 7..600 bytes with pauses: reads return short and may find nothing yet
+      for (let o = 0; o < bytes.length; ) {
+        const n = 7 + (rand() % 600);
+        child.stdin.write(bytes.subarray(o, o + n));
+        o += n;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      child.stdin.end();
+      expect(await done).toBe(0);
+      expect(errOut).toBe('');
+      expect(JSON.parse(out)).toEqual({ packets: 50, bytes: bytes.length, sum: pkts.reduce((s, p) => s + p.data[0], 0) });
+    });
+  }
+});
+
+describe('progress', () => {
+  it('onProgress is called rarely and ends at the file size', () => {
+    const rand = prng(8);
+    const pkts: Pkt[] = [];
+    for (let i = 0; i < 2000; i++) pkts.push({ sec: i, frac: 0, data: randomBytes(rand, 1500) });
+    const bytes = classicPcap(pkts);
+    const calls: [number, number | null][] = [];
+    readCaptureFile(tmpFile(bytes), () => {}, { onProgress: (done, total) => calls.push([done, total]) });
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    expect(calls.length).toBeLessThanOrEqual(2); // 3 MB: no 64 MiB step, one final report
+    expect(calls[calls.length - 1]).toEqual([bytes.length, bytes.length]);
   });
 });
