@@ -50,7 +50,7 @@ export const MIN_V2: Readonly<Record<string, MinV2Entry>> = Object.freeze(
     { product: 'aws-sdk-ruby-v3', label: 'AWS SDK for Ruby v3', kind: 'aws-sdk', minV2Version: '3.79.0', source: 'aws-docs', evidence: AWS_LIST },
 
     // --- not on the list: every release supports IMDSv2 ------------------------------
-    { product: 'aws-cli-v2', label: 'AWS CLI v2', kind: 'aws-tool', minV2Version: '2.0.0', allVersions: true, source: 'inferred', evidence: 'AWS says "all v2 releases"; CLI v2 ships its own botocore fork with the token PUT (checked: Debian awscli 2.9.19 awscli/botocore/utils.py)' },
+    { product: 'aws-cli-v2', label: 'AWS CLI v2', kind: 'aws-tool', minV2Version: '2.0.0', allVersions: true, source: 'aws-docs', evidence: AWS_LIST + ' ("all v2 releases"); CLI v2 ships its own botocore fork with the token PUT (checked: Debian awscli 2.9.19 awscli/botocore/utils.py)' },
     { product: 'aws-sdk-js-v3', label: 'AWS SDK for JavaScript v3', kind: 'aws-sdk', minV2Version: '3.0.0', allVersions: true, source: 'aws-docs', evidence: AWS_LIST + ' ("all v3 releases")' },
     { product: 'aws-sdk-rust', label: 'AWS SDK for Rust', kind: 'aws-sdk', minV2Version: null, allVersions: true, source: 'inferred', evidence: 'aws-config IMDS client is IMDSv2-only and never falls back (smithy-rs aws-config/src/imds/client.rs)' },
 
