@@ -1,5 +1,6 @@
 import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
 import { Reassembler, type ReassemblyBudget } from './reassembler.js';
+import { Tombstones } from './tombstones.js';
 import {
   DEFAULT_FLOW_LIMITS,
   type EndReason,
@@ -57,7 +58,7 @@ export class FlowTable {
   readonly stats: FlowStats = emptyFlowStats();
   private readonly limits: FlowLimits;
   private readonly flows = new Map<string, Flow>();
-  private readonly tombstones = new Map<string, number>();
+  private readonly tombstones = new Tombstones(TOMBSTONE_MAX);
   private readonly budget: ReassemblyBudget;
   private head: Flow | null = null;
   private tail: Flow | null = null;
@@ -122,10 +123,7 @@ export class FlowTable {
       this.stats.idleFlows++;
       this.endFlow(this.head, 'idle', sec, nsec);
     }
-    for (const [key, closed] of this.tombstones) {
-      if (nowSec - closed <= TOMBSTONE_TTL_SEC) break;
-      this.tombstones.delete(key);
-    }
+    this.tombstones.expire(nowSec - TOMBSTONE_TTL_SEC);
   }
 
   /** End of input: every flow ends ('eof', or 'fin' for a direction whose FIN was seen). */
@@ -192,12 +190,7 @@ export class FlowTable {
     else this.tail = flow.prev;
     flow.prev = flow.next = null;
     if (!tombstone) return;
-    this.tombstones.delete(flow.key);
-    this.tombstones.set(flow.key, flow.lastSec);
-    if (this.tombstones.size > TOMBSTONE_MAX) {
-      const oldest = this.tombstones.keys().next().value;
-      if (oldest !== undefined) this.tombstones.delete(oldest);
-    }
+    this.tombstones.add(flow.key, flow.lastSec);
   }
 
   /** move to the tail of the activity list */

@@ -189,4 +189,24 @@ describe('FlowTable', () => {
     expect(t.stats.activeFlows).toBe(0);
     expect(t.bufferedBytes).toBe(0);
   });
+
+  it('total out-of-order memory stays under maxBufferedBytesTotal across flows; holes become counted gaps', () => {
+    const { t, flows } = table({ maxBufferedBytesTotal: 1000, maxBufferedBytesPerDirection: 300 });
+    const chunk = 'x'.repeat(100);
+    for (let f = 0; f < 20; f++) t.push(seg(2000 + f, true, 0, TCP_SYN));
+    for (let round = 0; round < 10; round++) {
+      for (let f = 0; f < 20; f++) {
+        // every flow skips its first 100 bytes, then sends in order after the hole
+        t.push(seg(2000 + f, true, 101 + round * 100, TCP_ACK, chunk));
+        expect(t.bufferedBytes).toBeLessThanOrEqual(1000);
+      }
+    }
+    t.finish();
+    expect(t.bufferedBytes).toBe(0);
+    for (const f of flows) {
+      expect(f.up.runs[0]).toEqual({ gap: 100 });
+      expect(f.up.text.length).toBe('<gap 100>'.length + 1000);
+    }
+    expect(t.stats.gapBytes).toBe(20 * 100);
+  });
 });
