@@ -7,6 +7,7 @@ const REASON_TEXT: Record<string, string> = {
   'token-put-rejected': 'token request rejected 403 (X-Forwarded-For)',
   'token-expired': 'token expired, fell back to v1',
   'v2-unsupported-client': 'client version does not support IMDSv2',
+  'foreign-cloud-probe': "probe for another cloud's metadata",
 };
 
 function reasonsText(f: SoftwareFinding): string {

@@ -138,14 +138,19 @@ export function computeReadiness(states: Array<{ host: string; state: DaemonStat
   }
   if (!Number.isFinite(observedMs)) observedMs = 0;
   const all = [...bySoftware.values()];
-  const findings = all.filter((f) => f.v1 > 0).sort((a, b) => b.v1Rejected - a.v1Rejected || b.v1 - a.v1 || a.software.localeCompare(b.software));
-  const clean = all.filter((f) => f.v1 === 0).sort((a, b) => a.software.localeCompare(b.software));
+  // token-less probes for another cloud's metadata (GCP, Azure, ...) do not break under IMDSv2-only
+  const probesOnly = (f: SoftwareFinding) => f.v1 > 0 && (f.reasons['foreign-cloud-probe'] ?? 0) === f.v1;
+  const probes = all.filter(probesOnly);
+  const findings = all.filter((f) => f.v1 > 0 && !probesOnly(f)).sort((a, b) => b.v1Rejected - a.v1Rejected || b.v1 - a.v1 || a.software.localeCompare(b.software));
+  const clean = all.filter((f) => f.v1 === 0 || probesOnly(f)).sort((a, b) => a.software.localeCompare(b.software));
   const observedHours = observedMs / 3_600_000;
   const why: string[] = [];
   let verdict: Verdict;
-  if (totals.v1 > 0) {
+  const probeCalls = probes.reduce((n, f) => n + f.v1, 0);
+  if (probeCalls > 0) why.push(`${probeCalls} token-less probe(s) for another cloud's metadata (not IMDS paths) are not counted`);
+  if (totals.v1 - probeCalls > 0) {
     verdict = 'NOT READY';
-    why.push(`${totals.v1} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} already rejected with 401` : ''}`);
+    why.unshift(`${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} already rejected with 401` : ''}`);
   } else {
     if (observedHours < opts.minHours) why.push(`observed ${observedHours.toFixed(1)} h, less than the ${opts.minHours} h asked for (--min-hours)`);
     if (losses.pcapDrops > 0) why.push(`the capture dropped ${losses.pcapDrops} packet(s): calls may have been missed`);

@@ -57,6 +57,15 @@ describe('readiness verdict', () => {
     expect(r.observedHours).toBeCloseTo(10);
   });
 
+  it('probes for another cloud\'s metadata do not make a host NOT READY', () => {
+    const s = observed(48);
+    recordEvent(s, ev({ path: '/computeMetadata/v1/', reason: 'foreign-cloud-probe', process: proc('/usr/bin/prober'), attribution: 'gate' }));
+    const r = computeReadiness([{ host: 'h', state: s }], opts);
+    expect(r.verdict).toBe('READY');
+    expect(r.findings).toHaveLength(0);
+    expect(r.why.join(' ')).toMatch(/1 token-less probe/);
+  });
+
   it('the HTML page is self-contained and escapes untrusted text', () => {
     const s = observed(48);
     recordEvent(s, ev({ userAgent: '<script>alert(1)</script>' }));
