@@ -145,12 +145,11 @@ export function computeReadiness(states: Array<{ host: string; state: DaemonStat
   const clean = all.filter((f) => f.v1 === 0 || probesOnly(f)).sort((a, b) => a.software.localeCompare(b.software));
   const observedHours = observedMs / 3_600_000;
   const why: string[] = [];
-  let verdict: Verdict;
   const probeCalls = probes.reduce((n, f) => n + f.v1, 0);
-  if (probeCalls > 0) why.push(`${probeCalls} token-less probe(s) for another cloud's metadata (not IMDS paths) are not counted`);
+  let verdict: Verdict;
   if (totals.v1 - probeCalls > 0) {
     verdict = 'NOT READY';
-    why.unshift(`${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} already rejected with 401` : ''}`);
+    why.push(`${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} already rejected with 401` : ''}`);
   } else {
     if (observedHours < opts.minHours) why.push(`observed ${observedHours.toFixed(1)} h, less than the ${opts.minHours} h asked for (--min-hours)`);
     if (losses.pcapDrops > 0) why.push(`the capture dropped ${losses.pcapDrops} packet(s): calls may have been missed`);
@@ -158,6 +157,7 @@ export function computeReadiness(states: Array<{ host: string; state: DaemonStat
     verdict = why.length > 0 ? 'UNKNOWN' : 'READY';
     if (verdict === 'READY') why.push(`no IMDSv1 call in ${observedHours.toFixed(1)} h of observation since ${observedSince}`);
   }
+  if (probeCalls > 0) why.push(`${probeCalls} token-less probe(s) for another cloud's metadata (not IMDS paths) are not counted`);
   const timeline = [...hourly.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, c]) => ({ hour, ...c }));
   return {
     verdict,
