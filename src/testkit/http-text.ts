@@ -48,13 +48,18 @@ export interface ResponseOptions {
   /** send the body with Transfer-Encoding: chunked, in chunks of this size */
   chunked?: number;
   version?: string;
-  /** no body and no Content-Length (e.g. answer to HEAD keeps Content-Length though) */
+  /** Content-Length to announce instead of the body's length (e.g. the answer to HEAD) */
   contentLength?: number;
+  /** omit Content-Length: the body ends when the server closes (HTTP/1.0 style) */
+  noLength?: boolean;
+  /** omit `Connection: close` */
+  keepAlive?: boolean;
 }
 
 export function httpResponse(status: number, body = '', o: ResponseOptions = {}): string {
   const lines = [`${o.version ?? 'HTTP/1.1'} ${status} ${REASONS[status] ?? 'Status'}`];
-  lines.push('Content-Type: text/plain', 'Server: EC2ws', 'Connection: close');
+  lines.push('Content-Type: text/plain', 'Server: EC2ws');
+  if (!o.keepAlive) lines.push('Connection: close');
   for (const [k, v] of o.headers ?? []) lines.push(`${k}: ${v}`);
   if (o.chunked) {
     lines.push('Transfer-Encoding: chunked');
@@ -66,6 +71,6 @@ export function httpResponse(status: number, body = '', o: ResponseOptions = {})
     b += '0\r\n\r\n';
     return lines.join('\r\n') + '\r\n\r\n' + b;
   }
-  lines.push(`Content-Length: ${o.contentLength ?? Buffer.byteLength(body, 'latin1')}`);
+  if (!o.noLength) lines.push(`Content-Length: ${o.contentLength ?? Buffer.byteLength(body, 'latin1')}`);
   return lines.join('\r\n') + '\r\n\r\n' + body;
 }

@@ -273,3 +273,77 @@ export function bsdNull(ip: Buffer, o: { bigEndian?: boolean; af?: number } = {}
 export function raw(ip: Buffer): Buffer {
   return ip;
 }
+
+export interface UdpSpec {
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  payload?: Buffer | string;
+  ttl?: number;
+}
+
+/** An IPv4 or IPv6 packet (by address family) carrying one UDP datagram with a correct checksum. */
+export function ipUdp(spec: UdpSpec): Buffer {
+  const payload = toBuf(spec.payload);
+  const v6 = isIPv6(spec.src);
+  const src = v6 ? parseIPv6(spec.src) : parseIPv4(spec.src);
+  const dst = v6 ? parseIPv6(spec.dst) : parseIPv4(spec.dst);
+  const udp = Buffer.alloc(8);
+  udp.writeUInt16BE(spec.srcPort, 0);
+  udp.writeUInt16BE(spec.dstPort, 2);
+  udp.writeUInt16BE(8 + payload.length, 4);
+  const pseudo = Buffer.alloc(v6 ? 40 : 12);
+  src.copy(pseudo, 0);
+  dst.copy(pseudo, v6 ? 16 : 4);
+  if (v6) {
+    pseudo.writeUInt32BE(8 + payload.length, 32);
+    pseudo[39] = 17;
+  } else {
+    pseudo[9] = 17;
+    pseudo.writeUInt16BE(8 + payload.length, 10);
+  }
+  udp.writeUInt16BE(internetChecksum(pseudo, udp, payload) || 0xffff, 6);
+  if (v6) {
+    const h = Buffer.alloc(40);
+    h.writeUInt32BE(0x60000000, 0);
+    h.writeUInt16BE(8 + payload.length, 4);
+    h[6] = 17;
+    h[7] = spec.ttl ?? 64;
+    src.copy(h, 8);
+    dst.copy(h, 24);
+    return Buffer.concat([h, udp, payload]);
+  }
+  const h = Buffer.alloc(20);
+  h[0] = 0x45;
+  h.writeUInt16BE(28 + payload.length, 2);
+  h.writeUInt16BE(0x4000, 6);
+  h[8] = spec.ttl ?? 64;
+  h[9] = 17;
+  src.copy(h, 12);
+  dst.copy(h, 16);
+  h.writeUInt16BE(internetChecksum(h), 10);
+  return Buffer.concat([h, udp, payload]);
+}
+
+/**
+ * Cut an IPv4 packet into fragments of at most `fragSize` payload bytes (a multiple
+ * of 8), with correct offsets, MF bits and header checksums.
+ */
+export function fragmentIpv4(packet: Buffer, fragSize: number): Buffer[] {
+  const ihl = (packet[0] & 0x0f) * 4;
+  const header = packet.subarray(0, ihl);
+  const body = packet.subarray(ihl);
+  const out: Buffer[] = [];
+  for (let off = 0; off < body.length; off += fragSize) {
+    const part = body.subarray(off, Math.min(body.length, off + fragSize));
+    const h = Buffer.from(header);
+    h.writeUInt16BE(ihl + part.length, 2);
+    const more = off + fragSize < body.length ? 0x2000 : 0;
+    h.writeUInt16BE(more | (off / 8), 6);
+    h.writeUInt16BE(0, 10);
+    h.writeUInt16BE(internetChecksum(h), 10);
+    out.push(Buffer.concat([h, part]));
+  }
+  return out;
+}

@@ -156,7 +156,7 @@ export function tcpConversation(o: ConversationOptions): ConvPacket[] {
 }
 
 /** Sort packets of several conversations by time (stable). */
-export function interleave(...convs: ConvPacket[][]): ConvPacket[] {
+export function interleave<T extends ConvPacket>(...convs: T[][]): T[] {
   const all = convs.flat();
   return all
     .map((p, i) => ({ p, i }))
