@@ -17,12 +17,18 @@ export interface ExchangeCallbacks {
    * `null` when the flow ends (or the server direction ended) before a response.
    */
   onExchange(req: HttpRequest, res: HttpResponse | null): void;
+  /**
+   * optional: a request's head was parsed (its body may still be arriving). Called in
+   * request order, exactly once per request, always before that request's onExchange —
+   * e.g. to reserve the request's place in capture order. `req` is the object later
+   * passed to onExchange (bodyLength still growing).
+   */
+  onRequest?(req: HttpRequest): void;
   /** optional: every parser error, with the direction it happened in */
   onError?(code: HttpErrorCode, direction: 'toServer' | 'toClient'): void;
 }
 
 export interface ExchangeOptions {
-  limits?: Partial<HttpLimits>;
   /** counters to add to (share one object between all flows); a private one by default */
   stats?: HttpStats;
   /**
@@ -61,24 +67,25 @@ export class HttpExchange {
 
   constructor(
     private readonly cb: ExchangeCallbacks,
+    limits?: Partial<HttpLimits>,
     opts: ExchangeOptions = {},
   ) {
     this.stats = opts.stats ?? emptyHttpStats();
-    this.maxPending = opts.limits?.maxPendingRequests ?? DEFAULT_HTTP_LIMITS.maxPendingRequests;
+    this.maxPending = limits?.maxPendingRequests ?? DEFAULT_HTTP_LIMITS.maxPendingRequests;
     this.requests = new HttpRequestParser(
       {
         onRequestHead: (req) => this.requestHead(req),
         onRequest: () => this.requestDone(),
         onError: (code) => this.error(code, 'toServer'),
       },
-      opts.limits,
+      limits,
     );
     this.responses = new HttpResponseParser(
       {
         onResponse: (res) => this.response(res),
         onError: (code) => this.error(code, 'toClient'),
       },
-      opts.limits,
+      limits,
     );
     if (opts.midstream === true) {
       this.requests.startMidstream();
@@ -113,6 +120,7 @@ export class HttpExchange {
   }
 
   private requestHead(req: HttpRequest): void {
+    this.cb.onRequest?.(req);
     if (this.unpaired) {
       this.slots.push({ req, done: false, res: null });
       return;

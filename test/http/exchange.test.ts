@@ -15,7 +15,7 @@ function exchange(limits?: { maxPendingRequests?: number }) {
       onExchange: (req: HttpRequest, res: HttpResponse | null) => pairs.push([`${req.method} ${req.target}`, res ? res.status : null]),
       onError: (code, dir) => errors.push(`${dir}:${code}`),
     },
-    { limits },
+    limits,
   );
   return { ex, pairs, errors };
 }
@@ -59,6 +59,23 @@ describe('HttpExchange', () => {
     }
   });
 
+  it('onRequest fires once per request, in order, before its onExchange', () => {
+    const log: string[] = [];
+    const ex = new HttpExchange({
+      onRequest: (q) => log.push(`req ${q.target}`),
+      onExchange: (q, r) => log.push(`ex ${q.target} ${r?.status ?? null}`),
+    });
+    ex.toServer.onData(b(GET('/1') + 'PUT /2 HTTP/1.1\r\nContent-Length: 4\r\n\r\nab'), 1, 0);
+    expect(log).toEqual(['req /1', 'req /2']);
+    ex.toClient.onData(b(RES(200)), 2, 0);
+    ex.toServer.onGap(2, 3, 0);
+    ex.toServer.onData(b('GET /3 HTTP/1.1\r\n'), 4, 0);
+    ex.toServer.onGap(5, 5, 0);
+    ex.toServer.onEnd('rst', 6, 0);
+    ex.toClient.onEnd('rst', 6, 0);
+    expect(log).toEqual(['req /1', 'req /2', 'ex /1 200', 'req /3', 'ex /2 null', 'ex /3 null']);
+  });
+
   it('a request cut by the end of the client stream still gets its response', () => {
     const { ex, pairs } = exchange();
     ex.toServer.onData(b('PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\nContent-Length: 10\r\n\r\nabc'), 1, 0);
@@ -94,7 +111,7 @@ describe('HttpExchange', () => {
   it('midstream option: the first partial message is skipped silently, the next one parsed', () => {
     const pairs: string[] = [];
     const errors: string[] = [];
-    const ex = new HttpExchange({ onExchange: (q, r) => pairs.push(`${q.target} ${r?.status}`), onError: (c) => errors.push(c) }, { midstream: true });
+    const ex = new HttpExchange({ onExchange: (q, r) => pairs.push(`${q.target} ${r?.status}`), onError: (c) => errors.push(c) }, undefined, { midstream: true });
     ex.toServer.onData(b('a/meta-data/ HTTP/1.1\r\nHost: x\r\n\r\n' + GET('/next')), 1, 0);
     ex.toClient.onData(b('ength: 4\r\n\r\nabc\n' + RES(404)), 2, 0);
     expect(errors).toEqual([]);
@@ -104,7 +121,7 @@ describe('HttpExchange', () => {
   it('shares stats between exchanges and counts errors by code', () => {
     const stats = emptyHttpStats();
     for (let i = 0; i < 2; i++) {
-      const ex = new HttpExchange({ onExchange: () => {} }, { stats });
+      const ex = new HttpExchange({ onExchange: () => {} }, undefined, { stats });
       ex.toServer.onData(b('NOT HTTP AT ALL\r\n'), 0, 0);
       ex.toServer.onGap(10, 0, 0);
       ex.toServer.onEnd('eof', 0, 0);
