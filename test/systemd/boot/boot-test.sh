@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Boot test: "from boot onward" on a real systemd boot.
+#
+#  1. a minimal Debian tree (debootstrap, cached in $IMDSWATCH_BOOT_CACHE);
+#  2. imdswatch installed into it by install.sh (run inside the tree, --no-start);
+#  3. an early-boot unit (imds-early.service, ordered before network-online.target
+#     and sysinit.target) calling IMDSv1 with curl;
+#  4. boot it with systemd-nspawn in a network namespace whose only peer is the
+#     repo's IMDS simulator at 169.254.169.254 (in a second namespace);
+#  5. after boot, `imdswatch report` inside must name imds-early.service and curl;
+#  6. after shutdown no gate rule is left in the namespace; install.sh --uninstall
+#     --purge leaves no file, user or unit behind.
+#
+# Needs root, debootstrap, systemd-nspawn, a built tree (npm run build).
+# Prints "BOOT TEST PASS" last on success; exits non-zero with the reason otherwise.
+set -Eeuo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+CACHE=${IMDSWATCH_BOOT_CACHE:-/var/cache/imdswatch-boottest}
+KEEP=${IMDSWATCH_BOOT_KEEP:-0}
+ID=$$
+NS=imdsbt$ID
+NS_SRV=imdsbt${ID}s
+WORK=$(mktemp -d /var/tmp/imdswatch-boot.XXXXXX)
+ROOT=$WORK/root
+OUT=$WORK/out
+SRV_PID=
+
+log() { printf '[boot-test] %s\n' "$*"; }
+fail() { printf '[boot-test] FAIL: %s\n' "$*"; exit 1; }
+
+cleanup() {
+  set +e
+  [[ -n $SRV_PID ]] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+  ip netns del "$NS" 2>/dev/null
+  ip netns del "$NS_SRV" 2>/dev/null
+  if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
+}
+trap cleanup EXIT
+
+[[ $EUID -eq 0 ]] || fail "needs root"
+for t in debootstrap systemd-nspawn ip; do command -v $t >/dev/null || fail "needs $t"; done
+[[ -f $REPO/dist/cli/main.js && -f $REPO/dist/lab/imds-server-main.js ]] || fail "build first: npm run build"
+NODE=$(command -v node)
+
+# --- 1. the Debian tree ------------------------------------------------------
+BASE=$CACHE/root-base
+if [[ ! -x $BASE/lib/systemd/systemd ]]; then
+  log "debootstrap bookworm into $BASE (once; cached)"
+  mkdir -p "$CACHE"
+  rm -rf "$BASE.tmp"
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,curl,iproute2,libpcap0.8,iptables,logrotate,libstdc++6,ca-certificates \
+    bookworm "$BASE.tmp" >"$CACHE/debootstrap.log" 2>&1 || fail "debootstrap failed, see $CACHE/debootstrap.log"
+  mv "$BASE.tmp" "$BASE"
+fi
+log "copying the tree"
+cp -a "$BASE" "$ROOT"
+mkdir -p "$OUT"
+
+# The app as install.sh expects it, production modules only.
+APP=$WORK/app
+mkdir -p "$APP"
+cp -a "$REPO/dist" "$REPO/package.json" "$REPO/package-lock.json" "$REPO/install.sh" "$REPO/systemd" "$REPO/node_modules" "$APP/"
+(cd "$APP" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
+
+snapshot() {
+  # every path of the tree except what any boot changes by itself
+  (cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run -o -path ./tmp \
+      -o -path ./var/log/journal -o -path ./var/lib/systemd -o -path ./var/tmp -o -path ./var/cache -o -path ./var/lib/logrotate \) -prune -o -print |
+    grep -v -E '^\./etc/(machine-id|passwd-|group-|shadow-|gshadow-|\.pwd\.lock)$' | sort)
+  # and the accounts
+  grep -h -o '^[^:]*' "$ROOT/etc/passwd" "$ROOT/etc/group" | sed 's/^/account:/' | sort
+}
+
+NSPAWN=(env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 systemd-nspawn -q -D "$ROOT" --register=no --keep-unit
+  --bind-ro="$NODE:/usr/bin/node" --bind-ro="$APP:/src")
+
+# A first boot-less run so that the "before" snapshot already has what any run creates.
+"${NSPAWN[@]}" /bin/true
+snapshot >"$WORK/before.txt"
+
+# --- 2. install ------------------------------------------------------------------
+log "install.sh inside the tree"
+"${NSPAWN[@]}" /bin/bash /src/install.sh --from /src --node /usr/bin/node --no-start >"$OUT/install.log" 2>&1 ||
+  { cat "$OUT/install.log"; fail "install.sh failed"; }
+grep -q '^imdswatch:' "$ROOT/etc/passwd" || fail "install.sh did not create the imdswatch user"
+[[ -L $ROOT/etc/systemd/system/sysinit.target.wants/imdswatch.service ]] || fail "unit not enabled"
+
+# --- 3. the early-boot IMDSv1 caller and the end-of-boot collector ---------------
+cat >"$ROOT/etc/systemd/system/imds-early.service" <<'EOF'
+[Unit]
+Description=boot test: an IMDSv1 call before the network is online
+DefaultDependencies=no
+After=local-fs.target imdswatch.service
+Before=network-online.target sysinit.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/bin/curl -s -m 5 -o /dev/null -w "imds-early: HTTP %%{http_code}\n" http://169.254.169.254/latest/meta-data/instance-id
+[Install]
+WantedBy=sysinit.target
+EOF
+ln -s /etc/systemd/system/imds-early.service "$ROOT/etc/systemd/system/sysinit.target.wants/imds-early.service"
+cat >"$ROOT/etc/systemd/system/boot-test-collect.service" <<'EOF'
+[Unit]
+Description=boot test: collect the report, then power off
+After=multi-user.target
+[Service]
+Type=oneshot
+StandardOutput=journal
+ExecStart=/bin/sh -c 'sleep 2; systemctl is-active imdswatch > /bt/imdswatch.active; systemctl show -p NRestarts --value imdswatch > /bt/imdswatch.restarts; journalctl -b -u imdswatch -u imds-early --no-pager > /bt/journal.txt 2>&1; systemd-analyze critical-chain imds-early.service > /bt/chain.txt 2>&1; iptables -S > /bt/iptables-running.txt 2>&1; /usr/local/bin/imdswatch report --format json > /bt/report.json 2> /bt/report.err; /usr/local/bin/imdswatch report > /bt/report.txt 2>&1; true'
+ExecStartPost=/bin/systemctl poweroff --no-block
+[Install]
+WantedBy=multi-user.target
+EOF
+mkdir -p "$ROOT/etc/systemd/system/multi-user.target.wants"
+ln -s /etc/systemd/system/boot-test-collect.service "$ROOT/etc/systemd/system/multi-user.target.wants/boot-test-collect.service"
+
+# --- 4. network: container namespace <-> simulator namespace ----------------------
+ip netns add "$NS"
+ip netns add "$NS_SRV"
+ip link add "bt${ID}c" type veth peer name "bt${ID}s"
+ip link set "bt${ID}c" netns "$NS"
+ip link set "bt${ID}s" netns "$NS_SRV"
+ip -n "$NS" link set lo up
+ip -n "$NS" addr add 169.254.1.2/16 dev "bt${ID}c"
+ip -n "$NS" link set "bt${ID}c" up
+ip -n "$NS_SRV" link set lo up
+ip -n "$NS_SRV" addr add 169.254.169.254/16 dev "bt${ID}s"
+ip -n "$NS_SRV" link set "bt${ID}s" up
+ip netns exec "$NS_SRV" "$NODE" "$REPO/dist/lab/imds-server-main.js" --listen 169.254.169.254 --port 80 --tokens optional >"$OUT/imds-server.log" 2>&1 &
+SRV_PID=$!
+for _ in $(seq 50); do
+  ip netns exec "$NS" curl -s -m 1 -o /dev/null -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token && break
+  sleep 0.1
+done
+# (the probe above is a token PUT from the host side of the namespace, before the boot:
+# not an IMDSv1 call, and imdswatch is not running yet)
+
+# --- 5. boot -------------------------------------------------------------------------
+log "booting"
+set +e
+timeout 300 "${NSPAWN[@]}" --boot --network-namespace-path="/run/netns/$NS" --bind="$OUT:/bt" --console=pipe >"$OUT/console.log" 2>&1
+rc=$?
+set -e
+[[ $rc -eq 0 ]] || { tail -50 "$OUT/console.log"; fail "boot did not end cleanly (rc $rc)"; }
+[[ -f $OUT/imdswatch.active ]] || fail "boot did not reach multi-user.target (no collector output)"
+log "imdswatch was $(cat "$OUT/imdswatch.active") after boot, $(cat "$OUT/imdswatch.restarts" 2>/dev/null) restarts"
+cat "$OUT/journal.txt" | tail -30
+[[ $(cat "$OUT/imdswatch.active") == active ]] || fail "imdswatch.service was not active after boot"
+grep -q 'imds-early: HTTP 200' "$OUT/journal.txt" || fail "the early unit's IMDS call did not succeed"
+
+# the report must name the early unit and curl
+log "report:"; cat "$OUT/report.txt"
+grep -q 'imds-early.service' "$OUT/report.json" || fail "report does not name imds-early.service"
+grep -q 'curl' "$OUT/report.json" || fail "report does not name curl"
+
+# --- 6. no rule left after shutdown; uninstall leaves nothing -------------------------
+if ip netns exec "$NS" iptables -S 2>/dev/null | grep -q IMDSWATCH; then fail "gate rules left after shutdown"; fi
+if ip netns exec "$NS" ip6tables -S 2>/dev/null | grep -q IMDSWATCH; then fail "ip6 gate rules left after shutdown"; fi
+if ip netns exec "$NS" nft list tables 2>/dev/null | grep -q imdswatch; then fail "nft gate table left after shutdown"; fi
+
+rm -f "$ROOT/etc/systemd/system/imds-early.service" "$ROOT/etc/systemd/system/boot-test-collect.service" \
+  "$ROOT/etc/systemd/system/sysinit.target.wants/imds-early.service" \
+  "$ROOT/etc/systemd/system/multi-user.target.wants/boot-test-collect.service"
+"${NSPAWN[@]}" /bin/bash /src/install.sh --uninstall --purge >"$OUT/uninstall.log" 2>&1 ||
+  { cat "$OUT/uninstall.log"; fail "install.sh --uninstall failed"; }
+snapshot >"$WORK/after.txt"
+if ! diff -u "$WORK/before.txt" "$WORK/after.txt" >"$OUT/leftovers.diff"; then
+  cat "$OUT/leftovers.diff"
+  fail "install -> boot -> uninstall left something behind (or removed something)"
+fi
+log "BOOT TEST PASS"
