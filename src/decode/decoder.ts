@@ -139,11 +139,13 @@ export class Decoder {
       return null;
     }
     const totalLen = (d[off + 2] << 8) | d[off + 3];
+    const frameEnd = frame.origLen > len ? frame.origLen : len;
     let wireEnd: number;
     if (totalLen === 0) {
-      wireEnd = Math.max(frame.origLen, len); // TSO: length left to the NIC
+      wireEnd = frameEnd; // TSO: length left to the NIC
     } else {
-      if (totalLen < ihl) return this.skip('ipv4-bad-header');
+      // shorter than its header, or longer than the frame on the wire
+      if (totalLen < ihl || off + totalLen > frameEnd) return this.skip('ipv4-bad-total-length');
       wireEnd = off + totalLen;
     }
     const capEnd = wireEnd < len ? wireEnd : len; // drops Ethernet padding
@@ -161,10 +163,18 @@ export class Decoder {
       return null;
     }
     const payloadLen = (d[off + 4] << 8) | d[off + 5];
-    // payload length 0: jumbogram or TSO; take the frame's length
-    const wireEnd = payloadLen === 0 ? Math.max(frame.origLen, len) : off + 40 + payloadLen;
-    const capEnd = wireEnd < len ? wireEnd : len;
+    const frameEnd = frame.origLen > len ? frame.origLen : len;
     let nh = d[off + 6];
+    let wireEnd: number;
+    if (payloadLen === 0) {
+      // a jumbogram (hop-by-hop Jumbo Payload option) or a GSO packet over 64 KiB
+      if (nh !== 0 && frameEnd - off - 40 <= 65535) return this.skip('ipv6-bad-payload-length');
+      wireEnd = frameEnd;
+    } else {
+      wireEnd = off + 40 + payloadLen;
+      if (wireEnd > frameEnd) return this.skip('ipv6-bad-payload-length');
+    }
+    const capEnd = wireEnd < len ? wireEnd : len;
     let p = off + 40;
     for (let n = 0; nh !== 6; n++) {
       if (n === MAX_IPV6_EXT_HEADERS) return this.skip('ipv6-too-many-ext-headers');

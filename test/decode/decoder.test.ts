@@ -159,19 +159,21 @@ describe('IPv4', () => {
     });
   }
 
-  const badRows: { name: string; data: Buffer; reason: string; linkType?: number }[] = [
+  const cutV4 = ipv4({ src: CLIENT, dst: IMDS }, tcp({ srcPort: 5, dstPort: 80 }, GET));
+  const badRows: { name: string; data: Buffer; reason: string; linkType?: number; origLen?: number }[] = [
     { name: 'header shorter than 20', data: v4Req.subarray(0, 19), reason: 'ipv4-bad-header' },
     { name: 'IHL < 5', data: ipv4({ src: CLIENT, dst: IMDS, vihl: 0x44 }, tcp({ srcPort: 5, dstPort: 80 })), reason: 'ipv4-bad-header' },
     { name: 'IHL past the packet', data: ipv4({ src: CLIENT, dst: IMDS, vihl: 0x4f }, Buffer.alloc(4)), reason: 'ipv4-bad-header' },
     { name: 'version 5', data: ipv4({ src: CLIENT, dst: IMDS, vihl: 0x55 }, tcp({ srcPort: 5, dstPort: 80 })), reason: 'ipv4-bad-header' },
-    { name: 'total length < IHL', data: ipv4({ src: CLIENT, dst: IMDS, totalLen: 12 }, tcp({ srcPort: 5, dstPort: 80 })), reason: 'ipv4-bad-header' },
+    { name: 'total length < IHL', data: ipv4({ src: CLIENT, dst: IMDS, totalLen: 12 }, tcp({ srcPort: 5, dstPort: 80 })), reason: 'ipv4-bad-total-length' },
+    {
+      name: 'total length past the frame on the wire',
+      data: ipv4({ src: CLIENT, dst: IMDS, totalLen: 60000 }, tcp({ srcPort: 5, dstPort: 80 }, GET)),
+      reason: 'ipv4-bad-total-length',
+    },
     { name: 'TCP data offset < 5', data: ipv4({ src: CLIENT, dst: IMDS }, tcp({ srcPort: 5, dstPort: 80, doff: 4 })), reason: 'tcp-bad-data-offset' },
     { name: 'TCP data offset past the packet', data: ipv4({ src: CLIENT, dst: IMDS }, tcp({ srcPort: 5, dstPort: 80, doff: 15 })), reason: 'tcp-bad-data-offset' },
-    {
-      name: 'TCP header cut by the snaplen',
-      data: ipv4({ src: CLIENT, dst: IMDS }, tcp({ srcPort: 5, dstPort: 80 }, GET)).subarray(0, 30),
-      reason: 'tcp-header-truncated',
-    },
+    { name: 'TCP header cut by the snaplen', data: cutV4.subarray(0, 30), origLen: cutV4.length, reason: 'tcp-header-truncated' },
     {
       name: 'TCP header longer than the IP packet',
       data: ipv4({ src: CLIENT, dst: IMDS, totalLen: 30 }, tcp({ srcPort: 5, dstPort: 80 }, GET)),
@@ -181,7 +183,7 @@ describe('IPv4', () => {
   ];
   for (const row of badRows) {
     it(`${row.name} → skipped['${row.reason}']`, () => {
-      const { seg, dec } = decodeOne(row.linkType ?? 228, row.data);
+      const { seg, dec } = decodeOne(row.linkType ?? 228, row.data, row.origLen);
       expect(seg).toBeNull();
       expect(dec.stats.skipped).toEqual({ [row.reason]: 1 });
     });
@@ -236,6 +238,21 @@ describe('IPv6 extension headers', () => {
     expect(dec.stats.skipped).toEqual({ 'ipv6-header-truncated': 1 });
   });
 
+  it('payload length past the frame on the wire', () => {
+    const { dec } = decodeOne(229, ipv6({ src: CLIENT6, dst: IMDS6, payloadLen: 65000 }, seg));
+    expect(dec.stats.skipped).toEqual({ 'ipv6-bad-payload-length': 1 });
+  });
+
+  it('payload length 0 without a jumbo header on a small frame', () => {
+    const { dec } = decodeOne(229, ipv6({ src: CLIENT6, dst: IMDS6, payloadLen: 0 }, seg));
+    expect(dec.stats.skipped).toEqual({ 'ipv6-bad-payload-length': 1 });
+  });
+
+  it('payload length 0 after a hop-by-hop header (jumbogram) takes the frame length', () => {
+    const { seg: s } = decodeOne(229, ipv6({ src: CLIENT6, dst: IMDS6, payloadLen: 0, ext: [extOpts(0)] }, seg));
+    expect(s?.payload.toString()).toBe(GET.toString());
+  });
+
   it('snaplen cut IPv6: missing bytes', () => {
     const { seg: s } = decodeOne(229, v6Req.subarray(0, v6Req.length - 7), v6Req.length);
     expect(s?.missing).toBe(7);
@@ -253,7 +270,7 @@ describe('stats keys are fixed strings, never packet content', () => {
       for (let k = 0; k < 3; k++) b[rnd() % b.length] = rnd() & 0xff;
       dec.decode(frame([1, 101, 113, 276, 0][i % 5], b.subarray(0, rnd() % (b.length + 1))));
     }
-    const known = /^(ethernet-truncated|sll-truncated|sll2-truncated|raw-ip-truncated|raw-ip-bad-version|loopback-truncated|unknown-linktype|vlan-too-many-tags|vlan-truncated|ipv4-bad-header|ipv6-header-truncated|ipv6-bad-header|ipv6-too-many-ext-headers|ipv6-ext-header-truncated|tcp-bad-header|tcp-header-truncated|tcp-bad-data-offset)$/;
+    const known = /^(ethernet-truncated|sll-truncated|sll2-truncated|raw-ip-truncated|raw-ip-bad-version|loopback-truncated|unknown-linktype|vlan-too-many-tags|vlan-truncated|ipv4-bad-header|ipv4-bad-total-length|ipv6-bad-payload-length|ipv6-header-truncated|ipv6-bad-header|ipv6-too-many-ext-headers|ipv6-ext-header-truncated|tcp-bad-header|tcp-header-truncated|tcp-bad-data-offset)$/;
     for (const k of Object.keys(dec.stats.skipped)) expect(k).toMatch(known);
     const total =
       dec.stats.imdsSegments + dec.stats.notImds + dec.stats.fragments + Object.values(dec.stats.skipped).reduce((a, b) => a + b, 0);
