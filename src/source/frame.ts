@@ -44,7 +44,9 @@ export class CaptureFormatError extends Error {
 }
 
 export interface ReadStats {
+  /** frames delivered */
   packets: number;
+  /** bytes of the capture file consumed (headers included) */
   bytes: number;
   /** records skipped with a reason (unknown pcapng blocks, records with an unknown interface, ...) */
   skipped: Record<string, number>;
