@@ -24,6 +24,8 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
+      // own process group, so a timeout also stops grandchildren holding our pipes
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
@@ -32,7 +34,11 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, opts.timeoutMs ?? 30_000);
     child.on('error', (err) => {
       clearTimeout(timer);
