@@ -16,7 +16,6 @@ export const UA = {
 
 /** fake IMDSv2 session tokens (shape of real ones: ~56 chars, AQAE... ==) */
 export const TOKEN = 'AQAEAFakeTokenForImdswatchTestsOnly0000000000000000001==';
-export const TOKEN_2 = 'AQAEAFakeTokenForImdswatchTestsOnly0000000000000000002==';
 
 export const FAKE_ACCESS_KEY_ID = 'ASIAFAKEIMDSWATCH000';
 export const FAKE_SECRET_ACCESS_KEY = 'fakeSecretKeyForImdswatchTests/000000000';
@@ -40,4 +39,4 @@ export const CREDENTIALS_BODY = JSON.stringify(
 export const ROLE_NAME = 'imdswatch-test-role';
 
 /** every secret value that appears in generated captures */
-export const SECRETS: readonly string[] = [TOKEN, TOKEN_2, FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN];
+export const SECRETS: readonly string[] = [TOKEN, FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN];
