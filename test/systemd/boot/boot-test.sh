@@ -76,7 +76,9 @@ snapshot() {
 NSPAWN=(env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 systemd-nspawn -q -D "$ROOT" --register=no --keep-unit
   --bind-ro="$NODE:/usr/bin/node" --bind-ro="$APP:/src")
 
-# A first boot-less run so that the "before" snapshot already has what any run creates.
+# A first boot-less run so that the "before" snapshot already has what any run creates
+# (mount points included).
+mkdir -p "$ROOT/bt"
 "${NSPAWN[@]}" /bin/true
 snapshot >"$WORK/before.txt"
 
