@@ -1,6 +1,20 @@
 import { Framing, isObsFold, parseChunkSize, parseHeaderLine } from './head-parser.js';
 import { DEFAULT_HTTP_LIMITS, type HttpErrorCode, type HttpLimits } from './message.js';
 
+const NO_HEADERS: Array<[string, string]> = [];
+const resolved = new WeakMap<Partial<HttpLimits>, HttpLimits>();
+
+/** defaults filled in, one object per distinct `limits` object (parsers are made per flow) */
+export function resolveHttpLimits(limits: Partial<HttpLimits> | undefined): HttpLimits {
+  if (limits === undefined) return DEFAULT_HTTP_LIMITS;
+  let r = resolved.get(limits);
+  if (r === undefined) {
+    r = { ...DEFAULT_HTTP_LIMITS, ...limits };
+    resolved.set(limits, r);
+  }
+  return r;
+}
+
 const enum S {
   /** waiting for a start line (empty lines before it are skipped) */
   Start,
@@ -40,7 +54,7 @@ export abstract class MessageParser {
   protected readonly limits: HttpLimits;
   protected readonly framing = new Framing();
   /** headers of the message being parsed */
-  protected headers: Array<[string, string]> = [];
+  protected headers: Array<[string, string]> = NO_HEADERS;
   protected bodyLength = 0;
   /** time of the current message's first byte */
   protected msgSec = 0;
@@ -49,7 +63,8 @@ export abstract class MessageParser {
   ignoredBytes = 0;
 
   private state: S = S.Start;
-  private parts: Buffer[] = [];
+  /** pieces of the unfinished line (null while none) */
+  private parts: Buffer[] | null = null;
   private partLen = 0;
   /** the current line is being discarded (too long while resynchronising) */
   private junkLine = false;
@@ -66,7 +81,7 @@ export abstract class MessageParser {
     limits: Partial<HttpLimits> | undefined,
     private readonly reportError: (code: HttpErrorCode) => void,
   ) {
-    this.limits = { ...DEFAULT_HTTP_LIMITS, ...limits };
+    this.limits = resolveHttpLimits(limits);
   }
 
   /** parse a start line and begin a message; false when it is not one */
@@ -123,7 +138,7 @@ export abstract class MessageParser {
           }
           if (lf < 0) {
             if (!this.junkLine) {
-              this.parts.push(Buffer.from(data.subarray(pos)));
+              (this.parts ??= []).push(Buffer.from(data.subarray(pos)));
               this.partLen += len - pos;
             } else this.ignoredBytes += len - pos;
             return;
@@ -131,9 +146,10 @@ export abstract class MessageParser {
           let line: Buffer;
           if (this.partLen === 0) line = data.subarray(pos, lf);
           else {
-            this.parts.push(data.subarray(pos, lf));
-            line = Buffer.concat(this.parts, this.partLen + (lf - pos));
-            this.parts = [];
+            const parts = this.parts!;
+            parts.push(data.subarray(pos, lf));
+            line = Buffer.concat(parts, this.partLen + (lf - pos));
+            this.parts = null;
             this.partLen = 0;
           }
           pos = lf + 1;
@@ -243,7 +259,7 @@ export abstract class MessageParser {
 
   private dropLine(): void {
     if (this.partLen > 0) this.ignoredBytes += this.partLen;
-    this.parts = [];
+    this.parts = null;
     this.partLen = 0;
   }
 
@@ -261,7 +277,7 @@ export abstract class MessageParser {
 
   private overLongLine(): void {
     this.ignoredBytes += this.partLen;
-    this.parts = [];
+    this.parts = null;
     this.partLen = 0;
     switch (this.state) {
       case S.Resync:

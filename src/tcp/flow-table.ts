@@ -1,5 +1,5 @@
 import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
-import { Reassembler, type ReassemblyBudget } from './reassembler.js';
+import { Reassembler, type ReassemblerLimits, type ReassemblyBudget } from './reassembler.js';
 import { Tombstones } from './tombstones.js';
 import {
   DEFAULT_FLOW_LIMITS,
@@ -60,6 +60,7 @@ export class FlowTable {
   private readonly flows = new Map<string, Flow>();
   private readonly tombstones = new Tombstones(TOMBSTONE_MAX);
   private readonly budget: ReassemblyBudget;
+  private readonly directionLimits: ReassemblerLimits;
   private head: Flow | null = null;
   private tail: Flow | null = null;
 
@@ -69,6 +70,10 @@ export class FlowTable {
   ) {
     this.limits = { ...DEFAULT_FLOW_LIMITS, ...limits };
     this.budget = { buffered: 0, maxTotal: this.limits.maxBufferedBytesTotal };
+    this.directionLimits = {
+      maxBufferedBytes: this.limits.maxBufferedBytesPerDirection,
+      maxBufferedSegments: this.limits.maxBufferedSegmentsPerDirection,
+    };
   }
 
   /** out-of-order bytes buffered over all flows right now */
@@ -151,15 +156,11 @@ export class FlowTable {
     this.stats.activeFlows++;
     if (!clientSyn) this.stats.midstreamFlows++;
     const consumers = this.handler.onFlow(info);
-    const rl = {
-      maxBufferedBytes: this.limits.maxBufferedBytesPerDirection,
-      maxBufferedSegments: this.limits.maxBufferedSegmentsPerDirection,
-    };
     const flow: Flow = {
       key,
       info,
-      up: new Reassembler(consumers.toServer, this.stats, this.budget, rl),
-      down: new Reassembler(consumers.toClient, this.stats, this.budget, rl),
+      up: new Reassembler(consumers.toServer, this.stats, this.budget, this.directionLimits),
+      down: new Reassembler(consumers.toClient, this.stats, this.budget, this.directionLimits),
       lastSec: seg.sec,
       lastNsec: seg.nsec,
       prev: this.tail,

@@ -61,10 +61,13 @@ export interface FlowStats {
   activeFlows: number;
   evictedFlows: number;
   idleFlows: number;
+  /** bytes of segments that repeated stream bytes already delivered (dropped) */
   retransmittedBytes: number;
+  /** bytes of segments that covered out-of-order bytes already buffered (the buffered copy is kept) */
   overlapBytes: number;
   /** overlapping bytes whose content differed from the first copy (first copy kept) */
   overlapConflictBytes: number;
+  /** stream bytes reported to consumers as gaps (lost in capture, snaplen cut, or a hole given up at a buffer limit) */
   gapBytes: number;
   midstreamFlows: number;
   /**
