@@ -63,8 +63,11 @@ export abstract class MessageParser {
   ignoredBytes = 0;
 
   private state: S = S.Start;
-  /** pieces of the unfinished line (null while none) */
-  private parts: Buffer[] | null = null;
+  /**
+   * the unfinished line: one growable copy (not a list of pieces, so a line fed one byte
+   * at a time costs its length, not an object per byte); null while none
+   */
+  private lineBuf: Buffer | null = null;
   private partLen = 0;
   /** the current line is being discarded (too long while resynchronising) */
   private junkLine = false;
@@ -138,18 +141,16 @@ export abstract class MessageParser {
           }
           if (lf < 0) {
             if (!this.junkLine) {
-              (this.parts ??= []).push(Buffer.from(data.subarray(pos)));
-              this.partLen += len - pos;
+              this.appendPartial(data, pos, len);
             } else this.ignoredBytes += len - pos;
             return;
           }
           let line: Buffer;
           if (this.partLen === 0) line = data.subarray(pos, lf);
           else {
-            const parts = this.parts!;
-            parts.push(data.subarray(pos, lf));
-            line = Buffer.concat(parts, this.partLen + (lf - pos));
-            this.parts = null;
+            this.appendPartial(data, pos, lf);
+            line = this.lineBuf!.subarray(0, this.partLen);
+            this.lineBuf = null;
             this.partLen = 0;
           }
           pos = lf + 1;
@@ -257,9 +258,23 @@ export abstract class MessageParser {
     this.state = S.Dead;
   }
 
+  private appendPartial(data: Buffer, from: number, to: number): void {
+    const need = this.partLen + (to - from);
+    let buf = this.lineBuf;
+    if (buf === null || buf.length < need) {
+      // grow by doubling, never past what the line limit allows (+1 for its LF)
+      const cap = Math.min(Math.max(256, need, buf === null ? 0 : buf.length * 2), Math.max(need, this.limits.maxHeaderBytes + 1));
+      const grown = Buffer.allocUnsafeSlow(cap);
+      if (buf !== null) buf.copy(grown, 0, 0, this.partLen);
+      this.lineBuf = buf = grown;
+    }
+    data.copy(buf, this.partLen, from, to);
+    this.partLen = need;
+  }
+
   private dropLine(): void {
     if (this.partLen > 0) this.ignoredBytes += this.partLen;
-    this.parts = null;
+    this.lineBuf = null;
     this.partLen = 0;
   }
 
@@ -277,7 +292,7 @@ export abstract class MessageParser {
 
   private overLongLine(): void {
     this.ignoredBytes += this.partLen;
-    this.parts = null;
+    this.lineBuf = null;
     this.partLen = 0;
     switch (this.state) {
       case S.Resync:

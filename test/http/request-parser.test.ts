@@ -123,6 +123,14 @@ describe('HttpRequestParser', () => {
     expect(p.maxBuffered).toBe(0);
   });
 
+  it('a head near the limit fed one byte at a time parses, holding at most the limit', () => {
+    const text = 'GET / HTTP/1.1\r\nX-Fill: ' + 'f'.repeat(7000) + '\r\n\r\n';
+    const r = requests(bytewise(text), { maxHeaderBytes: 8192 });
+    expect(r.errors).toEqual([]);
+    expect(r.out[0].headers[0][1]).toHaveLength(7000);
+    expect(r.maxBuffered).toBeLessThanOrEqual(8192);
+  });
+
   it('100 000 headers are rejected with E_HTTP_TOO_MANY_HEADERS, bounded', () => {
     const head = 'GET / HTTP/1.1\r\n' + 'A: b\r\n'.repeat(100_000) + '\r\n';
     const buf = Buffer.from(head);
