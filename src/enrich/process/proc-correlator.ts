@@ -2,7 +2,7 @@ import type { ProcessInfo } from '../../imds/event.js';
 import { canonicalIp } from './ip-text.js';
 import { ProcessCache } from './process-cache.js';
 import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink } from './proc-fs.js';
-import { findProcNetTcpRow, type ProcNetTcpEntry } from './proc-net-tcp.js';
+import { encodeProcNetAddress, findProcNetTcpRow, type ProcNetTcpEntry } from './proc-net-tcp.js';
 import { parseStatus } from './status.js';
 
 /**
@@ -69,6 +69,12 @@ interface PidState {
   netns: number | null;
   /** false while only the fd table was read (status and netns are filled in by catchUp) */
   complete: boolean;
+}
+
+function rowNeedle(local: { ip: string; port: number }, remote: { ip: string; port: number }, ipv6: boolean): string | undefined {
+  const l = encodeProcNetAddress(local.ip, local.port, ipv6);
+  const r = encodeProcNetAddress(remote.ip, remote.port, ipv6);
+  return l && r ? `${l} ${r}` : undefined;
 }
 
 export class ProcCorrelator {
@@ -151,12 +157,12 @@ export class ProcCorrelator {
 
   private findRow(netDir: string, ipVersion: 4 | 6, local: { ip: string; port: number }, remote: { ip: string; port: number }): ProcNetTcpEntry | null {
     if (ipVersion === 4) {
-      const t4 = readText(`${netDir}/tcp`);
+      const t4 = readText(`${netDir}/tcp`, rowNeedle(local, remote, false));
       const r4 = t4 ? findProcNetTcpRow(t4, false, local, remote) : null;
       if (r4) return r4;
     }
     // IPv6, or IPv4 through a dual-stack AF_INET6 socket (v4-mapped in tcp6)
-    const t6 = readText(`${netDir}/tcp6`);
+    const t6 = readText(`${netDir}/tcp6`, rowNeedle(local, remote, true));
     return t6 ? findProcNetTcpRow(t6, true, local, remote) : null;
   }
 

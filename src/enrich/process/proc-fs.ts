@@ -20,17 +20,19 @@ let scratch = Buffer.allocUnsafe(256 * 1024);
 const MAX_PROC_FILE = 64 * 1024 * 1024;
 
 /**
- * Read a procfs file with as few read() calls as possible: procfs reports size 0, and every
- * read() of a seq_file such as /proc/net/tcp walks the kernel's hash table again (~1 ms on a
- * host with a 256 K-bucket established hash), so one big read beats readFileSync's several.
+ * Read a procfs file into one reused buffer. With `until`, stop as soon as the text read so
+ * far contains that string: every read() of /proc/net/tcp returns at most one kernel page of
+ * rows, and reading on to the end walks the kernel's whole established hash (~1 ms on a host
+ * with 256 K buckets, twice with the EOF read), so a lookup stops at its row. seq_file returns
+ * whole rows per read, so the matched row is complete.
  */
-export function readText(path: string): string | null {
+export function readText(path: string, until?: string): string | null {
   return tolerate(() => {
     const fd = openSync(path, 'r');
     try {
       let len = 0;
       for (;;) {
-        if (len === scratch.length) {
+        if (scratch.length - len < 64 * 1024) {
           if (scratch.length >= MAX_PROC_FILE) break;
           const bigger = Buffer.allocUnsafe(scratch.length * 2);
           scratch.copy(bigger, 0, 0, len);
@@ -38,10 +40,9 @@ export function readText(path: string): string | null {
         }
         const n = readSync(fd, scratch, len, scratch.length - len, null);
         if (n === 0) break;
+        const from = Math.max(0, len - (until?.length ?? 0));
         len += n;
-        // seq_file fills the buffer until EOF or until the next record does not fit: a read that
-        // leaves more room than any record needs means the end was reached (saves the EOF walk)
-        if (len < scratch.length - 4096) break;
+        if (until && scratch.indexOf(until, from, 'latin1') >= 0 && scratch.indexOf(10, scratch.indexOf(until, from, 'latin1')) >= 0) break;
       }
       return scratch.toString('latin1', 0, len);
     } finally {
