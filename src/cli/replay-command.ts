@@ -62,6 +62,12 @@ Examples:
       else if (format === 'json') out.write(`${JSON.stringify({ input, ...built }, null, 2)}\n`);
       out.commit();
       for (const e of result.errors) process.stderr.write(`imdswatch: ${e.file}: ${e.message}\n`);
+      if (input.unclassified > 0 && failOn.length > 0) {
+        process.stderr.write(
+          `imdswatch: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets); capture with tcpdump -s 0\n`,
+        );
+        setExit(EXIT_TROUBLE);
+      }
       if (result.errors.length > 0) setExit(EXIT_TROUBLE);
       else setExit(failOnMatched(failOn, built.totals) ? EXIT_MATCHED : EXIT_OK);
     });
@@ -77,5 +83,6 @@ export function summarize(sources: string[], stats: PipelineStats, errors: strin
   add('tcp-flows-evicted', stats.tcp.evictedFlows);
   add('tcp-gap-bytes', stats.tcp.gapBytes);
   for (const [k, n] of Object.entries(stats.http.errors)) add(k, n);
-  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, errors };
+  const unclassified = stats.http.errors['unclassifiable-truncated-head'] ?? 0;
+  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, errors };
 }

@@ -54,6 +54,11 @@ export function createPipeline(opts: PipelineOptions & { ordered?: boolean }): P
       http.errors['not-imds-method'] = (http.errors['not-imds-method'] ?? 0) + 1;
       return null;
     }
+    // a head cut short (snaplen, gap) may have lost its token header: never call that v1
+    if (c.version === 'v1' && req.truncated === 'head') {
+      http.errors['unclassifiable-truncated-head'] = (http.errors['unclassifiable-truncated-head'] ?? 0) + 1;
+      return null;
+    }
     const ev: ImdsEvent = {
       ts: isoTime(req.sec, req.nsec),
       version: c.version,
@@ -101,6 +106,7 @@ export function createPipeline(opts: PipelineOptions & { ordered?: boolean }): P
             onError: countError,
           },
           opts.httpLimits,
+          { midstream: !flow.sawSyn },
         );
         return { toServer: exchange.toServer, toClient: exchange.toClient };
       },

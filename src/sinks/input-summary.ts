@@ -5,6 +5,8 @@ export interface InputSummary {
   imdsSegments: number;
   /** counters by fixed reason (decode, tcp, http); never packet content */
   skipped: Record<string, number>;
+  /** IMDS requests whose head was cut (snaplen, capture gap) before a token header could be seen: neither v1 nor v2 */
+  unclassified: number;
   /** one-line error messages (e.g. a truncated file) */
   errors: string[];
 }

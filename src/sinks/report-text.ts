@@ -67,9 +67,13 @@ export function formatTextReport(report: Report, input: InputSummary): string {
   const skipped = Object.entries(input.skipped).filter(([, n]) => n > 0);
   if (skipped.length) out.push(`Skipped: ${skipped.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   for (const e of input.errors) out.push(`Error: ${e}`);
+  if (input.unclassified > 0)
+    out.push(`Warning: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets), so a token header may be missing. Capture with tcpdump -s 0.`);
   out.push(
     t.v1 === 0
-      ? t.requests === 0
+      ? input.unclassified > 0
+        ? `Result: UNKNOWN — no IMDSv1 call seen, but ${input.unclassified} request(s) could not be classified.`
+        : t.requests === 0
         ? 'Result: no IMDS request seen.'
         : 'Result: no IMDSv1 call seen — every request used a session token.'
       : `Result: ${t.v1} IMDSv1 call${t.v1 === 1 ? '' : 's'} from ${new Set(report.v1Calls.map((c) => c.client.replace(/:\d+$/, ''))).size || '?'} client address(es): not ready for IMDSv2-only.`,
