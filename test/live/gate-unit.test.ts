@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { ProcCorrelator, SocketTuple } from '../../src/enrich/process/proc-correlator.js';
+import { linkTypeNumber } from '../../src/live/cap-binding.js';
+import { SynGate, tupleKey } from '../../src/live/gate.js';
+import { HoldHistogram } from '../../src/live/hold-histogram.js';
+
+function ipv4Syn(src: number[], sport: number, flags = 0x02): Buffer {
+  const b = Buffer.alloc(40);
+  b[0] = 0x45;
+  b.writeUInt16BE(40, 2);
+  b[8] = 64;
+  b[9] = 6;
+  Buffer.from(src).copy(b, 12);
+  Buffer.from([169, 254, 169, 254]).copy(b, 16);
+  b.writeUInt16BE(sport, 20);
+  b.writeUInt16BE(80, 22);
+  b.writeUInt32BE(12345, 24);
+  b[32] = 0x50;
+  b[33] = flags;
+  return b;
+}
+function ipv6Syn(sport: number): Buffer {
+  const b = Buffer.alloc(60);
+  b[0] = 0x60;
+  b.writeUInt16BE(20, 4);
+  b[6] = 6;
+  b[7] = 64;
+  Buffer.from('fd000ec2000100000000000000000002', 'hex').copy(b, 8);
+  Buffer.from('fd000ec2000000000000000000000254', 'hex').copy(b, 24);
+  b.writeUInt16BE(sport, 40);
+  b.writeUInt16BE(80, 42);
+  b[52] = 0x50;
+  b[53] = 0x02;
+  return b;
+}
+
+function fakeCorrelator(seen: SocketTuple[]): ProcCorrelator {
+  return {
+    findSocketOwner: (t: SocketTuple) => {
+      seen.push(t);
+      return { process: { pid: 42, exe: '/usr/bin/curl', cmdline: 'curl', uid: 0, user: 'root', unit: null, container: null, ancestors: [] }, netnsInode: 1, elapsedMs: 0.1, outcome: 'found', socket: null };
+    },
+    catchUp: () => {},
+  } as unknown as ProcCorrelator;
+}
+
+describe('SynGate packet handling', () => {
+  it('decodes IPv4 and IPv6 SYNs from the same queue by version nibble and records them by 4-tuple', () => {
+    const seen: SocketTuple[] = [];
+    const g = new SynGate(fakeCorrelator(seen));
+    const r4 = g.onPacket(ipv4Syn([10, 213, 1, 2], 40000));
+    const r6 = g.onPacket(ipv6Syn(40001));
+    expect(r4?.key).toBe('10.213.1.2|40000|169.254.169.254|80');
+    expect(r6?.key).toBe('fd00:ec2:1::2|40001|fd00:ec2::254|80');
+    expect(seen.map((t) => t.ipVersion)).toEqual([4, 6]);
+    expect(g.lookup(tupleKey({ srcIp: 'FD00:EC2:1::2', srcPort: 40001, dstIp: 'fd00:ec2::254', dstPort: 80 }))?.process?.pid).toBe(42);
+    expect(g.stats()).toMatchObject({ syns: 2, outcomes: { found: 2 }, recordsKept: 2 });
+    expect(g.holdHistogram().count).toBe(2);
+  });
+
+  it('passes non-SYN and garbage packets without a lookup', () => {
+    const seen: SocketTuple[] = [];
+    const g = new SynGate(fakeCorrelator(seen));
+    expect(g.onPacket(ipv4Syn([10, 0, 0, 1], 1, 0x12))).toBeNull(); // SYN-ACK
+    expect(g.onPacket(Buffer.from([0x45, 0, 0]))).toBeNull();
+    expect(g.onPacket(Buffer.alloc(0))).toBeNull();
+    expect(seen).toHaveLength(0);
+    expect(g.stats().notSyn).toBe(3);
+  });
+
+  it('bounds and expires records', () => {
+    const g = new SynGate(fakeCorrelator([]), { maxRecords: 10 });
+    for (let i = 0; i < 50; i++) g.onPacket(ipv4Syn([10, 0, 0, 1], 1000 + i));
+    expect(g.stats().recordsKept).toBe(10);
+    expect(g.lookup('10.0.0.1|1049|169.254.169.254|80')).not.toBeNull();
+    expect(g.lookup('10.0.0.1|1000|169.254.169.254|80')).toBeNull();
+    expect(g.lookup('10.0.0.1|1049|169.254.169.254|80', Date.now() + 3_600_000)).toBeNull();
+  });
+});
+
+describe('HoldHistogram', () => {
+  it('buckets and quantiles', () => {
+    const h = new HoldHistogram(100);
+    for (let i = 1; i <= 100; i++) h.observe(i / 10);
+    const s = h.snapshot();
+    expect(s.count).toBe(100);
+    expect(s.counts.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(s.counts[s.bucketsMs.indexOf(1)]).toBe(5); // 0.6..1.0
+    expect(h.quantiles()).toMatchObject({ p50: 5, p99: 9.9, max: 10, samples: 100 });
+  });
+});
+
+describe('linkTypeNumber', () => {
+  it.each([
+    ['LINKTYPE_LINUX_SLL', 113],
+    ['ETHERNET', 1],
+    ['RAW', 101],
+    ['Unknown linktype 228', 228],
+    ['Unknown linktype 276', 276],
+    ['Unknown linktype 12', 101],
+    ['something else', null],
+  ])('%s → %s', (name, n) => expect(linkTypeNumber(name)).toBe(n));
+});
