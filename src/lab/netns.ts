@@ -114,9 +114,13 @@ export function labScript(name: string): string {
   return path;
 }
 
-/** true when this process can build a lab (root, ip, iptables) */
+const IP_CANDIDATES = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
+/** absolute path of iproute2's ip, so commands run with any caller-given PATH */
+const IP = IP_CANDIDATES.find((p) => existsSync(p)) ?? 'ip';
+
+/** true when this process can build a lab (root, ip) */
 export function labAvailable(): boolean {
-  return process.getuid?.() === 0 && ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].some((p) => existsSync(p));
+  return process.getuid?.() === 0 && IP !== 'ip';
 }
 
 async function ns(name: string, argv: string[]): Promise<string> {
@@ -196,7 +200,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     throw err;
   }
 
-  const execPrefix = (n: LabNs): string[] => ['ip', 'netns', 'exec', names[n]];
+  const execPrefix = (n: LabNs): string[] => [IP, 'netns', 'exec', names[n]];
   return {
     names,
     ifaces: { ...IFACES },

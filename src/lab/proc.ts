@@ -2,6 +2,14 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 
 /** Small child-process helpers for the lab (no shell, argv arrays only). */
 
+/** the caller's environment with the sbin directories on PATH (ip, sysctl, iptables, tcpdump) */
+export function systemEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const path = env.PATH ?? '';
+  const have = new Set(path.split(':'));
+  const add = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].filter((d) => !have.has(d));
+  return { ...env, PATH: [path, ...add].filter((p) => p !== '').join(':') };
+}
+
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -21,7 +29,7 @@ export interface RunOptions {
 export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
-      env: opts.env ?? process.env,
+      env: opts.env ?? systemEnv(),
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
       // own process group, so a timeout also stops grandchildren holding our pipes
@@ -80,7 +88,7 @@ export function startDaemon(
   ready: RegExp,
   opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Daemon> {
-  const spawnOpts: SpawnOptions = { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] };
+  const spawnOpts: SpawnOptions = { env: opts.env ?? systemEnv(), stdio: ['ignore', 'pipe', 'pipe'] };
   const child = spawn(argv[0], argv.slice(1), spawnOpts);
   const lines: string[] = [];
   let exited = false;

@@ -139,6 +139,16 @@ export const SCENARIOS: Scenario[] = [
     note: 'one routed hop away: curl has no timeout, so the script hangs on the PUT (killed after 5 s)',
   },
   {
+    name: 'botocore-container-hop-limit-required', client: 'botocore', ns: 'container', iface: 'veth',
+    lab: { ...CLOSE, hopLimitOnTokenPut: true, tokens: 'required' },
+    argv: [PY, '-c', BOTOCORE], note: 'hop limit 1 and --tokens required: the fallback meets 401 (what breaks when a host is switched to required)',
+  },
+  {
+    name: 'botocore-ipv6', client: 'botocore', ns: 'client', iface: 'veth', format: 'pcapng', lab: CLOSE,
+    argv: [PY, '-c', BOTOCORE], env: { AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: 'IPv6' },
+    note: 'AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6: the same chain against [fd00:ec2::254]',
+  },
+  {
     name: 'curl-xff-proxy-403', client: 'curl via an X-Forwarded-For proxy', ns: 'client', iface: 'veth', lab: { ...CLOSE, proxy: true },
     argv: ['curl', '-s', '-o', '/dev/null', '-x', 'http://127.0.0.1:3128', '-X', 'PUT', '-H', TTL_HDR, `${V4}/latest/api/token`],
     note: 'token PUT through the lab proxy, which adds X-Forwarded-For',
