@@ -13,6 +13,8 @@ import type { Frame } from '../source/frame.js';
  * frame on an alias (both directions: the server's answers arrive on the uplink first) is
  * dropped, so the pipeline sees each connection under one 4-tuple only.
  *
+ * The window is generous (1 s) because live frames carry the time their callback ran (cap has
+ * no packet timestamps), and a slow consumer spreads the copies of one packet apart.
  * Dropping an identical retransmission within the window is harmless: the TCP stage would
  * discard it as a duplicate anyway. Memory is bounded by `maxRecent` and `maxAliases`.
  */
@@ -24,7 +26,7 @@ export interface DedupeOptions {
   aliasIdleMs: number;
 }
 
-export const DEFAULT_DEDUPE_OPTIONS: DedupeOptions = { windowMs: 50, maxRecent: 16_384, maxAliases: 16_384, aliasIdleMs: 5 * 60_000 };
+export const DEFAULT_DEDUPE_OPTIONS: DedupeOptions = { windowMs: 1_000, maxRecent: 16_384, maxAliases: 16_384, aliasIdleMs: 5 * 60_000 };
 
 export interface DedupeStats {
   passed: number;

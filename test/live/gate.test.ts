@@ -113,3 +113,33 @@ describe.skipIf(!labAvailable() || !probeBuilt())('SYN gate (live, netns)', () =
     await passive.stop();
   }, 240_000);
 });
+
+describe.skipIf(!labAvailable() || !probeBuilt())('live capture dedupe (netns, routed + NAT)', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = await createLab({ prefix: 'iwdedup', connection: 'close' });
+    // the client ns masquerades the container, as a Docker host does
+    await lab.run('client', ['iptables', '-w', '5', '-t', 'nat', '-A', 'POSTROUTING', '-s', lab.addresses.container.ipv4, '-o', lab.ifaces.client, '-j', 'MASQUERADE']);
+  });
+  afterAll(async () => {
+    await lab?.teardown();
+  });
+
+  it('sees each container SYN once, under its pre-NAT 4-tuple, though `any` shows it on two interfaces', async () => {
+    const p = new Probe(lab.names.client, ['--mode', 'passive']);
+    try {
+      await p.waitFor((l) => l.some((x) => x.ready), 60_000);
+      const r = await lab.run('container', ['sh', '-c', `for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%{http_code}\\n' -m 5 ${URL}; done`]);
+      expect(r.stdout.trim().split('\n')).toEqual(['200', '200', '200', '200', '200']);
+      await new Promise((res) => setTimeout(res, 1_000));
+      await p.stop();
+      const keys = p.records().map((x) => x.key!);
+      expect(keys).toHaveLength(5);
+      for (const k of keys) expect(k.startsWith(`${lab.addresses.container.ipv4}|`)).toBe(true);
+      const stats = p.lines.find((l) => l.stats)!.stats as { dedupe: { passed: number; aliasDrops: number } };
+      expect(stats.dedupe.aliasDrops).toBeGreaterThan(0);
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  }, 120_000);
+});

@@ -71,6 +71,8 @@ interface PidState {
   complete: boolean;
 }
 
+const NETNS_REFRESH_MS = 200;
+
 function rowNeedle(local: { ip: string; port: number }, remote: { ip: string; port: number }, ipv6: boolean): string | undefined {
   const l = encodeProcNetAddress(local.ip, local.port, ipv6);
   const r = encodeProcNetAddress(remote.ip, remote.port, ipv6);
@@ -85,6 +87,7 @@ export class ProcCorrelator {
   private readonly ownNetns: number | null;
   /** netns inode → a pid living in it */
   private netnsRep = new Map<number, number>();
+  private netnsRefreshedAt = -Infinity;
   private readonly counters = { lookups: 0, found: 0, noSocket: 0, noOwner: 0, budgetExceeded: 0, fdDirsScanned: 0, inodeCacheHits: 0 };
 
   constructor(opts: Partial<CorrelatorOptions> = {}) {
@@ -169,7 +172,11 @@ export class ProcCorrelator {
   private findRowInOtherNetns(ipVersion: 4 | 6, local: { ip: string; port: number }, remote: { ip: string; port: number }, deadline: number) {
     const tried = new Set<number>();
     for (let pass = 0; pass < 2; pass++) {
-      if (pass === 1) this.refreshNetns();
+      if (pass === 1) {
+        // a full refresh reads every new pid's status: at most every NETNS_REFRESH_MS
+        if (performance.now() - this.netnsRefreshedAt < NETNS_REFRESH_MS) break;
+        this.refreshNetns();
+      }
       for (const [netns, pid] of this.netnsRep) {
         if (netns === this.ownNetns || tried.has(netns)) continue;
         if (performance.now() > deadline) return null;
@@ -183,6 +190,7 @@ export class ProcCorrelator {
 
   /** one representative pid per network namespace (cheap: one readlink per pid, cached per pid) */
   private refreshNetns(): void {
+    this.netnsRefreshedAt = performance.now();
     const rep = new Map<number, number>();
     const alive = new Set<number>();
     for (const pid of listPids(this.opts.procRoot)) {
