@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CliError } from './exit-codes.js';
 import { DEFAULT_METRICS_PORT } from '../sinks/metrics.js';
+import { DEFAULT_QUEUE_NUM } from '../live/gate-rules.js';
 
 /**
  * The daemon's settings: one defaults object, then an optional JSON config file, then
@@ -27,7 +28,7 @@ export interface DaemonConfig {
 export const DAEMON_DEFAULTS: DaemonConfig = {
   interfaces: ['any'],
   gate: true,
-  queueNum: 7419,
+  queueNum: DEFAULT_QUEUE_NUM,
   logFile: '/var/log/imdswatch/imdswatch.log',
   logMaxBytes: 10 * 1024 * 1024,
   logMaxFiles: 5,

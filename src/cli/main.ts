@@ -2,6 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerReplayCommand } from './replay-command.js';
 import { registerReportCommand } from './report-command.js';
+import { registerScanCommand } from './scan-command.js';
+import { registerDaemonCommand } from './daemon-command.js';
+import { registerGateCommand } from './gate-command.js';
 import { CliError, EXIT_TROUBLE } from './exit-codes.js';
 
 let exitCode = 0;
@@ -24,7 +27,10 @@ program
   .exitOverride();
 
 registerReplayCommand(program, setExit);
+registerScanCommand(program, setExit);
+registerDaemonCommand(program);
 registerReportCommand(program, setExit);
+registerGateCommand(program);
 
 async function main(): Promise<void> {
   try {

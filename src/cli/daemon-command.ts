@@ -1,0 +1,151 @@
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { resolveDaemonConfig, DAEMON_DEFAULTS, DEFAULT_CONFIG_FILE, type DaemonConfig } from './daemon-config.js';
+import { startLiveSession, type LiveSession } from './live-session.js';
+import { EventLog } from '../sinks/event-log.js';
+import { Metrics } from '../sinks/metrics.js';
+import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from '../sinks/state-store.js';
+import { CliError } from './exit-codes.js';
+import { LiveCaptureError } from '../live/capture.js';
+
+function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+export function registerDaemonCommand(program: Command): void {
+  program
+    .command('daemon')
+    .description('run as a service: log every IMDS request with its process, keep state for `report`, serve metrics')
+    .option('-c, --config <file>', `JSON config file (default ${DEFAULT_CONFIG_FILE} if present)`)
+    .option('-i, --interfaces <names>', `interfaces, comma-separated (default ${DAEMON_DEFAULTS.interfaces.join(',')})`)
+    .option('--gate', 'install the SYN gate (default)')
+    .option('--no-gate', 'passive attribution only')
+    .option('--queue-num <n>', `NFQUEUE number (default ${DAEMON_DEFAULTS.queueNum})`)
+    .option('--log-file <path>', `event log, or "off" (default ${DAEMON_DEFAULTS.logFile})`)
+    .option('--log-max-bytes <n>', `rotate the log at this size (default ${DAEMON_DEFAULTS.logMaxBytes})`)
+    .option('--log-max-files <n>', `rotated logs kept (default ${DAEMON_DEFAULTS.logMaxFiles})`)
+    .option('--state-file <path>', `state for \`imdswatch report\` (default ${DAEMON_DEFAULTS.stateFile})`)
+    .option('--metrics <port|off>', `Prometheus metrics port on 127.0.0.1, or off (default ${DAEMON_DEFAULTS.metricsPort})`)
+    .option('--metrics-host <addr>', `metrics listen address (default ${DAEMON_DEFAULTS.metricsHost})`)
+    .option('--no-stdout', 'do not copy events to stdout (journald)')
+    .addHelpText(
+      'after',
+      `
+Settings: defaults < config file < IMDSWATCH_* environment (e.g. IMDSWATCH_LOG_FILE,
+IMDSWATCH_METRICS=off, IMDSWATCH_GATE=false) < flags.
+Signals: SIGTERM/SIGINT flush the state and exit 0; SIGHUP reopens the log file (logrotate).`,
+    )
+    .action(async (o: Record<string, unknown>) => {
+      const flags = {
+        interfaces: o.interfaces,
+        gate: o.gate,
+        queueNum: o.queueNum,
+        logFile: o.logFile,
+        logMaxBytes: o.logMaxBytes,
+        logMaxFiles: o.logMaxFiles,
+        stateFile: o.stateFile,
+        metricsPort: o.metrics,
+        metricsHost: o.metricsHost,
+        stdout: o.stdout === false ? false : undefined,
+      };
+      const cfg = resolveDaemonConfig(flags, process.env, o.config as string | undefined);
+      await runDaemon(cfg);
+    });
+}
+
+export async function runDaemon(cfg: DaemonConfig): Promise<void> {
+  const metrics = cfg.metricsPort === null ? null : new Metrics();
+  const log = new EventLog({ file: cfg.logFile, maxBytes: cfg.logMaxBytes, maxFiles: cfg.logMaxFiles, stdout: cfg.stdout });
+  const now = () => new Date().toISOString();
+  const loaded = loadState(cfg.stateFile, hostname(), bootId(), now());
+  const state: DaemonState = loaded.state;
+  if (loaded.note) log.logger.error({ kind: 'state' }, loaded.note);
+  touchWindow(state, now(), true);
+
+  if (metrics && cfg.metricsPort !== null) {
+    try {
+      const port = await metrics.listen(cfg.metricsPort, cfg.metricsHost);
+      log.logger.info({ kind: 'metrics', port }, `metrics on http://${cfg.metricsHost}:${port}/metrics`);
+    } catch (err) {
+      throw new CliError(`cannot serve metrics on ${cfg.metricsHost}:${cfg.metricsPort} (${(err as NodeJS.ErrnoException).code}); choose another --metrics port or --metrics off`);
+    }
+  }
+
+  let session: LiveSession;
+  try {
+    session = startLiveSession({
+      interfaces: cfg.interfaces,
+      gate: cfg.gate,
+      queueNum: cfg.queueNum,
+      gateBudgetMs: cfg.gateBudgetMs,
+      onEvent(ev) {
+        log.event(ev);
+        metrics?.event(ev);
+        recordEvent(state, ev);
+      },
+      onWarning: (m) => log.logger.warn({ kind: 'daemon' }, m),
+      onGateRecord: metrics ? (r) => metrics.gateHolds.observe(r.holdMs / 1000) : undefined,
+    });
+  } catch (err) {
+    await metrics?.close();
+    log.close();
+    if (err instanceof LiveCaptureError) throw new CliError(err.message, err.code);
+    throw err;
+  }
+  metrics?.setCaptureRunning(true);
+  log.logger.info(
+    { kind: 'daemon', gate: session.live.gateActive, interfaces: cfg.interfaces, logFile: cfg.logFile, stateFile: cfg.stateFile },
+    `capturing on ${cfg.interfaces.join(',')}${session.live.gateActive ? ' with the SYN gate' : ' without the SYN gate (passive attribution)'}`,
+  );
+
+  let lastEvicted = 0;
+  const lastParse: Record<string, number> = {};
+  const flush = () => {
+    const ps = session.pipeline.stats();
+    const evicted = ps.tcp.evictedFlows;
+    if (evicted > lastEvicted) {
+      metrics?.addEvictions(evicted - lastEvicted);
+      log.logger.error({ kind: 'flow-table', evicted: evicted - lastEvicted }, 'flows evicted: the flow table is full (calls may be missed)');
+      lastEvicted = evicted;
+    }
+    for (const [code, n] of Object.entries(ps.http.errors)) {
+      const d = n - (lastParse[code] ?? 0);
+      if (d > 0) metrics?.addParseErrors(code, d);
+      lastParse[code] = n;
+    }
+    state.drops.flowsEvicted = lastEvicted;
+    state.drops.logLinesDropped = log.droppedLines;
+    metrics?.setLogLinesDropped(log.droppedLines);
+    touchWindow(state, now(), false);
+    try {
+      saveState(cfg.stateFile, state);
+    } catch (err) {
+      log.logger.error({ kind: 'state' }, `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  const timer = setInterval(flush, cfg.saveIntervalSec * 1000);
+
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.logger.info({ kind: 'daemon', signal: sig }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      log.reopen();
+      log.logger.info({ kind: 'daemon' }, 'log file reopened');
+    });
+  });
+  clearInterval(timer);
+  session.stop();
+  metrics?.setCaptureRunning(false);
+  flush();
+  await metrics?.close();
+  log.close();
+}

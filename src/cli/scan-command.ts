@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { ReportBuilder } from '../sinks/report.js';
+import { formatTextReport } from '../sinks/report-text.js';
+import { openOutput } from './output.js';
+import { parseFormat } from './report-format.js';
+import { failOnMatched, parseFailOn } from './fail-on.js';
+import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
+import { parseDuration, startLiveSession } from './live-session.js';
+import { summarize } from './replay-command.js';
+import { progressEnabled } from './progress.js';
+import { DEFAULT_QUEUE_NUM } from '../live/gate-rules.js';
+import { LiveCaptureError } from '../live/capture.js';
+
+export function registerScanCommand(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('scan')
+    .description('capture live until --duration ends or Ctrl-C, then report every IMDS call with the process behind it')
+    .option('-d, --duration <time>', 'how long to capture: 30s, 10m, 2h', '10m')
+    .option('-i, --interface <names...>', 'interfaces to capture on (any: all, including container bridges and veths)', ['any'])
+    .option('--no-gate', 'do not install the SYN gate (passive attribution only: short-lived clients may stay unattributed)')
+    .option('--queue-num <n>', 'NFQUEUE number for the SYN gate', String(DEFAULT_QUEUE_NUM))
+    .option('-f, --format <format>', 'text, json or ndjson', 'text')
+    .option('--fail-on <kinds>', 'exit 1 when a call matches: v1, rejected (comma-separated)')
+    .option('-o, --output <path>', 'write the report to this file')
+    .addHelpText(
+      'after',
+      `
+Needs root, or CAP_NET_RAW + CAP_NET_ADMIN (capture, firewall rule) and CAP_SYS_PTRACE +
+CAP_DAC_READ_SEARCH (reading other processes' /proc entries). The gate's firewall rule lets
+traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
+    )
+    .action(async (o: { duration: string; interface: string[]; gate: boolean; queueNum: string; format: string; failOn?: string; output?: string }) => {
+      const format = parseFormat(o.format);
+      const failOn = parseFailOn(o.failOn);
+      const ms = parseDuration(o.duration);
+      if (ms === null || ms <= 0) throw new CliError(`--duration takes a time like 30s, 10m or 2h, not "${o.duration}"`);
+      const queueNum = Number(o.queueNum);
+      if (!Number.isInteger(queueNum) || queueNum < 0 || queueNum > 65535) throw new CliError('--queue-num takes a number from 0 to 65535');
+      const out = openOutput(o.output);
+      const report = new ReportBuilder();
+      const live = progressEnabled(process.stderr);
+      const counts = { v1: 0, v2: 0, token: 0 };
+      const pids = new Set<number>();
+      let session;
+      try {
+        session = startLiveSession({
+          interfaces: o.interface,
+          gate: o.gate,
+          queueNum,
+          gateBudgetMs: 50,
+          onEvent(ev) {
+            report.add(ev);
+            counts[ev.version]++;
+            if (ev.process) pids.add(ev.process.pid);
+            if (format === 'ndjson') out.write(`${JSON.stringify(ev)}\n`);
+          },
+          onWarning: (m) => process.stderr.write(`imdswatch: ${m}\n`),
+        });
+      } catch (err) {
+        out.abort();
+        if (err instanceof LiveCaptureError) throw new CliError(`${err.message}`, err.code);
+        throw err;
+      }
+      const started = Date.now();
+      const ticker = live
+        ? setInterval(() => {
+            const secs = Math.round((Date.now() - started) / 1000);
+            process.stderr.write(`\rscanning ${secs}s / ${Math.round(ms / 1000)}s — v1 ${counts.v1}  v2 ${counts.v2}  token ${counts.token}  processes ${pids.size}\x1b[K`);
+          }, 500)
+        : null;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        const onSig = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        process.once('SIGINT', onSig);
+        process.once('SIGTERM', onSig);
+      });
+      if (ticker) {
+        clearInterval(ticker);
+        process.stderr.write('\r\x1b[K');
+      }
+      session.stop();
+      const st = session.live.stats();
+      const input = summarize([`live: ${o.interface.join(',')}${st.gateActive || o.gate ? '' : ' (no gate)'}`], session.pipeline.stats(), []);
+      const built = report.build();
+      if (format === 'text') out.write(formatTextReport(built, input));
+      else if (format === 'json') out.write(`${JSON.stringify({ input, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, holdQuantiles: st.holdQuantiles }, ...built }, null, 2)}\n`);
+      out.commit();
+      setExit(failOnMatched(failOn, built.totals) ? EXIT_MATCHED : EXIT_OK);
+    });
+}
