@@ -43,9 +43,11 @@ const CLOUD_INIT = (asAws: boolean): string[] => [
   PY,
   '-c',
   [
+    'import tempfile',
     'from cloudinit import helpers, distros',
     'from cloudinit.sources import DataSourceEc2 as E',
-    "paths = helpers.Paths({'cloud_dir': '/tmp/imdswatch-ci-lab', 'run_dir': '/tmp/imdswatch-ci-lab/run'})",
+    'd = tempfile.mkdtemp()',
+    "paths = helpers.Paths({'cloud_dir': d, 'run_dir': d + '/run'})",
     "distro = distros.fetch('debian')('debian', {}, paths)",
     "cfg = {'datasource': {'Ec2': {'timeout': 2, 'max_wait': 6, 'retries': 0, 'metadata_urls': ['http://169.254.169.254']}}}",
     'ds = E.DataSourceEc2(cfg, distro, paths)',
