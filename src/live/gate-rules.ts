@@ -90,21 +90,52 @@ function ruleSpec(family: 4 | 6, queueNum: number): string[] {
 
 const tool = (family: 4 | 6) => (family === 4 ? 'iptables' : 'ip6tables');
 
-/** remove every jump to the chain and the chain itself; returns true if anything was there */
+/** jumps to the gate chain per hook and whether the chain exists, from `-S` */
+function listXtables(family: 4 | 6, run: Runner): { ok: boolean; chain: boolean; jumps: string[] } {
+  const out = run(tool(family), ['-w', '5', '-S']);
+  const jumps: string[] = [];
+  let chain = false;
+  for (const line of out.stdout.split('\n')) {
+    if (line === `-N ${GATE_CHAIN}`) chain = true;
+    const m = new RegExp(`^-A (\\S+) -j ${GATE_CHAIN}$`).exec(line);
+    if (m) jumps.push(m[1]!);
+  }
+  return { ok: out.ok, chain, jumps };
+}
+
+/**
+ * Remove every jump to the chain and the chain itself; returns true if anything was there.
+ * Works from the `-S` listing (exact, whatever hooks an older run used) and checks the result,
+ * retrying a few times: under concurrent rule updates a single iptables call can fail.
+ */
 function removeXtables(family: 4 | 6, hooks: string[], run: Runner): boolean {
   const t = tool(family);
   let found = false;
-  for (const hook of hooks) {
-    // -C succeeds while a jump exists; delete until none is left (older runs may have added several)
-    for (let i = 0; i < 64 && run(t, ['-w', '5', '-C', hook, '-j', GATE_CHAIN]).ok; i++) {
-      found = true;
-      run(t, ['-w', '5', '-D', hook, '-j', GATE_CHAIN]);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const state = listXtables(family, run);
+    if (!state.ok) {
+      // no -S (e.g. a restricted runner): fall back to -C/-D on the known hooks
+      for (const hook of hooks) {
+        for (let i = 0; i < 64 && run(t, ['-w', '5', '-C', hook, '-j', GATE_CHAIN]).ok; i++) {
+          found = true;
+          run(t, ['-w', '5', '-D', hook, '-j', GATE_CHAIN]);
+        }
+      }
+      if (run(t, ['-w', '5', '-L', GATE_CHAIN, '-n']).ok) {
+        found = true;
+        run(t, ['-w', '5', '-F', GATE_CHAIN]);
+        run(t, ['-w', '5', '-X', GATE_CHAIN]);
+      }
+      return found;
     }
-  }
-  if (run(t, ['-w', '5', '-L', GATE_CHAIN, '-n']).ok) {
+    if (!state.chain && state.jumps.length === 0) return found;
     found = true;
-    run(t, ['-w', '5', '-F', GATE_CHAIN]);
-    run(t, ['-w', '5', '-X', GATE_CHAIN]);
+    for (const hook of state.jumps) run(t, ['-w', '5', '-D', hook, '-j', GATE_CHAIN]);
+    if (state.chain) {
+      run(t, ['-w', '5', '-F', GATE_CHAIN]);
+      run(t, ['-w', '5', '-X', GATE_CHAIN]);
+    }
+    if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt);
   }
   return found;
 }

@@ -15,7 +15,8 @@ describe.skipIf(!labAvailable() || !probeBuilt())('SYN gate (live, netns)', () =
   let lab: Lab;
   const probes: Probe[] = [];
   const start = async (mode: 'gate' | 'passive'): Promise<Probe> => {
-    const p = new Probe(lab.names.client, ['--mode', mode]);
+    // a generous budget: the test checks attribution, not speed (CI machines are loaded); holds are reported
+    const p = new Probe(lab.names.client, ['--mode', mode, '--budget', '500']);
     probes.push(p);
     await p.waitFor((l) => l.some((x) => x.ready), 60_000);
     return p;
