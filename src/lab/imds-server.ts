@@ -197,6 +197,11 @@ export async function startImdsServer(opts: ImdsServerOptions = {}): Promise<Imd
   try {
     for (const host of hosts) {
       const server = createServer({ requireHostHeader: false, keepAliveTimeout: 5000 }, handler);
+      // Unparseable requests: a 400 that still says EC2ws, then close (Node's default has no Server).
+      server.on('clientError', (_err, socket) => {
+        if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nServer: EC2ws\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        else socket.destroy();
+      });
       servers.push(server);
       addresses.push(await listen(server, host, port));
     }

@@ -135,6 +135,12 @@ describe('metadata GET/HEAD', () => {
     expect(r.headers.server).toBe('EC2ws');
   });
 
+  it('answers 400 with Server: EC2ws to a request it cannot parse', async () => {
+    const r = await curl(['-X', 'BAD METHOD', `${base}/latest/meta-data/`]);
+    expect(r.status).toBe(400);
+    expect(r.headers.server).toBe('EC2ws');
+  });
+
   it('answers 405 to a GET of the token path', async () => {
     expect((await curl([`${base}/latest/api/token`])).status).toBe(405);
   });
