@@ -5,8 +5,6 @@ export interface CurlResult {
   status: number;
   headers: Record<string, string>;
   body: string;
-  /** curl's --write-out output (one line per URL when given) */
-  writeOut: string;
   code: number;
   stderr: string;
 }
@@ -20,13 +18,7 @@ export function curl(args: string[], opts: { prefix?: string[]; timeoutMs?: numb
   return new Promise((resolve) => {
     execFile(argv[0], argv.slice(1), { timeout: opts.timeoutMs ?? 15_000, encoding: 'latin1' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
-      let writeOut = '';
-      let text = stdout;
-      const marker = text.lastIndexOf('\n@@WO@@');
-      if (marker >= 0) {
-        writeOut = text.slice(marker + 7);
-        text = text.slice(0, marker);
-      }
+      const text = stdout;
       const start = text.lastIndexOf('HTTP/1.');
       const head = start >= 0 ? text.slice(start) : '';
       const split = head.indexOf('\r\n\r\n');
@@ -37,10 +29,7 @@ export function curl(args: string[], opts: { prefix?: string[]; timeoutMs?: numb
         const i = line.indexOf(':');
         if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
       }
-      resolve({ status, headers, body: split >= 0 ? head.slice(split + 4) : '', writeOut, code, stderr });
+      resolve({ status, headers, body: split >= 0 ? head.slice(split + 4) : '', code, stderr });
     });
   });
 }
-
-/** write-out format that appends a marker the parser above splits on */
-export const WO = (fmt: string): string[] => ['-w', `\n@@WO@@${fmt}`];
