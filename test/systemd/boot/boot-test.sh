@@ -11,6 +11,11 @@
 #  6. after shutdown no gate rule is left in the namespace; install.sh --uninstall
 #     --purge leaves no file, user or unit behind.
 #
+# IMDSWATCH_BOOT_MODE=probe: instead of `imdswatch daemon`, run the live stage's gate
+# probe under the same hardened unit (probe-shim.mjs) and require that it attributed
+# the early unit's curl by pid and exe; proves the sandbox lets capture, the gate's
+# rules and nfqueue, and /proc attribution work at early boot.
+#
 # Needs root, debootstrap, systemd-nspawn, a built tree (npm run build).
 # Prints "BOOT TEST PASS" last on success; exits non-zero with the reason otherwise.
 set -Eeuo pipefail
@@ -18,6 +23,7 @@ set -Eeuo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 CACHE=${IMDSWATCH_BOOT_CACHE:-/var/cache/imdswatch-boottest}
 KEEP=${IMDSWATCH_BOOT_KEEP:-0}
+MODE=${IMDSWATCH_BOOT_MODE:-daemon}
 ID=$$
 NS=imdsbt$ID
 NS_SRV=imdsbt${ID}s
@@ -67,7 +73,7 @@ cp -a "$REPO/dist" "$REPO/package.json" "$REPO/package-lock.json" "$REPO/install
 snapshot() {
   # every path of the tree except what any boot changes by itself
   (cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run -o -path ./tmp \
-      -o -path ./var/log/journal -o -path ./var/lib/systemd -o -path ./var/tmp -o -path ./var/cache -o -path ./var/lib/logrotate \) -prune -o -print |
+      -o -path ./var/log/journal -o -path ./var/lib/systemd -o -path ./var/tmp -o -path ./var/cache -o -path ./var/lib/logrotate -o -path ./var/lib/apt -o -path ./var/backups \) -prune -o -print |
     grep -v -E '^\./etc/(machine-id|passwd-|group-|shadow-|gshadow-|\.pwd\.lock)$' | sort)
   # and the accounts
   grep -h -o '^[^:]*' "$ROOT/etc/passwd" "$ROOT/etc/group" | sed 's/^/account:/' | sort
@@ -86,6 +92,10 @@ snapshot >"$WORK/before.txt"
 log "install.sh inside the tree"
 "${NSPAWN[@]}" /bin/bash /src/install.sh --from /src --node /usr/bin/node --no-start >"$OUT/install.log" 2>&1 ||
   { cat "$OUT/install.log"; fail "install.sh failed"; }
+if [[ $MODE == probe ]]; then
+  mv "$ROOT/opt/imdswatch/dist/cli/main.js" "$ROOT/opt/imdswatch/dist/cli/main-real.js"
+  cp "$REPO/test/systemd/boot/probe-shim.mjs" "$ROOT/opt/imdswatch/dist/cli/main.js"
+fi
 grep -q '^imdswatch:' "$ROOT/etc/passwd" || fail "install.sh did not create the imdswatch user"
 [[ -L $ROOT/etc/systemd/system/sysinit.target.wants/imdswatch.service ]] || fail "unit not enabled"
 
@@ -143,7 +153,9 @@ done
 # --- 5. boot -------------------------------------------------------------------------
 log "booting"
 set +e
-timeout 300 "${NSPAWN[@]}" --boot --network-namespace-path="/run/netns/$NS" --bind="$OUT:/bt" --console=pipe >"$OUT/console.log" 2>&1
+# --capability=CAP_NET_ADMIN: with --network-namespace-path nspawn does not grant it by
+# itself (nfqueue then fails with NFQNL_CFG_CMD_PF_UNBIND: Operation not permitted)
+timeout 300 "${NSPAWN[@]}" --boot --network-namespace-path="/run/netns/$NS" --capability=CAP_NET_ADMIN --bind="$OUT:/bt" --console=pipe >"$OUT/console.log" 2>&1
 rc=$?
 set -e
 [[ $rc -eq 0 ]] || { tail -50 "$OUT/console.log"; fail "boot did not end cleanly (rc $rc)"; }
@@ -153,10 +165,20 @@ cat "$OUT/journal.txt" | tail -30
 [[ $(cat "$OUT/imdswatch.active") == active ]] || fail "imdswatch.service was not active after boot"
 grep -q 'imds-early: HTTP 200' "$OUT/journal.txt" || fail "the early unit's IMDS call did not succeed"
 
-# the report must name the early unit and curl
 log "report:"; cat "$OUT/report.txt"
-grep -q 'imds-early.service' "$OUT/report.json" || fail "report does not name imds-early.service"
-grep -q 'curl' "$OUT/report.json" || fail "report does not name curl"
+if [[ $MODE == probe ]]; then
+  # the gate held the early unit's SYN and found its process: same pid as journald's curl[PID]
+  CURL_PID=$(grep -o 'curl\[[0-9]*\]: imds-early' "$OUT/journal.txt" | grep -o '[0-9]\+' | head -1)
+  [[ -n $CURL_PID ]] || fail "no curl pid in the journal"
+  grep -q "\"pid\":$CURL_PID,\"exe\":\"/usr/bin/curl\"" "$OUT/report.txt" ||
+    fail "the gate probe did not attribute the early call to curl (pid $CURL_PID)"
+  grep -q '"gateActive":true' "$OUT/report.txt" || fail "the gate was not active"
+  log "early-boot call attributed to /usr/bin/curl pid $CURL_PID of imds-early.service"
+else
+  # the report must name the early unit and curl
+  grep -q 'imds-early.service' "$OUT/report.json" || fail "report does not name imds-early.service"
+  grep -q 'curl' "$OUT/report.json" || fail "report does not name curl"
+fi
 
 # --- 6. no rule left after shutdown; uninstall leaves nothing -------------------------
 if ip netns exec "$NS" iptables -S 2>/dev/null | grep -q IMDSWATCH; then fail "gate rules left after shutdown"; fi
