@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+/**
+ * `imdswatch replay` against tcpdump and tshark on a ~1 GiB capture of mixed traffic.
+ *
+ *   npm run build && node bench/replay.mjs [--size-mib 1024] [--runs 3] [--tshark-mib N] [--strict]
+ *
+ * Generates (or reuses) /tmp/imdswatch-bench-mixed-<size>m-*.pcap with a known count of
+ * v1 / v2 / token requests (bench/lib/mixed-capture.mjs), puts it in the page cache,
+ * then times, each in its own process, best of --runs:
+ *   replay   node dist/cli/main.js replay FILE --format json   (totals must equal the known counts)
+ *   tcpdump  tcpdump -r FILE -w /dev/null                      (raw read, the reference)
+ *   tshark   tshark -r FILE -Y '<IMDS v1 filter>' -T fields -e frame.number   (once; the
+ *            number of lines must equal the known v1 count)
+ * With --tshark-mib N, tshark reads an N MiB capture made by the same generator and its
+ * time is scaled to the full file's size (said so in the output).
+ *
+ * Prints a markdown table and writes bench/out/replay.json. Exit 1 when an answer is
+ * wrong; with --strict also when a target is missed.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DIST, ensureMixedCapture } from './lib/mixed-capture.mjs';
+import { arg, bestOf, flag, loadAverage, markdownTable, requireTools, timed, warm } from './lib/measure.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outDir = path.join(here, 'out');
+
+export const TARGETS = { replayOverTcpdump: 1.0, tsharkOverReplay: 20, maxRssMiB: 128 };
+
+const IMDS_DST = '(ip.dst == 169.254.169.254 || ipv6.dst == fd00:ec2::254) && tcp.dstport == 80';
+/** IMDSv1 per DESIGN.md: a GET or HEAD to IMDS with no token header, header name in any case */
+export const TSHARK_V1_FILTER =
+  `http.request && ${IMDS_DST} && (http.request.method == "GET" || http.request.method == "HEAD") ` +
+  `&& not http.request.line matches "(?i)^x-aws-ec2-metadata-token"`;
+
+function fail(msg) {
+  console.error(`bench replay: FAILED: ${msg}`);
+  process.exit(1);
+}
+
+function replayRun(file) {
+  return timed(process.execPath, [path.join(DIST, 'cli/main.js'), 'replay', file, '--format', 'json']);
+}
+
+function checkReplay(m) {
+  return (r) => {
+    if (r.status !== 0) fail(`replay exited ${r.status}: ${r.stderr.slice(-400)}`);
+    const totals = JSON.parse(r.stdout).totals;
+    for (const k of ['v1', 'v2', 'token']) {
+      if (totals[k] !== m.counts[k]) fail(`replay found ${k}=${totals[k]}, the capture holds ${m.counts[k]} (${JSON.stringify(totals)})`);
+    }
+  };
+}
+
+function tsharkRun(file) {
+  return timed('tshark', ['-n', '-r', file, '-Y', TSHARK_V1_FILTER, '-T', 'fields', '-e', 'frame.number']);
+}
+
+export async function benchReplay({ sizeMiB = 1024, runs = 3, tsharkMiB = 0, log = console.error } = {}) {
+  requireTools(['tcpdump', 'tshark']);
+  if (!fs.existsSync(path.join(DIST, 'cli/main.js'))) fail('dist/ is not built: run `npm run build` first');
+  const m = await ensureMixedCapture({ sizeMiB, log });
+  const file = m.file;
+  warm(file);
+
+  log(`replay x${runs} ...`);
+  const replay = bestOf(runs, () => replayRun(file), checkReplay(m));
+  log(`tcpdump x${runs} ...`);
+  const tcpdump = bestOf(runs, () => timed('tcpdump', ['-r', file, '-w', '/dev/null']), (r) => {
+    if (r.status !== 0) fail(`tcpdump exited ${r.status}: ${r.stderr.slice(-300)}`);
+  });
+
+  // tshark: the full file, or a slice made by the same generator, time scaled by size
+  let ts = m;
+  if (tsharkMiB > 0 && tsharkMiB < sizeMiB) {
+    ts = await ensureMixedCapture({ sizeMiB: tsharkMiB, log });
+    warm(ts.file);
+  }
+  log(`tshark on ${(ts.bytes / 2 ** 20).toFixed(0)} MiB ...`);
+  const tshark = tsharkRun(ts.file);
+  if (tshark.status !== 0) fail(`tshark exited ${tshark.status}: ${tshark.stderr.slice(-300)}`);
+  const tsharkV1 = tshark.stdout.split('\n').filter((l) => l.trim() !== '').length;
+  if (tsharkV1 !== ts.counts.v1) fail(`tshark counted ${tsharkV1} v1 requests, the capture holds ${ts.counts.v1}`);
+  const scale = m.bytes / ts.bytes;
+  const tsharkSecs = tshark.secs * scale;
+  const tsharkCpu = tshark.cpuSecs * scale;
+
+  const mb = m.bytes / 1e6;
+  const row = (name, secs, cpu, rss, note = '') => ({
+    name,
+    secs,
+    cpuSecs: cpu,
+    mbPerSec: mb / secs,
+    packetsPerSec: m.packets / secs,
+    maxRssMiB: rss,
+    note,
+  });
+  const rows = [
+    row('imdswatch replay --format json', replay.secs, replay.cpuSecs, replay.maxRssMiB),
+    row('tcpdump -r FILE -w /dev/null', tcpdump.secs, tcpdump.cpuSecs, tcpdump.maxRssMiB),
+    row(
+      'tshark -Y <v1 filter>',
+      tsharkSecs,
+      tsharkCpu,
+      tshark.maxRssMiB,
+      ts === m ? '' : `measured on a ${(ts.bytes / 2 ** 20).toFixed(0)} MiB capture from the same generator, time x${scale.toFixed(2)}`,
+    ),
+  ];
+  const ratios = {
+    replayOverTcpdump: tcpdump.secs / replay.secs,
+    replayOverTcpdumpCpu: tcpdump.cpuSecs / replay.cpuSecs,
+    tsharkOverReplay: tsharkSecs / replay.secs,
+    tsharkOverReplayCpu: tsharkCpu / replay.cpuSecs,
+  };
+  const verdicts = {
+    replayOverTcpdump: ratios.replayOverTcpdump >= TARGETS.replayOverTcpdump,
+    tsharkOverReplay: ratios.tsharkOverReplay >= TARGETS.tsharkOverReplay,
+    maxRss: replay.maxRssMiB <= TARGETS.maxRssMiB,
+  };
+  const result = {
+    when: new Date().toISOString(),
+    host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAverage: loadAverage() },
+    capture: { file, bytes: m.bytes, packets: m.packets, imdsPackets: m.imdsPackets, conversations: m.conversations, counts: m.counts, perKind: m.perKind },
+    runs,
+    tshark: { file: ts.file, bytes: ts.bytes, v1Counted: tsharkV1, scaledBy: scale, filter: TSHARK_V1_FILTER },
+    replayAllSecs: replay.allSecs,
+    tcpdumpAllSecs: tcpdump.allSecs,
+    rows,
+    ratios,
+    targets: TARGETS,
+    verdicts,
+  };
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'replay.json'), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+export function replayMarkdown(r) {
+  const f = (x, d = 2) => x.toFixed(d);
+  const lines = [];
+  lines.push(
+    `### replay: ${f(r.capture.bytes / 2 ** 20, 0)} MiB, ${r.capture.packets} packets, ${r.capture.conversations} IMDS conversations ` +
+      `(v1 ${r.capture.counts.v1}, v2 ${r.capture.counts.v2}, token ${r.capture.counts.token}); best of ${r.runs}, page cache warm, ` +
+      `${r.host.cpus} CPUs, load average ${r.host.loadAverage?.join(' ') ?? '?'}`,
+  );
+  lines.push('');
+  lines.push(
+    markdownTable(
+      ['program', 'wall s', 'CPU s', 'MB/s', 'packets/s', 'peak RSS MiB', 'note'],
+      r.rows.map((x) => [x.name, f(x.secs), f(x.cpuSecs), f(x.mbPerSec, 0), f(x.packetsPerSec / 1e6, 2) + ' M', f(x.maxRssMiB, 0), x.note]),
+    ),
+  );
+  lines.push('');
+  const ok = (b) => (b ? 'met' : '**MISSED**');
+  lines.push(
+    markdownTable(
+      ['ratio', 'wall', 'CPU', 'target', ''],
+      [
+        ['tcpdump time / replay time', f(r.ratios.replayOverTcpdump), f(r.ratios.replayOverTcpdumpCpu), `≥ ${r.targets.replayOverTcpdump}`, ok(r.verdicts.replayOverTcpdump)],
+        ['tshark time / replay time', f(r.ratios.tsharkOverReplay, 1), f(r.ratios.tsharkOverReplayCpu, 1), `≥ ${r.targets.tsharkOverReplay}`, ok(r.verdicts.tsharkOverReplay)],
+        ['replay peak RSS MiB', f(r.rows[0].maxRssMiB, 0), '', `≤ ${r.targets.maxRssMiB}`, ok(r.verdicts.maxRss)],
+      ],
+    ),
+  );
+  lines.push('');
+  lines.push(`replay totals equal the generated counts; tshark counted ${r.tshark.v1Counted} v1 with \`${r.tshark.filter}\`.`);
+  lines.push(`replay wall times: ${r.replayAllSecs.join(', ')} s; tcpdump: ${r.tcpdumpAllSecs.join(', ')} s.`);
+  return lines.join('\n');
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const r = await benchReplay({
+    sizeMiB: Number(arg('--size-mib', process.env.BENCH_SIZE_MIB ?? '1024')),
+    runs: Number(arg('--runs', '3')),
+    tsharkMiB: Number(arg('--tshark-mib', '0')),
+  });
+  console.log(replayMarkdown(r));
+  if (flag('--strict') && Object.values(r.verdicts).includes(false)) process.exit(1);
+}
