@@ -22,6 +22,7 @@ SYSTEMD_DIR=$DEFAULT_SYSTEMD_DIR
 LOGROTATE_DIR=/etc/logrotate.d
 LOG_DIR=/var/log/imdswatch
 STATE_DIR=/var/lib/imdswatch
+CONFIG_DIR=/etc/imdswatch
 SVC_USER=imdswatch
 SRC_DIR=$SELF_DIR
 NODE_BIN=
@@ -47,6 +48,8 @@ Options:
   --logrotate-dir DIR  where the logrotate snippet goes (default /etc/logrotate.d)
   --log-dir DIR        log directory, removed by --purge (default /var/log/imdswatch)
   --state-dir DIR      state directory, removed by --purge (default /var/lib/imdswatch)
+  --config-dir DIR     daemon configuration (config.json), removed by --purge
+                       (default /etc/imdswatch; install.sh does not create it)
   --user NAME          service user                      (default imdswatch)
   --node PATH          Node.js >= $MIN_NODE_MAJOR to run with (default: node on PATH)
   --from DIR           built source tree (default: this script's directory);
@@ -77,6 +80,7 @@ while [[ $# -gt 0 ]]; do
     --logrotate-dir) need_arg "$@"; LOGROTATE_DIR=$2; shift 2 ;;
     --log-dir) need_arg "$@"; LOG_DIR=$2; shift 2 ;;
     --state-dir) need_arg "$@"; STATE_DIR=$2; shift 2 ;;
+    --config-dir) need_arg "$@"; CONFIG_DIR=$2; shift 2 ;;
     --user) need_arg "$@"; SVC_USER=$2; shift 2 ;;
     --node) need_arg "$@"; NODE_BIN=$2; shift 2 ;;
     --from) need_arg "$@"; SRC_DIR=$2; shift 2 ;;
@@ -90,7 +94,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ $PURGE -eq 0 || $MODE == uninstall ]] || die "--purge only goes with --uninstall"
-for d in "$PREFIX" "$BINDIR" "$SYSTEMD_DIR" "$LOGROTATE_DIR" "$LOG_DIR" "$STATE_DIR"; do
+for d in "$PREFIX" "$BINDIR" "$SYSTEMD_DIR" "$LOGROTATE_DIR" "$LOG_DIR" "$STATE_DIR" "$CONFIG_DIR"; do
   [[ $d == /* && $d != / ]] || die "directories must be absolute and not /: $d"
 done
 [[ $SVC_USER =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] || die "bad user name: $SVC_USER"
@@ -428,8 +432,8 @@ uninstall_main() {
   rm -f "$WRAPPER" "$LOGROTATE_PATH"
   rm -rf "$PREFIX"
   if [[ $PURGE -eq 1 ]]; then
-    rm -rf "$LOG_DIR" "$STATE_DIR"
-    say "removed logs and state ($LOG_DIR, $STATE_DIR)"
+    rm -rf "$LOG_DIR" "$STATE_DIR" "$CONFIG_DIR"
+    say "removed logs, state and configuration ($LOG_DIR, $STATE_DIR, $CONFIG_DIR)"
   elif [[ -d $LOG_DIR ]]; then
     say "kept the logs in $LOG_DIR (use --uninstall --purge to remove them)"
   fi

@@ -26,6 +26,7 @@ function layout(r: string) {
     logrotate: join(r, 'logrotate.d'),
     log: join(r, 'log'),
     state: join(r, 'state'),
+    config: join(r, 'config'),
   };
 }
 
@@ -33,7 +34,7 @@ function args(r: string, extra: string[] = []): string[] {
   const l = layout(r);
   return [
     '--from', src, '--prefix', l.prefix, '--bindir', l.bindir, '--systemd-dir', l.systemd,
-    '--logrotate-dir', l.logrotate, '--log-dir', l.log, '--state-dir', l.state,
+    '--logrotate-dir', l.logrotate, '--log-dir', l.log, '--state-dir', l.state, '--config-dir', l.config,
     '--user', USER, '--no-packages', ...extra,
   ];
 }
@@ -151,11 +152,15 @@ describe.skipIf(!isRoot)('install.sh', () => {
     const l = layout(root);
     mkdirSync(l.log, { mode: 0o700 });
     writeFileSync(join(l.log, 'imdswatch.log'), 'x\n');
+    mkdirSync(l.state);
+    writeFileSync(join(l.state, 'state.json'), '{}');
+    mkdirSync(l.config);
+    writeFileSync(join(l.config, 'config.json'), '{}');
     const un = run(['--uninstall']);
     expect(un.status, un.out).toBe(0);
     expect(userExists(USER)).toBe(false);
     expect(groupExists(USER)).toBe(false);
-    expect(files(root)).toEqual(['/log/imdswatch.log']);
+    expect(files(root)).toEqual(['/config/config.json', '/log/imdswatch.log', '/state/state.json']);
     const purge = run(['--uninstall', '--purge']);
     expect(purge.status, purge.out).toBe(0);
     expect(files(root)).toEqual([]);
