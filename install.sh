@@ -11,7 +11,8 @@
 set -Eeuo pipefail
 umask 022
 
-readonly SELF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SELF_DIR
 readonly MIN_NODE_MAJOR=20
 readonly DEFAULT_BINDIR=/usr/local/bin
 readonly DEFAULT_SYSTEMD_DIR=/etc/systemd/system

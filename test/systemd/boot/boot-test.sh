@@ -161,7 +161,7 @@ set -e
 [[ $rc -eq 0 ]] || { tail -50 "$OUT/console.log"; fail "boot did not end cleanly (rc $rc)"; }
 [[ -f $OUT/imdswatch.active ]] || fail "boot did not reach multi-user.target (no collector output)"
 log "imdswatch was $(cat "$OUT/imdswatch.active") after boot, $(cat "$OUT/imdswatch.restarts" 2>/dev/null) restarts"
-cat "$OUT/journal.txt" | tail -30
+tail -30 "$OUT/journal.txt"
 [[ $(cat "$OUT/imdswatch.active") == active ]] || fail "imdswatch.service was not active after boot"
 grep -q 'imds-early: HTTP 200' "$OUT/journal.txt" || fail "the early unit's IMDS call did not succeed"
 
