@@ -56,12 +56,12 @@ Examples:
         throw err;
       }
       progress.done();
-      const input = summarize(files, result.stats, result.errors.map((e) => `${e.file}: ${e.message}`));
+      const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
       const built = report.build();
       if (format === 'text') out.write(formatTextReport(built, input));
       else if (format === 'json') out.write(`${JSON.stringify({ input, ...built }, null, 2)}\n`);
       out.commit();
-      for (const e of result.errors) process.stderr.write(`imdswatch: ${e.file}: ${e.message}\n`);
+      for (const e of result.errors) process.stderr.write(`imdswatch: ${errorLine(e.file, e.message)}\n`);
       if (input.unclassified > 0 && failOn.length > 0) {
         process.stderr.write(
           `imdswatch: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets); capture with tcpdump -s 0\n`,
@@ -73,11 +73,17 @@ Examples:
     });
 }
 
-export function summarize(sources: string[], stats: PipelineStats, errors: string[]): InputSummary {
+/** "FILE: message", without saying the file twice when the message already starts with it */
+function errorLine(file: string, message: string): string {
+  return message.startsWith(file) ? message : `${file}: ${message}`;
+}
+
+export function summarize(sources: string[], stats: PipelineStats, errors: string[], readSkipped: Record<string, number> = {}): InputSummary {
   const skipped: Record<string, number> = {};
   const add = (k: string, n: number) => {
     if (n > 0) skipped[k] = (skipped[k] ?? 0) + n;
   };
+  for (const [k, n] of Object.entries(readSkipped)) add(k, n);
   for (const [k, n] of Object.entries(stats.decode.skipped)) add(k, n);
   add('ip-fragments', stats.decode.fragments);
   add('tcp-flows-evicted', stats.tcp.evictedFlows);

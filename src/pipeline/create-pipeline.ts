@@ -49,6 +49,15 @@ export function createPipeline(opts: PipelineOptions & { ordered?: boolean }): P
     req: HttpRequest,
     res: HttpResponse | null,
   ): ImdsEvent | null => {
+    // an HTTP/0.9-style request line or a target with control bytes is not a request IMDS serves
+    if (req.httpVersion === '') {
+      http.errors['request-without-version'] = (http.errors['request-without-version'] ?? 0) + 1;
+      return null;
+    }
+    if (/[\x00-\x20\x7f]/.test(req.target)) {
+      http.errors['request-target-invalid'] = (http.errors['request-target-invalid'] ?? 0) + 1;
+      return null;
+    }
     const c = classifyRequest(req);
     if (c.version === null) {
       http.errors['not-imds-method'] = (http.errors['not-imds-method'] ?? 0) + 1;

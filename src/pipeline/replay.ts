@@ -22,6 +22,8 @@ export interface ReplayResult {
   errors: ReplayError[];
   /** packets read per file */
   packets: Record<string, number>;
+  /** what the readers skipped, over all files (e.g. pcapng blocks of an unknown interface) */
+  read: { packets: number; bytes: number; skipped: Record<string, number> };
 }
 
 export interface ReplayOptions {
@@ -39,6 +41,7 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   const onEvent = opts.onEvent ?? ((ev: ImdsEvent) => events.push(ev));
   const errors: ReplayError[] = [];
   const packets: Record<string, number> = {};
+  const read = { packets: 0, bytes: 0, skipped: {} as Record<string, number> };
   let merged: PipelineStats | null = null;
   const sizes = paths.map((p) => {
     if (p === '-') return null;
@@ -54,15 +57,17 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   for (let i = 0; i < paths.length; i++) {
     const file = paths[i];
     const pipeline = createPipeline({ onEvent, flowLimits: opts.flowLimits, httpLimits: opts.httpLimits });
-    let read = 0;
+    let count = 0;
     try {
       const st = readCaptureFile(file, (frame) => pipeline.pushFrame(frame), {
         onProgress: opts.onProgress ? (done) => opts.onProgress!(before + done, total) : undefined,
       });
-      read = st.packets;
+      count = st.packets;
+      read.bytes += st.bytes;
+      read.skipped = addCounts(read.skipped, st.skipped);
     } catch (err) {
       if (err instanceof CaptureFormatError) {
-        read = err.packetsRead;
+        count = err.packetsRead;
         errors.push({ file, code: err.code, message: err.message, packetsRead: err.packetsRead });
       } else {
         const e = err as NodeJS.ErrnoException;
@@ -70,13 +75,14 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
       }
     }
     pipeline.finish();
-    packets[file] = read;
+    packets[file] = count;
+    read.packets += count;
     merged = mergeStats(merged, pipeline.stats());
     before += sizes[i] ?? 0;
     // let timers (progress bar, signals) run between files
     await new Promise((r) => setImmediate(r));
   }
-  return { events, stats: merged ?? emptyStats(), errors, packets };
+  return { events, stats: merged ?? emptyStats(), errors, packets, read };
 }
 
 function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {

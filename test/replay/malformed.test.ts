@@ -20,13 +20,7 @@ const caps = loadCaptures(MALFORMED_DIR);
  * Files whose labels the pipeline does not meet yet, keyed "api:NAME" (replayFiles) or
  * "cli:NAME". They run as it.fails: once fixed, the test fails until the entry is removed.
  */
-const KNOWN_GAPS: Record<string, string> = {
-  'api:http-no-version': 'a request line without a version is reported as a v1 event (status 400) instead of a counted http error',
-  'cli:http-no-version': 'same as api:http-no-version',
-  'api:http-nul-bytes': 'NUL in the request target is accepted: a v1 event whose path contains \\u0000, no http error counted',
-  'cli:http-nul-bytes': 'same as api:http-nul-bytes',
-  'api:pcapng-unknown-interface': 'the reader skips EPBs naming an unknown interface but ReplayResult does not expose the reader\'s skip counts (no `read.skipped`), so the skip is not visible to users',
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 function testFor(kind: 'api' | 'cli', name: string): typeof it {
   return (KNOWN_GAPS[`${kind}:${name}`] ? it.fails : it) as typeof it;
