@@ -119,6 +119,12 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
       lastParse[code] = n;
     }
     state.drops.flowsEvicted = lastEvicted;
+    const missed = session.missedSyns();
+    if (missed > state.drops.pcap) {
+      log.logger.error({ kind: 'capture', missedSyns: missed }, 'the capture missed connections the SYN gate saw (packets dropped): calls may be missing');
+    }
+    state.drops.pcap = missed;
+    metrics?.setPcapDrops(missed);
     state.drops.logLinesDropped = log.droppedLines;
     metrics?.setLogLinesDropped(log.droppedLines);
     touchWindow(state, now(), false);

@@ -1,7 +1,7 @@
 import { createPipeline } from '../pipeline/create-pipeline.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { startLive, type LiveSource } from '../live/live-source.js';
-import type { GateRecord } from '../live/gate.js';
+import { tupleKey, type GateRecord } from '../live/gate.js';
 import type { ImdsEvent } from '../imds/event.js';
 
 /**
@@ -22,17 +22,44 @@ export interface LiveSessionOptions {
 export interface LiveSession {
   readonly pipeline: Pipeline;
   readonly live: LiveSource;
+  /**
+   * SYNs the gate held that the passive capture never saw within 5 s: evidence of
+   * capture loss (cap exposes no pcap_stats, so this cross-check stands in for them).
+   */
+  missedSyns(): number;
   /** stop capture, remove the gate rules, end every flow (pending requests are emitted) */
   stop(): void;
 }
 
 export function startLiveSession(o: LiveSessionOptions): LiveSession {
   let live: LiveSource | null = null;
+  // gate SYNs waiting for the capture to show their flow (key → SYN time, ms)
+  const awaiting = new Map<string, number>();
+  const MAX_AWAITING = 65_536;
+  let missed = 0;
   const pipeline = createPipeline({
     onEvent: o.onEvent,
     ordered: false,
-    resolveProcess: (flow) => (live ? live.attributionFor(flow) : { process: null, attribution: 'none' }),
+    resolveProcess: (flow) => {
+      awaiting.delete(tupleKey({ srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port }));
+      return live ? live.attributionFor(flow) : { process: null, attribution: 'none' };
+    },
   });
+  const onGateRecord = (r: GateRecord) => {
+    if (awaiting.size >= MAX_AWAITING) {
+      const oldest = awaiting.keys().next().value;
+      if (oldest !== undefined) awaiting.delete(oldest);
+    }
+    awaiting.set(r.key, r.synMs);
+    o.onGateRecord?.(r);
+  };
+  const checkMissed = (nowMs: number) => {
+    for (const [key, synMs] of awaiting) {
+      if (nowMs - synMs < 5_000) break; // insertion order is SYN order
+      awaiting.delete(key);
+      missed++;
+    }
+  };
   live = startLive({
     interfaces: o.interfaces,
     gate: o.gate,
@@ -40,16 +67,21 @@ export function startLiveSession(o: LiveSessionOptions): LiveSession {
     gateBudgetMs: o.gateBudgetMs,
     onFrame: (f) => pipeline.pushFrame(f),
     onWarning: o.onWarning,
-    onGateRecord: o.onGateRecord,
+    onGateRecord,
     handleSignals: false,
   });
-  const timer = setInterval(() => pipeline.tick(Math.floor(Date.now() / 1000)), 1000);
+  const timer = setInterval(() => {
+    const now = Date.now();
+    pipeline.tick(Math.floor(now / 1000));
+    checkMissed(now);
+  }, 1000);
   timer.unref();
   let stopped = false;
   const l = live;
   return {
     pipeline,
     live: l,
+    missedSyns: () => missed,
     stop() {
       if (stopped) return;
       stopped = true;

@@ -83,7 +83,8 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
       }
       session.stop();
       const st = session.live.stats();
-      const input = summarize([`live: ${o.interface.join(',')}${st.gateActive || o.gate ? '' : ' (no gate)'}`], session.pipeline.stats(), []);
+      const missed = session.missedSyns();
+      const input = summarize([`live: ${o.interface.join(',')}${st.gateActive || o.gate ? '' : ' (no gate)'}`], session.pipeline.stats(), [], missed ? { 'gate-syn-not-captured': missed } : {});
       const built = report.build();
       if (format === 'text') out.write(formatTextReport(built, input));
       else if (format === 'json') out.write(`${JSON.stringify({ input, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, holdQuantiles: st.holdQuantiles }, ...built }, null, 2)}\n`);

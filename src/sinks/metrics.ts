@@ -33,7 +33,12 @@ export class Metrics {
     this.v1ByExe = new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });
     this.attribution = new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r });
     this.gateHolds = new Histogram({ name: 'imdswatch_gate_hold_seconds', help: 'Time each SYN was held by the gate for the /proc lookup', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: r });
-    this.pcapDrops = new Gauge({ name: 'imdswatch_pcap_dropped_packets', help: 'Packets dropped by libpcap (counter: ps_drop, ps_ifdrop)', labelNames: ['counter'], registers: r });
+    this.pcapDrops = new Gauge({
+      name: 'imdswatch_pcap_dropped_packets',
+      help: 'Capture loss. counter="gate_syn_not_captured": SYNs the gate held that the capture never saw (the cap binding exposes no pcap_stats)',
+      labelNames: ['counter'],
+      registers: r,
+    });
     this.evictions = new Counter({ name: 'imdswatch_flow_evictions_total', help: 'TCP flows evicted because the flow table hit its bound', registers: r });
     this.parseErrors = new Counter({ name: 'imdswatch_parse_errors_total', help: 'HTTP parse problems by code', labelNames: ['code'], registers: r });
     this.captureUp = new Gauge({ name: 'imdswatch_capture_up', help: '1 while the capture is running', registers: r });
@@ -58,9 +63,8 @@ export class Metrics {
     }
   }
 
-  setPcapDrops(drop: number, ifdrop: number): void {
-    this.pcapDrops.set({ counter: 'ps_drop' }, drop);
-    this.pcapDrops.set({ counter: 'ps_ifdrop' }, ifdrop);
+  setPcapDrops(gateSynNotCaptured: number): void {
+    this.pcapDrops.set({ counter: 'gate_syn_not_captured' }, gateSynNotCaptured);
   }
   addEvictions(n: number): void {
     if (n > 0) this.evictions.inc(n);
