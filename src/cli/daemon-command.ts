@@ -8,6 +8,7 @@ import { Metrics } from '../sinks/metrics.js';
 import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from '../sinks/state-store.js';
 import { CliError } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
+import { markReady } from '../service/ready-file.js';
 
 function bootId(): string | null {
   try {
@@ -98,6 +99,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     throw err;
   }
   metrics?.setCaptureRunning(true);
+  // capture open, gate rules in, queue listening: units ordered after us may start now
+  markReady();
   log.logger.info(
     { kind: 'daemon', gate: session.live.gateActive, interfaces: cfg.interfaces, logFile: cfg.logFile, stateFile: cfg.stateFile },
     `capturing on ${cfg.interfaces.join(',')}${session.live.gateActive ? ' with the SYN gate' : ' without the SYN gate (passive attribution)'}`,

@@ -5,6 +5,7 @@ import { registerReportCommand } from './report-command.js';
 import { registerScanCommand } from './scan-command.js';
 import { registerDaemonCommand } from './daemon-command.js';
 import { registerGateCommand } from './gate-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { CliError, EXIT_TROUBLE } from './exit-codes.js';
 
 let exitCode = 0;
@@ -31,6 +32,7 @@ registerScanCommand(program, setExit);
 registerDaemonCommand(program);
 registerReportCommand(program, setExit);
 registerGateCommand(program);
+registerDoctorCommand(program, setExit);
 
 async function main(): Promise<void> {
   try {
