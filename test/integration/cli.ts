@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ImdsEvent } from '../../src/imds/event.js';
+import type { Lab, LabNs } from '../../src/lab/netns.js';
+import { GATE_CHAIN } from '../../src/live/gate-rules.js';
+
+/**
+ * Helpers for the CLI-level integration tests: `imdswatch scan` started inside a lab
+ * namespace exactly as a user would (`ip netns exec NS node dist/cli/main.js scan ...`),
+ * its output collected and parsed. Needs `npm run build` (the tests use dist/).
+ */
+export const CLI = join(process.cwd(), 'dist/cli/main.js');
+export const cliBuilt = (): boolean => existsSync(CLI);
+
+/** a clean environment for the clients (no pyenv shims, no AWS config of the host) */
+export function clientEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: home,
+    LANG: 'C.UTF-8',
+    AWS_CONFIG_FILE: '/nonexistent/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_PAGER: '',
+    AWS_METADATA_SERVICE_TIMEOUT: '2',
+    AWS_METADATA_SERVICE_NUM_ATTEMPTS: '1',
+    ...extra,
+  };
+}
+
+export interface ScanResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** the ndjson lines of stdout, parsed (empty for text/json output) */
+  events: ImdsEvent[];
+  /** from spawn to exit */
+  elapsedMs: number;
+}
+
+export interface ScanOptions {
+  ns?: LabNs;
+  /** argv put between `ip netns exec NS` and `node` (setpriv ...) */
+  wrap?: string[];
+}
+
+/** one `imdswatch ...` run inside a lab namespace */
+export class CliRun {
+  readonly child: ChildProcess;
+  readonly result: Promise<ScanResult>;
+  private stdout = '';
+  private stderr = '';
+  private exited = false;
+
+  constructor(
+    private readonly lab: Lab,
+    args: string[],
+    private readonly opts: ScanOptions = {},
+  ) {
+    const ns = opts.ns ?? 'client';
+    const [cmd, ...rest] = [...lab.execPrefix(ns), ...(opts.wrap ?? []), process.execPath, CLI, ...args];
+    const started = Date.now();
+    this.child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.result = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        this.exited = true;
+        const events = this.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as ImdsEvent);
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr, events, elapsedMs: Date.now() - started });
+      });
+    });
+  }
+
+  /**
+   * Resolves once the gate's NFQUEUE rule is in the namespace's firewall (the capture is
+   * opened right after, in the same synchronous start), plus a short settle; or once the
+   * run has exited (the test then fails on its result). Throws after timeoutMs.
+   */
+  async gateReady(timeoutMs = 20_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exited) return;
+      const r = await this.lab.run(this.opts.ns ?? 'client', ['iptables', '-w', '5', '-S', GATE_CHAIN]);
+      if (r.code === 0 && r.stdout.includes('NFQUEUE')) break;
+      if (Date.now() > end) throw new Error(`the gate rule did not appear within ${timeoutMs} ms; stderr: ${this.stderr.slice(0, 500)}`);
+      await sleep(100);
+    }
+    await sleep(300);
+  }
+
+  /** the ndjson events printed so far */
+  eventsSoFar(): ImdsEvent[] {
+    return this.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{') && l.endsWith('}'))
+      .map((l) => JSON.parse(l) as ImdsEvent);
+  }
+
+  /** wait until at least n events were printed (ndjson), or throw after timeoutMs */
+  async waitForEvents(n: number, timeoutMs = 15_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.eventsSoFar().length < n) {
+      if (this.exited || Date.now() > end) throw new Error(`expected ${n} events, saw ${this.eventsSoFar().length}; stderr: ${this.stderr.slice(0, 500)}`);
+      await sleep(100);
+    }
+  }
+
+  /** Ctrl-C: the scan stops capturing and prints its report */
+  interrupt(): void {
+    if (!this.exited) this.child.kill('SIGINT');
+  }
+
+  /** SIGKILL if still running (afterAll cleanup) */
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** netns inode of a namespace, from a process inside it */
+export async function netnsInode(lab: Lab, ns: LabNs): Promise<number> {
+  const r = await lab.run(ns, ['readlink', '/proc/self/ns/net']);
+  const m = /\[(\d+)\]/.exec(r.stdout);
+  if (!m) throw new Error(`no netns inode in "${r.stdout.trim()}"`);
+  return Number(m[1]);
+}
+
+/** v1/v2/token and attribution counts, for the report */
+export function tally(events: ImdsEvent[]): string {
+  const by = (f: (e: ImdsEvent) => string): string =>
+    Object.entries(events.reduce<Record<string, number>>((a, e) => ((a[f(e)] = (a[f(e)] ?? 0) + 1), a), {}))
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+  return `${events.length} events (${by((e) => e.version)}; attribution ${by((e) => e.attribution)})`;
+}
