@@ -49,6 +49,8 @@ export interface ContainerInfo {
   runtime: 'docker' | 'containerd' | 'cri-o' | 'podman' | 'kubernetes' | 'ecs' | 'unknown';
   id: string | null;
   name?: string | null;
+  /** (optional, additive) image reference from the runtime's metadata, e.g. "nginx:1.25" */
+  image?: string | null;
   pod?: { uid: string; namespace?: string | null; name?: string | null } | null;
 }
 

@@ -1,4 +1,5 @@
-import type { ProcessInfo } from '../../imds/event.js';
+import type { ContainerInfo, ProcessInfo } from '../../imds/event.js';
+import { ContainerResolver } from '../container/container-resolver.js';
 import { canonicalIp } from './ip-text.js';
 import { ProcessCache } from './process-cache.js';
 import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink } from './proc-fs.js';
@@ -42,6 +43,11 @@ export interface CorrelatorOptions {
   maxCachedProcesses: number;
   /** most pid → sockets sets kept */
   maxCachedPids: number;
+  /**
+   * names for a container id / pod uid found in the cgroup (src/enrich/container); default: a
+   * ContainerResolver over the host's runtime metadata; null: ids only
+   */
+  containerResolver?: { resolve(c: ContainerInfo): ContainerInfo } | null;
 }
 
 export const DEFAULT_CORRELATOR_OPTIONS: CorrelatorOptions = {
@@ -85,6 +91,7 @@ export class ProcCorrelator {
   private readonly inodeOwner = new Map<number, { pid: number; fd: string }>();
   private readonly processes: ProcessCache;
   private readonly ownNetns: number | null;
+  private readonly containers: { resolve(c: ContainerInfo): ContainerInfo } | null;
   /** netns inode → a pid living in it */
   private netnsRep = new Map<number, number>();
   private netnsRefreshedAt = -Infinity;
@@ -101,6 +108,7 @@ export class ProcCorrelator {
       now: () => Date.now(),
     });
     this.ownNetns = nsInodeOfLink(readLink(`${this.opts.procRoot}/self/ns/net`));
+    this.containers = this.opts.containerResolver === undefined ? new ContainerResolver() : this.opts.containerResolver;
   }
 
   /**
@@ -151,7 +159,8 @@ export class ProcCorrelator {
     if (pid === null) return done('no-owner', null, netns, found);
     const info = this.processes.get(pid, found.uid);
     if (!info) return done('no-owner', null, netns, found);
-    return done('found', { ...info, netns: info.netns ?? netns }, netns, found);
+    const container = info.container && this.containers ? this.containers.resolve(info.container) : info.container;
+    return done('found', { ...info, netns: info.netns ?? netns, container }, netns, found);
   }
 
   stats(): CorrelatorStats {
