@@ -1,20 +1,26 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ImdsEvent } from '../imds/event.js';
+import { containerLabel } from './report.js';
 
 /**
  * Prometheus metrics. Port 16954 by default ("169.254"): outside 9100–9999, the range
  * the Prometheus wiki's default-port list has fully handed out to exporters, so it
  * collides with no well-known exporter. Label values from the host (exe, unit) are
- * capped: past `maxSoftwareLabels` distinct pairs, calls count under exe="other".
+ * capped: past `maxSoftwareLabels` distinct pairs, calls count under exe="other"; likewise
+ * containers (ns/pod/container, or the container's name) past `maxContainerLabels` count under
+ * container="other", and calls from outside any container under container="none".
  */
 export const DEFAULT_METRICS_PORT = 16954;
+const MAX_CONTAINER_LABEL_LENGTH = 128;
 const KNOWN_STATUS = new Set([200, 400, 401, 403, 404, 405, 429, 500, 503]);
 
 export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'version' | 'status'>;
   private readonly v1ByExe: Counter<'exe' | 'unit'>;
+  private readonly v1ByContainer: Counter<'container'>;
+  private readonly seenContainers = new Set<string>();
   private readonly attribution: Counter<'outcome'>;
   readonly gateHolds: Histogram<never>;
   private readonly pcapDrops: Gauge<'counter'>;
@@ -26,11 +32,15 @@ export class Metrics {
   private server: Server | null = null;
   private captureRunning = false;
 
-  constructor(private readonly maxSoftwareLabels = 100) {
+  constructor(
+    private readonly maxSoftwareLabels = 100,
+    private readonly maxContainerLabels = 100,
+  ) {
     const r = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_' });
     this.requests = new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r });
     this.v1ByExe = new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });
+    this.v1ByContainer = new Counter({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r });
     this.attribution = new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r });
     this.gateHolds = new Histogram({ name: 'imdswatch_gate_hold_seconds', help: 'Time each SYN was held by the gate for the /proc lookup', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: r });
     this.pcapDrops = new Gauge({
@@ -60,6 +70,12 @@ export class Metrics {
         } else this.seenSoftware.add(key);
       }
       this.v1ByExe.inc({ exe, unit });
+      let container = (containerLabel(ev) ?? 'none').slice(0, MAX_CONTAINER_LABEL_LENGTH);
+      if (!this.seenContainers.has(container)) {
+        if (this.seenContainers.size >= this.maxContainerLabels) container = 'other';
+        else this.seenContainers.add(container);
+      }
+      this.v1ByContainer.inc({ container });
     }
   }
 
