@@ -77,6 +77,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     }
   }
 
+  let dirty = false;
   let session: LiveSession;
   try {
     session = startLiveSession({
@@ -88,6 +89,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
         log.event(ev);
         metrics?.event(ev);
         recordEvent(state, ev);
+        dirty = true;
       },
       onWarning: (m) => log.logger.warn({ kind: 'daemon' }, m),
       onGateRecord: metrics ? (r) => metrics.gateHolds.observe(r.holdMs / 1000) : undefined,
@@ -137,7 +139,18 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
       log.logger.error({ kind: 'state' }, `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   };
-  const timer = setInterval(flush, cfg.saveIntervalSec * 1000);
+  // new events are on disk within a second (a report right after boot sees them);
+  // otherwise the observation window is extended every saveIntervalSec
+  let lastSave = Date.now();
+  flush();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (dirty || now - lastSave >= cfg.saveIntervalSec * 1000) {
+      dirty = false;
+      lastSave = now;
+      flush();
+    }
+  }, 1000);
 
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

@@ -42,7 +42,10 @@ export function pickCgroupPath(text: string): string | null {
     else if (controllers === 'name=systemd') systemd = path;
     if (first === null) first = path;
   }
-  return v2 ?? systemd ?? first;
+  // hybrid hierarchy (cgroup v1 with an empty unified tree): the v2 line is "/" and only
+  // the name=systemd line knows the unit — seen in a systemd-nspawn boot
+  if (v2 !== null && v2 !== '/') return v2;
+  return systemd ?? v2 ?? first;
 }
 
 export function parseCgroup(text: string): CgroupInfo {

@@ -15,6 +15,11 @@ describe('parseCgroup', () => {
     ],
     ['root cgroup', '0::/\n', { unit: null, container: null }],
     [
+      'hybrid hierarchy (systemd-nspawn boot): v2 line is "/", name=systemd knows the unit',
+      '9:name=systemd:/system.slice/imds-early.service\n8:pids:/\n1:cpu:/\n0::/\n',
+      { unit: 'imds-early.service', container: null },
+    ],
+    [
       'docker, systemd driver',
       `0::/system.slice/docker-${ID}.scope\n`,
       { unit: null, container: { runtime: 'docker', id: ID } },

@@ -121,7 +121,7 @@ After=multi-user.target
 [Service]
 Type=oneshot
 StandardOutput=journal
-ExecStart=/bin/sh -c 'sleep 2; systemctl is-active imdswatch > /bt/imdswatch.active; systemctl show -p NRestarts --value imdswatch > /bt/imdswatch.restarts; journalctl -b -u imdswatch -u imds-early --no-pager > /bt/journal.txt 2>&1; systemd-analyze critical-chain imds-early.service > /bt/chain.txt 2>&1; iptables -S > /bt/iptables-running.txt 2>&1; /usr/local/bin/imdswatch report --format json > /bt/report.json 2> /bt/report.err; /usr/local/bin/imdswatch report > /bt/report.txt 2>&1; true'
+ExecStart=/bin/sh -c 'sleep 2; systemctl is-active imdswatch > /bt/imdswatch.active; systemctl show -p NRestarts --value imdswatch > /bt/imdswatch.restarts; journalctl -b -u imdswatch -u imds-early --no-pager > /bt/journal.txt 2>&1; systemd-analyze critical-chain imds-early.service > /bt/chain.txt 2>&1; iptables -S > /bt/iptables-running.txt 2>&1; /usr/local/bin/imdswatch report --format json > /bt/report.json 2> /bt/report.err; /usr/local/bin/imdswatch report > /bt/report.txt 2>&1; (cat /proc/self/cgroup; cat /proc/$(systemctl show -p MainPID --value imdswatch)/cgroup; grep -o "\"unit\":[^,]*" /var/log/imdswatch/imdswatch.log) > /bt/cgroup.txt 2>&1; true'
 ExecStartPost=/bin/systemctl poweroff --no-block
 [Install]
 WantedBy=multi-user.target
@@ -165,7 +165,7 @@ tail -30 "$OUT/journal.txt"
 [[ $(cat "$OUT/imdswatch.active") == active ]] || fail "imdswatch.service was not active after boot"
 grep -q 'imds-early: HTTP 200' "$OUT/journal.txt" || fail "the early unit's IMDS call did not succeed"
 
-log "report:"; cat "$OUT/report.txt"
+log "report:"; cat "$OUT/report.txt"; log "cgroup:"; cat "$OUT/cgroup.txt" 2>/dev/null || true
 if [[ $MODE == probe ]]; then
   # the gate held the early unit's SYN and found its process: same pid as journald's curl[PID]
   CURL_PID=$(grep -o 'curl\[[0-9]*\]: imds-early' "$OUT/journal.txt" | grep -o '[0-9]\+' | head -1)
