@@ -6,8 +6,8 @@
 // Slow: about 30 s per boot with the cached tree, plus about 3 min for the first
 // debootstrap (cached in /var/cache/imdswatch-boottest). Root, systemd-nspawn and
 // debootstrap needed (.ci/install-deps). IMDSWATCH_BOOT_TEST selects:
-//   probe (default)  the live stage's gate probe as the service (probe-shim.mjs)
-//   daemon           the real `imdswatch daemon` + `imdswatch report`
+//   probe            the live stage's gate probe as the service (probe-shim.mjs)
+//   daemon (default) the real `imdswatch daemon` + `imdswatch report`
 //   all              both;   0  none
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,7 +18,7 @@ const SCRIPT = fileURLToPath(new URL('./boot/boot-test.sh', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/live/live-probe-main.js', import.meta.url));
 const which = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const possible = process.getuid?.() === 0 && which('systemd-nspawn') && which('debootstrap') && existsSync(DIST);
-const sel = process.env.IMDSWATCH_BOOT_TEST ?? 'probe';
+const sel = process.env.IMDSWATCH_BOOT_TEST ?? 'daemon';
 
 function boot(mode: 'probe' | 'daemon') {
   const r = spawnSync('bash', [SCRIPT], {
