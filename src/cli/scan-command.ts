@@ -42,6 +42,13 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
       const counts = { v1: 0, v2: 0, token: 0 };
       const pids = new Set<number>();
       let session;
+      // warnings from the start (gate not active, ...) wait until the capture is open: when it
+      // cannot open, its one-line error is all the user needs
+      let startWarnings: string[] | null = [];
+      const warn = (m: string): void => {
+        if (startWarnings) startWarnings.push(m);
+        else process.stderr.write(`imdswatch: ${m}\n`);
+      };
       try {
         session = startLiveSession({
           interfaces: o.interface,
@@ -54,8 +61,11 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
             if (ev.process) pids.add(ev.process.pid);
             if (format === 'ndjson') out.write(`${JSON.stringify(ev)}\n`);
           },
-          onWarning: (m) => process.stderr.write(`imdswatch: ${m}\n`),
+          onWarning: warn,
         });
+        const held = startWarnings;
+        startWarnings = null;
+        for (const m of held) warn(m);
       } catch (err) {
         out.abort();
         if (err instanceof LiveCaptureError) throw new CliError(`${err.message}`, err.code);

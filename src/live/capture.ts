@@ -31,7 +31,12 @@ export interface CaptureStats {
   interfaces: Array<{ name: string; linkType: number; packets: number }>;
 }
 
-export type LiveCaptureErrorCode = 'E_CAPTURE_NO_CAP' | 'E_CAPTURE_OPEN_FAILED' | 'E_CAPTURE_LINKTYPE';
+export type LiveCaptureErrorCode = 'E_CAPTURE_NO_CAP' | 'E_CAPTURE_OPEN_FAILED' | 'E_CAPTURE_LINKTYPE' | 'E_CAPTURE_NO_PRIVILEGE';
+
+/** libpcap's words for a refused packet socket (EPERM / EACCES) */
+export function isPermissionError(message: string): boolean {
+  return /operation not permitted|permission denied|don't have permission/i.test(message);
+}
 
 export class LiveCaptureError extends Error {
   constructor(
@@ -70,7 +75,14 @@ export class LiveCapture {
         try {
           lt = cap.open(name, this.opts.filter, this.opts.bufferBytes, buf);
         } catch (err) {
-          throw new LiveCaptureError('E_CAPTURE_OPEN_FAILED', `cannot capture on ${name}: ${(err as Error).message}`);
+          const msg = (err as Error).message;
+          if (isPermissionError(msg)) {
+            throw new LiveCaptureError(
+              'E_CAPTURE_NO_PRIVILEGE',
+              `cannot capture on ${name}: missing privilege CAP_NET_RAW (${msg}); run as root, or with CAP_NET_RAW, CAP_NET_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH as the systemd unit grants`,
+            );
+          }
+          throw new LiveCaptureError('E_CAPTURE_OPEN_FAILED', `cannot capture on ${name}: ${msg}`);
         }
         const linkType = linkTypeNumber(lt);
         if (linkType === null) {

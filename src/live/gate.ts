@@ -4,6 +4,7 @@ import type { ProcessInfo } from '../imds/event.js';
 import { canonicalIp } from '../enrich/process/ip-text.js';
 import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/process/proc-correlator.js';
 import { capLoadError, loadCap, makeClock, type CapHandle } from './cap-binding.js';
+import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
 
 /**
@@ -60,7 +61,7 @@ export interface GateStats {
   recordsEvicted: number;
 }
 
-export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED';
+export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED' | 'E_GATE_NO_PRIVILEGE';
 
 export class GateError extends Error {
   constructor(
@@ -109,7 +110,9 @@ export class SynGate {
     try {
       cap.open(`nfqueue:${this.opts.queueNum}`, '', this.opts.bufferBytes, buf);
     } catch (err) {
-      throw new GateError('E_GATE_OPEN_FAILED', `cannot open nfqueue:${this.opts.queueNum}: ${(err as Error).message}`);
+      const msg = (err as Error).message;
+      if (isPermissionError(msg)) throw new GateError('E_GATE_NO_PRIVILEGE', `cannot open nfqueue:${this.opts.queueNum}: missing privilege CAP_NET_ADMIN (${msg})`);
+      throw new GateError('E_GATE_OPEN_FAILED', `cannot open nfqueue:${this.opts.queueNum}: ${msg}`);
     }
     cap.on('packet', (nbytes: number) => this.onPacket(buf.subarray(0, nbytes)));
     this.cap = cap;

@@ -6,6 +6,7 @@ import { LiveCapture, type CaptureStats } from './capture.js';
 import { FrameDeduper, type DedupeStats } from './dedupe.js';
 import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
+import { procLookupPrivilegeWarning } from './privilege.js';
 import { GateRulesError, installGateRules, removeGateRules, type GateRulesResult, type Runner } from './gate-rules.js';
 
 /**
@@ -63,6 +64,10 @@ export interface LiveSource {
 export function startLive(opts: LiveOptions): LiveSource {
   const correlator = opts.correlator ?? new ProcCorrelator();
   correlator.prime();
+  if (!opts.correlator) {
+    const w = procLookupPrivilegeWarning();
+    if (w) opts.onWarning(w);
+  }
   const attribution: Record<Attribution, number> = { gate: 0, passive: 0, none: 0 };
   let gate: SynGate | null = null;
   let rules: GateRulesResult | null = null;
