@@ -1,0 +1,315 @@
+#!/usr/bin/env node
+/**
+ * Live capture and SYN gate benchmarks, in network namespaces built by the IMDS lab
+ * (createLab from dist/lab/netns.js). Root only.
+ *
+ *   npm run build && node bench/live.mjs [--idle 10000] [--holds 500] [--rates 50,100,250,500,1000,2000]
+ *        [--step-secs 5] [--cpu-rate 500] [--cpu-secs 20] [--soak-secs 180] [--soak-rate R]
+ *
+ * (a) gate hold per SYN: dist/live/live-probe-main.js (startLive with the gate, no capture)
+ *     in the client namespace, --holds one-shot curl calls to the simulator, first with
+ *     no other sockets, then with --idle idle TCP connections open in that namespace
+ *     (bench/lib/idle-sockets.mjs: 2 x idle sockets in /proc/net/tcp). p50/p99/max of the
+ *     per-SYN hold times the probe reports. Target p99 <= 1 ms.
+ * (b) `imdswatch daemon` (gate on, capture on `any`, log file, metrics, --no-stdout) in
+ *     the client namespace; bench/lib/load-client.mjs sends requests with a new
+ *     connection each at each rate of --rates for --step-secs, then as fast as it can;
+ *     events counted from the daemon's imdswatch_requests_total vs requests answered.
+ *     Zero loss = every answered request is an event. Target >= 2000/s.
+ * (c) daemon CPU (utime+stime from /proc/PID/stat) at --cpu-rate for --cpu-secs.
+ *     Target < 25 % of one core.
+ * (d) daemon RSS (VmRSS) every 10 s over --soak-secs of load at --soak-rate (default: the
+ *     best zero-loss rate of (b)): the curve should be flat.
+ *
+ * Prints markdown and writes bench/out/live.json.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DIST } from './lib/mixed-capture.mjs';
+import { arg, loadAverage, markdownTable } from './lib/measure.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outDir = path.join(here, 'out');
+export const LIVE_TARGETS = { holdP99Ms: 1, zeroLossRate: 2000, cpuAt500: 0.25 };
+const CLK_TCK = 100;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function quantiles(xs) {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+  return { p50: q(0.5), p99: q(0.99), max: s[s.length - 1], n: s.length };
+}
+
+function procCpuSecs(pid) {
+  const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+}
+
+function procRssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export async function benchLive(o = {}, log = console.error) {
+  if (process.getuid?.() !== 0) throw new Error('bench live needs root (network namespaces, iptables)');
+  const imp = (p) => import(pathToFileURL(path.join(DIST, p)).href);
+  const { createLab } = await imp('lab/netns.js');
+  const { startDaemon, run } = await imp('lab/proc.js');
+  const node = process.execPath;
+  const lab = await createLab({ prefix: 'iwbench', server: false });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imdswatch-bench-live-'));
+  const result = { when: new Date().toISOString(), host: { cpus: os.cpus().length, node: process.version, loadAverageAtStart: loadAverage() }, targets: LIVE_TARGETS };
+  const started = [];
+  const start = async (ns, argv, ready, timeoutMs = 20_000) => {
+    const d = await startDaemon([...lab.execPrefix(ns), ...argv], ready, { timeoutMs });
+    started.push(d);
+    return d;
+  };
+  try {
+    const cli = lab.names.client;
+    await run(['ip', 'netns', 'exec', cli, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1']);
+    await run(['ip', 'netns', 'exec', lab.names.imds, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1']);
+    await start('imds', [node, path.join(DIST, 'lab/imds-server-main.js'), '--connection', 'close', '--quiet'], /^ready /);
+    const url = 'http://169.254.169.254/latest/meta-data/instance-id';
+    const smoke = await lab.run('client', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', url]);
+    if (smoke.stdout !== '200') throw new Error(`simulator not answering: ${smoke.stdout} ${smoke.stderr}`);
+
+    // ---------- (a) gate hold per SYN ----------
+    const holds = Number(o.holds ?? 500);
+    const holdRun = async (label) => {
+      const probe = await start('client', [node, path.join(DIST, 'live/live-probe-main.js'), '--mode', 'gate', '--queue', '11'], /"ready"/);
+      const t0 = Date.now();
+      const r = await lab.run('client', ['sh', '-c', `i=0; while [ $i -lt ${holds} ]; do curl -s -o /dev/null ${url}; i=$((i+1)); done`], { timeoutMs: 600_000 });
+      const secs = (Date.now() - t0) / 1000;
+      if (r.code !== 0) throw new Error(`curl loop failed: ${r.stderr.slice(-300)}`);
+      await probe.stop('SIGTERM');
+      const recs = probe.lines.filter((l) => l.startsWith('{"mode"')).map((l) => JSON.parse(l));
+      const stats = probe.lines.filter((l) => l.startsWith('{"stats"')).map((l) => JSON.parse(l).stats)[0] ?? null;
+      const gateActive = probe.lines.some((l) => l.includes('"gateActive":true'));
+      const curl = recs.filter((x) => x.exe === '/usr/bin/curl').length;
+      const tcpLines = Number((await lab.run('client', ['sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 | wc -l'])).stdout.trim()) - 2;
+      const q = quantiles(recs.map((x) => x.holdMs));
+      const lq = quantiles(recs.map((x) => x.lookupMs).filter((x) => typeof x === 'number'));
+      log(`gate hold ${label}: ${JSON.stringify(q)}; ${curl}/${recs.length} attributed to curl`);
+      return { label, gateActive, syns: recs.length, attributedToCurl: curl, holdMs: q, lookupMs: lq, probeQuantiles: stats?.holdQuantiles ?? null, socketsInProcNetTcp: tcpLines, curlLoopSecs: secs };
+    };
+    result.gateHold = [await holdRun('no other sockets')];
+    const idle = Number(o.idle ?? 10000);
+    if (idle > 0) {
+      const idleProc = await start(
+        'client',
+        [node, path.join(here, 'lib/idle-sockets.mjs'), '--count', String(idle)],
+        /^ready \d+/,
+        120_000,
+      );
+      result.gateHold.push(await holdRun(`${idle} idle connections`));
+      await idleProc.stop('SIGTERM');
+    }
+
+    // ---------- (b) daemon throughput with zero loss ----------
+    const port = 19_000 + (process.pid % 1000);
+    // the daemon logs nothing to stdout with --no-stdout: ready when /healthz answers 200
+    const daemonChild = spawn(
+      lab.execPrefix('client')[0],
+      [
+        ...lab.execPrefix('client').slice(1),
+        node, path.join(DIST, 'cli/main.js'), 'daemon',
+        '--log-file', path.join(tmp, 'imdswatch.log'), '--log-max-bytes', String(64 * 1024 * 1024), '--log-max-files', '2',
+        '--state-file', path.join(tmp, 'state.json'), '--metrics', String(port), '--no-stdout', '--queue-num', '12',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let daemonErr = '';
+    daemonChild.stderr.setEncoding('utf8').on('data', (d) => (daemonErr = (daemonErr + d).slice(-2000)));
+    const daemonExit = new Promise((r) => daemonChild.on('close', r));
+    const daemon = {
+      child: daemonChild,
+      stop: async () => {
+        if (daemonChild.exitCode !== null) return;
+        daemonChild.kill('SIGTERM');
+        const t = setTimeout(() => daemonChild.kill('SIGKILL'), 5000);
+        await daemonExit;
+        clearTimeout(t);
+      },
+    };
+    started.push(daemon);
+    for (let i = 0; ; i++) {
+      const h = await lab.run('client', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/healthz`]);
+      if (h.stdout === '200') break;
+      if (i > 100 || daemonChild.exitCode !== null) throw new Error(`daemon not healthy: ${daemonErr.slice(-500)}`);
+      await sleep(200);
+    }
+    const pid = daemon.child.pid;
+    const metrics = async () => {
+      const r = await lab.run('client', ['curl', '-s', `http://127.0.0.1:${port}/metrics`]);
+      let total = 0;
+      const buckets = [];
+      let holdCount = 0;
+      for (const line of r.stdout.split('\n')) {
+        if (line.startsWith('imdswatch_requests_total{')) total += Number(line.split(' ').pop());
+        const b = /^imdswatch_gate_hold_seconds_bucket\{le="([^"]+)"\} (\d+)/.exec(line);
+        if (b) buckets.push([b[1] === '+Inf' ? Infinity : Number(b[1]) * 1000, Number(b[2])]);
+        if (line.startsWith('imdswatch_gate_hold_seconds_count')) holdCount = Number(line.split(' ').pop());
+      }
+      return { total, buckets, holdCount };
+    };
+    /** wait until the daemon's count stops moving (it lags the load by the capture buffer) */
+    const settle = async (expect) => {
+      let m = await metrics();
+      for (let i = 0, still = 0; i < 30 && m.total < expect && still < 4; i++) {
+        await sleep(500);
+        const n = await metrics();
+        still = n.total === m.total ? still + 1 : 0;
+        m = n;
+      }
+      return m;
+    };
+    const load = async (rate, secs, extra = []) => {
+      const r = await lab.run(
+        'client',
+        [node, path.join(here, 'lib/load-client.mjs'), '--rate', String(rate), '--duration', String(secs), '--concurrency', '256', ...extra],
+        { timeoutMs: (secs + 120) * 1000 },
+      );
+      const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+      if (!line) throw new Error(`load client failed: ${r.stderr.slice(-300)}`);
+      return JSON.parse(line);
+    };
+    const bucketQuantile = (before, after, p) => {
+      const n = after.holdCount - before.holdCount;
+      if (n <= 0) return null;
+      for (let i = 0; i < after.buckets.length; i++) {
+        const c = after.buckets[i][1] - (before.buckets[i]?.[1] ?? 0);
+        if (c >= p * n) return after.buckets[i][0];
+      }
+      return Infinity;
+    };
+    const stepSecs = Number(o.stepSecs ?? 8);
+    const rates = (o.rates ?? [50, 100, 250, 500, 1000, 2000]).map(Number);
+    result.throughput = [];
+    for (const rate of [...rates, 0]) {
+      const before = await metrics();
+      const c0 = procCpuSecs(pid);
+      const l = await load(rate, stepSecs);
+      const after = await settle(before.total + l.ok);
+      const cpu = procCpuSecs(pid) - c0;
+      const events = after.total - before.total;
+      const row = {
+        offered: rate === 0 ? 'max' : rate,
+        answered: l.ok,
+        failed: l.failed,
+        achievedPerSec: l.rate,
+        events,
+        lost: l.ok - events,
+        zeroLoss: events === l.ok && l.failed === 0,
+        daemonCpuPercent: (100 * cpu) / l.secs,
+        gateHoldP50Ms: bucketQuantile(before, after, 0.5),
+        gateHoldP99Ms: bucketQuantile(before, after, 0.99),
+        clientLatencyMs: l.latencyMs,
+      };
+      log(`throughput ${JSON.stringify(row)}`);
+      result.throughput.push(row);
+    }
+    const zero = result.throughput.filter((r) => r.zeroLoss);
+    result.maxZeroLossPerSec = zero.length ? Math.max(...zero.map((r) => r.achievedPerSec)) : 0;
+
+    // ---------- (c) CPU at 500/s ----------
+    const cpuRate = Number(o.cpuRate ?? 500);
+    const cpuSecs = Number(o.cpuSecs ?? 20);
+    {
+      const before = await metrics();
+      const c0 = procCpuSecs(pid);
+      const l = await load(cpuRate, cpuSecs);
+      const cpu = procCpuSecs(pid) - c0;
+      const after = await settle(before.total + l.ok);
+      result.cpu = { rate: cpuRate, achievedPerSec: l.rate, secs: l.secs, daemonCpuSecs: cpu, fractionOfCore: cpu / l.secs, events: after.total - before.total, answered: l.ok };
+      log(`cpu ${JSON.stringify(result.cpu)}`);
+    }
+
+    // ---------- (d) RSS over a soak ----------
+    const soakSecs = Number(o.soakSecs ?? 180);
+    if (soakSecs > 0) {
+      const soakRate = Number(o.soakRate ?? (result.maxZeroLossPerSec > 0 ? Math.floor(result.maxZeroLossPerSec) : 1000));
+      const curve = [];
+      const before = await metrics();
+      const t0 = Date.now();
+      const sample = async () => curve.push({ secs: Math.round((Date.now() - t0) / 1000), events: (await metrics()).total - before.total, rssMiB: procRssMiB(pid) });
+      await sample();
+      const loadP = load(soakRate, soakSecs);
+      const timer = setInterval(() => void sample(), 10_000);
+      const l = await loadP;
+      clearInterval(timer);
+      const after = await settle(before.total + l.ok);
+      curve.push({ secs: Math.round((Date.now() - t0) / 1000), events: after.total - before.total, rssMiB: procRssMiB(pid) });
+      result.soak = { rate: soakRate, achievedPerSec: l.rate, answered: l.ok, events: after.total - before.total, totalEventsSinceStart: after.total, curve };
+      log(`soak: ${l.ok} answered, ${after.total - before.total} events, RSS ${curve.map((c) => c.rssMiB.toFixed(0)).join(' ')} MiB`);
+    }
+    result.daemonRssEndMiB = procRssMiB(pid);
+    await daemon.stop('SIGTERM');
+  } finally {
+    for (const d of started.reverse()) await d.stop('SIGTERM').catch(() => undefined);
+    await lab.teardown();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  result.loadAverageAtEnd = loadAverage();
+  result.verdicts = {
+    holdP99: result.gateHold.every((g) => g.holdMs && g.holdMs.p99 <= LIVE_TARGETS.holdP99Ms),
+    zeroLossRate: result.maxZeroLossPerSec >= LIVE_TARGETS.zeroLossRate,
+    cpuAt500: result.cpu ? result.cpu.fractionOfCore < LIVE_TARGETS.cpuAt500 : null,
+  };
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'live.json'), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+export function liveMarkdown(r) {
+  const f = (x, d = 2) => (x === null || x === undefined ? '-' : x === Infinity ? '∞' : Number(x).toFixed(d));
+  const ok = (b) => (b === null ? '-' : b ? 'met' : '**MISSED**');
+  const out = [`### live: ${r.host.cpus} CPUs, load average ${r.host.loadAverageAtStart?.join(' ')} at start, ${r.loadAverageAtEnd?.join(' ')} at end`, ''];
+  out.push(
+    markdownTable(
+      ['gate hold per SYN', 'SYNs', 'p50 ms', 'p99 ms', 'max ms', 'lookup p99 ms', 'attributed to curl', 'sockets in /proc/net/tcp*'],
+      r.gateHold.map((g) => [g.label, String(g.syns), f(g.holdMs?.p50, 3), f(g.holdMs?.p99, 3), f(g.holdMs?.max, 2), f(g.lookupMs?.p99, 3), `${g.attributedToCurl}/${g.syns}`, String(g.socketsInProcNetTcp)]),
+    ),
+  );
+  out.push('');
+  out.push(
+    markdownTable(
+      ['offered req/s', 'achieved req/s', 'answered', 'events', 'lost', 'failed', 'daemon CPU %', 'hold p50 ≤ ms', 'hold p99 ≤ ms'],
+      r.throughput.map((t) => [String(t.offered), f(t.achievedPerSec, 0), String(t.answered), String(t.events), String(t.lost), String(t.failed), f(t.daemonCpuPercent, 0), f(t.gateHoldP50Ms, 2), f(t.gateHoldP99Ms, 2)]),
+    ),
+  );
+  out.push('');
+  const rows = [
+    ['gate hold p99 (worst case above)', f(Math.max(...r.gateHold.map((g) => g.holdMs?.p99 ?? Infinity)), 3) + ' ms', `≤ ${r.targets.holdP99Ms} ms`, ok(r.verdicts.holdP99)],
+    ['highest zero-loss rate', f(r.maxZeroLossPerSec, 0) + ' req/s', `≥ ${r.targets.zeroLossRate}`, ok(r.verdicts.zeroLossRate)],
+  ];
+  if (r.cpu) rows.push([`daemon CPU at ${r.cpu.rate} req/s (achieved ${f(r.cpu.achievedPerSec, 0)})`, f(100 * r.cpu.fractionOfCore, 1) + ' % of a core', `< ${100 * r.targets.cpuAt500} %`, ok(r.verdicts.cpuAt500)]);
+  out.push(markdownTable(['measure', 'value', 'target', ''], rows));
+  if (r.soak) {
+    out.push('');
+    out.push(`RSS over a soak at ${r.soak.rate} req/s offered (${f(r.soak.achievedPerSec, 0)} achieved): ${r.soak.answered} requests, ${r.soak.events} events; ${r.soak.totalEventsSinceStart} events since the daemon started.`);
+    out.push('');
+    out.push(markdownTable(['seconds', 'events', 'RSS MiB'], r.soak.curve.map((c) => [String(c.secs), String(c.events), f(c.rssMiB, 1)])));
+  }
+  return out.join('\n');
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const r = await benchLive({
+    idle: arg('--idle', '10000'),
+    holds: arg('--holds', '500'),
+    rates: arg('--rates', '50,100,250,500,1000,2000').split(','),
+    stepSecs: arg('--step-secs', '5'),
+    cpuRate: arg('--cpu-rate', '500'),
+    cpuSecs: arg('--cpu-secs', '20'),
+    soakSecs: arg('--soak-secs', '180'),
+    soakRate: arg('--soak-rate', undefined),
+  });
+  console.log(liveMarkdown(r));
+}

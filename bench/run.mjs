@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: every benchmark, markdown on stdout, JSON in bench/out/.
+ *
+ *   npm run bench [-- --only replay|live] [--size-mib 1024] [--runs 3] [--tshark-mib N] [--soak-secs 180] ...
+ *
+ * replay: bench/replay.mjs (imdswatch replay vs tcpdump vs tshark on a ~1 GiB capture)
+ * live:   bench/live.mjs (SYN gate hold, daemon zero-loss rate, CPU, RSS soak; root only,
+ *         skipped with a note otherwise)
+ * Options after `--` are passed to both (see each file's header).
+ */
+import { arg, flag } from './lib/measure.mjs';
+import { benchReplay, replayMarkdown } from './replay.mjs';
+import { benchLive, liveMarkdown } from './live.mjs';
+
+const only = arg('--only', null);
+if (only !== null && only !== 'replay' && only !== 'live') {
+  console.error('bench: --only takes replay or live');
+  process.exit(2);
+}
+const t0 = Date.now();
+let failed = false;
+
+if (only === null || only === 'replay') {
+  const r = await benchReplay({
+    sizeMiB: Number(arg('--size-mib', process.env.BENCH_SIZE_MIB ?? '1024')),
+    runs: Number(arg('--runs', '3')),
+    tsharkMiB: Number(arg('--tshark-mib', '0')),
+  });
+  console.log(replayMarkdown(r));
+  console.log('');
+  if (Object.values(r.verdicts).includes(false)) failed = true;
+}
+
+if (only === null || only === 'live') {
+  if (process.getuid?.() !== 0) {
+    console.log('### live: skipped (needs root for network namespaces and the SYN gate)');
+  } else {
+    const r = await benchLive({
+      idle: arg('--idle', '10000'),
+      holds: arg('--holds', '500'),
+      rates: arg('--rates', '50,100,250,500,1000,2000').split(','),
+      stepSecs: arg('--step-secs', '5'),
+      cpuRate: arg('--cpu-rate', '500'),
+      cpuSecs: arg('--cpu-secs', '20'),
+      soakSecs: arg('--soak-secs', '180'),
+      soakRate: arg('--soak-rate', undefined),
+    });
+    console.log(liveMarkdown(r));
+    if (Object.values(r.verdicts).includes(false)) failed = true;
+  }
+}
+console.log(`\n(bench ran ${((Date.now() - t0) / 60000).toFixed(1)} min; results in bench/out/)`);
+if (flag('--strict') && failed) process.exit(1);
