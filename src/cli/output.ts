@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { CliError } from './exit-codes.js';
 
 /**
  * Where a command's output goes: stdout, or a file written next to its final name and
@@ -24,7 +25,12 @@ export function openOutput(path: string | undefined): Output {
     };
   }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w', 0o600);
+  } catch (err) {
+    throw new CliError(`cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}): check that its directory exists and is writable`, 'E_OUTPUT');
+  }
   let open = true;
   return {
     write: (t) => writeAllSync(fd, t),
