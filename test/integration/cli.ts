@@ -94,6 +94,20 @@ export class CliRun {
     await sleep(300);
   }
 
+  /** stdout and stderr so far */
+  output(): { stdout: string; stderr: string } {
+    return { stdout: this.stdout, stderr: this.stderr };
+  }
+
+  /** wait until `pred` holds for stdout so far, or throw after timeoutMs */
+  async waitForStdout(pred: (stdout: string) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!pred(this.stdout)) {
+      if (this.exited || Date.now() > end) throw new Error(`timed out waiting for ${what}; stderr: ${this.stderr.slice(0, 500)}`);
+      await sleep(100);
+    }
+  }
+
   /** the ndjson events printed so far */
   eventsSoFar(): ImdsEvent[] {
     return this.stdout
