@@ -1,5 +1,5 @@
 import type { ContainerInfo, ProcessInfo } from '../../imds/event.js';
-import { ContainerResolver } from '../container/container-resolver.js';
+import { ContainerResolver, type ContainerResolverStats } from '../container/container-resolver.js';
 import { canonicalIp } from './ip-text.js';
 import { ProcessCache } from './process-cache.js';
 import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink } from './proc-fs.js';
@@ -47,7 +47,13 @@ export interface CorrelatorOptions {
    * names for a container id / pod uid found in the cgroup (src/enrich/container); default: a
    * ContainerResolver over the host's runtime metadata; null: ids only
    */
-  containerResolver?: { resolve(c: ContainerInfo): ContainerInfo } | null;
+  containerResolver?: ContainerNamer | null;
+}
+
+/** what the correlator needs of a container resolver (ContainerResolver, or a stand-in) */
+export interface ContainerNamer {
+  resolve(c: ContainerInfo): ContainerInfo;
+  stats?(): ContainerResolverStats;
 }
 
 export const DEFAULT_CORRELATOR_OPTIONS: CorrelatorOptions = {
@@ -67,6 +73,8 @@ export interface CorrelatorStats {
   fdDirsScanned: number;
   inodeCacheHits: number;
   processCache: ProcessCache['counters'];
+  /** container name lookups (src/enrich/container), when the resolver counts them */
+  containers?: ContainerResolverStats;
 }
 
 interface PidState {
@@ -91,7 +99,7 @@ export class ProcCorrelator {
   private readonly inodeOwner = new Map<number, { pid: number; fd: string }>();
   private readonly processes: ProcessCache;
   private readonly ownNetns: number | null;
-  private readonly containers: { resolve(c: ContainerInfo): ContainerInfo } | null;
+  private readonly containers: ContainerNamer | null;
   /** netns inode → a pid living in it */
   private netnsRep = new Map<number, number>();
   private netnsRefreshedAt = -Infinity;
@@ -164,7 +172,8 @@ export class ProcCorrelator {
   }
 
   stats(): CorrelatorStats {
-    return { ...this.counters, processCache: { ...this.processes.counters } };
+    const containers = this.containers?.stats?.();
+    return { ...this.counters, processCache: { ...this.processes.counters }, ...(containers ? { containers } : {}) };
   }
 
   private findRow(netDir: string, ipVersion: 4 | 6, local: { ip: string; port: number }, remote: { ip: string; port: number }): ProcNetTcpEntry | null {

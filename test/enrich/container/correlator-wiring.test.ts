@@ -61,6 +61,7 @@ describe('ProcCorrelator + ContainerResolver', () => {
       image: '602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.18.1',
       pod: { uid: UIDS.cri, namespace: 'kube-system', name: 'aws-node-x7k2p' },
     });
+    expect(c.stats().containers).toMatchObject({ lookups: 1, resolved: 1, bySource: { containerd: 1 } });
   });
 
   it('a Docker container gets its name', () => {
@@ -73,5 +74,6 @@ describe('ProcCorrelator + ContainerResolver', () => {
     const c = new ProcCorrelator({ procRoot: proc, passwdPath: join(t.root, 'passwd'), containerResolver: null });
     const r = c.findSocketOwner(tuple(0xb3c4), 5_000);
     expect(r.process?.container).toEqual({ runtime: 'docker', id: IDS.docker });
+    expect(c.stats().containers).toBeUndefined();
   });
 });
