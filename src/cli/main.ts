@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// first: V8 memory growth limits, before anything allocates (see memory-tuning.ts)
+import './memory-tuning.js';
 import { Command, CommanderError } from 'commander';
 import { registerReplayCommand } from './replay-command.js';
 import { registerReportCommand } from './report-command.js';

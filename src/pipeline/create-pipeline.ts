@@ -1,7 +1,7 @@
 import type { Frame } from '../source/frame.js';
 import { Decoder } from '../decode/decoder.js';
 import { FlowTable } from '../tcp/flow-table.js';
-import type { FlowInfo } from '../tcp/stream.js';
+import type { FlowInfo, StreamConsumer } from '../tcp/stream.js';
 import { HttpExchange } from '../http/exchange.js';
 import type { HttpErrorCode, HttpRequest, HttpResponse } from '../http/message.js';
 import { classifyRequest } from '../imds/classify.js';
@@ -11,6 +11,7 @@ import type { Attribution, ImdsEvent, ProcessInfo } from '../imds/event.js';
 import { identifySdk } from '../enrich/sdk/user-agent.js';
 import { V1ReasonTracker } from '../enrich/reason/v1-reasons.js';
 import type { Pipeline, PipelineOptions, PipelineStats } from './pipeline.js';
+import { LazyConsumers } from './lazy-consumers.js';
 
 /**
  * Wires the stages: decode → tcp → http → imds → enrich, and hands finished events to
@@ -96,32 +97,37 @@ export function createPipeline(opts: PipelineOptions & { ordered?: boolean }): P
     {
       onFlow(flow: FlowInfo) {
         const who = opts.resolveProcess ? opts.resolveProcess(flow) : { process: null, attribution: 'none' as const };
-        const tickets: Ticket<ImdsEvent>[] = [];
-        const exchange = new HttpExchange(
-          {
-            onRequest(req: HttpRequest) {
-              http.requests++;
-              if (ordered) tickets.push(emitter.open(req.sec, req.nsec));
-            },
-            onExchange(req: HttpRequest, res: HttpResponse | null) {
-              if (res) http.responses++;
-              const ev = toEvent(flow, who, req, res);
-              if (ordered) {
-                const t = tickets.shift();
-                if (t) emitter.resolve(t, ev);
-                else if (ev) deliver(ev);
-              } else if (ev) deliver(ev);
-            },
-            onError: countError,
-          },
-          opts.httpLimits,
-          { midstream: !flow.sawSyn },
-        );
-        return { toServer: exchange.toServer, toClient: exchange.toClient };
+        // the HTTP parsers are built when the flow carries its first byte: data-less flows (SYN floods) stay small
+        return new LazyConsumers(() => httpFor(flow, who));
       },
     },
     opts.flowLimits,
   );
+
+  function httpFor(flow: FlowInfo, who: { process: ProcessInfo | null; attribution: Attribution }): { toServer: StreamConsumer; toClient: StreamConsumer } {
+    const tickets: Ticket<ImdsEvent>[] = [];
+    const exchange = new HttpExchange(
+      {
+        onRequest(req: HttpRequest) {
+          http.requests++;
+          if (ordered) tickets.push(emitter.open(req.sec, req.nsec));
+        },
+        onExchange(req: HttpRequest, res: HttpResponse | null) {
+          if (res) http.responses++;
+          const ev = toEvent(flow, who, req, res);
+          if (ordered) {
+            const t = tickets.shift();
+            if (t) emitter.resolve(t, ev);
+            else if (ev) deliver(ev);
+          } else if (ev) deliver(ev);
+        },
+        onError: countError,
+      },
+      opts.httpLimits,
+      { midstream: !flow.sawSyn },
+    );
+    return { toServer: exchange.toServer, toClient: exchange.toClient };
+  }
 
   return {
     pushFrame(frame: Frame) {

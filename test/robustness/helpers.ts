@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Shared helpers of the robustness tests (replay floods, live floods, fail-open). */
+export const CLI = join(process.cwd(), 'dist/cli/main.js');
+export const LOAD_TOOL = join(process.cwd(), 'dist/lab/load-tool-main.js');
+export const TIME = '/usr/bin/time';
+export const built = (): boolean => existsSync(CLI) && existsSync(LOAD_TOOL);
+export const MiB = 1024 * 1024;
+
+export interface Measured {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** max resident set size of the command, bytes (GNU time %M) */
+  maxRss: number;
+  elapsedMs: number;
+}
+
+/** run argv under GNU time, report its exit code, output and peak RSS */
+export function measure(argv: string[], timeoutMs = 120_000): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(TIME, ['-f', 'IMDSWATCH_MAXRSS_KB=%M', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const m = /IMDSWATCH_MAXRSS_KB=(\d+)/.exec(stderr);
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: stderr.replace(/IMDSWATCH_MAXRSS_KB=\d+\n?/, ''),
+        maxRss: m ? Number(m[1]) * 1024 : NaN,
+        elapsedMs: Date.now() - t0,
+      });
+    });
+  });
+}
+
+export function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (cond()) {
+        clearInterval(t);
+        resolve();
+      } else if (Date.now() > end) {
+        clearInterval(t);
+        reject(new Error(`timed out waiting for ${what}`));
+      }
+    }, 50);
+  });
+}
+
+/** VmRSS of a process in bytes, or null when it is gone */
+export function rssOf(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** pid of the node process that `ip netns exec NS node ...` became (ip execs into it) */
+export function pidOf(child: ChildProcess): number {
+  return child.pid!;
+}
+
+/** The value of a Prometheus sample (sum over label sets when `name` has several) or null. */
+export function metricValue(text: string, name: string, labels?: string): number | null {
+  let total: number | null = null;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    if (labels && !(m[2] ?? '').includes(labels)) continue;
+    total = (total ?? 0) + Number(m[3]);
+  }
+  return total;
+}
+
+/** Lines of pino JSON output (non-JSON lines dropped). */
+export function jsonLines(text: string): Array<Record<string, any>> {
+  const out: Array<Record<string, any>> = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(l));
+    } catch {
+      /* a partial last line */
+    }
+  }
+  return out;
+}
