@@ -19,6 +19,7 @@ export function registerScanCommand(program: Command, setExit: (code: number) =>
     .option('-i, --interface <names...>', 'interfaces to capture on (any: all, including container bridges and veths)', ['any'])
     .option('--no-gate', 'do not install the SYN gate (passive attribution only: short-lived clients may stay unattributed)')
     .option('--queue-num <n>', 'NFQUEUE number for the SYN gate', String(DEFAULT_QUEUE_NUM))
+    .option('--gate-budget <ms>', 'longest a held SYN waits for its /proc lookup (env IMDSWATCH_GATE_BUDGET_MS)', process.env.IMDSWATCH_GATE_BUDGET_MS ?? '50')
     .option('-f, --format <format>', 'text, json or ndjson', 'text')
     .option('--fail-on <kinds>', 'exit 1 when a call matches: v1, rejected (comma-separated)')
     .option('-o, --output <path>', 'write the report to this file')
@@ -29,13 +30,15 @@ Needs root, or CAP_NET_RAW + CAP_NET_ADMIN (capture, firewall rule) and CAP_SYS_
 CAP_DAC_READ_SEARCH (reading other processes' /proc entries). The gate's firewall rule lets
 traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
     )
-    .action(async (o: { duration: string; interface: string[]; gate: boolean; queueNum: string; format: string; failOn?: string; output?: string }) => {
+    .action(async (o: { duration: string; interface: string[]; gate: boolean; queueNum: string; gateBudget: string; format: string; failOn?: string; output?: string }) => {
       const format = parseFormat(o.format);
       const failOn = parseFailOn(o.failOn);
       const ms = parseDuration(o.duration);
       if (ms === null || ms <= 0) throw new CliError(`--duration takes a time like 30s, 10m or 2h, not "${o.duration}"`);
       const queueNum = Number(o.queueNum);
       if (!Number.isInteger(queueNum) || queueNum < 0 || queueNum > 65535) throw new CliError('--queue-num takes a number from 0 to 65535');
+      const gateBudgetMs = Number(o.gateBudget);
+      if (!Number.isInteger(gateBudgetMs) || gateBudgetMs < 1 || gateBudgetMs > 5000) throw new CliError('--gate-budget takes milliseconds from 1 to 5000');
       const out = openOutput(o.output);
       const report = new ReportBuilder();
       const live = progressEnabled(process.stderr);
@@ -54,7 +57,7 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
           interfaces: o.interface,
           gate: o.gate,
           queueNum,
-          gateBudgetMs: 50,
+          gateBudgetMs,
           onEvent(ev) {
             report.add(ev);
             counts[ev.version]++;

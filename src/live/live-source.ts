@@ -144,20 +144,39 @@ export function startLive(opts: LiveOptions): LiveSource {
   }
 
   const passiveBudget = opts.passiveBudgetMs ?? 10;
-  function attributionFor(flow: FlowInfo): { process: ProcessInfo | null; attribution: Attribution } {
+  type Who = { process: ProcessInfo | null; attribution: Attribution };
+  const counted = (who: Who): Who => {
+    attribution[who.attribution]++;
+    return who;
+  };
+  function attributionFor(flow: FlowInfo): Who {
     const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
-    const rec = gate?.lookup(tupleKey(tuple), flow.sec * 1000 + Math.floor(flow.nsec / 1e6));
-    if (rec?.process) {
-      attribution.gate++;
-      return { process: rec.process, attribution: 'gate' };
-    }
+    const key = tupleKey(tuple);
+    const atMs = flow.sec * 1000 + Math.floor(flow.nsec / 1e6);
+    const rec = gate?.lookup(key, atMs);
+    if (rec?.process) return counted({ process: rec.process, attribution: 'gate' });
     const r = correlator.findSocketOwner(tuple, passiveBudget);
-    if (r.process) {
-      attribution.passive++;
-      return { process: r.process, attribution: 'passive' };
-    }
-    attribution.none++;
-    return { process: null, attribution: 'none' };
+    const passive: Who = r.process ? { process: r.process, attribution: 'passive' } : { process: null, attribution: 'none' };
+    if (!gate || !flow.sawSyn || rec) return counted(passive);
+    // The capture saw this SYN before the gate held it: a forwarded SYN (container, pod) is
+    // captured on its way in, before the FORWARD hook queues it. The gate's record exists by
+    // the time the flow carries a request (the handshake waits for the verdict), and the
+    // pipeline reads these fields when it makes each event: settle then, gate first.
+    let settled: Who | null = null;
+    const settle = (): Who => {
+      if (settled) return settled;
+      const later = gate?.lookup(key, atMs);
+      settled = counted(later?.process ? { process: later.process, attribution: 'gate' } : passive);
+      return settled;
+    };
+    return {
+      get process() {
+        return settle().process;
+      },
+      get attribution() {
+        return settle().attribution;
+      },
+    };
   }
 
   return {

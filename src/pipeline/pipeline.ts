@@ -13,7 +13,9 @@ export interface PipelineOptions {
   httpLimits?: Partial<HttpLimits>;
   /**
    * Process attribution hook (live only): called once per flow when the flow is first
-   * seen; the answer is attached to every event of that flow.
+   * seen; the answer is attached to every event of that flow. Its two fields are read
+   * when each event is made, so a hook may return getters that settle late (live: a
+   * forwarded SYN reaches the capture before the SYN gate has held it).
    */
   resolveProcess?: (flow: FlowInfo) => { process: ProcessInfo | null; attribution: Attribution };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImdsEvent } from '../../src/imds/event.js';
 import type { Lab, LabNs } from '../../src/lab/netns.js';
@@ -12,6 +12,12 @@ import { GATE_CHAIN } from '../../src/live/gate-rules.js';
  */
 export const CLI = join(process.cwd(), 'dist/cli/main.js');
 export const cliBuilt = (): boolean => existsSync(CLI);
+
+/**
+ * The tests check attribution, not speed: a generous lookup budget per held SYN, as the
+ * live gate tests use (CI machines are loaded; the default 50 ms is a latency trade-off).
+ */
+export const GATE_BUDGET_ARGS = ['--gate-budget', '500'];
 
 /** a clean environment for the clients (no pyenv shims, no AWS config of the host) */
 export function clientEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -78,20 +84,47 @@ export class CliRun {
   }
 
   /**
-   * Resolves once the gate's NFQUEUE rule is in the namespace's firewall (the capture is
-   * opened right after, in the same synchronous start), plus a short settle; or once the
-   * run has exited (the test then fails on its result). Throws after timeoutMs.
+   * Resolves once this run holds an open packet socket (its libpcap capture, listed in
+   * its namespace's /proc/net/packet) and, unless `gate` is false, the gate's NFQUEUE rule
+   * is in the namespace's firewall; or once the run has exited (the test then fails on its
+   * result). The capture opens after every gate rule (v4 and v6) is in, so waiting for the
+   * v4 rule alone is not enough. Throws after timeoutMs.
    */
-  async gateReady(timeoutMs = 20_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
+  async ready(opts: { gate?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const end = Date.now() + (opts.timeoutMs ?? 20_000);
     for (;;) {
       if (this.exited) return;
-      const r = await this.lab.run(this.opts.ns ?? 'client', ['iptables', '-w', '5', '-S', GATE_CHAIN]);
-      if (r.code === 0 && r.stdout.includes('NFQUEUE')) break;
-      if (Date.now() > end) throw new Error(`the gate rule did not appear within ${timeoutMs} ms; stderr: ${this.stderr.slice(0, 500)}`);
-      await sleep(100);
+      if (this.holdsPacketSocket()) {
+        if (opts.gate === false) return;
+        const r = await this.lab.run(this.opts.ns ?? 'client', ['iptables', '-w', '5', '-S', GATE_CHAIN]);
+        if (r.code === 0 && r.stdout.includes('NFQUEUE')) return;
+      }
+      if (Date.now() > end) throw new Error(`the scan was not capturing (with its gate) within ${opts.timeoutMs ?? 20_000} ms; stderr: ${this.stderr.slice(0, 500)}`);
+      await sleep(50);
     }
-    await sleep(300);
+  }
+
+  /** the capture and the gate are both on (see ready) */
+  gateReady(timeoutMs = 20_000): Promise<void> {
+    return this.ready({ gate: true, timeoutMs });
+  }
+
+  private holdsPacketSocket(): boolean {
+    const pid = this.child.pid;
+    try {
+      const rows = readFileSync(`/proc/${pid}/net/packet`, 'utf8').trim().split('\n').slice(1);
+      const inodes = new Set(rows.map((row) => row.trim().split(/\s+/).at(-1)));
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+          return m !== null && inodes.has(m[1]);
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
   }
 
   /** stdout and stderr so far */

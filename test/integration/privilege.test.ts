@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
 import { GATE_CHAIN } from '../../src/live/gate-rules.js';
 import { effectiveCapabilities, missingCapabilities } from '../../src/live/privilege.js';
-import { CliRun, cliBuilt, tally } from './cli.js';
+import { CliRun, GATE_BUDGET_ARGS, cliBuilt, tally } from './cli.js';
 
 /**
  * `imdswatch scan` as a non-root user (issue #7, "Privilege"): setpriv drops to
@@ -47,7 +47,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan as a non-root us
     return lab;
   };
   const scan = (lab: Lab, caps: string | null, args: string[]): CliRun => {
-    const r = new CliRun(lab, ['scan', ...args], { wrap: asNobody(caps) });
+    const r = new CliRun(lab, ['scan', ...GATE_BUDGET_ARGS, ...args], { wrap: asNobody(caps) });
     runs.push(r);
     return r;
   };

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
-import { CliRun, cliBuilt, tally } from './cli.js';
+import { CliRun, GATE_BUDGET_ARGS, cliBuilt, tally } from './cli.js';
 
 /**
  * Issue #4's attribution figure through the real CLI: 200 one-shot IMDSv1 curls while
@@ -21,7 +21,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan: 200 one-shot cu
 
   it(`attributes ${N} of ${N} one-shot curls to /usr/bin/curl with the right pid`, async () => {
     lab = await createLab({ prefix: 'iwint200', connection: 'close' });
-    run = new CliRun(lab, ['scan', '--duration', '300s', '--format', 'ndjson']);
+    run = new CliRun(lab, ['scan', ...GATE_BUDGET_ARGS, '--duration', '300s', '--format', 'ndjson']);
     await run.gateReady();
     const t0 = Date.now();
     const r = await lab.run('client', ['sh', '-c', CURL_LOOP], { timeoutMs: 120_000 });

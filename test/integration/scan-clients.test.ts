@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLab, labAvailable, type Lab, type LabOptions } from '../../src/lab/netns.js';
-import { CliRun, cliBuilt, clientEnv, netnsInode, sleep, tally } from './cli.js';
+import { CliRun, GATE_BUDGET_ARGS, cliBuilt, clientEnv, netnsInode, sleep, tally } from './cli.js';
 
 /**
  * `imdswatch scan` end to end, as a user runs it: the built CLI inside the client
@@ -30,7 +30,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
     return lab;
   };
   const scan = (lab: Lab, args: string[], ns: 'client' | 'container' = 'client'): CliRun => {
-    const r = new CliRun(lab, ['scan', ...args], { ns });
+    const r = new CliRun(lab, ['scan', ...GATE_BUDGET_ARGS, ...args], { ns });
     runs.push(r);
     return r;
   };
