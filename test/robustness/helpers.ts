@@ -99,3 +99,68 @@ export function jsonLines(text: string): Array<Record<string, any>> {
   }
   return out;
 }
+
+export interface DaemonRun {
+  child: ChildProcess;
+  pid: number;
+  /** stdout so far (pino JSON lines) */
+  out(): string;
+  err(): string;
+  exitCode(): number | null;
+  /** JSON lines of stdout */
+  lines(): Array<Record<string, any>>;
+  /** imds-request events so far */
+  events(): Array<Record<string, any>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Start `imdswatch daemon ARGS` inside a namespace (argv prefix from lab.execPrefix) and
+ * wait for its "capturing on" line. `ip netns exec` execs into node, so `pid` is the
+ * daemon's own pid (for /proc/PID/status).
+ */
+export async function startDaemonIn(prefix: string[], args: string[], env: NodeJS.ProcessEnv = {}): Promise<DaemonRun> {
+  const child = spawn(prefix[0]!, [...prefix.slice(1), process.execPath, CLI, 'daemon', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  let code: number | null = null;
+  let exited = false;
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', (c, sig) => {
+      exited = true;
+      code = c ?? (sig ? 128 : null);
+      resolve();
+    }),
+  );
+  const run: DaemonRun = {
+    child,
+    pid: child.pid!,
+    out: () => stdout,
+    err: () => stderr,
+    exitCode: () => code,
+    lines: () => jsonLines(stdout),
+    events: () => jsonLines(stdout).filter((l) => l.kind === 'imds-request'),
+    stop: async (signal = 'SIGTERM') => {
+      if (!exited) {
+        child.kill(signal);
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exit;
+        clearTimeout(t);
+      }
+      return code;
+    },
+  };
+  try {
+    await waitFor(() => stdout.includes('capturing on') || exited, 30_000, 'the daemon to start');
+  } catch (err) {
+    await run.stop('SIGKILL');
+    throw err;
+  }
+  if (exited) throw new Error(`daemon exited (${code}) at start: ${stderr.slice(-500)} ${stdout.slice(-500)}`);
+  return run;
+}

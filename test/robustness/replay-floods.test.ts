@@ -19,7 +19,7 @@ import { CLI, MiB, built, measure } from './helpers.js';
  */
 const RSS_BOUND = 128 * MiB;
 const HALF_OPEN = 100_000;
-const SHORT_CONNS = Number(process.env.IMDSWATCH_FLOOD_CONNS ?? 200_000);
+const SHORT_CONNS = Number(process.env.IMDSWATCH_FLOOD_CONNS ?? 1_000_000);
 const ENDLESS_HEADER_BYTES = 64 * MiB;
 
 interface ReplayJson {
