@@ -84,8 +84,8 @@ export class CliRun {
   }
 
   /**
-   * Resolves once this run holds an open packet socket (its libpcap capture, listed in
-   * its namespace's /proc/net/packet) and, unless `gate` is false, the gate's NFQUEUE rule
+   * Resolves once this run holds a bound, running packet socket (its libpcap capture,
+   * listed in its namespace's /proc/net/packet) and, unless `gate` is false, the gate's NFQUEUE rule
    * is in the namespace's firewall; or once the run has exited (the test then fails on its
    * result). The capture opens after every gate rule (v4 and v6) is in, so waiting for the
    * v4 rule alone is not enough. Throws after timeoutMs.
@@ -112,8 +112,12 @@ export class CliRun {
   private holdsPacketSocket(): boolean {
     const pid = this.child.pid;
     try {
+      // columns: sk RefCnt Type Proto Iface R Rmem User Inode. libpcap creates the socket with
+      // protocol 0 (receives nothing), sets up its ring, then binds it (Proto 0003, R 1):
+      // measured ~100 ms apart here, and packets in between are never seen
       const rows = readFileSync(`/proc/${pid}/net/packet`, 'utf8').trim().split('\n').slice(1);
-      const inodes = new Set(rows.map((row) => row.trim().split(/\s+/).at(-1)));
+      const running = rows.map((row) => row.trim().split(/\s+/)).filter((c) => c[3] !== '0000' && c[5] === '1');
+      const inodes = new Set(running.map((c) => c.at(-1)));
       return readdirSync(`/proc/${pid}/fd`).some((fd) => {
         try {
           const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
