@@ -40,10 +40,10 @@ export function startLiveSession(o: LiveSessionOptions): LiveSession {
   const pipeline = createPipeline({
     onEvent: o.onEvent,
     ordered: false,
-    resolveProcess: (flow) => {
+    onFlowStart: (flow) => {
       awaiting.delete(tupleKey({ srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port }));
-      return live ? live.attributionFor(flow) : { process: null, attribution: 'none' };
     },
+    resolveProcess: (flow) => (live ? live.attributionFor(flow) : { process: null, attribution: 'none' }),
   });
   const onGateRecord = (r: GateRecord) => {
     if (awaiting.size >= MAX_AWAITING) {

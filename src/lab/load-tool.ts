@@ -8,7 +8,7 @@
  *   in SYN_SENT sends nothing), at most `concurrency` at once. The SYN-ACK must be lost on
  *   the way (the caller drops the flood's source address in the IMDS namespace), so an
  *   observer sees only SYNs: half-open flows. `sources` spreads the attempts over several
- *   local addresses (each has ~28 000 ephemeral ports).
+ *   local addresses, each attempt on its own port (distinct 4-tuples).
  * - `shortConnections`: `count` one-shot `GET` requests with `Connection: close`, at most
  *   `concurrency` at once, each its own TCP connection — the pattern of one-shot clients.
  * - `endlessHeader`: one connection that sends `GET / HTTP/1.1\r\nX: ` and then header
@@ -35,7 +35,11 @@ export interface SynFloodOptions extends LoadCommon {
   concurrency?: number;
   /** how long each attempt is held before it is dropped (default 300 ms) */
   holdMs?: number;
-  /** local addresses to bind, round-robin (default: the kernel chooses) */
+  /**
+   * local addresses to bind, round-robin, each with explicit ports 1024, 1025, … so that
+   * every attempt is a new 4-tuple for up to 64 512 attempts per address (with port 0 the
+   * kernel hands a just-freed port out again at once). Default: the kernel chooses both.
+   */
   sources?: string[];
 }
 
@@ -132,8 +136,8 @@ export async function synFlood(o: SynFloodOptions): Promise<SynFloodResult> {
   let connected = 0;
   const { started, timedOut } = await pool(count, o.concurrency ?? 1000, deadline, (i) =>
     new Promise<void>((resolve) => {
-      const localAddress = sources.length > 0 ? sources[i % sources.length] : undefined;
-      const sock: Socket = connect({ host: o.target, port: o.port ?? 80, ...(localAddress ? { localAddress } : {}) });
+      const local = sources.length > 0 ? { localAddress: sources[i % sources.length], localPort: 1024 + (Math.floor(i / sources.length) % 64_512) } : {};
+      const sock: Socket = connect({ host: o.target, port: o.port ?? 80, ...local });
       let done = false;
       const finish = (): void => {
         if (done) return;

@@ -41,6 +41,17 @@ export interface GateOptions {
   recordTtlMs: number;
   /** libpcap buffer for the queue */
   bufferBytes: number;
+  /**
+   * overload guard: most share of each `busyWindowMs` spent holding SYNs for lookups while
+   * SYNs queue up back to back. Past it the rest of that window's SYNs get their verdict at
+   * once, unattributed (`shed`; the pipeline still tries a passive lookup when such a flow
+   * carries a request), so a SYN flood cannot fill the kernel queue (1024 packets; a full
+   * queue drops SYNs and IMDS would be blocked for every client) nor starve the capture of
+   * the event loop. Short windows keep each stall short. A SYN that arrives after the gate
+   * sat idle starts a new window: one-at-a-time clients are never shed, however slow /proc is.
+   */
+  maxBusyShare: number;
+  busyWindowMs: number;
 }
 
 export const DEFAULT_GATE_OPTIONS: GateOptions = {
@@ -49,6 +60,8 @@ export const DEFAULT_GATE_OPTIONS: GateOptions = {
   maxRecords: 65_536,
   recordTtlMs: 10 * 60_000,
   bufferBytes: 4 * 1024 * 1024,
+  maxBusyShare: 0.5,
+  busyWindowMs: 100,
 };
 
 export interface GateStats {
@@ -59,6 +72,8 @@ export interface GateStats {
   notSyn: number;
   recordsKept: number;
   recordsEvicted: number;
+  /** SYNs passed without a lookup because the gate was overloaded (maxBusyShare) */
+  shed: number;
 }
 
 export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED' | 'E_GATE_NO_PRIVILEGE';
@@ -77,6 +92,9 @@ export function tupleKey(t: { srcIp: string; srcPort: number; dstIp: string; dst
   return `${canonicalIp(t.srcIp)}|${t.srcPort}|${canonicalIp(t.dstIp)}|${t.dstPort}`;
 }
 
+/** a gap this long between one verdict and the next SYN means nothing was queued behind it */
+const IDLE_GAP_MS = 2;
+
 export class SynGate {
   private readonly opts: GateOptions;
   private readonly records = new Map<string, GateRecord>();
@@ -91,7 +109,12 @@ export class SynGate {
     notSyn: 0,
     recordsKept: 0,
     recordsEvicted: 0,
+    shed: 0,
   };
+  private windowStart = -Infinity;
+  private windowBusyMs = 0;
+  /** when the previous callback returned (performance.now) */
+  private lastEnd = -Infinity;
 
   constructor(
     private readonly correlator: ProcCorrelator,
@@ -125,7 +148,10 @@ export class SynGate {
     this.cap = null;
   }
 
-  /** The packet callback (public for tests): decode, look up, record. Returns the record for an IMDS SYN. */
+  /**
+   * The packet callback (public for tests): decode, look up, record. Returns the record for
+   * an IMDS SYN; null for anything else and for a SYN shed by the overload guard.
+   */
   onPacket(packet: Buffer): GateRecord | null {
     const t0 = performance.now();
     const now = this.clock();
@@ -134,9 +160,20 @@ export class SynGate {
       this.counters.notSyn++;
       return null;
     }
+    if (t0 - this.windowStart >= this.opts.busyWindowMs || t0 - this.lastEnd > IDLE_GAP_MS) {
+      this.windowStart = t0;
+      this.windowBusyMs = 0;
+    }
+    if (this.windowBusyMs >= this.opts.maxBusyShare * this.opts.busyWindowMs) {
+      this.counters.shed++;
+      this.lastEnd = performance.now();
+      return null;
+    }
     const tuple: SocketTuple = { srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion };
     const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs);
     const holdMs = performance.now() - t0;
+    this.windowBusyMs += holdMs;
+    this.lastEnd = t0 + holdMs;
     const rec: GateRecord = {
       key: tupleKey(tuple),
       tuple,

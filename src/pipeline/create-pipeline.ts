@@ -96,9 +96,10 @@ export function createPipeline(opts: PipelineOptions & { ordered?: boolean }): P
   const flows = new FlowTable(
     {
       onFlow(flow: FlowInfo) {
-        const who = opts.resolveProcess ? opts.resolveProcess(flow) : { process: null, attribution: 'none' as const };
-        // the HTTP parsers are built when the flow carries its first byte: data-less flows (SYN floods) stay small
-        return new LazyConsumers(() => httpFor(flow, who));
+        opts.onFlowStart?.(flow);
+        // the HTTP parsers and the process lookup wait for the flow's first byte: data-less
+        // flows (a SYN flood's half-open connections) stay small and cost no /proc lookup
+        return new LazyConsumers(() => httpFor(flow, opts.resolveProcess ? opts.resolveProcess(flow) : { process: null, attribution: 'none' }));
       },
     },
     opts.flowLimits,

@@ -12,12 +12,15 @@ export interface PipelineOptions {
   flowLimits?: Partial<FlowLimits>;
   httpLimits?: Partial<HttpLimits>;
   /**
-   * Process attribution hook (live only): called once per flow when the flow is first
-   * seen; the answer is attached to every event of that flow. Its two fields are read
+   * Process attribution hook (live only): called once per flow when the flow carries its
+   * first byte (a flow that never does — a half-open SYN of a flood — is never looked up);
+   * the answer is attached to every event of that flow. Its two fields are read
    * when each event is made, so a hook may return getters that settle late (live: a
    * forwarded SYN reaches the capture before the SYN gate has held it).
    */
   resolveProcess?: (flow: FlowInfo) => { process: ProcessInfo | null; attribution: Attribution };
+  /** optional: called once per flow when it is first seen (cheap bookkeeping only: it runs for every SYN of a flood) */
+  onFlowStart?: (flow: FlowInfo) => void;
 }
 
 export interface PipelineStats {
