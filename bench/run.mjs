@@ -25,7 +25,7 @@ if (only === null || only === 'replay') {
   const r = await benchReplay({
     sizeMiB: Number(arg('--size-mib', process.env.BENCH_SIZE_MIB ?? '1024')),
     runs: Number(arg('--runs', '3')),
-    tsharkMiB: Number(arg('--tshark-mib', '0')),
+    tsharkMiB: Number(arg('--tshark-mib', '128')),
   });
   console.log(replayMarkdown(r));
   console.log('');
