@@ -6,6 +6,7 @@ import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/proce
 import { capLoadError, loadCap, makeClock, type CapHandle } from './cap-binding.js';
 import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
+import { BusyGuard } from './busy-guard.js';
 
 /**
  * The SYN gate's listener: reads `nfqueue:N` through libpcap (cap). libpcap sends the
@@ -42,13 +43,11 @@ export interface GateOptions {
   /** libpcap buffer for the queue */
   bufferBytes: number;
   /**
-   * overload guard: most share of each `busyWindowMs` spent holding SYNs for lookups while
-   * SYNs queue up back to back. Past it the rest of that window's SYNs get their verdict at
-   * once, unattributed (`shed`; the pipeline still tries a passive lookup when such a flow
-   * carries a request), so a SYN flood cannot fill the kernel queue (1024 packets; a full
-   * queue drops SYNs and IMDS would be blocked for every client) nor starve the capture of
-   * the event loop. Short windows keep each stall short. A SYN that arrives after the gate
-   * sat idle starts a new window: one-at-a-time clients are never shed, however slow /proc is.
+   * overload guard (see BusyGuard): most share of each `busyWindowMs` spent holding SYNs for
+   * lookups while SYNs queue up back to back. Past it the rest of that window's SYNs get
+   * their verdict at once, unattributed (`shed`), so a SYN flood cannot fill the kernel queue
+   * (1024 packets; a full queue drops SYNs and IMDS would be blocked for every client) nor
+   * starve the capture of the event loop.
    */
   maxBusyShare: number;
   busyWindowMs: number;
@@ -60,7 +59,7 @@ export const DEFAULT_GATE_OPTIONS: GateOptions = {
   maxRecords: 65_536,
   recordTtlMs: 10 * 60_000,
   bufferBytes: 4 * 1024 * 1024,
-  maxBusyShare: 0.5,
+  maxBusyShare: 0.25,
   busyWindowMs: 100,
 };
 
@@ -92,9 +91,6 @@ export function tupleKey(t: { srcIp: string; srcPort: number; dstIp: string; dst
   return `${canonicalIp(t.srcIp)}|${t.srcPort}|${canonicalIp(t.dstIp)}|${t.dstPort}`;
 }
 
-/** a gap this long between one verdict and the next SYN means nothing was queued behind it */
-const IDLE_GAP_MS = 2;
-
 export class SynGate {
   private readonly opts: GateOptions;
   private readonly records = new Map<string, GateRecord>();
@@ -111,10 +107,8 @@ export class SynGate {
     recordsEvicted: 0,
     shed: 0,
   };
-  private windowStart = -Infinity;
-  private windowBusyMs = 0;
-  /** when the previous callback returned (performance.now) */
-  private lastEnd = -Infinity;
+  /** shared with the live source's passive lookups: one budget for all /proc work */
+  readonly guard: BusyGuard;
 
   constructor(
     private readonly correlator: ProcCorrelator,
@@ -122,6 +116,7 @@ export class SynGate {
     private readonly onRecord?: (r: GateRecord) => void,
   ) {
     this.opts = { ...DEFAULT_GATE_OPTIONS, ...opts };
+    this.guard = new BusyGuard({ maxShare: this.opts.maxBusyShare, windowMs: this.opts.busyWindowMs });
   }
 
   /** open the queue; throws GateError when libpcap cannot (no cap, no nfqueue support, no rights) */
@@ -160,20 +155,14 @@ export class SynGate {
       this.counters.notSyn++;
       return null;
     }
-    if (t0 - this.windowStart >= this.opts.busyWindowMs || t0 - this.lastEnd > IDLE_GAP_MS) {
-      this.windowStart = t0;
-      this.windowBusyMs = 0;
-    }
-    if (this.windowBusyMs >= this.opts.maxBusyShare * this.opts.busyWindowMs) {
+    if (!this.guard.allow(t0)) {
       this.counters.shed++;
-      this.lastEnd = performance.now();
       return null;
     }
     const tuple: SocketTuple = { srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion };
     const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs);
     const holdMs = performance.now() - t0;
-    this.windowBusyMs += holdMs;
-    this.lastEnd = t0 + holdMs;
+    this.guard.done(t0, t0 + holdMs);
     const rec: GateRecord = {
       key: tupleKey(tuple),
       tuple,

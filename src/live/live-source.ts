@@ -6,6 +6,7 @@ import { LiveCapture, type CaptureStats } from './capture.js';
 import { FrameDeduper, type DedupeStats } from './dedupe.js';
 import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
+import { BusyGuard } from './busy-guard.js';
 import { procLookupPrivilegeWarning } from './privilege.js';
 import { GateRulesError, installGateRules, removeGateRules, type GateRulesResult, type Runner } from './gate-rules.js';
 
@@ -52,6 +53,8 @@ export interface LiveStats {
   dedupe: DedupeStats | null;
   correlator: CorrelatorStats;
   attribution: Record<Attribution, number>;
+  /** passive lookups skipped by the overload guard (the flow stays unattributed) */
+  passiveShed: number;
 }
 
 export interface LiveSource {
@@ -144,6 +147,9 @@ export function startLive(opts: LiveOptions): LiveSource {
   }
 
   const passiveBudget = opts.passiveBudgetMs ?? 10;
+  // passive lookups share the gate's overload guard (one /proc budget for the event loop)
+  const guard = gate?.guard ?? new BusyGuard();
+  let passiveShed = 0;
   type Who = { process: ProcessInfo | null; attribution: Attribution };
   const counted = (who: Who): Who => {
     attribution[who.attribution]++;
@@ -155,8 +161,15 @@ export function startLive(opts: LiveOptions): LiveSource {
     const atMs = flow.sec * 1000 + Math.floor(flow.nsec / 1e6);
     const rec = gate?.lookup(key, atMs);
     if (rec?.process) return counted({ process: rec.process, attribution: 'gate' });
-    const r = correlator.findSocketOwner(tuple, passiveBudget);
-    const passive: Who = r.process ? { process: r.process, attribution: 'passive' } : { process: null, attribution: 'none' };
+    let found: ProcessInfo | null = null;
+    const t0 = performance.now();
+    if (guard.allow(t0)) {
+      found = correlator.findSocketOwner(tuple, passiveBudget).process;
+      guard.done(t0);
+    } else {
+      passiveShed++;
+    }
+    const passive: Who = found ? { process: found, attribution: 'passive' } : { process: null, attribution: 'none' };
     if (!gate || !flow.sawSyn || rec) return counted(passive);
     // The capture saw this SYN before the gate held it: a forwarded SYN (container, pod) is
     // captured on its way in, before the FORWARD hook queues it. The gate's record exists by
@@ -195,6 +208,7 @@ export function startLive(opts: LiveOptions): LiveSource {
       dedupe: dedupe?.stats() ?? null,
       correlator: correlator.stats(),
       attribution: { ...attribution },
+      passiveShed,
     }),
   };
 }

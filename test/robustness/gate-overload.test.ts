@@ -56,7 +56,7 @@ describe('SynGate overload guard', () => {
     expect(g.stats()).toMatchObject({ syns: 5, shed: 0 });
   });
 
-  it('defaults: half of each 100 ms window', () => {
+  it("defaults: half of each 100 ms window", () => {
     expect(DEFAULT_GATE_OPTIONS).toMatchObject({ maxBusyShare: 0.5, busyWindowMs: 100 });
   });
 });
