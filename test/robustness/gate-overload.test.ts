@@ -39,7 +39,7 @@ describe('SynGate overload guard', () => {
     const g = new SynGate(slowCorrelator(20));
     const results = Array.from({ length: 40 }, (_, i) => g.onPacket(syn(20000 + i)));
     const st = g.stats();
-    // 50 ms of a 100 ms window: the third 20 ms lookup crosses the share, the rest of the window is shed
+    // 25 ms of a 100 ms window: the second 20 ms lookup crosses the share, the rest of the window is shed
     expect(st.syns + st.shed).toBe(40);
     expect(st.shed).toBeGreaterThan(20);
     expect(results.filter((r) => r === null).length).toBe(st.shed);
@@ -56,7 +56,7 @@ describe('SynGate overload guard', () => {
     expect(g.stats()).toMatchObject({ syns: 5, shed: 0 });
   });
 
-  it("defaults: half of each 100 ms window", () => {
-    expect(DEFAULT_GATE_OPTIONS).toMatchObject({ maxBusyShare: 0.5, busyWindowMs: 100 });
+  it("defaults: a quarter of each 100 ms window", () => {
+    expect(DEFAULT_GATE_OPTIONS).toMatchObject({ maxBusyShare: 0.25, busyWindowMs: 100 });
   });
 });
