@@ -4,12 +4,14 @@ import { canonicalIp } from './ip-text.js';
 import { ProcessCache } from './process-cache.js';
 import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink } from './proc-fs.js';
 import { encodeProcNetAddress, findProcNetTcpRow, type ProcNetTcpEntry } from './proc-net-tcp.js';
+import { loadSockDiag, type SockDiag, type SockDiagRow, type SockDiagStats } from './sock-diag.js';
 import { parseStatus } from './status.js';
 
 /**
- * The /proc correlator: 4-tuple → socket row (/proc/net/tcp{,6}, or /proc/PID/net/tcp{,6} of a
- * representative process of every other network namespace) → the pid holding `socket:[inode]`
- * → ProcessInfo. Synchronous on purpose: the SYN gate runs it inside the NFQUEUE callback
+ * The /proc correlator: 4-tuple → socket row (netlink sock_diag when the native addon is built,
+ * else /proc/net/tcp{,6}; in every other network namespace sock_diag when the namespace can be
+ * entered, else /proc/PID/net/tcp{,6} of a representative process) → the pid holding
+ * `socket:[inode]` → ProcessInfo. Synchronous on purpose: the SYN gate runs it inside the NFQUEUE callback
  * while the client waits in connect().
  *
  * Owner search order: inode cache (verified with one readlink), then pids not seen before
@@ -48,6 +50,11 @@ export interface CorrelatorOptions {
    * ContainerResolver over the host's runtime metadata; null: ids only
    */
   containerResolver?: ContainerNamer | null;
+  /**
+   * socket rows through netlink sock_diag (src/enrich/process/sock-diag.ts); default: the native
+   * addon when procRoot is /proc and it is built; null: /proc/net/tcp only
+   */
+  sockDiag?: SockDiag | null;
 }
 
 /** what the correlator needs of a container resolver (ContainerResolver, or a stand-in) */
@@ -75,6 +82,8 @@ export interface CorrelatorStats {
   processCache: ProcessCache['counters'];
   /** container name lookups (src/enrich/container), when the resolver counts them */
   containers?: ContainerResolverStats;
+  /** netlink sock_diag queries, when the addon is in use */
+  sockDiag?: SockDiagStats;
 }
 
 interface PidState {
@@ -93,6 +102,10 @@ function rowNeedle(local: { ip: string; port: number }, remote: { ip: string; po
   return l && r ? `${l} ${r}` : undefined;
 }
 
+function diagEntry(r: SockDiagRow, local: { ip: string; port: number }, remote: { ip: string; port: number }): ProcNetTcpEntry {
+  return { localIp: local.ip, localPort: local.port, remoteIp: remote.ip, remotePort: remote.port, state: r.state, uid: r.uid, inode: r.inode, v4Mapped: false };
+}
+
 export class ProcCorrelator {
   private readonly opts: CorrelatorOptions;
   private readonly pids = new Map<number, PidState>();
@@ -100,6 +113,7 @@ export class ProcCorrelator {
   private readonly processes: ProcessCache;
   private readonly ownNetns: number | null;
   private readonly containers: ContainerNamer | null;
+  private readonly sockDiag: SockDiag | null;
   /** netns inode → a pid living in it */
   private netnsRep = new Map<number, number>();
   private netnsRefreshedAt = -Infinity;
@@ -117,6 +131,7 @@ export class ProcCorrelator {
     });
     this.ownNetns = nsInodeOfLink(readLink(`${this.opts.procRoot}/self/ns/net`));
     this.containers = this.opts.containerResolver === undefined ? new ContainerResolver() : this.opts.containerResolver;
+    this.sockDiag = this.opts.sockDiag !== undefined ? this.opts.sockDiag : this.opts.procRoot === '/proc' ? loadSockDiag() : null;
   }
 
   /**
@@ -151,7 +166,7 @@ export class ProcCorrelator {
 
     const local = { ip: canonicalIp(tuple.srcIp), port: tuple.srcPort };
     const remote = { ip: canonicalIp(tuple.dstIp), port: tuple.dstPort };
-    let found = this.findRow(`${this.opts.procRoot}/net`, tuple.ipVersion, local, remote);
+    let found = this.findOwnRow(tuple.ipVersion, local, remote);
     let netns = this.ownNetns;
     if (!found) {
       const other = this.findRowInOtherNetns(tuple.ipVersion, local, remote, deadline);
@@ -159,6 +174,11 @@ export class ProcCorrelator {
         found = other.row;
         netns = other.netns;
       }
+    }
+    if (!found && this.sockDiag && performance.now() < deadline) {
+      // last resort: a socket bound to a device (SO_BINDTODEVICE) escapes the exact lookup
+      const r = this.sockDiag.scan({ srcIp: local.ip, srcPort: local.port, dstIp: remote.ip, dstPort: remote.port });
+      if (r) found = diagEntry(r, local, remote);
     }
     if (!found) return done(performance.now() > deadline ? 'budget' : 'no-socket', null, null, null);
 
@@ -173,7 +193,15 @@ export class ProcCorrelator {
 
   stats(): CorrelatorStats {
     const containers = this.containers?.stats?.();
-    return { ...this.counters, processCache: { ...this.processes.counters }, ...(containers ? { containers } : {}) };
+    const sockDiag = this.sockDiag?.stats();
+    return { ...this.counters, processCache: { ...this.processes.counters }, ...(containers ? { containers } : {}), ...(sockDiag ? { sockDiag } : {}) };
+  }
+
+  /** the row in the daemon's own netns: sock_diag (O(1)), or /proc/net/tcp{,6} when it cannot answer */
+  private findOwnRow(ipVersion: 4 | 6, local: { ip: string; port: number }, remote: { ip: string; port: number }): ProcNetTcpEntry | null {
+    const r = this.sockDiag?.lookup({ srcIp: local.ip, srcPort: local.port, dstIp: remote.ip, dstPort: remote.port });
+    if (r !== undefined) return r ? diagEntry(r, local, remote) : null;
+    return this.findRow(`${this.opts.procRoot}/net`, ipVersion, local, remote);
   }
 
   private findRow(netDir: string, ipVersion: 4 | 6, local: { ip: string; port: number }, remote: { ip: string; port: number }): ProcNetTcpEntry | null {
@@ -199,7 +227,8 @@ export class ProcCorrelator {
         if (netns === this.ownNetns || tried.has(netns)) continue;
         if (performance.now() > deadline) return null;
         tried.add(netns);
-        const row = this.findRow(`${this.opts.procRoot}/${pid}/net`, ipVersion, local, remote);
+        const r = this.sockDiag?.lookupInNetns(netns, pid, { srcIp: local.ip, srcPort: local.port, dstIp: remote.ip, dstPort: remote.port });
+        const row = r !== undefined ? r && diagEntry(r, local, remote) : this.findRow(`${this.opts.procRoot}/${pid}/net`, ipVersion, local, remote);
         if (row) return { row, netns };
       }
     }
@@ -218,6 +247,7 @@ export class ProcCorrelator {
       if (!rep.has(st.netns)) rep.set(st.netns, pid);
     }
     this.netnsRep = rep;
+    this.sockDiag?.retainNetns(new Set(rep.keys()));
     this.forgetDead(alive);
   }
 

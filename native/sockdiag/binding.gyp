@@ -1,0 +1,11 @@
+{
+  'targets': [
+    {
+      'target_name': 'sockdiag',
+      'sources': ['src/sockdiag.c'],
+      'cflags': ['-std=gnu11', '-Wall', '-Wextra', '-O2'],
+      'defines': ['NAPI_VERSION=8'],
+      'libraries': ['-lpthread'],
+    },
+  ],
+}
