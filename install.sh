@@ -248,6 +248,11 @@ do_app() {
   stage=$(mktemp -d "$parent/.imdswatch-new.XXXXXX")
   CLEANUP+=("rm -rf $(printf %q "$stage")")
   cp -a "$SRC_DIR/dist" "$SRC_DIR/package.json" "$stage/"
+  # the sock_diag addon (fast socket lookup; without it the correlator reads /proc/net/tcp)
+  if [[ -f $SRC_DIR/native/sockdiag/build/Release/sockdiag.node ]]; then
+    mkdir -p "$stage/native/sockdiag/build/Release"
+    cp -a "$SRC_DIR/native/sockdiag/build/Release/sockdiag.node" "$stage/native/sockdiag/build/Release/"
+  fi
   if [[ -f $SRC_DIR/package-lock.json ]]; then cp -a "$SRC_DIR/package-lock.json" "$stage/"; fi
   cp -a "$SRC_DIR/node_modules" "$stage/"
   if command -v npm >/dev/null; then

@@ -135,7 +135,9 @@ static int query(int fd, int v6, const uint8_t *src, uint16_t sport, const uint8
       if (h->nlmsg_type == NLMSG_ERROR) {
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) return -EBADMSG;
         int err = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
-        if (err == ENOENT) return 0;
+        /* exact lookup: ENOENT is "no such socket"; a dump ends with NLMSG_DONE, so any error is
+           a failure (ENOENT there: no inet_diag/tcp_diag handler in this kernel) */
+        if (err == ENOENT && !dump) return 0;
         return err == 0 ? -EBADMSG : -err;
       }
       if (h->nlmsg_type == NLMSG_DONE) return found;

@@ -112,6 +112,12 @@ export function loadSockDiag(opts: { addonPath?: string | null; procRoot?: strin
 export function createSockDiag(addon: SockDiagAddon, procRoot = '/proc'): SockDiag | null {
   const own = addon.open();
   if (own < 0) return null;
+  // without the kernel's tcp_diag handler an exact lookup says ENOENT, like "no such socket":
+  // a dump of listeners for a tuple no socket has must end cleanly (null), or this path is off
+  if (addon.query(own, 4, Buffer.alloc(4), 0, Buffer.alloc(4), 0, true, 1 << 10) !== null) {
+    addon.close(own);
+    return null;
+  }
   const counters: SockDiagStats = { queries: 0, found: 0, notFound: 0, errors: 0, lastErrno: 0, netnsOpen: 0, netnsDenied: 0 };
   /** netns inode → socket fd, or a negative errno when it could not be entered */
   const netns = new Map<number, number>();

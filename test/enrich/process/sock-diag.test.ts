@@ -207,7 +207,10 @@ describe('the correlator and a SockDiag stand-in', () => {
   it('createSockDiag: an addon that fails to open gives null; failed queries are undefined and counted', () => {
     const refuse: SockDiagAddon = { open: () => -97, openIn: () => -1, query: () => 0, close: () => {} };
     expect(createSockDiag(refuse)).toBeNull();
-    const broken: SockDiagAddon = { open: () => 3, openIn: () => -1, query: () => 22, close: () => {} };
+    const noHandler: SockDiagAddon = { open: () => 3, openIn: () => -1, query: () => 2, close: () => {} };
+    expect(createSockDiag(noHandler)).toBeNull();
+    let calls = 0;
+    const broken: SockDiagAddon = { open: () => 3, openIn: () => -1, query: () => (calls++ === 0 ? null : 22), close: () => {} };
     const sd = createSockDiag(broken)!;
     expect(sd.lookup({ srcIp: '10.0.0.1', srcPort: 1, dstIp: '169.254.169.254', dstPort: 80 })).toBeUndefined();
     expect(sd.lookupInNetns(4026532000, 42, { srcIp: '10.0.0.1', srcPort: 1, dstIp: '169.254.169.254', dstPort: 80 })).toBeUndefined();
