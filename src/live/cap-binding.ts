@@ -37,6 +37,27 @@ export function capLoadError(): string {
 }
 
 /**
+ * cap 0.2.x initializes its libuv poll handle only at the end of a successful open(), but
+ * close() (which its destructor also runs when the object is garbage-collected) stops that
+ * handle whenever a pcap handle exists, and a failed open() leaves one: a Cap whose open()
+ * threw crashes the process with SIGSEGV when collected or closed (measured: a non-root scan
+ * without CAP_NET_RAW died with SIGSEGV in about half of the runs instead of exiting 2).
+ * Such handles are kept referenced here and never closed. Opens happen only at start (one
+ * per interface plus the gate's queue), so this holds a few small objects at most.
+ */
+const failedOpens: CapHandle[] = [];
+
+/** cap.open(), keeping the handle alive forever when it throws (see failedOpens) */
+export function openCap(cap: CapHandle, device: string, filter: string, bufSize: number, buffer: Buffer): string {
+  try {
+    return cap.open(device, filter, bufSize, buffer);
+  } catch (err) {
+    failedOpens.push(cap);
+    throw err;
+  }
+}
+
+/**
  * cap reports the link type as a name for a few types and as "Unknown linktype N" otherwise;
  * map it to the LINKTYPE_* number the decode stage expects.
  */

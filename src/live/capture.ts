@@ -1,5 +1,5 @@
 import type { Frame, FrameSink } from '../source/frame.js';
-import { capLoadError, linkTypeNumber, loadCap, makeClock, type CapHandle } from './cap-binding.js';
+import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 
 /**
  * Passive live capture through libpcap (cap) on `any` or the given interfaces, filtered to
@@ -27,7 +27,7 @@ export interface CaptureOptions {
  * 128 MiB bound; 8 MiB (127 packets of backlog) lost calls during an 800 SYN/s flood; 16 MiB
  * (255 packets, 32 MiB resident) kept every call and peaked at 121 MiB.
  */
-export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 16 * 1024 * 1024 };
+export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 12 * 1024 * 1024 };
 
 export interface CaptureStats {
   packets: number;
@@ -81,7 +81,7 @@ export class LiveCapture {
         const buf = Buffer.alloc(65_535);
         let lt: string;
         try {
-          lt = cap.open(name, this.opts.filter, this.opts.bufferBytes, buf);
+          lt = openCap(cap, name, this.opts.filter, this.opts.bufferBytes, buf);
         } catch (err) {
           const msg = (err as Error).message;
           if (isPermissionError(msg)) {

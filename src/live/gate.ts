@@ -3,7 +3,7 @@ import { TCP_ACK, TCP_SYN } from '../decode/packet.js';
 import type { ProcessInfo } from '../imds/event.js';
 import { canonicalIp } from '../enrich/process/ip-text.js';
 import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/process/proc-correlator.js';
-import { capLoadError, loadCap, makeClock, type CapHandle } from './cap-binding.js';
+import { capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
 import { BusyGuard } from './busy-guard.js';
@@ -126,7 +126,7 @@ export class SynGate {
     const cap = new mod.Cap();
     const buf = Buffer.alloc(65_535);
     try {
-      cap.open(`nfqueue:${this.opts.queueNum}`, '', this.opts.bufferBytes, buf);
+      openCap(cap, `nfqueue:${this.opts.queueNum}`, '', this.opts.bufferBytes, buf);
     } catch (err) {
       const msg = (err as Error).message;
       if (isPermissionError(msg)) throw new GateError('E_GATE_NO_PRIVILEGE', `cannot open nfqueue:${this.opts.queueNum}: missing privilege CAP_NET_ADMIN (${msg})`);

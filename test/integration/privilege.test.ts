@@ -74,7 +74,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan as a non-root us
     run.interrupt();
     const res = await run.result;
     console.log(`non-root scan (unit caps): ${tally(res.events)}, exit ${res.code} after ${res.elapsedMs} ms`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(ownLines(res.stderr)).toEqual([]);
     expect(res.events).toHaveLength(1);
     expect(res.events[0]).toMatchObject({ version: 'v1', attribution: 'gate', process: { pid: Number(pidText), exe: '/usr/bin/curl', uid: 0, user: 'root' } });
@@ -103,7 +103,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan as a non-root us
     run.interrupt();
     const res = await run.result;
     console.log(`non-root scan (net caps only): ${tally(res.events)}; ${ownLines(res.stderr).join(' | ')}`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(res.events.map((e) => [e.version, e.attribution])).toEqual([['v1', 'none']]);
     const lines = ownLines(res.stderr);
     expect(lines).toHaveLength(1);
@@ -115,7 +115,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan as a non-root us
     const res = await scan(lab, '+net_raw', ['--duration', '3s']).result;
     const lines = ownLines(res.stderr);
     console.log(`non-root scan (net_raw only): exit ${res.code}; ${lines.join(' | ')}`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(res.stdout).toContain('no IMDS request seen');
     expect(lines.filter((l) => /SYN gate not active/.test(l))).toHaveLength(1);
     expect(lines.find((l) => /SYN gate not active/.test(l))).toMatch(/missing privilege CAP_NET_ADMIN/);

@@ -37,7 +37,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan: 200 one-shot cu
       return e?.attribution === 'gate' && e.process?.exe === '/usr/bin/curl';
     });
     console.log(`scan, ${N} curls: ${attributed.length}/${N} attributed by pid; ${tally(res.events)}; curls took ${curlMs} ms`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(res.events).toHaveLength(N);
     expect(res.events.every((e) => e.version === 'v1' && e.status === 200)).toBe(true);
     expect(attributed).toHaveLength(N);

@@ -45,7 +45,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
     const lab = await freshLab();
     const res = await scan(lab, ['--duration', '5s']).result;
     console.log(`empty scan: exit ${res.code} after ${res.elapsedMs} ms`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(res.stdout).toMatch(/^IMDSv1 calls: +0$/m);
     expect(res.stdout).toMatch(/^IMDSv2 calls: +0$/m);
     expect(res.stdout).toMatch(/^token requests: +0$/m);
@@ -88,7 +88,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
       run.interrupt();
       const res = await run.result;
       console.log(`python keep-alive: ${tally(res.events)}, scan ${res.elapsedMs} ms`);
-      expect(res.code, res.stderr).toBe(0);
+      expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
       expect(res.events.map((e) => e.path)).toEqual([
         '/latest/meta-data/ami-id',
         '/latest/meta-data/hostname',
@@ -123,7 +123,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
     run.interrupt();
     const res = await run.result;
     console.log(`aws cli: ${tally(res.events)}, aws ran ${cliMs} ms, sdk ${JSON.stringify(res.events[0]?.sdk?.name)}`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(res.events[0]).toMatchObject({ version: 'token', method: 'PUT', path: '/latest/api/token', status: 200 });
     expect(res.events.slice(1).map((e) => e.version)).toEqual(res.events.slice(1).map(() => 'v2'));
     expect(res.events.length).toBeGreaterThanOrEqual(3);
@@ -154,7 +154,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
     run.interrupt();
     const res = await run.result;
     console.log(`js sdk v3: ${tally(res.events)}`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(res.events.map((e) => [e.version, e.method, e.path])).toEqual([
       ['token', 'PUT', '/latest/api/token'],
       ['v2', 'GET', '/latest/meta-data/iam/security-credentials/'],
@@ -181,7 +181,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
     const containerNs = await netnsInode(lab, 'container');
     const clientNs = await netnsInode(lab, 'client');
     console.log(`container curl: ${tally(res.events)}; netns ${res.events[0]?.process?.netns} (container ${containerNs}, scan ${clientNs})`);
-    expect(res.code, res.stderr).toBe(0);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
     expect(res.events).toHaveLength(1);
     const e = res.events[0]!;
     expect(e).toMatchObject({ version: 'v1', attribution: 'gate', client: { ip: lab.addresses.container.ipv4 }, reason: 'no-token-attempt' });
