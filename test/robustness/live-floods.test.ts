@@ -17,9 +17,9 @@ import { LOAD_TOOL, MiB, built, metricValue, rssOf, startDaemonIn, type DaemonRu
  * they never complete (half-open). The simulator runs with a large max-http-header-size so
  * the endless header is not cut by Node's own 16 KiB limit before the daemon's 64 KiB one.
  */
-const SYN_FLOOD = 18_000;
+const SYN_FLOOD = 24_000;
 const NORMAL_CURLS = 10;
-const FLOOD_SECONDS = 24;
+const FLOOD_SECONDS = 32;
 const RSS_BOUND = 128 * MiB;
 const METRICS_PORT = 17000 + (process.pid % 1000);
 const FLOOD_SOURCES = ['10.213.1.10', '10.213.1.11'];
