@@ -27,7 +27,7 @@ export interface CaptureOptions {
  * 128 MiB bound; 8 MiB (127 packets of backlog) lost calls during an 800 SYN/s flood; 16 MiB
  * (255 packets, 32 MiB resident) kept every call and peaked at 121 MiB.
  */
-export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 12 * 1024 * 1024 };
+export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 16 * 1024 * 1024 };
 
 export interface CaptureStats {
   packets: number;
