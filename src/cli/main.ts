@@ -52,6 +52,11 @@ async function main(): Promise<void> {
       return;
     }
     const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EPIPE') {
+      // the reader went away (| head): stop quietly, as a SIGPIPE would
+      process.exitCode = exitCode;
+      return;
+    }
     process.stderr.write(`imdswatch: unexpected error: ${e.code ?? ''} ${e.message.split('\n')[0]} (please report this)\n`);
     process.exitCode = EXIT_TROUBLE;
   }

@@ -70,8 +70,8 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
         count = err.packetsRead;
         errors.push({ file, code: err.code, message: err.message, packetsRead: err.packetsRead });
       } else {
-        const e = err as NodeJS.ErrnoException;
-        errors.push({ file, code: 'E_CAPTURE_IO', message: `cannot read ${file}: ${e.code ?? e.message}`, packetsRead: 0 });
+        // not the file's fault (the reader wraps its own I/O errors): e.g. EPIPE from a sink
+        throw err;
       }
     }
     pipeline.finish();
