@@ -42,7 +42,9 @@ export function readText(path: string, until?: string): string | null {
         if (n === 0) break;
         const from = Math.max(0, len - (until?.length ?? 0));
         len += n;
-        if (until && scratch.indexOf(until, from, 'latin1') >= 0 && scratch.indexOf(10, scratch.indexOf(until, from, 'latin1')) >= 0) break;
+        // search only what this read filled: past len the buffer holds an earlier file's bytes
+        const at = until ? scratch.subarray(0, len).indexOf(until, from, 'latin1') : -1;
+        if (at >= 0 && scratch.subarray(0, len).indexOf(10, at) >= 0) break;
       }
       return scratch.toString('latin1', 0, len);
     } finally {
