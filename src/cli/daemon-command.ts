@@ -110,7 +110,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
 
   let lastEvicted = 0;
   const lastParse: Record<string, number> = {};
-  const flush = () => {
+  // counters, metrics and loss lines: once per save interval (one line per interval, never per eviction)
+  const report = () => {
     const ps = session.pipeline.stats();
     const evicted = ps.tcp.evictedFlows;
     if (evicted > lastEvicted) {
@@ -132,6 +133,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     metrics?.setPcapDrops(missed);
     state.drops.logLinesDropped = log.droppedLines;
     metrics?.setLogLinesDropped(log.droppedLines);
+  };
+  const save = () => {
     touchWindow(state, now(), false);
     try {
       saveState(cfg.stateFile, state);
@@ -140,15 +143,19 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     }
   };
   // new events are on disk within a second (a report right after boot sees them);
-  // otherwise the observation window is extended every saveIntervalSec
-  let lastSave = Date.now();
-  flush();
+  // counters are reported and the observation window extended every saveIntervalSec
+  let lastReport = Date.now();
+  save();
   const timer = setInterval(() => {
-    const now = Date.now();
-    if (dirty || now - lastSave >= cfg.saveIntervalSec * 1000) {
+    const t = Date.now();
+    if (t - lastReport >= cfg.saveIntervalSec * 1000) {
+      lastReport = t;
+      report();
       dirty = false;
-      lastSave = now;
-      flush();
+      save();
+    } else if (dirty) {
+      dirty = false;
+      save();
     }
   }, 1000);
 
@@ -167,7 +174,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   clearInterval(timer);
   session.stop();
   metrics?.setCaptureRunning(false);
-  flush();
+  report();
+  save();
   await metrics?.close();
   log.close();
 }

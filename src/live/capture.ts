@@ -20,13 +20,16 @@ export interface CaptureOptions {
 }
 
 /**
- * bufferBytes: cap opens in immediate mode with snaplen 65535, so libpcap uses a TPACKET_V2
- * ring of fixed 64 KiB frames, one per 128 KiB block: the ring holds bufferBytes / 64 KiB
- * packets and takes twice bufferBytes of resident memory. Measured (test/robustness): 32 MiB
- * made a 64 MiB ring, an idle daemon at 127 MiB RSS and 153 MiB under a SYN flood, over the
- * 128 MiB bound; 8 MiB (127 packets of backlog) lost calls during an 800 SYN/s flood; 16 MiB
- * (255 packets, 32 MiB resident) kept every call and peaked at 121 MiB.
+ * bufferBytes: cap opens in immediate mode, so libpcap uses a TPACKET_V2 ring of fixed
+ * frames sized by the snaplen. Stock cap fixes 65 535 bytes: 64 KiB frames in 128 KiB
+ * blocks, so 16 MiB held 256 packets and cost 32 MiB resident (an idle daemon at 96 MiB
+ * RSS, 129 MiB under the live SYN flood). With cap patched at install to take its
+ * snaplen from IMDSWATCH_CAP_SNAPLEN (native/cap-snaplen) and CAPTURE_SNAPLEN = 8000, a
+ * frame fits one 8 KiB block: 16 MiB holds ~2 000 packets in ~16 MiB resident (idle
+ * 80 MiB, 113 MiB peak under the same flood, every normal call reported).
  */
+export const CAPTURE_SNAPLEN = 8000;
+
 export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 16 * 1024 * 1024 };
 
 export interface CaptureStats {
@@ -81,6 +84,9 @@ export class LiveCapture {
         const buf = Buffer.alloc(65_535);
         let lt: string;
         try {
+          // cap as patched at install (native/cap-snaplen) reads its snaplen from here: 8000
+          // bytes keep every IMDS head (< 8 KiB) and fit a ring frame in one 8 KiB block
+          process.env.IMDSWATCH_CAP_SNAPLEN ??= String(CAPTURE_SNAPLEN);
           lt = openCap(cap, name, this.opts.filter, this.opts.bufferBytes, buf);
         } catch (err) {
           const msg = (err as Error).message;

@@ -56,7 +56,8 @@ export interface GateOptions {
 export const DEFAULT_GATE_OPTIONS: GateOptions = {
   queueNum: 7,
   budgetMs: 50,
-  maxRecords: 65_536,
+  // a record matters only while its flow can still be joined: as many as the flow table holds
+  maxRecords: 16_384,
   recordTtlMs: 10 * 60_000,
   bufferBytes: 4 * 1024 * 1024,
   maxBusyShare: 0.25,

@@ -139,7 +139,7 @@ describe.skipIf(!labAvailable() || !built())('daemon under live floods (lab)', (
     const events = daemon.events().map((l) => l.event);
     for (let i = 0; i < NORMAL_CURLS; i++) {
       const ev = events.find((e) => e.userAgent === `normal-curl-${i}`);
-      expect(ev, `normal-curl-${i} in ${JSON.stringify(events.map((e) => e.userAgent))}`).toMatchObject({ version: 'v1', path: '/latest/meta-data/instance-id', status: 200 });
+      expect(ev, `normal-curl-${i}: ${JSON.stringify(ev ? { version: ev.version, path: ev.path, status: ev.status } : null)}`).toMatchObject({ version: 'v1', path: '/latest/meta-data/instance-id', status: 200 });
     }
   });
 });
