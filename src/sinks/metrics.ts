@@ -128,6 +128,11 @@ export class Metrics {
   }
 
   close(): Promise<void> {
-    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+    return new Promise((r) => {
+      if (!this.server) return r();
+      this.server.close(() => r());
+      // a scraper's keep-alive connection must not hold the shutdown
+      this.server.closeAllConnections();
+    });
   }
 }
