@@ -312,16 +312,21 @@ export function liveMarkdown(r) {
   return out.join('\n');
 }
 
+/** the live bench's options from command-line flags (shared with bench/run.mjs) */
+export function liveOptionsFromArgs(get) {
+  return {
+    idle: get('--idle', '10000'),
+    holds: get('--holds', '500'),
+    rates: get('--rates', '50,100,250,500,1000,2000').split(','),
+    stepSecs: get('--step-secs', '5'),
+    cpuRate: get('--cpu-rate', '500'),
+    cpuSecs: get('--cpu-secs', '20'),
+    soakSecs: get('--soak-secs', '180'),
+    soakRate: get('--soak-rate', undefined),
+  };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const r = await benchLive({
-    idle: arg('--idle', '10000'),
-    holds: arg('--holds', '500'),
-    rates: arg('--rates', '50,100,250,500,1000,2000').split(','),
-    stepSecs: arg('--step-secs', '5'),
-    cpuRate: arg('--cpu-rate', '500'),
-    cpuSecs: arg('--cpu-secs', '20'),
-    soakSecs: arg('--soak-secs', '180'),
-    soakRate: arg('--soak-rate', undefined),
-  });
+  const r = await benchLive(liveOptionsFromArgs(arg));
   console.log(liveMarkdown(r));
 }

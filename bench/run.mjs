@@ -11,7 +11,7 @@
  */
 import { arg, flag } from './lib/measure.mjs';
 import { benchReplay, replayMarkdown } from './replay.mjs';
-import { benchLive, liveMarkdown } from './live.mjs';
+import { benchLive, liveMarkdown, liveOptionsFromArgs } from './live.mjs';
 
 const only = arg('--only', null);
 if (only !== null && only !== 'replay' && only !== 'live') {
@@ -36,16 +36,7 @@ if (only === null || only === 'live') {
   if (process.getuid?.() !== 0) {
     console.log('### live: skipped (needs root for network namespaces and the SYN gate)');
   } else {
-    const r = await benchLive({
-      idle: arg('--idle', '10000'),
-      holds: arg('--holds', '500'),
-      rates: arg('--rates', '50,100,250,500,1000,2000').split(','),
-      stepSecs: arg('--step-secs', '5'),
-      cpuRate: arg('--cpu-rate', '500'),
-      cpuSecs: arg('--cpu-secs', '20'),
-      soakSecs: arg('--soak-secs', '180'),
-      soakRate: arg('--soak-rate', undefined),
-    });
+    const r = await benchLive(liveOptionsFromArgs(arg));
     console.log(liveMarkdown(r));
     if (Object.values(r.verdicts).includes(false)) failed = true;
   }
