@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '../helpers/wait.js';
+export { waitFor };
 
 /** Shared helpers of the robustness tests (replay floods, live floods, fail-open). */
 export const CLI = join(process.cwd(), 'dist/cli/main.js');
@@ -43,20 +45,6 @@ export function measure(argv: string[], timeoutMs = 120_000): Promise<Measured> 
   });
 }
 
-export function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (cond()) {
-        clearInterval(t);
-        resolve();
-      } else if (Date.now() > end) {
-        clearInterval(t);
-        reject(new Error(`timed out waiting for ${what}`));
-      }
-    }, 50);
-  });
-}
 
 /** VmRSS of a process in bytes, or null when it is gone */
 export function rssOf(pid: number): number | null {
