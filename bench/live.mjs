@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Live capture and SYN gate benchmarks, in network namespaces built by the IMDS lab
- * (createLab from dist/lab/netns.js). Root only.
+ * (createLab from build/lab/netns.js). Root only.
  *
  *   npm run build && node bench/live.mjs [--idle 10000] [--holds 500] [--rates 50,100,250,500,1000,2000]
  *        [--step-secs 5] [--cpu-rate 500] [--cpu-secs 20] [--soak-secs 180] [--soak-rate R]
@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DIST } from './lib/mixed-capture.mjs';
+import { BUILD, DIST } from './lib/mixed-capture.mjs';
 import { arg, loadAverage, markdownTable } from './lib/measure.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,8 +59,8 @@ function procRssMiB(pid) {
 export async function benchLive(o = {}, log = console.error) {
   if (process.getuid?.() !== 0) throw new Error('bench live needs root (network namespaces, iptables)');
   const imp = (p) => import(pathToFileURL(path.join(DIST, p)).href);
-  const { createLab } = await imp('lab/netns.js');
-  const { startDaemon, run } = await imp('lab/proc.js');
+  const { createLab } = await import(pathToFileURL(path.join(BUILD, 'lab/netns.js')).href);
+  const { startDaemon, run } = await import(pathToFileURL(path.join(BUILD, 'lab/proc.js')).href);
   const node = process.execPath;
   const lab = await createLab({ prefix: 'iwbench', server: false });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imdswatch-bench-live-'));
@@ -75,7 +75,7 @@ export async function benchLive(o = {}, log = console.error) {
     const cli = lab.names.client;
     await run(['ip', 'netns', 'exec', cli, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1']);
     await run(['ip', 'netns', 'exec', lab.names.imds, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1']);
-    await start('imds', [node, path.join(DIST, 'lab/imds-server-main.js'), '--connection', 'close', '--quiet'], /^ready /);
+    await start('imds', [node, path.join(BUILD, 'lab/imds-server-main.js'), '--connection', 'close', '--quiet'], /^ready /);
     const url = 'http://169.254.169.254/latest/meta-data/instance-id';
     const smoke = await lab.run('client', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', url]);
     if (smoke.stdout !== '200') throw new Error(`simulator not answering: ${smoke.stdout} ${smoke.stderr}`);

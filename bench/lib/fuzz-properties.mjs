@@ -47,7 +47,7 @@ export async function loadDistModules(dist) {
     imp('decode/packet.js'),
     imp('http/exchange.js'),
     imp('pipeline/create-pipeline.js'),
-    imp('testkit/pcap-writer.js'),
+    import(pathToFileURL(path.join(dist, '../build/testkit/pcap-writer.js')).href),
   ]);
   return {
     readCaptureFile: capture.readCaptureFile,

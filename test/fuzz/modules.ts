@@ -7,7 +7,7 @@ import { emptyFlowStats } from '../../src/tcp/flow-table.js';
 import { TCP_FIN, TCP_SYN } from '../../src/decode/packet.js';
 import { HttpExchange } from '../../src/http/exchange.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
-import * as testkit from '../../src/testkit/pcap-writer.js';
+import * as testkit from '../support/testkit/pcap-writer.js';
 
 export const srcModules = {
   readCaptureFile,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImdsEvent } from '../../src/imds/event.js';
-import type { Lab, LabNs } from '../../src/lab/netns.js';
+import type { Lab, LabNs } from '../support/lab/netns.js';
 import { GATE_CHAIN } from '../../src/live/gate-rules.js';
 
 /**

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
+import { createLab, labAvailable, type Lab } from '../support/lab/netns.js';
 import { gateRuleStatus, type Runner } from '../../src/live/gate-rules.js';
 import { CliRun, cliBuilt } from './cli.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
+import { createLab, labAvailable, type Lab } from '../support/lab/netns.js';
 import { GATE_CHAIN } from '../../src/live/gate-rules.js';
 import { effectiveCapabilities, missingCapabilities } from '../../src/live/privilege.js';
 import { CliRun, GATE_BUDGET_ARGS, cliBuilt, tally } from './cli.js';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
+import { createLab, labAvailable, type Lab } from '../support/lab/netns.js';
 import { CliRun, GATE_BUDGET_ARGS, cliBuilt, tally } from './cli.js';
 
 /**

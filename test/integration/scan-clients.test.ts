@@ -3,7 +3,7 @@ import { mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, type Lab, type LabOptions } from '../../src/lab/netns.js';
+import { createLab, labAvailable, type Lab, type LabOptions } from '../support/lab/netns.js';
 import { CliRun, GATE_BUDGET_ARGS, cliBuilt, clientEnv, netnsInode, sleep, tally } from './cli.js';
 
 /**

@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupStale, createLab, labAvailable, listLabNamespaces, type Lab } from '../../src/lab/netns.js';
-import { run } from '../../src/lab/proc.js';
+import { cleanupStale, createLab, labAvailable, listLabNamespaces, type Lab } from '../support/lab/netns.js';
+import { run } from '../support/lab/proc.js';
 import { curl } from './curl.js';
 
 // The harness end to end: real namespaces, the simulator inside, curl as the client.
-// Needs root and a build (dist/lab/*.js); namespaces carry this process's pid.
+// Needs root and a build (build/lab/*.js); namespaces carry this process's pid.
 
 const PREFIX = 'iwlabt';
 const TTL = 'X-aws-ec2-metadata-token-ttl-seconds: 60';

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startImdsServer, type ImdsServer } from '../../src/lab/imds-server.js';
+import { startImdsServer, type ImdsServer } from '../support/lab/imds-server.js';
 import { curl } from './curl.js';
 
 // The simulator driven by a real HTTP client (curl) over loopback. The netns variant is

@@ -54,7 +54,7 @@ describe.skipIf(!existsSync(REPLAY))('real-client captures replay to their label
 
 describe.skipIf(captures.length === 0)('real-client labels come from the captures', () => {
   it.each(captures)('tshark reads %s back to its labels', async (file) => {
-    const { tsharkLabels } = await import('../../src/lab/tshark-labels.js');
+    const { tsharkLabels } = await import('../support/lab/tshark-labels.js');
     const labels = JSON.parse(readFileSync(join(DIR, file.replace(/\.pcap(ng)?$/, '.labels.json')), 'utf8')) as Label[];
     expect(await tsharkLabels(join(DIR, file))).toEqual(labels);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { labelsFromTsharkJson } from '../../src/lab/tshark-labels.js';
+import { labelsFromTsharkJson } from '../support/lab/tshark-labels.js';
 
 // The pure half of the label maker: tshark's per-frame fields → labels.
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
+import { createLab, labAvailable, type Lab } from '../support/lab/netns.js';
 import { gateRuleStatus } from '../../src/live/gate-rules.js';
 import { nsRunner, Probe, probeBuilt, quantile } from './probe.js';
 

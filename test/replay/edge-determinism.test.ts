@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { EDGE_DIR, README, generateAll, readmeWithSection } from '../../src/testkit/make-edge-pcaps.js';
-import { SECRETS } from '../../src/testkit/fake-values.js';
+import { EDGE_DIR, README, generateAll, readmeWithSection } from '../support/testkit/make-edge-pcaps.js';
+import { SECRETS } from '../support/testkit/fake-values.js';
 import { loadCaptures } from './label-helpers.js';
 
 const hasTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EDGE_DIR, REPO_ROOT } from '../../src/testkit/make-edge-pcaps.js';
+import { EDGE_DIR, REPO_ROOT } from '../support/testkit/make-edge-pcaps.js';
 import { counterValue, expectEventsMatch, loadCaptures } from './label-helpers.js';
 
 const REPLAY_TS = join(REPO_ROOT, 'src', 'pipeline', 'replay.ts');

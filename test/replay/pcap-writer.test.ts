@@ -16,7 +16,7 @@ import {
   pcapng,
   tcpConversation,
   toRecords,
-} from '../../src/testkit/pcap-writer.js';
+} from '../support/testkit/pcap-writer.js';
 
 const hasTshark = (() => {
   try {

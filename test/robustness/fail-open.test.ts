@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, LINK, type Lab } from '../../src/lab/netns.js';
-import { run } from '../../src/lab/proc.js';
+import { createLab, labAvailable, LINK, type Lab } from '../support/lab/netns.js';
+import { run } from '../support/lab/proc.js';
 import { LOAD_TOOL, built, metricValue, startDaemonIn, waitFor, type DaemonRun } from './helpers.js';
 
 /**

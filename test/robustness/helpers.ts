@@ -6,7 +6,7 @@ export { waitFor };
 
 /** Shared helpers of the robustness tests (replay floods, live floods, fail-open). */
 export const CLI = join(process.cwd(), 'dist/cli/main.js');
-export const LOAD_TOOL = join(process.cwd(), 'dist/lab/load-tool-main.js');
+export const LOAD_TOOL = join(process.cwd(), 'build/lab/load-tool-main.js');
 export const TIME = '/usr/bin/time';
 export const built = (): boolean => existsSync(CLI) && existsSync(LOAD_TOOL);
 export const MiB = 1024 * 1024;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
+import { createLab, labAvailable, type Lab } from '../support/lab/netns.js';
 import { DEFAULT_FLOW_LIMITS } from '../../src/tcp/stream.js';
 import { LOAD_TOOL, MiB, built, metricValue, rssOf, startDaemonIn, type DaemonRun } from './helpers.js';
 

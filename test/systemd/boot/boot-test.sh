@@ -46,7 +46,7 @@ trap cleanup EXIT
 
 [[ $EUID -eq 0 ]] || fail "needs root"
 for t in debootstrap systemd-nspawn ip; do command -v $t >/dev/null || fail "needs $t"; done
-[[ -f $REPO/dist/cli/main.js && -f $REPO/dist/lab/imds-server-main.js ]] || fail "build first: npm run build"
+[[ -f $REPO/dist/cli/main.js && -f $REPO/build/lab/imds-server-main.js ]] || fail "build first: npm run build"
 NODE=$(command -v node)
 
 # --- 1. the Debian tree ------------------------------------------------------
@@ -141,7 +141,7 @@ ip -n "$NS" link set "bt${ID}c" up
 ip -n "$NS_SRV" link set lo up
 ip -n "$NS_SRV" addr add 169.254.169.254/16 dev "bt${ID}s"
 ip -n "$NS_SRV" link set "bt${ID}s" up
-ip netns exec "$NS_SRV" "$NODE" "$REPO/dist/lab/imds-server-main.js" --listen 169.254.169.254 --port 80 --tokens optional >"$OUT/imds-server.log" 2>&1 &
+ip netns exec "$NS_SRV" "$NODE" "$REPO/build/lab/imds-server-main.js" --listen 169.254.169.254 --port 80 --tokens optional >"$OUT/imds-server.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 50); do
   ip netns exec "$NS" curl -s -m 1 -o /dev/null -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token && break

@@ -23,13 +23,13 @@ export function readmeSection(): string {
   const lines: string[] = [];
   lines.push('## Synthetic edge cases', '');
   lines.push(
-    'Written by `npm run make-pcaps` (`src/testkit/make-edge-pcaps.ts`, from the packet writer in',
-    '`src/testkit/pcap-writer.ts`); deterministic, so `npm run make-pcaps -- --check` and the test',
+    'Written by `npm run make-pcaps` (`test/support/testkit/make-edge-pcaps.ts`, from the packet writer in',
+    '`test/support/testkit/pcap-writer.ts`); deterministic, so `npm run make-pcaps -- --check` and the test',
     '`test/replay/edge-determinism.test.ts` fail when a committed file no longer matches its script.',
     'Every capture has `NAME.labels.json` beside it:',
     '`{ description, expect: { exitCode, error?, packetsRead?, skip? }, events: [{ ts, version, method, path, status, client, userAgent, reason? }], tsharkExcluded? }`',
     'with events in capture order (each request\'s first byte). Tokens and credentials in the captures are',
-    'fake (`src/testkit/fake-values.ts`) and never appear in labels. `test/replay/edge-pcaps.test.ts`',
+    'fake (`test/support/testkit/fake-values.ts`) and never appear in labels. `test/replay/edge-pcaps.test.ts`',
     'replays each file and compares with its labels; it also checks with tshark that each file is read',
     'and that tshark counts the same number of IMDS requests (files where tshark cannot agree say why',
     'in `tsharkExcluded`).',

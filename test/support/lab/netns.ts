@@ -30,9 +30,9 @@
  * `cleanupStale(prefix)` removes namespaces left by dead processes (their pid is in the
  * name). Nothing here logs a token or a response body.
  */
+import { BUILD_DIR } from '../repo-root.js';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { IMDS_IPV4, IMDS_IPV6, type TokenMode } from './imds-server.js';
 import { must, run, startDaemon, type Daemon, type RunOptions, type RunResult } from './proc.js';
 
@@ -101,11 +101,9 @@ const TOKEN_PUT_MARK = 'X-aws-ec2-metadata-token-ttl-seconds';
 
 let counter = 0;
 
-/** the compiled lab entry points (dist/lab/*.js), whether this module runs from src or dist */
+/** the compiled lab entry points (build/lab/*.js), whether this module runs from test/support or build */
 export function labScript(name: string): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const inDist = here.replace(/([/\\])src([/\\]lab)$/, '$1dist$2');
-  const path = join(inDist, name);
+  const path = join(BUILD_DIR, 'lab', name);
   if (!existsSync(path)) {
     const err = new Error(`${path} is missing: run "npm run build" first`);
     (err as NodeJS.ErrnoException).code = 'LAB_NOT_BUILT';

@@ -2,12 +2,12 @@
 /**
  * The IMDS lab by hand (root):
  *
- *   node dist/lab/lab-main.js up [--tokens optional|required] [--hop-limit] [--proxy] [--connection close]
+ *   node build/lab/lab-main.js up [--tokens optional|required] [--hop-limit] [--proxy] [--connection close]
  *       build a lab, print the namespace names, keep it until Ctrl-C, then tear it down.
  *       e.g. in another shell: ip netns exec <client-ns> curl http://169.254.169.254/latest/meta-data/
- *   node dist/lab/lab-main.js run [same options] [--in client|container] -- CMD ARGS...
+ *   node build/lab/lab-main.js run [same options] [--in client|container] -- CMD ARGS...
  *       build a lab, run CMD in the namespace, print its output, tear down; exits with CMD's code.
- *   node dist/lab/lab-main.js cleanup
+ *   node build/lab/lab-main.js cleanup
  *       delete lab namespaces whose owning process is gone.
  */
 import { parseArgs } from 'node:util';

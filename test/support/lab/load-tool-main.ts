@@ -2,7 +2,7 @@
 /**
  * imdswatch lab load tool (run it inside a lab namespace: `ip netns exec NS node ...`).
  *
- *   node dist/lab/load-tool-main.js --mode syn-flood|short-conns|endless-header
+ *   node build/lab/load-tool-main.js --mode syn-flood|short-conns|endless-header
  *        --target 169.254.169.254 [--port 80] [--count N] --seconds S
  *        [--concurrency C] [--hold-ms MS] [--source ADDR]... [--path P] [--user-agent UA]
  *        [--bytes-per-sec B]

@@ -8,6 +8,7 @@
  * which client and version made each file, with the User-Agents seen. Needs root,
  * iproute2, iptables, tcpdump, tshark/editcap and the clients of .ci/run.
  */
+import { REPO_ROOT } from '../repo-root.js';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,7 +19,7 @@ import { must, run } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { tsharkLabels, type Label } from './tshark-labels.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const REPO = REPO_ROOT;
 const OUT = join(REPO, 'pcaps', 'real');
 const PREFIX = 'iwrec';
 
@@ -74,8 +75,8 @@ async function clientVersions(): Promise<Record<string, string | null>> {
     '@aws-sdk/credential-provider-imds': `@aws-sdk/credential-provider-imds ${aws} (→ @smithy/credential-provider-imds ${smithyNested ?? '?'}), node ${process.version}`,
     '@smithy/credential-provider-imds': `@smithy/credential-provider-imds ${npmVersion('@smithy/credential-provider-imds')}, node ${process.version}`,
     'cloud-init DataSourceEc2': `cloud-init ${await debVersion('cloud-init')}`,
-    'curl via an X-Forwarded-For proxy': `curl ${await debVersion('curl')} + src/lab/xff-proxy.ts`,
-    'botocore via an X-Forwarded-For proxy': `python3-botocore ${await debVersion('python3-botocore')} + src/lab/xff-proxy.ts`,
+    'curl via an X-Forwarded-For proxy': `curl ${await debVersion('curl')} + test/support/lab/xff-proxy.ts`,
+    'botocore via an X-Forwarded-For proxy': `python3-botocore ${await debVersion('python3-botocore')} + test/support/lab/xff-proxy.ts`,
   };
 }
 
