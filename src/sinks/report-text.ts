@@ -49,18 +49,20 @@ export function formatTextReport(report: Report, input: InputSummary): string {
   }
   if (report.v1Calls.length > 0) {
     out.push('IMDSv1 calls:');
+    // one shape for every row: a call without a pid gets '-' in the process column
+    // (leaving the cell out crashed the table when some calls were attributed, #11)
+    const hasPid = report.v1Calls.some((c) => c.pid !== null);
     const rows = report.v1Calls.map((c) => [
       c.ts,
       c.client,
-      ...(c.pid !== null ? [`${c.pid} ${printable(c.exe ?? '?', 40)}`] : []),
+      ...(hasPid ? [c.pid !== null ? `${c.pid} ${printable(c.exe ?? '?', 40)}` : '-'] : []),
       c.method,
       printable(c.path, 80),
       c.status === null ? 'no response' : String(c.status),
       c.reason ?? '',
     ]);
-    const hasPid = report.v1Calls.some((c) => c.pid !== null);
     const header = ['time', 'client', ...(hasPid ? ['process'] : []), 'method', 'path', 'status', 'reason'];
-    out.push(...table(header, hasPid ? rows : rows).map((l) => `  ${l}`));
+    out.push(...table(header, rows).map((l) => `  ${l}`));
     if (report.v1CallsNotListed) out.push(`  … and ${report.v1CallsNotListed} more IMDSv1 calls (see --format ndjson for all)`);
     out.push('');
   }
