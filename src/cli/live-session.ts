@@ -36,28 +36,46 @@ export function startLiveSession(o: LiveSessionOptions): LiveSession {
   // gate SYNs waiting for the capture to show their flow (key → SYN time, ms)
   const awaiting = new Map<string, number>();
   const MAX_AWAITING = 65_536;
+  // flows the capture has already shown (key → time seen, ms). A SYN forwarded from a
+  // container bridge is captured on the bridge 2–9 ms *before* the gate's FORWARD-hook
+  // record arrives; without this the later record would wait for a flow start that has
+  // already happened and be counted as capture loss (issue #10, item 1).
+  const captured = new Map<string, number>();
+  const CAPTURED_GRACE_MS = 10_000;
   let missed = 0;
   const pipeline = createPipeline({
     onEvent: o.onEvent,
     ordered: false,
     onFlowStart: (flow) => {
-      awaiting.delete(tupleKey({ srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port }));
+      const key = tupleKey({ srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port });
+      if (awaiting.delete(key)) return;
+      if (captured.size >= MAX_AWAITING) {
+        const oldest = captured.keys().next().value;
+        if (oldest !== undefined) captured.delete(oldest);
+      }
+      captured.delete(key); // re-insert: keeps insertion order = time order
+      captured.set(key, Date.now());
     },
     resolveProcess: (flow) => (live ? live.attributionFor(flow) : { process: null, attribution: 'none' }),
   });
   const onGateRecord = (r: GateRecord) => {
+    o.onGateRecord?.(r);
+    if (captured.delete(r.key)) return; // the capture saw this flow first
     if (awaiting.size >= MAX_AWAITING) {
       const oldest = awaiting.keys().next().value;
       if (oldest !== undefined) awaiting.delete(oldest);
     }
     awaiting.set(r.key, r.synMs);
-    o.onGateRecord?.(r);
   };
   const checkMissed = (nowMs: number) => {
     for (const [key, synMs] of awaiting) {
       if (nowMs - synMs < 5_000) break; // insertion order is SYN order
       awaiting.delete(key);
       missed++;
+    }
+    for (const [key, seenMs] of captured) {
+      if (nowMs - seenMs < CAPTURED_GRACE_MS) break;
+      captured.delete(key);
     }
   };
   live = startLive({
