@@ -211,8 +211,11 @@ check_source() {
 
 # ---------------------------------------------------------------------------
 missing_packages() {
-  local pkgs=()
-  if ! ldconfig -p 2>/dev/null | grep -q 'libpcap\.so\.0\.8'; then pkgs+=(libpcap0.8); fi
+  local pkgs=() cache
+  # no `ldconfig -p | grep -q` under pipefail: grep exits at the first match, ldconfig then
+  # dies of SIGPIPE and the pipeline "fails" (libpcap looked missing in 6-7 of 300 runs)
+  cache=$(ldconfig -p 2>/dev/null || true)
+  if [[ $cache != *libpcap.so.0.8* ]]; then pkgs+=(libpcap0.8); fi
   if ! command -v iptables >/dev/null && ! command -v nft >/dev/null; then pkgs+=(iptables); fi
   printf '%s\n' "${pkgs[@]}"
 }
@@ -225,8 +228,17 @@ do_packages() {
   if [[ ${#pkgs[@]} -eq 0 ]]; then say "system packages: libpcap and iptables/nft present"; return 0; fi
   command -v apt-get >/dev/null || die "missing ${pkgs[*]} and no apt-get: install them with your package manager, then rerun"
   say "installing ${pkgs[*]} (apt-get)"
+  # an installer may only undo what it did: the rollback removes only the packages that
+  # dpkg did not have installed before this run
+  local new=() p st
+  for p in "${pkgs[@]}"; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ $st == "install ok installed" ]] || new+=("$p")
+  done
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" </dev/null
-  push_undo "DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq ${pkgs[*]} </dev/null"
+  if [[ ${#new[@]} -gt 0 ]]; then
+    push_undo "DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq ${new[*]} </dev/null"
+  fi
 }
 
 do_user() {
