@@ -9,6 +9,7 @@ import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from
 import { CliError } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
+import { acquireDaemonLock, AlreadyRunningError } from '../service/single-instance.js';
 
 function bootId(): string | null {
   try {
@@ -60,6 +61,22 @@ Signals: SIGTERM/SIGINT flush the state and exit 0; SIGHUP reopens the log file 
 }
 
 export async function runDaemon(cfg: DaemonConfig): Promise<void> {
+  // one daemon per host, checked before anything else (metrics port, log, state, queue)
+  let lock;
+  try {
+    lock = await acquireDaemonLock();
+  } catch (err) {
+    if (err instanceof AlreadyRunningError) throw new CliError(err.message, err.code);
+    throw err;
+  }
+  try {
+    await runLockedDaemon(cfg);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   const metrics = cfg.metricsPort === null ? null : new Metrics();
   const log = new EventLog({ file: cfg.logFile, maxBytes: cfg.logMaxBytes, maxFiles: cfg.logMaxFiles, stdout: cfg.stdout });
   const now = () => new Date().toISOString();

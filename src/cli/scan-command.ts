@@ -10,6 +10,7 @@ import { summarize } from './replay-command.js';
 import { progressEnabled } from './progress.js';
 import { DEFAULT_QUEUE_NUM } from '../live/gate-rules.js';
 import { LiveCaptureError } from '../live/capture.js';
+import { daemonRunning } from '../service/single-instance.js';
 
 export function registerScanCommand(program: Command, setExit: (code: number) => void): void {
   program
@@ -39,6 +40,18 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
       if (!Number.isInteger(queueNum) || queueNum < 0 || queueNum > 65535) throw new CliError('--queue-num takes a number from 0 to 65535');
       const gateBudgetMs = Number(o.gateBudget);
       if (!Number.isInteger(gateBudgetMs) || gateBudgetMs < 1 || gateBudgetMs > 5000) throw new CliError('--gate-budget takes milliseconds from 1 to 5000');
+      if (o.gate) {
+        // the daemon owns the gate's rules and queue: a second gate would replace its rules
+        // (and its queue is busy anyway); its log already has every call
+        const d = await daemonRunning();
+        if (d.running) {
+          throw new CliError(
+            `the imdswatch daemon is running${d.pid ? ` (pid ${d.pid})` : ''} and owns the SYN gate; its log already has every call ` +
+              '(imdswatch report). To scan anyway, add --no-gate (passive attribution) or stop the daemon',
+            'E_DAEMON_RUNNING',
+          );
+        }
+      }
       const out = openOutput(o.output);
       const report = new ReportBuilder();
       const live = progressEnabled(process.stderr);

@@ -7,6 +7,7 @@ import { capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap
 import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
 import { BusyGuard } from './busy-guard.js';
+import { hasCapability } from './privilege.js';
 
 /**
  * The SYN gate's listener: reads `nfqueue:N` through libpcap (cap). libpcap sends the
@@ -76,7 +77,7 @@ export interface GateStats {
   shed: number;
 }
 
-export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED' | 'E_GATE_NO_PRIVILEGE';
+export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED' | 'E_GATE_NO_PRIVILEGE' | 'E_GATE_QUEUE_BUSY';
 
 export class GateError extends Error {
   constructor(
@@ -130,7 +131,18 @@ export class SynGate {
       openCap(cap, `nfqueue:${this.opts.queueNum}`, '', this.opts.bufferBytes, buf);
     } catch (err) {
       const msg = (err as Error).message;
-      if (isPermissionError(msg)) throw new GateError('E_GATE_NO_PRIVILEGE', `cannot open nfqueue:${this.opts.queueNum}: missing privilege CAP_NET_ADMIN (${msg})`);
+      if (isPermissionError(msg)) {
+        // the kernel answers EPERM both to a caller without CAP_NET_ADMIN and to a bind of
+        // a queue another process holds (nfnetlink_queue: peer_portid differs): tell them apart
+        if (hasCapability('CAP_NET_ADMIN')) {
+          throw new GateError(
+            'E_GATE_QUEUE_BUSY',
+            `cannot open nfqueue:${this.opts.queueNum}: the queue is held by another process (another imdswatch, or an IPS such as Suricata); ` +
+              'choose a free queue with --queue-num N, or stop the other program',
+          );
+        }
+        throw new GateError('E_GATE_NO_PRIVILEGE', `cannot open nfqueue:${this.opts.queueNum}: missing privilege CAP_NET_ADMIN (${msg})`);
+      }
       throw new GateError('E_GATE_OPEN_FAILED', `cannot open nfqueue:${this.opts.queueNum}: ${msg}`);
     }
     cap.on('packet', (nbytes: number) => this.onPacket(buf.subarray(0, nbytes)));

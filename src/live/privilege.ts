@@ -48,3 +48,12 @@ export function procLookupPrivilegeWarning(statusPath = '/proc/self/status'): st
     'so their calls stay unattributed; run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH'
   );
 }
+
+/** true when this process has `name` in its effective set (true when CapEff cannot be read: assume the common root case) */
+export function hasCapability(name: CapabilityName, statusPath = '/proc/self/status'): boolean {
+  try {
+    return missingCapabilities(readFileSync(statusPath, 'utf8'), [name]).length === 0;
+  } catch {
+    return true;
+  }
+}

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, labAvailable, type Lab } from '../../src/lab/netns.js';
+import { createLab, labAvailable, type Lab } from '../support/lab/netns.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -26,6 +26,8 @@ describe.skipIf(!labAvailable() || !existsSync(CLI))('imdswatch daemon in a netw
   let token = '';
   let metricsText = '';
   let healthz = '';
+  let second: { code: number | null; stdout: string; stderr: string } | undefined;
+  let scanWhileRunning: { code: number | null; stdout: string; stderr: string } | undefined;
 
   beforeAll(async () => {
     lab = await createLab({ tokens: 'optional', connection: 'close' });
@@ -41,6 +43,9 @@ describe.skipIf(!labAvailable() || !existsSync(CLI))('imdswatch daemon in a netw
       exitSignal = signal;
     });
     await waitFor(() => stdout.includes('capturing on'), 15_000, 'the daemon to start');
+    // a second daemon and a gated scan on the same host are refused (issue #11, item 3)
+    second = await lab.run('client', [process.execPath, CLI, 'daemon', '--metrics', 'off', '--log-file', join(dir, 'second.log'), '--state-file', join(dir, 'second.json')], { timeoutMs: 15_000 });
+    scanWhileRunning = await lab.run('client', [process.execPath, CLI, 'scan', '--duration', '1s'], { timeoutMs: 15_000 });
     // one v1 call, then an IMDSv2 session with curl
     await lab.run('client', ['curl', '-s', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/instance-id']);
     const put = await lab.run('client', ['curl', '-s', '-X', 'PUT', '-H', 'X-aws-ec2-metadata-token-ttl-seconds: 300', 'http://169.254.169.254/latest/api/token']);
@@ -64,6 +69,15 @@ describe.skipIf(!labAvailable() || !existsSync(CLI))('imdswatch daemon in a netw
   afterAll(async () => {
     if (daemon && exitCode === null) daemon.kill('SIGKILL');
     await lab?.teardown();
+  });
+
+  it('refuses a second daemon and a gated scan while it runs, naming it (one daemon per host)', () => {
+    expect(second!.code).toBe(2);
+    expect(second!.stderr).toMatch(/another imdswatch daemon is running on this host \(pid \d+\)/);
+    expect(second!.stderr).not.toMatch(/CAP_NET_ADMIN|metrics/);
+    expect(existsSync(join(dir, 'second.log'))).toBe(false);
+    expect(scanWhileRunning!.code).toBe(2);
+    expect(scanWhileRunning!.stderr).toMatch(/daemon is running \(pid \d+\) and owns the SYN gate.*--no-gate/);
   });
 
   it('exits 0 on SIGTERM', () => {
