@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CliError } from './exit-codes.js';
 import { DEFAULT_METRICS_PORT } from '../sinks/metrics.js';
-import { DEFAULT_QUEUE_NUM } from '../live/gate-rules.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_GATE_BUDGET_MS, DEFAULT_QUEUE_NUM, DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 
 /**
  * The daemon's settings: one defaults object, then an optional JSON config file, then
@@ -32,15 +32,15 @@ export const DAEMON_DEFAULTS: DaemonConfig = {
   logFile: '/var/log/imdswatch/imdswatch.log',
   logMaxBytes: 10 * 1024 * 1024,
   logMaxFiles: 5,
-  stateFile: '/var/lib/imdswatch/state.json',
+  stateFile: DEFAULT_STATE_PATH,
   metricsPort: DEFAULT_METRICS_PORT,
   metricsHost: '127.0.0.1',
   stdout: true,
   saveIntervalSec: 10,
-  gateBudgetMs: 50,
+  gateBudgetMs: DEFAULT_GATE_BUDGET_MS,
 };
 
-export const DEFAULT_CONFIG_FILE = '/etc/imdswatch/config.json';
+export { DEFAULT_CONFIG_FILE };
 
 type Raw = Record<string, unknown>;
 

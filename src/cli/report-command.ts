@@ -1,3 +1,4 @@
+import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 import type { Command } from 'commander';
 import { loadReportInput, parseSince, bootTimeFromProc, type HostState } from '../readiness/inputs.js';
 import { computeReadiness } from '../readiness/readiness.js';
@@ -5,7 +6,7 @@ import { formatReadinessHtml, formatReadinessMarkdown, formatReadinessText } fro
 import { openOutput } from './output.js';
 import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
 
-export const DEFAULT_STATE_PATH = '/var/lib/imdswatch/state.json';
+export { DEFAULT_STATE_PATH }; // one state path: src/domain/endpoint.ts (#13)
 
 export function registerReportCommand(program: Command, setExit: (code: number) => void): void {
   program

@@ -8,7 +8,7 @@ import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
 import { parseDuration, startLiveSession } from './live-session.js';
 import { summarize } from './replay-command.js';
 import { progressEnabled } from './progress.js';
-import { DEFAULT_QUEUE_NUM } from '../live/gate-rules.js';
+import { DEFAULT_GATE_BUDGET_MS, DEFAULT_QUEUE_NUM } from '../domain/endpoint.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { daemonRunning } from '../service/single-instance.js';
 
@@ -20,7 +20,7 @@ export function registerScanCommand(program: Command, setExit: (code: number) =>
     .option('-i, --interface <names...>', 'interfaces to capture on (any: all, including container bridges and veths)', ['any'])
     .option('--no-gate', 'do not install the SYN gate (passive attribution only: short-lived clients may stay unattributed)')
     .option('--queue-num <n>', 'NFQUEUE number for the SYN gate', String(DEFAULT_QUEUE_NUM))
-    .option('--gate-budget <ms>', 'longest a held SYN waits for its /proc lookup (env IMDSWATCH_GATE_BUDGET_MS)', process.env.IMDSWATCH_GATE_BUDGET_MS ?? '50')
+    .option('--gate-budget <ms>', 'longest a held SYN waits for its /proc lookup (env IMDSWATCH_GATE_BUDGET_MS)', process.env.IMDSWATCH_GATE_BUDGET_MS ?? String(DEFAULT_GATE_BUDGET_MS))
     .option('-f, --format <format>', 'text, json or ndjson', 'text')
     .option('--fail-on <kinds>', 'exit 1 when a call matches: v1, rejected (comma-separated)')
     .option('-o, --output <path>', 'write the report to this file')

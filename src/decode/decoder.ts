@@ -12,15 +12,13 @@
  * `stats.skipped` under fixed reason strings, never thrown.
  */
 import type { Frame } from '../source/frame.js';
-import { ipv4Text, ipv6Text } from './address-text.js';
+import { ipv4Text, ipv6Text } from '../domain/address.js';
+import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V4_WORD, IMDS_V6_TEXT, IMDS_V6_WORD0, IMDS_V6_WORD3 } from '../domain/endpoint.js';
 import type { DecodeStats, TcpSegment } from './packet.js';
 
-const IMDS_V4 = 0xa9fea9fe; // 169.254.169.254
-const IMDS_V4_TEXT = '169.254.169.254';
-const IMDS_V6_W0 = 0xfd000ec2; // fd00:0ec2:0000:0000:0000:0000:0000:0254
-const IMDS_V6_W3 = 0x00000254;
-const IMDS_V6_TEXT = 'fd00:ec2::254';
-const IMDS_PORT = 80;
+const IMDS_V4 = IMDS_V4_WORD;
+const IMDS_V6_W0 = IMDS_V6_WORD0;
+const IMDS_V6_W3 = IMDS_V6_WORD3;
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;

@@ -2,6 +2,7 @@
  * The I/O edge of `imdswatch doctor`: reads files and runs commands to gather the
  * facts that checks.ts judges. Nothing here decides anything.
  */
+import { IMDS_PORT, IMDS_V4_TEXT } from '../domain/endpoint.js';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
@@ -109,7 +110,7 @@ export function serviceMainPid(unit = 'imdswatch.service'): number | null {
  * Only the status is kept: the body (the token) is discarded unread and never printed.
  * A token PUT is not an IMDSv1 call, so the doctor never shows up in imdswatch's findings.
  */
-export function probeImds(host = '169.254.169.254', port = 80, timeoutMs = 1000): Promise<ImdsProbeResult> {
+export function probeImds(host = IMDS_V4_TEXT, port = IMDS_PORT, timeoutMs = 1000): Promise<ImdsProbeResult> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (r: ImdsProbeResult) => {

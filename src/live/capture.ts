@@ -1,4 +1,5 @@
 import type { Frame, FrameSink } from '../source/frame.js';
+import { IMDS_BPF } from '../domain/endpoint.js';
 import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 
 /**
@@ -10,7 +11,6 @@ import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHand
  * callback, taken from one monotonic clock anchored at start), no pcap_stats (kernel drops
  * are not available: `drops` is null), snaplen fixed at 65535.
  */
-export const IMDS_BPF = 'tcp and ((host 169.254.169.254 and port 80) or (host fd00:ec2::254 and port 80))';
 
 export interface CaptureOptions {
   interfaces: string[];

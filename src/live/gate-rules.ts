@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { DEFAULT_QUEUE_NUM, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 
 /**
  * The SYN gate's firewall rules. All rules live in one dedicated chain (`IMDSWATCH` in the
@@ -13,9 +14,9 @@ import { execFileSync } from 'node:child_process';
  */
 export const GATE_CHAIN = 'IMDSWATCH';
 export const NFT_TABLE = 'imdswatch';
-export const IMDS_V4 = '169.254.169.254';
-export const IMDS_V6 = 'fd00:ec2::254';
-export const DEFAULT_QUEUE_NUM = 7;
+export const IMDS_V4 = IMDS_V4_TEXT; // one endpoint for the program: src/domain/endpoint.ts (#13)
+export const IMDS_V6 = IMDS_V6_TEXT;
+export { DEFAULT_QUEUE_NUM };
 
 export type GateBackend = 'iptables' | 'nft';
 

@@ -1,7 +1,8 @@
 import { Decoder } from '../decode/decoder.js';
 import { TCP_ACK, TCP_SYN } from '../decode/packet.js';
 import type { ProcessInfo } from '../imds/event.js';
-import { canonicalIp } from '../enrich/process/ip-text.js';
+import { canonicalIp, flowKey } from '../domain/address.js';
+import { DEFAULT_GATE_BUDGET_MS, DEFAULT_QUEUE_NUM } from '../domain/endpoint.js';
 import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/process/proc-correlator.js';
 import { capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 import { isPermissionError } from './capture.js';
@@ -55,8 +56,8 @@ export interface GateOptions {
 }
 
 export const DEFAULT_GATE_OPTIONS: GateOptions = {
-  queueNum: 7,
-  budgetMs: 50,
+  queueNum: DEFAULT_QUEUE_NUM,
+  budgetMs: DEFAULT_GATE_BUDGET_MS,
   // a record matters only while its flow can still be joined: as many as the flow table holds
   maxRecords: 16_384,
   recordTtlMs: 10 * 60_000,
@@ -90,7 +91,7 @@ export class GateError extends Error {
 }
 
 export function tupleKey(t: { srcIp: string; srcPort: number; dstIp: string; dstPort: number }): string {
-  return `${canonicalIp(t.srcIp)}|${t.srcPort}|${canonicalIp(t.dstIp)}|${t.dstPort}`;
+  return flowKey(canonicalIp(t.srcIp), t.srcPort, canonicalIp(t.dstIp), t.dstPort);
 }
 
 export class SynGate {

@@ -1,3 +1,4 @@
+import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS } from '../domain/endpoint.js';
 import type { Attribution, ProcessInfo } from '../imds/event.js';
 import type { Frame } from '../source/frame.js';
 import type { FlowInfo } from '../tcp/stream.js';
@@ -93,7 +94,7 @@ export function startLive(opts: LiveOptions): LiveSource {
   };
 
   if (opts.gate) {
-    const g = new SynGate(correlator, { queueNum: opts.queueNum, budgetMs: opts.gateBudgetMs ?? 50 }, opts.onGateRecord);
+    const g = new SynGate(correlator, { queueNum: opts.queueNum, budgetMs: opts.gateBudgetMs ?? DEFAULT_GATE_BUDGET_MS }, opts.onGateRecord);
     try {
       g.start();
       try {
@@ -146,7 +147,7 @@ export function startLive(opts: LiveOptions): LiveSource {
     process.off('SIGTERM', onSignal);
   }
 
-  const passiveBudget = opts.passiveBudgetMs ?? 10;
+  const passiveBudget = opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS;
   // passive lookups share the gate's overload guard (one /proc budget for the event loop)
   const guard = gate?.guard ?? new BusyGuard();
   let passiveShed = 0;

@@ -1,3 +1,4 @@
+import { flowKey } from '../domain/address.js';
 import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
 import { Reassembler, type ReassemblerLimits, type ReassemblyBudget } from './reassembler.js';
 import { Tombstones } from './tombstones.js';
@@ -83,9 +84,7 @@ export class FlowTable {
 
   push(seg: TcpSegment): void {
     const toImds = seg.toImds;
-    const key = toImds
-      ? seg.src + '|' + seg.srcPort + '|' + seg.dst + '|' + seg.dstPort
-      : seg.dst + '|' + seg.dstPort + '|' + seg.src + '|' + seg.srcPort;
+    const key = toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     const flags = seg.flags;
     const clientSyn = toImds && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
     let flow = this.flows.get(key);

@@ -1,6 +1,6 @@
 import type { ContainerInfo, ProcessInfo } from '../../imds/event.js';
 import { ContainerResolver, type ContainerResolverStats } from '../container/container-resolver.js';
-import { canonicalIp } from './ip-text.js';
+import { canonicalIp } from '../../domain/address.js';
 import { ProcessCache } from './process-cache.js';
 import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink } from './proc-fs.js';
 import { encodeProcNetAddress, findProcNetTcpRow, type ProcNetTcpEntry } from './proc-net-tcp.js';

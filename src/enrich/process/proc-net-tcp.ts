@@ -1,4 +1,4 @@
-import { ipv6BytesToText, isV4Mapped, parseIpText } from './ip-text.js';
+import { ipv6BytesToText, isV4Mapped, parseIpText } from '../../domain/address.js';
 
 /**
  * Pure parser for /proc/net/tcp and /proc/net/tcp6 (Documentation/networking/proc_net_tcp.rst).

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isV4Mapped, parseIpText } from './ip-text.js';
+import { isV4Mapped, parseIpText } from '../../domain/address.js';
 
 /**
  * The socket row for a 4-tuple through the kernel's NETLINK_SOCK_DIAG (native/sockdiag), in
