@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { DEFAULT_QUEUE_NUM, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 
 /**
  * The SYN gate's firewall rules. All rules live in one dedicated chain (`IMDSWATCH` in the
- * filter table of iptables and ip6tables) that OUTPUT and FORWARD jump to; so a stale set
+ * `mangle` table of iptables and ip6tables) that OUTPUT and FORWARD jump to; so a stale set
  * from a crash is found exactly (the chain exists / the jump exists) and replaced, never
  * duplicated. The NFQUEUE target is used with --queue-bypass: with no listener on the queue
  * packets pass untouched (the gate fails open).
@@ -13,6 +13,17 @@ import { DEFAULT_QUEUE_NUM, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoin
  * without iptables — only where the kernel has nft queue support.
  */
 export const GATE_CHAIN = 'IMDSWATCH';
+/**
+ * The table the chain lives in. Not `filter`: container runtimes own `filter FORWARD`
+ * (dockerd inserts `DOCKER-USER`/`-i docker0 ! -o docker0 -j ACCEPT` at its top, the CNI
+ * bridge plugin `CNI-FORWARD`), so a jump placed there at boot is displaced as soon as a
+ * runtime starts and container SYNs are accepted before they reach it (issue #10 item 9).
+ * No runtime manages `mangle` OUTPUT/FORWARD; an NFQUEUE verdict of accept there goes on to
+ * `filter` as before. Older versions used `filter`: their leftovers are removed too.
+ */
+export const GATE_TABLE = 'mangle';
+/** the table older versions used (stale rules there are removed on install and remove) */
+const LEGACY_TABLE = 'filter';
 export const NFT_TABLE = 'imdswatch';
 export const IMDS_V4 = IMDS_V4_TEXT; // one endpoint for the program: src/domain/endpoint.ts (#13)
 export const IMDS_V6 = IMDS_V6_TEXT;
@@ -45,6 +56,8 @@ export interface GateRulesResult {
   families: Array<4 | 6>;
   /** non-fatal problems, e.g. ip6tables unavailable */
   warnings: string[];
+  /** times the running daemon found its rule removed or displaced and put it back */
+  repairs?: number;
 }
 
 /** Runs a firewall tool; injectable so the rule logic is testable without root. */
@@ -92,8 +105,8 @@ function ruleSpec(family: 4 | 6, queueNum: number): string[] {
 const tool = (family: 4 | 6) => (family === 4 ? 'iptables' : 'ip6tables');
 
 /** jumps to the gate chain per hook and whether the chain exists, from `-S` */
-function listXtables(family: 4 | 6, run: Runner): { ok: boolean; chain: boolean; jumps: string[] } {
-  const out = run(tool(family), ['-w', '5', '-S']);
+function listXtables(family: 4 | 6, run: Runner, table: string = GATE_TABLE): { ok: boolean; chain: boolean; jumps: string[] } {
+  const out = run(tool(family), ['-w', '5', '-t', table, '-S']);
   const jumps: string[] = [];
   let chain = false;
   for (const line of out.stdout.split('\n')) {
@@ -110,31 +123,38 @@ function listXtables(family: 4 | 6, run: Runner): { ok: boolean; chain: boolean;
  * retrying a few times: under concurrent rule updates a single iptables call can fail.
  */
 function removeXtables(family: 4 | 6, hooks: string[], run: Runner): boolean {
+  let found = removeXtablesIn(family, hooks, run, LEGACY_TABLE);
+  found = removeXtablesIn(family, hooks, run, GATE_TABLE) || found;
+  return found;
+}
+
+function removeXtablesIn(family: 4 | 6, hooks: string[], run: Runner, table: string): boolean {
   const t = tool(family);
+  const T = ['-w', '5', '-t', table];
   let found = false;
   for (let attempt = 0; attempt < 4; attempt++) {
-    const state = listXtables(family, run);
+    const state = listXtables(family, run, table);
     if (!state.ok) {
       // no -S (e.g. a restricted runner): fall back to -C/-D on the known hooks
       for (const hook of hooks) {
-        for (let i = 0; i < 64 && run(t, ['-w', '5', '-C', hook, '-j', GATE_CHAIN]).ok; i++) {
+        for (let i = 0; i < 64 && run(t, [...T, '-C', hook, '-j', GATE_CHAIN]).ok; i++) {
           found = true;
-          run(t, ['-w', '5', '-D', hook, '-j', GATE_CHAIN]);
+          run(t, [...T, '-D', hook, '-j', GATE_CHAIN]);
         }
       }
-      if (run(t, ['-w', '5', '-L', GATE_CHAIN, '-n']).ok) {
+      if (run(t, [...T, '-L', GATE_CHAIN, '-n']).ok) {
         found = true;
-        run(t, ['-w', '5', '-F', GATE_CHAIN]);
-        run(t, ['-w', '5', '-X', GATE_CHAIN]);
+        run(t, [...T, '-F', GATE_CHAIN]);
+        run(t, [...T, '-X', GATE_CHAIN]);
       }
       return found;
     }
     if (!state.chain && state.jumps.length === 0) return found;
     found = true;
-    for (const hook of state.jumps) run(t, ['-w', '5', '-D', hook, '-j', GATE_CHAIN]);
+    for (const hook of state.jumps) run(t, [...T, '-D', hook, '-j', GATE_CHAIN]);
     if (state.chain) {
-      run(t, ['-w', '5', '-F', GATE_CHAIN]);
-      run(t, ['-w', '5', '-X', GATE_CHAIN]);
+      run(t, [...T, '-F', GATE_CHAIN]);
+      run(t, [...T, '-X', GATE_CHAIN]);
     }
     if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt);
   }
@@ -147,7 +167,7 @@ function installXtables(family: 4 | 6, o: GateRulesOptions): { ok: boolean; stal
   const stale = removeXtables(family, o.hooks, run);
   const steps: string[][] = [['-N', GATE_CHAIN], ['-A', GATE_CHAIN, ...ruleSpec(family, o.queueNum)], ...o.hooks.map((h) => ['-I', h, '1', '-j', GATE_CHAIN])];
   for (const s of steps) {
-    const r = run(t, ['-w', '5', ...s]);
+    const r = run(t, ['-w', '5', '-t', GATE_TABLE, ...s]);
     if (!r.ok) {
       removeXtables(family, o.hooks, run);
       return { ok: false, stale, error: r.stderr.trim().split('\n')[0] };
@@ -229,7 +249,7 @@ export function removeGateRules(options: Partial<Pick<GateRulesOptions, 'hooks' 
 /** count of jumps to the gate chain per hook (for tests and `gate --status`) */
 export function gateRuleStatus(family: 4 | 6 = 4, runner: Runner = execRunner): { chain: boolean; jumps: Record<string, number>; rules: string[] } {
   const t = tool(family);
-  const out = runner(t, ['-w', '5', '-S']);
+  const out = runner(t, ['-w', '5', '-t', GATE_TABLE, '-S']);
   const jumps: Record<string, number> = {};
   const rules: string[] = [];
   let chain = false;
@@ -240,4 +260,104 @@ export function gateRuleStatus(family: 4 | 6 = 4, runner: Runner = execRunner): 
     if (line.startsWith(`-A ${GATE_CHAIN} `)) rules.push(line);
   }
   return { chain, jumps, rules };
+}
+
+/** what is wrong with the installed xtables rules of one family */
+export type GateRuleProblem = 'chain-missing' | 'jump-missing' | 'jump-displaced';
+
+/**
+ * Pure check of `iptables -t mangle -S` output: the chain with its NFQUEUE rule exists and
+ * each hook's FIRST rule jumps to it. A jump below another rule is "displaced" (a rule above
+ * it may accept a SYN before the gate sees it).
+ */
+export function inspectGateRules(listing: string, hooks: string[], queueNum: number): GateRuleProblem | null {
+  let chain = false;
+  let queued = false;
+  const first = new Map<string, string>();
+  const jumps = new Set<string>();
+  for (const line of listing.split('\n')) {
+    if (line === `-N ${GATE_CHAIN}`) chain = true;
+    if (line.startsWith(`-A ${GATE_CHAIN} `) && line.includes(`--queue-num ${queueNum}`)) queued = true;
+    const m = /^-A (\S+) (.*)$/.exec(line);
+    if (!m) continue;
+    if (!first.has(m[1]!)) first.set(m[1]!, m[2]!);
+    if (m[2] === `-j ${GATE_CHAIN}`) jumps.add(m[1]!);
+  }
+  if (!chain || !queued) return 'chain-missing';
+  for (const hook of hooks) if (!jumps.has(hook)) return 'jump-missing';
+  for (const hook of hooks) if (first.get(hook) !== `-j ${GATE_CHAIN}`) return 'jump-displaced';
+  return null;
+}
+
+/** default period of the rule check (IMDSWATCH_GATE_CHECK_MS overrides, 200 ms .. 10 min) */
+export const GATE_CHECK_INTERVAL_MS = 5_000;
+
+export interface GateRuleWatchOptions {
+  queueNum: number;
+  families: Array<4 | 6>;
+  onRepair: (family: 4 | 6, problem: GateRuleProblem, repaired: boolean) => void;
+  hooks?: string[];
+  runner?: Runner;
+  intervalMs?: number;
+  /** lists the gate table (async, so the check never blocks held SYNs); injectable for tests */
+  list?: (family: 4 | 6) => Promise<{ ok: boolean; stdout: string }>;
+}
+
+export interface GateRuleWatch {
+  stop(): void;
+  /** rules found removed or displaced, and put back */
+  repairs(): number;
+  /** one check now (tests) */
+  check(): Promise<void>;
+}
+
+const listAsync = (family: 4 | 6): Promise<{ ok: boolean; stdout: string }> =>
+  new Promise((resolve) => {
+    execFile(tool(family), ['-w', '5', '-t', GATE_TABLE, '-S'], { timeout: 15_000, encoding: 'utf8' }, (err, stdout) => resolve({ ok: !err, stdout: stdout ?? '' }));
+  });
+
+function intervalFromEnv(): number {
+  const v = Number(process.env.IMDSWATCH_GATE_CHECK_MS);
+  return Number.isFinite(v) && v >= 200 && v <= 600_000 ? v : GATE_CHECK_INTERVAL_MS;
+}
+
+/**
+ * Keeps the xtables gate in place while the daemon runs: every interval, list the table;
+ * a removed chain, a removed jump or a jump that is no longer first is put back (the whole
+ * set is reinstalled, exactly as at start) and reported through onRepair. A listing that
+ * fails (xtables lock held elsewhere) is not a problem; the next check tries again.
+ */
+export function watchGateRules(opts: GateRuleWatchOptions): GateRuleWatch {
+  const o = withDefaults({ queueNum: opts.queueNum, hooks: opts.hooks, runner: opts.runner });
+  const list = opts.list ?? listAsync;
+  let repairs = 0;
+  let busy = false;
+  let stopped = false;
+  const check = async (): Promise<void> => {
+    if (busy || stopped) return;
+    busy = true;
+    try {
+      for (const family of opts.families) {
+        const l = await list(family);
+        if (!l.ok || stopped) continue;
+        const problem = inspectGateRules(l.stdout, o.hooks, o.queueNum);
+        if (!problem) continue;
+        const r = installXtables(family, o);
+        repairs++;
+        opts.onRepair(family, problem, r.ok);
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void check(), opts.intervalMs ?? intervalFromEnv());
+  timer.unref();
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+    repairs: () => repairs,
+    check,
+  };
 }

@@ -9,7 +9,7 @@ import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
 import { BusyGuard } from './busy-guard.js';
 import { procLookupPrivilegeWarning } from './privilege.js';
-import { GateRulesError, installGateRules, removeGateRules, type GateRulesResult, type Runner } from './gate-rules.js';
+import { GateRulesError, installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
 
 /**
  * Live source = passive capture (→ onFrame, deduplicated) + SYN gate (rules + nfqueue
@@ -77,8 +77,10 @@ export function startLive(opts: LiveOptions): LiveSource {
   let rules: GateRulesResult | null = null;
   let rulesInstalled = false;
   let stopped = false;
+  let ruleWatch: GateRuleWatch | null = null; // #10 item 9 (containers helper): keeps the gate rule in place
 
   const removeRules = (): void => {
+    ruleWatch?.stop();
     if (!rulesInstalled) return;
     rulesInstalled = false;
     try {
@@ -103,6 +105,14 @@ export function startLive(opts: LiveOptions): LiveSource {
         gate = g;
         if (rules.replacedStale) opts.onWarning('replaced gate rules left by an earlier run');
         for (const w of rules.warnings) opts.onWarning(w);
+        // #10 item 9 (containers helper): a removed or displaced gate rule is put back, counted in
+        // stats().gateRules.repairs, and named once in a warning
+        if (rules.backend === 'iptables') {
+          const r = rules;
+          ruleWatch = watchGateRules({ queueNum: opts.queueNum, families: rules.families, runner: opts.ruleRunner, onRepair: (family, problem, ok) => {
+            if ((r.repairs = (r.repairs ?? 0) + 1) === 1) opts.onWarning(`the SYN gate's rule was changed by something else (${family === 4 ? 'iptables' : 'ip6tables'}: ${problem}); ${ok ? 'put back' : 'could not put it back'} (checked every few seconds; later repairs are counted, not logged)`);
+          } });
+        }
       } catch (err) {
         g.stop();
         throw err;

@@ -96,7 +96,7 @@ export class CliRun {
       if (this.exited) return;
       if (this.holdsPacketSocket()) {
         if (opts.gate === false) return;
-        const r = await this.lab.run(this.opts.ns ?? 'client', ['iptables', '-w', '5', '-S', GATE_CHAIN]);
+        const r = await this.lab.run(this.opts.ns ?? 'client', ['iptables', '-w', '5', '-t', 'mangle', '-S', GATE_CHAIN]);
         if (r.code === 0 && r.stdout.includes('NFQUEUE')) return;
       }
       if (Date.now() > end) throw new Error(`the scan was not capturing (with its gate) within ${opts.timeoutMs ?? 20_000} ms; stderr: ${this.stderr.slice(0, 500)}`);

@@ -26,7 +26,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch daemon: SIGKILL fails
     lab = await createLab({ prefix: 'iwcrash', connection: 'close' });
     const l = lab;
     const rules = async (family: 4 | 6) => {
-      const r = await l.run('client', [family === 4 ? 'iptables' : 'ip6tables', '-w', '5', '-S']);
+      const r = await l.run('client', [family === 4 ? 'iptables' : 'ip6tables', '-w', '5', '-t', 'mangle', '-S']);
       const runner: Runner = () => ({ ok: r.code === 0, stdout: r.stdout, stderr: r.stderr });
       return gateRuleStatus(family, runner);
     };

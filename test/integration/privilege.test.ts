@@ -51,7 +51,7 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan as a non-root us
     runs.push(r);
     return r;
   };
-  const gateChainPresent = async (lab: Lab): Promise<boolean> => (await lab.run('client', ['iptables', '-w', '5', '-S'])).stdout.includes(`-N ${GATE_CHAIN}`);
+  const gateChainPresent = async (lab: Lab): Promise<boolean> => (await lab.run('client', ['iptables', '-w', '5', '-t', 'mangle', '-S'])).stdout.includes(`-N ${GATE_CHAIN}`);
   const cleanup = async (): Promise<void> => {
     for (const r of runs.splice(0)) r.kill();
     for (const lab of labs.splice(0)) await lab.teardown();

@@ -1,18 +1,29 @@
 import type { Runner } from '../../src/live/gate-rules.js';
 
-/** An in-memory iptables/ip6tables good enough for the gate's rule logic (-N -F -X -A -I -D -C -L -S -V). */
+/**
+ * An in-memory iptables/ip6tables good enough for the gate's rule logic (-N -F -X -A -I -D -C -L -S -V,
+ * `-t TABLE`). `tables.iptables` is the gate's table (mangle); `tables['iptables/filter']` the filter table.
+ */
 export function fakeIptables(opts: { denied?: boolean; noIp6?: boolean; missing?: boolean } = {}): Runner & { tables: Record<string, Map<string, string[]>> } {
+  const base = (): Map<string, string[]> => new Map([['INPUT', []], ['FORWARD', []], ['OUTPUT', []]]);
   const tables: Record<string, Map<string, string[]>> = {
-    iptables: new Map([['INPUT', []], ['FORWARD', []], ['OUTPUT', []]]),
-    ip6tables: new Map([['INPUT', []], ['FORWARD', []], ['OUTPUT', []]]),
+    iptables: base(),
+    ip6tables: base(),
+    'iptables/filter': base(),
+    'ip6tables/filter': base(),
   };
   const runner = ((cmd: string, args: string[]) => {
     const fail = (stderr: string) => ({ ok: false, stdout: '', stderr });
     if (opts.missing || (cmd !== 'iptables' && cmd !== 'ip6tables')) return fail('ENOENT');
     if (args[0] === '-V') return { ok: true, stdout: 'iptables v1.8.9 (nf_tables)\n', stderr: '' };
     if (cmd === 'ip6tables' && opts.noIp6) return fail('ip6tables: Protocol not supported');
-    const a = args[0] === '-w' ? args.slice(2) : args;
-    const t = tables[cmd]!;
+    let a = args[0] === '-w' ? args.slice(2) : args;
+    let table = 'filter';
+    if (a[0] === '-t') {
+      table = a[1]!;
+      a = a.slice(2);
+    }
+    const t = table === 'mangle' ? tables[cmd]! : tables[`${cmd}/${table}`]!;
     const [op, chain, ...rest] = a as [string, string, ...string[]];
     if (op === '-S') {
       const lines: string[] = [];
