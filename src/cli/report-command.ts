@@ -46,12 +46,12 @@ Fleet: give one file per host, e.g. the state files or NDJSON logs your log ship
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           throw new CliError(
-            code === 'ENOENT'
+            code === 'E_INPUT_NOT_FOUND' || code === 'ENOENT'
               ? `${p}: no such file${p === DEFAULT_STATE_PATH ? ' (is the daemon installed and running? see imdswatch doctor)' : ''}`
               : code === 'EACCES'
                 ? `${p}: permission denied (run as root or as the imdswatch user)`
                 : `${p}: cannot read (${code ?? (err as Error).message})`,
-            'E_INPUT',
+            code === 'E_INPUT_NOT_FOUND' ? 'E_INPUT_NOT_FOUND' : 'E_INPUT',
           );
         }
       }

@@ -42,15 +42,8 @@ export interface HttpLimits {
 // 16 384 flows × 8 KiB bounds the worst case (every flow a slow endless header) at 128 MiB
 export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 8 * 1024, maxHeaders: 200, maxPendingRequests: 256 };
 
-export type HttpErrorCode =
-  | 'E_HTTP_HEADERS_TOO_LARGE'
-  | 'E_HTTP_TOO_MANY_HEADERS'
-  | 'E_HTTP_BAD_START_LINE'
-  | 'E_HTTP_BAD_HEADER'
-  | 'E_HTTP_BAD_CHUNK'
-  | 'E_HTTP_BAD_CONTENT_LENGTH'
-  | 'E_HTTP_GAP' // bytes missing in the stream: the parser resynchronises at the next message start
-  | 'E_HTTP_TOO_MANY_PENDING'; // more than maxPendingRequests unanswered: the remaining requests get no response
+/** E_HTTP_* counter codes, from the one catalogue (docs/errors.md) */
+export type { HttpErrorCode } from '../errors/catalogue.js';
 
 /** Counters of the http stage; one object may be shared by every HttpExchange. Keys of `errors` are HttpErrorCode values. */
 export interface HttpStats {

@@ -1,4 +1,5 @@
 import type { Frame, FrameSink } from '../source/frame.js';
+import { ImdswatchError, type LiveCaptureErrorCode } from '../errors/catalogue.js';
 import { IMDS_BPF } from '../domain/endpoint.js';
 import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 
@@ -42,19 +43,16 @@ export interface CaptureStats {
   interfaces: Array<{ name: string; linkType: number; packets: number }>;
 }
 
-export type LiveCaptureErrorCode = 'E_CAPTURE_NO_CAP' | 'E_CAPTURE_OPEN_FAILED' | 'E_CAPTURE_LINKTYPE' | 'E_CAPTURE_NO_PRIVILEGE';
+export type { LiveCaptureErrorCode };
 
 /** libpcap's words for a refused packet socket (EPERM / EACCES) */
 export function isPermissionError(message: string): boolean {
   return /operation not permitted|permission denied|don't have permission/i.test(message);
 }
 
-export class LiveCaptureError extends Error {
-  constructor(
-    readonly code: LiveCaptureErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class LiveCaptureError extends ImdswatchError<LiveCaptureErrorCode> {
+  constructor(code: LiveCaptureErrorCode, message: string) {
+    super(code, message);
     this.name = 'LiveCaptureError';
   }
 }

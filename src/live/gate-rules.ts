@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { ImdswatchError, type GateRulesErrorCode } from '../errors/catalogue.js';
 import { DEFAULT_QUEUE_NUM, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 
 /**
@@ -31,17 +32,11 @@ export { DEFAULT_QUEUE_NUM };
 
 export type GateBackend = 'iptables' | 'nft';
 
-export type GateRulesErrorCode =
-  | 'E_GATE_NO_PRIVILEGE' // not root / no CAP_NET_ADMIN
-  | 'E_GATE_NO_FIREWALL_TOOL' // neither iptables nor a usable nft
-  | 'E_GATE_RULE_FAILED'; // the tool ran and refused the rule
+export type { GateRulesErrorCode }; // codes and their fixes: src/errors/catalogue.ts, docs/errors.md (#13)
 
-export class GateRulesError extends Error {
-  constructor(
-    readonly code: GateRulesErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class GateRulesError extends ImdswatchError<GateRulesErrorCode> {
+  constructor(code: GateRulesErrorCode, message: string) {
+    super(code, message);
     this.name = 'GateRulesError';
   }
 }

@@ -2,6 +2,7 @@ import { Decoder } from '../decode/decoder.js';
 import { TCP_ACK, TCP_SYN } from '../decode/packet.js';
 import type { ProcessInfo } from '../imds/event.js';
 import { canonicalIp, flowKey } from '../domain/address.js';
+import { ImdswatchError, type GateErrorCode } from '../errors/catalogue.js';
 import { DEFAULT_GATE_BUDGET_MS, DEFAULT_QUEUE_NUM } from '../domain/endpoint.js';
 import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/process/proc-correlator.js';
 import { capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
@@ -78,14 +79,11 @@ export interface GateStats {
   shed: number;
 }
 
-export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED' | 'E_GATE_NO_PRIVILEGE' | 'E_GATE_QUEUE_BUSY';
+export type { GateErrorCode };
 
-export class GateError extends Error {
-  constructor(
-    readonly code: GateErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class GateError extends ImdswatchError<GateErrorCode> {
+  constructor(code: GateErrorCode, message: string) {
+    super(code, message);
     this.name = 'GateError';
   }
 }

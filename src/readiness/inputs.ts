@@ -1,3 +1,4 @@
+import { ImdswatchError } from '../errors/catalogue.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ImdsEvent } from '../imds/event.js';
@@ -17,7 +18,7 @@ export interface HostState {
 }
 
 export function loadReportInput(path: string): HostState {
-  if (!existsSync(path)) throw Object.assign(new Error(`${path}: no such file`), { code: 'ENOENT' });
+  if (!existsSync(path)) throw new ImdswatchError('E_INPUT_NOT_FOUND', `${path}: no such file`); // a catalogue code, not a faked ENOENT (#13)
   const text = readFileSync(path, 'utf8');
   const asState = text.trimStart().startsWith('{"format"') || text.trimStart().startsWith('{\n') ? parseState(text) : null;
   if (asState) return { host: asState.host, state: asState, source: path, skippedLines: 0 };

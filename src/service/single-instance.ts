@@ -1,3 +1,4 @@
+import { ImdswatchError } from '../errors/catalogue.js';
 import { createConnection, createServer, type Server } from 'node:net';
 
 /**
@@ -18,10 +19,10 @@ export interface InstanceLock {
   release(): void;
 }
 
-export class AlreadyRunningError extends Error {
-  readonly code = 'E_DAEMON_RUNNING';
+export class AlreadyRunningError extends ImdswatchError<'E_DAEMON_RUNNING'> {
   constructor(readonly pid: number | null) {
     super(
+      'E_DAEMON_RUNNING',
       `another imdswatch daemon is running on this host${pid ? ` (pid ${pid})` : ''}: it already logs every call ` +
         '(see `imdswatch report`); stop it first (systemctl stop imdswatch) to run another',
     );

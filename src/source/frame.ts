@@ -21,24 +21,20 @@ export interface Frame {
 
 export type FrameSink = (frame: Frame) => void;
 
-export type CaptureErrorCode =
-  | 'E_CAPTURE_EMPTY' // zero-byte file
-  | 'E_CAPTURE_BAD_MAGIC' // not a pcap or pcapng file
-  | 'E_CAPTURE_TRUNCATED' // file ends inside a header or record
-  | 'E_CAPTURE_MALFORMED' // a length or field that cannot be right (garbage)
-  | 'E_CAPTURE_IO'; // the file cannot be opened or read
+import { ImdswatchError, type CaptureErrorCode } from '../errors/catalogue.js';
+export type { CaptureErrorCode };
 
 /** A capture file that cannot be read (to the end). Frames before `offset` were delivered. */
-export class CaptureFormatError extends Error {
+export class CaptureFormatError extends ImdswatchError<CaptureErrorCode> {
   constructor(
-    readonly code: CaptureErrorCode,
+    code: CaptureErrorCode,
     message: string,
     /** good packets delivered before the problem */
     readonly packetsRead: number,
     /** byte offset in the file where the problem starts */
     readonly offset: number,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'CaptureFormatError';
   }
 }
