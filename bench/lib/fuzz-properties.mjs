@@ -26,6 +26,12 @@
  *                       gets exactly one exchange, in order
  *  pipeline-split       whole TCP conversations through the pipeline, requests split and
  *                       reordered at random: same events as one segment per request
+ *  ip-reassembly        an IPv4 or IPv6 datagram to IMDS (IPv6: fragment header after 0-2
+ *                       extension headers) cut into fragments at random 8-byte boundaries,
+ *                       sent in random order with duplicates and overlapping copies (same
+ *                       or different bytes): the decoder hands on exactly one segment, the
+ *                       one of the datagram a first-copy-wins receiver reassembles; no
+ *                       fragment is left unread; conflicts are counted; bytes held return to 0
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -380,6 +386,7 @@ export function makeProperties(mods, fc) {
     12: (ip) => ip,
     0: (ip) => tk.bsdNull(ip),
     108: (ip) => tk.bsdNull(ip, { bigEndian: true }),
+    239: (ip, o) => tk.nflog(ip, { bigEndian: o.vlan.length % 2 === 1 }),
   };
   props.push({
     name: 'decoder-random',
@@ -556,5 +563,99 @@ export function makeProperties(mods, fc) {
     },
   });
 
+  props.push({
+    name: 'ip-reassembly',
+    arb: fc.record({
+      v6: fc.boolean(),
+      ext: fc.integer({ min: 0, max: 2 }),
+      unfrag: fc.nat(),
+      payload: fc.uint8Array({ minLength: 0, maxLength: 400 }),
+      cuts: fc.array(fc.nat(), { maxLength: 12 }),
+      keys: fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
+      extras: fc.array(fc.record({ a: fc.nat(), len: fc.integer({ min: 1, max: 120 }), conflict: fc.boolean(), fill: fc.nat(255) }), { maxLength: 6 }),
+    }),
+    check(s) {
+      const imds = s.v6 ? 'fd00:ec2::254' : '169.254.169.254';
+      const exts = [{ type: 0, data: Buffer.from([1, 4, 0, 0, 0, 0]) }, { type: 60, data: Buffer.from([1, 4, 0, 0, 0, 0]) }].slice(0, s.v6 ? s.ext : 0);
+      const packet = tk.ipTcp({ src: s.v6 ? 'fd00::5' : '10.0.0.5', dst: imds, srcPort: 40000, dstPort: 80, seq: 7, ack: 9, flags: 'PA', payload: Buffer.from(s.payload), extHeaders: exts, ipId: 0x77 });
+      if (!s.v6) packet.writeUInt16BE(0, 6);
+      const unfragmentable = s.v6 ? s.unfrag % (exts.length + 1) : 0;
+      // the fragmentable part: after the IPv4 header, or after the IPv6 header and `unfragmentable` extension headers
+      let at = s.v6 ? 40 : 20;
+      for (let i = 0; i < unfragmentable; i++) at += (packet[at + 1] + 1) * 8;
+      const n = packet.length - at;
+      const frag = (a, b) => (s.v6 ? tk.ipv6Fragment(packet, a, b, { unfragmentable }) : tk.ipv4Fragment(packet, a, b));
+      // at least two fragments: a whole datagram (offset 0, no more fragments) is no fragment at all
+      const pts = [...new Set([8, ...s.cuts.map((c) => (c % Math.ceil(n / 8)) * 8)])].filter((c) => c > 0 && c < n).sort((x, y) => x - y);
+      const pieces = [];
+      let prev = 0;
+      for (const p of [...pts, n]) {
+        pieces.push({ a: prev, b: p, fill: null });
+        prev = p;
+      }
+      for (const e of s.extras) {
+        const a = (e.a % Math.ceil(n / 8)) * 8;
+        const b = Math.min(n, a + e.len);
+        pieces.push({ a, b: a === 0 && b === n ? n - 1 : b, fill: e.conflict ? e.fill : null });
+      }
+      const arrivals = pieces.map((p, i) => ({ p, k: s.keys[i % 64] * 64 + i })).sort((x, y) => x.k - y.k).map((x) => x.p);
+      // first-copy-wins reference over the fragments up to the one that completes the datagram;
+      // later ones are copies of a datagram already read (echoes: they may be delivered again)
+      const ref = Buffer.from(packet);
+      const held = new Uint8Array(n);
+      let heldCount = 0;
+      let completedAt = -1;
+      let conflicts = false;
+      const frames = arrivals.map((p, idx) => {
+        const f = frag(p.a, p.b);
+        const dataAt = f.length - (p.b - p.a);
+        if (p.fill !== null) f.fill(p.fill, dataAt);
+        if (completedAt < 0) {
+          for (let k = p.a; k < p.b; k++) {
+            const v = f[dataAt + k - p.a];
+            if (!held[k]) {
+              held[k] = 1;
+              heldCount++;
+              ref[at + k] = v;
+            } else if (ref[at + k] !== v) conflicts = true;
+          }
+          if (heldCount === n) completedAt = idx;
+        }
+        return f;
+      });
+      if (completedAt < 0) fail('the fragments do not cover the datagram (generator bug)');
+      const dec = new mods.Decoder();
+      const got = [];
+      let firstAt = -1;
+      frames.forEach((data, i) => {
+        const seg = dec.decode({ sec: 1, nsec: i, linkType: 101, data, origLen: data.length, iface: 0 });
+        if (seg) {
+          if (firstAt < 0) firstAt = i;
+          got.push(segmentFields(seg));
+        }
+      });
+      const refDec = new mods.Decoder();
+      const want = refDec.decode({ sec: 1, nsec: 0, linkType: 101, data: ref, origLen: ref.length, iface: 0 });
+      if (want) {
+        eq(firstAt, completedAt, 'index of the fragment that completed the datagram');
+        eq(got[0], segmentFields(want), 'reassembled segment vs first-copy reference');
+      } else if (firstAt >= 0 && firstAt <= completedAt) fail('a segment where the reference datagram has none');
+      if (got.length > 1 + frames.length - 1 - completedAt) fail(`${got.length} segments`);
+      eq(dec.stats.fragments, 0, 'fragments left unread');
+      // altered copies may have broken the TCP or extension headers (of the datagram, or of an echo read again)
+      const altered = pieces.some((p) => p.fill !== null);
+      const allowed = ['ip-fragment-duplicate', 'ip-fragment-overlap-conflict', 'ip-fragment-after-reassembly', ...Object.keys(refDec.stats.skipped)];
+      const skipped = Object.keys(dec.stats.skipped).filter((k) => !allowed.includes(k) && !(altered && !k.startsWith('ip-')));
+      eq(skipped, [], 'skip reasons');
+      if (conflicts && !(dec.stats.skipped['ip-fragment-overlap-conflict'] > 0)) fail('a conflicting overlap was not counted');
+      if (!conflicts && completedAt === frames.length - 1 && dec.stats.skipped['ip-fragment-overlap-conflict']) fail('a conflict counted where every copy agreed');
+      if (dec.reassembly && dec.reassembly.bytesHeld !== 0 && completedAt === frames.length - 1) fail(`bytes held after the datagram completed: ${dec.reassembly.bytesHeld}`);
+    },
+  });
+
   return props;
+}
+
+function segmentFields(seg) {
+  return { src: seg.src, dst: seg.dst, sp: seg.srcPort, dp: seg.dstPort, seq: seg.seq, ack: seg.ack, flags: seg.flags, ttl: seg.ttl, payload: Buffer.from(seg.payload).toString('hex'), missing: seg.missing };
 }

@@ -6,15 +6,19 @@
  * no object for them. Only IMDS segments get an object (with a payload view into
  * the frame's buffer, valid as long as the frame is).
  *
- * Link types: Ethernet (802.1Q/QinQ tags), Linux SLL and SLL2, raw IP, raw IPv4,
- * raw IPv6, BSD null/loop. IPv4 options and IPv6 extension headers are walked;
- * fragments are counted and skipped. Malformed frames are counted in
+ * Link types: DECODABLE_LINK_TYPES (Ethernet with 802.1Q/QinQ tags, Linux SLL and SLL2, raw IP,
+ * raw IPv4, raw IPv6, BSD null/loop, NFLOG). IPv4 options and IPv6 extension headers are
+ * walked. Fragments to or from IMDS are reassembled (ip-reassembly.ts) and the reassembled
+ * datagram's segment is handed on as if it had arrived whole, at the time of the fragment
+ * that completed it; other fragments are not IMDS. Malformed frames are counted in
  * `stats.skipped` under fixed reason strings, never thrown.
  */
 import type { Frame } from '../source/frame.js';
 import { ipv4Text, ipv6Text } from '../domain/address.js';
 import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V4_WORD, IMDS_V6_TEXT, IMDS_V6_WORD0, IMDS_V6_WORD3 } from '../domain/endpoint.js';
 import type { DecodeStats, TcpSegment } from './packet.js';
+import { type FragmentIn, IpReassembler, type ReassemblyLimits } from './ip-reassembly.js';
+import { nflogPayload } from './nflog.js';
 
 const IMDS_V4 = IMDS_V4_WORD;
 const IMDS_V6_W0 = IMDS_V6_WORD0;
@@ -25,6 +29,29 @@ const ETH_IPV6 = 0x86dd;
 const MAX_VLAN_TAGS = 8;
 const MAX_IPV6_EXT_HEADERS = 10;
 const MAX_UNKNOWN_LINKTYPES_KEPT = 16;
+
+/** LINKTYPE_* values the decoder reads; any other is counted as `unknown-linktype` */
+export const DECODABLE_LINK_TYPES: readonly number[] = [0, 1, 12, 101, 108, 113, 228, 229, 239, 276];
+
+export function isDecodableLinkType(linkType: number): boolean {
+  return DECODABLE_LINK_TYPES.includes(linkType);
+}
+
+const LINK_TYPE_NAMES: Record<number, string> = {
+  0: 'NULL', 1: 'ETHERNET', 9: 'PPP', 12: 'RAW', 50: 'PPP_HDLC', 101: 'RAW', 105: 'IEEE802_11', 108: 'LOOP', 113: 'LINUX_SLL',
+  127: 'IEEE802_11_RADIO', 189: 'USB_LINUX', 201: 'BLUETOOTH_HCI_H4_WITH_PHDR', 220: 'USB_LINUX_MMAPPED', 228: 'IPV4', 229: 'IPV6',
+  239: 'NFLOG', 242: 'IPOIB', 247: 'INFINIBAND', 253: 'NETLINK', 276: 'LINUX_SLL2',
+};
+
+/** "147 (USER0)": a link type for a message */
+export function linkTypeText(linkType: number): string {
+  const name = LINK_TYPE_NAMES[linkType] ?? (linkType >= 147 && linkType <= 162 ? `USER${linkType - 147}` : null);
+  return name ? `${linkType} (${name})` : String(linkType);
+}
+
+export interface DecoderOptions {
+  reassembly?: Partial<ReassemblyLimits>;
+}
 
 function isAfInet6(af: number): boolean {
   return af === 10 || af === 24 || af === 28 || af === 30;
@@ -43,13 +70,28 @@ export class Decoder {
   readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {} };
   /** link types seen that this decoder cannot read (at most 16 kept), for a diagnostic */
   readonly unknownLinkTypes = new Set<number>();
+  /** made at the first fragment to or from IMDS */
+  private reasm: IpReassembler | null = null;
+  private readonly countSkip = (reason: string): void => void this.skip(reason);
+
+  constructor(private readonly opts: DecoderOptions = {}) {}
+
+  /** the fragment reassembler's counters (null until a fragment to or from IMDS was seen) */
+  get reassembly(): IpReassembler | null {
+    return this.reasm;
+  }
 
   decode(frame: Frame): TcpSegment | null {
     this.stats.frames++;
     const d = frame.data;
-    const len = d.length;
+    let len = d.length;
+    let frameEnd = frame.origLen > len ? frame.origLen : len;
     let off: number;
     let etype: number;
+    if (this.reasm !== null && this.reasm.pending > 0) {
+      this.reasm.expire(frame.sec);
+      this.stats.fragments = this.reasm.fragmentsUnread;
+    }
 
     switch (frame.linkType) {
       case 1: // Ethernet
@@ -85,6 +127,32 @@ export class Decoder {
         etype = ETH_IPV6;
         off = 0;
         break;
+      case 239: {
+        // NFLOG (tcpdump -i nflog:N): TLVs up to NFULA_PAYLOAD, which holds the IP packet
+        const p = nflogPayload(d);
+        if (typeof p === 'string') {
+          if (p === 'not-ip') {
+            this.stats.notImds++;
+            return null;
+          }
+          return this.skip(p);
+        }
+        const v = d[p.start] >> 4;
+        if (v === 4) etype = ETH_IPV4;
+        else if (v === 6) etype = ETH_IPV6;
+        else {
+          this.stats.notImds++;
+          return null;
+        }
+        // the payload TLV bounds the captured packet (what follows it is not IP); the kernel may
+        // have copied only part of the packet (nflog copy range), so the IP length says how long
+        // it was on the wire, as a snaplen cut would
+        off = p.start;
+        len = p.end < len ? p.end : len;
+        const ipEnd = off + 4 <= len ? (v === 4 ? off + ((d[off + 2] << 8) | d[off + 3]) : off + 40 + ((d[off + 4] << 8) | d[off + 5])) : 0;
+        frameEnd = ipEnd > p.end ? ipEnd : p.end;
+        break;
+      }
       case 0: // BSD null (host byte order)
       case 108: {
         // OpenBSD loop (network byte order); accept either order for both
@@ -113,14 +181,14 @@ export class Decoder {
       off += 4;
     }
 
-    if (etype === ETH_IPV4) return this.ipv4(frame, d, off);
-    if (etype === ETH_IPV6) return this.ipv6(frame, d, off);
+    if (etype === ETH_IPV4) return this.ipv4(frame, d, off, len, frameEnd);
+    if (etype === ETH_IPV6) return this.ipv6(frame, d, off, len, frameEnd, false);
     this.stats.notImds++;
     return null;
   }
 
-  private ipv4(frame: Frame, d: Buffer, off: number): TcpSegment | null {
-    const len = d.length;
+  /** `len`: end of the captured bytes of the packet in `d`; `frameEnd`: its end on the wire */
+  private ipv4(frame: Frame, d: Buffer, off: number, len: number, frameEnd: number): TcpSegment | null {
     if (off + 20 > len) return this.skip('ipv4-bad-header');
     const vihl = d[off];
     const ihl = (vihl & 15) << 2;
@@ -131,13 +199,8 @@ export class Decoder {
       this.stats.notImds++;
       return null;
     }
-    if ((((d[off + 6] << 8) | d[off + 7]) & 0x3fff) !== 0) {
-      // MF set or fragment offset != 0
-      this.stats.fragments++;
-      return null;
-    }
+    const fragField = ((d[off + 6] << 8) | d[off + 7]) & 0x3fff;
     const totalLen = (d[off + 2] << 8) | d[off + 3];
-    const frameEnd = frame.origLen > len ? frame.origLen : len;
     let wireEnd: number;
     if (totalLen === 0) {
       wireEnd = frameEnd; // TSO: length left to the NIC
@@ -147,11 +210,17 @@ export class Decoder {
       wireEnd = off + totalLen;
     }
     const capEnd = wireEnd < len ? wireEnd : len; // drops Ethernet padding
+    if (fragField !== 0) {
+      // MF set or fragment offset != 0 (never in a reassembled packet: its fields are cleared)
+      if (totalLen === 0) return this.skip('ipv4-bad-total-length');
+      const key = `4${d.toString('latin1', off + 12, off + 20)}${d.toString('latin1', off + 4, off + 6)}`;
+      const frag = { version: 4 as const, key, offset: (fragField & 0x1fff) << 3, more: (fragField & 0x2000) !== 0, data: d.subarray(off + ihl, capEnd), wireLength: wireEnd - off - ihl, header: d.subarray(off, off + ihl), nextHeaderAt: 0, nextHeader: 6 };
+      return this.reassembled(frame, frag);
+    }
     return this.tcp(frame, d, 4, off, off + ihl, capEnd, wireEnd, srcIs, dstIs, d[off + 8]);
   }
 
-  private ipv6(frame: Frame, d: Buffer, off: number): TcpSegment | null {
-    const len = d.length;
+  private ipv6(frame: Frame, d: Buffer, off: number, len: number, frameEnd: number, whole: boolean): TcpSegment | null {
     if (off + 40 > len) return this.skip('ipv6-header-truncated');
     if (d[off] >> 4 !== 6) return this.skip('ipv6-bad-header');
     const srcIs = isImdsV6(d, off + 8);
@@ -161,8 +230,8 @@ export class Decoder {
       return null;
     }
     const payloadLen = (d[off + 4] << 8) | d[off + 5];
-    const frameEnd = frame.origLen > len ? frame.origLen : len;
     let nh = d[off + 6];
+    let nhAt = off + 6;
     let wireEnd: number;
     if (payloadLen === 0) {
       // a jumbogram (hop-by-hop Jumbo Payload option) or a GSO packet over 64 KiB
@@ -182,20 +251,34 @@ export class Decoder {
         case 43: // routing
         case 60: // destination options
           nh = d[p];
+          nhAt = p;
           p += (d[p + 1] + 1) << 3;
           break;
         case 44: {
-          // fragment: offset (13 bits) and M flag
-          if ((((d[p + 2] << 8) | d[p + 3]) & 0xfff9) !== 0) {
-            this.stats.fragments++;
-            return null;
+          // fragment: offset (13 bits) and M flag; offset 0 with M clear is an atomic
+          // fragment (RFC 6946), read as it is
+          const fo = ((d[p + 2] << 8) | d[p + 3]) & 0xfff9;
+          if (fo !== 0) {
+            if (whole) return this.skip('ipv6-nested-fragment');
+            if (payloadLen === 0) return this.skip('ipv6-bad-payload-length');
+            // only TCP (maybe behind more extension headers) can be IMDS
+            const inner = d[p];
+            if (inner !== 6 && inner !== 0 && inner !== 43 && inner !== 44 && inner !== 60 && inner !== 51) {
+              this.stats.notImds++;
+              return null;
+            }
+            const key = `6${d.toString('latin1', off + 8, off + 40)}${d.toString('latin1', p + 4, p + 8)}`;
+            const frag = { version: 6 as const, key, offset: fo & 0xfff8, more: (fo & 1) !== 0, data: d.subarray(p + 8, capEnd), wireLength: wireEnd - p - 8, header: d.subarray(off, p), nextHeaderAt: nhAt - off, nextHeader: inner };
+            return this.reassembled(frame, frag);
           }
           nh = d[p];
+          nhAt = p;
           p += 8;
           break;
         }
         case 51: // authentication header
           nh = d[p];
+          nhAt = p;
           p += (d[p + 1] + 2) << 2;
           break;
         default: // UDP, ICMPv6, ESP, no next header, ...
@@ -205,6 +288,16 @@ export class Decoder {
     }
     if (p > capEnd) return this.skip('ipv6-ext-header-truncated');
     return this.tcp(frame, d, 6, off, p, capEnd, wireEnd, srcIs, dstIs, d[off + 7]);
+  }
+
+  /** hand a fragment to the reassembler; when it completes a datagram, decode that */
+  private reassembled(frame: Frame, frag: FragmentIn): TcpSegment | null {
+    this.reasm ??= new IpReassembler(this.countSkip, this.opts.reassembly);
+    const r = this.reasm;
+    const packet = r.add(frag, frame.sec);
+    this.stats.fragments = r.fragmentsUnread;
+    if (packet === null) return null;
+    return frag.version === 4 ? this.ipv4(frame, packet, 0, packet.length, packet.length) : this.ipv6(frame, packet, 0, packet.length, packet.length, true);
   }
 
   private tcp(

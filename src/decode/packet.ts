@@ -35,7 +35,11 @@ export interface DecodeStats {
   imdsSegments: number;
   /** frames that are valid but not IMDS TCP (background traffic, DNS, NTP at .123, ...) */
   notImds: number;
-  /** IPv4 fragments (counted and skipped) */
+  /**
+   * fragments to or from IMDS not reassembled (yet): held in a datagram in progress, or of a
+   * datagram dropped (timeout, limits, truncated); at the end of a capture, the IMDS fragments
+   * that could not be read. Reassembled ones are not counted.
+   */
   fragments: number;
   /** malformed or unsupported frames by reason, e.g. 'ipv4-header-too-short', 'unknown-linktype-147' */
   skipped: Record<string, number>;

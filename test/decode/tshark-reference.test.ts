@@ -2,7 +2,9 @@
  * Independent reference for the decoder: tshark. For every well-formed capture
  * under pcaps/edge and pcaps/real, the IMDS TCP segments our Decoder returns
  * must be exactly the ones tshark dissects (same order, addresses as text, ports, raw seq/ack, flags, wire
- * payload length, TTL / hop limit). IPv4 fragments are left out on both sides.
+ * payload length, TTL / hop limit). Fragmented datagrams are reassembled on both sides
+ * (tshark: ip.defragment / ipv6.defragment, the default) and compared at the frame that
+ * completed them.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,20 +36,19 @@ const files = [...wellFormed(path.join(root, 'edge')), ...wellFormed(path.join(r
 const IMDS4 = '169.254.169.254';
 const IMDS6 = 'fd00:ec2::254';
 
-const FIELDS = ['ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.srcport', 'tcp.dstport', 'tcp.seq_raw', 'tcp.ack_raw', 'tcp.flags', 'tcp.len', 'ip.ttl', 'ipv6.hlim', 'ip.flags.mf', 'ip.frag_offset'];
+const FIELDS = ['ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.srcport', 'tcp.dstport', 'tcp.seq_raw', 'tcp.ack_raw', 'tcp.flags', 'tcp.len', 'ip.ttl', 'ipv6.hlim'];
 
 function viaTshark(file: string): string[] {
   const t = spawnSync(
     'tshark',
-    ['-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'tcp.desegment_tcp_streams:FALSE', '-Y', 'tcp', '-T', 'fields', '-E', 'separator=|', ...FIELDS.flatMap((f) => ['-e', f])],
+    ['-r', file, '-n', '-o', 'ip.defragment:TRUE', '-o', 'ipv6.defragment:TRUE', '-o', 'tcp.desegment_tcp_streams:FALSE', '-Y', 'tcp', '-T', 'fields', '-E', 'separator=|', ...FIELDS.flatMap((f) => ['-e', f])],
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
   if (t.status !== 0) throw new Error(`tshark failed on ${file}: ${t.stderr}`);
   const rows: string[] = [];
   for (const line of t.stdout.split('\n')) {
     if (line === '') continue;
-    const [s4, d4, s6, d6, sp, dp, seq, ack, flags, tlen, ttl, hlim, mf, foff] = line.split('|');
-    if (mf === '1' || (foff !== '' && foff !== '0')) continue; // fragments
+    const [s4, d4, s6, d6, sp, dp, seq, ack, flags, tlen, ttl, hlim] = line.split('|');
     const src = s4 || s6;
     const dst = d4 || d6;
     const toImds = (dst === IMDS4 || dst === IMDS6) && dp === '80';

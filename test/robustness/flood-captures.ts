@@ -83,34 +83,18 @@ export class PcapStream {
 
   /** one IPv4/TCP packet at time `usec` (microseconds since the epoch) */
   tcp(usec: number, s: Seg): void {
-    const payload = s.payload ?? EMPTY;
-    const len = 40 + payload.length;
-    const rec = Buffer.alloc(16 + len);
+    this.packet(usec, tcpPacket(s));
+  }
+
+  /** any raw IP packet at time `usec` */
+  packet(usec: number, ip: Buffer): void {
+    const rec = Buffer.alloc(16);
     rec.writeUInt32LE(Math.floor(usec / 1e6), 0);
     rec.writeUInt32LE(usec % 1e6, 4);
-    rec.writeUInt32LE(len, 8);
-    rec.writeUInt32LE(len, 12);
-    const o = 16;
-    rec[o] = 0x45;
-    rec.writeUInt16BE(len, o + 2);
-    rec.writeUInt16BE(0x4000, o + 6);
-    rec[o + 8] = 64;
-    rec[o + 9] = 6;
-    rec.writeUInt32BE(s.src, o + 12);
-    rec.writeUInt32BE(s.dst, o + 16);
-    rec.writeUInt16BE(fold(sum16(rec, o, o + 20)), o + 10);
-    const t = o + 20;
-    rec.writeUInt16BE(s.sport, t);
-    rec.writeUInt16BE(s.dport, t + 2);
-    rec.writeUInt32BE(s.seq >>> 0, t + 4);
-    rec.writeUInt32BE(s.ack >>> 0, t + 8);
-    rec[t + 12] = 0x50;
-    rec[t + 13] = s.flags;
-    rec.writeUInt16BE(64240, t + 14);
-    payload.copy(rec, t + 20);
-    const pseudo = (s.src >>> 16) + (s.src & 0xffff) + (s.dst >>> 16) + (s.dst & 0xffff) + 6 + 20 + payload.length;
-    rec.writeUInt16BE(fold(sum16(rec, t, t + 20 + payload.length, pseudo)), t + 16);
+    rec.writeUInt32LE(ip.length, 8);
+    rec.writeUInt32LE(ip.length, 12);
     this.put(rec);
+    this.put(ip);
     this.packets++;
   }
 
@@ -118,6 +102,48 @@ export class PcapStream {
     this.flush();
     closeSync(this.fd);
   }
+}
+
+/** an IPv4/TCP packet (DF set, TTL 64, IP id `ipId`) with correct checksums */
+export function tcpPacket(s: Seg, ipId = 0): Buffer {
+  const payload = s.payload ?? EMPTY;
+  const len = 40 + payload.length;
+  const rec = Buffer.alloc(len);
+  rec[0] = 0x45;
+  rec.writeUInt16BE(len, 2);
+  rec.writeUInt16BE(ipId, 4);
+  rec.writeUInt16BE(0x4000, 6);
+  rec[8] = 64;
+  rec[9] = 6;
+  rec.writeUInt32BE(s.src, 12);
+  rec.writeUInt32BE(s.dst, 16);
+  rec.writeUInt16BE(fold(sum16(rec, 0, 20)), 10);
+  const t = 20;
+  rec.writeUInt16BE(s.sport, t);
+  rec.writeUInt16BE(s.dport, t + 2);
+  rec.writeUInt32BE(s.seq >>> 0, t + 4);
+  rec.writeUInt32BE(s.ack >>> 0, t + 8);
+  rec[t + 12] = 0x50;
+  rec[t + 13] = s.flags;
+  rec.writeUInt16BE(64240, t + 14);
+  payload.copy(rec, t + 20);
+  const pseudo = (s.src >>> 16) + (s.src & 0xffff) + (s.dst >>> 16) + (s.dst & 0xffff) + 6 + 20 + payload.length;
+  rec.writeUInt16BE(fold(sum16(rec, t, t + 20 + payload.length, pseudo)), t + 16);
+  return rec;
+}
+
+/** IPv4 fragment [start, end) of the data of `packet` (a 20-byte-header IPv4 packet), MF unless it reaches the end */
+export function ipv4FragmentOf(packet: Buffer, start: number, end: number): Buffer {
+  const body = packet.subarray(20);
+  const part = body.subarray(start, Math.min(end, body.length));
+  const f = Buffer.alloc(20 + part.length);
+  packet.copy(f, 0, 0, 20);
+  f.writeUInt16BE(20 + part.length, 2);
+  f.writeUInt16BE((end < body.length ? 0x2000 : 0) | (start >> 3), 6);
+  f.writeUInt16BE(0, 10);
+  f.writeUInt16BE(fold(sum16(f, 0, 20)), 10);
+  part.copy(f, 20);
+  return f;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -246,4 +272,47 @@ export function writeEndlessHeader(path: string, headerBytes: number, normalEver
   }
   w.close();
   return { path, packets: w.packets, bytes: w.bytes, normalCalls: normal };
+}
+
+/**
+ * `datagrams` IPv4 datagrams to IMDS of which only the first fragment (MF set, 1400 data
+ * bytes) ever comes, each from its own source and id (10.53.0.0/16), all within a few
+ * seconds of packet time (no timeout frees them), with one normal call after every
+ * `normalEvery` fragments whose request packet is itself cut into two fragments.
+ */
+export function writeFragmentFlood(path: string, datagrams: number, normalEvery = 1000): FloodFile {
+  const w = new PcapStream(path);
+  const srv = ip4(IMDS);
+  const base = ip4('10.53.0.0');
+  const filler = Buffer.alloc(1400, 'f'); // 20 TCP header bytes + 1400: the 1400-byte first fragment has MF set
+  let t = T0;
+  let normal = 0;
+  for (let i = 0; i < datagrams; i++) {
+    const whole = tcpPacket({ src: base + 1 + (i % 65000), dst: srv, sport: 1024 + (i % 60000), dport: 80, seq: i, ack: 0, flags: PSH | ACK, payload: filler }, i & 0xffff);
+    w.packet(t, ipv4FragmentOf(whole, 0, 1400));
+    t += 20;
+    if ((i + 1) % normalEvery === 0) {
+      fragmentedNormalCall(w, t, normal++);
+      t += 50;
+    }
+  }
+  w.close();
+  return { path, packets: w.packets, bytes: w.bytes, normalCalls: normal };
+}
+
+/** normal call number k with its request packet cut into two IPv4 fragments (the second one carries the header end) */
+function fragmentedNormalCall(w: PcapStream, usec: number, k: number): void {
+  const client = ip4(NORMAL_CLIENT);
+  const srv = ip4(IMDS);
+  const port = 20000 + (k % 40000);
+  const isn = port * 7919;
+  const sisn = (isn ^ 0x5a5a5a5a) >>> 0;
+  const request = getRequest(`/latest/meta-data/normal-${k}`, NORMAL_UA);
+  w.tcp(usec, { src: client, dst: srv, sport: port, dport: 80, seq: isn, ack: 0, flags: SYN });
+  w.tcp(usec + 10, { src: srv, dst: client, sport: 80, dport: port, seq: sisn, ack: isn + 1, flags: SYN | ACK });
+  const req = tcpPacket({ src: client, dst: srv, sport: port, dport: 80, seq: isn + 1, ack: sisn + 1, flags: PSH | ACK, payload: request }, 0x8000 | (k & 0x7fff));
+  w.packet(usec + 20, ipv4FragmentOf(req, 0, 48));
+  w.packet(usec + 21, ipv4FragmentOf(req, 48, 4096));
+  w.tcp(usec + 30, { src: srv, dst: client, sport: 80, dport: port, seq: sisn + 1, ack: isn + 1 + request.length, flags: PSH | ACK | FIN, payload: RESPONSE });
+  w.tcp(usec + 40, { src: client, dst: srv, sport: port, dport: 80, seq: isn + 1 + request.length, ack: sisn + 2 + RESPONSE.length, flags: FIN | ACK });
 }

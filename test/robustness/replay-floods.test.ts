@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FLOW_LIMITS } from '../../src/tcp/stream.js';
 import { DEFAULT_HTTP_LIMITS } from '../../src/http/message.js';
-import { NORMAL_CLIENT, NORMAL_UA, writeEndlessHeader, writeHalfOpenFlood, writeShortConnFlood, type FloodFile } from './flood-captures.js';
+import { NORMAL_CLIENT, NORMAL_UA, writeEndlessHeader, writeFragmentFlood, writeHalfOpenFlood, writeShortConnFlood, type FloodFile } from './flood-captures.js';
+import { DATAGRAM_OVERHEAD, DEFAULT_REASSEMBLY_LIMITS, FRAGMENT_OVERHEAD } from '../../src/decode/ip-reassembly.js';
 import { CLI, MiB, built, measure } from './helpers.js';
 
 /**
@@ -21,6 +22,7 @@ const RSS_BOUND = 128 * MiB;
 const HALF_OPEN = 100_000;
 const SHORT_CONNS = Number(process.env.IMDSWATCH_FLOOD_CONNS ?? 1_000_000);
 const ENDLESS_HEADER_BYTES = 64 * MiB;
+const FRAGMENT_DATAGRAMS = 50_000;
 
 interface ReplayJson {
   input: { packets: number; skipped: Record<string, number>; errors: string[] };
@@ -30,10 +32,10 @@ interface ReplayJson {
 
 const dir = mkdtempSync(join(tmpdir(), `imdswatch-floods-${process.pid}-`));
 
-async function replay(file: FloodFile): Promise<{ json: ReplayJson; maxRss: number; elapsedMs: number }> {
-  const r = await measure([process.execPath, CLI, 'replay', '--format', 'json', '--no-progress', file.path], 180_000);
+async function replay(file: FloodFile, extra: string[] = []): Promise<{ json: ReplayJson; maxRss: number; elapsedMs: number; stderr: string }> {
+  const r = await measure([process.execPath, CLI, 'replay', '--format', 'json', '--no-progress', ...extra, file.path], 180_000);
   expect(r.code, r.stderr).toBe(0);
-  return { json: JSON.parse(r.stdout) as ReplayJson, maxRss: r.maxRss, elapsedMs: r.elapsedMs };
+  return { json: JSON.parse(r.stdout) as ReplayJson, maxRss: r.maxRss, elapsedMs: r.elapsedMs, stderr: r.stderr };
 }
 
 function normalGroup(json: ReplayJson) {
@@ -99,5 +101,29 @@ describe.skipIf(!built())('replay under floods (default limits)', () => {
     // the abandoned request is not an event; only the normal calls are
     expect(r.json.totals.requests).toBe(file.normalCalls);
     expect(DEFAULT_HTTP_LIMITS.maxHeaderBytes).toBeLessThan(ENDLESS_HEADER_BYTES);
+  }, 120_000);
+
+  it(`${FRAGMENT_DATAGRAMS} IPv4 datagrams to IMDS whose later fragments never come: bounded RSS, evictions and unread fragments counted, fragmented v1 calls reported`, async () => {
+    const t0 = Date.now();
+    const file = writeFragmentFlood(join(dir, 'fragments.pcap'), FRAGMENT_DATAGRAMS);
+    const genMs = Date.now() - t0;
+    const r = await replay(file);
+    report('fragments', file, genMs, r);
+    rmSync(file.path);
+    expect(r.maxRss).toBeLessThan(RSS_BOUND);
+    // every flood fragment stays unread; the normal calls' fragments are all reassembled
+    expect(r.json.input.skipped['ip-fragments']).toBe(FRAGMENT_DATAGRAMS);
+    // the reassembler holds what fits in maxBytes (each flood datagram: 1400 bytes + overhead); every
+    // other flood datagram is evicted, the oldest first. A normal call's first fragment may push one
+    // more out while it waits for its second.
+    const perDatagram = 1400 + 20 + FRAGMENT_OVERHEAD + DATAGRAM_OVERHEAD;
+    const held = Math.floor(DEFAULT_REASSEMBLY_LIMITS.maxBytes / perDatagram);
+    const evicted = r.json.input.skipped['ip-reassembly-evicted'];
+    expect(evicted).toBeGreaterThanOrEqual(FRAGMENT_DATAGRAMS - held);
+    expect(evicted).toBeLessThanOrEqual(FRAGMENT_DATAGRAMS - held + file.normalCalls);
+    expect(r.json.input.skipped['ip-reassembly-timeout']).toBeUndefined();
+    expect(file.normalCalls).toBe(FRAGMENT_DATAGRAMS / 1000);
+    expect(normalGroup(r.json)).toMatchObject({ v1: file.normalCalls, v2: 0, token: 0 });
+    expect(r.json.totals).toMatchObject({ requests: file.normalCalls, v1: file.normalCalls });
   }, 120_000);
 });

@@ -13,6 +13,7 @@ export const LINKTYPE = {
   LINUX_SLL: 113,
   IPV4: 228,
   IPV6: 229,
+  NFLOG: 239,
   LINUX_SLL2: 276,
 } as const;
 
@@ -346,4 +347,38 @@ export function fragmentIpv4(packet: Buffer, fragSize: number): Buffer[] {
     out.push(Buffer.concat([h, part]));
   }
   return out;
+}
+
+/**
+ * NFLOG (LINKTYPE_NFLOG, 239), as `tcpdump -i nflog:N` writes: header (family by IP version,
+ * version 0, resource id), NFULA_PACKET_HDR, NFULA_PREFIX, NFULA_UID, then NFULA_PAYLOAD
+ * with the packet. TLV lengths and types in the capturing host's byte order (little-endian
+ * unless `bigEndian`).
+ */
+export function nflog(ip: Buffer, o: { bigEndian?: boolean; group?: number; prefix?: string; payloadType?: number; family?: number } = {}): Buffer {
+  const v6 = ip.length > 0 && ip[0] >> 4 === 6;
+  const tlv = (type: number, value: Buffer): Buffer => {
+    const len = 4 + value.length;
+    const b = Buffer.alloc((len + 3) & ~3);
+    if (o.bigEndian) {
+      b.writeUInt16BE(len, 0);
+      b.writeUInt16BE(type, 2);
+    } else {
+      b.writeUInt16LE(len, 0);
+      b.writeUInt16LE(type, 2);
+    }
+    value.copy(b, 4);
+    return b;
+  };
+  const head = Buffer.from([o.family ?? (v6 ? 10 : 2), 0, 0, o.group ?? 5]);
+  const pktHdr = Buffer.from([v6 ? 0x86 : 0x08, v6 ? 0xdd : 0x00, 3, 0]); // hw_protocol (network order), hook, pad
+  const uid = Buffer.alloc(4);
+  uid.writeUInt32BE(0, 0);
+  return Buffer.concat([
+    head,
+    tlv(1, pktHdr),
+    tlv(10, Buffer.from(`${o.prefix ?? 'imds'}\0`, 'latin1')),
+    tlv(11, uid),
+    tlv(o.payloadType ?? 9, ip),
+  ]);
 }

@@ -9,6 +9,7 @@
  *   const file = classicPcap(toRecords(pkts, (ip) => ethernet(ip)), { linkType: LINKTYPE.ETHERNET });
  */
 export * from './packet-builders.js';
+export * from './ip-fragments.js';
 export * from './capture-files.js';
 export * from './tcp-conversation.js';
 export * from './http-text.js';
