@@ -3,6 +3,7 @@ import type { ContainerInfo } from '../../imds/event.js';
 import { nodeMetadataFs, type MetadataFs } from './metadata-fs.js';
 import {
   CONTAINER_ID_RE,
+  isContainerdId,
   POD_UID_RE,
   parseContainerLogName,
   parseContainersJson,
@@ -120,7 +121,8 @@ export class ContainerResolver {
    */
   resolve(c: ContainerInfo): ContainerInfo {
     this.counters.lookups++;
-    const id = c.id && CONTAINER_ID_RE.test(c.id) ? c.id : null;
+    // a containerd container may have a free-form id (ctr run … plain-ctr): only the containerd source then
+    const id = c.id && (CONTAINER_ID_RE.test(c.id) || (c.runtime === 'containerd' && isContainerdId(c.id))) ? c.id : null;
     const uid = c.pod?.uid && POD_UID_RE.test(c.pod.uid) ? c.pod.uid : null;
     if (!id && !uid) return c;
     const key = `${c.runtime}|${id ?? ''}|${uid ?? ''}`;
@@ -158,7 +160,8 @@ export class ContainerResolver {
     let names: ContainerNames = { name: null, image: null, pod: null };
     let foundBy: ContainerInfo['runtime'] | null = null;
     if (id) {
-      for (const src of RUNTIME_ORDER[runtime] ?? RUNTIME_ORDER.unknown) {
+      const order = CONTAINER_ID_RE.test(id) ? (RUNTIME_ORDER[runtime] ?? RUNTIME_ORDER.unknown) : (['containerd'] as const);
+      for (const src of order) {
         const found = src === 'docker' ? this.fromDocker(id) : src === 'containerd' ? this.fromContainerd(id) : this.fromStorage(id);
         if (found) {
           names = found;

@@ -111,7 +111,10 @@ export function parseContainersJson(text: string, id: string): ContainerNames | 
     if (!o || o['id'] !== id) continue;
     const names = Array.isArray(o['names']) ? o['names'] : [];
     const name = names.map(str).find((n) => n !== null) ?? null;
-    return { ...EMPTY, name };
+    // Podman keeps the image it was created from in `metadata` (a JSON string): `image-name` (#10 item 5)
+    let image: string | null = null;
+    if (typeof o['metadata'] === 'string' && o['metadata'].length <= 65_536) image = str(obj(parseJson(o['metadata']))?.['image-name']);
+    return { ...EMPTY, name, image };
   }
   return { ...EMPTY };
 }
@@ -123,6 +126,14 @@ const DNS_SUBDOMAIN = '[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?';
 /** pod uid as kubelet writes it: a UUID, or 32 hex digits for static pods (a config hash) */
 export const POD_UID_RE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/;
 export const CONTAINER_ID_RE = /^[0-9a-f]{64}$/;
+/**
+ * containerd's identifiers (namespaces and container ids created through `ctr`, nerdctl --name
+ * etc. are free-form): alphanumerics joined by single '.', '_' or '-', at most 76 characters
+ * (containerd's identifiers.Validate). Safe as one path component. (#10 item 8)
+ */
+export const CONTAINERD_ID_RE = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+export const CONTAINERD_ID_MAX = 76;
+export const isContainerdId = (s: string): boolean => s.length <= CONTAINERD_ID_MAX && CONTAINERD_ID_RE.test(s);
 
 const POD_DIR = new RegExp(`^(${DNS_LABEL})_(${DNS_SUBDOMAIN})_([0-9a-f-]{32,36})$`);
 const CONTAINER_LOG = new RegExp(`^(${DNS_SUBDOMAIN})_(${DNS_LABEL})_(${DNS_LABEL})-([0-9a-f]{64})\\.log$`);

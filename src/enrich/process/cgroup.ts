@@ -17,11 +17,13 @@ export interface CgroupInfo {
 const HEX64 = '[0-9a-f]{64}';
 const POD_UID = '([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})';
 
+// systemd driver: "<prefix>-<id>.scope"; cgroupfs driver: the same without ".scope" — rootful
+// Podman "/libpod_parent/libpod-<id>", CRI-O "…/pod<uid>/crio-<id>" (#10 item 2)
 const SCOPE_RUNTIMES: Array<{ re: RegExp; runtime: ContainerInfo['runtime'] }> = [
-  { re: new RegExp(`^docker-(${HEX64})\\.scope$`), runtime: 'docker' },
-  { re: new RegExp(`^cri-containerd-(${HEX64})\\.scope$`), runtime: 'containerd' },
-  { re: new RegExp(`^crio-(${HEX64})\\.scope$`), runtime: 'cri-o' },
-  { re: new RegExp(`^libpod-(${HEX64})\\.scope$`), runtime: 'podman' },
+  { re: new RegExp(`^docker-(${HEX64})(?:\\.scope)?$`), runtime: 'docker' },
+  { re: new RegExp(`^cri-containerd-(${HEX64})(?:\\.scope)?$`), runtime: 'containerd' },
+  { re: new RegExp(`^crio-(${HEX64})(?:\\.scope)?$`), runtime: 'cri-o' },
+  { re: new RegExp(`^libpod-(${HEX64})(?:\\.scope)?$`), runtime: 'podman' },
 ];
 
 /** Pick the path that names the process's placement. */
@@ -126,4 +128,21 @@ export function containerFromPath(path: string): ContainerInfo | null {
 function findPodUid(path: string): string | null {
   const m = new RegExp(`pod${POD_UID}(?:\\.slice)?(?:/|$|:)`).exec(path);
   return m ? m[1]!.replace(/_/g, '-') : null;
+}
+
+/**
+ * `ctr run` (and anything using containerd's default spec) puts a task in the cgroup
+ * "/<containerd namespace>/<container id>", both free-form identifiers: "/default/plain-ctr".
+ * The path alone does not prove containerd; the caller confirms with the task directory
+ * (`<containerdTaskDir>/<namespace>/<id>`). Returns the two parts when the path has that shape. (#10 item 8)
+ */
+export function containerdTaskCandidate(path: string | null): { namespace: string; id: string } | null {
+  if (!path) return null;
+  const segs = path.split('/').filter(Boolean);
+  if (segs.length !== 2) return null;
+  const [namespace, id] = segs as [string, string];
+  const ident = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+  if (namespace.length > 76 || id.length > 76 || !ident.test(namespace) || !ident.test(id)) return null;
+  if (/\.(slice|scope|service)$/.test(id) || /\.(slice|scope|service)$/.test(namespace)) return null;
+  return { namespace, id };
 }

@@ -1,6 +1,8 @@
 import type { ProcessInfo } from '../../imds/event.js';
-import { parseCgroup } from './cgroup.js';
+import { containerdTaskCandidate, parseCgroup } from './cgroup.js';
+import { ContainerUsers } from './container-users.js';
 import { mtimeMs, nsInodeOfLink, readLink, readText } from './proc-fs.js';
+import { existsSync } from 'node:fs';
 import { parseCmdline, redactArgv } from './redact.js';
 import { parsePasswd, parseStat, parseStatus } from './status.js';
 
@@ -18,6 +20,8 @@ export interface ProcessCacheOptions {
   /** longest parent chain recorded */
   maxAncestors: number;
   now: () => number;
+  /** containerd's task directory: confirms a free-form "/<namespace>/<id>" cgroup (#10 item 8) */
+  containerdTaskDir?: string;
 }
 
 interface Entry {
@@ -42,8 +46,11 @@ export class ProcessCache {
   private passwdMtime: number | null = -1;
   private usersCheckedMs = -Infinity;
   readonly counters = { built: 0, hits: 0, graceHits: 0, evicted: 0 };
+  private readonly containerUsers: ContainerUsers;
 
-  constructor(private readonly opts: ProcessCacheOptions) {}
+  constructor(private readonly opts: ProcessCacheOptions) {
+    this.containerUsers = new ContainerUsers(opts.procRoot, opts.now);
+  }
 
   /** Info for a live pid (built or refreshed), or the cached info of a recently dead one. */
   get(pid: number, uidHint: number | null = null): ProcessInfo | null {
@@ -111,15 +118,23 @@ export class ProcessCache {
     const cmdlineRaw = readText(`${p}/cmdline`);
     const cgroupText = readText(`${p}/cgroup`);
     const cg = cgroupText ? parseCgroup(cgroupText) : null;
+    let container = cg?.container ?? null;
+    if (!container && cg) {
+      const task = containerdTaskCandidate(cg.path);
+      const dir = this.opts.containerdTaskDir ?? '/run/containerd/io.containerd.runtime.v2.task';
+      if (task && existsSync(`${dir}/${task.namespace}/${task.id}`)) container = { runtime: 'containerd', id: task.id };
+    }
     const uid = uidHint ?? parseStatus(readText(`${p}/status`) ?? '').uid;
+    // in a container the uid is the container's: its name comes from the container's /etc/passwd
+    const mntKey = container ? readLink(`${p}/ns/mnt`) ?? `pid:${pid}` : null;
     return {
       pid,
       exe: exeOf(readLink(`${p}/exe`)),
       cmdline: cmdlineRaw ? redactArgv(parseCmdline(cmdlineRaw)) : null,
       uid,
-      user: this.userName(uid),
+      user: mntKey ? this.containerUsers.nameOf(pid, uid, mntKey) : this.userName(uid),
       unit: cg?.unit ?? null,
-      container: cg?.container ?? null,
+      container,
       ancestors: this.chain(stat.ppid),
       netns: nsInodeOfLink(readLink(`${p}/ns/net`)),
     };

@@ -117,3 +117,13 @@ describe('kubelet directory entry names', () => {
     expect(parseContainerLogName(entry)).toEqual(want);
   });
 });
+
+describe('parseContainersJson: Podman image (#10 item 5)', () => {
+  it('takes image-name from the metadata string', () => {
+    const id = 'a'.repeat(64);
+    const list = JSON.stringify([{ id, names: ['billing-api'], metadata: JSON.stringify({ 'image-name': 'localhost/imdswatch-test/debian-curl:1', 'image-id': 'b'.repeat(64), name: 'billing-api' }) }]);
+    expect(parseContainersJson(list, id)).toEqual({ name: 'billing-api', image: 'localhost/imdswatch-test/debian-curl:1', pod: null });
+    const bad = JSON.stringify([{ id, names: ['x'], metadata: '{not json' }]);
+    expect(parseContainersJson(bad, id)).toEqual({ name: 'x', image: null, pod: null });
+  });
+});

@@ -1,0 +1,82 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureImageTar, IMAGE_NAME } from './image.js';
+import { DOCKER, startProcess, unmountUnder, type Bind, type ContainerHost } from './host.js';
+import { waitFor } from '../helpers/wait.js';
+import { run, type RunResult } from '../support/lab/proc.js';
+
+/**
+ * dockerd started by the test inside the host namespace: its own --data-root, --exec-root,
+ * pidfile, socket and containerd namespace; its iptables rules land in that namespace only.
+ * Teardown: containers removed, dockerd stopped by pid, every mount left under its roots
+ * (overlay, netns bind mounts such as <exec-root>/netns/default) unmounted, roots deleted.
+ */
+export interface DockerRuntime {
+  dataRoot: string;
+  /** docker CLI argv against this daemon */
+  cli(args: string[], timeoutMs?: number): Promise<RunResult>;
+  /** the bind imdswatch needs to find config.v2.json at /var/lib/docker */
+  bind: Bind;
+  image: string;
+  stop(): Promise<void>;
+}
+
+export async function startDocker(host: ContainerHost): Promise<DockerRuntime> {
+  const runDir = `/run/${host.id}-docker`;
+  const dataRoot = `/var/lib/${host.id}-docker`;
+  const sock = `unix://${runDir}/docker.sock`;
+  mkdirSync(runDir, { recursive: true });
+  mkdirSync(dataRoot, { recursive: true });
+  const dockerNetnsBefore = existsSync('/run/docker/netns/default');
+  const d = startProcess(
+    host.enter([
+      'dockerd', '--data-root', dataRoot, '--exec-root', join(runDir, 'exec'), '--pidfile', join(runDir, 'dockerd.pid'), '-H', sock,
+      '--containerd-namespace', `${host.id}-moby`, '--containerd-plugins-namespace', `${host.id}-plugins`, '--log-level', 'warn',
+    ]),
+  );
+  let stopped = false;
+  const cli = (args: string[], timeoutMs = 60_000): Promise<RunResult> => run([DOCKER, '-H', sock, ...args], { timeoutMs });
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (!d.exited()) {
+      const ids = (await cli(['ps', '-aq'], 20_000).catch(() => null))?.stdout.split('\n').filter(Boolean) ?? [];
+      if (ids.length) await cli(['rm', '-f', ...ids], 60_000).catch(() => undefined);
+    }
+    await d.stop('SIGTERM', 30_000);
+    unmountUnder([dataRoot, runDir]);
+    if (!dockerNetnsBefore) unmountUnder(['/run/docker/netns/default']);
+    rmSync(dataRoot, { recursive: true, force: true });
+    rmSync(runDir, { recursive: true, force: true });
+  };
+  host.onTeardown(stop);
+  await waitFor(() => existsSync(join(runDir, 'docker.sock')) || d.exited(), 60_000, 'dockerd to listen');
+  for (let i = 0; i < 100; i++) {
+    if ((await cli(['version'], 10_000)).code === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (d.exited()) throw new Error(`dockerd exited: ${d.err().slice(-800)}`);
+  const tar = ensureImageTar();
+  const imp = await cli(['import', tar, IMAGE_NAME], 180_000);
+  if (imp.code !== 0) throw new Error(`docker import failed: ${imp.stderr}`);
+  return { dataRoot, cli, bind: { from: dataRoot, to: '/var/lib/docker' }, image: IMAGE_NAME, stop };
+}
+
+/**
+ * A container whose main process waits for a go file, then execs `script` (so the process
+ * that calls IMDS is the container's State.Pid). Returns its id and host pid.
+ */
+export async function runWaiting(rt: DockerRuntime, name: string, user: string, script: string): Promise<{ id: string; pid: number; go(): Promise<void> }> {
+  const r = await rt.cli(['run', '-d', '--name', name, '-u', user, rt.image, 'sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; ${script}`]);
+  if (r.code !== 0) throw new Error(`docker run ${name} failed: ${r.stderr}`);
+  const id = r.stdout.trim();
+  const pid = Number((await rt.cli(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
+  return {
+    id,
+    pid,
+    go: async () => {
+      const e = await rt.cli(['exec', id, 'touch', '/tmp/go']);
+      if (e.code !== 0) throw new Error(`docker exec failed: ${e.stderr}`);
+    },
+  };
+}

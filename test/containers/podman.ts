@@ -1,0 +1,64 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureImageTar, IMAGE_NAME } from './image.js';
+import { unmountUnder, type Bind, type ContainerHost } from './host.js';
+import { run, type RunResult } from '../support/lab/proc.js';
+
+/**
+ * Rootful Podman in the host namespace with storage of its own (--root, --runroot, --tmpdir,
+ * CNI config dir under the test's paths), cgroupfs manager (no systemd here: the container
+ * lands in /libpod_parent/libpod-<id>), `--runtime runc` (crun 1.8.1 rejects this hybrid
+ * cgroup tree) and explicit ulimits (the test has no CAP_SYS_RESOURCE to raise them).
+ * Teardown: containers removed, mounts under its roots unmounted, roots deleted.
+ */
+export interface PodmanRuntime {
+  root: string;
+  cli(args: string[], timeoutMs?: number): Promise<RunResult>;
+  /** imdswatch reads containers/storage at /var/lib/containers/storage */
+  bind: Bind;
+  image: string;
+  stop(): Promise<void>;
+}
+
+export const PODMAN_RUN_FLAGS = ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+
+export async function startPodman(host: ContainerHost): Promise<PodmanRuntime> {
+  const root = `/var/lib/${host.id}-podman`;
+  const runDir = `/run/${host.id}-podman`;
+  mkdirSync(root, { recursive: true });
+  mkdirSync(runDir, { recursive: true });
+  const base = [
+    'podman', '--root', join(root, 'storage'), '--runroot', join(runDir, 'runroot'), '--tmpdir', join(runDir, 'tmp'),
+    '--cgroup-manager', 'cgroupfs', '--runtime', 'runc', '--events-backend', 'file', '--network-config-dir', join(runDir, 'cni'), '--storage-driver', 'overlay',
+  ];
+  const cli = (args: string[], timeoutMs = 60_000): Promise<RunResult> => run(host.enter([...base, ...args]), { timeoutMs });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await cli(['rm', '-a', '-f', '-t', '0'], 60_000).catch(() => undefined);
+    unmountUnder([root, runDir]);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(runDir, { recursive: true, force: true });
+  };
+  host.onTeardown(stop);
+  const imp = await cli(['import', ensureImageTar(), IMAGE_NAME], 180_000);
+  if (imp.code !== 0) throw new Error(`podman import failed: ${imp.stderr}`);
+  return { root, cli, bind: { from: join(root, 'storage'), to: '/var/lib/containers/storage' }, image: `localhost/${IMAGE_NAME}`, stop };
+}
+
+/** as docker.ts runWaiting: the container's main process execs `script` once told to */
+export async function podmanRunWaiting(rt: PodmanRuntime, name: string, user: string, script: string): Promise<{ id: string; pid: number; go(): Promise<void> }> {
+  const r = await rt.cli(['run', '-d', '--name', name, '-u', user, ...PODMAN_RUN_FLAGS, rt.image, 'sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; ${script}`]);
+  if (r.code !== 0) throw new Error(`podman run ${name} failed: ${r.stderr}`);
+  const id = r.stdout.trim().split('\n').pop()!;
+  const pid = Number((await rt.cli(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
+  return {
+    id,
+    pid,
+    go: async () => {
+      const e = await rt.cli(['exec', id, 'touch', '/tmp/go']);
+      if (e.code !== 0) throw new Error(`podman exec failed: ${e.stderr}`);
+    },
+  };
+}
