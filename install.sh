@@ -183,7 +183,14 @@ mkdir_recorded() {
 }
 
 # ---------------------------------------------------------------------------
+# A release tree (packaging/build-release.sh) carries its own Node.js and a libpcap
+# linked into the capture addon: the host then needs neither.
+is_release_tree() { [[ -f $SRC_DIR/RELEASE && -x $SRC_DIR/node/bin/node ]]; }
+
 resolve_node() {
+  if [[ -z $NODE_BIN ]] && is_release_tree; then
+    NODE_BIN=$SRC_DIR/node/bin/node
+  fi
   if [[ -z $NODE_BIN ]]; then
     NODE_BIN=$(command -v node || true)
     [[ -n $NODE_BIN ]] || die "Node.js >= $MIN_NODE_MAJOR is required but 'node' is not on PATH (install it, or pass --node PATH)"
@@ -200,6 +207,8 @@ resolve_node() {
       die "Node.js at $NODE_BIN is inside a home directory, which the service cannot see (ProtectHome=yes); install Node.js system-wide (e.g. /usr/bin/node) or pass --node" ;;
   esac
   NODE_VERSION=$v
+  # the bundled node runs from where the application is installed
+  if is_release_tree && [[ $NODE_BIN == "$SRC_DIR/node/bin/node" ]]; then NODE_BIN=$PREFIX/node/bin/node; fi
 }
 
 check_source() {
@@ -215,7 +224,7 @@ missing_packages() {
   # no `ldconfig -p | grep -q` under pipefail: grep exits at the first match, ldconfig then
   # dies of SIGPIPE and the pipeline "fails" (libpcap looked missing in 6-7 of 300 runs)
   cache=$(ldconfig -p 2>/dev/null || true)
-  if [[ $cache != *libpcap.so.0.8* ]]; then pkgs+=(libpcap0.8); fi
+  if ! is_release_tree && [[ $cache != *libpcap.so.0.8* ]]; then pkgs+=(libpcap0.8); fi
   if ! command -v iptables >/dev/null && ! command -v nft >/dev/null; then pkgs+=(iptables); fi
   printf '%s\n' "${pkgs[@]}"
 }
@@ -252,6 +261,29 @@ do_user() {
   say "created system user $SVC_USER"
 }
 
+# Without npm: drop what package-lock.json marks as development-only ("dev": true),
+# which is what `npm prune --omit=dev` removes (79 MB of node_modules -> 8.8 MB).
+prune_dev_by_lock() {
+  local dir=$1
+  "$NODE_BIN" - "$dir" <<'JS'
+const fs = require('fs'), path = require('path');
+const dir = process.argv[2];
+const lock = JSON.parse(fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8'));
+let n = 0;
+for (const [key, meta] of Object.entries(lock.packages ?? {})) {
+  if (!key.startsWith('node_modules/') || !meta.dev) continue;
+  const p = path.join(dir, key);
+  if (!path.resolve(p).startsWith(path.resolve(dir, 'node_modules') + path.sep)) continue;
+  if (fs.existsSync(p)) { fs.rmSync(p, { recursive: true, force: true }); n++; }
+}
+const bin = path.join(dir, 'node_modules/.bin');
+if (fs.existsSync(bin)) {  // links into packages that are gone
+  for (const l of fs.readdirSync(bin)) { const f = path.join(bin, l); if (!fs.existsSync(f)) fs.rmSync(f, { force: true }); }
+}
+console.log(n);
+JS
+}
+
 do_app() {
   step app
   local parent stage
@@ -265,16 +297,32 @@ do_app() {
     mkdir -p "$stage/native/sockdiag/build/Release"
     cp -a "$SRC_DIR/native/sockdiag/build/Release/sockdiag.node" "$stage/native/sockdiag/build/Release/"
   fi
+  # a release tree: its Node.js, command, licences and build description
+  local extra
+  for extra in node bin licenses RELEASE LICENSE; do
+    if is_release_tree && [[ -e $SRC_DIR/$extra ]]; then cp -a "$SRC_DIR/$extra" "$stage/"; fi
+  done
   if [[ -f $SRC_DIR/package-lock.json ]]; then cp -a "$SRC_DIR/package-lock.json" "$stage/"; fi
   cp -a "$SRC_DIR/node_modules" "$stage/"
-  if command -v npm >/dev/null; then
+  if is_release_tree; then
+    : # built with production packages only
+  elif command -v npm >/dev/null; then
     (cd "$stage" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
+  elif [[ -f $stage/package-lock.json ]]; then
+    local n; n=$(prune_dev_by_lock "$stage")
+    say "npm not found: removed $n development packages listed in package-lock.json"
   else
-    warn "npm not found: installing node_modules with development packages"
+    warn "npm and package-lock.json not found: installing node_modules as they are"
   fi
   # The app is code: root-owned, world-readable, not writable by the service.
   chown -R root:root "$stage"
   chmod -R u=rwX,go=rX "$stage"
+  # Nothing changed (a configuration-management rerun): keep the running version, so
+  # the service is not restarted for nothing.
+  if [[ -d $PREFIX ]] && diff -r --no-dereference -q "$stage" "$PREFIX" >/dev/null 2>&1; then
+    say "application in $PREFIX unchanged"
+    return 0
+  fi
   if [[ -d $PREFIX ]]; then
     local old="$PREFIX.imdswatch-old.$$"
     mv "$PREFIX" "$old"
@@ -375,7 +423,7 @@ do_start() {
       systemctl restart "$UNIT"
       say "restarted $UNIT with the new version"
     else
-      say "$UNIT is running"
+      say "$UNIT is running; nothing changed, so it was not restarted"
     fi
   else
     push_undo "systemctl stop $UNIT"
@@ -401,6 +449,7 @@ install_main() {
   do_start
   IN_TRANSACTION=0
   commit
+  if [[ $CHANGED -eq 0 ]]; then say "nothing changed: already installed"; fi
   say "done. Check it with: $WRAPPER doctor"
 }
 
@@ -449,17 +498,34 @@ uninstall_main() {
   if systemd_owns_unit_dir; then systemctl daemon-reload || true; systemctl reset-failed "$UNIT" 2>/dev/null || true; fi
   rm -f "$WRAPPER" "$LOGROTATE_PATH"
   rm -rf "$PREFIX"
+  local kept=() d what
   if [[ $PURGE -eq 1 ]]; then
     rm -rf "$LOG_DIR" "$STATE_DIR" "$CONFIG_DIR"
     say "removed logs, state and configuration ($LOG_DIR, $STATE_DIR, $CONFIG_DIR)"
-  elif [[ -d $LOG_DIR ]]; then
-    say "kept the logs in $LOG_DIR (use --uninstall --purge to remove them)"
+  else
+    for d in "$LOG_DIR:logs" "$STATE_DIR:state" "$CONFIG_DIR:configuration"; do
+      what=${d##*:}; d=${d%:*}
+      [[ -d $d ]] && kept+=("$d ($what)")
+    done
   fi
   if getent passwd "$SVC_USER" >/dev/null; then
     userdel "$SVC_USER" 2>/dev/null || warn "could not remove user $SVC_USER"
   fi
   if getent group "$SVC_USER" >/dev/null; then groupdel "$SVC_USER" 2>/dev/null || true; fi
-  say "uninstalled (system packages such as libpcap and iptables were left in place)"
+  say "uninstalled"
+  if [[ ${#kept[@]} -gt 0 ]]; then
+    say "kept: $(IFS=,; echo "${kept[*]}" | sed 's/,/, /g') (remove them with --uninstall --purge)"
+  else
+    say "kept: no logs, state or configuration"
+  fi
+  local pk=() p st
+  for p in libpcap0.8 iptables nftables libpcap; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    if [[ $st == "install ok installed" ]] || { command -v rpm >/dev/null && rpm -q "$p" >/dev/null 2>&1; }; then pk+=("$p"); fi
+  done
+  if [[ ${#pk[@]} -gt 0 ]]; then
+    say "kept the system packages ${pk[*]} (never removed: other software may use them)"
+  fi
 }
 
 case $MODE in

@@ -161,10 +161,12 @@ describe.skipIf(!isRoot)('install.sh', () => {
     expect(userExists(USER)).toBe(false);
     expect(groupExists(USER)).toBe(false);
     expect(files(root)).toEqual(['/config/config.json', '/log/imdswatch.log', '/state/state.json']);
+    expect(un.out).toContain(`kept: ${l.log} (logs), ${l.state} (state), ${l.config} (configuration)`);
     const purge = run(['--uninstall', '--purge']);
     expect(purge.status, purge.out).toBe(0);
     expect(files(root)).toEqual([]);
     expect(existsSync(l.log)).toBe(false);
+    expect(purge.out).toContain('kept: no logs, state or configuration');
   });
 
   for (const step of ['packages', 'user', 'app', 'wrapper', 'unit', 'logrotate', 'enable', 'start']) {
