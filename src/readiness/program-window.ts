@@ -4,7 +4,8 @@ import type { SoftwareEntry } from '../sinks/state-store.js';
  * One program's counts and first/last times inside a `--since` window. Event files are
  * filtered event by event before they get here (exact); a state file keeps per-hour
  * counts per program, so a window over a state answers to the hour: the hour holding
- * `since` counts whole. A window reaching past the hours kept uses the all-time counts.
+ * `since` counts whole (first seen is then that hour's top, or the exact time when later).
+ * A window reaching past the hours kept uses the all-time counts.
  */
 export interface ProgramWindow {
   v1: number;
@@ -37,8 +38,9 @@ export function programWindow(s: SoftwareEntry, since: string | null): ProgramWi
     brokenNow: s.v1Rejected > 0 && (lastV1Rejected === null ? !('lastV1Rejected' in s) : lastV1Rejected >= s.lastSeen),
   };
   if (!since) return all;
-  if (s.lastSeen < since) return null;
   const sinceHour = hourOf(since);
+  // per-hour counts: the window starts at the top of the hour holding `since`
+  if (s.lastSeen < (s.hours ? sinceHour : since)) return null;
   const trimmed = s.hoursTrimmedBefore ?? null;
   if (!s.hours || (trimmed && sinceHour < trimmed)) return all;
   const w: ProgramWindow = { ...all, v1: 0, v1Rejected: 0, v2: 0, token: 0, firstV1: null };
@@ -54,11 +56,11 @@ export function programWindow(s: SoftwareEntry, since: string | null): ProgramWi
     if (c[0] > 0 && (!firstV1Hour || hour < firstV1Hour)) firstV1Hour = hour;
   }
   if (w.v1 + w.v2 + w.token === 0) return null;
-  // exact when the program's first call is inside the window, else the hour it was seen in
-  w.firstSeen = s.firstSeen >= since ? s.firstSeen : (firstHour ?? since) < since ? since : (firstHour ?? since);
+  // exact when the program's first call is inside the window, else the top of the first hour it was seen in
+  w.firstSeen = s.firstSeen >= sinceHour ? s.firstSeen : (firstHour ?? sinceHour);
   if (w.v1 > 0) {
     const f = all.firstV1 ?? s.firstSeen;
-    w.firstV1 = f >= since ? f : (firstV1Hour ?? since) < since ? since : (firstV1Hour ?? since);
+    w.firstV1 = f >= sinceHour ? f : (firstV1Hour ?? sinceHour);
   } else w.lastV1 = null;
   if (w.v1Rejected === 0) w.brokenNow = false;
   return w;
