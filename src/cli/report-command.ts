@@ -1,6 +1,7 @@
 import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 import type { Command } from 'commander';
-import { loadReportInput, parseSince, bootTimeFromProc, type HostState } from '../readiness/inputs.js';
+import { resolve } from 'node:path';
+import { loadReportInput, parseSince, bootTimeFromProc, ReportInputError, type HostState } from '../readiness/inputs.js';
 import { computeReadiness } from '../readiness/readiness.js';
 import { formatReadinessHtml, formatReadinessMarkdown, formatReadinessText } from '../readiness/readiness-format.js';
 import { openOutput } from './output.js';
@@ -13,7 +14,7 @@ export function registerReportCommand(program: Command, setExit: (code: number) 
     .command('report')
     .description('what software used IMDSv1, and whether this host (or fleet) is ready for IMDSv2-only')
     .argument('[files...]', `state files or NDJSON event files, one per host (default: ${DEFAULT_STATE_PATH})`)
-    .option('--since <when>', 'only what happened since: 24h, 7d, boot, or an ISO time')
+    .option('--since <when>', 'only what happened since: 24h, 7d, 30m, boot, or an ISO time (event files: exact; state files: to the hour)')
     .option('-f, --format <format>', 'text, markdown (for a change ticket), html (one self-contained page), json', 'text')
     .option('--min-hours <hours>', 'observation needed before READY', '24')
     .option('--fail-unless-ready', 'exit 1 unless the verdict is READY')
@@ -42,16 +43,15 @@ Fleet: give one file per host, e.g. the state files or NDJSON logs your log ship
       const inputs: HostState[] = [];
       for (const p of paths) {
         try {
-          inputs.push(loadReportInput(p));
+          const input = loadReportInput(p, since);
+          // the running daemon's own state: a window it stopped extending is a gap up to now
+          input.live = !input.fromEvents && resolve(p) === DEFAULT_STATE_PATH;
+          inputs.push(input);
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
+          if (!(err instanceof ReportInputError)) throw err;
           throw new CliError(
-            code === 'E_INPUT_NOT_FOUND' || code === 'ENOENT'
-              ? `${p}: no such file${p === DEFAULT_STATE_PATH ? ' (is the daemon installed and running? see imdswatch doctor)' : ''}`
-              : code === 'EACCES'
-                ? `${p}: permission denied (run as root or as the imdswatch user)`
-                : `${p}: cannot read (${code ?? (err as Error).message})`,
-            code === 'E_INPUT_NOT_FOUND' ? 'E_INPUT_NOT_FOUND' : 'E_INPUT',
+            err.code === 'ENOENT' && p === DEFAULT_STATE_PATH ? `${err.message} (is the daemon installed and running? see imdswatch doctor)` : err.message,
+            'E_INPUT',
           );
         }
       }

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { DOCTOR_PROBE_USER_AGENT } from '../sinks/state-store.js';
 import type { Ec2Facts, FirewallFacts, ImdsProbeResult, PathFacts, ServiceFacts } from './checks.js';
 
 /** file content, or null when it cannot be read */
@@ -120,7 +121,7 @@ export function probeImds(host = IMDS_V4_TEXT, port = IMDS_PORT, timeoutMs = 100
       }
     };
     const req = request(
-      { host, port, method: 'PUT', path: '/latest/api/token', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' }, timeout: timeoutMs },
+      { host, port, method: 'PUT', path: '/latest/api/token', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60', 'User-Agent': DOCTOR_PROBE_USER_AGENT }, timeout: timeoutMs },
       (res) => {
         res.resume(); // discard the token
         finish({ status: res.statusCode ?? null });

@@ -40,7 +40,7 @@ export interface ProcessInfo {
   unit: string | null;
   container: ContainerInfo | null;
   /** parent chain up to pid 1, nearest first */
-  ancestors: Array<{ pid: number; exe: string | null; comm: string | null }>;
+  ancestors: Array<{ pid: number; exe: string | null; comm: string | null; /** (additive, #11) redacted argv of the ancestor */ cmdline?: string | null }>;
   /** network namespace inode, when known */
   netns?: number | null;
 }

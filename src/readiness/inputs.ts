@@ -1,5 +1,4 @@
-import { ImdswatchError } from '../errors/catalogue.js';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ImdsEvent } from '../imds/event.js';
 import { emptyState, parseState, recordEvent, type DaemonState } from '../sinks/state-store.js';
@@ -7,7 +6,9 @@ import { emptyState, parseState, recordEvent, type DaemonState } from '../sinks/
 /**
  * Inputs of `imdswatch report`: the daemon's state file, or NDJSON event files
  * (`replay --format ndjson`, or the daemon's log whose lines carry `event`), one per
- * host. A file's host is its state's `host`, an event's `host` field, or its name.
+ * host. A file's host is its state's `host`, an event line's `host` ({name, instanceId}
+ * or a name), or the file's name. Event files are cut to the `--since` window event by
+ * event (exact); a state file is windowed later from its per-hour counts.
  */
 export interface HostState {
   host: string;
@@ -15,15 +16,51 @@ export interface HostState {
   source: string;
   /** lines that were not events (counted, not fatal) */
   skippedLines: number;
+  /** an event file: observation is first to last event, the window is exact */
+  fromEvents: boolean;
+  /** the running daemon's own state: a window not extended lately is a gap up to now */
+  live?: boolean;
+  /** per-minute counts (event files), for a timeline under an hour */
+  minutes?: Map<string, { v1: number; v2: number; token: number }>;
 }
 
-export function loadReportInput(path: string): HostState {
-  if (!existsSync(path)) throw new ImdswatchError('E_INPUT_NOT_FOUND', `${path}: no such file`); // a catalogue code, not a faked ENOENT (#13)
-  const text = readFileSync(path, 'utf8');
-  const asState = text.trimStart().startsWith('{"format"') || text.trimStart().startsWith('{\n') ? parseState(text) : null;
-  if (asState) return { host: asState.host, state: asState, source: path, skippedLines: 0 };
+/** what to say when the file is there but this user may not read it (#11) */
+export const RUN_AS_ROOT = 'run as root (or as the imdswatch user)';
+
+export class ReportInputError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'ENOENT' | 'EACCES' | 'EREAD',
+  ) {
+    super(message);
+  }
+}
+
+function readInput(path: string): string {
+  try {
+    // stat first: a file inside an unreadable directory is not "missing"
+    statSync(path);
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ReportInputError(`${path}: no such file`, 'ENOENT');
+    if (code === 'EACCES' || code === 'EPERM') throw new ReportInputError(`${path}: permission denied — ${RUN_AS_ROOT}`, 'EACCES');
+    throw new ReportInputError(`${path}: cannot read (${code ?? (err as Error).message})`, 'EREAD');
+  }
+}
+
+/** at most this many per-minute buckets are kept per file (a week); older minutes only feed the hourly timeline */
+const MAX_MINUTES = 7 * 24 * 60;
+
+export function loadReportInput(path: string, since: string | null = null): HostState {
+  const text = readInput(path);
+  const head = text.trimStart();
+  const asState = head.startsWith('{"format"') || head.startsWith('{\n') ? parseState(text) : null;
+  if (asState) return { host: asState.host, state: asState, source: path, skippedLines: 0, fromEvents: false };
   let host = basename(path).replace(/\.(ndjson|jsonl|json|log)(\.\d+)?$/, '');
+  let instanceId: string | null = null;
   const state = emptyState(host, null);
+  const minutes = new Map<string, { v1: number; v2: number; token: number }>();
   let skipped = 0;
   let first: string | null = null;
   let last: string | null = null;
@@ -36,26 +73,40 @@ export function loadReportInput(path: string): HostState {
       skipped++;
       continue;
     }
-    const o = obj as { event?: ImdsEvent; host?: string; hostname?: string } & Partial<ImdsEvent>;
-    const ev = (o.event ?? o) as ImdsEvent;
+    const o = obj as { event?: ImdsEvent; host?: string | { name?: unknown; instanceId?: unknown }; hostname?: string } & Partial<ImdsEvent>;
+    const ev = (o.event ?? o) as ImdsEvent & { host?: unknown };
     if (!ev || typeof ev.ts !== 'string' || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {
       skipped++;
       continue;
     }
-    if (typeof o.host === 'string') host = o.host;
+    const h = (o.host ?? ev.host) as string | { name?: unknown; instanceId?: unknown } | undefined;
+    if (typeof h === 'string') host = h;
+    else if (h && typeof h === 'object') {
+      if (typeof h.name === 'string') host = h.name;
+      if (typeof h.instanceId === 'string') instanceId = h.instanceId;
+    }
+    // the window is exact for events: anything before --since is not counted at all
+    if (since && ev.ts < since) continue;
     ev.reason ??= null;
     ev.attribution ??= 'none';
     ev.process ??= null;
     ev.sdk ??= null;
     ev.userAgent ??= null;
     recordEvent(state, ev);
+    const minute = `${ev.ts.slice(0, 16)}:00Z`;
+    const m = minutes.get(minute) ?? (minutes.size < MAX_MINUTES ? { v1: 0, v2: 0, token: 0 } : null);
+    if (m) {
+      m[ev.version]++;
+      minutes.set(minute, m);
+    }
     if (!first || ev.ts < first) first = ev.ts;
     if (!last || ev.ts > last) last = ev.ts;
   }
   state.host = host;
+  state.instanceId = instanceId;
   // an event file says when calls happened, not how long capture ran: first to last event
   if (first && last) state.windows.push({ start: first, end: last, bootId: null });
-  return { host, state, source: path, skippedLines: skipped };
+  return { host, state, source: path, skippedLines: skipped, fromEvents: true, minutes: minutes.size < MAX_MINUTES ? minutes : undefined };
 }
 
 /** `24h`, `7d`, `30m`, `boot`, or an ISO time → ISO time (or null for everything). */

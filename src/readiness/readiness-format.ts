@@ -1,5 +1,7 @@
-import type { Readiness, SoftwareFinding } from './readiness.js';
+import type { HostReadiness, Readiness, SoftwareFinding } from './readiness.js';
 import { printable } from '../sinks/report-text.js';
+
+export { formatReadinessHtml } from './readiness-html.js';
 
 const REASON_TEXT: Record<string, string> = {
   'no-token-attempt': 'never asked for a token',
@@ -10,27 +12,103 @@ const REASON_TEXT: Record<string, string> = {
   'foreign-cloud-probe': "probe for another cloud's metadata",
 };
 
-function reasonsText(f: SoftwareFinding): string {
+export function reasonsText(f: SoftwareFinding): string {
   return Object.entries(f.reasons)
     .map(([r, n]) => `${REASON_TEXT[r] ?? r} ×${n}`)
     .join('; ');
 }
 
+/** at most `n` names, then "and N more" (500 hosts must not make one 7 000-character line) */
+export function someOf(names: string[], n = 5): string {
+  return names.length <= n ? names.join(', ') : `${names.slice(0, n).join(', ')} and ${names.length - n} more`;
+}
+
+export function rejectedText(f: SoftwareFinding): string {
+  if (!f.v1Rejected) return '';
+  return f.brokenNow ? `, ${f.v1Rejected} REJECTED with 401 (broken now)` : `, ${f.v1Rejected} rejected with 401 earlier (its last call was not rejected)`;
+}
+
+export function windowText(r: Readiness): string {
+  if (!r.since) return '';
+  return r.windowPrecision === 'hour'
+    ? `window: since ${r.since} (from a state file: counted to the hour — the state keeps per-hour counts per program, so the hour holding ${r.since} counts whole)`
+    : `window: since ${r.since} (exact: from events)`;
+}
+
+const VERDICT_ORDER = { 'NOT READY': 0, UNKNOWN: 1, READY: 2 } as const;
+export const hostsInOrder = (hosts: HostReadiness[]) => [...hosts].sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || b.v1 - a.v1 || a.name.localeCompare(b.name));
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+export function hostRows(r: Readiness, cell: (s: string, max: number) => string): { header: string[]; rows: string[][] } {
+  return {
+    header: ['host', 'instance', 'verdict', 'observed h', 'since', 'IMDSv1', 'rejected', 'gaps'],
+    rows: hostsInOrder(r.hosts).map((h) => [
+      cell(h.name, 60),
+      cell(h.instanceId ?? '-', 20),
+      h.verdict,
+      h.observedHours.toFixed(1),
+      h.observedSince ? h.observedSince.slice(0, 16).replace('T', ' ') : '-',
+      String(h.v1),
+      String(h.v1Rejected),
+      h.gaps.length ? `${h.gaps.length} (${h.gaps.reduce((n, g) => n + g.hours, 0).toFixed(1)} h)` : '-',
+    ]),
+  };
+}
+
+export function gapText(g: Readiness['gaps'][number]): string {
+  return `${g.start} → ${g.end} (${g.hours.toFixed(1)} h${g.kind === 'not-running' ? ', the daemon has not written its state since' : ', daemon stopped or host down'})`;
+}
+
+/** "  [unit]", or "  [container web]" (a container's scope unit names only its id) */
+function where(f: SoftwareFinding): string {
+  if (f.container) return `  [container ${printable(f.container, 80)}]`;
+  return f.unit ? `  [${printable(f.unit, 80)}]` : '';
+}
+
 export function formatReadinessText(r: Readiness): string {
   const out: string[] = [];
-  out.push(`imdswatch readiness report — ${r.hosts.length === 1 ? `host ${r.hosts[0]}` : `${r.hosts.length} hosts`}`);
-  out.push(`observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${r.observedSince}` : ''}; IMDSv1 ${r.totals.v1}, IMDSv2 ${r.totals.v2}, token ${r.totals.token}`);
+  const multi = r.hosts.length > 1;
+  out.push(`imdswatch readiness report — ${multi ? `${r.hosts.length} hosts` : `host ${printable(r.hosts[0]?.name ?? '-', 80)}${r.hosts[0]?.instanceId ? ` (${printable(r.hosts[0].instanceId, 30)})` : ''}`}`);
+  if (r.since) out.push(windowText(r));
+  out.push(`observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${r.observedSince}` : ''}${multi ? ' (the least-observed host)' : ''}; IMDSv1 ${r.totals.v1}, IMDSv2 ${r.totals.v2}, token ${r.totals.token}`);
   out.push('');
+  if (multi) {
+    const { header, rows } = hostRows(r, printable);
+    out.push('Hosts (NOT READY first):');
+    out.push(...table(header, rows).map((l) => `  ${l}`));
+    out.push('');
+  }
   if (r.findings.length) {
     out.push('Software that used IMDSv1 (fix these before requiring IMDSv2):');
     r.findings.forEach((f, i) => {
-      out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${f.unit ? `  [${printable(f.unit, 60)}]` : ''}`);
-      out.push(`     ${f.v1} IMDSv1 call(s)${f.v1Rejected ? `, ${f.v1Rejected} REJECTED with 401 (broken now)` : ''}; first ${f.firstSeen}, last ${f.lastSeen}${r.hosts.length > 1 ? `; hosts: ${f.hosts.join(', ')}` : ''}`);
-      if (f.sdk) out.push(`     sdk: ${printable(f.sdk, 60)}`);
-      if (f.paths.length) out.push(`     paths: ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
-      if (Object.keys(f.reasons).length) out.push(`     why: ${reasonsText(f)}`);
-      out.push(`     fix: ${f.fix}`);
+      out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);
+      out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}${multi ? `; hosts (${f.hosts.length}): ${printable(someOf(f.hosts), 200)}` : ''}`);
+      for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
+      for (const c of f.commands) out.push(`     command: ${printable(c, 160)}`);
+      if (f.users.length) out.push(`     users:   ${printable(f.users.join(', '), 160)}`);
+      for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
+      if (f.sdk && f.sdk !== 'unknown') out.push(`     sdk:     ${printable(f.sdk, 60)}`);
+      if (f.paths.length) out.push(`     paths:   ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
+      if (Object.keys(f.reasons).length) out.push(`     why:     ${reasonsText(f)}`);
+      out.push(`     fix:     ${f.fix ?? '-'}`);
     });
+    out.push('');
+  }
+  if (r.clean.length) {
+    out.push(`Already on IMDSv2 (nothing to do): ${r.clean.length} program(s)`);
+    for (const f of r.clean.slice(0, 20)) out.push(`  - ${printable(f.software, 100)}${where(f)}: ${f.v2} call(s), ${f.token} token request(s)`);
+    if (r.clean.length > 20) out.push(`  … and ${r.clean.length - 20} more (see --format json)`);
+    out.push('');
+  }
+  if (r.gaps.length) {
+    out.push('Gaps in observation (calls in them were not seen):');
+    for (const g of r.gaps) out.push(`  - ${multi ? `${printable(g.host, 60)}: ` : ''}${gapText(g)}`);
+    if (r.gapsNotListed) out.push(`  … and ${r.gapsNotListed} more`);
     out.push('');
   }
   out.push(`VERDICT: ${r.verdict}`);
@@ -38,26 +116,48 @@ export function formatReadinessText(r: Readiness): string {
   return `${out.join('\n')}\n`;
 }
 
-const md = (s: string) => printable(s, 200).replace(/[|`*_<>[\]]/g, (c) => `\\${c}`);
+/**
+ * Markdown cell text: control characters shown as \xNN, Markdown syntax escaped,
+ * everything else (×, →, non-ASCII names) kept as it is. Not the terminal escaper:
+ * a change ticket is not a terminal (#11). Only untrusted text is cut, at `max`.
+ */
+export function md(s: string, max = Infinity): string {
+  let out = s.replace(/[\\|`*_<>[\]]/g, (c) => `\\${c}`).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  if (out.length > max) out = `${out.slice(0, max - 1)}…`;
+  return out;
+}
+
+const mdList = (xs: string[], max: number) => (xs.length ? xs.map((x) => md(x, max)).join('<br>') : '-');
 
 export function formatReadinessMarkdown(r: Readiness): string {
   const out: string[] = [];
+  const multi = r.hosts.length > 1;
   out.push(`# IMDSv2 readiness: ${r.verdict}`);
   out.push('');
   for (const w of r.why) out.push(`- ${md(w)}`);
   out.push('');
-  out.push(`Hosts: ${r.hosts.map(md).join(', ')}  `);
+  if (r.since) out.push(`${md(windowText(r))}  `);
+  out.push(`Hosts: ${multi ? r.hosts.length : md(r.hosts[0]?.name ?? '-', 200)}${!multi && r.hosts[0]?.instanceId ? ` (${md(r.hosts[0].instanceId, 40)})` : ''}  `);
   out.push(`Observed: ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${r.observedSince}` : ''}  `);
   out.push(`Calls: IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}`);
   out.push('');
+  if (multi) {
+    const { header, rows } = hostRows(r, (s, max) => md(s, max));
+    out.push('## Hosts');
+    out.push('');
+    out.push(`| ${header.join(' | ')} |`);
+    out.push(`|${header.map(() => '---').join('|')}|`);
+    for (const row of rows) out.push(`| ${row.join(' | ')} |`);
+    out.push('');
+  }
   if (r.findings.length) {
     out.push('## Software to fix');
     out.push('');
-    out.push('| # | software | unit | SDK | IMDSv1 calls | rejected (401) | hosts | last seen | why | fix |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|');
+    out.push('| # | software | unit | container | script | command | users | from | SDK | IMDSv1 calls | rejected (401) | hosts | first / last IMDSv1 | why | fix |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     r.findings.forEach((f, i) =>
       out.push(
-        `| ${i + 1} | ${md(f.software)} | ${md(f.unit ?? '-')} | ${md(f.sdk ?? '-')} | ${f.v1} | ${f.v1Rejected} | ${f.hosts.length} | ${f.lastSeen} | ${md(reasonsText(f) || '-')} | ${md(f.fix)} |`,
+        `| ${i + 1} | ${md(f.software, 300)} | ${md(f.unit ?? '-', 200)} | ${md(f.container ?? '-', 200)} | ${mdList(f.scripts, 300)} | ${mdList(f.commands, 300)} | ${md(f.users.join(', ') || '-', 300)} | ${mdList(f.origins, 300)} | ${md(f.sdk ?? '-', 100)} | ${f.v1} | ${f.v1Rejected}${f.brokenNow ? ' (broken now)' : ''} | ${multi ? md(someOf(f.hosts), 300) : f.hosts.length} | ${f.firstSeen} / ${f.lastSeen} | ${md(reasonsText(f) || '-')} | ${md(f.fix ?? '-')} |`,
       ),
     );
     out.push('');
@@ -65,53 +165,15 @@ export function formatReadinessMarkdown(r: Readiness): string {
   if (r.clean.length) {
     out.push('## Software already on IMDSv2');
     out.push('');
-    for (const f of r.clean) out.push(`- ${md(f.software)}: ${f.v2} call(s), ${f.token} token request(s)`);
+    for (const f of r.clean) out.push(`- ${md(f.software, 300)}${f.unit ? ` [${md(f.unit, 200)}]` : ''}: ${f.v2} call(s), ${f.token} token request(s)`);
+    out.push('');
+  }
+  if (r.gaps.length) {
+    out.push('## Gaps in observation');
+    out.push('');
+    for (const g of r.gaps) out.push(`- ${multi ? `${md(g.host, 200)}: ` : ''}${md(gapText(g))}`);
+    if (r.gapsNotListed) out.push(`- … and ${r.gapsNotListed} more`);
     out.push('');
   }
   return `${out.join('\n')}\n`;
-}
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** One self-contained page: no scripts, no external resources; an inline SVG timeline. */
-export function formatReadinessHtml(r: Readiness): string {
-  const w = 900;
-  const h = 220;
-  const pad = 30;
-  const n = Math.max(r.timeline.length, 1);
-  const max = Math.max(1, ...r.timeline.map((t) => t.v1 + t.v2 + t.token));
-  const bw = (w - 2 * pad) / n;
-  const bars = r.timeline
-    .map((t, i) => {
-      const x = pad + i * bw;
-      const hv1 = ((h - 2 * pad) * t.v1) / max;
-      const hv2 = ((h - 2 * pad) * (t.v2 + t.token)) / max;
-      return (
-        `<rect x="${x.toFixed(1)}" y="${(h - pad - hv2 - hv1).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" height="${hv2.toFixed(1)}" fill="#4a90d9"><title>${esc(t.hour)}: IMDSv2 ${t.v2}, token ${t.token}</title></rect>` +
-        `<rect x="${x.toFixed(1)}" y="${(h - pad - hv1).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" height="${hv1.toFixed(1)}" fill="#d9534f"><title>${esc(t.hour)}: IMDSv1 ${t.v1}</title></rect>`
-      );
-    })
-    .join('');
-  const first = r.timeline[0]?.hour ?? '';
-  const last = r.timeline[r.timeline.length - 1]?.hour ?? '';
-  const rows = r.findings
-    .map(
-      (f, i) =>
-        `<tr><td>${i + 1}</td><td>${esc(f.software)}</td><td>${esc(f.unit ?? '-')}</td><td>${esc(f.sdk ?? '-')}</td><td>${f.v1}</td><td>${f.v1Rejected}</td><td>${f.hosts.length}</td><td>${esc(f.lastSeen)}</td><td>${esc(reasonsText(f) || '-')}</td><td>${esc(f.fix)}</td></tr>`,
-    )
-    .join('\n');
-  const color = r.verdict === 'READY' ? '#2e7d32' : r.verdict === 'NOT READY' ? '#c62828' : '#ef6c00';
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>IMDSv2 readiness: ${esc(r.verdict)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}.verdict{color:${color}}</style>
-</head><body>
-<h1 class="verdict">IMDSv2 readiness: ${esc(r.verdict)}</h1>
-<ul>${r.why.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>
-<p>Hosts: ${esc(r.hosts.join(', '))}. Observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${esc(r.observedSince)}` : ''}. IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}.</p>
-<h2>Calls per hour</h2>
-<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="IMDS calls per hour"><line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#888"/>${bars}<text x="${pad}" y="${h - 8}" font-size="11">${esc(first)}</text><text x="${w - pad}" y="${h - 8}" font-size="11" text-anchor="end">${esc(last)}</text><text x="${pad}" y="16" font-size="11">max ${max}/h — red IMDSv1, blue IMDSv2 + token</text></svg>
-<h2>Software to fix</h2>
-${r.findings.length ? `<table><tr><th>#</th><th>software</th><th>unit</th><th>SDK</th><th>IMDSv1</th><th>rejected</th><th>hosts</th><th>last seen</th><th>why</th><th>fix</th></tr>\n${rows}</table>` : '<p>None.</p>'}
-</body></html>
-`;
 }

@@ -1,11 +1,14 @@
 import type { DaemonState, SoftwareEntry } from '../sinks/state-store.js';
 import type { V1Reason } from '../imds/event.js';
 import { fixFor } from '../enrich/sdk/fix.js';
+import { programWindow } from './program-window.js';
+import { observationOf, type Gap } from './observation.js';
 
 /**
  * "Is this host ready for IMDSv2-only?" from the daemon's state (one host) or many
  * states (a fleet). READY needs zero IMDSv1 calls over at least `minHours` of
- * observation without capture loss; any IMDSv1 call is NOT READY; otherwise UNKNOWN.
+ * observation without capture loss or gaps; any IMDSv1 call is NOT READY; otherwise
+ * UNKNOWN. A fleet gives every host its own verdict; the fleet's follows from them.
  */
 export type Verdict = 'READY' | 'NOT READY' | 'UNKNOWN';
 
@@ -15,6 +18,17 @@ export interface ReadinessOptions {
   since: string | null;
   /** "now", for clipping the last window (ISO) */
   now: string;
+}
+
+export interface ReadinessInput {
+  host: string;
+  state: DaemonState;
+  /** an NDJSON event file (already filtered to the window, exact), not a daemon state file */
+  fromEvents?: boolean;
+  /** the running daemon's own state file: a window not extended lately is a gap up to now */
+  live?: boolean;
+  /** per-minute counts of an event file (for a timeline under an hour) */
+  minutes?: Map<string, { v1: number; v2: number; token: number }>;
 }
 
 export interface SoftwareFinding {
@@ -27,29 +41,60 @@ export interface SoftwareFinding {
   hosts: string[];
   v1: number;
   v1Rejected: number;
+  /** the last call was an IMDSv1 call rejected with 401 (IMDSv2 is required and this fails now) */
+  brokenNow: boolean;
   v2: number;
   token: number;
+  /** findings: first/last IMDSv1 call; already-on-IMDSv2 entries: first/last call */
   firstSeen: string;
   lastSeen: string;
+  /** what to edit: redacted command lines, scripts an interpreter or shell ran, users, cron jobs / sessions */
+  commands: string[];
+  scripts: string[];
+  users: string[];
+  origins: string[];
   paths: string[];
   reasons: Partial<Record<V1Reason, number>>;
-  fix: string;
+  /** only on findings (software already on IMDSv2 needs none) */
+  fix?: string;
+}
+
+export interface HostReadiness {
+  name: string;
+  instanceId: string | null;
+  verdict: Verdict;
+  observedHours: number;
+  observedSince: string | null;
+  v1: number;
+  v1Rejected: number;
+  gaps: Gap[];
+  why: string[];
 }
 
 export interface Readiness {
   verdict: Verdict;
   why: string[];
-  hosts: string[];
+  hosts: HostReadiness[];
   observedHours: number;
   observedSince: string | null;
+  /** 'hour' when a --since window was answered from state files' per-hour counts */
+  windowPrecision: 'exact' | 'hour';
+  since: string | null;
   totals: { v1: number; v1Rejected: number; v2: number; token: number };
-  /** software with IMDSv1 calls, rejected ones first, then by count */
+  /** software with IMDSv1 calls, broken-now first, then by count */
   findings: SoftwareFinding[];
   /** software that used only IMDSv2 (for the record) */
   clean: SoftwareFinding[];
+  timelineStep: 'hour' | 'minute';
   timeline: Array<{ hour: string; v1: number; v2: number; token: number }>;
   losses: { pcapDrops: number; flowsEvicted: number; unattributed: number };
+  /** observation gaps (daemon stopped or not saving), at most MAX_GAPS listed */
+  gaps: Array<Gap & { host: string }>;
+  gapsNotListed: number;
 }
+
+const MAX_GAPS = 50;
+const MAX_LIST = 8;
 
 export function softwareName(s: SoftwareEntry): string {
   if (s.exe) return s.container ? `${s.exe} (${s.container})` : s.exe;
@@ -63,41 +108,83 @@ function mainReason(r: Partial<Record<V1Reason, number>>): V1Reason | null {
   return best;
 }
 
-export function computeReadiness(states: Array<{ host: string; state: DaemonState }>, opts: ReadinessOptions): Readiness {
+const merge = (into: string[], from: string[] | undefined) => {
+  for (const x of from ?? []) if (into.length < MAX_LIST && !into.includes(x)) into.push(x);
+};
+
+/** token-less probes for another cloud's metadata (GCP, Azure, ...) do not break under IMDSv2-only */
+const probesOnly = (f: { v1: number; reasons: Partial<Record<V1Reason, number>> }) => f.v1 > 0 && (f.reasons['foreign-cloud-probe'] ?? 0) === f.v1;
+
+function judge(v1: number, probeCalls: number, v1Rejected: number, programs: number, observedHours: number, observedSince: string | null, gaps: Gap[], losses: Readiness['losses'], minHours: number) {
+  const why: string[] = [];
+  let verdict: Verdict;
+  if (v1 - probeCalls > 0) {
+    verdict = 'NOT READY';
+    why.push(`${v1 - probeCalls} IMDSv1 call(s) from ${programs} program(s)${v1Rejected ? `; ${v1Rejected} already rejected with 401` : ''}`);
+  } else {
+    if (observedHours < minHours) why.push(`observed ${observedHours.toFixed(1)} h, less than the ${minHours} h asked for (--min-hours)`);
+    if (gaps.length) why.push(`${gaps.length} gap(s) in observation (${(gaps.reduce((n, g) => n + g.hours, 0)).toFixed(1)} h unobserved: daemon stopped or capture down): calls may have been missed`);
+    if (losses.pcapDrops > 0) why.push(`the capture dropped ${losses.pcapDrops} packet(s): calls may have been missed`);
+    if (losses.flowsEvicted > 0) why.push(`${losses.flowsEvicted} connection(s) were evicted from the flow table under load: calls may have been missed`);
+    verdict = why.length > 0 ? 'UNKNOWN' : 'READY';
+    if (verdict === 'READY') why.push(`no IMDSv1 call in ${observedHours.toFixed(1)} h of observation since ${observedSince}`);
+  }
+  return { verdict, why };
+}
+
+export function computeReadiness(inputs: ReadinessInput[], opts: ReadinessOptions): Readiness {
   const since = opts.since;
   const bySoftware = new Map<string, SoftwareFinding>();
-  const hourly = new Map<string, { v1: number; v2: number; token: number }>();
+  const times = new Map<SoftwareFinding, { firstAny: string; lastAny: string; firstV1: string | null; lastV1: string | null }>();
+  const timelineHours = new Map<string, { v1: number; v2: number; token: number }>();
+  const timelineMinutes = new Map<string, { v1: number; v2: number; token: number }>();
+  let allHaveMinutes = inputs.length > 0;
   const totals = { v1: 0, v1Rejected: 0, v2: 0, token: 0 };
   const losses = { pcapDrops: 0, flowsEvicted: 0, unattributed: 0 };
+  const hosts: HostReadiness[] = [];
+  const gaps: Readiness['gaps'] = [];
+  let gapsNotListed = 0;
   let observedMs = Infinity;
   let observedSince: string | null = null;
+  let hourPrecision = false;
 
-  for (const { host, state } of states) {
-    let hostMs = 0;
-    for (const w of state.windows) {
-      const start = since && w.start < since ? since : w.start;
-      const end = w.end > opts.now ? opts.now : w.end;
-      if (end <= start) continue;
-      hostMs += Date.parse(end) - Date.parse(start);
-      if (observedSince === null || start < observedSince) observedSince = start;
+  for (const { host, state, fromEvents, minutes, live } of inputs) {
+    const obs = observationOf(state.windows, since, opts.now, live === true && !fromEvents);
+    observedMs = Math.min(observedMs, obs.ms);
+    if (obs.since && (observedSince === null || obs.since < observedSince)) observedSince = obs.since;
+    for (const g of obs.gaps) {
+      if (gaps.length < MAX_GAPS) gaps.push({ host, ...g });
+      else gapsNotListed++;
     }
-    // a fleet is only as observed as its least-observed host
-    observedMs = Math.min(observedMs, hostMs);
-    losses.pcapDrops += state.drops.pcap;
-    losses.flowsEvicted += state.drops.flowsEvicted;
-    losses.unattributed += state.drops.unattributed;
+    const hostLosses = { pcapDrops: state.drops.pcap, flowsEvicted: state.drops.flowsEvicted, unattributed: state.drops.unattributed };
+    losses.pcapDrops += hostLosses.pcapDrops;
+    losses.flowsEvicted += hostLosses.flowsEvicted;
+    losses.unattributed += hostLosses.unattributed;
+    if (since && !fromEvents) hourPrecision = true;
     for (const [hour, c] of Object.entries(state.hourly)) {
       if (since && hour < since.slice(0, 13)) continue;
-      const h = hourly.get(hour) ?? { v1: 0, v2: 0, token: 0 };
+      const h = timelineHours.get(hour) ?? { v1: 0, v2: 0, token: 0 };
       h.v1 += c.v1;
       h.v2 += c.v2;
       h.token += c.token;
-      hourly.set(hour, h);
+      timelineHours.set(hour, h);
     }
+    if (minutes) {
+      for (const [m, c] of minutes) {
+        const t = timelineMinutes.get(m) ?? { v1: 0, v2: 0, token: 0 };
+        t.v1 += c.v1;
+        t.v2 += c.v2;
+        t.token += c.token;
+        timelineMinutes.set(m, t);
+      }
+    } else allHaveMinutes = false;
+
+    const host1 = { v1: 0, v1Rejected: 0, probeCalls: 0, programs: 0 };
     for (const s of Object.values(state.software)) {
-      if (since && s.lastSeen < since) continue;
+      const w = programWindow(s, since);
+      if (!w) continue;
       const name = softwareName(s);
-      const key = JSON.stringify([name, s.unit]);
+      const key = JSON.stringify([s.exe, s.unit, s.container, s.exe ? null : name]);
       let f = bySoftware.get(key);
       if (!f) {
         f = {
@@ -110,65 +197,114 @@ export function computeReadiness(states: Array<{ host: string; state: DaemonStat
           hosts: [],
           v1: 0,
           v1Rejected: 0,
+          brokenNow: false,
           v2: 0,
           token: 0,
-          firstSeen: s.firstSeen,
-          lastSeen: s.lastSeen,
+          firstSeen: '',
+          lastSeen: '',
+          commands: [],
+          scripts: [],
+          users: [],
+          origins: [],
           paths: [],
           reasons: {},
-          fix: '',
         };
         bySoftware.set(key, f);
       }
       if (!f.hosts.includes(host)) f.hosts.push(host);
-      f.v1 += s.v1;
-      f.v1Rejected += s.v1Rejected;
-      f.v2 += s.v2;
-      f.token += s.token;
-      if (s.firstSeen < f.firstSeen) f.firstSeen = s.firstSeen;
-      if (s.lastSeen > f.lastSeen) f.lastSeen = s.lastSeen;
-      for (const p of s.v1Paths) if (f.paths.length < 20 && !f.paths.includes(p)) f.paths.push(p);
-      for (const [r, n] of Object.entries(s.reasons) as Array<[V1Reason, number]>) f.reasons[r] = (f.reasons[r] ?? 0) + n;
-      f.fix = fixFor(s.sdk, mainReason(f.reasons));
-      totals.v1 += s.v1;
-      totals.v1Rejected += s.v1Rejected;
-      totals.v2 += s.v2;
-      totals.token += s.token;
+      f.v1 += w.v1;
+      f.v1Rejected += w.v1Rejected;
+      f.brokenNow ||= w.brokenNow;
+      f.v2 += w.v2;
+      f.token += w.token;
+      // a finding's first/last seen are its IMDSv1 calls; IMDSv2-only software shows any call
+      const t = (times.get(f) ?? times.set(f, { firstAny: w.firstSeen, lastAny: w.lastSeen, firstV1: null, lastV1: null }).get(f))!;
+      if (w.firstSeen < t.firstAny) t.firstAny = w.firstSeen;
+      if (w.lastSeen > t.lastAny) t.lastAny = w.lastSeen;
+      if (w.firstV1 && (!t.firstV1 || w.firstV1 < t.firstV1)) t.firstV1 = w.firstV1;
+      if (w.lastV1 && (!t.lastV1 || w.lastV1 > t.lastV1)) t.lastV1 = w.lastV1;
+      merge(f.commands, s.commands ?? (s.lastCmdline ? [s.lastCmdline] : []));
+      merge(f.scripts, s.scripts);
+      merge(f.users, s.users);
+      merge(f.origins, s.origins);
+      if (w.v1 > 0) for (const p of s.v1Paths) if (f.paths.length < 20 && !f.paths.includes(p)) f.paths.push(p);
+      // reasons are all-time per program (not kept per hour); shown only while the window has v1 calls
+      if (w.v1 > 0) for (const [r, n] of Object.entries(s.reasons) as Array<[V1Reason, number]>) f.reasons[r] = (f.reasons[r] ?? 0) + Math.min(n, w.v1);
+      if (f.v1 > 0 && !probesOnly(f)) f.fix = fixFor(s.sdk, mainReason(f.reasons));
+      totals.v1 += w.v1;
+      totals.v1Rejected += w.v1Rejected;
+      totals.v2 += w.v2;
+      totals.token += w.token;
+      host1.v1 += w.v1;
+      host1.v1Rejected += w.v1Rejected;
+      if (w.v1 > 0 && (s.reasons['foreign-cloud-probe'] ?? 0) >= s.v1) host1.probeCalls += w.v1;
+      else if (w.v1 > 0) host1.programs++;
     }
+    const hostHours = obs.ms / 3_600_000;
+    const hv = judge(host1.v1, host1.probeCalls, host1.v1Rejected, host1.programs, hostHours, obs.since, obs.gaps, hostLosses, opts.minHours);
+    hosts.push({
+      name: host,
+      instanceId: state.instanceId ?? null,
+      verdict: hv.verdict,
+      observedHours: Math.round(hostHours * 100) / 100,
+      observedSince: obs.since,
+      v1: host1.v1,
+      v1Rejected: host1.v1Rejected,
+      gaps: obs.gaps,
+      why: hv.why,
+    });
   }
   if (!Number.isFinite(observedMs)) observedMs = 0;
   const all = [...bySoftware.values()];
-  // token-less probes for another cloud's metadata (GCP, Azure, ...) do not break under IMDSv2-only
-  const probesOnly = (f: SoftwareFinding) => f.v1 > 0 && (f.reasons['foreign-cloud-probe'] ?? 0) === f.v1;
+  for (const f of all) {
+    const t = times.get(f)!;
+    f.firstSeen = t.firstV1 ?? t.firstAny;
+    f.lastSeen = t.lastV1 ?? t.lastAny;
+  }
   const probes = all.filter(probesOnly);
-  const findings = all.filter((f) => f.v1 > 0 && !probesOnly(f)).sort((a, b) => b.v1Rejected - a.v1Rejected || b.v1 - a.v1 || a.software.localeCompare(b.software));
+  const findings = all
+    .filter((f) => f.v1 > 0 && !probesOnly(f))
+    .sort((a, b) => Number(b.brokenNow) - Number(a.brokenNow) || b.v1 - a.v1 || a.software.localeCompare(b.software));
   const clean = all.filter((f) => f.v1 === 0 || probesOnly(f)).sort((a, b) => a.software.localeCompare(b.software));
+  for (const f of clean) delete f.fix;
   const observedHours = observedMs / 3_600_000;
-  const why: string[] = [];
   const probeCalls = probes.reduce((n, f) => n + f.v1, 0);
+  const why: string[] = [];
   let verdict: Verdict;
-  if (totals.v1 - probeCalls > 0) {
-    verdict = 'NOT READY';
-    why.push(`${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} already rejected with 401` : ''}`);
+  if (hosts.length <= 1) {
+    const j = judge(totals.v1, probeCalls, totals.v1Rejected, findings.length, observedHours, observedSince, gaps, losses, opts.minHours);
+    verdict = j.verdict;
+    why.push(...j.why);
   } else {
-    if (observedHours < opts.minHours) why.push(`observed ${observedHours.toFixed(1)} h, less than the ${opts.minHours} h asked for (--min-hours)`);
-    if (losses.pcapDrops > 0) why.push(`the capture dropped ${losses.pcapDrops} packet(s): calls may have been missed`);
-    if (losses.flowsEvicted > 0) why.push(`${losses.flowsEvicted} connection(s) were evicted from the flow table under load: calls may have been missed`);
-    verdict = why.length > 0 ? 'UNKNOWN' : 'READY';
-    if (verdict === 'READY') why.push(`no IMDSv1 call in ${observedHours.toFixed(1)} h of observation since ${observedSince}`);
+    // the fleet follows its hosts: NOT READY if any host is, READY only if every host is
+    const count = (v: Verdict) => hosts.filter((h) => h.verdict === v).length;
+    const notReady = count('NOT READY');
+    const unknown = count('UNKNOWN');
+    verdict = notReady ? 'NOT READY' : unknown ? 'UNKNOWN' : 'READY';
+    if (notReady) why.push(`${notReady} of ${hosts.length} host(s) NOT READY: ${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} already rejected with 401` : ''}`);
+    if (unknown) why.push(`${unknown} of ${hosts.length} host(s) UNKNOWN (too little observation, gaps or capture loss)`);
+    if (verdict === 'READY') why.push(`all ${hosts.length} hosts READY: no IMDSv1 call, each observed at least ${opts.minHours} h`);
   }
   if (probeCalls > 0) why.push(`${probeCalls} token-less probe(s) for another cloud's metadata (not IMDS paths) are not counted`);
-  const timeline = [...hourly.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, c]) => ({ hour, ...c }));
+  const spanMs = observedSince ? Date.parse(opts.now) - Date.parse(observedSince) : Infinity;
+  const useMinutes = allHaveMinutes && timelineMinutes.size > 0 && (timelineHours.size <= 2 || spanMs <= 3_600_000);
+  const tl = useMinutes ? timelineMinutes : timelineHours;
+  const timeline = [...tl.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, c]) => ({ hour, ...c }));
   return {
     verdict,
     why,
-    hosts: states.map((s) => s.host),
+    hosts,
     observedHours,
     observedSince,
+    windowPrecision: hourPrecision ? 'hour' : 'exact',
+    since,
     totals,
     findings,
     clean,
+    timelineStep: useMinutes ? 'minute' : 'hour',
     timeline,
     losses,
+    gaps,
+    gapsNotListed,
   };
 }

@@ -1,24 +1,85 @@
 import pino, { type Logger } from 'pino';
 import type { ImdsEvent } from '../imds/event.js';
 import { RotatingFile } from './rotating-file.js';
+import { containerLabel } from './report.js';
+import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
 
 /**
  * The daemon's event log: one pino JSON line per IMDS request, to a rotating file and
  * to stdout (journald). IMDSv1 at warn, IMDSv2 and token at info, unattributed calls
- * and lost data at error. Only event fields are logged: never headers, bodies, tokens.
+ * and lost data at error. Each line carries `host: {name, instanceId}` (fleet reports)
+ * and a `msg` saying who did what. Under systemd (JOURNAL_STREAM set) stdout lines start
+ * with the syslog priority `<N>` that journald's stream reader takes as the priority, so
+ * `journalctl -p warning` finds the IMDSv1 calls. Only event fields are logged: never
+ * headers, bodies, tokens.
  */
 export interface EventLogOptions {
   file: string | null;
   maxBytes: number;
   maxFiles: number;
   stdout: boolean;
+  /** which host this is (default: the host name and the DMI asset tag's instance id) */
+  host?: HostIdentity;
+  /** prefix stdout lines with `<N>` (default: when JOURNAL_STREAM is set, i.e. stdout is the journal) */
+  journald?: boolean;
+  /** where stdout lines go (tests) */
+  writeStdout?: (s: string) => void;
+}
+
+/** pino level number → syslog priority (journald): trace/debug 7, info 6, warn 4, error 3, fatal 2 */
+export function journalPriority(pinoLevel: number): number {
+  if (pinoLevel >= 60) return 2;
+  if (pinoLevel >= 50) return 3;
+  if (pinoLevel >= 40) return 4;
+  if (pinoLevel >= 30) return 6;
+  return 7;
+}
+
+const LEVEL_OF: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** `<N>` before every line of a pino chunk, from its "level" field */
+export function withJournalPrefix(chunk: string): string {
+  const m = /"level":(?:"(\w+)"|(\d+))/.exec(chunk);
+  const level = m ? (m[2] ? Number(m[2]) : (LEVEL_OF[m[1]] ?? 30)) : 30;
+  return `<${journalPriority(level)}>${chunk}`;
+}
+
+const MAX_MSG_PATH = 120;
+
+/** printable ASCII only, no query string (a path is request data) */
+function pathText(path: string): string {
+  const p = path.split('?')[0].replace(/[^\x21-\x7e]/g, '?');
+  return p.length > MAX_MSG_PATH ? `${p.slice(0, MAX_MSG_PATH - 3)}...` : p;
+}
+
+const clean = (s: string, max = 80) => {
+  const t = s.replace(/[^\x20-\x7e]/g, '?');
+  return t.length > max ? `${t.slice(0, max - 3)}...` : t;
+};
+
+/** "IMDSv1 GET /latest/meta-data/ by /usr/bin/curl (cron.service, user alice)" */
+export function eventMessage(ev: ImdsEvent): string {
+  const what =
+    ev.version === 'v1'
+      ? `IMDSv1 ${clean(ev.method, 10)} ${pathText(ev.path)}${ev.status === 401 ? ' rejected with 401 (IMDSv2 is required)' : ''}`
+      : ev.version === 'token'
+        ? 'IMDSv2 token request'
+        : `IMDSv2 ${clean(ev.method, 10)} ${pathText(ev.path)}`;
+  const p = ev.process;
+  if (!p) return `${what} by ${ev.client.ip} (process not attributed${ev.userAgent ? `, User-Agent ${clean(ev.userAgent, 60)}` : ''})`;
+  const ctx = [p.unit, containerLabel(ev) ? `container ${containerLabel(ev)}` : null, p.user ? `user ${p.user}` : p.uid !== null ? `uid ${p.uid}` : null]
+    .filter((x): x is string => !!x)
+    .map((x) => clean(x, 60));
+  return `${what} by ${clean(p.exe ?? `pid ${p.pid}`, 100)}${ctx.length ? ` (${ctx.join(', ')})` : ''}`;
 }
 
 export class EventLog {
   readonly logger: Logger;
   private readonly file: RotatingFile | null;
+  private readonly host: HostIdentity;
 
   constructor(opts: EventLogOptions, onFileError?: (msg: string) => void) {
+    this.host = opts.host ?? readHostIdentity();
     const streams: pino.StreamEntry[] = [];
     let fileErrorLogger: ((msg: string) => void) | null = null;
     this.file = opts.file
@@ -33,7 +94,11 @@ export class EventLog {
       const f = this.file;
       streams.push({ level: 'info', stream: { write: (s: string) => f.write(s) } });
     }
-    if (opts.stdout) streams.push({ level: 'info', stream: { write: (s: string) => process.stdout.write(s) } });
+    if (opts.stdout) {
+      const out = opts.writeStdout ?? ((s: string) => process.stdout.write(s));
+      const journald = opts.journald ?? !!process.env.JOURNAL_STREAM;
+      streams.push({ level: 'info', stream: { write: journald ? (s: string) => out(withJournalPrefix(s)) : out } });
+    }
     this.logger = pino(
       { base: { app: 'imdswatch' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
       pino.multistream(streams),
@@ -45,12 +110,11 @@ export class EventLog {
   }
 
   event(ev: ImdsEvent): void {
-    const fields = { kind: 'imds-request', event: ev };
-    const what =
-      ev.version === 'v1' ? (ev.status === 401 ? 'IMDSv1 call rejected (IMDSv2 is required)' : 'IMDSv1 call') : ev.version === 'token' ? 'IMDSv2 token request' : 'IMDSv2 call';
-    if (ev.attribution === 'none') this.logger.error(fields, `${what}, process not attributed`);
-    else if (ev.version === 'v1') this.logger.warn(fields, what);
-    else this.logger.info(fields, what);
+    const fields = { kind: 'imds-request', host: this.host, event: ev };
+    const msg = eventMessage(ev);
+    if (ev.attribution === 'none') this.logger.error(fields, msg);
+    else if (ev.version === 'v1') this.logger.warn(fields, msg);
+    else this.logger.info(fields, msg);
   }
 
   reopen(): void {

@@ -2,6 +2,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync, openSyn
 import { dirname } from 'node:path';
 import type { ImdsEvent, SdkInfo, V1Reason } from '../imds/event.js';
 import { containerLabel } from './report.js';
+import { originOf, scriptOf } from '../readiness/what-ran.js';
+import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
 
 /**
  * The daemon's small state file: what software used IMDS, first/last seen and counts,
@@ -30,6 +32,19 @@ export interface SoftwareEntry {
   reasons: Partial<Record<V1Reason, number>>;
   lastPid: number | null;
   lastCmdline: string | null;
+  /** (additive, #11) first IMDSv1 call; older states lack it (then firstSeen stands in) */
+  firstV1?: string | null;
+  /** (additive, #11) last IMDSv1 call rejected with 401: "broken now" only while it is the program's last call */
+  lastV1Rejected?: string | null;
+  /** (additive, #11) distinct redacted command lines, scripts run by an interpreter or shell, users, cron/session origins (each capped) */
+  commands?: string[];
+  scripts?: string[];
+  users?: string[];
+  origins?: string[];
+  /** (additive, #11) hour (ISO, truncated) → [v1, v1Rejected, v2, token]: lets `report --since` answer to the hour */
+  hours?: Record<string, [number, number, number, number]>;
+  /** (additive, #11) hours older than this were trimmed from `hours` (null: none) */
+  hoursTrimmedBefore?: string | null;
 }
 
 export interface ObservationWindow {
@@ -42,6 +57,8 @@ export interface ObservationWindow {
 export interface DaemonState {
   format: typeof STATE_FORMAT;
   host: string;
+  /** (additive, #11) EC2 instance id from the DMI board asset tag (Nitro), null elsewhere */
+  instanceId?: string | null;
   bootId: string | null;
   windows: ObservationWindow[];
   software: Record<string, SoftwareEntry>;
@@ -52,7 +69,23 @@ export interface DaemonState {
   drops: { pcap: number; flowsEvicted: number; unattributed: number; parseErrors: number; logLinesDropped: number };
 }
 
-export const STATE_LIMITS = { maxSoftware: 2_000, maxPathsPerSoftware: 20, maxHours: 24 * 120, maxWindows: 500 };
+export const STATE_LIMITS = {
+  maxSoftware: 2_000,
+  maxPathsPerSoftware: 20,
+  maxHours: 24 * 120,
+  maxWindows: 500,
+  /** per program: hours of counts kept for `report --since` (older hours are trimmed; a window reaching past them uses the all-time counts) */
+  maxHoursPerSoftware: 24 * 31,
+  maxCommandsPerSoftware: 8,
+  maxScriptsPerSoftware: 8,
+  maxUsersPerSoftware: 16,
+  maxOriginsPerSoftware: 16,
+  maxCommandChars: 300,
+};
+
+function addCapped(list: string[], value: string | null, cap: number): void {
+  if (value && list.length < cap && !list.includes(value)) list.push(value);
+}
 
 export function emptyState(host: string, bootId: string | null): DaemonState {
   return {
@@ -73,8 +106,19 @@ export function softwareKey(ev: ImdsEvent): string {
   return JSON.stringify([null, ev.client.ip, ev.userAgent ?? null]);
 }
 
+/** The User-Agent of `imdswatch doctor`'s token probe (src/doctor/probe.ts). */
+export const DOCTOR_PROBE_USER_AGENT = 'imdswatch-doctor/1';
+
+/** imdswatch's own doctor probe: never a finding, never counted (#11) */
+export function isOwnProbe(ev: ImdsEvent): boolean {
+  if (ev.userAgent === DOCTOR_PROBE_USER_AGENT) return true;
+  // doctors from before the User-Agent: a token request from `imdswatch doctor`
+  return ev.version === 'token' && /\bimdswatch(\.js|\/dist\/cli\/main\.js)?\s+doctor\b/.test(ev.process?.cmdline ?? '');
+}
+
 /** Fold one event into the state (pure; the caller saves). */
 export function recordEvent(state: DaemonState, ev: ImdsEvent): void {
+  if (isOwnProbe(ev)) return;
   const key = softwareKey(ev);
   let s = state.software[key];
   if (!s) {
@@ -100,8 +144,21 @@ export function recordEvent(state: DaemonState, ev: ImdsEvent): void {
       reasons: {},
       lastPid: null,
       lastCmdline: null,
+      firstV1: null,
+      lastV1Rejected: null,
+      commands: [],
+      scripts: [],
+      users: [],
+      origins: [],
+      hours: {},
+      hoursTrimmedBefore: null,
     };
   }
+  s.commands ??= [];
+  s.scripts ??= [];
+  s.users ??= [];
+  s.origins ??= [];
+  s.hours ??= {};
   s[ev.version]++;
   if (ev.ts < s.firstSeen) s.firstSeen = ev.ts;
   if (ev.ts > s.lastSeen) s.lastSeen = ev.ts;
@@ -110,10 +167,32 @@ export function recordEvent(state: DaemonState, ev: ImdsEvent): void {
   if (ev.process) {
     s.lastPid = ev.process.pid;
     s.lastCmdline = ev.process.cmdline;
+    const cmd = ev.process.cmdline ? ev.process.cmdline.slice(0, STATE_LIMITS.maxCommandChars) : null;
+    addCapped(s.commands, cmd, STATE_LIMITS.maxCommandsPerSoftware);
+    addCapped(s.scripts, scriptOf(ev.process), STATE_LIMITS.maxScriptsPerSoftware);
+    addCapped(s.users, ev.process.user ?? (ev.process.uid !== null ? `uid ${ev.process.uid}` : null), STATE_LIMITS.maxUsersPerSoftware);
+    addCapped(s.origins, originOf(ev.process), STATE_LIMITS.maxOriginsPerSoftware);
+  }
+  const hourKey = `${ev.ts.slice(0, 13)}:00:00Z`;
+  const ph = (s.hours[hourKey] ??= [0, 0, 0, 0]);
+  if (ev.version === 'v1') ph[0]++;
+  if (ev.version === 'v1' && ev.status === 401) ph[1]++;
+  if (ev.version === 'v2') ph[2]++;
+  if (ev.version === 'token') ph[3]++;
+  const keys = Object.keys(s.hours);
+  if (keys.length > STATE_LIMITS.maxHoursPerSoftware) {
+    keys.sort();
+    const drop = keys.slice(0, keys.length - STATE_LIMITS.maxHoursPerSoftware);
+    for (const old of drop) delete s.hours[old];
+    s.hoursTrimmedBefore = keys[drop.length];
   }
   if (ev.version === 'v1') {
-    if (ev.status === 401) s.v1Rejected++;
+    if (ev.status === 401) {
+      s.v1Rejected++;
+      if (!s.lastV1Rejected || ev.ts > s.lastV1Rejected) s.lastV1Rejected = ev.ts;
+    }
     if (!s.lastV1 || ev.ts > s.lastV1) s.lastV1 = ev.ts;
+    if (!s.firstV1 || ev.ts < s.firstV1) s.firstV1 = ev.ts;
     if (ev.reason) s.reasons[ev.reason] = (s.reasons[ev.reason] ?? 0) + 1;
     if (s.v1Paths.length < STATE_LIMITS.maxPathsPerSoftware && !s.v1Paths.includes(ev.path)) s.v1Paths.push(ev.path);
   }
@@ -142,7 +221,16 @@ export function touchWindow(state: DaemonState, nowIso: string, newWindow: boole
 export type LoadResult = { state: DaemonState; note: string | null };
 
 /** Load, or start fresh. A corrupt file is renamed to `<path>.corrupt-<time>` and a note says so. */
-export function loadState(path: string, host: string, bootId: string | null, nowIso: string): LoadResult {
+export function loadState(path: string, host: string, bootId: string | null, nowIso: string, identity: () => HostIdentity = () => readHostIdentity(undefined, host)): LoadResult {
+  const r = loadStateFile(path, host, bootId, nowIso);
+  // which host this is, for fleet reports (#11): name and, on Nitro, the instance id
+  const id = identity();
+  r.state.host = id.name;
+  r.state.instanceId = id.instanceId;
+  return r;
+}
+
+function loadStateFile(path: string, host: string, bootId: string | null, nowIso: string): LoadResult {
   if (!existsSync(path)) return { state: emptyState(host, bootId), note: null };
   let text: string;
   try {

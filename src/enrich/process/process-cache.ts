@@ -37,6 +37,8 @@ interface Ancestor {
   ppid: number;
   exe: string | null;
   comm: string;
+  /** (#11, report helper) redacted argv: names the script a shell or interpreter parent ran */
+  cmdline: string | null;
 }
 
 export class ProcessCache {
@@ -151,7 +153,7 @@ export class ProcessCache {
         out.push({ pid, exe: null, comm: null });
         break;
       }
-      out.push({ pid, exe: a.exe, comm: a.comm });
+      out.push({ pid, exe: a.exe, comm: a.comm, cmdline: a.cmdline });
       if (pid === 1) break;
       pid = a.ppid;
     }
@@ -175,6 +177,8 @@ export class ProcessCache {
       ppid: stat.ppid,
       comm: stat.comm,
       exe: exeOf(readLink(`${this.opts.procRoot}/${pid}/exe`)),
+      // #11 (report helper): the parent's command line names the cron script / agent script
+      cmdline: ancestorCmdline(readText(`${this.opts.procRoot}/${pid}/cmdline`)),
     };
     this.ancestors.set(pid, a);
     return a;
@@ -191,6 +195,14 @@ export class ProcessCache {
 }
 
 const ANCESTOR_RECHECK_MS = 2_000;
+/** #11 (report helper): an ancestor's redacted command line, cut to this many characters */
+const MAX_ANCESTOR_CMDLINE = 300;
+
+function ancestorCmdline(raw: string | null): string | null {
+  if (!raw) return null;
+  const c = redactArgv(parseCmdline(raw));
+  return c.length > MAX_ANCESTOR_CMDLINE ? c.slice(0, MAX_ANCESTOR_CMDLINE) : c;
+}
 
 function parseStatOf(text: string | null) {
   return text ? parseStat(text) : null;

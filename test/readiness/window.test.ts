@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadReportInput } from '../../src/readiness/inputs.js';
+import { computeReadiness } from '../../src/readiness/readiness.js';
+import { formatReadinessText } from '../../src/readiness/readiness-format.js';
+import { emptyState, recordEvent, touchWindow } from '../../src/sinks/state-store.js';
+import { webHostEvents, webHostLog } from './fixtures/make-web-1.js';
+import { ev } from '../helpers/events.js';
+
+const NOW = '2026-11-29T12:00:00.000Z';
+const proc = (exe: string) => ({ pid: 7, exe, cmdline: exe, uid: 0, user: 'root', unit: 'app.service', container: null, ancestors: [] });
+
+function fixtureFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'imdswatch-window-')), 'web-1.ndjson');
+  writeFileSync(file, webHostLog());
+  return file;
+}
+
+describe('--since windows every count (#11 item 4)', () => {
+  it('event files: counts, first/last seen, totals and timeline are exactly the window', () => {
+    const since = '2026-11-29T10:30:00.000Z';
+    const r = computeReadiness([loadReportInput(fixtureFile(), since)], { minHours: 0, since, now: NOW });
+    const inWindow = webHostEvents().filter((e) => e.ts >= since && e.userAgent !== 'imdswatch-doctor/1');
+    expect(r.totals.v1).toBe(inWindow.filter((e) => e.version === 'v1').length);
+    expect(r.totals.v2).toBe(inWindow.filter((e) => e.version === 'v2').length);
+    expect(r.windowPrecision).toBe('exact');
+    for (const f of [...r.findings, ...r.clean]) expect(f.firstSeen >= since).toBe(true);
+    const cron = r.findings.find((f) => f.unit === 'cron.service')!;
+    expect(cron.v1).toBe(inWindow.filter((e) => e.process?.unit === 'cron.service').length);
+    // the ssh shell's two calls were the day before: not in the window
+    expect(r.findings.find((f) => f.unit === 'session-c1.scope')).toBeUndefined();
+    expect(r.timeline.reduce((n, t) => n + t.v1, 0)).toBe(r.totals.v1);
+    expect(r.hosts[0].v1).toBe(r.totals.v1);
+  });
+
+  it('a window after the last IMDSv1 call is no longer NOT READY (confirming a fix)', () => {
+    const since = '2026-11-29T11:59:00.000Z';
+    const r = computeReadiness([loadReportInput(fixtureFile(), since)], { minHours: 0, since, now: NOW });
+    expect(r.totals.v1).toBe(0);
+    expect(r.verdict).not.toBe('NOT READY');
+  });
+
+  it('under an hour, an event file charts per minute', () => {
+    const since = '2026-11-29T11:20:00.000Z';
+    const r = computeReadiness([loadReportInput(fixtureFile(), since)], { minHours: 0, since, now: NOW });
+    expect(r.timelineStep).toBe('minute');
+    expect(r.timeline.every((t) => /T11:\d\d:00Z$/.test(t.hour))).toBe(true);
+  });
+
+  it('state files answer to the hour from per-program hourly counts, and say so', () => {
+    const s = emptyState('h', null);
+    s.windows.push({ start: '2026-11-28T00:00:00.000Z', end: NOW, bootId: null });
+    for (let i = 0; i < 5; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: '2026-11-28T10:15:00.000Z' }));
+    for (let i = 0; i < 2; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: '2026-11-29T09:15:00.000Z' }));
+    const since = '2026-11-29T09:40:00.000Z';
+    const r = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since, now: NOW });
+    expect(r.totals.v1).toBe(2); // the 09:00 hour counts whole
+    expect(r.findings[0].v1).toBe(2);
+    expect(r.findings[0].firstSeen).toBe('2026-11-29T09:00:00Z');
+    expect(r.findings[0].lastSeen).toBe('2026-11-29T09:15:00.000Z');
+    expect(r.windowPrecision).toBe('hour');
+    expect(formatReadinessText(r)).toMatch(/counted to the hour/);
+    const later = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: '2026-11-29T10:00:00.000Z', now: NOW });
+    expect(later.totals.v1).toBe(0);
+    expect(later.findings).toHaveLength(0);
+  });
+});
+
+describe('gaps in observation (#11)', () => {
+  it('a stopped daemon between two windows is shown and keeps the verdict from READY', () => {
+    const s = emptyState('h', null);
+    s.windows.push({ start: '2026-11-27T00:00:00.000Z', end: '2026-11-28T00:00:00.000Z', bootId: null });
+    s.windows.push({ start: '2026-11-28T03:00:00.000Z', end: NOW, bootId: null });
+    recordEvent(s, ev({ version: 'v2', reason: null, process: proc('/usr/bin/aws'), attribution: 'gate' }));
+    const r = computeReadiness([{ host: 'h', state: s }], { minHours: 24, since: null, now: NOW });
+    expect(r.gaps).toHaveLength(1);
+    expect(r.gaps[0]).toMatchObject({ start: '2026-11-28T00:00:00.000Z', end: '2026-11-28T03:00:00.000Z', hours: 3 });
+    expect(r.verdict).toBe('UNKNOWN');
+    expect(formatReadinessText(r)).toMatch(/Gaps in observation/);
+    // a window after the gap is READY again
+    expect(computeReadiness([{ host: 'h', state: s }], { minHours: 24, since: '2026-11-28T04:00:00.000Z', now: NOW }).verdict).toBe('READY');
+  });
+
+  it("the running daemon's own state that stopped being extended is a gap up to now", () => {
+    const s = emptyState('h', null);
+    touchWindow(s, '2026-11-27T00:00:00.000Z', true);
+    touchWindow(s, '2026-11-29T06:00:00.000Z', false);
+    const live = computeReadiness([{ host: 'h', state: s, live: true }], { minHours: 24, since: null, now: NOW });
+    expect(live.gaps.map((g) => g.kind)).toEqual(['not-running']);
+    expect(live.verdict).toBe('UNKNOWN');
+    // a collected copy (not live) is judged on what it holds
+    expect(computeReadiness([{ host: 'h', state: s }], { minHours: 24, since: null, now: NOW }).verdict).toBe('READY');
+  });
+});
