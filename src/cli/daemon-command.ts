@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolveDaemonConfig, DAEMON_DEFAULTS, DEFAULT_CONFIG_FILE, type DaemonConfig } from './daemon-config.js';
-import { startLiveSession, type LiveSession } from './live-session.js';
+import { LiveSession } from '../live/live-session.js';
+import { counterDelta, flatCounters, type PipelineStats } from '../pipeline/stats.js';
+import { guardSessionExit, waitForStop } from './signals.js';
 import { EventLog } from '../sinks/event-log.js';
 import { Metrics } from '../sinks/metrics.js';
 import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from '../sinks/state-store.js';
@@ -97,7 +99,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   let dirty = false;
   let session: LiveSession;
   try {
-    session = startLiveSession({
+    session = LiveSession.start({
       interfaces: cfg.interfaces,
       gate: cfg.gate,
       queueNum: cfg.queueNum,
@@ -117,32 +119,34 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     if (err instanceof LiveCaptureError) throw new CliError(err.message, err.code);
     throw err;
   }
+  const unguard = guardSessionExit(session);
   metrics?.setCaptureRunning(true);
   // capture open, gate rules in, queue listening: units ordered after us may start now
   markReady();
   log.logger.info(
-    { kind: 'daemon', gate: session.live.gateActive, interfaces: cfg.interfaces, logFile: cfg.logFile, stateFile: cfg.stateFile },
-    `capturing on ${cfg.interfaces.join(',')}${session.live.gateActive ? ' with the SYN gate' : ' without the SYN gate (passive attribution)'}`,
+    { kind: 'daemon', gate: session.gateActive, interfaces: cfg.interfaces, logFile: cfg.logFile, stateFile: cfg.stateFile },
+    `capturing on ${cfg.interfaces.join(',')}${session.gateActive ? ' with the SYN gate' : ' without the SYN gate (passive attribution)'}`,
   );
 
-  let lastEvicted = 0;
-  const lastParse: Record<string, number> = {};
+  let last: PipelineStats | null = null;
   // counters, metrics and loss lines: once per save interval (one line per interval, never per eviction)
   const report = () => {
-    const ps = session.pipeline.stats();
-    const evicted = ps.tcp.evictedFlows;
-    if (evicted > lastEvicted) {
-      metrics?.addEvictions(evicted - lastEvicted);
-      log.logger.error({ kind: 'flow-table', evicted: evicted - lastEvicted }, 'flows evicted: the flow table is full (calls may be missed)');
-      lastEvicted = evicted;
+    const st = session.stats();
+    const delta = counterDelta(last, st.pipeline);
+    last = st.pipeline;
+    metrics?.addStageCounters(delta, flatCounters(st.pipeline));
+    const evicted = delta['tcp.evictedFlows'] ?? 0;
+    if (evicted > 0) {
+      metrics?.addEvictions(evicted);
+      log.logger.error({ kind: 'flow-table', evicted }, 'flows evicted: the flow table is full (calls may be missed)');
     }
-    for (const [code, n] of Object.entries(ps.http.errors)) {
-      const d = n - (lastParse[code] ?? 0);
-      if (d > 0) metrics?.addParseErrors(code, d);
-      lastParse[code] = n;
+    for (const [path, d] of Object.entries(delta)) {
+      // HTTP parse codes and the IMDS stage's skip reasons (one metric, as before)
+      if (path.startsWith('http.errors.')) metrics?.addParseErrors(path.slice(12), d);
+      else if (path.startsWith('imds.skipped.')) metrics?.addParseErrors(path.slice(13), d);
     }
-    state.drops.flowsEvicted = lastEvicted;
-    const missed = session.missedSyns();
+    state.drops.flowsEvicted = st.pipeline.tcp.evictedFlows;
+    const missed = st.missedSyns;
     if (missed > state.drops.pcap) {
       log.logger.error({ kind: 'capture', missedSyns: missed }, 'the capture missed connections the SYN gate saw (packets dropped): calls may be missing');
     }
@@ -176,20 +180,16 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     }
   }, 1000);
 
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log.logger.info({ kind: 'daemon', signal: sig }, 'stopping');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+  const signal = await waitForStop({
+    onHangup: () => {
       log.reopen();
       log.logger.info({ kind: 'daemon' }, 'log file reopened');
-    });
+    },
   });
+  log.logger.info({ kind: 'daemon', signal }, 'stopping');
   clearInterval(timer);
   session.stop();
+  unguard();
   metrics?.setCaptureRunning(false);
   report();
   save();

@@ -9,18 +9,29 @@ export function registerGateCommand(program: Command): void {
     .option('--remove', 'remove the IMDSWATCH chains and jumps (iptables, ip6tables) and the nft table, if any')
     .action((o: { remove?: boolean }) => {
       if (o.remove) {
+        let r;
         try {
-          const r = removeGateRules();
-          process.stdout.write(r.removed ? 'gate rules removed\n' : 'no gate rules were installed\n');
+          r = removeGateRules();
         } catch (err) {
-          throw new CliError(`cannot remove the gate rules: ${(err as Error).message} (needs root or CAP_NET_ADMIN)`);
+          throw new CliError(`cannot remove the gate rules: ${(err as Error).message} (needs root or CAP_NET_ADMIN)`, 'E_GATE_NO_PRIVILEGE');
         }
+        // after a clean stop the daemon has removed its rules already: say nothing then (this
+        // runs as ExecStopPost on every stop); rules found here were left by a crash
+        if (r.removed) process.stdout.write('removed gate rules left by an earlier run\n');
         return;
       }
       for (const fam of [4, 6] as const) {
-        const s = gateRuleStatus(fam);
-        process.stdout.write(`IPv${fam}: chain ${s.chain ? 'present' : 'absent'}; jumps ${JSON.stringify(s.jumps)}\n`);
-        for (const r of s.rules) process.stdout.write(`  ${r}\n`);
+        process.stdout.write(`${describeGate(fam, gateRuleStatus(fam))}\n`);
       }
     });
+}
+
+/** "IPv4: chain IMDSWATCH present, jumped to from OUTPUT and FORWARD; 2 rules" and the rules, one per line */
+export function describeGate(family: 4 | 6, s: { chain: boolean; jumps: Record<string, number>; rules: string[] }): string {
+  const hooks = Object.entries(s.jumps).map(([hook, n]) => (n > 1 ? `${hook} (${n} times)` : hook));
+  const jumped = hooks.length === 0 ? 'no jump to it' : `jumped to from ${hooks.join(' and ')}`;
+  const head = s.chain
+    ? `IPv${family}: gate chain present, ${jumped}; ${s.rules.length} rule${s.rules.length === 1 ? '' : 's'}`
+    : `IPv${family}: no gate rules${hooks.length ? ` (but ${jumped})` : ''}`;
+  return [head, ...s.rules.map((r) => `  ${r}`)].join('\n');
 }

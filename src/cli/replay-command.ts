@@ -9,7 +9,7 @@ import { createProgress } from './progress.js';
 import { parseFormat } from './report-format.js';
 import { failOnMatched, parseFailOn } from './fail-on.js';
 import { CliError, EXIT_MATCHED, EXIT_OK, EXIT_TROUBLE } from './exit-codes.js';
-import type { PipelineStats } from '../pipeline/pipeline.js';
+import type { PipelineStats } from '../pipeline/stats.js';
 
 export function registerReplayCommand(program: Command, setExit: (code: number) => void): void {
   program
@@ -59,7 +59,8 @@ Examples:
       const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
       const built = report.build();
       if (format === 'text') out.write(formatTextReport(built, input));
-      else if (format === 'json') out.write(`${JSON.stringify({ input, ...built }, null, 2)}\n`);
+      // `stages`: every counter of every stage (src/pipeline/stats.ts), for diagnosis
+      else if (format === 'json') out.write(`${JSON.stringify({ input, stages: result.stats, ...built }, null, 2)}\n`);
       out.commit();
       for (const e of result.errors) process.stderr.write(`imdswatch: ${errorLine(e.file, e.message)}\n`);
       if (input.unclassified > 0 && failOn.length > 0) {

@@ -5,7 +5,9 @@ import { openOutput } from './output.js';
 import { parseFormat } from './report-format.js';
 import { failOnMatched, parseFailOn } from './fail-on.js';
 import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
-import { parseDuration, startLiveSession } from './live-session.js';
+import { parseDuration } from './duration.js';
+import { LiveSession } from '../live/live-session.js';
+import { guardSessionExit, waitForStop } from './signals.js';
 import { summarize } from './replay-command.js';
 import { progressEnabled } from './progress.js';
 import { DEFAULT_GATE_BUDGET_MS, DEFAULT_QUEUE_NUM } from '../domain/endpoint.js';
@@ -66,7 +68,7 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
         else process.stderr.write(`imdswatch: ${m}\n`);
       };
       try {
-        session = startLiveSession({
+        session = LiveSession.start({
           interfaces: o.interface,
           gate: o.gate,
           queueNum,
@@ -94,26 +96,21 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
             process.stderr.write(`\rscanning ${secs}s / ${Math.round(ms / 1000)}s — v1 ${counts.v1}  v2 ${counts.v2}  token ${counts.token}  processes ${pids.size}\x1b[K`);
           }, 500)
         : null;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        const onSig = () => {
-          clearTimeout(t);
-          resolve();
-        };
-        process.once('SIGINT', onSig);
-        process.once('SIGTERM', onSig);
-      });
+      const unguard = guardSessionExit(session);
+      await waitForStop({ timeoutMs: ms });
       if (ticker) {
         clearInterval(ticker);
         process.stderr.write('\r\x1b[K');
       }
+      const gateWasActive = session.gateActive;
       session.stop();
-      const st = session.live.stats();
-      const missed = session.missedSyns();
-      const input = summarize([`live: ${o.interface.join(',')}${st.gateActive || o.gate ? '' : ' (no gate)'}`], session.pipeline.stats(), [], missed ? { 'gate-syn-not-captured': missed } : {});
+      unguard();
+      const st = session.stats();
+      const missed = st.missedSyns;
+      const input = summarize([`live: ${o.interface.join(',')}${gateWasActive || o.gate ? '' : ' (no gate)'}`], st.pipeline, [], missed ? { 'gate-syn-not-captured': missed } : {});
       const built = report.build();
       if (format === 'text') out.write(formatTextReport(built, input));
-      else if (format === 'json') out.write(`${JSON.stringify({ input, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, holdQuantiles: st.holdQuantiles }, ...built }, null, 2)}\n`);
+      else if (format === 'json') out.write(`${JSON.stringify({ input, stages: st.pipeline, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, dedupe: st.dedupe, holdQuantiles: st.holdQuantiles, passiveShed: st.passiveShed }, ...built }, null, 2)}\n`);
       out.commit();
       setExit(failOnMatched(failOn, built.totals) ? EXIT_MATCHED : EXIT_OK);
     });

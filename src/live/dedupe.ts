@@ -1,6 +1,4 @@
-import { Decoder } from '../decode/decoder.js';
 import type { TcpSegment } from '../decode/packet.js';
-import type { Frame } from '../source/frame.js';
 
 /**
  * One event per request even when capture on `any` sees each packet several times: on a
@@ -56,9 +54,9 @@ export function fnv1a(b: Uint8Array): number {
   return h >>> 0;
 }
 
-export class FrameDeduper {
+/** Runs on decoded segments, between the decoder and the TCP stage (the pipeline's `acceptSegment`). */
+export class SegmentDeduper {
   private readonly opts: DedupeOptions;
-  private readonly decoder = new Decoder();
   private readonly recent = new Map<string, { conn: string; ms: number }>();
   private readonly aliases = new Map<string, { canonical: string; ms: number }>();
   private readonly counters = { passed: 0, duplicates: 0, aliasDrops: 0 };
@@ -67,16 +65,7 @@ export class FrameDeduper {
     this.opts = { ...DEFAULT_DEDUPE_OPTIONS, ...opts };
   }
 
-  /** true when the frame is the first copy (pass it on), false for a duplicate */
-  accept(frame: Frame): boolean {
-    const seg = this.decoder.decode(frame);
-    if (!seg) {
-      this.counters.passed++; // not IMDS TCP: the pipeline counts it
-      return true;
-    }
-    return this.acceptSegment(seg, frame.sec * 1000 + frame.nsec / 1e6);
-  }
-
+  /** true when the segment is the first copy (pass it on), false for a duplicate */
   acceptSegment(seg: TcpSegment, ms: number): boolean {
     const conn = connectionKey(seg);
     const alias = this.aliases.get(conn);
@@ -128,3 +117,6 @@ export class FrameDeduper {
     }
   }
 }
+
+/** the name before segments were deduplicated after the one decode (#13); tests still use it */
+export const FrameDeduper = SegmentDeduper;

@@ -11,7 +11,8 @@
 import { Decoder } from '../decode/decoder.js';
 import { TCP_ACK, TCP_SYN } from '../decode/packet.js';
 import { ProcCorrelator } from '../enrich/process/proc-correlator.js';
-import { startLive, type LiveSource } from './live-source.js';
+import { LiveSession } from './live-session.js';
+import { LiveCapture } from './capture.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,45 +27,42 @@ const correlator = new ProcCorrelator();
 const decoder = new Decoder();
 const passiveTimes: number[] = [];
 
-let live: LiveSource;
+let session: LiveSession | null = null;
+let capture: LiveCapture | null = null;
 if (mode === 'gate') {
-  live = startLive({
+  session = LiveSession.start({
     interfaces: ['any'],
     gate: true,
     queueNum,
     gateBudgetMs: budget,
     correlator,
     capture: false,
-    handleSignals: false,
-    onFrame: () => {},
+    onEvent: () => {},
     onWarning: (m) => out({ warning: m }),
     onGateRecord: (r) =>
       out({ mode, key: r.key, pid: r.process?.pid ?? null, exe: r.process?.exe ?? null, outcome: r.outcome, holdMs: r.holdMs, lookupMs: r.lookupMs, netns: r.netnsInode }),
   });
 } else {
   // passive: look the socket up when the capture delivers the client's SYN (the prototype's way)
-  live = startLive({
-    interfaces: ['any'],
-    gate: false,
-    queueNum,
-    correlator,
-    handleSignals: false,
-    onWarning: (m) => out({ warning: m }),
-    onFrame: (f) => {
-      const seg = decoder.decode(f);
-      if (!seg || !seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return;
-      const r = correlator.findSocketOwner({ srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion }, budget);
-      passiveTimes.push(r.elapsedMs);
-      out({ mode, key: `${seg.src}|${seg.srcPort}|${seg.dst}|${seg.dstPort}`, pid: r.process?.pid ?? null, exe: r.process?.exe ?? null, outcome: r.outcome, holdMs: null, lookupMs: r.elapsedMs });
-    },
+  correlator.prime();
+  capture = new LiveCapture((f) => {
+    const seg = decoder.decode(f);
+    if (!seg || !seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return;
+    const r = correlator.findSocketOwner({ srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion }, budget);
+    passiveTimes.push(r.elapsedMs);
+    out({ mode, key: `${seg.src}|${seg.srcPort}|${seg.dst}|${seg.dstPort}`, pid: r.process?.pid ?? null, exe: r.process?.exe ?? null, outcome: r.outcome, holdMs: null, lookupMs: r.elapsedMs });
   });
+  capture.start();
 }
-out({ ready: true, gateActive: live.gateActive });
+out({ ready: true, gateActive: session?.gateActive ?? false });
 
+// a main of its own (like cli/main.ts): the one place in src/live that handles signals
 const finish = () => {
-  const s = live.stats();
-  live.stop();
-  out({ stats: { gateActive: s.gateActive, gate: s.gate, holdQuantiles: s.holdQuantiles, capture: s.capture, dedupe: s.dedupe, correlator: s.correlator, passiveLookups: passiveTimes.length } });
+  const s = session?.stats();
+  session?.stop();
+  const cs = capture?.stats() ?? s?.capture ?? null;
+  capture?.stop();
+  out({ stats: { gateActive: s?.gateActive ?? false, gate: s?.gate ?? null, holdQuantiles: s?.holdQuantiles ?? null, capture: cs, dedupe: s?.dedupe ?? null, correlator: correlator.stats(), passiveLookups: passiveTimes.length } });
   process.exit(0);
 };
 process.once('SIGTERM', finish);

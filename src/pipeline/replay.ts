@@ -2,10 +2,10 @@ import { statSync } from 'node:fs';
 import { readCaptureFile } from '../source/capture-file.js';
 import { CaptureFormatError } from '../source/frame.js';
 import type { ImdsEvent } from '../imds/event.js';
-import type { FlowLimits, FlowStats } from '../tcp/stream.js';
+import type { FlowLimits } from '../tcp/stream.js';
 import type { HttpLimits } from '../http/message.js';
 import { createPipeline } from './create-pipeline.js';
-import type { PipelineStats } from './pipeline.js';
+import { sumStats, type PipelineStats } from './stats.js';
 
 export interface ReplayError {
   file: string;
@@ -77,46 +77,18 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
     pipeline.finish();
     packets[file] = count;
     read.packets += count;
-    merged = mergeStats(merged, pipeline.stats());
+    const st = pipeline.stats();
+    merged = merged === null ? st : sumStats(merged, st);
     before += sizes[i] ?? 0;
     // let timers (progress bar, signals) run between files
     await new Promise((r) => setImmediate(r));
   }
-  return { events, stats: merged ?? emptyStats(), errors, packets, read };
+  // no file: the snapshot of a pipeline that saw nothing (every counter present, at zero)
+  return { events, stats: merged ?? createPipeline({ onEvent }).stats(), errors, packets, read };
 }
 
 function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
   return out;
-}
-
-function mergeStats(a: PipelineStats | null, b: PipelineStats): PipelineStats {
-  if (a === null) return structuredClone(b);
-  const sum = <T extends object>(x: T, y: T): T => {
-    const out: Record<string, unknown> = { ...(x as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(y)) {
-      const cur = out[k];
-      if (typeof v === 'number' && typeof cur === 'number') out[k] = cur + v;
-      else if (v && typeof v === 'object' && cur && typeof cur === 'object') out[k] = addCounts(cur as Record<string, number>, v as Record<string, number>);
-    }
-    return out as T;
-  };
-  return {
-    frames: a.frames + b.frames,
-    decode: sum(a.decode, b.decode),
-    tcp: sum(a.tcp, b.tcp),
-    http: sum(a.http, b.http),
-    events: sum(a.events, b.events),
-  };
-}
-
-function emptyStats(): PipelineStats {
-  return {
-    frames: 0,
-    decode: { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {} },
-    tcp: { flows: 0, activeFlows: 0, evictedFlows: 0, idleFlows: 0, retransmittedBytes: 0, overlapBytes: 0, overlapConflictBytes: 0, gapBytes: 0, midstreamFlows: 0 } as FlowStats,
-    http: { requests: 0, responses: 0, errors: {} },
-    events: { v1: 0, v2: 0, token: 0 },
-  };
 }

@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from './report.js';
+import { VERSION } from '../domain/version.js';
+import { GAUGE_PATHS } from '../pipeline/stats.js';
 
 /**
  * Prometheus metrics. Port 16954 by default ("169.254"): outside 9100–9999, the range
@@ -28,6 +30,8 @@ export class Metrics {
   private readonly parseErrors: Counter<'code'>;
   private readonly captureUp: Gauge<never>;
   private readonly logLinesDropped: Gauge<never>;
+  private readonly stageCounters: Counter<'stage' | 'counter'>;
+  private readonly stageGauges: Gauge<'stage' | 'counter'>;
   private readonly seenSoftware = new Set<string>();
   private server: Server | null = null;
   private captureRunning = false;
@@ -53,6 +57,15 @@ export class Metrics {
     this.parseErrors = new Counter({ name: 'imdswatch_parse_errors_total', help: 'HTTP parse problems by code', labelNames: ['code'], registers: r });
     this.captureUp = new Gauge({ name: 'imdswatch_capture_up', help: '1 while the capture is running', registers: r });
     this.logLinesDropped = new Gauge({ name: 'imdswatch_log_lines_dropped', help: 'Event log lines not written to the log file (disk full or unwritable)', registers: r });
+    this.stageCounters = new Counter({
+      name: 'imdswatch_stage_counter_total',
+      help: 'Every counter of every pipeline stage (decode, tcp, http, imds, enrich), e.g. stage="http",counter="unpairedResponses"; see docs/design.md#counters',
+      labelNames: ['stage', 'counter'],
+      registers: r,
+    });
+    this.stageGauges = new Gauge({ name: 'imdswatch_stage_gauge', help: 'Current sizes in the pipeline stages (active flows, cached SDK answers, clients followed for v1 reasons)', labelNames: ['stage', 'counter'], registers: r });
+    const buildInfo = new Gauge({ name: 'imdswatch_build_info', help: 'imdswatch version (always 1)', labelNames: ['version'], registers: r });
+    buildInfo.set({ version: VERSION }, 1);
   }
 
   event(ev: ImdsEvent): void {
@@ -87,6 +100,21 @@ export class Metrics {
   }
   addParseErrors(code: string, n: number): void {
     if (n > 0) this.parseErrors.inc({ code }, n);
+  }
+  /**
+   * The pipeline's counter deltas since the last call (src/pipeline/stats.ts counterDelta),
+   * "stage.counter.key" paths: counters are added, the GAUGE_PATHS set to `current`.
+   */
+  addStageCounters(delta: Record<string, number>, current: Record<string, number>): void {
+    for (const [path, d] of Object.entries(delta)) {
+      if (GAUGE_PATHS.has(path) || d <= 0) continue;
+      const dot = path.indexOf('.');
+      this.stageCounters.inc({ stage: path.slice(0, dot), counter: path.slice(dot + 1) }, d);
+    }
+    for (const path of GAUGE_PATHS) {
+      const dot = path.indexOf('.');
+      this.stageGauges.set({ stage: path.slice(0, dot), counter: path.slice(dot + 1) }, current[path] ?? 0);
+    }
   }
   setCaptureRunning(up: boolean): void {
     this.captureRunning = up;

@@ -1,14 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLive, type LiveSource } from '../../src/live/live-source.js';
+// #13: live-source.ts merged into the one LiveSession (src/live/live-session.ts)
+import { LiveSession } from '../../src/live/live-session.js';
 import type { FlowInfo } from '../../src/tcp/stream.js';
 
 /** attributionFor without gate or capture: the passive path against a real loopback connection. */
-describe('startLive attributionFor (passive path)', () => {
+describe('LiveSession attributionFor (passive path)', () => {
   let server: Server;
   let child: ChildProcess;
-  let live: LiveSource;
+  let live: LiveSession;
   let flow: FlowInfo;
   const warnings: string[] = [];
 
@@ -29,7 +30,7 @@ describe('startLive attributionFor (passive path)', () => {
       sec: Math.floor(now / 1000),
       nsec: (now % 1000) * 1e6,
     };
-    live = startLive({ interfaces: [], gate: false, capture: false, queueNum: 7, onFrame: () => {}, onWarning: (m) => warnings.push(m), handleSignals: false });
+    live = LiveSession.start({ interfaces: [], gate: false, capture: false, queueNum: 7, onEvent: () => {}, onWarning: (m) => warnings.push(m) });
   });
   afterAll(() => {
     live?.stop();
@@ -38,13 +39,13 @@ describe('startLive attributionFor (passive path)', () => {
   });
 
   it('finds a live connection passively', () => {
-    const r = live.attributionFor(flow);
+    const r = live.attributionFor(flow).settle();
     expect(r.attribution).toBe('passive');
     expect(r.process?.pid).toBe(child.pid);
   });
 
   it("answers 'none' for a flow whose socket is gone", () => {
-    const r = live.attributionFor({ ...flow, client: { ip: '127.0.0.1', port: 1 }, key: 'x' });
+    const r = live.attributionFor({ ...flow, client: { ip: '127.0.0.1', port: 1 }, key: 'x' }).settle();
     expect(r).toEqual({ process: null, attribution: 'none' });
     expect(live.stats().attribution).toEqual({ gate: 0, passive: 1, none: 1 });
     expect(live.gateActive).toBe(false);

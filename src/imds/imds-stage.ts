@@ -1,0 +1,117 @@
+import type { FlowInfo } from '../tcp/stream.js';
+import type { ExchangeCallbacks } from '../http/exchange.js';
+import type { HttpRequest, HttpResponse } from '../http/message.js';
+import { classifyRequest } from './classify.js';
+import { isoTime } from './time.js';
+import { OrderedEmitter, type Ticket } from './ordered-emitter.js';
+import type { ImdsEvent } from './event.js';
+
+/**
+ * The IMDS stage: HTTP exchanges in, IMDS events out. Its one entry point, `exchangeFor`,
+ * gives the HttpExchange of a flow its callbacks; the stage filters what IMDS would not
+ * serve (counted by reason), classifies the rest (v1, v2, token; docs/imds-facts.md#classification)
+ * and builds the event with the enrichment fields empty. Events leave through `emit` in
+ * capture order (the order of each request's first byte, `ordered`, for replay) or as each
+ * exchange completes (live), each with the context of its flow (`C`: the enricher's handle).
+ */
+export interface ImdsStats {
+  /** events built, by version */
+  events: { v1: number; v2: number; token: number };
+  /**
+   * requests that made no event, by reason: `request-without-version` (HTTP/0.9 style),
+   * `request-target-invalid` (control bytes in the target), `not-imds-method` (IMDS serves
+   * GET/HEAD/PUT only), `unclassifiable-truncated-head` (a head cut short may have lost its
+   * token header: never called v1)
+   */
+  skipped: Record<ImdsSkipReason, number>;
+}
+
+export type ImdsSkipReason = 'request-without-version' | 'request-target-invalid' | 'not-imds-method' | 'unclassifiable-truncated-head';
+
+export interface ImdsStageOptions<C> {
+  /** release events in capture order (replay); false: as each exchange completes (live) */
+  ordered: boolean;
+  emit: (event: ImdsEvent, context: C) => void;
+}
+
+export class ImdsStage<C> {
+  private readonly counters: ImdsStats = {
+    events: { v1: 0, v2: 0, token: 0 },
+    skipped: { 'request-without-version': 0, 'request-target-invalid': 0, 'not-imds-method': 0, 'unclassifiable-truncated-head': 0 },
+  };
+  private readonly emitter: OrderedEmitter<[ImdsEvent, C]>;
+  private readonly ordered: boolean;
+  private readonly emit: (event: ImdsEvent, context: C) => void;
+
+  constructor(opts: ImdsStageOptions<C>) {
+    this.ordered = opts.ordered;
+    this.emit = opts.emit;
+    this.emitter = new OrderedEmitter<[ImdsEvent, C]>(([ev, c]) => this.emit(ev, c));
+  }
+
+  /** the callbacks for one flow's HttpExchange; `context` travels with each of its events */
+  exchangeFor(flow: FlowInfo, context: C): ExchangeCallbacks {
+    const tickets: Ticket<[ImdsEvent, C]>[] = [];
+    return {
+      onRequest: (req: HttpRequest) => {
+        if (this.ordered) tickets.push(this.emitter.open(req.sec, req.nsec));
+      },
+      onExchange: (req: HttpRequest, res: HttpResponse | null) => {
+        const ev = this.toEvent(flow, req, res);
+        const t = this.ordered ? tickets.shift() : undefined;
+        if (t) this.emitter.resolve(t, ev ? [ev, context] : null);
+        else if (ev) this.emit(ev, context);
+      },
+    };
+  }
+
+  /** packet time moved on: release the ordered events that are due */
+  tick(sec: number): void {
+    if (this.ordered) this.emitter.release(sec);
+  }
+
+  /** end of input: release everything pending */
+  finish(): void {
+    if (this.ordered) this.emitter.drain();
+  }
+
+  stats(): ImdsStats {
+    return { events: { ...this.counters.events }, skipped: { ...this.counters.skipped } };
+  }
+
+  private skip(reason: ImdsSkipReason): null {
+    this.counters.skipped[reason]++;
+    return null;
+  }
+
+  private toEvent(flow: FlowInfo, req: HttpRequest, res: HttpResponse | null): ImdsEvent | null {
+    // an HTTP/0.9-style request line or a target with control bytes is not a request IMDS serves
+    if (req.httpVersion === '') return this.skip('request-without-version');
+    if (/[\x00-\x20\x7f]/.test(req.target)) return this.skip('request-target-invalid');
+    const c = classifyRequest(req);
+    if (c.version === null) return this.skip('not-imds-method');
+    // a head cut short (snaplen, gap) may have lost its token header: never call that v1
+    if (c.version === 'v1' && req.truncated === 'head') return this.skip('unclassifiable-truncated-head');
+    this.counters.events[c.version]++;
+    // field order is the order of the ndjson line (docs/design.md#event-contract); the
+    // enricher fills sdk, process, attribution and reason in place
+    const ev: ImdsEvent = {
+      ts: isoTime(req.sec, req.nsec),
+      version: c.version,
+      method: req.method,
+      path: c.path,
+      status: res ? res.status : null,
+      client: flow.client,
+      server: flow.server,
+      userAgent: c.userAgent,
+      sdk: null,
+      process: null,
+      attribution: 'none',
+      reason: null,
+      httpVersion: req.httpVersion,
+    };
+    if (c.version === 'token') ev.tokenTtl = c.tokenTtl;
+    if (c.emptyTokenHeader) ev.emptyTokenHeader = true;
+    return ev;
+  }
+}

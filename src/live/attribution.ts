@@ -1,0 +1,75 @@
+import type { ProcessInfo, Attribution } from '../imds/event.js';
+import type { FlowInfo } from '../tcp/stream.js';
+import type { FlowAttribution, Who } from '../enrich/enricher.js';
+import type { ProcCorrelator } from '../enrich/process/proc-correlator.js';
+import { tupleKey, type SynGate } from './gate.js';
+import { BusyGuard } from './busy-guard.js';
+
+/**
+ * Who made a flow's calls (docs/design.md#attribution): the SYN gate's record when it has
+ * one, else a passive /proc lookup taken at the flow's first byte, while the socket still
+ * exists. The answer is a plain value settled when the flow's first event is built: a SYN
+ * forwarded from a container is captured before the gate holds it, so at the first byte the
+ * gate may not have its record yet; by the time the flow carries a response it has (the
+ * handshake waited for the verdict), and the gate's answer wins.
+ */
+export interface AttributionStats {
+  /** flows by how they were attributed (counted once per flow, when settled) */
+  flows: Record<Attribution, number>;
+  /** passive lookups skipped by the overload guard (the flow stays unattributed) */
+  passiveShed: number;
+}
+
+export class FlowAttributor {
+  private readonly counts: Record<Attribution, number> = { gate: 0, passive: 0, none: 0 };
+  private passiveShed = 0;
+  private readonly guard: BusyGuard;
+
+  constructor(
+    private readonly correlator: ProcCorrelator,
+    private readonly gate: SynGate | null,
+    private readonly passiveBudgetMs: number,
+  ) {
+    // passive lookups share the gate's overload guard (one /proc budget for the event loop)
+    this.guard = gate?.guard ?? new BusyGuard();
+  }
+
+  /** the pipeline's `attribute` hook: called at a flow's first byte */
+  attributionFor(flow: FlowInfo): FlowAttribution {
+    const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
+    const key = tupleKey(tuple);
+    const atMs = flow.sec * 1000 + Math.floor(flow.nsec / 1e6);
+    const rec = this.gate?.lookup(key, atMs);
+    if (rec?.process) return this.settled({ process: rec.process, attribution: 'gate' });
+    let found: ProcessInfo | null = null;
+    const t0 = performance.now();
+    if (this.guard.allow(t0)) {
+      found = this.correlator.findSocketOwner(tuple, this.passiveBudgetMs).process;
+      this.guard.done(t0);
+    } else {
+      this.passiveShed++;
+    }
+    const passive: Who = found ? { process: found, attribution: 'passive' } : { process: null, attribution: 'none' };
+    const gate = this.gate;
+    if (!gate || !flow.sawSyn || rec) return this.settled(passive);
+    let answer: Who | null = null;
+    return {
+      settle: (): Who => {
+        if (answer) return answer;
+        const later = gate.lookup(key, atMs);
+        answer = later?.process ? { process: later.process, attribution: 'gate' } : passive;
+        this.counts[answer.attribution]++;
+        return answer;
+      },
+    };
+  }
+
+  stats(): AttributionStats {
+    return { flows: { ...this.counts }, passiveShed: this.passiveShed };
+  }
+
+  private settled(who: Who): FlowAttribution {
+    this.counts[who.attribution]++;
+    return { settle: () => who };
+  }
+}

@@ -1,0 +1,231 @@
+import type { Attribution, ImdsEvent } from '../imds/event.js';
+import type { FlowInfo } from '../tcp/stream.js';
+import { createPipeline } from '../pipeline/create-pipeline.js';
+import type { Pipeline, PipelineStats } from '../pipeline/pipeline.js';
+import type { FlowAttribution } from '../enrich/enricher.js';
+import { ProcCorrelator, type CorrelatorStats } from '../enrich/process/proc-correlator.js';
+import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS } from '../domain/endpoint.js';
+import { LiveCapture, type CaptureStats } from './capture.js';
+import { SegmentDeduper, type DedupeStats } from './dedupe.js';
+import { SynGate, type GateRecord, type GateStats } from './gate.js';
+import type { HistogramSnapshot } from './hold-histogram.js';
+import { procLookupPrivilegeWarning } from './privilege.js';
+import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
+import { FlowAttributor } from './attribution.js';
+import { CaptureLossCheck } from './capture-loss.js';
+
+/**
+ * One live session, what `scan` and `daemon` run: the SYN gate (firewall rules + NFQUEUE
+ * listener + /proc correlator), the passive capture, and the pipeline of `replay`:
+ *
+ *   capture → decode → dedupe → tcp → http → imds → enrich(attribution) → onEvent
+ *                                                          ↑
+ *   SYN gate (NFQUEUE) → /proc lookup → record by flow key ┘
+ *
+ * Events are emitted as each request completes (no reordering delay in live use).
+ * Failure policy: no rights / no firewall tool / no nfqueue → one warning, run passively.
+ * A capture that cannot open is fatal (throws LiveCaptureError) after undoing the gate.
+ * Signals are the CLI's: it calls `stop()`, and `removeGateRulesNow()` from its exit hook.
+ */
+export interface LiveSessionOptions {
+  interfaces: string[];
+  gate: boolean;
+  queueNum: number;
+  /** lookup budget per held SYN */
+  gateBudgetMs?: number;
+  /** lookup budget for a passive lookup */
+  passiveBudgetMs?: number;
+  onEvent: (ev: ImdsEvent) => void;
+  onWarning: (msg: string) => void;
+  /** every held SYN (metrics, probes) */
+  onGateRecord?: (r: GateRecord) => void;
+  /** drop copies of the same packet seen on several interfaces (default true) */
+  dedupe?: boolean;
+  /** skip the passive capture (gate only: probes, tests) */
+  capture?: boolean;
+  /** capture filter override (tests) */
+  filter?: string;
+  correlator?: ProcCorrelator;
+  ruleRunner?: Runner;
+}
+
+export interface LiveStats {
+  /** every stage of the pipeline (decode, tcp, http, imds, enrich) */
+  pipeline: PipelineStats;
+  gateActive: boolean;
+  gateRules: GateRulesResult | null;
+  gate: GateStats | null;
+  holdHistogram: HistogramSnapshot | null;
+  holdQuantiles: { p50: number; p99: number; max: number; samples: number } | null;
+  capture: CaptureStats | null;
+  dedupe: DedupeStats | null;
+  correlator: CorrelatorStats;
+  /** flows by attribution (once per flow) */
+  attribution: Record<Attribution, number>;
+  /** passive lookups skipped by the overload guard (the flow stays unattributed) */
+  passiveShed: number;
+  /** SYNs the gate held that the capture never showed within 5 s (capture loss) */
+  missedSyns: number;
+}
+
+export class LiveSession {
+  private readonly pipeline: Pipeline;
+  private readonly correlator: ProcCorrelator;
+  private readonly loss = new CaptureLossCheck();
+  private readonly dedupe: SegmentDeduper | null;
+  private gate: SynGate | null = null;
+  private rules: GateRulesResult | null = null;
+  private rulesInstalled = false;
+  /** keeps the gate rule in place when runtimes rewrite the tables (#10 item 9) */
+  private ruleWatch: GateRuleWatch | null = null;
+  private capture: LiveCapture | null = null;
+  private attributor: FlowAttributor | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  /** start everything; throws LiveCaptureError (after undoing the gate) when the capture cannot open */
+  static start(opts: LiveSessionOptions): LiveSession {
+    const s = new LiveSession(opts);
+    s.startGate();
+    s.startCapture();
+    s.timer = setInterval(() => {
+      const now = Date.now();
+      s.pipeline.tick(Math.floor(now / 1000));
+      s.loss.check(now);
+    }, 1000);
+    s.timer.unref();
+    return s;
+  }
+
+  private constructor(private readonly opts: LiveSessionOptions) {
+    this.correlator = opts.correlator ?? new ProcCorrelator();
+    this.correlator.prime();
+    if (!opts.correlator) {
+      const w = procLookupPrivilegeWarning();
+      if (w) opts.onWarning(w);
+    }
+    const dedupe = opts.dedupe === false ? null : new SegmentDeduper();
+    this.dedupe = dedupe;
+    this.pipeline = createPipeline({
+      onEvent: opts.onEvent,
+      ordered: false,
+      acceptSegment: dedupe ? (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) : undefined,
+      onFlowStart: (flow) => this.loss.flowStarted(flow),
+      attribute: (flow) => this.attributionFor(flow),
+    });
+  }
+
+  /** the pipeline's attribution hook (public for tests of the passive path) */
+  attributionFor(flow: FlowInfo): FlowAttribution {
+    this.attributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS);
+    return this.attributor.attributionFor(flow);
+  }
+
+  get gateActive(): boolean {
+    return this.gate !== null && !this.stopped;
+  }
+
+  /** stop capture and gate, remove the gate rules, end every flow (pending requests are emitted) */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.capture?.stop();
+    this.gate?.stop();
+    this.removeGateRulesNow();
+    this.pipeline.finish();
+  }
+
+  /**
+   * Remove the gate's firewall rules, nothing else (synchronous, safe in a process 'exit'
+   * hook after an uncaught exception). The rule bypasses when nobody listens anyway.
+   */
+  removeGateRulesNow(): void {
+    this.ruleWatch?.stop();
+    this.ruleWatch = null;
+    if (!this.rulesInstalled) return;
+    this.rulesInstalled = false;
+    try {
+      removeGateRules({ runner: this.opts.ruleRunner });
+    } catch {
+      /* at exit: nothing more to do; the rule bypasses anyway */
+    }
+  }
+
+  stats(): LiveStats {
+    const a = this.attributor?.stats() ?? { flows: { gate: 0, passive: 0, none: 0 }, passiveShed: 0 };
+    const gate = this.gate;
+    return {
+      pipeline: this.pipeline.stats(),
+      gateActive: this.gateActive,
+      gateRules: this.rules,
+      gate: gate?.stats() ?? null,
+      holdHistogram: gate?.holdHistogram() ?? null,
+      holdQuantiles: gate?.holdQuantiles() ?? null,
+      capture: this.capture?.stats() ?? null,
+      dedupe: this.dedupe?.stats() ?? null,
+      correlator: this.correlator.stats(),
+      attribution: a.flows,
+      passiveShed: a.passiveShed,
+      missedSyns: this.loss.missedSyns(),
+    };
+  }
+
+  private startGate(): void {
+    const o = this.opts;
+    if (!o.gate) return;
+    const onRecord = (r: GateRecord): void => {
+      o.onGateRecord?.(r);
+      this.loss.gateRecord(r);
+    };
+    const g = new SynGate(this.correlator, { queueNum: o.queueNum, budgetMs: o.gateBudgetMs ?? DEFAULT_GATE_BUDGET_MS }, onRecord);
+    try {
+      g.start();
+      try {
+        this.rules = installGateRules({ queueNum: o.queueNum, runner: o.ruleRunner });
+        this.rulesInstalled = true;
+        this.gate = g;
+        if (this.rules.replacedStale) o.onWarning('replaced gate rules left by an earlier run');
+        for (const w of this.rules.warnings) o.onWarning(w);
+        // a removed or displaced gate rule is put back, counted in stats().gateRules.repairs,
+        // and named once in a warning (#10 item 9)
+        if (this.rules.backend === 'iptables') {
+          const r = this.rules;
+          this.ruleWatch = watchGateRules({
+            queueNum: o.queueNum,
+            families: r.families,
+            runner: o.ruleRunner,
+            onRepair: (family, problem, ok) => {
+              if ((r.repairs = (r.repairs ?? 0) + 1) === 1)
+                o.onWarning(
+                  `the SYN gate's rule was changed by something else (${family === 4 ? 'iptables' : 'ip6tables'}: ${problem}); ${ok ? 'put back' : 'could not put it back'} (checked every few seconds; later repairs are counted, not logged)`,
+                );
+            },
+          });
+        }
+      } catch (err) {
+        g.stop();
+        throw err;
+      }
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      o.onWarning(`SYN gate not active (${e.code ?? 'error'}): ${e.message}; continuing with passive attribution only`);
+    }
+  }
+
+  private startCapture(): void {
+    const o = this.opts;
+    if (o.capture === false) return;
+    const pipeline = this.pipeline;
+    const capture = new LiveCapture((f) => pipeline.pushFrame(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
+    try {
+      capture.start();
+    } catch (err) {
+      this.gate?.stop();
+      this.gate = null;
+      this.removeGateRulesNow();
+      throw err;
+    }
+    this.capture = capture;
+  }
+}
