@@ -27,19 +27,43 @@ if (!existsSync(src)) {
   process.exit(0);
 }
 const text = readFileSync(src, 'utf8');
-if (!text.includes(MARK)) {
-  const from = 'pcap_set_snaplen(obj->pcap_handle, 65535)';
-  if (!text.includes(from)) {
-    console.warn('patch-cap: unexpected cap source; cap keeps its 65535-byte snaplen');
-    process.exit(0);
+// Each patch is applied once (its mark in the source), then cap is rebuilt; STAMP records a
+// build with every patch of this version.
+const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-2');
+const PATCHES = [
+  {
+    mark: MARK,
+    what: 'snaplen from IMDSWATCH_CAP_SNAPLEN',
+    from: 'pcap_set_snaplen(obj->pcap_handle, 65535)',
+    to: `pcap_set_snaplen(obj->pcap_handle, getenv("${MARK}") ? atoi(getenv("${MARK}")) : 65535)`,
+    head: '#include <stdlib.h>\n',
+  },
+  {
+    // cap asks libpcap for the device's IPv4 network and prints "Warning: SIOCGIFADDR:
+    // nfqueue:7: No such device - This may not actually work" when there is none. The SYN
+    // gate's nfqueue device and the "any" device never have an address and work without
+    // one (the netmask only matters for filters on broadcast addresses), so an operator read
+    // it as "the gate is broken" for nothing (issue #10 item 7). Other devices keep the warning.
+    mark: 'IMDSWATCH_QUIET_LOOKUPNET',
+    what: 'no lookupnet warning for nfqueue/any',
+    from: 'fprintf(stderr, "Warning: %s - This may not actually work\\n", errbuf);',
+    to: '/* IMDSWATCH_QUIET_LOOKUPNET */ if (strncmp((char*)*device, "nfqueue", 7) != 0 && strcmp((char*)*device, "any") != 0) fprintf(stderr, "Warning: %s - This may not actually work\\n", errbuf);',
+    head: '#include <string.h>\n',
+  },
+];
+let patched = text;
+const applied = [];
+for (const p of PATCHES) {
+  if (patched.includes(p.mark)) continue;
+  if (!patched.includes(p.from)) {
+    console.warn(`patch-cap: unexpected cap source; not applied: ${p.what}`);
+    continue;
   }
-  const patched =
-    '#include <stdlib.h>\n' +
-    text.replace(from, `pcap_set_snaplen(obj->pcap_handle, getenv("${MARK}") ? atoi(getenv("${MARK}")) : 65535)`);
-  writeFileSync(src, patched);
-} else if (existsSync(join(capDir, 'build', 'Release', '.imdswatch-snaplen'))) {
-  process.exit(0);
+  patched = p.head + patched.replace(p.from, p.to);
+  applied.push(p.what);
 }
+if (applied.length === 0 && existsSync(STAMP)) process.exit(0);
+if (patched !== text) writeFileSync(src, patched);
 const r = spawnSync('node-gyp', ['rebuild', '--silent'], { cwd: capDir, stdio: 'inherit', shell: false });
 if (r.status !== 0) {
   writeFileSync(src, text);
@@ -48,4 +72,5 @@ if (r.status !== 0) {
   process.exit(0);
 }
 writeFileSync(join(capDir, 'build', 'Release', '.imdswatch-snaplen'), 'patched\n');
-console.log('patch-cap: cap reads its snaplen from IMDSWATCH_CAP_SNAPLEN');
+writeFileSync(STAMP, 'patched\n');
+console.log(`patch-cap: cap rebuilt (${PATCHES.map((p) => p.what).join('; ')})`);

@@ -43,6 +43,12 @@ export interface ProcessInfo {
   ancestors: Array<{ pid: number; exe: string | null; comm: string | null; /** (additive, #11) redacted argv of the ancestor */ cmdline?: string | null }>;
   /** network namespace inode, when known */
   netns?: number | null;
+  /**
+   * (optional, additive; #10 item 3) the connection reached IMDS through a user-mode network
+   * proxy (rootless Podman's slirp4netns): the proxy's pid and exe. The fields above name the
+   * process inside the container when it could be found, else the proxy itself.
+   */
+  via?: { kind: 'rootless-network-proxy'; pid: number; exe: string | null } | null;
 }
 
 export interface ContainerInfo {

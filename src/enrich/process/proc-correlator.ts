@@ -1,4 +1,5 @@
 import type { ContainerInfo, ProcessInfo } from '../../imds/event.js';
+import { findBehindProxy, isUserModeNetProxy, PROXY_LOOKUP_BUDGET_MS } from './netproxy.js';
 import { ContainerResolver, type ContainerResolverStats } from '../container/container-resolver.js';
 import { canonicalIp } from '../../domain/address.js';
 import { ProcessCache } from './process-cache.js';
@@ -187,8 +188,21 @@ export class ProcCorrelator {
     if (pid === null) return done('no-owner', null, netns, found);
     const info = this.processes.get(pid, found.uid);
     if (!info) return done('no-owner', null, netns, found);
+    // rootless containers' user-mode networking: look behind slirp4netns (#10 item 3)
+    if (isUserModeNetProxy(info.exe)) return done('found', this.behindProxy(info, remote, deadline), netns, found);
     const container = info.container && this.containers ? this.containers.resolve(info.container) : info.container;
     return done('found', { ...info, netns: info.netns ?? netns, container }, netns, found);
+  }
+
+  /** the process (or at least the container) behind a user-mode network proxy; the proxy stays in `via` */
+  private behindProxy(proxy: ProcessInfo, remote: { ip: string; port: number }, deadline: number): ProcessInfo {
+    const via = { kind: 'rootless-network-proxy' as const, pid: proxy.pid, exe: proxy.exe };
+    // its own small budget: the proxy's socket lookup may have used the caller's (a rootless call is rare)
+    const t = findBehindProxy(this.opts.procRoot, proxy.pid, remote, Math.max(deadline, performance.now() + PROXY_LOOKUP_BUDGET_MS));
+    const inner = t.pid !== null ? this.processes.get(t.pid) : null;
+    if (!inner) return { ...proxy, container: t.container ?? proxy.container, via };
+    const user = t.container ? this.processes.userInContainer(inner.pid, inner.uid) : inner.user;
+    return { ...inner, user, container: t.container ?? inner.container, via };
   }
 
   stats(): CorrelatorStats {

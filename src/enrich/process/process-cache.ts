@@ -114,6 +114,13 @@ export class ProcessCache {
     return this.users.get(uid) ?? null;
   }
 
+  /** user name of a host uid inside a container: mapped through the process's uid_map, then its /etc/passwd */
+  userInContainer(pid: number, hostUid: number | null): string | null {
+    const p = `${this.opts.procRoot}/${pid}`;
+    const inside = uidInside(readText(`${p}/uid_map`) ?? '', hostUid);
+    return this.containerUsers.nameOf(pid, inside, readLink(`${p}/ns/mnt`) ?? `pid:${pid}`);
+  }
+
   /** `uidHint`: the socket owner's uid from /proc/net/tcp saves reading status while a SYN is held */
   private build(pid: number, stat: { comm: string; ppid: number; startTime: number }, uidHint: number | null): ProcessInfo | null {
     const p = `${this.opts.procRoot}/${pid}`;
@@ -134,7 +141,7 @@ export class ProcessCache {
       exe: exeOf(readLink(`${p}/exe`)),
       cmdline: cmdlineRaw ? redactArgv(parseCmdline(cmdlineRaw)) : null,
       uid,
-      user: mntKey ? this.containerUsers.nameOf(pid, uid, mntKey) : this.userName(uid),
+      user: mntKey ? this.containerUsers.nameOf(pid, uidInside(readText(`${p}/uid_map`) ?? '', uid), mntKey) : this.userName(uid),
       unit: cg?.unit ?? null,
       container,
       ancestors: this.chain(stat.ppid),
@@ -214,3 +221,17 @@ function exeOf(link: string | null): string | null {
   return link.endsWith(' (deleted)') ? link.slice(0, -10) : link;
 }
 
+
+/**
+ * A host uid as seen inside the process's user namespace (uid_map lines "inside outside
+ * count"); the uid itself when no line maps it (no user namespace: "0 0 4294967295").
+ */
+export function uidInside(uidMap: string, hostUid: number | null): number | null {
+  if (hostUid === null) return null;
+  for (const line of uidMap.split('\n')) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (inside === undefined || outside === undefined || count === undefined || !Number.isFinite(count)) continue;
+    if (hostUid >= outside && hostUid < outside + count) return inside + (hostUid - outside);
+  }
+  return hostUid;
+}
