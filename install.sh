@@ -31,6 +31,7 @@ MODE=install
 START=1
 PURGE=0
 PACKAGES=1
+INSTALL_FIREWALL=0
 UNIT=imdswatch.service
 
 usage() {
@@ -57,6 +58,9 @@ Options:
                        it needs dist/ (npm ci && npm run build) and node_modules/
   --no-start           enable for the next boot, but do not start now
   --no-packages        do not install system packages (libpcap, iptables)
+  --install-firewall   if neither iptables nor nft is present, install iptables
+                       (the gate needs one of them; without it imdswatch watches
+                       passively). Never done without this flag.
   --uninstall          stop, disable and remove everything, firewall rules included;
                        keeps logs and state unless --purge
   --purge              with --uninstall: also remove logs and state
@@ -87,6 +91,7 @@ while [[ $# -gt 0 ]]; do
     --from) need_arg "$@"; SRC_DIR=$2; shift 2 ;;
     --no-start) START=0; shift ;;
     --no-packages) PACKAGES=0; shift ;;
+    --install-firewall) INSTALL_FIREWALL=1; shift ;;
     --uninstall) MODE=uninstall; shift ;;
     --purge) PURGE=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -224,29 +229,68 @@ missing_packages() {
   # no `ldconfig -p | grep -q` under pipefail: grep exits at the first match, ldconfig then
   # dies of SIGPIPE and the pipeline "fails" (libpcap looked missing in 6-7 of 300 runs)
   cache=$(ldconfig -p 2>/dev/null || true)
-  if ! is_release_tree && [[ $cache != *libpcap.so.0.8* ]]; then pkgs+=(libpcap0.8); fi
-  if ! command -v iptables >/dev/null && ! command -v nft >/dev/null; then pkgs+=(iptables); fi
+  if ! is_release_tree && [[ $cache != *libpcap.so.0.8* && $cache != *libpcap.so.1* ]]; then pkgs+=(libpcap); fi
+  if ! command -v iptables >/dev/null && ! command -v nft >/dev/null; then
+    if [[ $INSTALL_FIREWALL -eq 1 ]]; then
+      pkgs+=(iptables)
+    else
+      warn "neither iptables nor nft is installed: the gate (which holds each IMDSv1 call until its caller is known) stays off and imdswatch watches passively; rerun with --install-firewall to install iptables"
+    fi
+  fi
   printf '%s\n' "${pkgs[@]}"
+}
+
+# the package manager of this host, and its name for a package
+package_manager() {
+  local m
+  for m in apt-get dnf yum zypper; do
+    if command -v "$m" >/dev/null; then echo "$m"; return 0; fi
+  done
+  return 1
+}
+package_name() {
+  case $1:$2 in
+    apt-get:libpcap) echo libpcap0.8 ;;
+    *) echo "$2" ;;
+  esac
+}
+package_installed() {
+  local st
+  case $1 in
+    apt-get)
+      st=$(dpkg-query -W -f='${Status}' "$2" 2>/dev/null || true)
+      [[ $st == "install ok installed" ]] ;;
+    *) rpm -q "$2" >/dev/null 2>&1 ;;
+  esac
 }
 
 do_packages() {
   step packages
   [[ $PACKAGES -eq 1 ]] || { say "skipping system packages (--no-packages)"; return 0; }
-  local pkgs
-  mapfile -t pkgs < <(missing_packages | sed '/^$/d')
-  if [[ ${#pkgs[@]} -eq 0 ]]; then say "system packages: libpcap and iptables/nft present"; return 0; fi
-  command -v apt-get >/dev/null || die "missing ${pkgs[*]} and no apt-get: install them with your package manager, then rerun"
-  say "installing ${pkgs[*]} (apt-get)"
-  # an installer may only undo what it did: the rollback removes only the packages that
-  # dpkg did not have installed before this run
-  local new=() p st
-  for p in "${pkgs[@]}"; do
-    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [[ $st == "install ok installed" ]] || new+=("$p")
+  local wanted pm
+  mapfile -t wanted < <(missing_packages | sed '/^$/d')
+  if [[ ${#wanted[@]} -eq 0 ]]; then say "system packages: nothing to install"; return 0; fi
+  pm=$(package_manager) || die "missing ${wanted[*]} and no apt-get, dnf, yum or zypper: install them with your package manager, then rerun"
+  local pkgs=() new=() p n
+  for p in "${wanted[@]}"; do
+    n=$(package_name "$pm" "$p")
+    pkgs+=("$n")
+    # an installer may only undo what it did: the rollback removes only the packages
+    # that were not installed before this run
+    package_installed "$pm" "$n" || new+=("$n")
   done
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" </dev/null
+  say "installing ${pkgs[*]} ($pm)"
+  case $pm in
+    apt-get) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" </dev/null ;;
+    dnf|yum) "$pm" install -y -q "${pkgs[@]}" </dev/null ;;
+    zypper) zypper --non-interactive --quiet install "${pkgs[@]}" </dev/null ;;
+  esac
   if [[ ${#new[@]} -gt 0 ]]; then
-    push_undo "DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq ${new[*]} </dev/null"
+    case $pm in
+      apt-get) push_undo "DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq ${new[*]} </dev/null" ;;
+      dnf|yum) push_undo "$pm remove -y -q ${new[*]} </dev/null" ;;
+      zypper) push_undo "zypper --non-interactive --quiet remove ${new[*]} </dev/null" ;;
+    esac
   fi
 }
 
