@@ -87,7 +87,8 @@ export function formatReadinessText(r: Readiness): string {
     out.push('Software that used IMDSv1 (fix these before requiring IMDSv2):');
     r.findings.forEach((f, i) => {
       out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);
-      out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}${multi ? `; hosts (${f.hosts.length}): ${printable(someOf(f.hosts), 200)}` : ''}`);
+      out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}`);
+      if (multi) out.push(`     hosts (${f.hosts.length}): ${someOf(f.hosts.map((h) => printable(h, 60)), 3)}`);
       for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
       for (const c of f.commands) out.push(`     command: ${printable(c, 160)}`);
       if (f.users.length) out.push(`     users:   ${printable(f.users.join(', '), 160)}`);
