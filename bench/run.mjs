@@ -7,15 +7,17 @@
  * replay: bench/replay.mjs (imdswatch replay vs tcpdump vs tshark on a ~1 GiB capture)
  * live:   bench/live.mjs (SYN gate hold, daemon zero-loss rate, CPU, RSS soak; root only,
  *         skipped with a note otherwise)
+ * fleet:  bench/fleet-report.mjs (report over 10 000 host state files; only with --only fleet)
  * Options after `--` are passed to both (see each file's header).
  */
 import { arg, flag } from './lib/measure.mjs';
 import { benchReplay, replayMarkdown } from './replay.mjs';
 import { benchLive, liveMarkdown, liveOptionsFromArgs } from './live.mjs';
+import { benchFleet, fleetMarkdown } from './fleet-report.mjs';
 
 const only = arg('--only', null);
-if (only !== null && only !== 'replay' && only !== 'live') {
-  console.error('bench: --only takes replay or live');
+if (only !== null && only !== 'replay' && only !== 'live' && only !== 'fleet') {
+  console.error('bench: --only takes replay, live or fleet');
   process.exit(2);
 }
 const t0 = Date.now();
@@ -40,6 +42,12 @@ if (only === null || only === 'live') {
     console.log(liveMarkdown(r));
     if (Object.values(r.verdicts).includes(false)) failed = true;
   }
+}
+// #11: the fleet report benchmark runs only when asked for (it writes ~180 MiB of host files)
+if (only === 'fleet') {
+  const r = benchFleet({ hosts: Number(arg('--hosts', '10000')) });
+  console.log(fleetMarkdown(r));
+  if (Object.values(r.verdicts).includes(false)) failed = true;
 }
 console.log(`\n(bench ran ${((Date.now() - t0) / 60000).toFixed(1)} min; results in bench/out/)`);
 if (flag('--strict') && failed) process.exit(1);

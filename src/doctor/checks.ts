@@ -149,7 +149,7 @@ function jumpCount(s: { jumps: Record<string, number> } | null): number {
 
 export function checkGateRules(f: GateRuleFacts): DoctorLine {
   if (f.listError) {
-    return { id: 'gate-rules', status: 'warn', message: `cannot list firewall rules: ${f.listError}`, fix: 'run doctor as root' };
+    return { id: 'gate-rules', status: 'warn', message: `cannot list firewall rules: ${f.listError}`, fix: 'run as root: sudo imdswatch doctor (listing rules needs CAP_NET_ADMIN)' };
   }
   const present = Boolean(f.v4?.chain || f.v6?.chain || f.nftTable);
   const jumps = jumpCount(f.v4) + jumpCount(f.v6);
@@ -190,12 +190,20 @@ export interface PathFacts {
   uid?: number;
   /** files directly inside (for a directory) */
   files?: Array<{ name: string; mode: number }>;
+  /** (#11) it exists but this user may not read it */
+  unreadable?: boolean;
 }
+
+/** what to say when something is there but this user may not read it (#11) */
+export const RUN_AS_ROOT = 'run as root (or as the imdswatch user)';
 
 const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, '0');
 
 /** `expectedUid`: the service user's uid, null when that user does not exist */
 export function checkLogDir(f: PathFacts, expectedUid: number | null, userName = 'imdswatch'): DoctorLine {
+  if (f.exists && f.unreadable) {
+    return { id: 'log-dir', status: 'warn', message: `${f.path} exists but this user cannot read it`, fix: `${RUN_AS_ROOT}: sudo imdswatch doctor` };
+  }
   if (!f.exists) {
     return {
       id: 'log-dir',
@@ -310,7 +318,13 @@ export function checkService(f: ServiceFacts): DoctorLine {
   if (active === 'failed') {
     return { id: 'service', status: 'fail', message: 'imdswatch.service has failed', fix: 'journalctl -u imdswatch -b (then: systemctl restart imdswatch)' };
   }
-  return { id: 'service', status: 'warn', message: `imdswatch.service is ${active} (${enabled})`, fix: 'systemctl enable --now imdswatch' };
+  // installed but not running: nothing is observed, every minute is a gap in the report (#11)
+  return {
+    id: 'service',
+    status: 'fail',
+    message: `imdswatch.service is ${active} (${enabled}): nothing is being observed (a gap in the readiness report)`,
+    fix: enabled === 'enabled' ? 'systemctl start imdswatch (journalctl -u imdswatch -b says why it stopped)' : 'systemctl enable --now imdswatch',
+  };
 }
 
 // ---------------------------------------------------------------------------

@@ -4,9 +4,9 @@
  */
 import { IMDS_PORT, IMDS_V4_TEXT } from '../domain/endpoint.js';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { DOCTOR_PROBE_USER_AGENT } from '../sinks/state-store.js';
 import type { Ec2Facts, FirewallFacts, ImdsProbeResult, PathFacts, ServiceFacts } from './checks.js';
 
@@ -38,11 +38,28 @@ export function commandOutputAnyExit(cmd: string, args: string[], timeoutMs = 50
   }
 }
 
+/** sbin directories a non-root user's PATH usually lacks (Debian): iptables is there, not "not installed" (#11) */
+const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/** a tool's path: PATH first, then the sbin directories; the bare name when found nowhere */
+export function resolveTool(cmd: string, pathEnv = process.env.PATH ?? ''): string {
+  if (cmd.includes('/')) return cmd;
+  for (const dir of [...pathEnv.split(delimiter).filter(Boolean), ...SBIN_DIRS]) {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return join(dir, cmd);
+    } catch {
+      // not here
+    }
+  }
+  return cmd;
+}
+
 export function firewallFacts(): FirewallFacts {
   return {
-    iptables: commandOutput('iptables', ['-V']),
-    ip6tables: commandOutput('ip6tables', ['-V']),
-    nft: commandOutput('nft', ['--version']),
+    iptables: commandOutput(resolveTool('iptables'), ['-V']),
+    ip6tables: commandOutput(resolveTool('ip6tables'), ['-V']),
+    nft: commandOutput(resolveTool('nft'), ['--version']),
   };
 }
 
@@ -51,7 +68,16 @@ export function pathFacts(path: string): PathFacts {
     const st = statSync(path);
     const files: Array<{ name: string; mode: number }> = [];
     if (st.isDirectory()) {
-      for (const name of readdirSync(path)) {
+      let names: string[];
+      try {
+        names = readdirSync(path);
+      } catch (err) {
+        // there, but this user may not look inside (a 0700 directory of the service user)
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM') return { path, exists: true, mode: st.mode & 0o7777, uid: st.uid, unreadable: true };
+        throw err;
+      }
+      for (const name of names) {
         try {
           const fst = statSync(join(path, name));
           if (fst.isFile()) files.push({ name, mode: fst.mode & 0o7777 });
@@ -61,7 +87,10 @@ export function pathFacts(path: string): PathFacts {
       }
     }
     return { path, exists: true, mode: st.mode & 0o7777, uid: st.uid, files };
-  } catch {
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // a path under a directory this user may not search exists for all we know
+    if (code === 'EACCES' || code === 'EPERM') return { path, exists: true, unreadable: true };
     return { path, exists: false };
   }
 }

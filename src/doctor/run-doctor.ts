@@ -25,7 +25,7 @@ import {
   type PathFacts,
   type ServiceFacts,
 } from './checks.js';
-import { ec2Facts, firewallFacts, pathFacts, probeImds, readText, serviceFacts, serviceMainPid, userUid } from './probe.js';
+import { ec2Facts, firewallFacts, pathFacts, probeImds, readText, resolveTool, serviceFacts, serviceMainPid, userUid } from './probe.js';
 
 export interface DoctorOptions {
   /** default /var/log/imdswatch */
@@ -80,7 +80,8 @@ function gateFacts(runner: Runner, daemonRunning: boolean | null, fw: FirewallFa
 
 async function gather(o: DoctorOptions): Promise<DoctorFacts> {
   const f = o.facts ?? {};
-  const runner = o.runner ?? execRunner;
+  // iptables lives in /usr/sbin, often not on a non-root PATH: resolve it, never report it missing (#11)
+  const runner: Runner = o.runner ?? ((cmd, args) => execRunner(resolveTool(cmd), args));
   const unit = o.unit ?? 'imdswatch.service';
   const service = f.service ?? serviceFacts(unit);
   const daemonRunning = service.pid1 === 'systemd' ? (service.active ?? '').trim() === 'active' : null;

@@ -70,6 +70,23 @@ function where(f: SoftwareFinding): string {
   return f.unit ? `  [${printable(f.unit, 80)}]` : '';
 }
 
+/** One finding as text lines: what, where, when, what to edit, why and the fix. `scan` and `replay` print the same (#11). */
+export function findingLines(f: SoftwareFinding, i: number, multi: boolean): string[] {
+  const out: string[] = [];
+  out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);
+  out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}`);
+  if (multi) out.push(`     hosts (${f.hosts.length}): ${someOf(f.hosts.map((h) => printable(h, 60)), 3)}`);
+  for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
+  for (const c of f.commands) out.push(`     command: ${printable(c, 160)}`);
+  if (f.users.length) out.push(`     users:   ${printable(f.users.join(', '), 160)}`);
+  for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
+  if (f.sdk && f.sdk !== 'unknown') out.push(`     sdk:     ${printable(f.sdk, 60)}`);
+  if (f.paths.length) out.push(`     paths:   ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
+  if (Object.keys(f.reasons).length) out.push(`     why:     ${reasonsText(f)}`);
+  out.push(`     fix:     ${f.fix ?? '-'}`);
+  return out;
+}
+
 export function formatReadinessText(r: Readiness): string {
   const out: string[] = [];
   const multi = r.hosts.length > 1;
@@ -85,18 +102,7 @@ export function formatReadinessText(r: Readiness): string {
   }
   if (r.findings.length) {
     out.push('Software that used IMDSv1 (fix these before requiring IMDSv2):');
-    r.findings.forEach((f, i) => {
-      out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);
-      out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}${multi ? `; hosts (${f.hosts.length}): ${printable(someOf(f.hosts), 200)}` : ''}`);
-      for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
-      for (const c of f.commands) out.push(`     command: ${printable(c, 160)}`);
-      if (f.users.length) out.push(`     users:   ${printable(f.users.join(', '), 160)}`);
-      for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
-      if (f.sdk && f.sdk !== 'unknown') out.push(`     sdk:     ${printable(f.sdk, 60)}`);
-      if (f.paths.length) out.push(`     paths:   ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
-      if (Object.keys(f.reasons).length) out.push(`     why:     ${reasonsText(f)}`);
-      out.push(`     fix:     ${f.fix ?? '-'}`);
-    });
+    r.findings.forEach((f, i) => out.push(...findingLines(f, i, multi)));
     out.push('');
   }
   if (r.clean.length) {

@@ -132,13 +132,15 @@ function judge(v1: number, probeCalls: number, v1Rejected: number, programs: num
   return { verdict, why };
 }
 
-export function computeReadiness(inputs: ReadinessInput[], opts: ReadinessOptions): Readiness {
+/** `inputs` is read once, in order: a fleet's files can be loaded one at a time (10 000 hosts in bounded memory) */
+export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: ReadinessOptions): Readiness {
   const since = opts.since;
   const bySoftware = new Map<string, SoftwareFinding>();
   const times = new Map<SoftwareFinding, { firstAny: string; lastAny: string; firstV1: string | null; lastV1: string | null }>();
   const timelineHours = new Map<string, { v1: number; v2: number; token: number }>();
   const timelineMinutes = new Map<string, { v1: number; v2: number; token: number }>();
-  let allHaveMinutes = inputs.length > 0;
+  let allHaveMinutes = true;
+  const hostSets = new Map<SoftwareFinding, Set<string>>();
   const totals = { v1: 0, v1Rejected: 0, v2: 0, token: 0 };
   const losses = { pcapDrops: 0, flowsEvicted: 0, unattributed: 0 };
   const hosts: HostReadiness[] = [];
@@ -211,7 +213,11 @@ export function computeReadiness(inputs: ReadinessInput[], opts: ReadinessOption
         };
         bySoftware.set(key, f);
       }
-      if (!f.hosts.includes(host)) f.hosts.push(host);
+      const hs = hostSets.get(f) ?? hostSets.set(f, new Set()).get(f)!;
+      if (!hs.has(host)) {
+        hs.add(host);
+        f.hosts.push(host);
+      }
       f.v1 += w.v1;
       f.v1Rejected += w.v1Rejected;
       f.brokenNow ||= w.brokenNow;
@@ -287,6 +293,7 @@ export function computeReadiness(inputs: ReadinessInput[], opts: ReadinessOption
   }
   if (probeCalls > 0) why.push(`${probeCalls} token-less probe(s) for another cloud's metadata (not IMDS paths) are not counted`);
   const spanMs = observedSince ? Date.parse(opts.now) - Date.parse(observedSince) : Infinity;
+  if (!hosts.length) allHaveMinutes = false;
   const useMinutes = allHaveMinutes && timelineMinutes.size > 0 && (timelineHours.size <= 2 || spanMs <= 3_600_000);
   const tl = useMinutes ? timelineMinutes : timelineHours;
   const timeline = [...tl.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, c]) => ({ hour, ...c }));

@@ -1,5 +1,6 @@
 import type { Report } from './report.js';
 import type { InputSummary } from './input-summary.js';
+import { findingLines } from '../readiness/readiness-format.js';
 
 /** Untrusted text (User-Agent, path) made safe for a terminal: control and non-ASCII bytes become \xNN. */
 export function printable(s: string, max = 200): string {
@@ -30,10 +31,13 @@ export function formatTextReport(report: Report, input: InputSummary): string {
   out.push('');
   if (report.groups.length > 0) {
     const hasProcess = report.groups.some((g) => g.exe !== null);
-    const header = ['client', ...(hasProcess ? ['process', 'unit'] : []), 'user-agent', 'sdk', 'v1', 'v2', 'token', 'first seen', 'last seen'];
+    // Docker/Kubernetes containers get their own column (#10 item 4, #11)
+    const hasContainer = report.groups.some((g) => g.container !== null);
+    const header = ['client', ...(hasProcess ? ['process', 'unit'] : []), ...(hasContainer ? ['container'] : []), 'user-agent', 'sdk', 'v1', 'v2', 'token', 'first seen', 'last seen'];
     const rows = report.groups.map((g) => [
       g.client,
-      ...(hasProcess ? [printable(g.exe ?? '?', 40), printable(g.unit ?? '-', 40)] : []),
+      ...(hasProcess ? [printable(g.exe ?? '?', 40), printable(g.container ? '-' : (g.unit ?? '-'), 40)] : []),
+      ...(hasContainer ? [printable(g.container ?? '-', 40)] : []),
       printable(g.userAgent ?? '(none)', 60),
       g.sdk ? printable(`${g.sdk.name}${g.sdk.version ? ` ${g.sdk.version}` : ''}`, 30) : '-',
       String(g.v1) + (g.v1Rejected ? ` (${g.v1Rejected}×401)` : ''),
@@ -45,6 +49,13 @@ export function formatTextReport(report: Report, input: InputSummary): string {
     out.push('By client:');
     out.push(...table(header, rows).map((l) => `  ${l}`));
     if (report.groupsOverflowed) out.push(`  (${report.groupsOverflowed} requests from further groups are merged under "(other)")`);
+    out.push('');
+  }
+  const r = report.readiness;
+  if (r.findings.length > 0) {
+    // the same findings and fix lines as `imdswatch report` (#11)
+    out.push('Software that used IMDSv1 (fix these before requiring IMDSv2):');
+    r.findings.forEach((f, i) => out.push(...findingLines(f, i, false)));
     out.push('');
   }
   if (report.v1Calls.length > 0) {
@@ -78,7 +89,9 @@ export function formatTextReport(report: Report, input: InputSummary): string {
         : t.requests === 0
         ? 'Result: no IMDS request seen.'
         : 'Result: no IMDSv1 call seen — every request used a session token.'
-      : `Result: ${t.v1} IMDSv1 call${t.v1 === 1 ? '' : 's'} from ${new Set(report.v1Calls.map((c) => c.client.replace(/:\d+$/, ''))).size || '?'} client address(es): not ready for IMDSv2-only.`,
+      : r.verdict === 'NOT READY'
+        ? `Result: NOT READY — ${r.why[0]}: not ready for IMDSv2-only (fix lines above).`
+        : `Result: ${r.verdict} — ${r.why.join('; ')}`,
   );
   return `${out.join('\n')}\n`;
 }

@@ -1,4 +1,6 @@
 import type { ImdsEvent, SdkInfo, V1Reason } from '../imds/event.js';
+import { emptyState, recordEvent, type DaemonState } from './state-store.js';
+import { computeReadiness, type Readiness } from '../readiness/readiness.js';
 
 /**
  * The aggregated report that `replay` and `scan` print: totals, one row per
@@ -62,9 +64,13 @@ export interface Report {
   v1CallsNotListed: number;
   firstSeen: string | null;
   lastSeen: string | null;
+  /** (additive, #11) the same findings, fix lines and verdict as `imdswatch report` */
+  readiness: Readiness;
 }
 
 export class ReportBuilder {
+  /** per-program fold shared with the daemon's state, so scan/replay name what report names */
+  private readonly state: DaemonState;
   private readonly totals: Totals = { requests: 0, v1: 0, v2: 0, token: 0, v1Rejected: 0, tokenRejected: 0, unanswered: 0 };
   private readonly groups = new Map<string, GroupRow>();
   private groupsOverflowed = 0;
@@ -74,11 +80,13 @@ export class ReportBuilder {
   private lastSeen: string | null = null;
   private readonly limits: ReportLimits;
 
-  constructor(limits: Partial<ReportLimits> = {}) {
+  constructor(limits: Partial<ReportLimits> = {}, host = '-') {
     this.limits = { ...DEFAULT_REPORT_LIMITS, ...limits };
+    this.state = emptyState(host, null);
   }
 
   add(ev: ImdsEvent): void {
+    recordEvent(this.state, ev);
     const t = this.totals;
     t.requests++;
     t[ev.version]++;
@@ -125,7 +133,14 @@ export class ReportBuilder {
       v1CallsNotListed: this.v1CallsNotListed,
       firstSeen: this.firstSeen,
       lastSeen: this.lastSeen,
+      readiness: this.readiness(),
     };
+  }
+
+  private readiness(): Readiness {
+    const windows = this.firstSeen && this.lastSeen ? [{ start: this.firstSeen, end: this.lastSeen, bootId: null }] : [];
+    const state = { ...this.state, windows };
+    return computeReadiness([{ host: this.state.host, state, fromEvents: true }], { minHours: 0, since: null, now: this.lastSeen ?? new Date().toISOString() });
   }
 
   private groupFor(ev: ImdsEvent): GroupRow {

@@ -168,7 +168,9 @@ describe('service', () => {
     [{ pid1: 'systemd', active: 'active\n', enabled: 'disabled\n' }, 'warn'],
     [{ pid1: 'systemd', active: 'failed\n', enabled: 'enabled\n' }, 'fail'],
     [{ pid1: 'systemd', active: 'inactive\n', enabled: 'not-found\n' }, 'warn'],
-    [{ pid1: 'systemd', active: 'inactive\n', enabled: 'enabled\n' }, 'warn'],
+    // installed but stopped: nothing is observed, a ✗ not a warning (#11)
+    [{ pid1: 'systemd', active: 'inactive\n', enabled: 'enabled\n' }, 'fail'],
+    [{ pid1: 'systemd', active: 'inactive\n', enabled: 'disabled\n' }, 'fail'],
   ])('%o → %s', (facts, want) => {
     expect(checkService(facts).status).toBe(want);
   });

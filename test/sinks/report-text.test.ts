@@ -41,3 +41,40 @@ describe('text report', () => {
     expect(withPid!.indexOf('/latest/meta-data/instance-id')).toBe(header.indexOf('path'));
   });
 });
+
+describe('scan/replay summary parity with report (#11, #10 item 4)', () => {
+  const inContainer = (name: string, exe: string): ProcessInfo => ({
+    pid: 77,
+    exe,
+    cmdline: `${exe} /app/main.py`,
+    uid: 0,
+    user: 'root',
+    unit: `docker-${name}.scope`,
+    container: { runtime: 'docker', id: `${name}0123456789`, name },
+    ancestors: [],
+  });
+
+  it('shows a container column, the same findings and fix lines as report, and its verdict', async () => {
+    const { computeReadiness } = await import('../../src/readiness/readiness.js');
+    const { findingLines } = await import('../../src/readiness/readiness-format.js');
+    const { emptyState, recordEvent } = await import('../../src/sinks/state-store.js');
+    const b = new ReportBuilder();
+    const s = emptyState('-', null);
+    const evs = [v1(40001, inContainer('web', '/usr/bin/python3.11')), v1(40002, inContainer('billing', '/usr/local/bin/node')), v1(40003, curl), v1(40004, null)];
+    for (const e of evs) {
+      b.add(e);
+      recordEvent(s, e);
+    }
+    const built = b.build();
+    const text = formatTextReport(built, input);
+    const header = text.split('\n').find((l) => /^\s+client\s/.test(l))!;
+    expect(header).toMatch(/\bcontainer\b/);
+    expect(text.split('\n').filter((l) => /^\s+10\.0\.0\.5\s/.test(l) && /\b(web|billing)\b/.test(l))).toHaveLength(2);
+    s.windows.push({ start: built.firstSeen!, end: built.lastSeen!, bootId: null });
+    const r = computeReadiness([{ host: '-', state: s, fromEvents: true }], { minHours: 0, since: null, now: built.lastSeen! });
+    expect(built.readiness.findings).toEqual(r.findings);
+    for (const [i, f] of r.findings.entries()) for (const l of findingLines(f, i, false)) expect(text).toContain(l);
+    expect(text).toMatch(/fix: +\S/);
+    expect(text).toMatch(/^Result: NOT READY — 4 IMDSv1 call\(s\) from 4 program\(s\)/m);
+  });
+});

@@ -80,6 +80,30 @@ describe('imdswatch.service content', () => {
     expect(directive('Restart')).toEqual(['on-failure']);
   });
 
+  it('does not restart a usage error (exit 2) (#11)', () => {
+    expect(directive('RestartPreventExitStatus').join(' ').split(/\s+/)).toContain('2');
+  });
+
+  it('the readiness wait (ExecStartPost) stops at once when the daemon has exited (#11)', () => {
+    const line = directive('ExecStartPost')[0];
+    const m = /^-\/bin\/sh -c '(.*)'$/.exec(line);
+    expect(m).not.toBeNull();
+    const script = m![1].replaceAll('$$', '$');
+    const runtime = mkdtempSync(join(tmpdir(), `imdswatch-rt-${process.pid}-`));
+    try {
+      // a pid that has exited: a child we started and reaped
+      const dead = spawnSync('true').pid!;
+      const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', RUNTIME_DIRECTORY: runtime, MAINPID: String(dead) }, timeout: 30_000 });
+      expect(r.stderr).toMatch(/the daemon exited before it was ready/);
+      // a ready daemon: exit 0 at once, nothing said
+      writeFileSync(join(runtime, 'ready'), '');
+      const ok = spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', RUNTIME_DIRECTORY: runtime, MAINPID: String(process.pid) }, timeout: 30_000 });
+      expect([ok.status, ok.stderr]).toEqual([0, '']);
+    } finally {
+      rmSync(runtime, { recursive: true, force: true });
+    }
+  });
+
   it('keeps what Node and attribution need', () => {
     // V8's JIT needs W+X memory; attribution needs every pid and /proc/net.
     expect(directive('MemoryDenyWriteExecute')).toEqual([]);
