@@ -9,7 +9,12 @@
  */
 const EC2_PATH = /^\/(?:$|latest(?:\/|$)|1\.0(?:\/|$)|\d{4}-\d{2}-\d{2}(?:\/|$))/;
 
-/** true when `path` (origin-form, no query) is outside the EC2 metadata tree. */
+/**
+ * true when `path` (origin-form, no query) is outside the EC2 metadata tree. Leading
+ * slashes are collapsed first: @aws-sdk/ec2-metadata-service 3.1164.0 joins its endpoint
+ * and the path into `//latest/meta-data/...` (pcaps/real/js-v3-ec2-metadata-service.pcap),
+ * which IMDS serves as `/latest/...`.
+ */
 export function isForeignCloudPath(path: string): boolean {
-  return !EC2_PATH.test(path);
+  return !EC2_PATH.test(path.replace(/^\/{2,}/, '/'));
 }

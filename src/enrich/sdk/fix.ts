@@ -1,25 +1,31 @@
 import type { SdkInfo, V1Reason } from '../../imds/event.js';
 import { MIN_V2 } from './min-v2-versions.js';
+import { imdsCaller } from './user-agent.js';
+import { atLeast, compareVersions } from './version.js';
 
 export interface FixHints {
   /** the v1 call carried an empty X-aws-ec2-metadata-token header (a script whose token variable is empty) */
   emptyTokenHeader?: boolean;
 }
 
-const REFUSE_V1 = 'then set AWS_EC2_METADATA_V1_DISABLED=true (ec2_metadata_v1_disabled) so it never falls back';
+const SETTING = 'AWS_EC2_METADATA_V1_DISABLED=true (ec2_metadata_v1_disabled)';
 
 /**
  * One line telling an operator what to do about IMDSv1 calls from `sdk` with `reason`.
  * Built only from fixed text, product ids and table versions: never from request data.
+ *
+ * Advice is for the version the User-Agent names (issue #15): the setting that refuses the
+ * v1 fallback only where that release reads it, an upgrade only where it changes what was
+ * seen, and a code change for an entry point that sends no token in any release.
  */
 export function fixFor(sdk: SdkInfo | null, reason: V1Reason | null, hints: FixHints = {}): string {
   switch (reason) {
     case 'token-put-unanswered':
-      return `set HttpPutResponseHopLimit to 2 (containers: the token PUT's reply is dropped one hop away) or use host networking; ${REFUSE_V1}`;
+      return `set HttpPutResponseHopLimit to 2 (containers: the token PUT's reply is dropped one hop away) or use host networking; ${refuseV1(sdk)}`;
     case 'token-put-rejected':
       return 'stop adding X-Forwarded-For to token PUTs in the proxy between this client and IMDS (kube2iam, kiam, an HTTP proxy: exclude 169.254.169.254 via NO_PROXY)';
     case 'token-expired':
-      return 'request a new token before its TTL ends (or on a 401) instead of calling without one; ' + REFUSE_V1;
+      return `request a new token before its TTL ends (or on a 401) instead of calling without one; ${refuseV1(sdk)}`;
     case 'v2-unsupported-client':
       return upgradeLine(sdk);
     case 'foreign-cloud-probe':
@@ -30,6 +36,29 @@ export function fixFor(sdk: SdkInfo | null, reason: V1Reason | null, hints: FixH
   }
 }
 
+/**
+ * The clause about refusing the v1 fallback, for the release that makes the IMDS calls:
+ * the setting when that release reads it, "has none" when it is known not to, and a
+ * conditional when the version or the first release with it is not known.
+ */
+export function refuseV1(sdk: SdkInfo | null): string {
+  const generic = `then, if this client has it, set ${SETTING} so it never falls back`;
+  if (!sdk || sdk.kind === 'http-client' || sdk.kind === 'unknown') return generic;
+  const caller = imdsCaller(sdk);
+  const entry = MIN_V2[caller.name];
+  const v1 = entry?.v1Disable;
+  if (!entry || !v1) return generic;
+  const label = entry.label;
+  const since = v1.since ? ` (${label} reads AWS_EC2_METADATA_V1_DISABLED from ${v1.since})` : '';
+  if (caller.version !== null) {
+    const has = v1.since ? atLeast(caller.version, v1.since) : null;
+    if (has === true) return `then set ${SETTING} so it never falls back`;
+    const absent = has === false || v1.absentIn.some((a) => compareVersions(a, caller.version as string) === 0);
+    if (absent) return `${label} ${caller.version} has no setting to refuse the v1 fallback${since}`;
+  }
+  return `then set ${SETTING} if this ${label} version reads it${since}`;
+}
+
 function upgradeLine(sdk: SdkInfo | null): string {
   if (!sdk) return 'upgrade this client to a version that supports IMDSv2';
   if (sdk.name === 'boto3') return `upgrade botocore to >= ${MIN_V2.botocore.minV2Version} (boto3 >= ${MIN_V2.boto3.minV2Version})`;
@@ -37,8 +66,10 @@ function upgradeLine(sdk: SdkInfo | null): string {
   if (sdk.name === 'aws-sdk-ruby-v2') return `upgrade to the AWS SDK for Ruby v3 (aws-sdk-core >= ${MIN_V2['aws-sdk-ruby-v3'].minV2Version})`;
   const entry = MIN_V2[sdk.name];
   const label = entry?.label ?? sdk.name;
-  if (sdk.minV2Version) return `upgrade ${label} to >= ${sdk.minV2Version}`;
-  return `upgrade ${label} to a release that supports IMDSv2`;
+  const upgrade = sdk.minV2Version ? `upgrade ${label} to >= ${sdk.minV2Version}` : `upgrade ${label} to a release that supports IMDSv2`;
+  // An upgrade only fixes the entry points that use tokens in newer releases.
+  if (entry?.tokenlessEntryPoint) return `${upgrade} (its credential provider then uses tokens); ${entry.tokenlessEntryPoint.fix}`;
+  return upgrade;
 }
 
 function noTokenLine(sdk: SdkInfo | null, hints: FixHints): string {
@@ -50,10 +81,14 @@ function noTokenLine(sdk: SdkInfo | null, hints: FixHints): string {
   }
   if (sdk.kind === 'http-client') return scriptLine(sdk.name);
   if (sdk.supportsV2 === false) return upgradeLine(sdk);
+  const entry = MIN_V2[sdk.name];
+  const label = entry?.label ?? sdk.name;
   if (sdk.supportsV2 === null) {
-    return `check the version of ${MIN_V2[sdk.name]?.label ?? sdk.name}${sdk.minV2Version ? ` (IMDSv2 from ${sdk.minV2Version})` : ''} and upgrade it if older; ${REFUSE_V1}`;
+    return `check the version of ${label}${sdk.minV2Version ? ` (IMDSv2 from ${sdk.minV2Version})` : ''} and upgrade it if older; ${refuseV1(sdk)}`;
   }
-  return `this ${MIN_V2[sdk.name]?.label ?? sdk.name} version supports IMDSv2 but sent no token: look for code that calls IMDS directly or disables tokens; ${REFUSE_V1}`;
+  // A release that uses tokens, yet no PUT before this call: an entry point that never fetches one.
+  if (entry?.tokenlessEntryPoint) return entry.tokenlessEntryPoint.fix;
+  return `this ${label} version supports IMDSv2 but sent no token: look for code that calls IMDS directly or disables tokens; ${refuseV1(sdk)}`;
 }
 
 function scriptLine(name: string): string {
@@ -65,6 +100,8 @@ function scriptLine(name: string): string {
       return 'add the token to this script: wget --method=PUT --header="X-aws-ec2-metadata-token-ttl-seconds: 300" for /latest/api/token, then --header="X-aws-ec2-metadata-token: $TOKEN" on each call';
     case 'powershell':
       return 'add the token: Invoke-RestMethod -Method PUT -Headers @{"X-aws-ec2-metadata-token-ttl-seconds"="300"} /latest/api/token, then -Headers @{"X-aws-ec2-metadata-token"=$token}';
+    case 'ruby-net-http':
+      return `Ruby Net::HTTP without a token: if this is the AWS SDK for Ruby v1 (its EC2Provider sends User-Agent "Ruby" and never uses tokens), move to aws-sdk-core v3 (>= ${MIN_V2['aws-sdk-ruby-v3'].minV2Version}); otherwise PUT /latest/api/token first and send X-aws-ec2-metadata-token on each call`;
     default:
       return 'this code calls IMDS with a plain HTTP client: PUT /latest/api/token first (header X-aws-ec2-metadata-token-ttl-seconds) and send X-aws-ec2-metadata-token on each call, or use an AWS SDK';
   }

@@ -1,22 +1,42 @@
 import type { SdkKind } from '../../imds/event.js';
 
 /**
- * The lowest version of each SDK / tool / agent that can use IMDSv2 (session tokens).
+ * The lowest version of each SDK / tool / agent that can use IMDSv2 (session tokens),
+ * and from which version it can be told never to fall back to IMDSv1.
  *
- * `source: 'aws-docs'` rows are AWS's published list: Amazon EC2 User Guide, "Use a
+ * Where this table starts: AWS's published list, Amazon EC2 User Guide, "Use a
  * supported AWS SDK"
  *   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/use-a-supported-sdk-version-for-imdsv2.html
- * (values as of 2024/2025; an older copy listed CLI 1.13.23 / botocore 1.13.23, a typo
- * later corrected to 1.16.289 / 1.13.25; the values below are the corrected ones).
+ * (values as of 2024/2025; an older copy listed CLI 1.13.23 / botocore 1.13.23, later
+ * changed to 1.16.289 / 1.13.25). Issue #15 checked the list against the released code
+ * and against real clients recorded in the lab (pcaps/real/, manifest.json); where they
+ * contradict it, the row says what AWS lists (`awsListed`) and why it differs.
  *
- * `source: 'best-evidence'` rows are not on any AWS list: agents and tools whose
- * minimum comes from maintainers' statements, changelogs or the code installed here
- * (each row's `evidence` says which). `source: 'inferred'` rows are reasoned, e.g.
- * "every release of this product postdates IMDSv2" or "a generic HTTP client can send
- * the header if the script asks it to".
+ * `basis` says what each row rests on:
+ *   wire       a capture in pcaps/real/ of that client (the file is named in `evidence`)
+ *   code       the released source (a tag diff, or the installed package's files)
+ *   changelog  the SDK's own changelog entry
+ *   aws-docs   AWS's list above
+ *   maintainer a maintainer's statement in an issue
+ *   inferred   reasoned, e.g. "a generic HTTP client sends what its caller asks"
+ * `source` is the coarse form carried in events (SdkInfo.minV2Source): 'aws-docs' only
+ * while the row still has AWS's value.
  *
  * `allVersions: true` means every release supports IMDSv2 (the version is not compared).
+ * A generic HTTP client's User-Agent does not name the code driving it, so such rows
+ * claim nothing (`supportsV2` stays null).
  */
+export type Basis = 'wire' | 'code' | 'changelog' | 'aws-docs' | 'maintainer' | 'inferred';
+
+/** the setting that stops the fallback to IMDSv1 (AWS_EC2_METADATA_V1_DISABLED / ec2_metadata_v1_disabled) */
+export interface V1DisableSetting {
+  /** first release that reads it; null when not established */
+  since: string | null;
+  /** releases checked to lack it (installed code, or the wire) */
+  absentIn: string[];
+  evidence: string;
+}
+
 export interface MinV2Entry {
   /** stable id, used as SdkInfo.name */
   product: string;
@@ -26,46 +46,93 @@ export interface MinV2Entry {
   minV2Version: string | null;
   allVersions?: boolean;
   source: 'aws-docs' | 'best-evidence' | 'inferred';
+  basis: Basis[];
+  /** AWS's value when this row differs from it */
+  awsListed?: string;
   evidence: string;
+  /** AWS_EC2_METADATA_V1_DISABLED support; absent = not known for this product */
+  v1Disable?: V1DisableSetting;
+  /**
+   * an entry point that sends no token in any release, so an upgrade changes nothing for
+   * it: what it is and the code change it needs (fixed text)
+   */
+  tokenlessEntryPoint?: { name: string; fix: string };
 }
 
 const AWS_LIST = 'EC2 UG "Use a supported AWS SDK"';
 
 export const MIN_V2: Readonly<Record<string, MinV2Entry>> = Object.freeze(
   index([
-    // --- AWS's published list -------------------------------------------------------
-    { product: 'aws-cli-v1', label: 'AWS CLI v1', kind: 'aws-tool', minV2Version: '1.16.289', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-tools-powershell', label: 'AWS Tools for PowerShell', kind: 'aws-tool', minV2Version: '4.0.1.0', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-dotnet', label: 'AWS SDK for .NET', kind: 'aws-sdk', minV2Version: '3.3.634.1', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-cpp', label: 'AWS SDK for C++', kind: 'aws-sdk', minV2Version: '1.7.229', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-go-v1', label: 'AWS SDK for Go v1', kind: 'aws-sdk', minV2Version: '1.25.38', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-go-v2', label: 'AWS SDK for Go v2', kind: 'aws-sdk', minV2Version: '0.19.0', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-java-v1', label: 'AWS SDK for Java 1.x', kind: 'aws-sdk', minV2Version: '1.11.678', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-java-v2', label: 'AWS SDK for Java 2.x', kind: 'aws-sdk', minV2Version: '2.10.21', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-js-v2', label: 'AWS SDK for JavaScript v2', kind: 'aws-sdk', minV2Version: '2.722.0', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-kotlin', label: 'AWS SDK for Kotlin', kind: 'aws-sdk', minV2Version: '1.1.4', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-php', label: 'AWS SDK for PHP', kind: 'aws-sdk', minV2Version: '3.147.7', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'botocore', label: 'botocore (Python)', kind: 'aws-sdk', minV2Version: '1.13.25', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'boto3', label: 'Boto3 (Python)', kind: 'aws-sdk', minV2Version: '1.12.6', source: 'aws-docs', evidence: AWS_LIST },
-    { product: 'aws-sdk-ruby-v3', label: 'AWS SDK for Ruby v3', kind: 'aws-sdk', minV2Version: '3.79.0', source: 'aws-docs', evidence: AWS_LIST },
+    // --- AWS's published list, checked where a client was recorded ----------------------
+    { product: 'aws-cli-v1', label: 'AWS CLI v1', kind: 'aws-tool', minV2Version: '1.16.289', source: 'aws-docs', basis: ['aws-docs'], evidence: `${AWS_LIST}; the IMDS calls are botocore's, whose version in the User-Agent decides`, v1Disable: { since: null, absentIn: [], evidence: 'through its botocore (>= 1.32.4)' } },
+    { product: 'aws-tools-powershell', label: 'AWS Tools for PowerShell', kind: 'aws-tool', minV2Version: '4.0.1.0', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },
+    { product: 'aws-sdk-dotnet', label: 'AWS SDK for .NET', kind: 'aws-sdk', minV2Version: '3.3.634.1', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },
+    { product: 'aws-sdk-cpp', label: 'AWS SDK for C++', kind: 'aws-sdk', minV2Version: '1.7.229', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },
+    {
+      product: 'aws-sdk-go-v1', label: 'AWS SDK for Go v1', kind: 'aws-sdk', minV2Version: '1.25.38', source: 'aws-docs', basis: ['aws-docs', 'changelog', 'wire'],
+      evidence: `${AWS_LIST}; CHANGELOG v1.25.38 "aws/ec2metadata: Adds support for EC2Metadata client to use secure tokens" (#2958); wire: Debian 1.44.133 go-v1-ec2metadata.pcap, go-v1-credentials.pcap (token, v2; 3 unanswered PUTs then v1 in *-hop-limit, 1 PUT 403 then v1 in *-put-403)`,
+      v1Disable: { since: '1.47.2', absentIn: ['1.44.133'], evidence: 'CHANGELOG v1.47.2 "aws/ec2metadata: Added environment and shared config support for disabling IMDSv1 fallback" (v1.44.221 added only the Go option aws.WithEC2MetadataDisableFallback); not in Debian 1.44.133 aws/ec2metadata (code)' },
+    },
+    {
+      product: 'aws-sdk-go-v2', label: 'AWS SDK for Go v2', kind: 'aws-sdk', minV2Version: '0.19.0', source: 'aws-docs', basis: ['aws-docs', 'wire'],
+      evidence: `${AWS_LIST}; the User-Agent carries the core module version (aws-sdk-go-v2/1.17.1 for Debian's package, feature/ec2/imds 1.12.19); wire: go-v2-imds.pcap, go-v2-credentials.pcap (token, v2; 3 unanswered PUTs then v1 in *-hop-limit, 1 PUT 403 then v1 in *-put-403)`,
+      v1Disable: { since: null, absentIn: ['1.17.1'], evidence: 'no EnableFallback option or AWS_EC2_METADATA_V1_DISABLED in Debian 1.17.1 (feature/ec2/imds 1.12.19, config 1.17.10) (code); first release not established here' },
+    },
+    { product: 'aws-sdk-java-v1', label: 'AWS SDK for Java 1.x', kind: 'aws-sdk', minV2Version: '1.11.678', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },
+    { product: 'aws-sdk-java-v2', label: 'AWS SDK for Java 2.x', kind: 'aws-sdk', minV2Version: '2.10.21', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },
+    {
+      product: 'aws-sdk-js-v2', label: 'AWS SDK for JavaScript v2', kind: 'aws-sdk', minV2Version: '2.575.0', source: 'best-evidence', basis: ['wire', 'code', 'changelog'], awsListed: '2.722.0',
+      evidence: 'CHANGELOG 2.575.0 "bugfix: IMDS: Signed IMDS workflow"; git diff v2.574.0..v2.575.0 lib/metadata_service.js adds fetchMetadataToken (PUT /latest/api/token) to loadCredentials, and nothing IMDS-related changes in lib/ from 2.575.0 to 2.722.0 (v2.721.0..v2.722.0 touches only lib/core.js, the version); wire: js-v2-2.574.0-credentials.pcap v1 only, js-v2-2.575.0-credentials.pcap token + v2. EC2MetadataCredentials only: see tokenlessEntryPoint',
+      v1Disable: { since: '2.1488.0', absentIn: ['2.1487.0'], evidence: 'CHANGELOG 2.1488.0 "IMDS: IMDSv1 fallback toggle" (lib/metadata_service.js +36); wire: with AWS_EC2_METADATA_V1_DISABLED=true behind hop limit 1, 2.1487.0 still falls back to v1 (js-v2-2.1487.0-credentials-hop-limit-v1-disabled.pcap), 2.1693.0 stops after 4 PUTs (js-v2-2.1693.0-credentials-hop-limit-v1-disabled.pcap)' },
+      tokenlessEntryPoint: {
+        name: 'AWS.MetadataService.request()',
+        fix: "AWS.MetadataService.request() sends no token in any aws-sdk 2.x release (recorded: 2.574.0, 2.575.0, 2.1487.0, 2.1693.0): fetch one first (metadataService.fetchMetadataToken(), public from 2.1627.0; before that request('/latest/api/token', {method: 'PUT', headers: {'x-aws-ec2-metadata-token-ttl-seconds': '21600'}})) and pass it as headers: {'x-aws-ec2-metadata-token': token}, or move to @aws-sdk/ec2-metadata-service",
+      },
+    },
+    { product: 'aws-sdk-kotlin', label: 'AWS SDK for Kotlin', kind: 'aws-sdk', minV2Version: '1.1.4', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },
+    { product: 'aws-sdk-php', label: 'AWS SDK for PHP', kind: 'aws-sdk', minV2Version: '3.147.7', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },
+    {
+      product: 'botocore', label: 'botocore (Python)', kind: 'aws-sdk', minV2Version: '1.13.23', source: 'best-evidence', basis: ['code', 'changelog', 'wire'], awsListed: '1.13.25',
+      evidence: 'code: botocore/utils.py sends X-aws-ec2-metadata-token from tag 1.13.23 (absent in 1.13.22); 1.13.25 only adds the 405 case ("bugfix:IMDS metadata: Add 405 case to metadata fetching logic"), which matters when the PUT is answered 405, not on IMDS; wire: Debian 1.29.27 botocore-credentials.pcap (token, v2)',
+      v1Disable: { since: '1.32.4', absentIn: ['1.29.27'], evidence: 'CHANGELOG 1.32.4 "enhancement:IMDS: Adds a config option to opt out of IMDSv1 fallback" (ec2_metadata_v1_disabled in utils.py from 1.32.4, not in 1.32.3); not in Debian 1.29.27 (code)' },
+    },
+    { product: 'boto3', label: 'Boto3 (Python)', kind: 'aws-sdk', minV2Version: '1.12.6', source: 'aws-docs', basis: ['aws-docs'], evidence: `${AWS_LIST}; the IMDS calls are botocore's, whose version in the User-Agent decides`, v1Disable: { since: null, absentIn: [], evidence: 'through its botocore (>= 1.32.4)' } },
+    {
+      product: 'aws-sdk-ruby-v3', label: 'AWS SDK for Ruby v3', kind: 'aws-sdk', minV2Version: '3.79.0', source: 'aws-docs', basis: ['aws-docs', 'changelog', 'wire'],
+      evidence: `${AWS_LIST}; aws-sdk-core CHANGELOG 3.79.0 (2019-11-19) "Support EC2 IMDS updates"; wire: Debian 3.168.1 ruby-v3-credentials.pcap (token, v2; 4 unanswered PUTs then v1 in -hop-limit, 2 PUTs 403 then v1 in -put-403). Aws::EC2Metadata (3.111.0+) never falls back (ruby-v3-ec2metadata-*.pcap)`,
+      v1Disable: { since: '3.186.0', absentIn: ['3.168.1'], evidence: 'aws-sdk-core CHANGELOG 3.186.0 "Support disabling IMDSv1 in InstanceProfileCredentials using ENV[\'AWS_EC2_METADATA_V1_DISABLED\']"; not in Debian 3.168.1 instance_profile_credentials.rb (code)' },
+    },
 
     // --- not on the list: every release supports IMDSv2 ------------------------------
-    { product: 'aws-cli-v2', label: 'AWS CLI v2', kind: 'aws-tool', minV2Version: '2.0.0', allVersions: true, source: 'aws-docs', evidence: AWS_LIST + ' ("all v2 releases"); CLI v2 ships its own botocore fork with the token PUT (checked: Debian awscli 2.9.19 awscli/botocore/utils.py)' },
-    { product: 'aws-sdk-js-v3', label: 'AWS SDK for JavaScript v3', kind: 'aws-sdk', minV2Version: '3.0.0', allVersions: true, source: 'aws-docs', evidence: AWS_LIST + ' ("all v3 releases")' },
-    { product: 'aws-sdk-rust', label: 'AWS SDK for Rust', kind: 'aws-sdk', minV2Version: null, allVersions: true, source: 'inferred', evidence: 'aws-config IMDS client is IMDSv2-only and never falls back (smithy-rs aws-config/src/imds/client.rs)' },
+    {
+      product: 'aws-cli-v2', label: 'AWS CLI v2', kind: 'aws-tool', minV2Version: '2.0.0', allVersions: true, source: 'aws-docs', basis: ['aws-docs', 'code', 'wire'],
+      evidence: AWS_LIST + ' ("all v2 releases"); CLI v2 ships its own botocore fork with the token PUT (Debian awscli 2.9.19 awscli/botocore/utils.py); wire: awscli-export-credentials.pcap',
+      v1Disable: { since: null, absentIn: ['2.9.19'], evidence: 'no ec2_metadata_v1_disabled in Debian awscli 2.9.19 awscli/botocore (code); first release not established here' },
+    },
+    {
+      product: 'aws-sdk-js-v3', label: 'AWS SDK for JavaScript v3', kind: 'aws-sdk', minV2Version: '3.0.0', allVersions: true, source: 'aws-docs', basis: ['aws-docs', 'wire'],
+      evidence: AWS_LIST + ' ("all v3 releases"); wire: js-v3-aws-sdk-imds.pcap (3.374.0), js-v3-smithy-imds.pcap (@smithy 4.5.2), js-v3-ec2-metadata-service.pcap (3.1164.0); none sends a User-Agent to IMDS',
+      v1Disable: { since: null, absentIn: [], evidence: 'AWS_EC2_METADATA_V1_DISABLED read by @smithy/credential-provider-imds 4.5.2 and @aws-sdk/ec2-metadata-service 3.1164.0, not by @smithy 1.1.0 (under @aws-sdk/credential-provider-imds 3.374.0) (code); the version never shows on the wire' },
+    },
+    { product: 'aws-sdk-rust', label: 'AWS SDK for Rust', kind: 'aws-sdk', minV2Version: null, allVersions: true, source: 'inferred', basis: ['code'], evidence: 'aws-config IMDS client is IMDSv2-only and never falls back (smithy-rs aws-config/src/imds/client.rs)' },
 
-    // --- not on the list: unknown ----------------------------------------------------
-    { product: 'aws-sdk-ruby-v2', label: 'AWS SDK for Ruby v2', kind: 'aws-sdk', minV2Version: null, source: 'best-evidence', evidence: 'not on the AWS list; upgrade to Ruby v3 >= 3.79.0' },
-    { product: 'aws-sdk-swift', label: 'AWS SDK for Swift', kind: 'aws-sdk', minV2Version: null, source: 'best-evidence', evidence: 'not checked' },
+    // --- not on the list: unknown or never -------------------------------------------
+    { product: 'aws-sdk-ruby-v2', label: 'AWS SDK for Ruby v2', kind: 'aws-sdk', minV2Version: null, source: 'best-evidence', basis: ['inferred'], evidence: 'not on the AWS list; upgrade to Ruby v3 >= 3.79.0' },
+    {
+      product: 'aws-sdk-ruby-v1', label: 'AWS SDK for Ruby v1 (aws-sdk-v1)', kind: 'aws-sdk', minV2Version: null, source: 'best-evidence', basis: ['wire', 'code'],
+      evidence: 'last release 1.67.0 predates IMDSv2; EC2Provider has no token code (Debian ruby-aws-sdk 1.67.0) and sends User-Agent "Ruby" (Net::HTTP), so its calls are not identifiable by User-Agent (ruby-v1-credentials.pcap)',
+      tokenlessEntryPoint: { name: 'AWS::Core::CredentialProviders::EC2Provider', fix: 'the AWS SDK for Ruby v1 never uses tokens: move to aws-sdk-core v3 (>= 3.79.0)' },
+    },
+    { product: 'aws-sdk-swift', label: 'AWS SDK for Swift', kind: 'aws-sdk', minV2Version: null, source: 'best-evidence', basis: ['inferred'], evidence: 'not checked' },
 
     // --- AWS tools and agents: best evidence -----------------------------------------
-    { product: 'cloud-init', label: 'cloud-init', kind: 'agent', minV2Version: '19.4', source: 'best-evidence', evidence: 'cloud-init ChangeLog 19.4 "ec2: Add support for AWS IMDS v2 (session-oriented) (#55)" (Debian cloud-init 22.4.2 /usr/share/doc/cloud-init/changelog.gz)' },
-    { product: 'amazon-ec2-net-utils', label: 'amazon-ec2-net-utils', kind: 'agent', minV2Version: null, allVersions: true, source: 'inferred', evidence: 'only releases >= 2.6 send this User-Agent (amazon-ec2-net-utils PR #125), and those use tokens' },
-    { product: 'amazon-ssm-agent', label: 'SSM Agent', kind: 'agent', minV2Version: '2.3.814.0', source: 'best-evidence', evidence: 'maintainer, aws/amazon-ssm-agent issue #277' },
-    { product: 'amazon-ecs-agent', label: 'ECS container agent', kind: 'agent', minV2Version: null, source: 'best-evidence', evidence: 'needs aws-sdk-go >= 1.25.38 (aws/amazon-ecs-agent #2322); fixed agent version not found' },
-    { product: 'amazon-cloudwatch-agent', label: 'CloudWatch agent', kind: 'agent', minV2Version: null, source: 'best-evidence', evidence: 'no documented minimum (aws/amazon-cloudwatch-agent #249, #253)' },
-    { product: 'aws-kinesis-agent', label: 'Kinesis Agent', kind: 'agent', minV2Version: '2.0.0', source: 'best-evidence', evidence: '1.1.6 fails with tokens required, 2.x works (awslabs/amazon-kinesis-agent #246)' },
-    { product: 'datadog-agent', label: 'Datadog Agent', kind: 'agent', minV2Version: '7.64.0', source: 'best-evidence', evidence: '>= 7.64.0 uses IMDSv2 by default; earlier only with ec2_prefer_imdsv2 (DataDog/documentation PR #27666)' },
+    { product: 'cloud-init', label: 'cloud-init', kind: 'agent', minV2Version: '19.4', source: 'best-evidence', basis: ['changelog', 'wire'], evidence: 'cloud-init ChangeLog 19.4 "ec2: Add support for AWS IMDS v2 (session-oriented) (#55)" (Debian cloud-init 22.4.2 /usr/share/doc/cloud-init/changelog.gz); wire: 22.4.2 uses tokens only once it has identified the platform as AWS (cloud-init-ec2-aws.pcap vs cloud-init-ec2-unidentified.pcap)' },
+    { product: 'amazon-ec2-net-utils', label: 'amazon-ec2-net-utils', kind: 'agent', minV2Version: null, allVersions: true, source: 'inferred', basis: ['inferred'], evidence: 'only releases >= 2.6 send this User-Agent (amazon-ec2-net-utils PR #125), and those use tokens' },
+    { product: 'amazon-ssm-agent', label: 'SSM Agent', kind: 'agent', minV2Version: '2.3.814.0', source: 'best-evidence', basis: ['maintainer'], evidence: 'maintainer, aws/amazon-ssm-agent issue #277' },
+    { product: 'amazon-ecs-agent', label: 'ECS container agent', kind: 'agent', minV2Version: null, source: 'best-evidence', basis: ['maintainer'], evidence: 'needs aws-sdk-go >= 1.25.38 (aws/amazon-ecs-agent #2322); fixed agent version not found' },
+    { product: 'amazon-cloudwatch-agent', label: 'CloudWatch agent', kind: 'agent', minV2Version: null, source: 'best-evidence', basis: ['maintainer'], evidence: 'no documented minimum (aws/amazon-cloudwatch-agent #249, #253)' },
+    { product: 'aws-kinesis-agent', label: 'Kinesis Agent', kind: 'agent', minV2Version: '2.0.0', source: 'best-evidence', basis: ['maintainer'], evidence: '1.1.6 fails with tokens required, 2.x works (awslabs/amazon-kinesis-agent #246)' },
+    { product: 'datadog-agent', label: 'Datadog Agent', kind: 'agent', minV2Version: '7.64.0', source: 'best-evidence', basis: ['maintainer'], evidence: '>= 7.64.0 uses IMDSv2 by default; earlier only with ec2_prefer_imdsv2 (DataDog/documentation PR #27666)' },
 
     // --- generic HTTP clients: can send the header; the script must ------------------
     ...[
@@ -93,12 +160,12 @@ export const MIN_V2: Readonly<Record<string, MinV2Entry>> = Object.freeze(
       label,
       kind: 'http-client' as const,
       minV2Version: null,
-      allVersions: true,
       source: 'inferred' as const,
-      evidence: 'generic HTTP client: it can send X-aws-ec2-metadata-token; the calling code must',
+      basis: ['inferred' as const],
+      evidence: 'generic HTTP client: it sends X-aws-ec2-metadata-token only if the code driving it does; the User-Agent does not name that code (e.g. the Ruby SDK v1 sends "Ruby", ruby-v1-credentials.pcap)',
     })),
 
-    { product: 'unknown', label: 'unknown client', kind: 'unknown', minV2Version: null, source: 'inferred', evidence: 'User-Agent not recognised' },
+    { product: 'unknown', label: 'unknown client', kind: 'unknown', minV2Version: null, source: 'inferred', basis: ['inferred'], evidence: 'User-Agent not recognised' },
   ]),
 );
 

@@ -168,6 +168,18 @@ export function identifySdk(userAgent: string | null): SdkInfo | null {
   return build({ product: 'unknown', version: null }, null);
 }
 
+const DECIDER_NOTE = /^IMDS calls are made by ([a-z0-9-]{1,40})(?: (\S{1,40}))?$/;
+
+/**
+ * The SDK whose code makes the IMDS calls: the embedded botocore of boto3 / AWS CLI v1
+ * (named in the note `build` writes), else the identified product itself.
+ */
+export function imdsCaller(sdk: SdkInfo): { name: string; version: string | null } {
+  const m = sdk.note ? DECIDER_NOTE.exec(sdk.note) : null;
+  if (m && MIN_V2[m[1]]) return { name: m[1], version: m[2] ?? null };
+  return { name: sdk.name, version: sdk.version };
+}
+
 /** Human-readable label of a product id ("botocore (Python)"); the id itself when unknown. */
 export function sdkLabel(name: string): string {
   return MIN_V2[name]?.label ?? name;

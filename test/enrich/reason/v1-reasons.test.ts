@@ -258,5 +258,10 @@ describe('isForeignCloudPath', () => {
     ['/opc/v2/instance/', true],
     ['/metadata/v1.json', true],
     ['/latestx', true],
+    // @aws-sdk/ec2-metadata-service 3.1164.0 sends a doubled slash (pcaps/real/js-v3-ec2-metadata-service.pcap)
+    ['//latest/meta-data/instance-id', false],
+    ['///2021-03-23/', false],
+    ['//openstack', true],
+    ['/openstack', true],
   ])('%s → %s', (p, want) => expect(isForeignCloudPath(p)).toBe(want));
 });

@@ -7,9 +7,9 @@ const sdk = (ua: string | null) => identifySdk(ua);
 
 describe('fixFor', () => {
   const rows: Array<[string, string | null, V1Reason | null, RegExp]> = [
-    ['old boto3 → upgrade botocore', 'Boto3/1.7.29 Python/2.7.6 Linux/4.14.0 Botocore/1.10.29', 'v2-unsupported-client', /^upgrade botocore to >= 1\.13\.25 \(boto3 >= 1\.12\.6\)$/],
-    ['old botocore', 'Botocore/1.12.0 Python/3.7 Linux/4.14', 'v2-unsupported-client', /^upgrade botocore \(Python\) to >= 1\.13\.25$/],
-    ['old CLI v1', 'aws-cli/1.16.200 Python/2.7 Linux/4.14 botocore/1.12.190', 'v2-unsupported-client', /AWS CLI to >= 1\.16\.289 .*botocore >= 1\.13\.25/],
+    ['old boto3 → upgrade botocore', 'Boto3/1.7.29 Python/2.7.6 Linux/4.14.0 Botocore/1.10.29', 'v2-unsupported-client', /^upgrade botocore to >= 1\.13\.23 \(boto3 >= 1\.12\.6\)$/],
+    ['old botocore', 'Botocore/1.12.0 Python/3.7 Linux/4.14', 'v2-unsupported-client', /^upgrade botocore \(Python\) to >= 1\.13\.23$/],
+    ['old CLI v1', 'aws-cli/1.16.200 Python/2.7 Linux/4.14 botocore/1.12.190', 'v2-unsupported-client', /AWS CLI to >= 1\.16\.289 .*botocore >= 1\.13\.23/],
     ['old Java', 'aws-sdk-java/1.11.500 Linux/4', 'v2-unsupported-client', /^upgrade AWS SDK for Java 1\.x to >= 1\.11\.678$/],
     ['hop limit', 'Botocore/1.34.0 Python/3.11 Linux/6.1', 'token-put-unanswered', /HttpPutResponseHopLimit to 2.*AWS_EC2_METADATA_V1_DISABLED/],
     ['proxy', null, 'token-put-rejected', /stop adding X-Forwarded-For to token PUTs/],
@@ -18,7 +18,9 @@ describe('fixFor', () => {
     ['wget script', 'Wget/1.21.3', 'no-token-attempt', /wget --method=PUT/],
     ['python urllib', 'Python-urllib/3.11', 'no-token-attempt', /PUT \/latest\/api\/token first/],
     ['v2-capable SDK that sent no token', 'Botocore/1.34.0 Python/3.11 Linux/6.1', 'no-token-attempt', /supports IMDSv2 but sent no token/],
-    ['old SDK with no-token-attempt still says upgrade', 'aws-sdk-nodejs/2.600.0 linux/v12', 'no-token-attempt', /^upgrade AWS SDK for JavaScript v2 to >= 2\.722\.0$/],
+    ['old SDK with no-token-attempt says upgrade, and the code change for the entry point an upgrade does not fix', 'aws-sdk-nodejs/2.574.0 linux/v20.20.2', 'no-token-attempt', /^upgrade AWS SDK for JavaScript v2 to >= 2\.575\.0 \(its credential provider then uses tokens\); AWS\.MetadataService\.request\(\) sends no token in any/],
+    ['JS v2 that uses tokens but sent none: MetadataService.request(), a code change (wire: js-v2-2.1693.0-metadataservice.pcap)', 'aws-sdk-nodejs/2.1693.0 linux/v20.20.2', 'no-token-attempt', /^AWS\.MetadataService\.request\(\) sends no token .*fetchMetadataToken\(\), public from 2\.1627\.0/],
+    ['Ruby v1 (UA "Ruby"): no version claimed, names the v1 SDK case', 'Ruby', 'no-token-attempt', /^Ruby Net::HTTP without a token: if this is the AWS SDK for Ruby v1 .*aws-sdk-core v3 \(>= 3\.79\.0\)/],
     ['unknown version', 'amazon-ecs-agent/1.33.0', 'no-token-attempt', /check the version of ECS container agent/],
     ['no User-Agent', null, 'no-token-attempt', /find the process/],
     ['unknown UA', 'MyAgent/1.0', 'no-token-attempt', /find the process/],

@@ -21,11 +21,11 @@ const rows: Row[] = [
   ['recorded: AWS CLI v2 2.9.19 (truncated UA sent to IMDS)', 'aws-cli/2.9.19', 'aws-cli-v2', '2.9.19', true, 'aws-tool'],
   ['recorded: AWS CLI v2 full UA (aws --version)', 'aws-cli/2.9.19 Python/3.11.2 Linux/6.18.44-fc-v782 source/x86_64.debian.12 prompt/off', 'aws-cli-v2', '2.9.19', true, 'aws-tool'],
   ['recorded: JS SDK v2 fallback GET', 'aws-sdk-nodejs/2.1693.0 linux/v20.20.2', 'aws-sdk-js-v2', '2.1693.0', true, 'aws-sdk'],
-  ['recorded: curl 7.88.1 (also ec2-metadata)', 'curl/7.88.1', 'curl', '7.88.1', true, 'http-client'],
-  ['recorded: wget 1.21.3', 'Wget/1.21.3', 'wget', '1.21.3', true, 'http-client'],
-  ['recorded: Python urllib', 'Python-urllib/3.11', 'python-urllib', '3.11', true, 'http-client'],
-  ['recorded: python-requests', 'python-requests/2.28.1', 'python-requests', '2.28.1', true, 'http-client'],
-  ['recorded: Node 20 fetch', 'node', 'node', null, true, 'http-client'],
+  ['recorded: curl 7.88.1 (also ec2-metadata)', 'curl/7.88.1', 'curl', '7.88.1', null, 'http-client'],
+  ['recorded: wget 1.21.3', 'Wget/1.21.3', 'wget', '1.21.3', null, 'http-client'],
+  ['recorded: Python urllib', 'Python-urllib/3.11', 'python-urllib', '3.11', null, 'http-client'],
+  ['recorded: python-requests', 'python-requests/2.28.1', 'python-requests', '2.28.1', null, 'http-client'],
+  ['recorded: Node 20 fetch', 'node', 'node', null, null, 'http-client'],
   ['source: cloud-init 22.4.2 url_helper.py', 'Cloud-Init/22.4.2', 'cloud-init', '22.4.2', true, 'agent'],
   // IMDS-FACTS §3.1
   ['facts: old boto3 decided by botocore 1.10.29', 'Boto3/1.7.29 Python/2.7.6 Linux/4.14.0-kali3-amd64 Botocore/1.10.29', 'boto3', '1.7.29', false, 'aws-sdk'],
@@ -44,13 +44,18 @@ const rows: Row[] = [
   ['facts: C++ ua/2.0 form', 'aws-sdk-cpp/1.11.300 ua/2.0 md/aws-crt#0.26.4 os/Linux#5.10 md/arch#x86_64 lang/c++#C++11', 'aws-sdk-cpp', '1.11.300', true, 'aws-sdk'],
   ['facts: Rust', 'aws-sdk-rust/1.1.4 os/linux lang/rust/1.74.1', 'aws-sdk-rust', '1.1.4', true, 'aws-sdk'],
   ['facts: amazon-ec2-net-utils', 'amazon-ec2-net-utils/2.6.1', 'amazon-ec2-net-utils', '2.6.1', true, 'agent'],
-  ['facts: Go net/http', 'Go-http-client/1.1', 'go-http-client', '1.1', true, 'http-client'],
-  ['facts: curl 8.2.1', 'curl/8.2.1', 'curl', '8.2.1', true, 'http-client'],
+  ['facts: Go net/http', 'Go-http-client/1.1', 'go-http-client', '1.1', null, 'http-client'],
+  ['facts: curl 8.2.1', 'curl/8.2.1', 'curl', '8.2.1', null, 'http-client'],
   // older releases (documented templates, version below AWS's minimum)
   ['old Go v1 (ECS agent, Dec 2019)', 'aws-sdk-go/1.25.19 (go1.12.9; linux; amd64)', 'aws-sdk-go-v1', '1.25.19', false, 'aws-sdk'],
   ['old Java v1', 'aws-sdk-java/1.11.500 Linux/4.14.146 OpenJDK_64-Bit_Server_VM/25.232-b09 java/1.8.0_232', 'aws-sdk-java-v1', '1.11.500', false, 'aws-sdk'],
   ['old Java v2', 'aws-sdk-java/2.10.20 Linux/4.14.146 OpenJDK_64-Bit_Server_VM/11.0.5+10 Java/11.0.5 vendor/Amazon.com_Inc.', 'aws-sdk-java-v2', '2.10.20', false, 'aws-sdk'],
-  ['old JS v2', 'aws-sdk-nodejs/2.600.0 linux/v12.14.0', 'aws-sdk-js-v2', '2.600.0', false, 'aws-sdk'],
+  ['old JS v2 (before 2.575.0, wire: js-v2-2.574.0-credentials.pcap)', 'aws-sdk-nodejs/2.574.0 linux/v20.20.2', 'aws-sdk-js-v2', '2.574.0', false, 'aws-sdk'],
+  ['JS v2 between 2.575.0 and AWS\'s 2.722.0 uses tokens (wire: js-v2-2.575.0-credentials.pcap)', 'aws-sdk-nodejs/2.600.0 linux/v12.14.0', 'aws-sdk-js-v2', '2.600.0', true, 'aws-sdk'],
+  ['recorded: Go SDK v1 (Debian 1.44.133)', 'aws-sdk-go/1.44.133 (go1.19.8; linux; amd64)', 'aws-sdk-go-v1', '1.44.133', true, 'aws-sdk'],
+  ['recorded: Go SDK v2 (Debian 1.17.1)', 'aws-sdk-go-v2/1.17.1 os/linux lang/go/1.19.8 md/GOOS/linux md/GOARCH/amd64 ft/ec2-imds', 'aws-sdk-go-v2', '1.17.1', true, 'aws-sdk'],
+  ['recorded: Ruby SDK v3 (Debian 3.168.1)', 'aws-sdk-ruby3/3.168.1', 'aws-sdk-ruby-v3', '3.168.1', true, 'aws-sdk'],
+  ['recorded: Ruby SDK v1 sends Net::HTTP\'s "Ruby": nothing claimed', 'Ruby', 'ruby-net-http', null, null, 'http-client'],
   ['JS v3 ec2-metadata-service client', 'aws-sdk-js/3.500.0 ua/2.0 os/linux#6.1 lang/js md/nodejs#20.11.0', 'aws-sdk-js-v3', '3.500.0', true, 'aws-sdk'],
   ['old Ruby v3', 'aws-sdk-ruby3/3.78.9', 'aws-sdk-ruby-v3', '3.78.9', false, 'aws-sdk'],
   ['Ruby v2: unknown', 'aws-sdk-ruby2/2.11.632', 'aws-sdk-ruby-v2', '2.11.632', null, 'aws-sdk'],
@@ -71,13 +76,13 @@ const rows: Row[] = [
   ['old Datadog agent', 'datadog-agent/7.50.0', 'datadog-agent', '7.50.0', false, 'agent'],
   ['PowerShell tools on .NET core', 'aws-sdk-dotnet-coreclr/3.7.300.0 aws-sdk-dotnet-core/3.7.300.0 AWSPowerShell.NetCore/4.1.500.0', 'aws-tools-powershell', '4.1.500.0', true, 'aws-tool'],
   // generic HTTP clients
-  ['HttpURLConnection', 'Java/1.8.0_372', 'java-httpurlconnection', '1.8.0_372', true, 'http-client'],
-  ['Apache HttpClient', 'Apache-HttpClient/4.5.13 (Java/1.8.0_372)', 'apache-httpclient', '4.5.13', true, 'http-client'],
-  ['OkHttp', 'okhttp/4.12.0', 'okhttp', '4.12.0', true, 'http-client'],
-  ['node-fetch', 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)', 'node-fetch', '1.0', true, 'http-client'],
-  ['undici', 'undici', 'undici', null, true, 'http-client'],
-  ['urllib3', 'python-urllib3/1.26.12', 'python-urllib3', '1.26.12', true, 'http-client'],
-  ['PowerShell Invoke-WebRequest', 'Mozilla/5.0 (Linux; Ubuntu 22.04.3 LTS; en-US) PowerShell/7.4.1', 'powershell', '7.4.1', true, 'http-client'],
+  ['HttpURLConnection', 'Java/1.8.0_372', 'java-httpurlconnection', '1.8.0_372', null, 'http-client'],
+  ['Apache HttpClient', 'Apache-HttpClient/4.5.13 (Java/1.8.0_372)', 'apache-httpclient', '4.5.13', null, 'http-client'],
+  ['OkHttp', 'okhttp/4.12.0', 'okhttp', '4.12.0', null, 'http-client'],
+  ['node-fetch', 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)', 'node-fetch', '1.0', null, 'http-client'],
+  ['undici', 'undici', 'undici', null, null, 'http-client'],
+  ['urllib3', 'python-urllib3/1.26.12', 'python-urllib3', '1.26.12', null, 'http-client'],
+  ['PowerShell Invoke-WebRequest', 'Mozilla/5.0 (Linux; Ubuntu 22.04.3 LTS; en-US) PowerShell/7.4.1', 'powershell', '7.4.1', null, 'http-client'],
   // unknown
   ['unrecognised', 'MyCompanyAgent/3.1 (+ops)', 'unknown', null, null, 'unknown'],
   ['browser-like', 'Mozilla/5.0 (X11; Linux x86_64)', 'unknown', null, null, 'unknown'],
@@ -99,20 +104,20 @@ describe('identifySdk over real User-Agent strings', () => {
   });
 
   it('boto3 is decided by its botocore: new boto3 on an old botocore is too old', () => {
-    const s = identifySdk('Boto3/1.12.6 Python/3.7.0 Linux/4.14.0 Botocore/1.13.24');
+    const s = identifySdk('Boto3/1.12.6 Python/3.7.0 Linux/4.14.0 Botocore/1.13.22');
     expect(s).toMatchObject({ name: 'boto3', version: '1.12.6', minV2Version: '1.12.6', supportsV2: false });
-    expect(s!.note).toContain('botocore 1.13.24');
+    expect(s!.note).toContain('botocore 1.13.22');
   });
 
-  it("exact minimum versions from AWS's list are supported, one below is not", () => {
+  it('exact minimum versions of the table (AWS\'s list, corrected where code and wire differ) are supported, one below is not', () => {
     const at: Array<[string, string, string]> = [
       ['aws-cli/1.16.289', 'aws-cli/1.16.288', 'aws-cli-v1'],
-      ['Botocore/1.13.25 Python/3.7.0 Linux/4.14', 'Botocore/1.13.24 Python/3.7.0 Linux/4.14', 'botocore'],
+      ['Botocore/1.13.23 Python/3.7.0 Linux/4.14', 'Botocore/1.13.22 Python/3.7.0 Linux/4.14', 'botocore'],
       ['aws-sdk-go/1.25.38 (go1.13; linux; amd64)', 'aws-sdk-go/1.25.37 (go1.13; linux; amd64)', 'aws-sdk-go-v1'],
       ['aws-sdk-go-v2/0.19.0', 'aws-sdk-go-v2/0.18.9', 'aws-sdk-go-v2'],
       ['aws-sdk-java/1.11.678 Linux/4', 'aws-sdk-java/1.11.677 Linux/4', 'aws-sdk-java-v1'],
       ['aws-sdk-java/2.10.21 Linux/4', 'aws-sdk-java/2.10.20 Linux/4', 'aws-sdk-java-v2'],
-      ['aws-sdk-nodejs/2.722.0 linux/v12', 'aws-sdk-nodejs/2.721.0 linux/v12', 'aws-sdk-js-v2'],
+      ['aws-sdk-nodejs/2.575.0 linux/v12', 'aws-sdk-nodejs/2.574.0 linux/v12', 'aws-sdk-js-v2'],
       ['aws-sdk-php/3.147.7', 'aws-sdk-php/3.147.6', 'aws-sdk-php'],
       ['aws-sdk-ruby3/3.79.0', 'aws-sdk-ruby3/3.78.0', 'aws-sdk-ruby-v3'],
       ['aws-sdk-cpp/1.7.229', 'aws-sdk-cpp/1.7.228', 'aws-sdk-cpp'],

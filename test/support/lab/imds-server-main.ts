@@ -3,7 +3,7 @@
  * imdswatch-imds: run the lab IMDS simulator.
  *
  *   imdswatch-imds [--tokens optional|required] [--listen ADDR]... [--port 80]
- *                  [--connection keep-alive|close] [--quiet]
+ *                  [--connection keep-alive|close] [--forwarded-for] [--quiet]
  *
  * Prints one line "ready <addr>:<port> ..." on stdout once every listener is up (the
  * harness waits for it), then one "METHOD PATH STATUS" line per request on stderr
@@ -15,7 +15,7 @@ import { startImdsServer, type TokenMode } from './imds-server.js';
 function usage(message: string): never {
   process.stderr.write(`imdswatch-imds: ${message}\n`);
   process.stderr.write(
-    'usage: imdswatch-imds [--tokens optional|required] [--listen ADDR]... [--port N] [--connection keep-alive|close] [--quiet]\n',
+    'usage: imdswatch-imds [--tokens optional|required] [--listen ADDR]... [--port N] [--connection keep-alive|close] [--forwarded-for] [--quiet]\n',
   );
   process.exit(2);
 }
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
         port: { type: 'string', default: '80' },
         connection: { type: 'string', default: 'keep-alive' },
         quiet: { type: 'boolean', default: false },
+        'forwarded-for': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
       port,
       tokens: tokens as TokenMode,
       connection,
+      forwardedFor: values['forwarded-for'],
       log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
     });
   } catch (err) {

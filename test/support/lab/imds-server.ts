@@ -30,6 +30,13 @@ export interface ImdsServerOptions {
   tokens?: TokenMode;
   /** 'keep-alive' (default) or 'close' (one answer per connection, as real IMDS) */
   connection?: 'keep-alive' | 'close';
+  /**
+   * true: treat every request as if a transparent proxy in the path (kube2iam, kiam, an
+   * intercepting HTTP proxy) had added `X-Forwarded-For`, so every token PUT gets 403.
+   * For clients that ignore HTTP_PROXY (Node, Ruby Net::HTTP with a nil proxy), which
+   * the lab's explicit xff-proxy cannot reach. Default false.
+   */
+  forwardedFor?: boolean;
   identity?: Partial<InstanceIdentity>;
   /** one line per request: "METHOD PATH STATUS" */
   log?: (line: string) => void;
@@ -133,7 +140,7 @@ export function createImdsHandler(opts: ImdsServerOptions = {}): {
           ? send(403, errorPage(403))
           : send(405, errorPage(405), { Allow: 'GET, HEAD' });
       }
-      if (req.headers['x-forwarded-for'] !== undefined) return send(403, errorPage(403));
+      if (req.headers['x-forwarded-for'] !== undefined || opts.forwardedFor) return send(403, errorPage(403));
       const ttl = parseTtl(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
       if (ttl === null) return send(400, errorPage(400));
       stats.tokensIssued++;

@@ -47,6 +47,8 @@ export interface LabOptions {
   hopLimitOnTokenPut?: boolean;
   /** start the X-Forwarded-For proxy in the client ns on 127.0.0.1:3128 (default false) */
   proxy?: boolean;
+  /** the simulator answers every token PUT 403, as behind a transparent X-Forwarded-For proxy (default false) */
+  forwardedFor?: boolean;
   /** start the simulator (default true) */
   server?: boolean;
 }
@@ -183,6 +185,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
         [
           'ip', 'netns', 'exec', imds, process.execPath, labScript('imds-server-main.js'),
           '--tokens', opts.tokens ?? 'optional', '--connection', opts.connection ?? 'keep-alive',
+          ...(opts.forwardedFor ? ['--forwarded-for'] : []),
         ],
         /^ready /,
       );

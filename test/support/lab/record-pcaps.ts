@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 /**
  * npm run record-pcaps [-- --only NAME,NAME]
+ * npm run record-pcaps -- --describe    only refresh each entry's `installed` note
  *
  * Re-records every real-client capture of pcaps/real/ (scenarios.ts): for each, a fresh
  * lab, tcpdump in the client's namespace, the real client, teardown. Then tshark reads
  * the file back and writes NAME.labels.json (tshark-labels.ts), and manifest.json keeps
  * which client and version made each file, with the User-Agents seen. Needs root,
- * iproute2, iptables, tcpdump, tshark/editcap and the clients of .ci/run.
+ * iproute2, iptables, tcpdump, tshark/editcap and the clients of .ci/run; the #15
+ * scenarios (sdk-scenarios.ts) also need golang-go, golang-github-aws-aws-sdk-go-dev,
+ * golang-github-aws-aws-sdk-go-v2-dev, ruby-aws-sdk-core, ruby-aws-sdk and npm (releases
+ * are installed into $IMDSWATCH_RECORD_CACHE, real-clients.ts).
  */
 import { REPO_ROOT } from '../repo-root.js';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanupStale, createLab } from './netns.js';
 import { must, run } from './proc.js';
+import { describeInstalled, prepare, type InstalledClient } from './real-clients.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { tsharkLabels, type Label } from './tshark-labels.js';
 
@@ -32,7 +37,11 @@ interface ManifestEntry {
   linkType: 'LINUX_SLL2' | 'EN10MB';
   format: 'pcap' | 'pcapng';
   namespace: Scenario['ns'];
-  lab: { tokens: string; connection: string; hopLimitOnTokenPut: boolean; proxy: boolean };
+  lab: { tokens: string; connection: string; hopLimitOnTokenPut: boolean; proxy: boolean; forwardedFor?: boolean };
+  /** package, version and whether its installed code contains the token header (real-clients.ts) */
+  installed?: InstalledClient | null;
+  /** extra environment the client ran with (AWS settings only) */
+  env?: Record<string, string>;
   command: string;
   exit: string;
   requests: number;
@@ -86,6 +95,8 @@ function assertNoSecrets(labels: Label[]): void {
 }
 
 async function recordOne(s: Scenario, work: string, home: string, versions: Record<string, string | null>): Promise<ManifestEntry> {
+  if (s.needs) await prepare(s.needs, REPO);
+  const installed = await describeInstalled(s.client, REPO, s.needs);
   const format = s.format ?? 'pcap';
   const file = `${s.name}.${format}`;
   const raw = join(work, `${s.name}.pcap`);
@@ -120,7 +131,7 @@ async function recordOne(s: Scenario, work: string, home: string, versions: Reco
     file,
     labels: `${s.name}.labels.json`,
     client: s.client,
-    clientVersion: versions[s.client] ?? null,
+    clientVersion: versions[s.client] ?? (installed?.version ? `${installed.package} ${installed.version}` : null),
     linkType: s.iface === 'any' ? 'LINUX_SLL2' : 'EN10MB',
     format,
     namespace: s.ns,
@@ -129,7 +140,10 @@ async function recordOne(s: Scenario, work: string, home: string, versions: Reco
       connection: s.lab.connection ?? 'keep-alive',
       hopLimitOnTokenPut: !!s.lab.hopLimitOnTokenPut,
       proxy: !!s.lab.proxy,
+      ...(s.lab.forwardedFor ? { forwardedFor: true } : {}),
     },
+    installed,
+    ...(s.env ? { env: s.env } : {}),
     command: s.argv[0] === process.execPath ? ['node', ...s.argv.slice(1)].join(' ') : s.argv.join(' '),
     exit,
     requests: labels.length,
@@ -139,7 +153,7 @@ async function recordOne(s: Scenario, work: string, home: string, versions: Reco
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, describe: { type: 'boolean', default: false } } });
   const only = values.only ? new Set(values.only.split(',')) : null;
   const chosen = SCENARIOS.filter((s) => !only || only.has(s.name));
   if (process.getuid?.() !== 0) throw new Error('record-pcaps needs root (network namespaces, tcpdump)');
@@ -154,6 +168,16 @@ async function main(): Promise<void> {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as ManifestEntry[];
   } catch {
     manifest = [];
+  }
+  if (values.describe) {
+    // Only the `installed` notes of existing entries: no lab, no capture.
+    for (const m of manifest) {
+      const s = SCENARIOS.find((x) => x.name === m.name);
+      if (s) m.installed = await describeInstalled(s.client, REPO, s.needs);
+    }
+    writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    rmSync(work, { recursive: true, force: true });
+    return;
   }
   try {
     const versions = await clientVersions();

@@ -1,4 +1,6 @@
 import type { LabNs, LabOptions } from './netns.js';
+import type { Prerequisite } from './real-clients.js';
+import { SDK_SCENARIOS } from './sdk-scenarios.js';
 
 /**
  * The real-client captures of pcaps/real/: one scenario per file. Every command runs a
@@ -19,6 +21,8 @@ export interface Scenario {
   timeoutMs?: number;
   /** extra environment, on top of the clean one of record-pcaps */
   env?: Record<string, string>;
+  /** npm release or Go program the recorder installs/builds first (real-clients.ts) */
+  needs?: Prerequisite;
   note: string;
 }
 
@@ -160,4 +164,5 @@ export const SCENARIOS: Scenario[] = [
     argv: [PY, '-c', BOTOCORE], env: { HTTP_PROXY: 'http://127.0.0.1:3128', http_proxy: 'http://127.0.0.1:3128' },
     note: 'botocore honours HTTP_PROXY for IMDS; the proxy adds X-Forwarded-For',
   },
+  ...SDK_SCENARIOS,
 ];
