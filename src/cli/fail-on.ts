@@ -53,5 +53,8 @@ export function unreadNotes(files: string[], result: Pick<ReplayResult, 'stats' 
   skipped['tcp-gap-bytes'] = result.stats.tcp.gapBytes;
   skipped['tcp-flows-evicted'] = result.stats.tcp.evictedFlows;
   const what = describeUnread(unreadImds(skipped), unknownLinkTypesOf(result.stats.decode.unknownLinkTypes));
-  return what ? `IMDS traffic could not be read: ${what}; an IMDSv1 call may be hidden there, so the verdict is UNKNOWN (--fail-on unknown fails on this)` : null;
+  if (!what) return null;
+  // with an IMDSv1 call seen the verdict is NOT READY anyway; without one it is UNKNOWN
+  const verdict = result.stats.events.v1 > 0 ? 'more IMDSv1 calls may be hidden there' : 'an IMDSv1 call may be hidden there, so the verdict is UNKNOWN (--fail-on unknown fails on this)';
+  return `IMDS traffic could not be read: ${what}; ${verdict}`;
 }
