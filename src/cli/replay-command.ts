@@ -7,7 +7,7 @@ import type { InputSummary } from '../sinks/input-summary.js';
 import { openOutput } from './output.js';
 import { createProgress } from './progress.js';
 import { parseFormat } from './report-format.js';
-import { failOnMatched, parseFailOn } from './fail-on.js';
+import { failOnMatched, parseFailOn, unreadImds, unreadNotes } from './fail-on.js';
 import { CliError, EXIT_MATCHED, EXIT_OK, EXIT_TROUBLE } from './exit-codes.js';
 import type { PipelineStats } from '../pipeline/stats.js';
 
@@ -17,7 +17,7 @@ export function registerReplayCommand(program: Command, setExit: (code: number) 
     .description('read pcap/pcapng captures (or - for stdin) and report every IMDS request: v1, v2 or token')
     .argument('<file...>', 'capture files: classic pcap or pcapng; - reads stdin')
     .option('-f, --format <format>', 'text (a report to read), json (the same as one object), ndjson (one event per request)', 'text')
-    .option('--fail-on <kinds>', 'exit 1 when a call matches: v1 (any IMDSv1 call), rejected (401 to v1, 403 to a token PUT); comma-separated')
+    .option('--fail-on <kinds>', 'exit 1 when a call matches: v1 (any IMDSv1 call), rejected (401 to v1, 403 to a token PUT), unknown (IMDS traffic could not be read); comma-separated')
     .option('-o, --output <path>', 'write to this file (written completely, then renamed into place)')
     .option('--no-progress', 'never show the progress bar')
     .addHelpText(
@@ -56,6 +56,7 @@ Examples:
         throw err;
       }
       progress.done();
+      const unreadLine = unreadNotes(files, result); // #16: all packets of an unsupported link type → error; else what IMDS traffic went unread
       const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
       const built = report.build();
       if (format === 'text') out.write(formatTextReport(built, input));
@@ -63,6 +64,7 @@ Examples:
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: result.stats, ...built }, null, 2)}\n`);
       out.commit();
       for (const e of result.errors) process.stderr.write(`imdswatch: ${errorLine(e.file, e.message)}\n`);
+      if (unreadLine !== null && result.errors.length === 0) process.stderr.write(`imdswatch: ${unreadLine}\n`); // #16
       if (input.unclassified > 0 && failOn.length > 0) {
         process.stderr.write(
           `imdswatch: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets); capture with tcpdump -s 0\n`,
@@ -70,7 +72,7 @@ Examples:
         setExit(EXIT_TROUBLE);
       }
       if (result.errors.length > 0) setExit(EXIT_TROUBLE);
-      else setExit(failOnMatched(failOn, built.totals) ? EXIT_MATCHED : EXIT_OK);
+      else setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK);
     });
 }
 
@@ -91,5 +93,5 @@ export function summarize(sources: string[], stats: PipelineStats, errors: strin
   add('tcp-gap-bytes', stats.tcp.gapBytes);
   for (const [k, n] of Object.entries(stats.http.errors)) add(k, n);
   const unclassified = stats.http.errors['unclassifiable-truncated-head'] ?? 0;
-  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, errors };
+  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, unread: unreadImds(skipped), errors }; // unread: #16
 }

@@ -24,7 +24,7 @@ export function registerScanCommand(program: Command, setExit: (code: number) =>
     .option('--queue-num <n>', 'NFQUEUE number for the SYN gate', String(DEFAULT_QUEUE_NUM))
     .option('--gate-budget <ms>', 'longest a held SYN waits for its /proc lookup (env IMDSWATCH_GATE_BUDGET_MS)', process.env.IMDSWATCH_GATE_BUDGET_MS ?? String(DEFAULT_GATE_BUDGET_MS))
     .option('-f, --format <format>', 'text, json or ndjson', 'text')
-    .option('--fail-on <kinds>', 'exit 1 when a call matches: v1, rejected (comma-separated)')
+    .option('--fail-on <kinds>', 'exit 1 when a call matches: v1, rejected, unknown (comma-separated)')
     .option('-o, --output <path>', 'write the report to this file')
     .addHelpText(
       'after',
@@ -112,6 +112,6 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
       if (format === 'text') out.write(formatTextReport(built, input));
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: st.pipeline, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, dedupe: st.dedupe, holdQuantiles: st.holdQuantiles, passiveShed: st.passiveShed }, ...built }, null, 2)}\n`);
       out.commit();
-      setExit(failOnMatched(failOn, built.totals) ? EXIT_MATCHED : EXIT_OK);
+      setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK); // input: --fail-on unknown (#16)
     });
 }

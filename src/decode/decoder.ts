@@ -67,7 +67,7 @@ function isImdsV6(d: Buffer, o: number): boolean {
 }
 
 export class Decoder {
-  readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {} };
+  readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {}, unknownLinkTypes: {} };
   /** link types seen that this decoder cannot read (at most 16 kept), for a diagnostic */
   readonly unknownLinkTypes = new Set<number>();
   /** made at the first fragment to or from IMDS */
@@ -168,9 +168,15 @@ export class Decoder {
         off = 4;
         break;
       }
-      default:
-        if (this.unknownLinkTypes.size < MAX_UNKNOWN_LINKTYPES_KEPT) this.unknownLinkTypes.add(frame.linkType);
+      default: {
+        const lt = frame.linkType;
+        if (this.unknownLinkTypes.has(lt) || this.unknownLinkTypes.size < MAX_UNKNOWN_LINKTYPES_KEPT) {
+          this.unknownLinkTypes.add(lt);
+          const u = this.stats.unknownLinkTypes!;
+          u[lt] = (u[lt] ?? 0) + 1;
+        }
         return this.skip('unknown-linktype');
+      }
     }
 
     // 802.1Q, 802.1ad (QinQ) and old QinQ tags, possibly stacked

@@ -41,6 +41,8 @@ export interface DecodeStats {
    * that could not be read. Reassembled ones are not counted.
    */
   fragments: number;
-  /** malformed or unsupported frames by reason, e.g. 'ipv4-header-too-short', 'unknown-linktype-147' */
+  /** malformed or unsupported frames by reason, e.g. 'ipv4-bad-header', 'unknown-linktype' */
   skipped: Record<string, number>;
+  /** frames of each link type the decoder cannot read ("147" → 5; at most 16 link types) */
+  unknownLinkTypes?: Record<string, number>;
 }

@@ -2,6 +2,7 @@ import type { Frame, FrameSink } from '../source/frame.js';
 import { ImdswatchError, type LiveCaptureErrorCode } from '../errors/catalogue.js';
 import { IMDS_BPF } from '../domain/endpoint.js';
 import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
+import { isDecodableLinkType } from '../decode/decoder.js';
 
 /**
  * Passive live capture through libpcap (cap) on `any` or the given interfaces, filtered to
@@ -97,7 +98,8 @@ export class LiveCapture {
           throw new LiveCaptureError('E_CAPTURE_OPEN_FAILED', `cannot capture on ${name}: ${msg}`);
         }
         const linkType = linkTypeNumber(lt);
-        if (linkType === null) {
+        // #16: an interface the decoder cannot read would give no packet at all: an error, not a silent scan
+        if (linkType === null || !isDecodableLinkType(linkType)) {
           cap.close();
           throw new LiveCaptureError('E_CAPTURE_LINKTYPE', `unsupported link type on ${name}: ${lt}`);
         }

@@ -71,7 +71,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     stats(): PipelineStats {
       return {
         frames: decoder.stats.frames,
-        decode: { ...decoder.stats, skipped: { ...decoder.stats.skipped }, unknownLinkTypes: [...decoder.unknownLinkTypes] },
+        decode: { ...decoder.stats, skipped: { ...decoder.stats.skipped }, unknownLinkTypes: { ...decoder.stats.unknownLinkTypes } },
         tcp: { ...flows.stats },
         http: { ...httpStats, errors: { ...httpStats.errors } },
         imds: imds.stats(),

@@ -12,7 +12,7 @@ import type { EnrichStats } from '../enrich/enricher.js';
 export interface PipelineStats {
   /** frames handed to the decoder */
   frames: number;
-  decode: DecodeStats & { unknownLinkTypes: number[] };
+  decode: DecodeStats;
   tcp: FlowStats;
   http: HttpStats;
   imds: ImdsStats;

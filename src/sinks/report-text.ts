@@ -1,6 +1,7 @@
 import type { Report } from './report.js';
 import type { InputSummary } from './input-summary.js';
 import { findingLines } from '../readiness/readiness-format.js';
+import { describeUnread } from '../decode/unread-imds.js';
 
 /** Untrusted text (User-Agent, path) made safe for a terminal: control and non-ASCII bytes become \xNN. */
 export function printable(s: string, max = 200): string {
@@ -82,9 +83,13 @@ export function formatTextReport(report: Report, input: InputSummary): string {
   for (const e of input.errors) out.push(`Error: ${e}`);
   if (input.unclassified > 0)
     out.push(`Warning: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets), so a token header may be missing. Capture with tcpdump -s 0.`);
+  // #16 (defrag): IMDS traffic that could not be read (fragments, gaps, link types) may hide a call
+  const unread = describeUnread(input.unread);
   out.push(
     t.v1 === 0
-      ? input.unclassified > 0
+      ? unread
+        ? `Result: UNKNOWN — no IMDSv1 call seen, but IMDS traffic could not be read (${unread}${input.unclassified > 0 ? `; ${input.unclassified} request(s) could not be classified` : ''}): an IMDSv1 call may be hidden there.`
+        : input.unclassified > 0
         ? `Result: UNKNOWN — no IMDSv1 call seen, but ${input.unclassified} request(s) could not be classified.`
         : t.requests === 0
         ? 'Result: no IMDS request seen.'

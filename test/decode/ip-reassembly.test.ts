@@ -242,3 +242,24 @@ describe('IPv6 fragment header placement', () => {
     expect(dec.reassembly).toBeNull();
   });
 });
+
+describe('the fuzz property catches a decoder that does not reassemble', () => {
+  it('skipping fragments (the old behaviour) fails ip-reassembly', async () => {
+    const fc = (await import('fast-check')).default;
+    // @ts-expect-error plain ESM module shared with the long runner, no type declarations
+    const { makeProperties } = await import('../../bench/lib/fuzz-properties.mjs');
+    const { srcModules } = await import('../fuzz/modules.js');
+    class SkipsFragments extends Decoder {
+      decode(f: Frame): TcpSegment | null {
+        const d = f.data;
+        // IPv4 MF or offset; IPv6 fragment header right after the fixed header
+        const isFragment = d[0] >> 4 === 4 ? (d.readUInt16BE(6) & 0x3fff) !== 0 : d[6] === 44;
+        return isFragment ? null : super.decode(f);
+      }
+    }
+    const props = makeProperties({ ...srcModules, Decoder: SkipsFragments }, fc) as Array<{ name: string; arb: unknown; check: (v: unknown) => void }>;
+    const p = props.find((x) => x.name === 'ip-reassembly')!;
+    const r = fc.check(fc.property(p.arb as never, (v) => p.check(v)), { numRuns: 200, seed: 42 });
+    expect(r.failed).toBe(true);
+  });
+});

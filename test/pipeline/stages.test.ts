@@ -68,7 +68,7 @@ describe('pipeline stats', () => {
     const s = createPipeline({ onEvent: () => {} }).stats();
     expect(Object.keys(s)).toEqual(['frames', 'decode', 'tcp', 'http', 'imds', 'enrich']);
     expect(s.http).toMatchObject({ requests: 0, responses: 0, unpairedResponses: 0, ignoredBytes: 0, errors: {} });
-    expect(s.decode.unknownLinkTypes).toEqual([]);
+    expect(s.decode.unknownLinkTypes).toEqual({});
     expect(s.enrich.reasons).toEqual({ clients: 0, evicted: 0, badTime: 0 });
   });
 

@@ -104,7 +104,7 @@ export const malformedCases: MalformedCase[] = [
     build: () => { const f = pcapWithGood([]); f.writeUInt32LE(0xffffffff, 16); return f; } },
   { name: 'zero-length-records', ext: 'pcap', description: '1 000 records of 0 captured bytes (half claiming 60 on the wire), then a v1 conversation: zero-length frames are counted skips, the call is reported.', expect: DECODE('frame too short'), events: [GOOD_EVENT],
     build: () => pcapWithGood(Array.from({ length: 1000 }, (_, i) => rec(Buffer.alloc(0), i, i % 2 ? 60 : 0))) },
-  { name: 'unknown-linktype', ext: 'pcap', description: 'A file of link type 147 (USER0) with 5 frames: counted as unknown link type, no events.', expect: DECODE('unknown link type 147'), events: [],
+  { name: 'unknown-linktype', ext: 'pcap', description: 'A file of link type 147 (USER0) with 5 frames: no packet can be read, so the run is an error naming the link type (exit 2, E_LINKTYPE_UNSUPPORTED, made by the replay command from the decode counters), no events.', expect: { exitCode: 2, error: 'E_LINKTYPE_UNSUPPORTED', packetsRead: 5, skip: { counter: 'decode.skipped', reasonHint: 'unknown link type 147' } }, events: [],
     build: () => classicPcap(Array.from({ length: 5 }, (_, i) => rec(Buffer.alloc(60, 0x41), i)), { linkType: 147 }) },
   { name: 'ipv4-ihl-short', ext: 'pcap', description: 'IPv4 packets to IMDS with header length fields 0, 3 and 4 words (< 20 bytes), and 15 words in a 40-byte packet; then a v1 conversation.', expect: DECODE('IPv4 header too short / past packet'), events: [GOOD_EVENT],
     build: () => pcapWithGood([0, 3, 4, 15].map((ihl, i) => { const ip = ipv4Tcp(SYN); ip[0] = 0x40 | ihl; return rec(ethernet(fixIpv4Checksum(ip)), i); })) },
