@@ -1,11 +1,11 @@
 /**
  * The live path decodes through the same Decoder: frames pass the capture deduper
- * (src/live/dedupe.ts, its own Decoder) and then the pipeline. A fragmented request seen
+ * (the pipeline's one Decoder, then src/live/dedupe.ts on decoded segments). A fragmented request seen
  * twice on `any` (veth, then bridge: Linux cooked frames) gives one event and leaves no
  * fragment unread (#16).
  */
 import { describe, expect, it } from 'vitest';
-import { FrameDeduper } from '../../src/live/dedupe.js';
+import { SegmentDeduper } from '../../src/live/dedupe.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import type { ImdsEvent } from '../../src/imds/event.js';
 import { fragmentIp, ipTcp, sll, tcpConversation, httpGet, httpResponse } from '../support/testkit/pcap-writer.js';
@@ -16,15 +16,19 @@ function liveRun(copies: 1 | 2): { events: ImdsEvent[]; fragments: number; skipp
     requests: [httpGet('/latest/meta-data/instance-id', { userAgent: 'curl/8.0' })],
     responses: [httpResponse(200, 'i-0fake')],
   });
-  const dedupe = new FrameDeduper();
+  // as LiveSession wires it: one decode, then the deduper on decoded segments
+  const dedupe = new SegmentDeduper();
   const events: ImdsEvent[] = [];
-  const pipeline = createPipeline({ onEvent: (e) => events.push(e) });
+  const pipeline = createPipeline({
+    onEvent: (e) => events.push(e),
+    acceptSegment: (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6),
+  });
   let n = 0;
   const push = (ip: Buffer, sec: number) => {
     for (let c = 0; c < copies; c++) {
       const data = sll(ip);
       const f = { sec, nsec: n++ * 1000, linkType: 113, data, origLen: data.length, iface: 0 };
-      if (dedupe.accept(f)) pipeline.pushFrame(f);
+      pipeline.pushFrame(f);
     }
   };
   for (const p of conv) {
