@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse } from '../http/message.js';
+import type { HttpRequest } from '../http/message.js';
 import type { ImdsVersion } from './event.js';
 
 /** Header names of the IMDSv2 protocol, lower-case. */
@@ -59,8 +59,4 @@ export function originPath(target: string): string {
   const cut = t.search(/[?#]/);
   if (cut >= 0) t = t.slice(0, cut);
   return t === '' ? '/' : t;
-}
-
-export function statusOf(res: HttpResponse | null): number | null {
-  return res ? res.status : null;
 }
