@@ -60,7 +60,7 @@ export async function loadDistModules(dist) {
     CaptureFormatError: frame.CaptureFormatError,
     Decoder: decoder.Decoder,
     Reassembler: reasm.Reassembler,
-    emptyFlowStats: flowTable.emptyFlowStats,
+    emptyFlowStats: () => ({ ...new flowTable.FlowTable({ onFlow: () => null }).stats }),
     TCP_FIN: packet.TCP_FIN,
     TCP_SYN: packet.TCP_SYN,
     HttpExchange: exchange.HttpExchange,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolveDaemonConfig, DAEMON_DEFAULTS, DEFAULT_CONFIG_FILE, type DaemonConfig } from './daemon-config.js';
+import { addLiveSettingFlags, liveFlags, settingsHelp } from './settings.js';
 import { LiveSession } from '../live/live-session.js';
 import { counterDelta, flatCounters, type PipelineStats } from '../pipeline/stats.js';
 import { guardSessionExit, waitForStop } from './signals.js';
@@ -22,14 +23,11 @@ function bootId(): string | null {
 }
 
 export function registerDaemonCommand(program: Command): void {
-  program
+  const cmd = program
     .command('daemon')
     .description('run as a service: log every IMDS request with its process, keep state for `report`, serve metrics')
-    .option('-c, --config <file>', `JSON config file (default ${DEFAULT_CONFIG_FILE} if present)`)
-    .option('-i, --interfaces <names>', `interfaces, comma-separated (default ${DAEMON_DEFAULTS.interfaces.join(',')})`)
-    .option('--gate', 'install the SYN gate (default)')
-    .option('--no-gate', 'passive attribution only')
-    .option('--queue-num <n>', `NFQUEUE number (default ${DAEMON_DEFAULTS.queueNum})`)
+    .option('-c, --config <file>', `JSON config file (default ${DEFAULT_CONFIG_FILE} if present; sample: docs/config.sample.json)`);
+  addLiveSettingFlags(cmd)
     .option('--log-file <path>', `event log, or "off" (default ${DAEMON_DEFAULTS.logFile})`)
     .option('--log-max-bytes <n>', `rotate the log at this size (default ${DAEMON_DEFAULTS.logMaxBytes})`)
     .option('--log-max-files <n>', `rotated logs kept (default ${DAEMON_DEFAULTS.logMaxFiles})`)
@@ -40,15 +38,14 @@ export function registerDaemonCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Settings: defaults < config file < IMDSWATCH_* environment (e.g. IMDSWATCH_LOG_FILE,
-IMDSWATCH_METRICS=off, IMDSWATCH_GATE=false) < flags.
+Settings: defaults < config file < IMDSWATCH_* environment < flags.
+  setting          environment                flag
+${settingsHelp(Object.keys(DAEMON_DEFAULTS) as Array<keyof DaemonConfig>)}
 Signals: SIGTERM/SIGINT flush the state and exit 0; SIGHUP reopens the log file (logrotate).`,
     )
     .action(async (o: Record<string, unknown>) => {
       const flags = {
-        interfaces: o.interfaces,
-        gate: o.gate,
-        queueNum: o.queueNum,
+        ...liveFlags(o),
         logFile: o.logFile,
         logMaxBytes: o.logMaxBytes,
         logMaxFiles: o.logMaxFiles,

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     process.exitCode = exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and version exit 0; every usage error exits 2 (DESIGN.md)
+      // help and version exit 0; every usage error exits 2 (docs/design.md#exit-codes)
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_TROUBLE;
       return;
     }

@@ -59,7 +59,8 @@ Examples:
       const unreadLine = unreadNotes(files, result); // #16: all packets of an unsupported link type → error; else what IMDS traffic went unread
       const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
       const built = report.build();
-      if (format === 'text') out.write(formatTextReport(built, input));
+      // each error is said once: on stderr, and in a text report only when it goes to a file
+      if (format === 'text') out.write(formatTextReport(built, o.output ? input : { ...input, errors: [] }));
       // `stages`: every counter of every stage (src/pipeline/stats.ts), for diagnosis
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: result.stats, ...built }, null, 2)}\n`);
       out.commit();

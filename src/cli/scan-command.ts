@@ -10,19 +10,16 @@ import { LiveSession } from '../live/live-session.js';
 import { guardSessionExit, waitForStop } from './signals.js';
 import { summarize } from './replay-command.js';
 import { progressEnabled } from './progress.js';
-import { DEFAULT_GATE_BUDGET_MS, DEFAULT_QUEUE_NUM } from '../domain/endpoint.js';
+import { LIVE_SETTINGS, addLiveSettingFlags, liveFlags, resolveSettings, settingsHelp } from './settings.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { daemonRunning } from '../service/single-instance.js';
 
 export function registerScanCommand(program: Command, setExit: (code: number) => void): void {
-  program
+  const cmd = program
     .command('scan')
     .description('capture live until --duration ends or Ctrl-C, then report every IMDS call with the process behind it')
-    .option('-d, --duration <time>', 'how long to capture: 30s, 10m, 2h', '10m')
-    .option('-i, --interface <names...>', 'interfaces to capture on (any: all, including container bridges and veths)', ['any'])
-    .option('--no-gate', 'do not install the SYN gate (passive attribution only: short-lived clients may stay unattributed)')
-    .option('--queue-num <n>', 'NFQUEUE number for the SYN gate', String(DEFAULT_QUEUE_NUM))
-    .option('--gate-budget <ms>', 'longest a held SYN waits for its /proc lookup (env IMDSWATCH_GATE_BUDGET_MS)', process.env.IMDSWATCH_GATE_BUDGET_MS ?? String(DEFAULT_GATE_BUDGET_MS))
+    .option('-d, --duration <time>', 'how long to capture: 30s, 10m, 2h', '10m');
+  addLiveSettingFlags(cmd)
     .option('-f, --format <format>', 'text, json or ndjson', 'text')
     .option('--fail-on <kinds>', 'exit 1 when a call matches: v1, rejected, unknown (comma-separated)')
     .option('-o, --output <path>', 'write the report to this file')
@@ -31,18 +28,18 @@ export function registerScanCommand(program: Command, setExit: (code: number) =>
       `
 Needs root, or CAP_NET_RAW + CAP_NET_ADMIN (capture, firewall rule) and CAP_SYS_PTRACE +
 CAP_DAC_READ_SEARCH (reading other processes' /proc entries). The gate's firewall rule lets
-traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
+traffic through if imdswatch dies (--queue-bypass) and is removed on exit.
+Settings: defaults < IMDSWATCH_* environment < flags (the same schema as the daemon's).
+  setting          environment                flag
+${settingsHelp(LIVE_SETTINGS)}`,
     )
-    .action(async (o: { duration: string; interface: string[]; gate: boolean; queueNum: string; gateBudget: string; format: string; failOn?: string; output?: string }) => {
+    .action(async (o: { duration: string; format: string; failOn?: string; output?: string } & Record<string, unknown>) => {
       const format = parseFormat(o.format);
       const failOn = parseFailOn(o.failOn);
       const ms = parseDuration(o.duration);
       if (ms === null || ms <= 0) throw new CliError(`--duration takes a time like 30s, 10m or 2h, not "${o.duration}"`);
-      const queueNum = Number(o.queueNum);
-      if (!Number.isInteger(queueNum) || queueNum < 0 || queueNum > 65535) throw new CliError('--queue-num takes a number from 0 to 65535');
-      const gateBudgetMs = Number(o.gateBudget);
-      if (!Number.isInteger(gateBudgetMs) || gateBudgetMs < 1 || gateBudgetMs > 5000) throw new CliError('--gate-budget takes milliseconds from 1 to 5000');
-      if (o.gate) {
+      const { interfaces, gate, queueNum, gateBudgetMs } = resolveSettings(LIVE_SETTINGS, liveFlags(o), process.env);
+      if (gate) {
         // the daemon owns the gate's rules and queue: a second gate would replace its rules
         // (and its queue is busy anyway); its log already has every call
         const d = await daemonRunning();
@@ -69,8 +66,8 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
       };
       try {
         session = LiveSession.start({
-          interfaces: o.interface,
-          gate: o.gate,
+          interfaces,
+          gate,
           queueNum,
           gateBudgetMs,
           onEvent(ev) {
@@ -107,7 +104,7 @@ traffic through if imdswatch dies (--queue-bypass) and is removed on exit.`,
       unguard();
       const st = session.stats();
       const missed = st.missedSyns;
-      const input = summarize([`live: ${o.interface.join(',')}${gateWasActive || o.gate ? '' : ' (no gate)'}`], st.pipeline, [], missed ? { 'gate-syn-not-captured': missed } : {});
+      const input = summarize([`live: ${interfaces.join(',')}${gateWasActive || gate ? '' : ' (no gate)'}`], st.pipeline, [], missed ? { 'gate-syn-not-captured': missed } : {});
       const built = report.build();
       if (format === 'text') out.write(formatTextReport(built, input));
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: st.pipeline, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, dedupe: st.dedupe, holdQuantiles: st.holdQuantiles, passiveShed: st.passiveShed }, ...built }, null, 2)}\n`);

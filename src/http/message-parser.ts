@@ -1,49 +1,9 @@
 import { Framing, isObsFold, parseChunkSize, parseHeaderLine } from './head-parser.js';
-import { DEFAULT_HTTP_LIMITS, type HttpErrorCode, type HttpLimits } from './message.js';
+import type { HttpErrorCode, HttpLimits } from './message.js';
+import { LineBuffer } from './line-buffer.js';
+import { S, resolveHttpLimits, type BodyFraming } from './parser-state.js';
 
 const NO_HEADERS: Array<[string, string]> = [];
-const resolved = new WeakMap<Partial<HttpLimits>, HttpLimits>();
-
-/** defaults filled in, one object per distinct `limits` object (parsers are made per flow) */
-export function resolveHttpLimits(limits: Partial<HttpLimits> | undefined): HttpLimits {
-  if (limits === undefined) return DEFAULT_HTTP_LIMITS;
-  let r = resolved.get(limits);
-  if (r === undefined) {
-    r = { ...DEFAULT_HTTP_LIMITS, ...limits };
-    resolved.set(limits, r);
-  }
-  return r;
-}
-
-const enum S {
-  /** waiting for a start line (empty lines before it are skipped) */
-  Start,
-  Headers,
-  BodyLength,
-  ChunkSize,
-  ChunkData,
-  /** the CRLF after a chunk's data */
-  ChunkEnd,
-  Trailers,
-  /** body until the end of the stream */
-  BodyEof,
-  /** after a gap or a bad start line: skipping lines until one looks like a start line */
-  Resync,
-  /** abandoned (limit hit, upgrade, or ended): bytes are counted and ignored */
-  Dead,
-}
-
-/** How the body of a message whose head just ended is framed. */
-export type BodyFraming =
-  | { kind: 'none' }
-  | { kind: 'length'; length: number }
-  | { kind: 'chunked' }
-  | { kind: 'eof' }
-  /** interim response (1xx): discarded, the real response follows */
-  | { kind: 'interim' }
-  /** the stream stops being HTTP after this message (101 Switching Protocols) */
-  | { kind: 'opaque' }
-  | { kind: 'error'; code: HttpErrorCode };
 
 /**
  * The state machine shared by the request and response parsers: incremental, fed any
@@ -63,12 +23,8 @@ export abstract class MessageParser {
   ignoredBytes = 0;
 
   private state: S = S.Start;
-  /**
-   * the unfinished line: one growable copy (not a list of pieces, so a line fed one byte
-   * at a time costs its length, not an object per byte); null while none
-   */
-  private lineBuf: Buffer | null = null;
-  private partLen = 0;
+  /** the unfinished line */
+  private readonly partial: LineBuffer;
   /** the current line is being discarded (too long while resynchronising) */
   private junkLine = false;
   private lineSec = 0;
@@ -85,6 +41,7 @@ export abstract class MessageParser {
     private readonly reportError: (code: HttpErrorCode) => void,
   ) {
     this.limits = resolveHttpLimits(limits);
+    this.partial = new LineBuffer(this.limits.maxHeaderBytes);
   }
 
   /** parse a start line and begin a message; false when it is not one */
@@ -124,14 +81,14 @@ export abstract class MessageParser {
           break;
         }
         default: {
-          if (this.partLen === 0 && !this.junkLine) {
+          if (this.partial.length === 0 && !this.junkLine) {
             this.lineSec = sec;
             this.lineNsec = nsec;
           }
           const lf = data.indexOf(10, pos);
           const stop = lf < 0 ? len : lf;
           // the line with its LF (when seen) must fit what is left of the budget
-          if (!this.junkLine && this.partLen + (stop - pos) + (lf < 0 ? 0 : 1) > this.lineLimit()) {
+          if (!this.junkLine && this.partial.length + (stop - pos) + (lf < 0 ? 0 : 1) > this.lineLimit()) {
             this.ignoredBytes += stop - pos + (lf < 0 ? 0 : 1);
             this.overLongLine();
             if (lf < 0) return;
@@ -141,17 +98,15 @@ export abstract class MessageParser {
           }
           if (lf < 0) {
             if (!this.junkLine) {
-              this.appendPartial(data, pos, len);
+              this.partial.append(data, pos, len);
             } else this.ignoredBytes += len - pos;
             return;
           }
           let line: Buffer;
-          if (this.partLen === 0) line = data.subarray(pos, lf);
+          if (this.partial.length === 0) line = data.subarray(pos, lf);
           else {
-            this.appendPartial(data, pos, lf);
-            line = this.lineBuf!.subarray(0, this.partLen);
-            this.lineBuf = null;
-            this.partLen = 0;
+            this.partial.append(data, pos, lf);
+            line = this.partial.take();
           }
           pos = lf + 1;
           if (this.junkLine) {
@@ -173,12 +128,12 @@ export abstract class MessageParser {
    * Call before the first push.
    */
   startMidstream(): void {
-    if (this.state === S.Start && this.partLen === 0) this.state = S.Resync;
+    if (this.state === S.Start && this.partial.length === 0) this.state = S.Resync;
   }
 
   /** bytes of the unfinished line held right now (never more than maxHeaderBytes) */
   get bufferedBytes(): number {
-    return this.partLen;
+    return this.partial.length;
   }
 
   /** `bytes` of the stream are missing here */
@@ -258,24 +213,8 @@ export abstract class MessageParser {
     this.state = S.Dead;
   }
 
-  private appendPartial(data: Buffer, from: number, to: number): void {
-    const need = this.partLen + (to - from);
-    let buf = this.lineBuf;
-    if (buf === null || buf.length < need) {
-      // grow by doubling, never past what the line limit allows (+1 for its LF)
-      const cap = Math.min(Math.max(256, need, buf === null ? 0 : buf.length * 2), Math.max(need, this.limits.maxHeaderBytes + 1));
-      const grown = Buffer.allocUnsafeSlow(cap);
-      if (buf !== null) buf.copy(grown, 0, 0, this.partLen);
-      this.lineBuf = buf = grown;
-    }
-    data.copy(buf, this.partLen, from, to);
-    this.partLen = need;
-  }
-
   private dropLine(): void {
-    if (this.partLen > 0) this.ignoredBytes += this.partLen;
-    this.lineBuf = null;
-    this.partLen = 0;
+    this.ignoredBytes += this.partial.clear();
   }
 
   private lineLimit(): number {
@@ -291,9 +230,7 @@ export abstract class MessageParser {
   }
 
   private overLongLine(): void {
-    this.ignoredBytes += this.partLen;
-    this.lineBuf = null;
-    this.partLen = 0;
+    this.ignoredBytes += this.partial.clear();
     switch (this.state) {
       case S.Resync:
         this.junkLine = true;

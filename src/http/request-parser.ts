@@ -1,6 +1,7 @@
 import { looksLikeRequestLine, parseRequestLine } from './head-parser.js';
 import type { HttpErrorCode, HttpLimits, HttpRequest } from './message.js';
-import { MessageParser, type BodyFraming } from './message-parser.js';
+import { MessageParser } from './message-parser.js';
+import type { BodyFraming } from './parser-state.js';
 
 export interface RequestParserCallbacks {
   /** a request is complete (or finished as best possible after a gap / end of stream) */

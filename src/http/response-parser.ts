@@ -1,6 +1,7 @@
 import { looksLikeStatusLine, parseStatusLine } from './head-parser.js';
 import type { HttpErrorCode, HttpLimits, HttpResponse } from './message.js';
-import { MessageParser, type BodyFraming } from './message-parser.js';
+import { MessageParser } from './message-parser.js';
+import type { BodyFraming } from './parser-state.js';
 
 export interface ResponseParserCallbacks {
   /** a final response is complete (interim 1xx responses other than 101 are not reported) */

@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse } from '../http/message.js';
+import type { HttpRequest } from '../http/message.js';
 import type { ImdsVersion } from './event.js';
 
 /** Header names of the IMDSv2 protocol, lower-case. */
@@ -7,7 +7,7 @@ export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
 export const TOKEN_PATH = '/latest/api/token';
 
 export interface Classification {
-  /** null: not an IMDS call by DESIGN.md's rules (e.g. POST to a metadata path); counted, not reported */
+  /** null: not an IMDS call by the rules of docs/imds-facts.md#classification (e.g. POST to a metadata path); counted, not reported */
   version: ImdsVersion | null;
   /** path without query or fragment, origin-form */
   path: string;
@@ -19,7 +19,7 @@ export interface Classification {
 }
 
 /**
- * Classify one request as DESIGN.md says: a token request is `PUT /latest/api/token`;
+ * Classify one request as docs/imds-facts.md#classification says: a token request is `PUT /latest/api/token`;
  * a request with a non-empty `X-aws-ec2-metadata-token` header (name in any case) is
  * IMDSv2; any other GET or HEAD is IMDSv1. A token in the URL or the body, or an empty
  * header value, does not make a call IMDSv2.
@@ -59,8 +59,4 @@ export function originPath(target: string): string {
   const cut = t.search(/[?#]/);
   if (cut >= 0) t = t.slice(0, cut);
   return t === '' ? '/' : t;
-}
-
-export function statusOf(res: HttpResponse | null): number | null {
-  return res ? res.status : null;
 }

@@ -1,6 +1,6 @@
 import type { Endpoint } from '../tcp/stream.js';
 
-/** The event contract of DESIGN.md ("Event contract"). Add fields freely; never rename. */
+/** The event contract (docs/design.md#event-contract). Add fields freely; never rename. */
 export type ImdsVersion = 'v1' | 'v2' | 'token';
 
 export type V1Reason =
@@ -79,6 +79,6 @@ export interface ImdsEvent {
   httpVersion: string;
   /** token TTL asked for, on token requests (a number, never the token) */
   tokenTtl?: number | null;
-  /** the v2 header was present but empty (classified v1, see DESIGN.md) */
+  /** the v2 header was present but empty (classified v1, see docs/imds-facts.md#classification) */
   emptyTokenHeader?: boolean;
 }

@@ -13,6 +13,7 @@ import { TCP_ACK, TCP_SYN } from '../decode/packet.js';
 import { ProcCorrelator } from '../enrich/process/proc-correlator.js';
 import { LiveSession } from './live-session.js';
 import { LiveCapture } from './capture.js';
+import { SegmentDeduper } from './dedupe.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,6 +30,7 @@ const passiveTimes: number[] = [];
 
 let session: LiveSession | null = null;
 let capture: LiveCapture | null = null;
+const dedupe = new SegmentDeduper();
 if (mode === 'gate') {
   session = LiveSession.start({
     interfaces: ['any'],
@@ -44,10 +46,13 @@ if (mode === 'gate') {
   });
 } else {
   // passive: look the socket up when the capture delivers the client's SYN (the prototype's way)
+  // after the one decode, one copy per packet (as the live session does): a container's SYN
+  // is seen on its veth and, NATed, on the uplink
   correlator.prime();
   capture = new LiveCapture((f) => {
     const seg = decoder.decode(f);
-    if (!seg || !seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return;
+    if (!seg || !dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6)) return;
+    if (!seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return;
     const r = correlator.findSocketOwner({ srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion }, budget);
     passiveTimes.push(r.elapsedMs);
     out({ mode, key: `${seg.src}|${seg.srcPort}|${seg.dst}|${seg.dstPort}`, pid: r.process?.pid ?? null, exe: r.process?.exe ?? null, outcome: r.outcome, holdMs: null, lookupMs: r.elapsedMs });
@@ -62,7 +67,7 @@ const finish = () => {
   session?.stop();
   const cs = capture?.stats() ?? s?.capture ?? null;
   capture?.stop();
-  out({ stats: { gateActive: s?.gateActive ?? false, gate: s?.gate ?? null, holdQuantiles: s?.holdQuantiles ?? null, capture: cs, dedupe: s?.dedupe ?? null, correlator: correlator.stats(), passiveLookups: passiveTimes.length } });
+  out({ stats: { gateActive: s?.gateActive ?? false, gate: s?.gate ?? null, holdQuantiles: s?.holdQuantiles ?? null, capture: cs, dedupe: s?.dedupe ?? (capture ? dedupe.stats() : null), correlator: correlator.stats(), passiveLookups: passiveTimes.length } });
   process.exit(0);
 };
 process.once('SIGTERM', finish);

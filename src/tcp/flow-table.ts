@@ -29,7 +29,8 @@ interface Flow {
 const TOMBSTONE_MAX = 4096;
 const TOMBSTONE_TTL_SEC = 60;
 
-export function emptyFlowStats(): FlowStats {
+/** all counters at zero (tests build a Reassembler's with `new FlowTable(...).stats`) */
+function emptyFlowStats(): FlowStats {
   return {
     flows: 0,
     activeFlows: 0,

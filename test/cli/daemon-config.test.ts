@@ -40,3 +40,28 @@ describe('daemon settings: defaults < config file < IMDSWATCH_* < flags', () => 
     expect(() => resolveDaemonConfig({ metricsPort: '70000' }, {}, cfgFile({}))).toThrow(/port number or "off"/);
   });
 });
+
+describe('one settings schema (#13)', () => {
+  it('docs/config.sample.json loads and gives the defaults: every key, every default', async () => {
+    const { SETTINGS } = await import('../../src/cli/settings.js');
+    const sample = join(import.meta.dirname, '..', '..', 'docs', 'config.sample.json');
+    expect(resolveDaemonConfig({}, {}, sample)).toEqual(DAEMON_DEFAULTS);
+    const keys = Object.keys(JSON.parse((await import('node:fs')).readFileSync(sample, 'utf8')) as object).filter((k) => !k.startsWith('//'));
+    expect(keys.sort()).toEqual(Object.keys(SETTINGS).sort());
+  });
+
+  it('scan and daemon share the queue range and the interface forms; messages name the flag', async () => {
+    const { resolveSettings, LIVE_SETTINGS, liveFlags } = await import('../../src/cli/settings.js');
+    expect(() => resolveDaemonConfig({ queueNum: '70000' }, {}, cfgFile({}))).toThrow(/^--queue-num takes a number from 0 to 65535/);
+    expect(() => resolveSettings(LIVE_SETTINGS, { queueNum: '70000' }, {})).toThrow(/^--queue-num takes a number from 0 to 65535/);
+    expect(() => resolveDaemonConfig({ metricsPort: 'x' }, {}, cfgFile({}))).toThrow(/^--metrics takes/);
+    expect(resolveSettings(LIVE_SETTINGS, liveFlags({ interface: ['a', 'b'] }), {}).interfaces).toEqual(['a', 'b']);
+    expect(resolveSettings(LIVE_SETTINGS, liveFlags({ interfaces: ['a,b'] }), {}).interfaces).toEqual(['a', 'b']);
+    expect(resolveDaemonConfig(liveFlags({ interface: ['a', 'b'] }), {}, cfgFile({})).interfaces).toEqual(['a', 'b']);
+    expect(resolveSettings(LIVE_SETTINGS, {}, { IMDSWATCH_GATE_BUDGET_MS: '200' }).gateBudgetMs).toBe(200);
+  });
+
+  it('a JSON syntax error names line and column', () => {
+    expect(() => resolveDaemonConfig({}, {}, cfgFile('{\n  "gate": true\n  "queueNum": 7\n}'))).toThrow(/line 3, column 3/);
+  });
+});

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Reassembler } from '../../src/tcp/reassembler.js';
-import { emptyFlowStats } from '../../src/tcp/flow-table.js';
+import { FlowTable } from '../../src/tcp/flow-table.js';
+
+/** a FlowStats with every counter at zero: a fresh table's */
+const emptyFlowStats = () => ({ ...new FlowTable({ onFlow: () => null as never }).stats });
 import { TCP_FIN, TCP_SYN } from '../../src/decode/packet.js';
 import { Recorder, type Run } from './helpers.js';
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Reassembler, type ReassemblerLimits } from '../../src/tcp/reassembler.js';
-import { emptyFlowStats } from '../../src/tcp/flow-table.js';
+import { FlowTable } from '../../src/tcp/flow-table.js';
+
+/** a FlowStats with every counter at zero: a fresh table's */
+const emptyFlowStats = () => ({ ...new FlowTable({ onFlow: () => null as never }).stats });
 import { TCP_FIN, TCP_SYN } from '../../src/decode/packet.js';
 import { Recorder } from './helpers.js';
 

@@ -307,6 +307,3 @@ function merge(c: ContainerInfo, n: Resolved): ContainerInfo {
   if (n.runtime && (c.runtime === 'unknown' || c.runtime === 'kubernetes')) out.runtime = n.runtime;
   return out;
 }
-
-/** a resolver that finds nothing: where no runtime is present, or to switch resolution off */
-export const NO_CONTAINER_RESOLVER = { resolve: (c: ContainerInfo): ContainerInfo => c };

@@ -2,7 +2,7 @@ import type { ContainerInfo } from '../../imds/event.js';
 
 /**
  * Pure parser for /proc/PID/cgroup (v1 "id:controllers:path" lines and the v2 "0::path" line):
- * the systemd unit and the container / pod identity. Shapes follow IMDS-FACTS.md §4.5.
+ * the systemd unit and the container / pod identity. Shapes follow docs/imds-facts.md#cgroup-shapes.
  */
 export interface CgroupInfo {
   /** the cgroup path used (v2 line, else the v1 name=systemd line, else the first line) */

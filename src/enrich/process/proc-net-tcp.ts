@@ -25,7 +25,6 @@ export const TCP_STATES: Record<number, string> = {
 };
 
 export const TCP_SYN_SENT = 2;
-export const TCP_ESTABLISHED = 1;
 
 export interface ProcNetTcpEntry {
   localIp: string;

@@ -15,7 +15,7 @@ import { isForeignCloudPath } from './foreign-probe.js';
  * | 4 | `v2-unsupported-client` | its User-Agent names an SDK/tool version older than the first with IMDSv2 |
  * | 5 | `no-token-attempt` | none of the above: it never asked for a token |
  *
- * A 400 to a PUT is not fallback evidence: SDKs never fall back on 400 (IMDS-FACTS §3.3).
+ * A 400 to a PUT is not fallback evidence: SDKs never fall back on 400 (docs/imds-facts.md#hop-limit-and-fallback).
  *
  * Who is "the same client": in live capture the process is known, so the key is
  * ip + pid; in replay only the address and the User-Agent are, so the key is

@@ -10,7 +10,7 @@ import { atLeast } from './version.js';
  * narrow pattern (≤ 40 characters of `[0-9A-Za-z._+~-]`) are copied into the result,
  * never other User-Agent text.
  *
- * Formats (IMDS-FACTS.md §3.1, and the clients installed on this machine):
+ * Formats (docs/imds-facts.md#user-agent-formats, and the clients installed on this machine):
  * - botocore / boto3 / AWS CLI v1 send botocore's legacy `session.user_agent()`:
  *   `Botocore/1.29.27 Python/3.11.2 Linux/6.1.0 awscrt/1.0.0.dev0`,
  *   `Boto3/1.26.27 Python/3.11.2 Linux/6.1.0 awscrt/1.0.0.dev0 Botocore/1.29.27`,

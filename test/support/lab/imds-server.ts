@@ -4,7 +4,7 @@ import { DEFAULT_IDENTITY, createMetadataLookup, type InstanceIdentity } from '.
 import { TokenStore } from './imds-tokens.js';
 
 /**
- * A faithful-enough EC2 Instance Metadata Service for the lab (see IMDS-FACTS.md §1):
+ * A faithful-enough EC2 Instance Metadata Service for the lab (see docs/imds-facts.md#status-codes):
  *
  * - `PUT /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds` 1..21600 → 200,
  *   an opaque token, the TTL echoed in `X-aws-ec2-metadata-token-ttl-seconds`;

@@ -8,7 +8,7 @@ import { run } from './proc.js';
  *          -e http.request.method -e http.request.uri -e http.user_agent
  *          -e http.request.line -e http.response.code -e http.request_in
  *
- * Classification follows DESIGN.md: `PUT /latest/api/token` is "token"; a request with
+ * Classification follows docs/imds-facts.md#classification: `PUT /latest/api/token` is "token"; a request with
  * an `X-aws-ec2-metadata-token` header (name case-insensitive) with a non-empty value
  * is "v2"; anything else is "v1". Header lines are inspected in memory only: no token
  * value ever leaves this function.

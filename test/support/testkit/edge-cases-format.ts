@@ -79,7 +79,7 @@ export const formatCases: EdgeCase[] = [
   pcapCase('snaplen-96', 'Snaplen 96 cuts every Ethernet frame to 96 bytes, leaving 42 bytes of HTTP: a v2 GET and a v1 GET look the same (request line only; the headers that decide v1/v2 are cut), so nothing can be classified and no event may be reported (never a false v1).', (s) => [
     ...s.session({ client: at(C, 42160), startSec: T0 }, [{ ...v2('/latest/meta-data/', UA.curl), ev: null }]),
     ...s.session({ client: at(C, 42161), startSec: T0 + 1 }, [{ ...v1('/latest/meta-data/', UA.curl), ev: null }]),
-  ], { pcap: { snaplen: 96 }, expect: { exitCode: 0, skip: { counter: 'http.errors.unclassifiable-truncated-head', reasonHint: 'request heads cut by the snaplen' } }, tsharkExcluded: 'tshark reports the request line it can see as an HTTP request; imdswatch cannot classify a request whose headers were cut and reports no event' }),
+  ], { pcap: { snaplen: 96 }, expect: { exitCode: 0, skip: { counter: 'imds.skipped.unclassifiable-truncated-head', reasonHint: 'request heads cut by the snaplen' } }, tsharkExcluded: 'tshark reports the request line it can see as an HTTP request; imdswatch cannot classify a request whose headers were cut and reports no event' }),
   pcapCase('not-imds-123-253', 'Traffic to the neighbours of IMDS that are not IMDS: NTP to 169.254.169.123:123 (UDP), DNS to 169.254.169.253:53 (UDP), and HTTP GETs of metadata paths to 169.254.169.123:80 and 169.254.169.253:80. No events.', () => {
     const http = (server: string, port: number, t: number): ConvPacket[] =>
       tcpConversation({ client: at(C, port), server: at(server, 80), startSec: T0 + t, requests: [httpGet('/latest/meta-data/instance-id', { userAgent: UA.curl, host: server })], responses: [httpResponse(200, 'x')] });

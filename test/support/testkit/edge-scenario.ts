@@ -7,7 +7,7 @@ import { type ConvEndpoint, type ConvPacket, type ConversationOptions, interleav
 
 export type LabelVersion = 'v1' | 'v2' | 'token';
 
-/** One expected event. Fields follow the event contract of DESIGN.md. */
+/** One expected event. Fields follow the event contract of docs/design.md#event-contract. */
 export interface LabelEvent {
   ts: string;
   version: LabelVersion;

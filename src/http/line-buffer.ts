@@ -1,0 +1,42 @@
+/**
+ * The unfinished line of a parser: one growable copy (not a list of pieces, so a line fed
+ * one byte at a time costs its length, not an object per byte). It never grows past what
+ * the line limit allows (`maxBytes` + 1 for the LF): the parser checks the limit first.
+ */
+export class LineBuffer {
+  private buf: Buffer | null = null;
+  /** bytes held */
+  length = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  append(data: Buffer, from: number, to: number): void {
+    const need = this.length + (to - from);
+    let buf = this.buf;
+    if (buf === null || buf.length < need) {
+      // grow by doubling, never past what the line limit allows (+1 for its LF)
+      const cap = Math.min(Math.max(256, need, buf === null ? 0 : buf.length * 2), Math.max(need, this.maxBytes + 1));
+      const grown = Buffer.allocUnsafeSlow(cap);
+      if (buf !== null) buf.copy(grown, 0, 0, this.length);
+      this.buf = buf = grown;
+    }
+    data.copy(buf, this.length, from, to);
+    this.length = need;
+  }
+
+  /** the line held (a view valid until the next append) and forget it */
+  take(): Buffer {
+    const line = this.buf!.subarray(0, this.length);
+    this.buf = null;
+    this.length = 0;
+    return line;
+  }
+
+  /** forget the line; how many bytes it held */
+  clear(): number {
+    const n = this.length;
+    this.buf = null;
+    this.length = 0;
+    return n;
+  }
+}
