@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixFor } from '../../src/enrich/sdk/fix.js';
@@ -24,11 +24,17 @@ interface Entry {
 }
 
 const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Entry[];
-const ISSUE15 = /^(go-v[12]|ruby-v[13]|js-v2-|js-v3-ec2-metadata-service|cloud-init-(openstack|gce|azure))/;
+const ISSUE15 = /^(go-v[12]|ruby-v[13]|js-v2-|js-v3-ec2-metadata-service|cloud-init-(openstack|gce|azure)|waagent-)/;
+const FOREIGN = /^(cloud-init-(openstack|gce|azure)|waagent-)/;
 
 const SET_UNCONDITIONALLY = /then set AWS_EC2_METADATA_V1_DISABLED=true \(ec2_metadata_v1_disabled\) so it never falls back/;
 
 describe('manifest', () => {
+  it('names exactly the capture files of pcaps/real/', () => {
+    const files = readdirSync(DIR).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
+    expect(manifest.map((m) => m.file).sort()).toEqual(files);
+  });
+
   it('lists every file with the installed package, its version and whether its code has the token header', () => {
     const mine = manifest.filter((m) => ISSUE15.test(m.name));
     expect(mine.length).toBeGreaterThanOrEqual(40);
@@ -44,6 +50,7 @@ describe('manifest', () => {
     expect(code('go-v1-credentials')).toBe(true);
     expect(code('go-v2-credentials')).toBe(true);
     expect(code('ruby-v3-credentials')).toBe(true);
+    expect(code('waagent-imds')).toBe(false);
   });
 });
 
@@ -62,7 +69,7 @@ describe.skipIf(!existsSync(REPLAY))('recorded SDKs: reasons and advice for the 
     for (const e of v1) {
       const fix = fixFor(e.sdk, e.reason);
       expect(fix).not.toContain('\n');
-      if (/^cloud-init-(openstack|gce|azure)/.test(m.name)) expect(e.reason).toBe('foreign-cloud-probe');
+      if (FOREIGN.test(m.name)) expect(e.reason).toBe('foreign-cloud-probe');
       else if (m.lab.hopLimitOnTokenPut) expect(e.reason).toBe('token-put-unanswered');
       else if (m.lab.forwardedFor) expect(e.reason).toBe('token-put-rejected');
       // The setting is advised only where the release that made the call reads it.

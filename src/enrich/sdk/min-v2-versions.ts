@@ -75,7 +75,7 @@ export const MIN_V2: Readonly<Record<string, MinV2Entry>> = Object.freeze(
     },
     {
       product: 'aws-sdk-go-v2', label: 'AWS SDK for Go v2', kind: 'aws-sdk', minV2Version: '0.19.0', source: 'aws-docs', basis: ['aws-docs', 'wire'],
-      evidence: `${AWS_LIST}; the User-Agent carries the core module version (aws-sdk-go-v2/1.17.1 for Debian's package, feature/ec2/imds 1.12.19); wire: go-v2-imds.pcap, go-v2-credentials.pcap (token, v2; 3 unanswered PUTs then v1 in *-hop-limit, 1 PUT 403 then v1 in *-put-403)`,
+      evidence: `${AWS_LIST} (token support: aws-sdk-go-v2 PR #453, in a pre-1.0 release not pinned here); the User-Agent carries the core module version (aws-sdk-go-v2/1.17.1 for Debian's package, feature/ec2/imds 1.12.19); wire: go-v2-imds.pcap, go-v2-credentials.pcap (token, v2; 3 unanswered PUTs then v1 in *-hop-limit, 1 PUT 403 then v1 in *-put-403)`,
       v1Disable: { since: null, absentIn: ['1.17.1'], evidence: 'no EnableFallback option or AWS_EC2_METADATA_V1_DISABLED in Debian 1.17.1 (feature/ec2/imds 1.12.19, config 1.17.10) (code); first release not established here' },
     },
     { product: 'aws-sdk-java-v1', label: 'AWS SDK for Java 1.x', kind: 'aws-sdk', minV2Version: '1.11.678', source: 'aws-docs', basis: ['aws-docs'], evidence: AWS_LIST },

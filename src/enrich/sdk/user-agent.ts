@@ -19,7 +19,14 @@ import { atLeast } from './version.js';
  * - AWS CLI v2 sends the truncated form `aws-cli/2.9.19` to IMDS
  *   (`session.user_agent(truncate=True)` in its botocore fork's credentials.py).
  * - JS v2 sends `aws-sdk-nodejs/2.x linux/v20.x` on token-less calls only; its token PUT
- *   and token-bearing GETs carry no User-Agent. JS v3's credential provider sends none.
+ *   and token-bearing GETs carry no User-Agent. JS v3's credential provider and
+ *   @aws-sdk/ec2-metadata-service send none.
+ * - Recorded for #15 (pcaps/real/manifest.json): Go v1 `aws-sdk-go/1.44.133 (go1.19.8;
+ *   linux; amd64)`, Go v2 `aws-sdk-go-v2/1.17.1 os/linux lang/go/1.19.8 ... ft/ec2-imds`
+ *   (the core module's version), Ruby v3 `aws-sdk-ruby3/3.168.1`, cloud-init
+ *   `Cloud-Init/22.4.2`, WALinuxAgent `WALinuxAgent/2.7.3.0`; the Ruby SDK v1 sends
+ *   Net::HTTP's `Ruby`, which names no SDK: a generic HTTP client's row claims nothing
+ *   (supportsV2 null), since the User-Agent does not say what code drives it.
  */
 const V = '(\\d[0-9A-Za-z._+~-]{0,39})';
 

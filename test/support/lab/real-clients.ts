@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { must, run } from './proc.js';
 
@@ -17,7 +17,15 @@ import { must, run } from './proc.js';
 export const RECORD_CACHE = process.env.IMDSWATCH_RECORD_CACHE ?? '/var/cache/imdswatch-record';
 
 /** something a scenario needs installed or built before it runs */
-export type Prerequisite = { npm: string } | { go: 'v1' | 'v2' };
+export type Prerequisite = { npm: string } | { go: 'v1' | 'v2' } | { debExtract: string };
+
+/**
+ * Where a Debian package unpacked with `dpkg-deb -x` lives: for agents whose package
+ * would install and start a service on this host (waagent), the code is run from here.
+ */
+export function debRoot(pkg: string): string {
+  return join(RECORD_CACHE, 'deb', pkg);
+}
 
 /** where the npm release `spec` (e.g. aws-sdk@2.575.0) is installed */
 export function npmPrefix(spec: string): string {
@@ -46,6 +54,19 @@ export async function prepare(p: Prerequisite, repo: string): Promise<void> {
       timeoutMs: 600_000,
       env: { ...process.env, npm_config_update_notifier: 'false' },
     });
+    return;
+  }
+  if ('debExtract' in p) {
+    const root = debRoot(p.debExtract);
+    if (existsSync(join(root, 'usr'))) return;
+    const dl = join(RECORD_CACHE, 'deb', 'download');
+    mkdirSync(dl, { recursive: true, mode: 0o777 });
+    chmodSync(dl, 0o777); // apt's _apt user downloads into it
+    await must(['apt-get', 'download', '-q', p.debExtract], { cwd: dl, timeoutMs: 300_000 });
+    const deb = readdirSync(dl).find((f) => f.startsWith(`${p.debExtract}_`) && f.endsWith('.deb'));
+    if (!deb) throw new Error(`apt-get download ${p.debExtract} left no .deb`);
+    await must(['dpkg-deb', '-x', join(dl, deb), root]);
+    writeFileSync(join(root, 'VERSION'), `${deb.split('_')[1]}\n`);
     return;
   }
   const bin = goBinary(p.go);
@@ -144,6 +165,16 @@ const PY = '/usr/lib/python3/dist-packages';
 
 /** installed package, version and token-header finding for a scenario's `client` */
 export async function describeInstalled(client: string, repo: string, prereq?: Prerequisite): Promise<InstalledClient | null> {
+  if (prereq && 'debExtract' in prereq) {
+    const root = debRoot(prereq.debExtract);
+    let version: string | null = null;
+    try {
+      version = readFileSync(join(root, 'VERSION'), 'utf8').trim();
+    } catch {
+      version = null;
+    }
+    return installed(`${prereq.debExtract} (unpacked, not installed)`, version, [join(root, 'usr', 'lib', 'python3', 'dist-packages', 'azurelinuxagent', 'common')]);
+  }
   if (prereq && 'npm' in prereq) {
     const mod = npmModule(prereq.npm);
     const name = prereq.npm.slice(0, prereq.npm.lastIndexOf('@'));

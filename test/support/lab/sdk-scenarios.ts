@@ -1,5 +1,5 @@
 import type { LabOptions } from './netns.js';
-import { goBinary, npmModule, type Prerequisite } from './real-clients.js';
+import { debRoot, goBinary, npmModule, type Prerequisite } from './real-clients.js';
 import type { Scenario } from './scenarios.js';
 
 /**
@@ -102,6 +102,20 @@ const CI_AZURE = py([
   "    print('error', type(e).__name__)",
 ]);
 
+// WALinuxAgent's IMDS client, run from the unpacked package (installing it would start the agent here).
+const WAAGENT = [
+  PY,
+  '-c',
+  [
+    'import sys',
+    `sys.path.insert(0, ${JSON.stringify(`${debRoot('waagent')}/usr/lib/python3/dist-packages`)})`,
+    'from azurelinuxagent.common.protocol.imds import ImdsClient',
+    // The wireserver fallback only follows a connection error; point it at IMDS too so nothing else is asked.
+    "r = ImdsClient('169.254.169.254').get_metadata('instance/compute', is_health=False)",
+    "print('success', r.success)",
+  ].join('\n'),
+];
+
 export const SDK_SCENARIOS: Scenario[] = [
   ...threeLabs({ name: 'go-v1-ec2metadata', client: GO1, argv: go('v1', 'metadata'), env: GO_ENV, needs: { go: 'v1' }, note: 'ec2metadata.New(session).GetMetadata("instance-id")' }),
   ...threeLabs({ name: 'go-v1-credentials', client: GO1, argv: go('v1', 'credentials'), env: GO_ENV, needs: { go: 'v1' }, note: "session.NewSession().Config.Credentials.Get(): the default chain's EC2RoleProvider" }),
@@ -129,5 +143,6 @@ export const SDK_SCENARIOS: Scenario[] = [
   ...threeLabs({ name: 'js-v3-ec2-metadata-service', client: '@aws-sdk/ec2-metadata-service', argv: jsV3Md(), needs: { npm: JS3MD }, timeoutMs: 5000, note: `${JS3MD} new MetadataService().request(path)` }),
   ...oneLab({ name: 'cloud-init-openstack', client: 'cloud-init DataSourceOpenStack', argv: CI_OPENSTACK, timeoutMs: 60_000, note: "DataSourceOpenStack.read_metadata_service('http://169.254.169.254')" }),
   ...oneLab({ name: 'cloud-init-gce', client: 'cloud-init DataSourceGCE', argv: CI_GCE, timeoutMs: 60_000, note: 'DataSourceGCE.read_md() with the metadata address set to 169.254.169.254 (the lab has no DNS for metadata.google.internal)' }),
+  ...oneLab({ name: 'waagent-imds', client: 'WALinuxAgent', argv: WAAGENT, needs: { debExtract: 'waagent' }, timeoutMs: 90_000, note: "WALinuxAgent ImdsClient.get_metadata('instance/compute') (Debian waagent, unpacked)" }),
   ...oneLab({ name: 'cloud-init-azure', client: 'cloud-init DataSourceAzure', argv: CI_AZURE, timeoutMs: 60_000, note: 'DataSourceAzure.get_metadata_from_imds(retries=0)' }),
 ];
