@@ -1,5 +1,5 @@
 import type { Readiness, SoftwareFinding } from './readiness.js';
-import { gapText, hostRows, reasonsText, someOf, windowText } from './readiness-format.js';
+import { gapText, hostRows, reasonsText, someOf, unknownHosts, windowText } from './readiness-format.js';
 
 /**
  * One self-contained page (no scripts, no external resources) that reads at 1024 px
@@ -128,7 +128,8 @@ table{border-collapse:collapse;width:100%;table-layout:fixed}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
 table.kv th{width:9em;background:#f6f6f6}
 table.hosts{table-layout:auto}
-table.hosts td{word-break:normal;overflow-wrap:anywhere}
+table.hosts td,table.hosts th{white-space:nowrap;overflow-wrap:normal;word-break:normal}
+table.hosts td:first-child{white-space:normal;overflow-wrap:anywhere}
 table.kv ul{margin:0;padding-left:1.2em}
 .finding{border:1px solid #ccc;border-left:6px solid #ef6c00;border-radius:4px;padding:.2em 1em 1em;margin:1em 0}
 .finding.broken{border-left-color:#c62828;background:#fff5f5}
@@ -153,6 +154,7 @@ ${
 }
 <h2>Hosts</h2>
 ${hostTable}
+${unknownHosts(r).length ? `<p>Why UNKNOWN:</p><ul>${unknownHosts(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}
 <h2>Calls over time</h2>
 ${chart(r)}
 <h2>Software to fix</h2>
