@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { ImdsEvent } from '../imds/event.js';
+import type { ContainerInfo, ImdsEvent } from '../imds/event.js';
 import { emptyState, parseState, recordEvent, type DaemonState } from '../sinks/state-store.js';
 
 /**
@@ -49,6 +49,37 @@ function readInput(path: string): string {
   }
 }
 
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** a log line's process, with every field of the type it claims (a hand-edited or foreign file must not crash the report) */
+function processOf(v: unknown): ImdsEvent['process'] {
+  if (!v || typeof v !== 'object') return null;
+  const p = v as Record<string, unknown>;
+  const c = p.container && typeof p.container === 'object' ? (p.container as Record<string, unknown>) : null;
+  return {
+    pid: typeof p.pid === 'number' ? p.pid : 0,
+    exe: str(p.exe),
+    cmdline: str(p.cmdline),
+    uid: typeof p.uid === 'number' ? p.uid : null,
+    user: str(p.user),
+    unit: str(p.unit),
+    container: c
+      ? {
+          runtime: (str(c.runtime) ?? 'unknown') as ContainerInfo['runtime'],
+          id: str(c.id),
+          name: str(c.name),
+          image: str(c.image),
+          pod: c.pod && typeof c.pod === 'object' && typeof (c.pod as { uid?: unknown }).uid === 'string' ? (c.pod as { uid: string; namespace?: string | null; name?: string | null }) : null,
+        }
+      : null,
+    ancestors: Array.isArray(p.ancestors)
+      ? p.ancestors
+          .filter((a): a is Record<string, unknown> => !!a && typeof a === 'object')
+          .map((a) => ({ pid: typeof a.pid === 'number' ? a.pid : 0, exe: str(a.exe), comm: str(a.comm), cmdline: str(a.cmdline) }))
+      : [],
+  };
+}
+
 /** at most this many per-minute buckets are kept per file (a week); older minutes only feed the hourly timeline */
 const MAX_MINUTES = 7 * 24 * 60;
 
@@ -89,7 +120,9 @@ export function loadReportInput(path: string, since: string | null = null): Host
     if (since && ev.ts < since) continue;
     ev.reason ??= null;
     ev.attribution ??= 'none';
-    ev.process ??= null;
+    ev.process = processOf(ev.process);
+    if (typeof ev.path !== 'string') ev.path = String(ev.path ?? '');
+    if (typeof ev.method !== 'string') ev.method = 'GET';
     ev.sdk ??= null;
     ev.userAgent ??= null;
     recordEvent(state, ev);

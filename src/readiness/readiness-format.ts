@@ -60,6 +60,17 @@ export function hostRows(r: Readiness, cell: (s: string, max: number) => string)
   };
 }
 
+const MAX_UNKNOWN_LISTED = 20;
+
+/** "host: why" for hosts whose verdict is UNKNOWN (a fleet table shows only the verdict) */
+export function unknownHosts(r: Readiness): string[] {
+  if (r.hosts.length < 2) return [];
+  const unknown = r.hosts.filter((h) => h.verdict === 'UNKNOWN');
+  const out = unknown.slice(0, MAX_UNKNOWN_LISTED).map((h) => `${h.name}: ${h.why.join('; ')}`);
+  if (unknown.length > MAX_UNKNOWN_LISTED) out.push(`… and ${unknown.length - MAX_UNKNOWN_LISTED} more (see --format json)`);
+  return out;
+}
+
 export function gapText(g: Readiness['gaps'][number]): string {
   return `${g.start} → ${g.end} (${g.hours.toFixed(1)} h${g.kind === 'not-running' ? ', the daemon has not written its state since' : ', daemon stopped or host down'})`;
 }
@@ -98,6 +109,11 @@ export function formatReadinessText(r: Readiness): string {
     const { header, rows } = hostRows(r, printable);
     out.push('Hosts (NOT READY first):');
     out.push(...table(header, rows).map((l) => `  ${l}`));
+    const unknown = unknownHosts(r);
+    if (unknown.length) {
+      out.push('  why UNKNOWN:');
+      for (const l of unknown) out.push(`    ${printable(l, 190)}`);
+    }
     out.push('');
   }
   if (r.findings.length) {
@@ -155,6 +171,8 @@ export function formatReadinessMarkdown(r: Readiness): string {
     out.push(`|${header.map(() => '---').join('|')}|`);
     for (const row of rows) out.push(`| ${row.join(' | ')} |`);
     out.push('');
+    for (const l of unknownHosts(r)) out.push(`- UNKNOWN ${md(l, 400)}`);
+    if (unknownHosts(r).length) out.push('');
   }
   if (r.findings.length) {
     out.push('## Software to fix');

@@ -1,5 +1,5 @@
 import type { Readiness, SoftwareFinding } from './readiness.js';
-import { gapText, hostRows, reasonsText, someOf, windowText } from './readiness-format.js';
+import { gapText, hostRows, reasonsText, someOf, unknownHosts, windowText } from './readiness-format.js';
 
 /**
  * One self-contained page (no scripts, no external resources) that reads at 1024 px
@@ -72,9 +72,12 @@ function chart(r: Readiness): string {
   const nx = Math.min(6, bs.length);
   const xTicks = Array.from({ length: nx }, (_, k) => Math.round((k * (bs.length - 1)) / Math.max(nx - 1, 1)))
     .filter((v, i, a) => a.indexOf(v) === i)
-    .map((i) => {
+    .map((i, k, all) => {
       const x = L + i * bw + bw / 2;
-      return `<line x1="${x.toFixed(1)}" y1="${H - B}" x2="${x.toFixed(1)}" y2="${H - B + 5}" stroke="#666"/><text x="${x.toFixed(1)}" y="${H - B + 18}" font-size="12" text-anchor="middle">${esc(label(bs[i].start, r.timelineStep))}</text>`;
+      // the first and last labels stay inside the chart
+      const anchor = all.length > 1 && k === 0 ? 'start' : all.length > 1 && k === all.length - 1 ? 'end' : 'middle';
+      const tx = anchor === 'start' ? Math.max(x - bw / 2, 2) : anchor === 'end' ? Math.min(x + bw / 2, W - 2) : x;
+      return `<line x1="${x.toFixed(1)}" y1="${H - B}" x2="${x.toFixed(1)}" y2="${H - B + 5}" stroke="#666"/><text class="x-label" x="${tx.toFixed(1)}" y="${H - B + 18}" font-size="12" text-anchor="${anchor}">${esc(label(bs[i].start, r.timelineStep))}</text>`;
     })
     .join('');
   return `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="IMDS calls per ${esc(per)}">
@@ -89,7 +92,8 @@ function card(f: SoftwareFinding, i: number, multi: boolean): string {
   const cls = f.brokenNow ? 'finding broken' : f.v1Rejected ? 'finding was-rejected' : 'finding';
   const badge = f.brokenNow ? `<span class="badge">REJECTED ×${f.v1Rejected} — broken now</span>` : f.v1Rejected ? `<span class="badge old">rejected ×${f.v1Rejected} earlier</span>` : '';
   const row = (k: string, v: string) => `<tr><th>${k}</th><td>${v}</td></tr>`;
-  return `<section class="${cls}"><h3>${i + 1}. <code>${esc(f.software)}</code>${f.unit ? ` <small>[${esc(f.unit)}]</small>` : ''} ${badge}</h3>
+  const where = f.container ? ` <small>[container ${esc(f.container)}]</small>` : f.unit ? ` <small>[${esc(f.unit)}]</small>` : '';
+  return `<section class="${cls}"><h3>${i + 1}. <code>${esc(f.software)}</code>${where} ${badge}</h3>
 <table class="kv">${[
     row('IMDSv1 calls', `${f.v1}; first ${esc(f.firstSeen)}, last ${esc(f.lastSeen)}`),
     f.container ? row('container', `<code>${esc(f.container)}</code>`) : '',
@@ -123,6 +127,9 @@ code{font-size:13px;overflow-wrap:anywhere;word-break:break-word;white-space:pre
 table{border-collapse:collapse;width:100%;table-layout:fixed}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
 table.kv th{width:9em;background:#f6f6f6}
+table.hosts{table-layout:auto}
+table.hosts td,table.hosts th{white-space:nowrap;overflow-wrap:normal;word-break:normal}
+table.hosts td:first-child{white-space:normal;overflow-wrap:anywhere}
 table.kv ul{margin:0;padding-left:1.2em}
 .finding{border:1px solid #ccc;border-left:6px solid #ef6c00;border-radius:4px;padding:.2em 1em 1em;margin:1em 0}
 .finding.broken{border-left-color:#c62828;background:#fff5f5}
@@ -147,6 +154,7 @@ ${
 }
 <h2>Hosts</h2>
 ${hostTable}
+${unknownHosts(r).length ? `<p>Why UNKNOWN:</p><ul>${unknownHosts(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}
 <h2>Calls over time</h2>
 ${chart(r)}
 <h2>Software to fix</h2>

@@ -120,7 +120,7 @@ function judge(v1: number, probeCalls: number, v1Rejected: number, programs: num
   let verdict: Verdict;
   if (v1 - probeCalls > 0) {
     verdict = 'NOT READY';
-    why.push(`${v1 - probeCalls} IMDSv1 call(s) from ${programs} program(s)${v1Rejected ? `; ${v1Rejected} already rejected with 401` : ''}`);
+    why.push(`${v1 - probeCalls} IMDSv1 call(s) from ${programs} program(s)${v1Rejected ? `; ${v1Rejected} rejected with 401 (IMDSv2 was required then)` : ''}`);
   } else {
     if (observedHours < minHours) why.push(`observed ${observedHours.toFixed(1)} h, less than the ${minHours} h asked for (--min-hours)`);
     if (gaps.length) why.push(`${gaps.length} gap(s) in observation (${(gaps.reduce((n, g) => n + g.hours, 0)).toFixed(1)} h unobserved: daemon stopped or capture down): calls may have been missed`);
@@ -287,7 +287,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     const notReady = count('NOT READY');
     const unknown = count('UNKNOWN');
     verdict = notReady ? 'NOT READY' : unknown ? 'UNKNOWN' : 'READY';
-    if (notReady) why.push(`${notReady} of ${hosts.length} host(s) NOT READY: ${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} already rejected with 401` : ''}`);
+    if (notReady) why.push(`${notReady} of ${hosts.length} host(s) NOT READY: ${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} rejected with 401 (IMDSv2 was required then)` : ''}`);
     if (unknown) why.push(`${unknown} of ${hosts.length} host(s) UNKNOWN (too little observation, gaps or capture loss)`);
     if (verdict === 'READY') why.push(`all ${hosts.length} hosts READY: no IMDSv1 call, each observed at least ${opts.minHours} h`);
   }

@@ -259,6 +259,19 @@ export function parseState(text: string): DaemonState | null {
     s.hourly ??= {};
     s.drops ??= { pcap: 0, flowsEvicted: 0, unattributed: 0, parseErrors: 0, logLinesDropped: 0 };
     s.softwareOverflow ??= 0;
+    s.windows = s.windows.filter((w) => w && typeof w.start === 'string' && typeof w.end === 'string');
+    // entries of the wrong shape (a hand-edited or foreign file) are dropped, not a crash (#11)
+    for (const [k, e] of Object.entries(s.software)) {
+      const ok = e && typeof e === 'object' && typeof e.firstSeen === 'string' && typeof e.lastSeen === 'string' && ['v1', 'v2', 'token', 'v1Rejected'].every((f) => typeof (e as unknown as Record<string, unknown>)[f] === 'number');
+      if (!ok) {
+        delete s.software[k];
+        continue;
+      }
+      if (!Array.isArray(e.v1Paths)) e.v1Paths = [];
+      if (!e.reasons || typeof e.reasons !== 'object') e.reasons = {};
+      for (const f of ['commands', 'scripts', 'users', 'origins'] as const) if (e[f] !== undefined && !Array.isArray(e[f])) e[f] = [];
+      if (e.hours !== undefined && (typeof e.hours !== 'object' || e.hours === null)) delete e.hours;
+    }
     return s;
   } catch {
     return null;

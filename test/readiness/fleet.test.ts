@@ -36,7 +36,11 @@ describe('fleet report: every host its own verdict (#11)', () => {
     expect(r.why[0]).toMatch(/1 of 3 host\(s\) NOT READY/);
     expect(computeReadiness([host('b', 0), host('d', 0)], { minHours: 24, since: null, now: NOW }).verdict).toBe('READY');
     expect(computeReadiness([host('b', 0), host('c', 0, 2)], { minHours: 24, since: null, now: NOW }).verdict).toBe('UNKNOWN');
-    for (const out of [formatReadinessText(r), formatReadinessMarkdown(r), formatReadinessHtml(r)]) expect(out).toContain('i-0123456789abcdef0');
+    for (const out of [formatReadinessText(r), formatReadinessMarkdown(r), formatReadinessHtml(r)]) {
+      expect(out).toContain('i-0123456789abcdef0');
+      // an UNKNOWN host says why
+      expect(out).toMatch(/c: observed 2\.0 h, less than the 24 h/);
+    }
   });
 
   it('500 hosts stay a readable table: one row per host, no long line', () => {

@@ -94,3 +94,24 @@ describe('gaps in observation (#11)', () => {
     expect(computeReadiness([{ host: 'h', state: s }], { minHours: 24, since: null, now: NOW }).verdict).toBe('READY');
   });
 });
+
+describe('bad input (#11)', () => {
+  it('odd field types in an event file are counted or normalised, never a crash', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'imdswatch-bad-')), 'odd.ndjson');
+    const base = { ts: '2026-11-28T10:00:00.000Z', version: 'v1', client: { ip: '10.0.0.1', port: 1 } };
+    const lines = [
+      { ...base, process: { exe: 5, cmdline: ['a'], ancestors: { x: 1 }, container: 'docker', user: 7 } },
+      { ...base, process: { exe: '/usr/bin/python3', cmdline: 'python3 /x.py', ancestors: [null, 3, { comm: 5, exe: '/bin/sh', cmdline: 9 }], container: { pod: 'p' } } },
+      { ...base, process: 'curl', path: 42, method: null },
+      { event: { ...base, version: 'v9' } },
+      'not json',
+    ].map((l) => (typeof l === 'string' ? l : JSON.stringify(l)));
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const input = loadReportInput(file);
+    expect(input.skippedLines).toBe(2);
+    const r = computeReadiness([input], { minHours: 0, since: null, now: NOW });
+    expect(r.totals.v1).toBe(3);
+    expect(r.findings.find((f) => f.exe === '/usr/bin/python3')!.scripts).toEqual(['/x.py']);
+    expect(() => formatReadinessText(r)).not.toThrow();
+  });
+});

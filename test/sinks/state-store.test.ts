@@ -59,3 +59,26 @@ describe('state store', () => {
     expect(readFileSync(join(dir, files.find((f) => f.startsWith('state.json.corrupt-'))!), 'utf8')).toContain('{tru');
   });
 });
+
+describe('state of the wrong shape (#11)', () => {
+  it('drops malformed entries and windows instead of crashing the report', async () => {
+    const { parseState } = await import('../../src/sinks/state-store.js');
+    const { computeReadiness } = await import('../../src/readiness/readiness.js');
+    const s = parseState(
+      JSON.stringify({
+        format: 'imdswatch-state/1',
+        host: 'h',
+        windows: [{ start: '2026-11-28T00:00:00Z', end: '2026-11-29T00:00:00Z' }, null, { start: 3 }],
+        software: {
+          a: { exe: '/a', v1: 2, v2: 0, token: 0, v1Rejected: 0, firstSeen: '2026-11-28T01:00:00Z', lastSeen: '2026-11-28T02:00:00Z', v1Paths: 'x', reasons: null, commands: 'y', hours: 5 },
+          b: { exe: '/b', v1: 'many' },
+          c: null,
+        },
+      }),
+    )!;
+    expect(Object.keys(s.software)).toEqual(['a']);
+    expect(s.windows).toHaveLength(1);
+    const r = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: '2026-11-28T00:30:00Z', now: '2026-11-29T00:00:00Z' });
+    expect(r.totals.v1).toBe(2);
+  });
+});
