@@ -324,7 +324,9 @@ function intervalFromEnv(): number {
  */
 export function watchGateRules(opts: GateRuleWatchOptions): GateRuleWatch {
   const o = withDefaults({ queueNum: opts.queueNum, hooks: opts.hooks, runner: opts.runner });
-  const list = opts.list ?? listAsync;
+  // a given runner (tests, a probe working in another namespace) lists too; the real one lists without blocking
+  const given = opts.runner && opts.runner !== execRunner ? opts.runner : null;
+  const list = opts.list ?? (given ? async (family: 4 | 6) => given(tool(family), ['-w', '5', '-t', GATE_TABLE, '-S']) : listAsync);
   let repairs = 0;
   let busy = false;
   let stopped = false;

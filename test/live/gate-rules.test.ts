@@ -108,3 +108,23 @@ describe('gate rules: the mangle table, and a rule that something else changes (
     }
   });
 });
+
+describe('gate rule watch with a given runner', () => {
+  it('lists through that runner (a namespace runner, a fake), never the host\'s table', async () => {
+    const ipt = fakeIptables();
+    installGateRules({ runner: ipt, queueNum: 7 });
+    const calls: string[] = [];
+    const spy = ((cmd: string, args: string[]) => {
+      calls.push(`${cmd} ${args.join(' ')}`);
+      return ipt(cmd, args);
+    }) as typeof ipt;
+    const w = watchGateRules({ queueNum: 7, families: [4], runner: spy, intervalMs: 600_000, onRepair: () => undefined });
+    try {
+      await w.check();
+      expect(calls).toEqual(['iptables -w 5 -t mangle -S']);
+      expect(w.repairs()).toBe(0);
+    } finally {
+      w.stop();
+    }
+  });
+});

@@ -7,7 +7,8 @@ import { parsePasswd } from './status.js';
  * /proc/PID/root (the kernel resolves the path inside the container's root). Read-only,
  * non-blocking, a regular file of at most MAX_CONTAINER_PASSWD_BYTES; anything else (no
  * file, a FIFO, too large, unreadable) gives no name, and the event keeps the uid alone.
- * Cached per mount namespace for CONTAINER_PASSWD_TTL_MS, at most MAX_CONTAINER_PASSWD_CACHE entries.
+ * A file read is cached per mount namespace for CONTAINER_PASSWD_TTL_MS (at most
+ * MAX_CONTAINER_PASSWD_CACHE entries); a failed read is not cached.
  */
 export const MAX_CONTAINER_PASSWD_BYTES = 256 * 1024;
 export const CONTAINER_PASSWD_TTL_MS = 30_000;
@@ -52,8 +53,13 @@ export class ContainerUsers {
     if (!e || this.now() - e.atMs > CONTAINER_PASSWD_TTL_MS) {
       this.counters.reads++;
       const text = readBoundedRegularFile(`${this.procRoot}/${pid}/root/etc/passwd`, MAX_CONTAINER_PASSWD_BYTES);
-      if (text === null) this.counters.unreadable++;
-      e = { users: text ? parsePasswd(text) : new Map(), atMs: this.now() };
+      if (text === null) {
+        // not cached: the process may just have exited (its root is gone); the next one of the
+        // same container can still read it
+        this.counters.unreadable++;
+        return null;
+      }
+      e = { users: parsePasswd(text), atMs: this.now() };
       this.cache.delete(key);
       this.cache.set(key, e);
       while (this.cache.size > MAX_CONTAINER_PASSWD_CACHE) this.cache.delete(this.cache.keys().next().value as string);
