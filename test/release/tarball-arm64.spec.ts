@@ -12,7 +12,9 @@ import {
 
 const GLIBC_FLOOR = '2.28';
 const SYSROOT = join(BUILD_ROOT, 'usr/aarch64-linux-gnu');
-const ready = prerequisites({
+// IMDSWATCH_RELEASE_ARCHES=x64 (a build of x64 only) is an explicit choice, not a missing prerequisite
+const wanted = (process.env.IMDSWATCH_RELEASE_ARCHES ?? 'x64 arm64').split(/\s+/).includes('arm64');
+const ready = wanted && prerequisites({
   root: isRoot,
   [tarballPath('arm64')]: existsSync(tarballPath('arm64')),
   'qemu-aarch64-static': which('qemu-aarch64-static'),
