@@ -320,6 +320,10 @@ for (const [key, meta] of Object.entries(lock.packages ?? {})) {
   if (!path.resolve(p).startsWith(path.resolve(dir, 'node_modules') + path.sep)) continue;
   if (fs.existsSync(p)) { fs.rmSync(p, { recursive: true, force: true }); n++; }
 }
+for (const e of fs.readdirSync(path.join(dir, 'node_modules'))) {  // scopes left empty
+  const p = path.join(dir, 'node_modules', e);
+  if (e.startsWith('@') && fs.readdirSync(p).length === 0) fs.rmdirSync(p);
+}
 const bin = path.join(dir, 'node_modules/.bin');
 if (fs.existsSync(bin)) {  // links into packages that are gone
   for (const l of fs.readdirSync(bin)) { const f = path.join(bin, l); if (!fs.existsSync(f)) fs.rmSync(f, { force: true }); }

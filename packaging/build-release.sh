@@ -125,3 +125,8 @@ for arch in $ARCHES; do
   packaging/build-deb.sh "$arch"
   packaging/build-rpm.sh "$arch"
 done
+
+# and as OCI images
+for arch in $ARCHES; do
+  packaging/build-oci.sh "$arch"
+done

@@ -24,6 +24,8 @@ imdswatch_stop() {
   /opt/imdswatch/bin/imdswatch gate --remove >/dev/null 2>&1 || true
 }
 imdswatch_forget() {
+  # /opt is an FHS directory no Debian package owns: dpkg drops it with our last file
+  [ -d /opt ] || mkdir -m 0755 /opt
   rm -f "$IMDSWATCH_WANTS"
   rmdir "${IMDSWATCH_WANTS%/*}" 2>/dev/null || true
   if imdswatch_systemd_running; then systemctl daemon-reload || true; systemctl reset-failed $IMDSWATCH_UNIT 2>/dev/null || true; fi

@@ -157,7 +157,7 @@ describe.skipIf(!isRoot)('install.sh packages, reruns and npm-less installs', ()
     const nm = join(root, 'opt/imdswatch/node_modules');
     const present = (p: string) => existsSync(join(nm, p));
     expect(['prod-a', 'prod-b', 'prod-a/node_modules/prod-nested'].every(present)).toBe(true);
-    expect(['dev-x', '@scope/dev-y', 'prod-a/node_modules/dev-nested', '.bin/dev-x'].some(present)).toBe(false);
+    expect(['dev-x', '@scope/dev-y', '@scope', 'prod-a/node_modules/dev-nested', '.bin/dev-x'].some(present)).toBe(false);
     expect(existsSync(join(src, 'node_modules/dev-x'))).toBe(true); // the source is untouched
   });
 

@@ -63,10 +63,13 @@ export function cleanRoot(suite: 'bookworm' | 'bullseye'): string {
  * clean), with /proc and /dev, and DIRS bind-mounted at the same path inside.
  */
 export function inRoot(root: string, script: string, dirs: string[] = [], timeout = 300_000) {
-  return onOverlay(root, 'exec chroot "$m" /bin/sh -c "$1"', script, dirs, timeout);
+  return onOverlay(root, 'exec chroot "$m" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root /bin/sh -c "$1"', script, dirs, timeout);
 }
 
-/** Run a bash script on the host with $m the merged overlay of ROOT (see inRoot); $1 = arg */
+/**
+ * Run a bash script on the host with $m the merged overlay of ROOT (see inRoot); $1 = arg.
+ * In a network namespace of its own: nothing run there (doctor probes IMDS) reaches out.
+ */
 export function onOverlay(root: string, hostScript: string, arg = '', dirs: string[] = [], timeout = 300_000) {
   const work = mkdtempSync(join(tmpdir(), `imdswatch-ovl-${process.pid}-`));
   const binds = dirs.map((d) => `mkdir -p "$m${d}" && mount --bind "${d}" "$m${d}"`).join(' && ');
@@ -81,7 +84,7 @@ export function onOverlay(root: string, hostScript: string, arg = '', dirs: stri
     hostScript,
   ].join('\n');
   try {
-    return sh('unshare', ['-m', '--propagation', 'private', 'bash', '-c', outer, '_', arg], { timeout });
+    return sh('unshare', ['-m', '-n', '--propagation', 'private', 'bash', '-c', outer, '_', arg], { timeout });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
