@@ -25,6 +25,8 @@ export const TCP_STATES: Record<number, string> = {
 };
 
 export const TCP_SYN_SENT = 2;
+/** a connected socket (rootless containers: the connection slirp4netns proxies is established) */
+export const TCP_ESTABLISHED = 1;
 
 export interface ProcNetTcpEntry {
   localIp: string;
