@@ -21,6 +21,7 @@ export const ERROR_CATALOGUE = {
   E_CAPTURE_NO_CAP: { kind: 'error', meaning: 'the libpcap binding (cap) cannot be loaded, so no live capture', fix: 'install libpcap (apt-get install libpcap0.8) and reinstall imdswatch so its native module builds' },
   E_CAPTURE_OPEN_FAILED: { kind: 'error', meaning: 'libpcap refused to open an interface for capture', fix: 'check the interface name (ip link) or use --interface any' },
   E_CAPTURE_LINKTYPE: { kind: 'error', meaning: 'an interface has a link type the decoder cannot read', fix: 'capture on another interface or on any' },
+  E_LINKTYPE_UNSUPPORTED: { kind: 'error', meaning: 'every packet of a capture file has a link type the decoder cannot read, so no IMDS call in it could be seen', fix: 'capture with tcpdump -i any (Linux cooked, SLL2) or on an Ethernet interface; docs/design.md lists the link types read' },
   E_CAPTURE_NO_PRIVILEGE: { kind: 'error', meaning: 'live capture needs CAP_NET_RAW', fix: 'run as root or grant CAP_NET_RAW (the systemd unit does)' },
   E_GATE_NO_CAP: { kind: 'error', meaning: 'the SYN gate cannot load the libpcap binding to read its NFQUEUE', fix: 'install libpcap and reinstall imdswatch; meanwhile attribution is passive' },
   E_GATE_OPEN_FAILED: { kind: 'error', meaning: 'the NFQUEUE of the SYN gate cannot be opened', fix: 'check that the kernel has nfnetlink_queue (modprobe nfnetlink_queue); meanwhile attribution is passive' },
