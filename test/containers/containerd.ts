@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureImageTar } from './image.js';
-import { startProcess, unmountUnder, type Bind, type ContainerHost } from './host.js';
+import { leftoversGuard, startProcess, unmountUnder, type Bind, type ContainerHost } from './host.js';
 import { waitFor } from '../helpers/wait.js';
 import { run, type RunResult } from '../support/lab/proc.js';
 
@@ -30,7 +30,7 @@ export async function startContainerd(host: ContainerHost): Promise<ContainerdRu
   const { root, state, bind } = containerdPaths(host);
   mkdirSync(root, { recursive: true });
   mkdirSync(state, { recursive: true });
-  const runContainerdBefore = existsSync('/run/containerd');
+  const leftovers = leftoversGuard(['/run/containerd']);
   const sock = join(state, 'containerd.sock');
   const config = join(state, 'config.toml');
   writeFileSync(
@@ -59,8 +59,7 @@ export async function startContainerd(host: ContainerHost): Promise<ContainerdRu
     unmountUnder([root, state]);
     rmSync(root, { recursive: true, force: true });
     rmSync(state, { recursive: true, force: true });
-    // the shims' fifo/runc/socket directories, when this test made /run/containerd
-    if (!runContainerdBefore) for (const sub of ['fifo', 'runc', 's']) rmSync(join('/run/containerd', sub), { recursive: true, force: true });
+    leftovers();
   };
   host.onTeardown(stop);
   await waitFor(() => existsSync(sock) || d.exited(), 30_000, 'containerd to listen');

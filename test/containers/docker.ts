@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureImageTar, IMAGE_NAME } from './image.js';
-import { DOCKER, startProcess, unmountUnder, type Bind, type ContainerHost } from './host.js';
+import { DOCKER, leftoversGuard, startProcess, unmountUnder, type Bind, type ContainerHost } from './host.js';
 import { waitFor } from '../helpers/wait.js';
 import { run, type RunResult } from '../support/lab/proc.js';
 
@@ -28,6 +28,7 @@ export async function startDocker(host: ContainerHost): Promise<DockerRuntime> {
   mkdirSync(runDir, { recursive: true });
   mkdirSync(dataRoot, { recursive: true });
   const dockerNetnsBefore = existsSync('/run/docker/netns/default');
+  const leftovers = leftoversGuard(['/run/docker', '/run/containerd']);
   const d = startProcess(
     host.enter([
       'dockerd', '--data-root', dataRoot, '--exec-root', join(runDir, 'exec'), '--pidfile', join(runDir, 'dockerd.pid'), '-H', sock,
@@ -48,6 +49,7 @@ export async function startDocker(host: ContainerHost): Promise<DockerRuntime> {
     if (!dockerNetnsBefore) unmountUnder(['/run/docker/netns/default']);
     rmSync(dataRoot, { recursive: true, force: true });
     rmSync(runDir, { recursive: true, force: true });
+    leftovers();
   };
   host.onTeardown(stop);
   await waitFor(() => existsSync(join(runDir, 'docker.sock')) || d.exited(), 60_000, 'dockerd to listen');

@@ -205,3 +205,15 @@ export function rmdirQuiet(p: string): void {
     /* not empty or gone */
   }
 }
+
+/**
+ * Directories runtimes create at fixed places whatever their roots (/run/containerd for shim
+ * sockets and fifos, /run/docker/plugins, /var/lib/cni for IPAM leases): removed after the
+ * runtime stops when they did not exist before it started.
+ */
+export function leftoversGuard(paths: string[]): () => void {
+  const missing = paths.filter((p) => !existsSync(p));
+  return () => {
+    for (const p of missing) rmSync(p, { recursive: true, force: true });
+  };
+}

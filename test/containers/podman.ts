@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureImageTar, IMAGE_NAME } from './image.js';
-import { unmountUnder, type Bind, type ContainerHost } from './host.js';
+import { leftoversGuard, unmountUnder, type Bind, type ContainerHost } from './host.js';
 import { run, type RunResult } from '../support/lab/proc.js';
 
 /**
@@ -25,6 +25,7 @@ export const PODMAN_RUN_FLAGS = ['--ulimit', 'nofile=20000:20000', '--ulimit', '
 export async function startPodman(host: ContainerHost): Promise<PodmanRuntime> {
   const root = `/var/lib/${host.id}-podman`;
   const runDir = `/run/${host.id}-podman`;
+  const leftovers = leftoversGuard(['/var/lib/cni', '/var/lib/containers']);
   mkdirSync(root, { recursive: true });
   mkdirSync(runDir, { recursive: true });
   const base = [
@@ -40,6 +41,7 @@ export async function startPodman(host: ContainerHost): Promise<PodmanRuntime> {
     unmountUnder([root, runDir]);
     rmSync(root, { recursive: true, force: true });
     rmSync(runDir, { recursive: true, force: true });
+    leftovers();
   };
   host.onTeardown(stop);
   const imp = await cli(['import', ensureImageTar(), IMAGE_NAME], 180_000);
