@@ -33,7 +33,7 @@ describe.skipIf(!labAvailable() || !existsSync(CLI))('imdswatch daemon in a netw
     lab = await createLab({ tokens: 'optional', connection: 'close' });
     daemon = spawn(
       'ip',
-      ['netns', 'exec', lab.names.client, process.execPath, CLI, 'daemon', '--log-file', logFile, '--state-file', stateFile, '--metrics', '16954', '--log-max-bytes', '4000', '--log-max-files', '2'],
+      ['netns', 'exec', lab.names.client, process.execPath, CLI, 'daemon', '--log-file', logFile, '--state-file', stateFile, '--metrics', '16954', '--log-max-bytes', '8000', '--log-max-files', '2'],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IMDSWATCH_SAVE_INTERVAL: '1' } },
     );
     daemon.stdout!.on('data', (d) => (stdout += d));
