@@ -143,6 +143,13 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
       else if (path.startsWith('imds.skipped.')) metrics?.addParseErrors(path.slice(13), d);
     }
     state.drops.flowsEvicted = st.pipeline.tcp.evictedFlows;
+    // IMDS packets the decode stage could not read (#16): the readiness verdict is UNKNOWN, not READY.
+    // (TCP gap bytes are left out here: live capture loss is already measured by missedSyns)
+    const unread = st.pipeline.decode.fragments + (st.pipeline.decode.skipped['ip-fragment-overlap-conflict'] ?? 0) + (st.pipeline.decode.skipped['unknown-linktype'] ?? 0);
+    if (unread > (state.drops.imdsUnread ?? 0)) {
+      log.logger.error({ kind: 'decode', imdsUnread: unread }, 'IMDS packets could not be read (IP fragments not reassembled or an unsupported link type): calls may be missing');
+    }
+    state.drops.imdsUnread = unread;
     const missed = st.missedSyns;
     if (missed > state.drops.pcap) {
       log.logger.error({ kind: 'capture', missedSyns: missed }, 'the capture missed connections the SYN gate saw (packets dropped): calls may be missing');

@@ -66,7 +66,15 @@ export interface DaemonState {
   softwareOverflow: number;
   /** hour (ISO, truncated) → counts */
   hourly: Record<string, { v1: number; v2: number; token: number }>;
-  drops: { pcap: number; flowsEvicted: number; unattributed: number; parseErrors: number; logLinesDropped: number };
+  drops: {
+    pcap: number;
+    flowsEvicted: number;
+    unattributed: number;
+    parseErrors: number;
+    logLinesDropped: number;
+    /** IMDS packets the decoder could not read (fragments not reassembled, conflicting overlaps, unknown link types): an IMDSv1 call may hide there (#16); absent in older states */
+    imdsUnread?: number;
+  };
 }
 
 export const STATE_LIMITS = {

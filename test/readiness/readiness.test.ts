@@ -32,6 +32,16 @@ describe('readiness verdict', () => {
     expect(r.why.join(' ')).toMatch(/dropped 3 packet/);
   });
 
+  it('UNKNOWN, not READY, when the daemon could not read IMDS packets (fragments, link type: #16)', () => {
+    const s = observed(48);
+    expect(computeReadiness([{ host: 'a', state: s }], opts).verdict).toBe('READY');
+    s.drops.imdsUnread = 4;
+    const r = computeReadiness([{ host: 'a', state: s }], opts);
+    expect(r.verdict).toBe('UNKNOWN');
+    expect(r.why.join(' ')).toMatch(/4 IMDS packet\(s\) could not be read/);
+    expect(r.losses.imdsUnread).toBe(4);
+  });
+
   it('NOT READY lists software, rejected first, each with a fix', () => {
     const s = observed(48);
     for (let i = 0; i < 5; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate' }));
