@@ -1,4 +1,4 @@
-import type { Totals } from '../sinks/report.js';
+import type { Totals } from '../sinks/capture-summary.js';
 import type { InputSummary } from '../sinks/input-summary.js';
 import { CliError } from './exit-codes.js';
 import type { ReplayResult } from '../pipeline/replay.js';

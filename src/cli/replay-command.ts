@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { replayFiles } from '../pipeline/replay.js';
-import { ReportBuilder } from '../sinks/report.js';
-import { formatTextReport } from '../sinks/report-text.js';
+import { CaptureSummaryBuilder } from '../sinks/capture-summary.js';
+import { formatCaptureSummaryText } from '../sinks/capture-summary-text.js';
 import type { InputSummary } from '../sinks/input-summary.js';
 import { openOutput } from './output.js';
 import { createProgress } from './progress.js';
-import { parseFormat } from './report-format.js';
+import { parseFormat } from './output-format.js';
 import { failOnMatched, parseFailOn, unreadImds, unreadNotes } from './fail-on.js';
 import { CliError, EXIT_MATCHED, EXIT_OK, EXIT_TROUBLE } from './exit-codes.js';
 import type { PipelineStats } from '../pipeline/stats.js';
@@ -39,7 +39,7 @@ Examples:
       }
       if (files.filter((f) => f === '-').length > 1) throw new CliError('stdin (-) can be given only once');
       const out = openOutput(o.output);
-      const report = new ReportBuilder();
+      const report = new CaptureSummaryBuilder();
       const progress = o.progress ? createProgress('replay') : { update() {}, done() {} };
       let result;
       try {
@@ -60,7 +60,7 @@ Examples:
       const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
       const built = report.build();
       // each error is said once: on stderr, and in a text report only when it goes to a file
-      if (format === 'text') out.write(formatTextReport(built, o.output ? input : { ...input, errors: [] }));
+      if (format === 'text') out.write(formatCaptureSummaryText(built, o.output ? input : { ...input, errors: [] }));
       // `stages`: every counter of every stage (src/pipeline/stats.ts), for diagnosis
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: result.stats, ...built }, null, 2)}\n`);
       out.commit();

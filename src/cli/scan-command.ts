@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { ReportBuilder } from '../sinks/report.js';
-import { formatTextReport } from '../sinks/report-text.js';
+import { CaptureSummaryBuilder } from '../sinks/capture-summary.js';
+import { formatCaptureSummaryText } from '../sinks/capture-summary-text.js';
 import { openOutput } from './output.js';
-import { parseFormat } from './report-format.js';
+import { parseFormat } from './output-format.js';
 import { failOnMatched, parseFailOn } from './fail-on.js';
 import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
 import { parseDuration } from './duration.js';
@@ -52,7 +52,7 @@ ${settingsHelp(LIVE_SETTINGS)}`,
         }
       }
       const out = openOutput(o.output);
-      const report = new ReportBuilder();
+      const report = new CaptureSummaryBuilder();
       const live = progressEnabled(process.stderr);
       const counts = { v1: 0, v2: 0, token: 0 };
       const pids = new Set<number>();
@@ -106,7 +106,7 @@ ${settingsHelp(LIVE_SETTINGS)}`,
       const missed = st.missedSyns;
       const input = summarize([`live: ${interfaces.join(',')}${gateWasActive || gate ? '' : ' (no gate)'}`], st.pipeline, [], missed ? { 'gate-syn-not-captured': missed } : {});
       const built = report.build();
-      if (format === 'text') out.write(formatTextReport(built, input));
+      if (format === 'text') out.write(formatCaptureSummaryText(built, input));
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: st.pipeline, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, dedupe: st.dedupe, holdQuantiles: st.holdQuantiles, passiveShed: st.passiveShed }, ...built }, null, 2)}\n`);
       out.commit();
       setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK); // input: --fail-on unknown (#16)

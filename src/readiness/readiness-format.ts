@@ -1,5 +1,5 @@
 import type { HostReadiness, Readiness, SoftwareFinding } from './readiness.js';
-import { printable } from '../sinks/report-text.js';
+import { printable } from '../sinks/capture-summary-text.js';
 
 export { formatReadinessHtml } from './readiness-html.js';
 

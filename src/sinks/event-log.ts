@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { ImdsEvent } from '../imds/event.js';
 import { RotatingFile } from './rotating-file.js';
-import { containerLabel } from './report.js';
+import { containerLabel } from './capture-summary.js';
 import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
 
 /**

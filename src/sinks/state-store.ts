@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ImdsEvent, SdkInfo, V1Reason } from '../imds/event.js';
-import { containerLabel } from './report.js';
+import { containerLabel } from './capture-summary.js';
 import { originOf, scriptOf } from '../readiness/what-ran.js';
 import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerResolver } from '../../../src/enrich/container/container-resolver.js';
 import { nodeMetadataFs, type MetadataFs } from '../../../src/enrich/container/metadata-fs.js';
 import type { ContainerInfo } from '../../../src/imds/event.js';
-import { containerLabel } from '../../../src/sinks/report.js';
+import { containerLabel } from '../../../src/sinks/capture-summary.js';
 import type { ImdsEvent } from '../../../src/imds/event.js';
 import { IDS, SECRET, UIDS, dockerConfig, fixtureTree, populate, type FixtureTree } from './fixtures.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ReportBuilder } from '../../src/sinks/report.js';
-import { formatTextReport } from '../../src/sinks/report-text.js';
+import { CaptureSummaryBuilder } from '../../src/sinks/capture-summary.js';
+import { formatCaptureSummaryText } from '../../src/sinks/capture-summary-text.js';
 import type { ImdsEvent, ProcessInfo } from '../../src/imds/event.js';
 
 function v1(port: number, proc: ProcessInfo | null): ImdsEvent {
@@ -25,10 +25,10 @@ const input = { sources: ['live'], packets: 10, imdsSegments: 10, skipped: {}, u
 describe('text report', () => {
   // issue #11 item 1: `scan` crashed ("reading 'length'") when some v1 calls had a pid and some not
   it('lists attributed and unattributed IMDSv1 calls in one table', () => {
-    const b = new ReportBuilder();
+    const b = new CaptureSummaryBuilder();
     b.add(v1(40001, curl));
     b.add(v1(40002, null));
-    const text = formatTextReport(b.build(), input);
+    const text = formatCaptureSummaryText(b.build(), input);
     const lines = text.split('\n');
     const withPid = lines.find((l) => l.includes('40001'));
     const without = lines.find((l) => l.includes('40002'));
@@ -58,7 +58,7 @@ describe('scan/replay summary parity with report (#11, #10 item 4)', () => {
     const { computeReadiness } = await import('../../src/readiness/readiness.js');
     const { findingLines } = await import('../../src/readiness/readiness-format.js');
     const { emptyState, recordEvent } = await import('../../src/sinks/state-store.js');
-    const b = new ReportBuilder();
+    const b = new CaptureSummaryBuilder();
     const s = emptyState('-', null);
     const evs = [v1(40001, inContainer('web', '/usr/bin/python3.11')), v1(40002, inContainer('billing', '/usr/local/bin/node')), v1(40003, curl), v1(40004, null)];
     for (const e of evs) {
@@ -66,7 +66,7 @@ describe('scan/replay summary parity with report (#11, #10 item 4)', () => {
       recordEvent(s, e);
     }
     const built = b.build();
-    const text = formatTextReport(built, input);
+    const text = formatCaptureSummaryText(built, input);
     const header = text.split('\n').find((l) => /^\s+client\s/.test(l))!;
     expect(header).toMatch(/\bcontainer\b/);
     expect(text.split('\n').filter((l) => /^\s+10\.0\.0\.5\s/.test(l) && /\b(web|billing)\b/.test(l))).toHaveLength(2);

@@ -1,4 +1,4 @@
-import type { Report } from './report.js';
+import type { CaptureSummary } from './capture-summary.js';
 import type { InputSummary } from './input-summary.js';
 import { findingLines } from '../readiness/readiness-format.js';
 import { describeUnread } from '../decode/unread-imds.js';
@@ -16,7 +16,7 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
-export function formatTextReport(report: Report, input: InputSummary): string {
+export function formatCaptureSummaryText(report: CaptureSummary, input: InputSummary): string {
   const t = report.totals;
   const out: string[] = [];
   out.push(`imdswatch report — ${input.sources.join(', ') || '(no input)'}`);

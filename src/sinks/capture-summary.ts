@@ -3,16 +3,18 @@ import { emptyState, recordEvent, type DaemonState } from './state-store.js';
 import { computeReadiness, type Readiness } from '../readiness/readiness.js';
 
 /**
- * The aggregated report that `replay` and `scan` print: totals, one row per
- * (client, User-Agent, process) group, then each IMDSv1 call. Every list has a
- * named bound; what does not fit is counted, never dropped silently.
+ * The capture summary that `replay` and `scan` print: totals, one row per
+ * (client, User-Agent, process) group, then each IMDSv1 call, and the same readiness
+ * findings `imdswatch report` gives. ("report" is the readiness report over the daemon's
+ * state: src/readiness, src/cli/report-command.ts; this is the summary of one capture.)
+ * Every list has a named bound; what does not fit is counted, never dropped silently.
  */
-export interface ReportLimits {
+export interface CaptureSummaryLimits {
   maxGroups: number;
   maxListedV1Calls: number;
 }
 
-export const DEFAULT_REPORT_LIMITS: ReportLimits = { maxGroups: 10_000, maxListedV1Calls: 1_000 };
+export const DEFAULT_SUMMARY_LIMITS: CaptureSummaryLimits = { maxGroups: 10_000, maxListedV1Calls: 1_000 };
 
 export interface Totals {
   requests: number;
@@ -55,7 +57,7 @@ export interface V1CallRow {
   exe: string | null;
 }
 
-export interface Report {
+export interface CaptureSummary {
   totals: Totals;
   groups: GroupRow[];
   /** groups beyond maxGroups, merged into one row named "(other)" */
@@ -68,7 +70,7 @@ export interface Report {
   readiness: Readiness;
 }
 
-export class ReportBuilder {
+export class CaptureSummaryBuilder {
   /** per-program fold shared with the daemon's state, so scan/replay name what report names */
   private readonly state: DaemonState;
   private readonly totals: Totals = { requests: 0, v1: 0, v2: 0, token: 0, v1Rejected: 0, tokenRejected: 0, unanswered: 0 };
@@ -78,10 +80,10 @@ export class ReportBuilder {
   private v1CallsNotListed = 0;
   private firstSeen: string | null = null;
   private lastSeen: string | null = null;
-  private readonly limits: ReportLimits;
+  private readonly limits: CaptureSummaryLimits;
 
-  constructor(limits: Partial<ReportLimits> = {}, host = '-') {
-    this.limits = { ...DEFAULT_REPORT_LIMITS, ...limits };
+  constructor(limits: Partial<CaptureSummaryLimits> = {}, host = '-') {
+    this.limits = { ...DEFAULT_SUMMARY_LIMITS, ...limits };
     this.state = emptyState(host, null);
   }
 
@@ -121,7 +123,7 @@ export class ReportBuilder {
     }
   }
 
-  build(): Report {
+  build(): CaptureSummary {
     const groups = [...this.groups.values()].sort(
       (a, b) => b.v1Rejected - a.v1Rejected || b.v1 - a.v1 || b.v2 + b.token - (a.v2 + a.token) || a.client.localeCompare(b.client),
     );
