@@ -232,7 +232,7 @@ function child(mode) {
 }
 
 function tcpdump() {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', 'tcpdump', '-r', file, '-w', '/dev/null'], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', 'tcpdump', '-Z', 'root', '-r', file, '-w', '/dev/null'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tcpdump failed: ${r.stderr}`);
   const last = r.stderr.trim().split('\n').pop().split(' ');
   return { secs: Number(last[0]), cpuSecs: Number(last[1]) + Number(last[2]), maxRssMiB: Number(last[3]) / 1024 };

@@ -71,7 +71,8 @@ export async function benchReplay({ sizeMiB = 1024, runs = 3, tsharkMiB = 0, log
   log(`replay x${runs} ...`);
   const replay = bestOf(runs, () => replayRun(file), checkReplay(m));
   log(`tcpdump x${runs} ...`);
-  const tcpdump = bestOf(runs, () => timed('tcpdump', ['-r', file, '-w', '/dev/null']), (r) => {
+  // -Z root: tcpdump otherwise drops to its own user and chowns the output file — /dev/null itself
+  const tcpdump = bestOf(runs, () => timed('tcpdump', ['-Z', 'root', '-r', file, '-w', '/dev/null']), (r) => {
     if (r.status !== 0) fail(`tcpdump exited ${r.status}: ${r.stderr.slice(-300)}`);
   });
 
