@@ -6,8 +6,8 @@ import { gateRuleStatus } from '../../src/live/gate-rules.js';
 import { labAvailable } from '../support/lab/netns.js';
 import { nsRunner } from '../live/probe.js';
 import { waitFor } from '../helpers/wait.js';
-import { CI, createContainerHost, eventsOf, missingTools, report, startImdswatch, type ContainerHost, type EventLine } from './host.js';
-import { runWaiting, startDocker, type DockerRuntime } from './docker.js';
+import { CI, createContainerHost, eventsOf, missingTools, report, runWaiting, startImdswatch, type ContainerHost, type EventLine } from './host.js';
+import { startDocker, type DockerRuntime } from './docker.js';
 
 /**
  * Docker for real (#10): imdswatch starts first, dockerd after it (as on a booted host, where
@@ -53,7 +53,7 @@ describe.skipIf(!CI && !available)('Docker (dockerd in a namespace of its own, s
     dockerForward = (await host.exec(['iptables', '-w', '5', '-S', 'FORWARD'])).stdout;
     gateAfterDocker = gateRuleStatus(4, nsRunner(host.ns));
     // 3. a bridged container calls IMDSv1 as uid 1000 (in the image: billing; on the host maybe someone else)
-    const b = await runWaiting(docker, 'billing-api', '1000:1000', V1);
+    const b = await runWaiting(docker.cli, 'docker', docker.image, 'billing-api', '1000:1000', V1);
     billing = b;
     seen.billingCgroup = readFileSync(`/proc/${b.pid}/cgroup`, 'utf8').split('\n')[0];
     await b.go();
@@ -70,7 +70,7 @@ describe.skipIf(!CI && !available)('Docker (dockerd in a namespace of its own, s
 
     // 5. the other order: Docker already runs, imdswatch starts now; IMDSv2 only
     const iw2 = await startImdswatch(host, join(dir, 'second'), [bind]);
-    const p = await runWaiting(docker, 'payments-v2', '1001:1001', V2);
+    const p = await runWaiting(docker.cli, 'docker', docker.image, 'payments-v2', '1001:1001', V2);
     payments = p;
     await p.go();
     await waitFor(() => eventsOf(iw2.out()).length >= 2, 20_000, 'the payments-v2 events');

@@ -64,21 +64,3 @@ export async function startDocker(host: ContainerHost): Promise<DockerRuntime> {
   return { dataRoot, cli, bind: { from: dataRoot, to: '/var/lib/docker' }, image: IMAGE_NAME, stop };
 }
 
-/**
- * A container whose main process waits for a go file, then execs `script` (so the process
- * that calls IMDS is the container's State.Pid). Returns its id and host pid.
- */
-export async function runWaiting(rt: DockerRuntime, name: string, user: string, script: string): Promise<{ id: string; pid: number; go(): Promise<void> }> {
-  const r = await rt.cli(['run', '-d', '--name', name, '-u', user, rt.image, 'sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; ${script}`]);
-  if (r.code !== 0) throw new Error(`docker run ${name} failed: ${r.stderr}`);
-  const id = r.stdout.trim();
-  const pid = Number((await rt.cli(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
-  return {
-    id,
-    pid,
-    go: async () => {
-      const e = await rt.cli(['exec', id, 'touch', '/tmp/go']);
-      if (e.code !== 0) throw new Error(`docker exec failed: ${e.stderr}`);
-    },
-  };
-}

@@ -217,3 +217,35 @@ export function leftoversGuard(paths: string[]): () => void {
     for (const p of missing) rmSync(p, { recursive: true, force: true });
   };
 }
+
+/** a runtime's CLI (docker, podman, rootless podman): argv in, result out */
+export type RuntimeCli = (args: string[], timeoutMs?: number) => Promise<RunResult>;
+
+/**
+ * A container whose main process waits for a go file, then execs `script` (so the process
+ * that calls IMDS is the container's State.Pid). Docker and Podman take the same `run`,
+ * `inspect` and `exec`; `runFlags` are the runtime's extra `run` flags. Returns its id and
+ * host pid.
+ */
+export async function runWaiting(
+  cli: RuntimeCli,
+  label: string,
+  image: string,
+  name: string,
+  user: string,
+  script: string,
+  runFlags: string[] = [],
+): Promise<{ id: string; pid: number; go(): Promise<void> }> {
+  const r = await cli(['run', '-d', '--name', name, '-u', user, ...runFlags, image, 'sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; ${script}`]);
+  if (r.code !== 0) throw new Error(`${label} run ${name} failed: ${r.stderr}`);
+  const id = r.stdout.trim().split('\n').pop()!; // podman may print pull/import lines first
+  const pid = Number((await cli(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
+  return {
+    id,
+    pid,
+    go: async () => {
+      const e = await cli(['exec', id, 'touch', '/tmp/go']);
+      if (e.code !== 0) throw new Error(`${label} exec failed: ${e.stderr}`);
+    },
+  };
+}

@@ -6,8 +6,8 @@ import { gateRuleStatus } from '../../src/live/gate-rules.js';
 import { labAvailable } from '../support/lab/netns.js';
 import { nsRunner } from '../live/probe.js';
 import { waitFor } from '../helpers/wait.js';
-import { CI, createContainerHost, eventsOf, missingTools, report, startImdswatch, type ContainerHost, type EventLine } from './host.js';
-import { podmanRunWaiting, startPodman, type PodmanRuntime } from './podman.js';
+import { CI, createContainerHost, eventsOf, missingTools, report, runWaiting, startImdswatch, type ContainerHost, type EventLine } from './host.js';
+import { PODMAN_RUN_FLAGS, startPodman, type PodmanRuntime } from './podman.js';
 
 /**
  * Rootful Podman for real (#10 items 2, 5, 9): imdswatch first, then Podman (CNI bridge,
@@ -39,7 +39,7 @@ describe.skipIf(!CI && !available)('Podman rootful (cgroupfs, CNI), started afte
     const t0 = Date.now();
     const iw = await startImdswatch(host, dir, [{ from: `/var/lib/${host.id}-podman/storage`, to: '/var/lib/containers/storage' }]);
     podman = await startPodman(host);
-    const w = await podmanRunWaiting(podman, 'billing-api', '1000:1000', V1);
+    const w = await runWaiting(podman.cli, 'podman', podman.image, 'billing-api', '1000:1000', V1, PODMAN_RUN_FLAGS);
     c = w;
     cgroup = readFileSync(`/proc/${w.pid}/cgroup`, 'utf8').split('\n')[0]!;
     forward = (await host.exec(['iptables', '-w', '5', '-S', 'FORWARD'])).stdout;

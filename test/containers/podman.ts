@@ -49,18 +49,3 @@ export async function startPodman(host: ContainerHost): Promise<PodmanRuntime> {
   return { root, cli, bind: { from: join(root, 'storage'), to: '/var/lib/containers/storage' }, image: `localhost/${IMAGE_NAME}`, stop };
 }
 
-/** as docker.ts runWaiting: the container's main process execs `script` once told to */
-export async function podmanRunWaiting(rt: PodmanRuntime, name: string, user: string, script: string): Promise<{ id: string; pid: number; go(): Promise<void> }> {
-  const r = await rt.cli(['run', '-d', '--name', name, '-u', user, ...PODMAN_RUN_FLAGS, rt.image, 'sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; ${script}`]);
-  if (r.code !== 0) throw new Error(`podman run ${name} failed: ${r.stderr}`);
-  const id = r.stdout.trim().split('\n').pop()!;
-  const pid = Number((await rt.cli(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
-  return {
-    id,
-    pid,
-    go: async () => {
-      const e = await rt.cli(['exec', id, 'touch', '/tmp/go']);
-      if (e.code !== 0) throw new Error(`podman exec failed: ${e.stderr}`);
-    },
-  };
-}

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labAvailable } from '../support/lab/netns.js';
 import { waitFor } from '../helpers/wait.js';
-import { CI, createContainerHost, eventsOf, missingTools, report, startImdswatch, type ContainerHost, type EventLine } from './host.js';
-import { rootlessRunWaiting, startRootlessPodman, type RootlessPodman } from './rootless.js';
+import { CI, createContainerHost, eventsOf, missingTools, report, runWaiting, startImdswatch, type ContainerHost, type EventLine } from './host.js';
+import { startRootlessPodman, type RootlessPodman } from './rootless.js';
+import { PODMAN_RUN_FLAGS } from './podman.js';
+import { IMAGE_NAME } from './image.js';
 
 /**
  * Rootless Podman (#10 item 3): the container's connection leaves the host from
@@ -33,7 +35,7 @@ describe.skipIf(!CI && !available)('Podman rootless (slirp4netns), started after
     const t0 = Date.now();
     const iw = await startImdswatch(host, dir, []);
     rl = await startRootlessPodman(host);
-    const w = await rootlessRunWaiting(rl, 'billing-api', '1000:1000', V1);
+    const w = await runWaiting(rl.cli, 'rootless podman', IMAGE_NAME, 'billing-api', '1000:1000', V1, PODMAN_RUN_FLAGS);
     c = w;
     await w.go();
     await waitFor(() => eventsOf(iw.out()).length >= 1, 20_000, 'the rootless billing-api event');

@@ -3,7 +3,6 @@ import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { ensureImageTar, IMAGE_NAME } from './image.js';
 import type { ContainerHost } from './host.js';
-import { PODMAN_RUN_FLAGS } from './podman.js';
 import { run, type RunResult } from '../support/lab/proc.js';
 
 /**
@@ -89,17 +88,3 @@ export async function startRootlessPodman(host: ContainerHost): Promise<Rootless
   return { user, uid, cli, stop };
 }
 
-export async function rootlessRunWaiting(rt: RootlessPodman, name: string, user: string, script: string): Promise<{ id: string; pid: number; go(): Promise<void> }> {
-  const r = await rt.cli(['run', '-d', '--name', name, '-u', user, ...PODMAN_RUN_FLAGS, IMAGE_NAME, 'sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; ${script}`]);
-  if (r.code !== 0) throw new Error(`rootless podman run ${name} failed: ${r.stderr}`);
-  const id = r.stdout.trim().split('\n').pop()!;
-  const pid = Number((await rt.cli(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
-  return {
-    id,
-    pid,
-    go: async () => {
-      const e = await rt.cli(['exec', id, 'touch', '/tmp/go']);
-      if (e.code !== 0) throw new Error(`rootless podman exec failed: ${e.stderr}`);
-    },
-  };
-}
