@@ -117,6 +117,3 @@ export class SegmentDeduper {
     }
   }
 }
-
-/** the name before segments were deduplicated after the one decode (#13); tests still use it */
-export const FrameDeduper = SegmentDeduper;

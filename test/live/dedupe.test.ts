@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TcpSegment } from '../../src/decode/packet.js';
-import { connectionKey, dedupeKey, FrameDeduper } from '../../src/live/dedupe.js';
+import { connectionKey, dedupeKey, SegmentDeduper } from '../../src/live/dedupe.js';
 
 const SYN = 0x02, ACK = 0x10, PSH = 0x08;
 function seg(o: Partial<TcpSegment>): TcpSegment {
@@ -24,16 +24,16 @@ describe('dedupe keys', () => {
   });
 });
 
-describe('FrameDeduper', () => {
+describe('SegmentDeduper', () => {
   it('passes one copy of a packet seen twice with the same 4-tuple (veth, then bridge)', () => {
-    const d = new FrameDeduper();
+    const d = new SegmentDeduper();
     expect(d.acceptSegment(seg({}), 0)).toBe(true);
     expect(d.acceptSegment(seg({}), 0.01)).toBe(false);
     expect(d.stats()).toMatchObject({ passed: 1, duplicates: 1 });
   });
 
   it('keeps a whole connection under its first 4-tuple when a NATed copy follows (both directions)', () => {
-    const d = new FrameDeduper();
+    const d = new SegmentDeduper();
     const passed: string[] = [];
     const push = (s: TcpSegment, ms: number) => {
       if (d.acceptSegment(s, ms)) passed.push(`${connectionKey(s)} ${s.flags}`);
@@ -54,14 +54,14 @@ describe('FrameDeduper', () => {
   });
 
   it('does not merge different connections or the same packet outside the window', () => {
-    const d = new FrameDeduper({ windowMs: 50 });
+    const d = new SegmentDeduper({ windowMs: 50 });
     expect(d.acceptSegment(seg({ seq: 1 }), 0)).toBe(true);
     expect(d.acceptSegment(seg({ seq: 2, srcPort: 40001 }), 0)).toBe(true);
     expect(d.acceptSegment(seg({ seq: 1 }), 1_000)).toBe(true); // a retransmission a second later
   });
 
   it('stays bounded', () => {
-    const d = new FrameDeduper({ maxRecent: 100, maxAliases: 10, windowMs: 1e9 });
+    const d = new SegmentDeduper({ maxRecent: 100, maxAliases: 10, windowMs: 1e9 });
     for (let i = 0; i < 10_000; i++) {
       const s = seg({ seq: i, srcPort: 1000 + (i % 50000) });
       d.acceptSegment(s, i);

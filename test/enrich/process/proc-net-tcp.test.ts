@@ -6,7 +6,7 @@ import {
   parseProcNetTcp,
   TCP_SYN_SENT,
 } from '../../../src/enrich/process/proc-net-tcp.js';
-import { canonicalIp } from '../../../src/enrich/process/ip-text.js';
+import { canonicalIp } from '../../../src/domain/address.js';
 
 // rows as the kernel prints them on x86_64 (little-endian)
 const TCP4 = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
