@@ -26,6 +26,16 @@ export function unreadImds(skipped: Record<string, number>): Record<string, numb
   return out;
 }
 
+/**
+ * The decode stage's part of that list as one count, for the daemon's state (#16): IMDS
+ * fragments not reassembled, conflicting overlaps, frames of an unknown link type. The TCP
+ * counters are left out live: capture loss there is measured by the gate cross-check, and
+ * the gap counter does not tell a lost response from a lost request.
+ */
+export function unreadImdsPackets(decode: { fragments: number; skipped: Record<string, number> }): number {
+  return decode.fragments + (decode.skipped['ip-fragment-overlap-conflict'] ?? 0) + (decode.skipped['unknown-linktype'] ?? 0);
+}
+
 /** "8 IMDS fragment(s) not reassembled, 375 byte(s) missing inside IMDS connections" ('' when nothing) */
 export function describeUnread(unread: Record<string, number> | undefined, linkTypes: number[] = []): string {
   if (!unread) return '';

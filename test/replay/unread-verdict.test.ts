@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { failOnMatched, parseFailOn } from '../../src/cli/fail-on.js';
-import { describeUnread, unreadImds, unsupportedLinkTypeError } from '../../src/decode/unread-imds.js';
+import { describeUnread, unreadImds, unreadImdsPackets, unsupportedLinkTypeError } from '../../src/decode/unread-imds.js';
 import { REPO_ROOT } from '../support/testkit/make-edge-pcaps.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -39,6 +39,11 @@ describe('unread IMDS traffic: which counters, and --fail-on unknown', () => {
     // a v1 call makes the verdict NOT READY, not UNKNOWN
     expect(failOnMatched(['unknown'], { ...TOTALS, v1: 1 }, unread)).toBe(false);
     expect(() => parseFailOn('unkown')).toThrow(/v1, rejected and\/or unknown/);
+  });
+
+  it("the daemon's count: unreassembled fragments, conflicting overlaps and unknown link types, not TCP gaps", () => {
+    expect(unreadImdsPackets({ fragments: 2, skipped: { 'ip-fragment-overlap-conflict': 1, 'unknown-linktype': 4, 'ipv4-bad-header': 9 } })).toBe(7);
+    expect(unreadImdsPackets({ fragments: 0, skipped: {} })).toBe(0);
   });
 
   it('every frame of an unsupported link type is an error naming it; some are not', () => {
