@@ -8,7 +8,8 @@ import { BusyGuard } from './busy-guard.js';
 /**
  * Who made a flow's calls (docs/design.md#attribution): the SYN gate's record when it has
  * one, else a passive /proc lookup taken at the flow's first byte, while the socket still
- * exists. The answer is a plain value settled when the flow's first event is built: a SYN
+ * exists (or, for a connection already open when capture started, its owner as read then:
+ * a keep-alive client may exit before its first captured byte is processed). The answer is a plain value settled when the flow's first event is built: a SYN
  * forwarded from a container is captured before the gate holds it, so at the first byte the
  * gate may not have its record yet; by the time the flow carries a response it has (the
  * handshake waited for the verdict), and the gate's answer wins.
@@ -29,6 +30,8 @@ export class FlowAttributor {
     private readonly correlator: ProcCorrelator,
     private readonly gate: SynGate | null,
     private readonly passiveBudgetMs: number,
+    /** owners of the IMDS connections open when capture started (tuple key → process) */
+    private readonly openAtStart: ReadonlyMap<string, ProcessInfo> = new Map(),
   ) {
     // passive lookups share the gate's overload guard (one /proc budget for the event loop)
     this.guard = gate?.guard ?? new BusyGuard();
@@ -49,6 +52,8 @@ export class FlowAttributor {
     } else {
       this.passiveShed++;
     }
+    // a connection older than the capture: its owner as read at start, when it has gone since
+    if (!found && !flow.sawSyn) found = this.openAtStart.get(key) ?? null;
     const passive: Who = found ? { process: found, attribution: 'passive' } : { process: null, attribution: 'none' };
     const gate = this.gate;
     if (!gate || !flow.sawSyn || rec) return this.settled(passive);

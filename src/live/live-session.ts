@@ -4,10 +4,11 @@ import { createPipeline } from '../pipeline/create-pipeline.js';
 import type { Pipeline, PipelineStats } from '../pipeline/pipeline.js';
 import type { FlowAttribution } from '../enrich/enricher.js';
 import { ProcCorrelator, type CorrelatorStats } from '../enrich/process/proc-correlator.js';
-import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS } from '../domain/endpoint.js';
+import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS, IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
+import type { ProcessInfo } from '../imds/event.js';
 import { LiveCapture, type CaptureStats } from './capture.js';
 import { SegmentDeduper, type DedupeStats } from './dedupe.js';
-import { SynGate, type GateRecord, type GateStats } from './gate.js';
+import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
 import { procLookupPrivilegeWarning } from './privilege.js';
 import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
@@ -80,6 +81,8 @@ export class LiveSession {
   private ruleWatch: GateRuleWatch | null = null;
   private capture: LiveCapture | null = null;
   private attributor: FlowAttributor | null = null;
+  /** owners of the IMDS connections open when the session started (tuple key → process) */
+  private readonly openAtStart = new Map<string, ProcessInfo>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -100,6 +103,8 @@ export class LiveSession {
   private constructor(private readonly opts: LiveSessionOptions) {
     this.correlator = opts.correlator ?? new ProcCorrelator();
     this.correlator.prime();
+    // connections to IMDS already open: their SYN is past, their owner may exit before we read them
+    for (const c of this.correlator.openConnections(isImdsPeer)) this.openAtStart.set(tupleKey(c.tuple), c.process);
     if (!opts.correlator) {
       const w = procLookupPrivilegeWarning();
       if (w) opts.onWarning(w);
@@ -117,7 +122,7 @@ export class LiveSession {
 
   /** the pipeline's attribution hook (public for tests of the passive path) */
   attributionFor(flow: FlowInfo): FlowAttribution {
-    this.attributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS);
+    this.attributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart);
     return this.attributor.attributionFor(flow);
   }
 
@@ -228,4 +233,8 @@ export class LiveSession {
     }
     this.capture = capture;
   }
+}
+
+function isImdsPeer(ip: string, port: number): boolean {
+  return port === IMDS_PORT && (ip === IMDS_V4_TEXT || ip === IMDS_V6_TEXT);
 }

@@ -4,7 +4,7 @@ import { ContainerResolver, type ContainerResolverStats } from '../container/con
 import { canonicalIp } from '../../domain/address.js';
 import { ProcessCache } from './process-cache.js';
 import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink } from './proc-fs.js';
-import { encodeProcNetAddress, findProcNetTcpRow, type ProcNetTcpEntry } from './proc-net-tcp.js';
+import { encodeProcNetAddress, findProcNetTcpRow, parseProcNetTcp, TCP_ESTABLISHED, type ProcNetTcpEntry } from './proc-net-tcp.js';
 import { loadSockDiag, type SockDiag, type SockDiagRow, type SockDiagStats } from './sock-diag.js';
 import { parseStatus } from './status.js';
 
@@ -186,12 +186,58 @@ export class ProcCorrelator {
     const pid = this.findOwner(found.inode, found.uid, deadline);
     if (pid === 'budget') return done('budget', null, netns, found);
     if (pid === null) return done('no-owner', null, netns, found);
-    const info = this.processes.get(pid, found.uid);
-    if (!info) return done('no-owner', null, netns, found);
+    const info = this.describe(pid, found.uid, remote, netns, deadline);
+    return info ? done('found', info, netns, found) : done('no-owner', null, netns, found);
+  }
+
+  /**
+   * Who holds each connection that is open right now to a peer `wanted` accepts (the daemon
+   * passes the IMDS addresses): read once at start, in every network namespace, so a
+   * keep-alive connection opened before the daemon is still attributed when its owner exits
+   * before the capture's first byte of it is processed (docs/design.md#attribution).
+   * Established client sockets only; at most `max` connections; `budgetMs` bounds the whole read.
+   */
+  openConnections(
+    wanted: (remoteIp: string, remotePort: number) => boolean,
+    budgetMs = 200,
+    max = 4_096,
+  ): Array<{ tuple: SocketTuple; process: ProcessInfo }> {
+    const deadline = performance.now() + budgetMs;
+    if (this.inodeOwner.size === 0) this.prime();
+    this.refreshNetns();
+    const dirs: Array<{ dir: string; netns: number | null }> = [{ dir: `${this.opts.procRoot}/net`, netns: this.ownNetns }];
+    for (const [netns, pid] of this.netnsRep) if (netns !== this.ownNetns) dirs.push({ dir: `${this.opts.procRoot}/${pid}/net`, netns });
+    const out: Array<{ tuple: SocketTuple; process: ProcessInfo }> = [];
+    for (const { dir, netns } of dirs) {
+      for (const ipv6 of [false, true]) {
+        if (performance.now() > deadline || out.length >= max) return out;
+        const text = readText(`${dir}/${ipv6 ? 'tcp6' : 'tcp'}`);
+        if (!text) continue;
+        for (const row of parseProcNetTcp(text, ipv6)) {
+          if (row.state !== TCP_ESTABLISHED || row.inode === 0 || !wanted(row.remoteIp, row.remotePort)) continue;
+          const owner = this.inodeOwner.get(row.inode);
+          if (!owner) continue;
+          const remote = { ip: row.remoteIp, port: row.remotePort };
+          const info = this.describe(owner.pid, row.uid, remote, netns, deadline);
+          if (!info) continue;
+          const v4 = !ipv6 || row.v4Mapped;
+          const tuple: SocketTuple = { srcIp: canonicalIp(row.localIp), srcPort: row.localPort, dstIp: canonicalIp(row.remoteIp), dstPort: row.remotePort, ipVersion: v4 ? 4 : 6 };
+          out.push({ tuple, process: info });
+          if (out.length >= max) return out;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** the ProcessInfo of a socket's owner: container named, user-mode network proxy looked behind */
+  private describe(pid: number, uid: number, remote: { ip: string; port: number }, netns: number | null, deadline: number): ProcessInfo | null {
+    const info = this.processes.get(pid, uid);
+    if (!info) return null;
     // rootless containers' user-mode networking: look behind slirp4netns (#10 item 3)
-    if (isUserModeNetProxy(info.exe)) return done('found', this.behindProxy(info, remote, deadline), netns, found);
+    if (isUserModeNetProxy(info.exe)) return this.behindProxy(info, remote, deadline);
     const container = info.container && this.containers ? this.containers.resolve(info.container) : info.container;
-    return done('found', { ...info, netns: info.netns ?? netns, container }, netns, found);
+    return { ...info, netns: info.netns ?? netns, container };
   }
 
   /** the process (or at least the container) behind a user-mode network proxy; the proxy stays in `via` */

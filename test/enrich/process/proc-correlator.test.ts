@@ -117,6 +117,37 @@ describe('ProcCorrelator on a fake /proc', () => {
     }
   });
 
+  it('lists the established connections to IMDS open now, with their owners, in every netns (not SYN_SENT, not other peers)', () => {
+    const est = fakeProc();
+    try {
+      // host netns: curl's established connection to IMDS, plus one to another peer
+      const other = LE
+        ? '   2: 0F02000A:B3C3 0100000A:0050 01 00000000:00000000 00:00000000 00000000  1000        0 777002 1 0\n'
+        : '   2: 0A00020F:B3C3 0A000001:0050 01 00000000:00000000 00:00000000 00000000  1000        0 777002 1 0\n';
+      est.setNet('net', HEADER + ROW.replace(' 02 00000001', ' 01 00000000') + other);
+      est.addPid(1, { comm: 'systemd', ppid: 0, uid: 0, argv: ['/sbin/init'], exe: '/usr/lib/systemd/systemd' });
+      est.addPid(900, { comm: 'python3', ppid: 1, uid: 1000, argv: ['python3', 'keep.py', '--token', 'X-aws-ec2-metadata-token: AQAEAFBkYzEyMzQ1Njc4OTBhYmNkZWZnaGlqaw=='], exe: '/usr/bin/python3.11', fds: [777001, 777002] });
+      // a container's netns: one established (owner known), one still SYN_SENT (left out)
+      const cid = 'cd'.repeat(32);
+      const inNs = LE
+        ? '   1: 020011AC:C000 FEA9FEA9:0050 01 00000000:00000000 00:00000000 00000000     0        0 888001 1 0\n   2: 020011AC:C001 FEA9FEA9:0050 02 00000000:00000000 00:00000000 00000000     0        0 888002 1 0\n'
+        : '   1: AC110002:C000 A9FEA9FE:0050 01 00000000:00000000 00:00000000 00000000     0        0 888001 1 0\n   2: AC110002:C001 A9FEA9FE:0050 02 00000000:00000000 00:00000000 00000000     0        0 888002 1 0\n';
+      est.addPid(800, { comm: 'app', ppid: 1, uid: 0, argv: ['/app'], exe: '/app', netns: 4026532777, fds: [888001, 888002], cgroup: `0::/system.slice/docker-${cid}.scope\n` });
+      est.setNet('800/net', HEADER + inNs);
+      const c = new ProcCorrelator({ procRoot: est.root, passwdPath: join(est.root, 'passwd'), containerResolver: null, sockDiag: null });
+      c.prime();
+      const open = c.openConnections((ip, port) => ip === '169.254.169.254' && port === 80);
+      expect(open.map((o) => ({ tuple: o.tuple, pid: o.process.pid, exe: o.process.exe, user: o.process.user, container: o.process.container?.id ?? null }))).toEqual([
+        { tuple: { ...TUPLE, srcPort: 0xb3c2 }, pid: 900, exe: '/usr/bin/python3.11', user: 'alice', container: null },
+        { tuple: { srcIp: '172.17.0.2', srcPort: 0xc000, dstIp: '169.254.169.254', dstPort: 80, ipVersion: 4 }, pid: 800, exe: '/app', user: null, container: cid },
+      ]);
+      // the owner's command line is redacted like every other lookup's
+      expect(JSON.stringify(open)).not.toContain('AQAE');
+    } finally {
+      rmSync(est.root, { recursive: true, force: true });
+    }
+  });
+
   it('gives up at the budget', () => {
     const c = new ProcCorrelator({ procRoot: fp.root, passwdPath: join(fp.root, 'passwd') });
     const r = c.findSocketOwner(TUPLE, -1);
