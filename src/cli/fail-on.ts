@@ -50,7 +50,7 @@ export function unreadNotes(files: string[], result: Pick<ReplayResult, 'stats' 
   }
   const skipped: Record<string, number> = { ...result.read.skipped, ...result.stats.decode.skipped };
   skipped['ip-fragments'] = result.stats.decode.fragments;
-  skipped['tcp-gap-bytes'] = result.stats.tcp.gapBytes;
+  skipped['tcp-gap-bytes'] = result.stats.tcp.gapBytes - result.stats.tcp.responseGapBytes;
   skipped['tcp-flows-evicted'] = result.stats.tcp.evictedFlows;
   const what = describeUnread(unreadImds(skipped), unknownLinkTypesOf(result.stats.decode.unknownLinkTypes));
   if (!what) return null;

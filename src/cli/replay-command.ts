@@ -91,7 +91,8 @@ export function summarize(sources: string[], stats: PipelineStats, errors: strin
   for (const [k, n] of Object.entries(stats.decode.skipped)) add(k, n);
   add('ip-fragments', stats.decode.fragments);
   add('tcp-flows-evicted', stats.tcp.evictedFlows);
-  add('tcp-gap-bytes', stats.tcp.gapBytes);
+  add('tcp-gap-bytes', stats.tcp.gapBytes - stats.tcp.responseGapBytes);
+  add('tcp-response-gap-bytes', stats.tcp.responseGapBytes);
   for (const [k, n] of Object.entries(stats.http.errors)) add(k, n);
   const unclassified = stats.http.errors['unclassifiable-truncated-head'] ?? 0;
   return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, unread: unreadImds(skipped), errors }; // unread: #16

@@ -4,7 +4,9 @@
  * The counters are the keys of the report's `input.skipped` (decode, read, tcp, http).
  *
  * Not in the list: traffic that is not IMDS (other hosts, UDP), malformed headers a receiver
- * drops too, duplicates, copies of a datagram already read, and requests whose head was cut
+ * drops too, duplicates, copies of a datagram already read, bytes missing from the server's
+ * side of a connection (`tcp-response-gap-bytes`: an answer unread, e.g. a token PUT's reply
+ * dropped by the hop limit, never a request), and requests whose head was cut
  * (`unclassifiable-truncated-head`, which has its own UNKNOWN: `input.unclassified`).
  */
 import { linkTypeText } from './decoder.js';
@@ -13,7 +15,7 @@ import { linkTypeText } from './decoder.js';
 const UNREAD_REASONS: Record<string, (n: number) => string> = {
   'ip-fragments': (n) => `${n} IMDS fragment(s) not reassembled`,
   'ip-fragment-overlap-conflict': (n) => `${n} IMDS fragment(s) overlapping held bytes with other bytes (the receiver may have read those)`,
-  'tcp-gap-bytes': (n) => `${n} byte(s) missing inside IMDS connections`,
+  'tcp-gap-bytes': (n) => `${n} byte(s) missing from the client side of IMDS connections`,
   'tcp-flows-evicted': (n) => `${n} IMDS connection(s) evicted under load`,
   'unknown-linktype': (n) => `${n} packet(s) of a link type imdswatch cannot read`,
   'pcapng-unknown-interface': (n) => `${n} packet(s) of an undefined pcapng interface`,

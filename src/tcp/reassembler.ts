@@ -62,6 +62,8 @@ export class Reassembler {
     private readonly stats: FlowStats,
     private readonly budget: ReassemblyBudget,
     private readonly limits: ReassemblerLimits,
+    /** which side of the connection this stream is: response gaps are counted apart */
+    private readonly side: 'request' | 'response' = 'request',
   ) {}
 
   get ended(): boolean {
@@ -143,6 +145,7 @@ export class Reassembler {
 
   private emitGap(bytes: number, sec: number, nsec: number): void {
     this.stats.gapBytes += bytes;
+    if (this.side === 'response') this.stats.responseGapBytes += bytes;
     this.consumer.onGap(bytes, sec, nsec);
   }
 

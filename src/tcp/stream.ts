@@ -70,6 +70,11 @@ export interface FlowStats {
   overlapConflictBytes: number;
   /** stream bytes reported to consumers as gaps (lost in capture, snaplen cut, or a hole given up at a buffer limit) */
   gapBytes: number;
+  /**
+   * the part of `gapBytes` missing from the server's side (responses): it cannot hide a
+   * request, only the answer to one (e.g. a token PUT's reply dropped by the hop limit)
+   */
+  responseGapBytes: number;
   midstreamFlows: number;
   /**
    * segments that could not start a flow and belong to none: pure ACK/FIN/RST of an

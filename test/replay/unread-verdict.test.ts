@@ -21,10 +21,12 @@ const TOTALS = { requests: 1, v1: 0, v2: 1, token: 0, v1Rejected: 0, tokenReject
 
 describe('unread IMDS traffic: which counters, and --fail-on unknown', () => {
   it('names only the counters that may hide a request', () => {
-    const skipped = { 'ip-fragments': 8, 'tcp-gap-bytes': 375, 'E_HTTP_GAP': 3, 'unknown-linktype': 9, 'ip-fragment-duplicate': 2, 'ipv4-bad-header': 1, 'tcp-flows-evicted': 0 };
+    const skipped = {
+      'ip-fragments': 8, 'tcp-gap-bytes': 375, 'tcp-response-gap-bytes': 242, 'E_HTTP_GAP': 3, 'unknown-linktype': 9, 'ip-fragment-duplicate': 2, 'ipv4-bad-header': 1, 'tcp-flows-evicted': 0,
+    };
     expect(unreadImds(skipped)).toEqual({ 'ip-fragments': 8, 'tcp-gap-bytes': 375, 'unknown-linktype': 9 });
     expect(describeUnread(unreadImds(skipped), [147])).toBe(
-      '8 IMDS fragment(s) not reassembled, 375 byte(s) missing inside IMDS connections, 9 packet(s) of a link type imdswatch cannot read (147 (USER0))',
+      '8 IMDS fragment(s) not reassembled, 375 byte(s) missing from the client side of IMDS connections, 9 packet(s) of a link type imdswatch cannot read (147 (USER0))',
     );
     expect(describeUnread({})).toBe('');
   });
@@ -61,6 +63,19 @@ describe.skipIf(!existsSync(CLI))('imdswatch replay when IMDS traffic could not 
     expect(r.stdout).toMatch(/^Result: UNKNOWN — no IMDSv1 call seen, but IMDS traffic could not be read \(1 IMDS fragment\(s\) not reassembled.*\): an IMDSv1 call may be hidden there\.$/m);
     expect(r.stdout).not.toMatch(/every request used a session token/);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^imdswatch: IMDS traffic could not be read: 1 IMDS fragment\(s\) not reassembled.*verdict is UNKNOWN/)]);
+  });
+
+  it("a token PUT's reply dropped by the hop limit (a gap on the server's side) is counted, but is not unread traffic", () => {
+    // real capture: the container's PUT /latest/api/token got no answer (hop limit 1), no call followed
+    const r = run('pcaps/real/ec2-metadata-container-hop-limit.pcap');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Skipped: tcp-response-gap-bytes 242, E_HTTP_GAP 1$/m);
+    expect(r.stdout).toMatch(/^Result: no IMDSv1 call seen/m);
+    expect(r.stderr).toBe('');
+    const j = JSON.parse(run('--format', 'json', 'pcaps/real/ec2-metadata-container-hop-limit.pcap').stdout) as { input: { unread: Record<string, number>; skipped: Record<string, number> } };
+    expect(j.input.unread).toEqual({});
+    expect(j.input.skipped['tcp-response-gap-bytes']).toBe(242);
+    expect(j.input.skipped['tcp-gap-bytes']).toBeUndefined();
   });
 
   it('json: input.unread holds the counters', () => {

@@ -208,5 +208,22 @@ describe('FlowTable', () => {
       expect(f.up.text.length).toBe('<gap 100>'.length + 1000);
     }
     expect(t.stats.gapBytes).toBe(20 * 100);
+    // all of it on the client's side: these holes may hide requests
+    expect(t.stats.responseGapBytes).toBe(0);
+  });
+
+  it("counts the server side's missing bytes apart (a lost answer cannot hide a request)", () => {
+    const { t } = table();
+    t.push(seg(3000, true, 0, TCP_SYN));
+    t.push(seg(3000, false, 0, TCP_SYN | TCP_ACK));
+    t.push(seg(3000, true, 1, TCP_ACK | TCP_PSH, 'GET / HTTP/1.1\r\n\r\n'));
+    // the server's first 40 bytes never captured, then 10 more and its FIN
+    t.push(seg(3000, false, 41, TCP_ACK | TCP_PSH, 'y'.repeat(10)));
+    t.push(seg(3000, false, 51, TCP_ACK | TCP_FIN));
+    // and 5 bytes of the client's side missing before its next request
+    t.push(seg(3000, true, 24, TCP_ACK | TCP_PSH, 'GET / HTTP/1.1\r\n\r\n'));
+    t.finish();
+    expect(t.stats.responseGapBytes).toBe(40);
+    expect(t.stats.gapBytes).toBe(45);
   });
 });
