@@ -10,7 +10,7 @@ import { guardSessionExit, waitForStop } from './signals.js';
 import { EventLog } from '../sinks/event-log.js';
 import { Metrics } from '../sinks/metrics.js';
 import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from '../sinks/state-store.js';
-import { CliError } from './exit-codes.js';
+import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
 import { acquireDaemonLock, AlreadyRunningError } from '../service/single-instance.js';
@@ -114,7 +114,8 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   } catch (err) {
     await metrics?.close();
     log.close();
-    if (err instanceof LiveCaptureError) throw new CliError(err.message, err.code);
+    // an interface that cannot be opened may not exist yet (early boot, renamed NIC): retry
+    if (err instanceof LiveCaptureError) throw new CliError(err.message, err.code, err.code === 'E_CAPTURE_OPEN_FAILED' ? EXIT_RETRY : EXIT_TROUBLE);
     throw err;
   }
   const unguard = guardSessionExit(session);

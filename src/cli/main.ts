@@ -8,7 +8,7 @@ import { registerScanCommand } from './scan-command.js';
 import { registerDaemonCommand } from './daemon-command.js';
 import { registerGateCommand } from './gate-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
-import { CliError, EXIT_TROUBLE } from './exit-codes.js';
+import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 
 let exitCode = 0;
 const setExit = (code: number) => {
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     }
     if (err instanceof CliError) {
       process.stderr.write(`imdswatch: ${err.message}\n`);
-      process.exitCode = EXIT_TROUBLE;
+      process.exitCode = err.exitCode;
       return;
     }
     const e = err as NodeJS.ErrnoException;
@@ -58,7 +58,8 @@ async function main(): Promise<void> {
       return;
     }
     process.stderr.write(`imdswatch: unexpected error: ${e.code ?? ''} ${e.message.split('\n')[0]} (please report this)\n`);
-    process.exitCode = EXIT_TROUBLE;
+    // not a usage error: a restart may get past it (systemd restarts on 3, never on 2)
+    process.exitCode = EXIT_RETRY;
   }
 }
 
