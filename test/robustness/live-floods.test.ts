@@ -137,9 +137,16 @@ describe.skipIf(!labAvailable() || !built())('daemon under live floods (lab)', (
   it('still reports every normal curl made during the floods', () => {
     expect(curlCodes).toEqual(Array(NORMAL_CURLS).fill('200'));
     const events = daemon.events().map((l) => l.event);
+    // what the daemon said about loss, for the failure message
+    const loss = JSON.stringify(daemon.lines().filter((l) => l.kind === 'capture' || l.kind === 'decode'));
+    const lossSaid = daemon.lines().some((l) => l.kind === 'capture' && l.missedSyns > 0);
     for (let i = 0; i < NORMAL_CURLS; i++) {
       const ev = events.find((e) => e.userAgent === `normal-curl-${i}`);
-      expect(ev, `normal-curl-${i}: ${JSON.stringify(ev ? { version: ev.version, path: ev.path, status: ev.status } : null)}`).toMatchObject({ version: 'v1', path: '/latest/meta-data/instance-id', status: 200 });
+      const what = `normal-curl-${i}: ${JSON.stringify(ev ? { version: ev.version, path: ev.path, status: ev.status } : null)}; loss lines ${loss}`;
+      expect(ev, what).toMatchObject({ version: 'v1', path: '/latest/meta-data/instance-id' });
+      // the answer's packets may be among those a starved capture dropped (2 shared cores
+      // under the flood): then the status is unknown, and the daemon must have said so
+      if (ev!.status !== 200) expect({ status: ev!.status, lossSaid }, what).toEqual({ status: null, lossSaid: true });
     }
   });
 });
