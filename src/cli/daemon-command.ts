@@ -1,3 +1,4 @@
+import { describeMissed } from '../live/capture-loss.js';
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -151,9 +152,20 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
       log.logger.error({ kind: 'decode', imdsUnread: unread }, 'IMDS packets could not be read (IP fragments not reassembled or an unsupported link type): calls may be missing');
     }
     state.drops.imdsUnread = unread;
+    // request bytes the capture dropped inside IMDS connections (the server side's gaps hide no request)
+    const requestGap = st.pipeline.tcp.gapBytes - st.pipeline.tcp.responseGapBytes;
+    if (requestGap > (state.drops.requestGapBytes ?? 0)) {
+      log.logger.error({ kind: 'capture', requestGapBytes: requestGap }, 'bytes sent to IMDS were not captured (packets dropped inside IMDS connections): calls may be missing');
+    }
+    state.drops.requestGapBytes = requestGap;
     const missed = st.missedSyns;
     if (missed > state.drops.pcap) {
-      log.logger.error({ kind: 'capture', missedSyns: missed }, 'the capture missed connections the SYN gate saw (packets dropped): calls may be missing');
+      // the gate named who opened them: whose calls went unread (cumulative, most first)
+      const programs = st.missedConnections.programs.slice(0, 10);
+      log.logger.error(
+        { kind: 'capture', missedSyns: missed, programs },
+        `the capture missed connections the SYN gate saw (packets dropped): calls may be missing; by program: ${describeMissed(st.missedConnections)}`,
+      );
     }
     state.drops.pcap = missed;
     metrics?.setPcapDrops(missed);

@@ -1,3 +1,4 @@
+import { describeMissed } from '../live/capture-loss.js';
 import type { Command } from 'commander';
 import { CaptureSummaryBuilder } from '../sinks/capture-summary.js';
 import { formatCaptureSummaryText } from '../sinks/capture-summary-text.js';
@@ -106,8 +107,12 @@ ${settingsHelp(LIVE_SETTINGS)}`,
       const missed = st.missedSyns;
       const input = summarize([`live: ${interfaces.join(',')}${gateWasActive || gate ? '' : ' (no gate)'}`], st.pipeline, [], missed ? { 'gate-syn-not-captured': missed } : {});
       const built = report.build();
+      if (missed > 0) {
+        // the gate named who opened them: say whose calls went unread (every format, on stderr)
+        process.stderr.write(`imdswatch: the capture missed ${missed} IMDS connection(s) the SYN gate held, so their calls were not read: ${describeMissed(st.missedConnections)}\n`);
+      }
       if (format === 'text') out.write(formatCaptureSummaryText(built, input));
-      else if (format === 'json') out.write(`${JSON.stringify({ input, stages: st.pipeline, live: { attribution: st.attribution, gate: st.gate, capture: st.capture, dedupe: st.dedupe, holdQuantiles: st.holdQuantiles, passiveShed: st.passiveShed }, ...built }, null, 2)}\n`);
+      else if (format === 'json') out.write(`${JSON.stringify({ input, stages: st.pipeline, live: { missedConnections: st.missedConnections, attribution: st.attribution, gate: st.gate, capture: st.capture, dedupe: st.dedupe, holdQuantiles: st.holdQuantiles, passiveShed: st.passiveShed }, ...built }, null, 2)}\n`);
       out.commit();
       setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK); // input: --fail-on unknown (#16)
     });

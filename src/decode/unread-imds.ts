@@ -17,6 +17,8 @@ const UNREAD_REASONS: Record<string, (n: number) => string> = {
   'ip-fragment-overlap-conflict': (n) => `${n} IMDS fragment(s) overlapping held bytes with other bytes (the receiver may have read those)`,
   'tcp-gap-bytes': (n) => `${n} byte(s) missing from the client side of IMDS connections`,
   'tcp-flows-evicted': (n) => `${n} IMDS connection(s) evicted under load`,
+  // live (scan): connections the SYN gate held whose packets the capture never showed
+  'gate-syn-not-captured': (n) => `${n} IMDS connection(s) the SYN gate held but the capture missed`,
   'unknown-linktype': (n) => `${n} packet(s) of a link type imdswatch cannot read`,
   'pcapng-unknown-interface': (n) => `${n} packet(s) of an undefined pcapng interface`,
 };

@@ -13,7 +13,7 @@ import type { HistogramSnapshot } from './hold-histogram.js';
 import { procLookupPrivilegeWarning } from './privilege.js';
 import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
 import { FlowAttributor } from './attribution.js';
-import { CaptureLossCheck } from './capture-loss.js';
+import { CaptureLossCheck, type MissedTally } from './capture-loss.js';
 
 /**
  * One live session, what `scan` and `daemon` run: the SYN gate (firewall rules + NFQUEUE
@@ -67,6 +67,8 @@ export interface LiveStats {
   passiveShed: number;
   /** SYNs the gate held that the capture never showed within 5 s (capture loss) */
   missedSyns: number;
+  /** those missed connections by the program the gate named (#14 note: whose calls went unread) */
+  missedConnections: MissedTally;
 }
 
 export class LiveSession {
@@ -173,6 +175,7 @@ export class LiveSession {
       attribution: a.flows,
       passiveShed: a.passiveShed,
       missedSyns: this.loss.missedSyns(),
+      missedConnections: this.loss.missedByProgram(),
     };
   }
 

@@ -116,7 +116,7 @@ export function formatReadinessHtml(r: Readiness): string {
   const hostTable = `<table class="grid hosts"><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((row) => `<tr class="v-${row[2].replace(' ', '-').toLowerCase()}">${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
-  const loss = r.losses.pcapDrops + r.losses.flowsEvicted + r.losses.unattributed + r.losses.imdsUnread;
+  const loss = r.losses.pcapDrops + r.losses.flowsEvicted + r.losses.unattributed + r.losses.imdsUnread + r.losses.requestGapBytes;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>IMDSv2 readiness: ${esc(r.verdict)}</title>
 <style>
@@ -149,7 +149,7 @@ svg.chart{width:100%;max-width:900px;height:auto;display:block}
 <h2>Capture loss and gaps</h2>
 ${
   loss || r.gaps.length
-    ? `<ul class="warn">${r.losses.pcapDrops ? `<li>capture dropped ${r.losses.pcapDrops} packet(s)</li>` : ''}${r.losses.flowsEvicted ? `<li>${r.losses.flowsEvicted} connection(s) evicted from the flow table</li>` : ''}${r.losses.unattributed ? `<li>${r.losses.unattributed} call(s) not attributed to a process</li>` : ''}${r.losses.imdsUnread ? `<li>${r.losses.imdsUnread} IMDS packet(s) could not be read</li>` : ''}${r.gaps.map((g) => `<li>gap: ${multi ? `${esc(g.host)}: ` : ''}${esc(gapText(g))}</li>`).join('')}${r.gapsNotListed ? `<li>and ${r.gapsNotListed} more gap(s)</li>` : ''}</ul>`
+    ? `<ul class="warn">${r.losses.pcapDrops ? `<li>capture dropped ${r.losses.pcapDrops} packet(s)</li>` : ''}${r.losses.flowsEvicted ? `<li>${r.losses.flowsEvicted} connection(s) evicted from the flow table</li>` : ''}${r.losses.unattributed ? `<li>${r.losses.unattributed} call(s) not attributed to a process</li>` : ''}${r.losses.imdsUnread ? `<li>${r.losses.imdsUnread} IMDS packet(s) could not be read</li>` : ''}${r.losses.requestGapBytes ? `<li>${r.losses.requestGapBytes} byte(s) sent to IMDS not captured</li>` : ''}${r.gaps.map((g) => `<li>gap: ${multi ? `${esc(g.host)}: ` : ''}${esc(gapText(g))}</li>`).join('')}${r.gapsNotListed ? `<li>and ${r.gapsNotListed} more gap(s)</li>` : ''}</ul>`
     : '<p>None: no packet dropped, no connection evicted, every call attributed, no gap in observation.</p>'
 }
 <h2>Hosts</h2>

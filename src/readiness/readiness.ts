@@ -87,7 +87,7 @@ export interface Readiness {
   clean: SoftwareFinding[];
   timelineStep: 'hour' | 'minute';
   timeline: Array<{ hour: string; v1: number; v2: number; token: number }>;
-  losses: { pcapDrops: number; flowsEvicted: number; unattributed: number; imdsUnread: number };
+  losses: { pcapDrops: number; flowsEvicted: number; unattributed: number; imdsUnread: number; requestGapBytes: number };
   /** observation gaps (daemon stopped or not saving), at most MAX_GAPS listed */
   gaps: Array<Gap & { host: string }>;
   gapsNotListed: number;
@@ -127,6 +127,7 @@ function judge(v1: number, probeCalls: number, v1Rejected: number, programs: num
     if (losses.pcapDrops > 0) why.push(`the capture dropped ${losses.pcapDrops} packet(s): calls may have been missed`);
     if (losses.flowsEvicted > 0) why.push(`${losses.flowsEvicted} connection(s) were evicted from the flow table under load: calls may have been missed`);
     if (losses.imdsUnread > 0) why.push(`${losses.imdsUnread} IMDS packet(s) could not be read (IP fragments not reassembled, or an unsupported link type): an IMDSv1 call may be hidden there`);
+    if (losses.requestGapBytes > 0) why.push(`${losses.requestGapBytes} byte(s) sent to IMDS were not captured (packets dropped inside IMDS connections): an IMDSv1 call may be hidden there`);
     verdict = why.length > 0 ? 'UNKNOWN' : 'READY';
     if (verdict === 'READY') why.push(`no IMDSv1 call in ${observedHours.toFixed(1)} h of observation since ${observedSince}`);
   }
@@ -143,7 +144,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   let allHaveMinutes = true;
   const hostSets = new Map<SoftwareFinding, Set<string>>();
   const totals = { v1: 0, v1Rejected: 0, v2: 0, token: 0 };
-  const losses = { pcapDrops: 0, flowsEvicted: 0, unattributed: 0, imdsUnread: 0 };
+  const losses = { pcapDrops: 0, flowsEvicted: 0, unattributed: 0, imdsUnread: 0, requestGapBytes: 0 };
   const hosts: HostReadiness[] = [];
   const gaps: Readiness['gaps'] = [];
   let gapsNotListed = 0;
@@ -159,11 +160,12 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       if (gaps.length < MAX_GAPS) gaps.push({ host, ...g });
       else gapsNotListed++;
     }
-    const hostLosses = { pcapDrops: state.drops.pcap, flowsEvicted: state.drops.flowsEvicted, unattributed: state.drops.unattributed, imdsUnread: state.drops.imdsUnread ?? 0 };
+    const hostLosses = { pcapDrops: state.drops.pcap, flowsEvicted: state.drops.flowsEvicted, unattributed: state.drops.unattributed, imdsUnread: state.drops.imdsUnread ?? 0, requestGapBytes: state.drops.requestGapBytes ?? 0 };
     losses.pcapDrops += hostLosses.pcapDrops;
     losses.flowsEvicted += hostLosses.flowsEvicted;
     losses.unattributed += hostLosses.unattributed;
     losses.imdsUnread += hostLosses.imdsUnread;
+    losses.requestGapBytes += hostLosses.requestGapBytes;
     if (since && !fromEvents) hourPrecision = true;
     for (const [hour, c] of Object.entries(state.hourly)) {
       if (since && hour < since.slice(0, 13)) continue;

@@ -74,6 +74,8 @@ export interface DaemonState {
     logLinesDropped: number;
     /** IMDS packets the decoder could not read (fragments not reassembled, conflicting overlaps, unknown link types): an IMDSv1 call may hide there (#16); absent in older states */
     imdsUnread?: number;
+    /** bytes missing from the client side of IMDS connections (request packets the capture dropped): an IMDSv1 call may hide there; absent in older states */
+    requestGapBytes?: number;
   };
 }
 

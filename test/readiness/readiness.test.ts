@@ -42,6 +42,17 @@ describe('readiness verdict', () => {
     expect(r.losses.imdsUnread).toBe(4);
   });
 
+  it('UNKNOWN, not READY, when request bytes inside IMDS connections were not captured', () => {
+    const s = observed(48);
+    s.drops.requestGapBytes = 0;
+    expect(computeReadiness([{ host: 'a', state: s }], opts).verdict).toBe('READY');
+    s.drops.requestGapBytes = 120;
+    const r = computeReadiness([{ host: 'a', state: s }], opts);
+    expect(r.verdict).toBe('UNKNOWN');
+    expect(r.why.join(' ')).toMatch(/120 byte\(s\) sent to IMDS were not captured/);
+    expect(r.losses.requestGapBytes).toBe(120);
+  });
+
   it('NOT READY lists software, rejected first, each with a fix', () => {
     const s = observed(48);
     for (let i = 0; i < 5; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate' }));

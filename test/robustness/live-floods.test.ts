@@ -134,19 +134,31 @@ describe.skipIf(!labAvailable() || !built())('daemon under live floods (lab)', (
     expect(metricValue(metrics, 'imdswatch_parse_errors_total', 'code="E_HTTP_HEADERS_TOO_LARGE"')).toBeGreaterThanOrEqual(1);
   });
 
-  it('still reports every normal curl made during the floods', () => {
+  it('reports every normal curl made during the floods, or names curl among the connections the capture missed', () => {
     expect(curlCodes).toEqual(Array(NORMAL_CURLS).fill('200'));
     const events = daemon.events().map((l) => l.event);
     // what the daemon said about loss, for the failure message
     const loss = JSON.stringify(daemon.lines().filter((l) => l.kind === 'capture' || l.kind === 'decode'));
-    const lossSaid = daemon.lines().some((l) => l.kind === 'capture' && l.missedSyns > 0);
+    const lossLines = daemon.lines().filter((l) => l.kind === 'capture' && l.missedSyns > 0);
+    const lossSaid = lossLines.length > 0;
+    // the programs the daemon named as having connections the capture missed (cumulative)
+    const curlMissed = Math.max(0, ...lossLines.map((l) => (l.programs ?? []).filter((p: { exe: string }) => p.exe === '/usr/bin/curl').reduce((a: number, p: { count: number }) => a + p.count, 0)));
+    const unseen = [];
     for (let i = 0; i < NORMAL_CURLS; i++) {
       const ev = events.find((e) => e.userAgent === `normal-curl-${i}`);
       const what = `normal-curl-${i}: ${JSON.stringify(ev ? { version: ev.version, path: ev.path, status: ev.status } : null)}; loss lines ${loss}`;
+      if (!ev) {
+        // a starved capture may drop a whole connection: then the gate must have named curl
+        unseen.push(i);
+        expect(curlMissed, what).toBeGreaterThanOrEqual(unseen.length);
+        continue;
+      }
       expect(ev, what).toMatchObject({ version: 'v1', path: '/latest/meta-data/instance-id' });
       // the answer's packets may be among those a starved capture dropped (2 shared cores
       // under the flood): then the status is unknown, and the daemon must have said so
       if (ev!.status !== 200) expect({ status: ev!.status, lossSaid }, what).toEqual({ status: null, lossSaid: true });
     }
+    // most of them are read even so (a capture that reads none would be a defect)
+    expect(unseen.length, loss).toBeLessThanOrEqual(NORMAL_CURLS / 2);
   });
 });
