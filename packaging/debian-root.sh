@@ -44,11 +44,17 @@ recipe() { # NAME -> "suite include-list"
 }
 
 dir_of() { # NAME -> its cache directory
-  local key; key=$(printf '%s|%s|minbase|v%s' "$1" "$(recipe "$1")" "$RECIPE_VERSION" | sha256sum | cut -c1-12)
+  local r key; r=$(recipe "$1") || exit 2
+  key=$(printf '%s|%s|minbase|v%s' "$1" "$r" "$RECIPE_VERSION" | sha256sum | cut -c1-12)
   echo "$CACHE/$1-$key"
 }
 STAMP=.imdswatch-root
 ready() { [[ -f $1/$STAMP ]]; }
+failed() { # TMP MESSAGE LOG: a failed build leaves nothing behind (a killed one: the next builder cleans up)
+  tail -20 "$3" >&2
+  rm -rf --one-file-system "$1"
+  die "$2 (log: $3)"
+}
 
 build() { # NAME DIR: debootstrap into a temp dir, stamp, rename
   local name=$1 final=$2 suite includes tmp log t0
@@ -66,13 +72,13 @@ build() { # NAME DIR: debootstrap into a temp dir, stamp, rename
   # configure) runs with unsafe-io, in a private mount namespace: whatever debootstrap
   # mounts inside the root goes away with it, even when killed
   {
-    flock -w "$LOCK_WAIT" 8 || die "timed out waiting for $debs.lock"
+    flock -w "$LOCK_WAIT" 8 && echo "holding $debs.lock" || { echo "timed out waiting for $debs.lock"; false; } &&
     debootstrap --variant=minbase --foreign --cache-dir="$debs" "${inc[@]}" "$suite" "$tmp" "$MIRROR"
-  } 8>"$debs.lock" >"$log" 2>&1 || { tail -20 "$log" >&2; die "debootstrap (first stage) of $name failed"; }
+  } 8>"$debs.lock" >"$log" 2>&1 || failed "$tmp" "debootstrap (first stage) of $name failed" "$log"
   mkdir -p "$tmp/etc/dpkg/dpkg.cfg.d"
   echo force-unsafe-io >"$tmp/etc/dpkg/dpkg.cfg.d/imdswatch-root-build"
   unshare -m --propagation private chroot "$tmp" /debootstrap/debootstrap --second-stage >>"$log" 2>&1 ||
-    { tail -20 "$log" >&2; die "debootstrap (second stage) of $name failed"; }
+    failed "$tmp" "debootstrap (second stage) of $name failed" "$log"
   rm -f "$tmp/etc/dpkg/dpkg.cfg.d/imdswatch-root-build"
   rm -rf "$tmp/var/cache/apt/archives/"*.deb "$tmp/var/lib/apt/lists/"*_Packages
   printf 'name=%s\nrecipe=%s\nbuilt=%s\nseconds=%s\n' "$name" "$(recipe "$name")" "$(date -u +%FT%TZ)" "$(($(date +%s) - t0))" >"$tmp/$STAMP"
