@@ -24,7 +24,7 @@ OUT=$REPO/release
 ARCHES=${IMDSWATCH_RELEASE_ARCHES:-x64 arm64}
 
 die() { echo "release: $*" >&2; exit 2; }
-say() { echo "release: $*"; }
+say() { echo "release: [${SECONDS}s] $*"; }
 [[ $EUID -eq 0 ]] || die "run as root (the addons are built in a chroot)"
 
 # downloads, cached; each written to a temporary name and renamed once complete and

@@ -62,6 +62,7 @@ build() { # NAME DIR: debootstrap into a temp dir, stamp, rename
   command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
   rm -rf --one-file-system "$CACHE/.tmp-$name".* # leftovers of a failed build (we hold the lock)
   tmp=$(mktemp -d "$CACHE/.tmp-$name.XXXXXX")
+  chmod 0755 "$tmp" # it becomes the root's /
   log=$CACHE/$name.log
   t0=$(date +%s)
   echo "debian-root: debootstrap $name ($suite minbase${includes:+ +$includes}) into $final, log $log" >&2
