@@ -10,8 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=$1
-CACHE=${IMDSWATCH_RELEASE_CACHE:-/var/cache/imdswatch-release}
-ROOT=${IMDSWATCH_BUILD_ROOT:-$CACHE/bullseye-build}
+# the Debian 11 build root (set by build-release.sh; else the shared cache's)
+ROOT=${IMDSWATCH_BUILD_ROOT:-$(packaging/debian-root.sh --check bullseye-build || true)}
+[[ -n $ROOT && -d $ROOT/usr ]] || { echo "build-oci: no build root: run packaging/build-release.sh" >&2; exit 2; }
 case $arch in
   x64) oci_arch=amd64; libdir=$ROOT/lib/x86_64-linux-gnu; cxxdir=$ROOT/usr/lib/x86_64-linux-gnu
        triplet=x86_64-linux-gnu; ld=ld-linux-x86-64.so.2; lddir=lib64 ;;

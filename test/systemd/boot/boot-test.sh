@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boot test: "from boot onward" on a real systemd boot.
 #
-#  1. a minimal Debian tree (debootstrap, cached in $IMDSWATCH_BOOT_CACHE);
+#  1. a minimal Debian tree (copied from the shared root packaging/debian-root.sh
+#     bookworm-boot: debootstrapped once per machine);
 #  2. imdswatch installed into it by install.sh (run inside the tree, --no-start);
 #  3. an early-boot unit (imds-early.service, ordered before network-online.target
 #     and sysinit.target) calling IMDSv1 with curl;
@@ -21,7 +22,6 @@
 set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-CACHE=${IMDSWATCH_BOOT_CACHE:-/var/cache/imdswatch-boottest}
 KEEP=${IMDSWATCH_BOOT_KEEP:-0}
 MODE=${IMDSWATCH_BOOT_MODE:-daemon}
 ID=$$
@@ -50,18 +50,10 @@ for t in debootstrap systemd-nspawn ip; do command -v $t >/dev/null || fail "nee
 NODE=$(command -v node)
 
 # --- 1. the Debian tree ------------------------------------------------------
-BASE=$CACHE/root-base
-if [[ ! -x $BASE/lib/systemd/systemd ]]; then
-  log "debootstrap bookworm into $BASE (once; cached)"
-  mkdir -p "$CACHE"
-  rm -rf "$BASE.tmp"
-  debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,curl,iproute2,libpcap0.8,iptables,logrotate,libstdc++6,ca-certificates \
-    bookworm "$BASE.tmp" >"$CACHE/debootstrap.log" 2>&1 || fail "debootstrap failed, see $CACHE/debootstrap.log"
-  mv "$BASE.tmp" "$BASE"
-fi
+BASE=$("$REPO/packaging/debian-root.sh" bookworm-boot) || fail "no Debian 12 root (packaging/debian-root.sh bookworm-boot)"
 log "copying the tree"
 cp -a "$BASE" "$ROOT"
+rm -f "$ROOT/.imdswatch-root"
 mkdir -p "$OUT"
 
 # The app as install.sh expects it, production modules only.
