@@ -24,6 +24,9 @@ const IMDS_V4 = IMDS_V4_WORD;
 const IMDS_V6_W0 = IMDS_V6_WORD0;
 const IMDS_V6_W3 = IMDS_V6_WORD3;
 
+/** the payload of every segment that carries none (zero length: nothing can be written into it) */
+const NO_PAYLOAD = Buffer.alloc(0);
+
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 const MAX_VLAN_TAGS = 8;
@@ -423,7 +426,8 @@ export class Decoder {
       ack: word(d, t + 8),
       flags: d[t + 13],
       ttl,
-      payload: d.subarray(t + doff, capEnd),
+      // no view for the many segments without payload (SYN, ACK, FIN): one shared empty buffer
+      payload: t + doff < capEnd ? d.subarray(t + doff, capEnd) : NO_PAYLOAD,
       missing: wireEnd - capEnd,
       toImds,
     };
