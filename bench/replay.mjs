@@ -6,7 +6,7 @@
  *
  * Generates (or reuses) /tmp/imdswatch-bench-mixed-<size>m-*.pcap with a known count of
  * v1 / v2 / token requests (bench/lib/mixed-capture.mjs), puts it in the page cache,
- * then times, each in its own process, best of --runs:
+ * then times, each in its own process, best of --runs (replay and tcpdump runs alternate):
  *   replay   node dist/cli/main.js replay FILE --format json   (totals must equal the known counts)
  *   tcpdump  tcpdump -r FILE -w /dev/null                      (raw read, the reference)
  *   tshark   tshark -r FILE -Y '<IMDS v1 filter>' -T fields -e frame.number   (once; the
@@ -29,7 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DIST, ensureMixedCapture } from './lib/mixed-capture.mjs';
-import { arg, bestOf, flag, loadAverage, markdownTable, requireTools, timed, warm } from './lib/measure.mjs';
+import { arg, bestOfEach, flag, loadAverage, markdownTable, requireTools, timed, warm } from './lib/measure.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, 'out');
@@ -125,13 +125,18 @@ export async function benchReplay({ sizeMiB = 1024, runs = 3, tsharkMiB = 0, log
   const file = m.file;
   warm(file);
 
-  log(`replay x${runs} ...`);
-  const replay = bestOf(runs, () => replayRun(file), checkReplay(m));
-  log(`tcpdump x${runs} ...`);
+  log(`replay and tcpdump, alternating, x${runs} ...`);
   // -Z root: tcpdump otherwise drops to its own user and chowns the output file — /dev/null itself
-  const tcpdump = bestOf(runs, () => timed('tcpdump', ['-Z', 'root', '-r', file, '-w', '/dev/null']), (r) => {
-    if (r.status !== 0) fail(`tcpdump exited ${r.status}: ${r.stderr.slice(-300)}`);
-  });
+  const tcpdumpRun = () => timed('tcpdump', ['-Z', 'root', '-r', file, '-w', '/dev/null']);
+  const [replay, tcpdump] = bestOfEach(runs, [
+    [() => replayRun(file), checkReplay(m)],
+    [
+      tcpdumpRun,
+      (r) => {
+        if (r.status !== 0) fail(`tcpdump exited ${r.status}: ${r.stderr.slice(-300)}`);
+      },
+    ],
+  ]);
 
   // tshark: the full file, or a slice made by the same generator, time scaled by size
   let ts = m;
@@ -193,6 +198,8 @@ export async function benchReplay({ sizeMiB = 1024, runs = 3, tsharkMiB = 0, log
     tshark: { file: ts.file, bytes: ts.bytes, v1Counted: tsharkV1, scaledBy: scale, filter: TSHARK_V1_FILTER },
     replayAllSecs: replay.allSecs,
     tcpdumpAllSecs: tcpdump.allSecs,
+    replayAllCpuSecs: replay.allCpuSecs,
+    tcpdumpAllCpuSecs: tcpdump.allCpuSecs,
     rows,
     stages,
     ratios,
@@ -245,6 +252,8 @@ export function replayMarkdown(r) {
   lines.push('');
   lines.push(`replay totals equal the generated counts; tshark counted ${r.tshark.v1Counted} v1 with \`${r.tshark.filter}\`.`);
   lines.push(`replay wall times: ${r.replayAllSecs.join(', ')} s; tcpdump: ${r.tcpdumpAllSecs.join(', ')} s.`);
+  const cpus = (xs) => xs.map((x) => x.toFixed(2)).join(', ');
+  lines.push(`replay CPU times: ${cpus(r.replayAllCpuSecs)} s; tcpdump: ${cpus(r.tcpdumpAllCpuSecs)} s (the CPU column is the least of the runs).`);
   return lines.join('\n');
 }
 
