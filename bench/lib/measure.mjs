@@ -44,17 +44,32 @@ export function timed(cmd, args, { maxBuffer = 256 * 1024 * 1024, env } = {}) {
   };
 }
 
-/** Best (shortest wall time) of `runs` runs; `check(result)` throws on a wrong answer. */
+/**
+ * Best of `runs` runs: the run with the shortest wall time, except `cpuSecs`, the least CPU
+ * time of any run (on a shared machine the two minima are often different runs); `allSecs`
+ * and `allCpuSecs` list every run. `check(result)` throws on a wrong answer.
+ */
 export function bestOf(runs, fn, check) {
-  let best = null;
-  const all = [];
+  return bestOfEach(runs, [[fn, check]])[0];
+}
+
+/**
+ * bestOf for several programs whose runs alternate (a b a b ...), so that a change of load
+ * on a shared machine weighs on each alike: `progs` is a list of [fn, check].
+ */
+export function bestOfEach(runs, progs) {
+  const results = progs.map(() => []);
   for (let i = 0; i < runs; i++) {
-    const r = fn();
-    if (check) check(r);
-    all.push(r.secs);
-    if (best === null || r.secs < best.secs) best = r;
+    progs.forEach(([fn, check], k) => {
+      const r = fn();
+      if (check) check(r);
+      results[k].push(r);
+    });
   }
-  return { ...best, allSecs: all };
+  return results.map((rs) => {
+    const best = rs.reduce((a, b) => (b.secs < a.secs ? b : a));
+    return { ...best, cpuSecs: Math.min(...rs.map((r) => r.cpuSecs)), allSecs: rs.map((r) => r.secs), allCpuSecs: rs.map((r) => r.cpuSecs) };
+  });
 }
 
 /** Put a file in the page cache. */

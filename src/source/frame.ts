@@ -17,6 +17,46 @@ export interface Frame {
   origLen: number;
   /** pcapng interface index (0 for classic pcap and live capture) */
   iface: number;
+  /**
+   * Optional (the file readers set them): the buffer `data` is a view of, where `data`
+   * starts in it, and its length. A stage that needs only a few header bytes reads them
+   * here, so no view is made for the frames it drops (a view is an object per frame).
+   * Valid, like `data`, only during the callback.
+   */
+  readonly chunk?: Buffer;
+  readonly chunkAt?: number;
+  readonly caplen?: number;
+}
+
+/**
+ * The Frame the file readers hand out, refilled for every record: `data` is made from
+ * `chunk` on first use only, so a frame nobody looks at past its headers costs no
+ * allocation (replay of a 1 GiB capture: ~1 million views, a fifth of the run in GC).
+ */
+export class ChunkFrame implements Frame {
+  sec = 0;
+  nsec = 0;
+  linkType = 0;
+  origLen = 0;
+  iface = 0;
+  chunkAt = 0;
+  caplen = 0;
+  private view: Buffer | null = null;
+
+  constructor(readonly chunk: Buffer) {}
+
+  get data(): Buffer {
+    let v = this.view;
+    if (v === null) v = this.view = this.chunk.subarray(this.chunkAt, this.chunkAt + this.caplen);
+    return v;
+  }
+
+  /** the next record's bytes: chunk[at .. at + caplen) */
+  setBytes(at: number, caplen: number): void {
+    this.chunkAt = at;
+    this.caplen = caplen;
+    this.view = null;
+  }
 }
 
 export type FrameSink = (frame: Frame) => void;

@@ -5,7 +5,7 @@
  */
 import type { ChunkReader } from './chunk-reader.js';
 import { captureError } from './capture-errors.js';
-import type { Frame, FrameSink, ReadStats } from './frame.js';
+import type { ChunkFrame, FrameSink, ReadStats } from './frame.js';
 
 /** libpcap's MAXIMUM_SNAPLEN: no real record is longer */
 export const MAX_CAPLEN = 262144;
@@ -19,8 +19,8 @@ export interface ReaderContext {
   path: string;
   onFrame: FrameSink;
   stats: ReadStats;
-  /** the one Frame object this reader fills and hands out */
-  frame: Frame;
+  /** the one Frame object this reader fills and hands out (over the reader's buffer) */
+  frame: ChunkFrame;
 }
 
 /** Largest caplen accepted for a given snaplen. */
@@ -90,7 +90,7 @@ export function readClassicPcap(r: ChunkReader, le: boolean, nano: boolean, ctx:
     frame.sec = sec;
     frame.nsec = frac * fracToNs;
     frame.origLen = origLen;
-    frame.data = buf.subarray(pos + 16, pos + need);
+    frame.setBytes(pos + 16, caplen);
     r.pos = pos + need;
     packets++;
     stats.packets = packets;

@@ -131,7 +131,7 @@ export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
       frame.linkType = ifc.linkType;
       frame.iface = ifIndex;
       frame.origLen = origLen;
-      frame.data = buf.subarray(p + 28, p + 28 + caplen);
+      frame.setBytes(p + 28, caplen);
       r.pos = p + len;
       stats.packets++;
       onFrame(frame);
@@ -154,7 +154,7 @@ export function readPcapng(r: ChunkReader, ctx: ReaderContext): void {
       frame.linkType = ifc.linkType;
       frame.iface = 0;
       frame.origLen = origLen;
-      frame.data = buf.subarray(p + 12, p + 12 + caplen);
+      frame.setBytes(p + 12, caplen);
       r.pos = p + len;
       stats.packets++;
       onFrame(frame);
