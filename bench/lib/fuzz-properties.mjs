@@ -453,7 +453,7 @@ export function makeProperties(mods, fc) {
       let arrivals = segs.map((seg, i) => ({ seg, k: s.keys[i % 60] * 64 + i })).sort((x, y) => x.k - y.k).map((x) => x.seg);
       if (s.lossy) arrivals = arrivals.filter((_, i) => !s.drop[i % 60]);
       const rec = new RunRecorder();
-      const budget = { buffered: 0, maxTotal: 1 << 30 };
+      const budget = { buffered: 0, charge(n) { this.buffered += n; }, release(n) { this.buffered -= n; } }; // a MemoryAccount (src/tcp/memory-budget.ts)
       const cap = s.cap ?? 1 << 20;
       const r = new mods.Reassembler(rec, mods.emptyFlowStats(), budget, { maxBufferedBytes: cap, maxBufferedSegments: s.cap === null ? 1 << 20 : 8 });
       r.push(s.isn, mods.TCP_SYN, Buffer.alloc(0), 0, 0, 0);

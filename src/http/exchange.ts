@@ -10,6 +10,7 @@ import {
 } from './message.js';
 import { HttpRequestParser } from './request-parser.js';
 import { HttpResponseParser } from './response-parser.js';
+import { EXCHANGE_COST, HEADER_COST, MESSAGE_COST, UNCOUNTED, type MemoryAccount } from '../tcp/memory-budget.js';
 
 export interface ExchangeCallbacks {
   /**
@@ -36,6 +37,12 @@ export interface ExchangeOptions {
    * first line that looks like a request/status line, without an error for the partial message
    */
   midstream?: boolean;
+  /**
+   * the flow's account in the byte budget (src/tcp/memory-budget.ts): charged with the
+   * exchange's own cost until both directions end, the heads being parsed, and the
+   * requests (and responses) waiting to be paired
+   */
+  memory?: MemoryAccount;
 }
 
 interface Slot {
@@ -43,6 +50,15 @@ interface Slot {
   /** onRequest seen: the request is complete (or finished as best possible) */
   done: boolean;
   res: HttpResponse | null;
+  /** charged to the memory account while the slot waits */
+  charge: number;
+}
+
+/** estimated heap of a parsed message held by the exchange */
+function messageCost(m: { headers: Array<[string, string]> }, extra: number): number {
+  let n = MESSAGE_COST + extra;
+  for (const [k, v] of m.headers) n += k.length + v.length + HEADER_COST;
+  return n;
 }
 
 /**
@@ -64,6 +80,9 @@ export class HttpExchange {
   /** pairing given up (too many pending requests): every later request gets null */
   private unpaired = false;
   private readonly maxPending: number;
+  private readonly memory: MemoryAccount;
+  /** EXCHANGE_COST still charged (until both directions ended) */
+  private charged = true;
 
   constructor(
     private readonly cb: ExchangeCallbacks,
@@ -71,6 +90,8 @@ export class HttpExchange {
     opts: ExchangeOptions = {},
   ) {
     this.stats = opts.stats ?? emptyHttpStats();
+    this.memory = opts.memory ?? UNCOUNTED;
+    this.memory.charge(EXCHANGE_COST);
     this.maxPending = limits?.maxPendingRequests ?? DEFAULT_HTTP_LIMITS.maxPendingRequests;
     this.requests = new HttpRequestParser(
       {
@@ -79,6 +100,7 @@ export class HttpExchange {
         onError: (code) => this.error(code, 'toServer'),
       },
       limits,
+      this.memory,
     );
     this.responses = new HttpResponseParser(
       {
@@ -86,6 +108,7 @@ export class HttpExchange {
         onError: (code) => this.error(code, 'toClient'),
       },
       limits,
+      this.memory,
     );
     if (opts.midstream === true) {
       this.requests.startMidstream();
@@ -115,21 +138,27 @@ export class HttpExchange {
         this.stats.ignoredBytes += parser.ignoredBytes;
         ended();
         this.flush();
+        if (this.clientEnded && this.serverEnded && this.charged) {
+          this.charged = false;
+          this.memory.release(EXCHANGE_COST);
+        }
       },
     };
   }
 
   private requestHead(req: HttpRequest): void {
     this.cb.onRequest?.(req);
+    const charge = messageCost(req, req.method.length + req.target.length);
+    this.memory.charge(charge);
     if (this.unpaired) {
-      this.slots.push({ req, done: false, res: null });
+      this.slots.push({ req, done: false, res: null, charge });
       return;
     }
     if (this.slots.length - this.slotHead >= this.maxPending) {
       this.error('E_HTTP_TOO_MANY_PENDING', 'toServer');
       this.unpaired = true;
     }
-    this.slots.push({ req, done: false, res: null });
+    this.slots.push({ req, done: false, res: null, charge });
     if (!this.unpaired) this.responses.expectResponseTo(req.method);
   }
 
@@ -152,6 +181,9 @@ export class HttpExchange {
         const s = this.slots[i];
         if (s.res === null) {
           s.res = res;
+          const c = messageCost(res, 0);
+          s.charge += c;
+          this.memory.charge(c);
           this.flush();
           return;
         }
@@ -177,6 +209,8 @@ export class HttpExchange {
       }
       if (s.res === null && !noMoreResponses) break;
       this.slotHead++;
+      this.memory.release(s.charge);
+      s.charge = 0;
       this.cb.onExchange(s.req, s.res);
     }
     if (this.slotHead > 64 && this.slotHead * 2 > slots.length) {

@@ -1,6 +1,7 @@
 import { Framing, isObsFold, parseChunkSize, parseHeaderLine } from './head-parser.js';
 import type { HttpErrorCode, HttpLimits } from './message.js';
 import { LineBuffer } from './line-buffer.js';
+import { HEADER_COST, MESSAGE_COST, UNCOUNTED, type MemoryAccount } from '../tcp/memory-budget.js';
 import { S, resolveHttpLimits, type BodyFraming } from './parser-state.js';
 
 const NO_HEADERS: Array<[string, string]> = [];
@@ -35,13 +36,16 @@ export abstract class MessageParser {
   private remaining = 0;
   /** a gap hit the body of the current message */
   private bodyLost = false;
+  /** charged to the memory account for the current message's head (start line, kept headers) */
+  private headCharge = 0;
 
   protected constructor(
     limits: Partial<HttpLimits> | undefined,
     private readonly reportError: (code: HttpErrorCode) => void,
+    private readonly memory: MemoryAccount = UNCOUNTED,
   ) {
     this.limits = resolveHttpLimits(limits);
-    this.partial = new LineBuffer(this.limits.maxHeaderBytes);
+    this.partial = new LineBuffer(this.limits.maxHeaderBytes, memory);
   }
 
   /** parse a start line and begin a message; false when it is not one */
@@ -196,11 +200,12 @@ export abstract class MessageParser {
         this.finish('body');
         break;
       case S.Headers:
-        this.discard();
+        this.dropMessage();
         break;
       default:
         break;
     }
+    this.releaseHead();
     this.dropLine();
     this.state = S.Dead;
   }
@@ -208,9 +213,27 @@ export abstract class MessageParser {
   /** abandon the stream: later bytes are ignored and counted */
   protected abandon(code: HttpErrorCode | null): void {
     if (code !== null) this.reportError(code);
-    if (this.state === S.Headers) this.discard();
+    if (this.state === S.Headers) this.dropMessage();
+    this.releaseHead();
     this.dropLine();
     this.state = S.Dead;
+  }
+
+  /** the current message will never be emitted */
+  private dropMessage(): void {
+    this.releaseHead();
+    this.discard();
+  }
+
+  /** the current message left the parser (emitted or dropped): its head is no longer held here */
+  private releaseHead(): void {
+    this.memory.release(this.headCharge);
+    this.headCharge = 0;
+  }
+
+  private holdHead(bytes: number): void {
+    this.headCharge += bytes;
+    this.memory.charge(bytes);
   }
 
   private dropLine(): void {
@@ -314,6 +337,8 @@ export abstract class MessageParser {
     }
     this.msgSec = sec;
     this.msgNsec = nsec;
+    this.releaseHead();
+    this.holdHead(MESSAGE_COST + line.length);
     if (this.immediate) {
       this.finish(undefined);
       return;
@@ -336,6 +361,7 @@ export abstract class MessageParser {
         return;
       }
       last[1] = more.length === 0 ? last[1] : last[1].length === 0 ? more : `${last[1]} ${more}`;
+      this.holdHead(more.length + 1);
       this.framing.see(last[0], last[1]);
       return;
     }
@@ -350,6 +376,7 @@ export abstract class MessageParser {
     }
     if (keep) {
       this.headers.push(h);
+      this.holdHead(line.length + HEADER_COST);
       this.framing.see(h[0], h[1]);
     }
   }
@@ -375,7 +402,7 @@ export abstract class MessageParser {
         this.state = S.BodyEof;
         return;
       case 'interim':
-        this.discard();
+        this.dropMessage();
         this.state = S.Start;
         return;
       case 'opaque':
@@ -395,6 +422,7 @@ export abstract class MessageParser {
     this.state = S.Start;
     this.headBytes = 0;
     this.headerCount = 0;
+    this.releaseHead();
     this.emit(truncated ?? (this.bodyLost ? 'body' : undefined));
   }
 }

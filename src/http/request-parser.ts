@@ -1,6 +1,7 @@
 import { looksLikeRequestLine, parseRequestLine } from './head-parser.js';
 import type { HttpErrorCode, HttpLimits, HttpRequest } from './message.js';
 import { MessageParser } from './message-parser.js';
+import type { MemoryAccount } from '../tcp/memory-budget.js';
 import type { BodyFraming } from './parser-state.js';
 
 export interface RequestParserCallbacks {
@@ -25,8 +26,10 @@ export class HttpRequestParser extends MessageParser {
   constructor(
     private readonly cb: RequestParserCallbacks,
     limits?: Partial<HttpLimits>,
+    /** the flow's account in the byte budget (src/tcp/memory-budget.ts) */
+    memory?: MemoryAccount,
   ) {
-    super(limits, (code) => cb.onError(code));
+    super(limits, (code) => cb.onError(code), memory);
   }
 
   protected beginMessage(line: string, sec: number, nsec: number): boolean {

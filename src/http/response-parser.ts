@@ -1,6 +1,7 @@
 import { looksLikeStatusLine, parseStatusLine } from './head-parser.js';
 import type { HttpErrorCode, HttpLimits, HttpResponse } from './message.js';
 import { MessageParser } from './message-parser.js';
+import type { MemoryAccount } from '../tcp/memory-budget.js';
 import type { BodyFraming } from './parser-state.js';
 
 export interface ResponseParserCallbacks {
@@ -22,8 +23,10 @@ export class HttpResponseParser extends MessageParser {
   constructor(
     private readonly cb: ResponseParserCallbacks,
     limits?: Partial<HttpLimits>,
+    /** the flow's account in the byte budget (src/tcp/memory-budget.ts) */
+    memory?: MemoryAccount,
   ) {
-    super(limits, (code) => cb.onError(code));
+    super(limits, (code) => cb.onError(code), memory);
   }
 
   /** the next response (in order) answers a request with this method */

@@ -3,6 +3,7 @@ import type { TcpSegment } from '../decode/packet.js';
 import { Decoder } from '../decode/decoder.js';
 import { FlowTable } from '../tcp/flow-table.js';
 import type { FlowInfo } from '../tcp/stream.js';
+import type { MemoryAccount } from '../tcp/memory-budget.js';
 import { HttpExchange } from '../http/exchange.js';
 import { emptyHttpStats } from '../http/message.js';
 import { ImdsStage } from '../imds/imds-stage.js';
@@ -24,18 +25,19 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   });
   // http: one exchange per flow, all counting into one stats object
   const httpStats = emptyHttpStats();
-  const httpFor = (flow: FlowInfo) => {
+  // what an exchange holds is charged to its flow's account in the tcp stage's byte budget
+  const httpFor = (flow: FlowInfo, memory: MemoryAccount) => {
     const who = opts.attribute ? opts.attribute(flow) : NO_ATTRIBUTION;
-    const exchange = new HttpExchange(imds.exchangeFor(flow, who), opts.httpLimits, { stats: httpStats, midstream: !flow.sawSyn });
+    const exchange = new HttpExchange(imds.exchangeFor(flow, who), opts.httpLimits, { stats: httpStats, midstream: !flow.sawSyn, memory });
     return { toServer: exchange.toServer, toClient: exchange.toClient };
   };
   // tcp: segments → ordered byte streams. The HTTP parsers and the process lookup wait for
   // a flow's first byte: data-less flows (a SYN flood's half-open connections) stay small
   const flows = new FlowTable(
     {
-      onFlow(flow: FlowInfo) {
+      onFlow(flow: FlowInfo, memory: MemoryAccount) {
         opts.onFlowStart?.(flow);
-        return new LazyConsumers(() => httpFor(flow));
+        return new LazyConsumers(() => httpFor(flow, memory));
       },
     },
     opts.flowLimits,
@@ -72,7 +74,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       return {
         frames: decoder.stats.frames,
         decode: { ...decoder.stats, skipped: { ...decoder.stats.skipped }, unknownLinkTypes: { ...decoder.stats.unknownLinkTypes } },
-        tcp: { ...flows.stats },
+        tcp: flows.snapshot(),
         http: { ...httpStats, errors: { ...httpStats.errors } },
         imds: imds.stats(),
         enrich: enricher.stats(),

@@ -20,7 +20,7 @@ export interface PipelineStats {
 }
 
 /** the snapshot's values that are sizes, not counters (they go down as well as up) */
-export const GAUGE_PATHS: ReadonlySet<string> = new Set(['tcp.activeFlows', 'enrich.sdkCache.entries', 'enrich.reasons.clients']);
+export const GAUGE_PATHS: ReadonlySet<string> = new Set(['tcp.activeFlows', 'tcp.heldBytes', 'tcp.heldBytesPeak', 'enrich.sdkCache.entries', 'enrich.reasons.clients']);
 
 /** every numeric value of a snapshot by "stage.counter" path (counterDelta from nothing) */
 export function flatCounters(now: PipelineStats): Record<string, number> {
@@ -50,13 +50,14 @@ export function counterDelta(before: PipelineStats | null, now: PipelineStats): 
   return out;
 }
 
-/** two snapshots added (replay: one pipeline per file); lists are united */
+/** two snapshots added (replay: one pipeline per file); lists are united, peaks (`…Peak`) are the larger */
 export function sumStats(a: PipelineStats, b: PipelineStats): PipelineStats {
   const add = (x: Tree, y: Tree): Tree => {
     const out: Tree = { ...x };
     for (const [k, v] of Object.entries(y)) {
       const cur = out[k];
-      if (typeof v === 'number') out[k] = (typeof cur === 'number' ? cur : 0) + v;
+      // a peak over several files is the highest one (they are read one after another)
+      if (typeof v === 'number') out[k] = k.endsWith('Peak') ? Math.max(typeof cur === 'number' ? cur : 0, v) : (typeof cur === 'number' ? cur : 0) + v;
       else if (Array.isArray(v)) out[k] = [...new Set([...((Array.isArray(cur) ? cur : []) as number[]), ...v])];
       else if (v && typeof v === 'object') out[k] = add((cur && typeof cur === 'object' && !Array.isArray(cur) ? cur : {}) as Tree, v);
     }

@@ -1,6 +1,7 @@
 import { flowKey } from '../domain/address.js';
 import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
-import { Reassembler, type ReassemblerLimits, type ReassemblyBudget } from './reassembler.js';
+import { Reassembler, type ReassemblerLimits } from './reassembler.js';
+import { FlowAccount, MemoryBudget } from './memory-budget.js';
 import { Tombstones } from './tombstones.js';
 import {
   DEFAULT_FLOW_LIMITS,
@@ -11,18 +12,25 @@ import {
   type FlowStats,
 } from './stream.js';
 
-interface Flow {
-  key: string;
-  info: FlowInfo;
+/** a flow of the table; it is also its own account in the byte budget */
+class Flow extends FlowAccount {
   /** client → server (toImds) */
-  up: Reassembler;
+  up!: Reassembler;
   /** server → client */
-  down: Reassembler;
-  lastSec: number;
-  lastNsec: number;
+  down!: Reassembler;
   /** doubly linked list in order of last activity (head = least recently active) */
-  prev: Flow | null;
-  next: Flow | null;
+  prev: Flow | null = null;
+  next: Flow | null = null;
+
+  constructor(
+    budget: MemoryBudget,
+    readonly key: string,
+    readonly info: FlowInfo,
+    public lastSec: number,
+    public lastNsec: number,
+  ) {
+    super(budget);
+  }
 }
 
 /** Closed flows remembered (key → close time) so their late ACK/FIN/RST/retransmissions do not start a new flow. */
@@ -44,6 +52,10 @@ function emptyFlowStats(): FlowStats {
     midstreamFlows: 0,
     ignoredSegments: 0,
     reusedFlows: 0,
+    budgetEvictedFlows: 0,
+    budgetEvictedBytes: 0,
+    heldBytes: 0,
+    heldBytesPeak: 0,
   };
 }
 
@@ -54,34 +66,43 @@ function emptyFlowStats(): FlowStats {
  * A flow starts on its first SYN or data-carrying segment (a flow that starts without
  * the client's SYN counts in `midstreamFlows`). It ends on RST ('rst' both ways), when
  * both directions saw their FIN and all data before it, on idle timeout by packet time
- * (`tick`), on eviction when `maxFlows` is reached (least recently active first), or at
- * `finish` ('eof'). Each consumer gets exactly one onEnd.
+ * (`tick`), on eviction when `maxFlows` is reached (least recently active first), on
+ * eviction when the byte budget is full (least recently active of the flows that hold
+ * anything first), or at `finish` ('eof'). Each consumer gets exactly one onEnd.
  */
 export class FlowTable {
   readonly stats: FlowStats = emptyFlowStats();
   private readonly limits: FlowLimits;
   private readonly flows = new Map<string, Flow>();
   private readonly tombstones = new Tombstones(TOMBSTONE_MAX);
-  private readonly budget: ReassemblyBudget;
+  private readonly budget: MemoryBudget;
   private readonly directionLimits: ReassemblerLimits;
   private head: Flow | null = null;
   private tail: Flow | null = null;
+  /** time of the segment whose arrival made the budget evict */
+  private evictSec = 0;
+  private evictNsec = 0;
 
   constructor(
     private readonly handler: FlowHandler,
     limits?: Partial<FlowLimits>,
   ) {
     this.limits = { ...DEFAULT_FLOW_LIMITS, ...limits };
-    this.budget = { buffered: 0, maxTotal: this.limits.maxBufferedBytesTotal };
+    this.budget = new MemoryBudget(this.limits.memoryBudgetBytes, (a) => this.endFlow(a as Flow, 'evicted', this.evictSec, this.evictNsec));
     this.directionLimits = {
       maxBufferedBytes: this.limits.maxBufferedBytesPerDirection,
       maxBufferedSegments: this.limits.maxBufferedSegmentsPerDirection,
     };
   }
 
-  /** out-of-order bytes buffered over all flows right now */
-  get bufferedBytes(): number {
-    return this.budget.buffered;
+  /** bytes charged to the budget over all flows right now (out-of-order data, HTTP state) */
+  get heldBytes(): number {
+    return this.budget.held;
+  }
+
+  /** the counters, with the budget's gauges filled in */
+  snapshot(): FlowStats {
+    return { ...this.stats, heldBytes: this.budget.held, heldBytesPeak: this.budget.peak };
   }
 
   push(seg: TcpSegment): void {
@@ -109,6 +130,7 @@ export class FlowTable {
       flow = this.startFlow(key, seg, clientSyn);
     } else {
       this.touch(flow);
+      this.budget.touch(flow);
     }
     flow.lastSec = seg.sec;
     flow.lastNsec = seg.nsec;
@@ -118,6 +140,17 @@ export class FlowTable {
     }
     (toImds ? flow.up : flow.down).push(seg.seq, flags, seg.payload, seg.missing, seg.sec, seg.nsec);
     if (flow.up.ended && flow.down.ended) this.remove(flow, true);
+    if (this.budget.held > this.budget.maxBytes) this.enforceBudget(seg.sec, seg.nsec);
+  }
+
+  /** the byte budget is full: evict the least recently active flows that hold anything */
+  private enforceBudget(sec: number, nsec: number): void {
+    this.evictSec = sec;
+    this.evictNsec = nsec;
+    const { flows, bytes } = this.budget.enforce();
+    this.stats.evictedFlows += flows;
+    this.stats.budgetEvictedFlows += flows;
+    this.stats.budgetEvictedBytes += bytes;
   }
 
   /** Packet-time housekeeping: end flows idle for longer than idleTimeoutSec ('idle'). */
@@ -156,17 +189,12 @@ export class FlowTable {
     this.stats.flows++;
     this.stats.activeFlows++;
     if (!clientSyn) this.stats.midstreamFlows++;
-    const consumers = this.handler.onFlow(info);
-    const flow: Flow = {
-      key,
-      info,
-      up: new Reassembler(consumers.toServer, this.stats, this.budget, this.directionLimits),
-      down: new Reassembler(consumers.toClient, this.stats, this.budget, this.directionLimits, 'response'),
-      lastSec: seg.sec,
-      lastNsec: seg.nsec,
-      prev: this.tail,
-      next: null,
-    };
+    const flow = new Flow(this.budget, key, info, seg.sec, seg.nsec);
+    // what the consumers hold is charged to the flow itself (src/tcp/memory-budget.ts)
+    const consumers = this.handler.onFlow(info, flow);
+    flow.up = new Reassembler(consumers.toServer, this.stats, flow, this.directionLimits);
+    flow.down = new Reassembler(consumers.toClient, this.stats, flow, this.directionLimits, 'response');
+    flow.prev = this.tail;
     if (this.tail !== null) this.tail.next = flow;
     else this.head = flow;
     this.tail = flow;

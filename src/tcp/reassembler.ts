@@ -1,5 +1,6 @@
 import { TCP_FIN, TCP_SYN } from '../decode/packet.js';
 import type { EndReason, FlowStats, StreamConsumer } from './stream.js';
+import { PIECE_COST, type MemoryAccount } from './memory-budget.js';
 
 /** `a - b` as a signed 32-bit distance between two sequence numbers (RFC 1982 style). */
 export function seqDiff(a: number, b: number): number {
@@ -9,12 +10,6 @@ export function seqDiff(a: number, b: number): number {
 /** `a + n` modulo 2^32 */
 export function seqAdd(a: number, n: number): number {
   return (a + n) >>> 0;
-}
-
-/** Out-of-order bytes kept across every flow: one object shared by all reassemblers. */
-export interface ReassemblyBudget {
-  buffered: number;
-  maxTotal: number;
 }
 
 export interface ReassemblerLimits {
@@ -42,8 +37,10 @@ interface Piece {
  * - Bytes ahead of `next` are buffered as private copies. When a later segment covers
  *   bytes already buffered, the FIRST copy wins, as a Linux receiver keeps the bytes it
  *   already has in its out-of-order queue (`overlapBytes`, `overlapConflictBytes`).
- * - Beyond the buffer limits the hole before the first buffered piece is declared a
- *   gap (`onGap`, `gapBytes`), and delivery continues after it.
+ * - Beyond the per-direction limits the hole before the first buffered piece is declared
+ *   a gap (`onGap`, `gapBytes`), and delivery continues after it.
+ * - Every piece held is charged to the flow's MemoryAccount (bytes + PIECE_COST): the
+ *   global budget over all flows is the flow table's (src/tcp/memory-budget.ts).
  * - Bytes cut by the snaplen (`missing`) become a gap of that size.
  */
 export class Reassembler {
@@ -56,11 +53,13 @@ export class Reassembler {
   private done = false;
   private pieces: Piece[] = [];
   private bufferedBytes = 0;
+  /** charged to the account for the pieces held (bytes + PIECE_COST each) */
+  private charged = 0;
 
   constructor(
     private readonly consumer: StreamConsumer,
     private readonly stats: FlowStats,
-    private readonly budget: ReassemblyBudget,
+    private readonly account: MemoryAccount,
     private readonly limits: ReassemblerLimits,
     /** which side of the connection this stream is: response gaps are counted apart */
     private readonly side: 'request' | 'response' = 'request',
@@ -137,7 +136,8 @@ export class Reassembler {
 
   private close(reason: EndReason, sec: number, nsec: number): void {
     this.done = true;
-    this.budget.buffered -= this.bufferedBytes;
+    this.account.release(this.charged);
+    this.charged = 0;
     this.bufferedBytes = 0;
     this.pieces.length = 0;
     this.consumer.onEnd(reason, sec, nsec);
@@ -205,17 +205,30 @@ export class Reassembler {
     const plen = payload.length;
     if (from < plen) {
       const dataTo = to < plen ? to : plen;
-      const copy = Buffer.allocUnsafe(dataTo - from);
+      // its own allocation, not a slice of the shared pool: a piece held long must not keep
+      // an 8 KiB pool alive, and its charge is then what it costs
+      const copy = Buffer.allocUnsafeSlow(dataTo - from);
       payload.copy(copy, 0, from, dataTo);
       this.pieces.splice(i++, 0, { seq: seqAdd(this.next, rel + from), len: copy.length, data: copy, sec, nsec });
       this.bufferedBytes += copy.length;
-      this.budget.buffered += copy.length;
+      this.hold(copy.length + PIECE_COST);
       from = dataTo;
     }
     if (from < to) {
       this.pieces.splice(i++, 0, { seq: seqAdd(this.next, rel + from), len: to - from, data: null, sec, nsec });
+      this.hold(PIECE_COST);
     }
     return i;
+  }
+
+  private hold(n: number): void {
+    this.charged += n;
+    this.account.charge(n);
+  }
+
+  private unhold(n: number): void {
+    this.charged -= n;
+    this.account.release(n);
   }
 
   private countOverlap(p: Piece, pOff: number, payload: Buffer, segOff: number, n: number): void {
@@ -256,10 +269,11 @@ export class Reassembler {
       // pieces never overlap and the stream only jumps to a piece's start, so rel is 0
       this.next = seqAdd(p.seq, p.len);
       if (p.data === null) {
+        this.unhold(PIECE_COST);
         this.emitGap(p.len, p.sec, p.nsec);
       } else {
         this.bufferedBytes -= p.len;
-        this.budget.buffered -= p.len;
+        this.unhold(p.len + PIECE_COST);
         this.consumer.onData(p.data, p.sec, p.nsec);
       }
     }
@@ -270,9 +284,7 @@ export class Reassembler {
     const pieces = this.pieces;
     while (
       pieces.length > 0 &&
-      (this.bufferedBytes > this.limits.maxBufferedBytes ||
-        this.budget.buffered > this.budget.maxTotal ||
-        pieces.length > this.limits.maxBufferedSegments)
+      (this.bufferedBytes > this.limits.maxBufferedBytes || pieces.length > this.limits.maxBufferedSegments)
     ) {
       const hole = seqDiff(pieces[0].seq, this.next);
       if (hole > 0) this.emitGap(hole, sec, nsec);

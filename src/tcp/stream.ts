@@ -1,3 +1,5 @@
+import type { MemoryAccount } from './memory-budget.js';
+
 /**
  * The tcp stage's contract. For each IMDS flow the table asks the handler for two
  * consumers, one per direction. Each consumer then receives, in this order:
@@ -32,7 +34,11 @@ export interface StreamConsumer {
 }
 
 export interface FlowHandler {
-  onFlow(flow: FlowInfo): { toServer: StreamConsumer; toClient: StreamConsumer };
+  /**
+   * `memory`: the flow's account in the table's byte budget — charge what the consumers
+   * hold for this flow (and release it by their onEnd); see src/tcp/memory-budget.ts
+   */
+  onFlow(flow: FlowInfo, memory: MemoryAccount): { toServer: StreamConsumer; toClient: StreamConsumer };
 }
 
 export interface FlowLimits {
@@ -40,19 +46,30 @@ export interface FlowLimits {
   maxFlows: number;
   /** most out-of-order bytes buffered per direction; beyond it the hole is declared a gap */
   maxBufferedBytesPerDirection: number;
-  /** most out-of-order bytes buffered over all flows */
-  maxBufferedBytesTotal: number;
+  /**
+   * one byte budget over all flows for what the chain holds while it waits (out-of-order
+   * data, HTTP heads, requests waiting for a response, HTTP parsers): past it the least
+   * recently active flows holding anything are evicted (src/tcp/memory-budget.ts)
+   */
+  memoryBudgetBytes: number;
   /** seconds of packet time without a packet after which a flow ends with 'idle' */
   idleTimeoutSec: number;
   /** most out-of-order segments (pieces) buffered per direction; beyond it the hole is declared a gap */
   maxBufferedSegmentsPerDirection: number;
 }
 
+/**
+ * The budget of every flow's held bytes (docs/design.md#bounds): with a full table of
+ * data-less flows (~25 MiB of heap) and V8's headroom (src/cli/memory-tuning.ts), what
+ * replay or the daemon can hold stays under 128 MiB RSS.
+ */
+export const DEFAULT_MEMORY_BUDGET_BYTES = 8 * 1024 * 1024;
+
 export const DEFAULT_FLOW_LIMITS: FlowLimits = {
-  // ~3 KB of heap per active flow (measured): 16 384 flows stay under ~50 MB
+  // ~1.2 KB of heap per data-less flow (measured), more for a flow with data (charged to the budget)
   maxFlows: 16_384,
   maxBufferedBytesPerDirection: 256 * 1024,
-  maxBufferedBytesTotal: 64 * 1024 * 1024,
+  memoryBudgetBytes: DEFAULT_MEMORY_BUDGET_BYTES,
   idleTimeoutSec: 120,
   maxBufferedSegmentsPerDirection: 4096,
 };
@@ -83,4 +100,13 @@ export interface FlowStats {
   ignoredSegments: number;
   /** flows ended because a new SYN reused their 4-tuple before they ended (ended with 'eof') */
   reusedFlows: number;
+  /**
+   * of `evictedFlows`: flows evicted because the byte budget was full (least recently
+   * active first), and the bytes they held
+   */
+  budgetEvictedFlows: number;
+  budgetEvictedBytes: number;
+  /** gauge: bytes charged to the budget right now, and the most at once */
+  heldBytes: number;
+  heldBytesPeak: number;
 }

@@ -77,6 +77,9 @@ describe('pipeline stats', () => {
     const two = await replayFiles(['pcaps/real/curl-v1.pcap', 'pcaps/real/curl-v1.pcap']);
     expect(two.stats).toEqual(sumStats(one.stats, one.stats));
     expect(one.stats.imds.events.v1).toBe(1);
+    // a peak is the higher of the files', not their sum (files are read one after another)
+    expect(one.stats.tcp.heldBytesPeak).toBeGreaterThan(0);
+    expect(two.stats.tcp.heldBytesPeak).toBe(one.stats.tcp.heldBytesPeak);
     const d = counterDelta(one.stats, two.stats);
     expect(d['imds.events.v1']).toBe(1);
     expect(d['frames']).toBe(one.stats.frames);

@@ -316,3 +316,83 @@ function fragmentedNormalCall(w: PcapStream, usec: number, k: number): void {
   w.tcp(usec + 30, { src: srv, dst: client, sport: 80, dport: port, seq: sisn + 1, ack: isn + 1 + request.length, flags: PSH | ACK | FIN, payload: RESPONSE });
   w.tcp(usec + 40, { src: client, dst: srv, sport: port, dport: 80, seq: isn + 1 + request.length, ack: sisn + 2 + RESPONSE.length, flags: FIN | ACK });
 }
+
+/** a request head of exactly `bytes` bytes (≥ 80) that never ends: complete header lines, then a last line with no LF */
+export function endlessHead(i: number, bytes: number): Buffer {
+  const start = `GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: ${IMDS}\r\nUser-Agent: head-flood/${i % 1000}\r\n`;
+  const lines: string[] = [start];
+  let n = start.length;
+  // full 100-byte header lines while more than one line's worth is left, then an unfinished one
+  for (let k = 0; n + 100 + 10 < bytes; k++) {
+    const name = `X-Pad-${k}: `;
+    const line = name + 'p'.repeat(100 - name.length - 2) + '\r\n';
+    lines.push(line);
+    n += line.length;
+  }
+  lines.push('X-Last: ' + 'q'.repeat(Math.max(0, bytes - n - 8)));
+  return Buffer.from(lines.join(''), 'latin1');
+}
+
+export interface MixOptions {
+  /** half-open flows that send a request head of `headBytes` that never ends */
+  heads: number;
+  headBytes: number;
+  /** flows whose first data segment (`oooBytes`) arrives after a hole that is never filled */
+  outOfOrder: number;
+  oooBytes: number;
+  /** SYN-only half-open flows */
+  syns: number;
+  /** one normal call after every `normalEvery` flood flows (0: none in between) */
+  normalEvery: number;
+}
+
+/**
+ * A flood of flows that each hold memory in the chain, then ONE normal IMDSv1 call at the end
+ * (after every flood flow, with the table full): `heads` half-open flows (client SYN, server
+ * SYN-ACK, one segment of a request head that never ends), `outOfOrder` flows whose data
+ * starts after a hole never filled (the reassembler must buffer it), `syns` SYN-only flows,
+ * interleaved round-robin from distinct 4-tuples (10.54.0.0/16), all within a few seconds of
+ * packet time (no idle timeout frees them); normal calls every `normalEvery` flood flows too.
+ */
+export function writeHeldBytesFlood(path: string, o: MixOptions): FloodFile {
+  const w = new PcapStream(path);
+  const srv = ip4(IMDS);
+  const base = ip4('10.54.0.0');
+  const ooo = Buffer.alloc(o.oooBytes, 'o');
+  const total = o.heads + o.outOfOrder + o.syns;
+  const kinds: Array<'head' | 'ooo' | 'syn'> = [];
+  let t = T0;
+  let normal = 0;
+  const left = { head: o.heads, ooo: o.outOfOrder, syn: o.syns };
+  for (let i = 0; i < total; i++) {
+    // round-robin over the kinds that have flows left
+    kinds.length = 0;
+    if (left.head > 0) kinds.push('head');
+    if (left.ooo > 0) kinds.push('ooo');
+    if (left.syn > 0) kinds.push('syn');
+    const kind = kinds[i % kinds.length]!;
+    left[kind]--;
+    const port = 1024 + (i % 60000);
+    const client = base + Math.floor(i / 60000) + 1;
+    const isn = (i * 2654435761) >>> 0;
+    const sisn = (isn ^ 0x5a5a5a5a) >>> 0;
+    w.tcp(t, { src: client, dst: srv, sport: port, dport: 80, seq: isn, ack: 0, flags: SYN });
+    if (kind !== 'syn') {
+      w.tcp(t + 5, { src: srv, dst: client, sport: 80, dport: port, seq: sisn, ack: isn + 1, flags: SYN | ACK });
+      if (kind === 'head') {
+        w.tcp(t + 10, { src: client, dst: srv, sport: port, dport: 80, seq: isn + 1, ack: sisn + 1, flags: PSH | ACK, payload: endlessHead(i, o.headBytes) });
+      } else {
+        // 1000 bytes never seen before it: the segment waits in the reassembler
+        w.tcp(t + 10, { src: client, dst: srv, sport: port, dport: 80, seq: isn + 1 + 1000, ack: sisn + 1, flags: PSH | ACK, payload: ooo });
+      }
+    }
+    t += 20;
+    if (o.normalEvery > 0 && (i + 1) % o.normalEvery === 0) {
+      normalCall(w, t, normal++);
+      t += 50;
+    }
+  }
+  normalCall(w, t, normal++);
+  w.close();
+  return { path, packets: w.packets, bytes: w.bytes, normalCalls: normal };
+}

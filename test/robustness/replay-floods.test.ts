@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FLOW_LIMITS } from '../../src/tcp/stream.js';
 import { DEFAULT_HTTP_LIMITS } from '../../src/http/message.js';
-import { NORMAL_CLIENT, NORMAL_UA, writeEndlessHeader, writeFragmentFlood, writeHalfOpenFlood, writeShortConnFlood, type FloodFile } from './flood-captures.js';
+import { NORMAL_CLIENT, NORMAL_UA, writeEndlessHeader, writeFragmentFlood, writeHalfOpenFlood, writeHeldBytesFlood, writeShortConnFlood, type FloodFile } from './flood-captures.js';
+import { DEFAULT_MEMORY_BUDGET_BYTES } from '../../src/tcp/stream.js';
+import { EXCHANGE_COST } from '../../src/tcp/memory-budget.js';
 import { DATAGRAM_OVERHEAD, DEFAULT_REASSEMBLY_LIMITS, FRAGMENT_OVERHEAD } from '../../src/decode/ip-reassembly.js';
 import { CLI, MiB, built, measure } from './helpers.js';
 
@@ -23,9 +25,14 @@ const HALF_OPEN = 100_000;
 const SHORT_CONNS = Number(process.env.IMDSWATCH_FLOOD_CONNS ?? 1_000_000);
 const ENDLESS_HEADER_BYTES = 64 * MiB;
 const FRAGMENT_DATAGRAMS = 50_000;
+/** issue #14: 100 000 half-open flows each holding ~1 KB of a request head that never ends (was 187-216 MiB RSS) */
+const HELD_HEADS = 100_000;
+const HEAD_BYTES = 1000;
 
 interface ReplayJson {
-  input: { packets: number; skipped: Record<string, number>; errors: string[] };
+  input: { packets: number; skipped: Record<string, number>; unread: Record<string, number>; errors: string[] };
+  stages: { tcp: Record<string, number> };
+  readiness: { verdict: string };
   totals: { requests: number; v1: number; v2: number; token: number };
   groups: Array<{ client: string; userAgent: string | null; v1: number; v2: number; token: number }>;
 }
@@ -126,4 +133,72 @@ describe.skipIf(!built())('replay under floods (default limits)', () => {
     expect(normalGroup(r.json)).toMatchObject({ v1: file.normalCalls, v2: 0, token: 0 });
     expect(r.json.totals).toMatchObject({ requests: file.normalCalls, v1: file.normalCalls });
   }, 120_000);
+
+  it(`${HELD_HEADS} half-open flows each holding a ~1 KB request head that never ends, then one v1 call: bounded RSS, budget evictions counted as unread, the call reported`, async () => {
+    const t0 = Date.now();
+    const file = writeHeldBytesFlood(join(dir, 'held-heads.pcap'), { heads: HELD_HEADS, headBytes: HEAD_BYTES, outOfOrder: 0, oooBytes: 0, syns: 0, normalEvery: 0 });
+    const genMs = Date.now() - t0;
+    const r = await replay(file);
+    report('held-heads', file, genMs, r);
+    rmSync(file.path);
+    expect(r.maxRss).toBeLessThan(RSS_BOUND);
+    const tcp = r.json.stages.tcp;
+    // a head flow is charged its exchange and more than its head: at most budget / (EXCHANGE_COST + HEAD_BYTES) held at once
+    const held = Math.floor(DEFAULT_MEMORY_BUDGET_BYTES / (EXCHANGE_COST + HEAD_BYTES));
+    expect(tcp.budgetEvictedFlows).toBeGreaterThanOrEqual(HELD_HEADS - held);
+    // the budget, not the table (16 384 flows), did all the evicting
+    expect(tcp.evictedFlows).toBe(tcp.budgetEvictedFlows);
+    expect(tcp.heldBytesPeak).toBeLessThan(DEFAULT_MEMORY_BUDGET_BYTES + 64 * 1024);
+    expect(tcp.heldBytes).toBe(0);
+    expect(r.json.input.unread['tcp-flows-evicted']).toBe(tcp.evictedFlows);
+    expect(file.normalCalls).toBe(1);
+    expect(normalGroup(r.json)).toMatchObject({ v1: 1, v2: 0, token: 0 });
+    expect(r.json.totals).toMatchObject({ requests: 1, v1: 1 });
+  }, 120_000);
+
+  it('a mix: held heads, out-of-order data waiting on a hole, SYN-only flows, normal calls between and one after: bounded RSS, every call reported', async () => {
+    const t0 = Date.now();
+    const file = writeHeldBytesFlood(join(dir, 'held-mix.pcap'), { heads: 40_000, headBytes: HEAD_BYTES, outOfOrder: 40_000, oooBytes: 1400, syns: 40_000, normalEvery: 1000 });
+    const genMs = Date.now() - t0;
+    const r = await replay(file);
+    report('held-mix', file, genMs, r);
+    rmSync(file.path);
+    expect(r.maxRss).toBeLessThan(RSS_BOUND);
+    const tcp = r.json.stages.tcp;
+    expect(tcp.budgetEvictedFlows).toBeGreaterThan(40_000);
+    // SYN-only flows hold nothing: the table's own limit evicts them
+    expect(tcp.evictedFlows).toBeGreaterThan(tcp.budgetEvictedFlows);
+    expect(tcp.heldBytes).toBe(0);
+    // the out-of-order data is delivered after its hole when its flow is evicted: a gap each
+    expect(r.json.input.skipped['tcp-gap-bytes']).toBe(40_000 * 1000);
+    expect(file.normalCalls).toBe(121);
+    expect(normalGroup(r.json)).toMatchObject({ v1: file.normalCalls, v2: 0, token: 0 });
+    expect(r.json.totals).toMatchObject({ requests: file.normalCalls, v1: file.normalCalls });
+  }, 120_000);
+
+  it('held heads and no call at all: the verdict is UNKNOWN (evicted flows may have carried a v1 call), not READY', async () => {
+    const file = writeHeldBytesFlood(join(dir, 'held-only.pcap'), { heads: 20_000, headBytes: HEAD_BYTES, outOfOrder: 0, oooBytes: 0, syns: 0, normalEvery: 0 });
+    // writeHeldBytesFlood ends with one normal call (5 packets): a copy without them
+    const noCall = join(dir, 'held-only-nocall.pcap');
+    dropLastPackets(file.path, noCall, 5);
+    rmSync(file.path);
+    const r = await measure([process.execPath, CLI, 'replay', '--format', 'json', '--no-progress', '--fail-on', 'unknown', noCall], 120_000);
+    rmSync(noCall);
+    const json = JSON.parse(r.stdout) as ReplayJson;
+    expect(json.totals.requests).toBe(0);
+    expect(json.stages.tcp.budgetEvictedFlows).toBeGreaterThan(0);
+    expect(json.input.unread['tcp-flows-evicted']).toBe(json.stages.tcp.evictedFlows);
+    // the capture's verdict: UNKNOWN, and --fail-on unknown fails (exit 1)
+    expect(r.stderr).toContain('so the verdict is UNKNOWN');
+    expect(r.code).toBe(1);
+    expect(r.maxRss).toBeLessThan(RSS_BOUND);
+  }, 120_000);
 });
+
+/** copy a classic pcap without its last `n` packets */
+function dropLastPackets(from: string, to: string, n: number): void {
+  const b = readFileSync(from);
+  const offsets: number[] = [];
+  for (let off = 24; off < b.length; off += 16 + b.readUInt32LE(off + 8)) offsets.push(off);
+  writeFileSync(to, b.subarray(0, offsets[offsets.length - n]));
+}

@@ -3,6 +3,7 @@ import { FlowTable } from '../../src/tcp/flow-table.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/decode/packet.js';
 import type { FlowInfo, FlowLimits } from '../../src/tcp/stream.js';
 import { Recorder } from './helpers.js';
+import { PIECE_COST } from '../../src/tcp/memory-budget.js';
 
 const IMDS = '169.254.169.254';
 
@@ -149,7 +150,7 @@ describe('FlowTable', () => {
     expect(flows[0].up.text).toBe('<gap 4>late');
     expect(flows[1].up.ends).toEqual([]);
     expect(t.stats.idleFlows).toBe(1);
-    expect(t.bufferedBytes).toBe(0);
+    expect(t.heldBytes).toBe(0);
     // a data segment after the idle end starts a mid-stream flow
     t.push(seg(1, true, 9, TCP_ACK, 'again', 200));
     expect(flows).toHaveLength(3);
@@ -187,27 +188,46 @@ describe('FlowTable', () => {
       expect(f.up.afterEnd + f.down.afterEnd).toBe(0);
     }
     expect(t.stats.activeFlows).toBe(0);
-    expect(t.bufferedBytes).toBe(0);
+    expect(t.heldBytes).toBe(0);
   });
 
-  it('total out-of-order memory stays under maxBufferedBytesTotal across flows; holes become counted gaps', () => {
-    const { t, flows } = table({ maxBufferedBytesTotal: 1000, maxBufferedBytesPerDirection: 300 });
+  it('one byte budget over all flows: past it the least recently active flows holding anything are evicted, counted', () => {
+    const piece = 100 + PIECE_COST;
+    const { t, flows } = table({ memoryBudgetBytes: 5 * piece, maxBufferedBytesPerDirection: 300 });
     const chunk = 'x'.repeat(100);
-    for (let f = 0; f < 20; f++) t.push(seg(2000 + f, true, 0, TCP_SYN));
-    for (let round = 0; round < 10; round++) {
-      for (let f = 0; f < 20; f++) {
-        // every flow skips its first 100 bytes, then sends in order after the hole
-        t.push(seg(2000 + f, true, 101 + round * 100, TCP_ACK, chunk));
-        expect(t.bufferedBytes).toBeLessThanOrEqual(1000);
-      }
+    // 3 SYN-only flows hold nothing: never evicted by the budget
+    for (let f = 0; f < 3; f++) t.push(seg(1000 + f, true, 0, TCP_SYN));
+    // 20 flows each skip their first 100 bytes and send one chunk after the hole
+    for (let f = 0; f < 20; f++) {
+      t.push(seg(2000 + f, true, 0, TCP_SYN));
+      t.push(seg(2000 + f, true, 101, TCP_ACK, chunk));
+      expect(t.heldBytes).toBeLessThanOrEqual(5 * piece);
     }
+    // the first 15 were evicted, oldest first; the last 5 still wait
+    expect(t.stats.budgetEvictedFlows).toBe(15);
+    expect(t.stats.evictedFlows).toBe(15);
+    expect(t.stats.budgetEvictedBytes).toBe(15 * piece);
+    const dataFlows = flows.slice(3);
+    for (const f of dataFlows.slice(0, 15)) {
+      expect(f.up.ends).toEqual(['evicted']);
+      expect(f.down.ends).toEqual(['evicted']);
+      // what was held is delivered after the hole before the flow ends
+      expect(f.up.text).toBe(`<gap 100>${chunk}`);
+    }
+    for (const f of dataFlows.slice(15)) expect(f.up.ends).toEqual([]);
+    for (const f of flows.slice(0, 3)) expect(f.up.ends).toEqual([]);
+    expect(t.heldBytes).toBe(5 * piece);
+    expect(t.snapshot()).toMatchObject({ heldBytes: 5 * piece, heldBytesPeak: 6 * piece, activeFlows: 8 });
+    // activity makes a flow the last to go: flow 15 (the oldest left) sends again, then a new flow pushes one out
+    t.push(seg(2015, true, 1, TCP_ACK, 'y'));
+    expect(t.heldBytes).toBe(5 * piece); // 'y' filled the hole's first byte: still a hole before the chunk
+    t.push(seg(3000, true, 0, TCP_SYN));
+    t.push(seg(3000, true, 101, TCP_ACK, chunk));
+    expect(dataFlows[15].up.ends).toEqual([]);
+    expect(dataFlows[16].up.ends).toEqual(['evicted']);
     t.finish();
-    expect(t.bufferedBytes).toBe(0);
-    for (const f of flows) {
-      expect(f.up.runs[0]).toEqual({ gap: 100 });
-      expect(f.up.text.length).toBe('<gap 100>'.length + 1000);
-    }
-    expect(t.stats.gapBytes).toBe(20 * 100);
+    expect(t.heldBytes).toBe(0);
+    expect(t.stats.gapBytes).toBe(15 * 100 + 99 + 4 * 100 + 100);
     // all of it on the client's side: these holes may hide requests
     expect(t.stats.responseGapBytes).toBe(0);
   });
@@ -225,5 +245,49 @@ describe('FlowTable', () => {
     t.finish();
     expect(t.stats.responseGapBytes).toBe(40);
     expect(t.stats.gapBytes).toBe(45);
+  });
+
+
+  it('consumers charge the flow account they are given; an evicted flow releases by onEnd and the budget fits again', () => {
+    const ends: string[] = [];
+    let n = 0;
+    const t = new FlowTable(
+      {
+        onFlow(_info, memory) {
+          const id = n++;
+          let held = 0;
+          const consumer = (dir: string) => ({
+            onData: (d: Buffer) => {
+              held += d.length * 1000;
+              memory.charge(d.length * 1000);
+            },
+            onGap: () => {},
+            onEnd: (reason: string) => {
+              ends.push(`${id} ${dir} ${reason}`);
+              memory.release(held);
+              held = 0;
+            },
+          });
+          return { toServer: consumer('up'), toClient: consumer('down') };
+        },
+      },
+      { memoryBudgetBytes: 10_000 },
+    );
+    const open = (port: number, data: string) => {
+      t.push(seg(port, true, 0, TCP_SYN));
+      t.push(seg(port, true, 1, TCP_ACK, data));
+    };
+    open(1, 'abcd');
+    open(2, 'abcd');
+    expect(t.heldBytes).toBe(8000);
+    // flow 0 is active again: flow 1 is now the least recently active
+    t.push(seg(1, true, 5, TCP_ACK));
+    open(3, 'abcd'); // 12 000 > 10 000
+    expect(ends).toEqual(['1 up evicted', '1 down evicted']);
+    expect(t.heldBytes).toBe(8000);
+    expect(t.stats).toMatchObject({ budgetEvictedFlows: 1, budgetEvictedBytes: 4000, evictedFlows: 1 });
+    t.finish();
+    expect(t.heldBytes).toBe(0);
+    expect(t.snapshot().heldBytesPeak).toBe(12_000);
   });
 });

@@ -36,3 +36,16 @@ export class Recorder implements StreamConsumer {
     return this.runs.map((r) => ('data' in r ? r.data : `<gap ${r.gap}>`)).join('');
   }
 }
+
+/** a MemoryAccount that only adds up (held must come back to 0 once a stream ended) */
+export class TestAccount {
+  held = 0;
+  peak = 0;
+  charge(n: number): void {
+    this.held += n;
+    if (this.held > this.peak) this.peak = this.held;
+  }
+  release(n: number): void {
+    this.held -= n;
+  }
+}

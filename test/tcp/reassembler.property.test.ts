@@ -6,7 +6,7 @@ import { FlowTable } from '../../src/tcp/flow-table.js';
 /** a FlowStats with every counter at zero: a fresh table's */
 const emptyFlowStats = () => ({ ...new FlowTable({ onFlow: () => null as never }).stats });
 import { TCP_FIN, TCP_SYN } from '../../src/decode/packet.js';
-import { Recorder, type Run } from './helpers.js';
+import { Recorder, TestAccount, type Run } from './helpers.js';
 
 /** a segment of the stream: [off, off+data.length) in stream offsets (0 = first byte after the SYN) */
 interface Seg {
@@ -81,7 +81,7 @@ const scenarioArb = fc
 function feed(isn: number, arrivals: Seg[], n: number, finAt: number | null) {
   const rec = new Recorder();
   const stats = emptyFlowStats();
-  const budget = { buffered: 0, maxTotal: 1 << 30 };
+  const budget = new TestAccount();
   const r = new Reassembler(rec, stats, budget, { maxBufferedBytes: 1 << 20, maxBufferedSegments: 1 << 20 });
   r.push(isn, TCP_SYN, Buffer.alloc(0), 0, 0, 0);
   arrivals.forEach((s, i) => {
@@ -101,7 +101,7 @@ describe('Reassembler (properties)', () => {
         expect(rec.runs).toEqual(reference(n, arrivals));
         expect(rec.ends).toEqual(['fin']);
         expect(rec.afterEnd).toBe(0);
-        expect(budget.buffered).toBe(0);
+        expect(budget.held).toBe(0);
       }),
       { numRuns: 400 },
     );
@@ -129,7 +129,7 @@ describe('Reassembler (properties)', () => {
         expect(rec.runs).toEqual(reference(n, kept));
         expect(rec.ends).toEqual(['fin']);
         expect(rec.afterEnd).toBe(0);
-        expect(budget.buffered).toBe(0);
+        expect(budget.held).toBe(0);
       }),
       { numRuns: 300 },
     );
@@ -139,7 +139,7 @@ describe('Reassembler (properties)', () => {
     fc.assert(
       fc.property(scenarioArb, fc.integer({ min: 1, max: 64 }), ({ isn, arrivals, n }, cap) => {
         const rec = new Recorder();
-        const budget = { buffered: 0, maxTotal: 1 << 30 };
+        const budget = new TestAccount();
         const r = new Reassembler(rec, emptyFlowStats(), budget, { maxBufferedBytes: cap, maxBufferedSegments: 8 });
         r.push(isn, TCP_SYN, Buffer.alloc(0), 0, 0, 0);
         for (const s of arrivals) {
@@ -165,7 +165,7 @@ describe('Reassembler (properties)', () => {
             }
         }
         expect(pos).toBeLessThanOrEqual(n);
-        expect(budget.buffered).toBe(0);
+        expect(budget.held).toBe(0);
         expect(rec.ends).toEqual(['eof']);
       }),
       { numRuns: 300 },

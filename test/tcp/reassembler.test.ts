@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Reassembler, type ReassemblerLimits } from '../../src/tcp/reassembler.js';
+import { PIECE_COST } from '../../src/tcp/memory-budget.js';
 import { FlowTable } from '../../src/tcp/flow-table.js';
 
 /** a FlowStats with every counter at zero: a fresh table's */
 const emptyFlowStats = () => ({ ...new FlowTable({ onFlow: () => null as never }).stats });
 import { TCP_FIN, TCP_SYN } from '../../src/decode/packet.js';
-import { Recorder } from './helpers.js';
+import { Recorder, TestAccount } from './helpers.js';
 
 interface Seg {
   seq: number;
@@ -20,7 +21,7 @@ const F = TCP_FIN;
 function run(segs: Seg[], limits: Partial<ReassemblerLimits> = {}, endAt?: 'eof') {
   const rec = new Recorder();
   const stats = emptyFlowStats();
-  const budget = { buffered: 0, maxTotal: 1 << 30 };
+  const budget = new TestAccount();
   const r = new Reassembler(rec, stats, budget, { maxBufferedBytes: 1 << 20, maxBufferedSegments: 1000, ...limits });
   segs.forEach((s, i) => r.push(s.seq >>> 0, s.flags ?? 0, Buffer.from(s.data ?? '', 'latin1'), s.missing ?? 0, i, 0));
   if (endAt) r.end(endAt, 99, 0);
@@ -84,7 +85,7 @@ describe('Reassembler (table)', () => {
       expect(rec.text).toBe(c.want);
       expect(rec.ends).toEqual(c.end);
       expect(rec.afterEnd).toBe(0);
-      expect(budget.buffered).toBe(0);
+      expect(budget.held).toBe(0);
     });
   }
 
@@ -104,31 +105,32 @@ describe('Reassembler (table)', () => {
       seen.push(d);
       orig(d, s, n);
     };
-    const r = new Reassembler(rec, emptyFlowStats(), { buffered: 0, maxTotal: 1e9 }, { maxBufferedBytes: 1e6, maxBufferedSegments: 100 });
+    const r = new Reassembler(rec, emptyFlowStats(), new TestAccount(), { maxBufferedBytes: 1e6, maxBufferedSegments: 100 });
     const payload = Buffer.from('hello');
     r.push(1, 0, payload, 0, 0, 0);
     expect(seen[0]).toBe(payload);
   });
 
-  it('shared total budget forces a gap in the pushing direction', () => {
-    const budget = { buffered: 0, maxTotal: 3 };
+  it('every piece held is charged to the account (bytes + PIECE_COST) and released when delivered or ended', () => {
+    const budget = new TestAccount();
     const stats = emptyFlowStats();
     const a = new Recorder();
-    const b = new Recorder();
     const lim = { maxBufferedBytes: 100, maxBufferedSegments: 100 };
-    const ra = new Reassembler(a, stats, budget, lim);
-    const rb = new Reassembler(b, stats, budget, lim);
-    ra.push(0, S, Buffer.alloc(0), 0, 0, 0);
-    rb.push(0, S, Buffer.alloc(0), 0, 0, 0);
-    ra.push(3, 0, Buffer.from('cc'), 0, 0, 0); // 2 buffered
-    expect(budget.buffered).toBe(2);
-    rb.push(3, 0, Buffer.from('dd'), 0, 0, 0); // 4 > 3: b's hole becomes a gap
-    expect(b.text).toBe('<gap 2>dd');
-    expect(budget.buffered).toBe(2);
-    ra.end('eof', 1, 0);
-    expect(a.text).toBe('<gap 2>cc');
-    expect(budget.buffered).toBe(0);
-    expect(stats.gapBytes).toBe(4);
+    const r = new Reassembler(a, stats, budget, lim);
+    r.push(0, S, Buffer.alloc(0), 0, 0, 0);
+    r.push(1, 0, Buffer.from('ab'), 0, 0, 0); // in order: handed over, never held
+    expect(budget.held).toBe(0);
+    r.push(5, 0, Buffer.from('ee'), 0, 0, 0); // hole at 3-4: held
+    expect(budget.held).toBe(2 + PIECE_COST);
+    r.push(8, 0, Buffer.from('h'), 1, 0, 0); // snaplen cut: 1 byte + a known hole, two pieces
+    expect(budget.held).toBe(2 + PIECE_COST + 1 + 2 * PIECE_COST);
+    r.push(3, 0, Buffer.from('cd'), 0, 0, 0); // fills the first hole: 'ee' delivered
+    expect(budget.held).toBe(1 + 2 * PIECE_COST);
+    r.end('eof', 1, 0);
+    expect(a.text).toBe('abcdee<gap 1>h<gap 1>');
+    expect(budget.held).toBe(0);
+    // 'cd' arrived while pieces were held: stored, then delivered at once with 'ee'
+    expect(budget.peak).toBe(5 + 4 * PIECE_COST);
   });
 
   it('times: each delivered run carries the time of its segment', () => {
