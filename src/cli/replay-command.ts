@@ -58,7 +58,7 @@ Examples:
       progress.done();
       const unreadLine = unreadNotes(files, result); // #16: all packets of an unsupported link type → error; else what IMDS traffic went unread
       const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
-      const built = report.build();
+      const built = report.build(input);
       // each error is said once: on stderr, and in a text report only when it goes to a file
       if (format === 'text') out.write(formatCaptureSummaryText(built, o.output ? input : { ...input, errors: [] }));
       // `stages`: every counter of every stage (src/pipeline/stats.ts), for diagnosis

@@ -106,7 +106,7 @@ ${settingsHelp(LIVE_SETTINGS)}`,
       const st = session.stats();
       const missed = st.missedSyns;
       const input = summarize([`live: ${interfaces.join(',')}${gateWasActive || gate ? '' : ' (no gate)'}`], st.pipeline, [], missed ? { 'gate-syn-not-captured': missed } : {});
-      const built = report.build();
+      const built = report.build(input);
       if (missed > 0) {
         // the gate named who opened them: say whose calls went unread (every format, on stderr)
         process.stderr.write(`imdswatch: the capture missed ${missed} IMDS connection(s) the SYN gate held, so their calls were not read: ${describeMissed(st.missedConnections)}\n`);

@@ -1,6 +1,7 @@
 import type { ImdsEvent, SdkInfo, V1Reason } from '../imds/event.js';
 import { emptyState, recordEvent, type DaemonState } from './state-store.js';
 import { computeReadiness, type Readiness } from '../readiness/readiness.js';
+import { describeUnread } from '../decode/unread-imds.js';
 
 /**
  * The capture summary that `replay` and `scan` print: totals, one row per
@@ -123,7 +124,12 @@ export class CaptureSummaryBuilder {
     }
   }
 
-  build(): CaptureSummary {
+  /**
+   * `input`: what of the capture could not be read (summarize()'s `unread` and
+   * `unclassified`): with no IMDSv1 call seen, the readiness verdict is then UNKNOWN, as the
+   * text report's Result line and --fail-on unknown say (docs/design.md#capture-loss).
+   */
+  build(input?: { unread?: Record<string, number>; unclassified: number }): CaptureSummary {
     const groups = [...this.groups.values()].sort(
       (a, b) => b.v1Rejected - a.v1Rejected || b.v1 - a.v1 || b.v2 + b.token - (a.v2 + a.token) || a.client.localeCompare(b.client),
     );
@@ -135,14 +141,19 @@ export class CaptureSummaryBuilder {
       v1CallsNotListed: this.v1CallsNotListed,
       firstSeen: this.firstSeen,
       lastSeen: this.lastSeen,
-      readiness: this.readiness(),
+      readiness: this.readiness(input),
     };
   }
 
-  private readiness(): Readiness {
+  private readiness(input?: { unread?: Record<string, number>; unclassified: number }): Readiness {
     const windows = this.firstSeen && this.lastSeen ? [{ start: this.firstSeen, end: this.lastSeen, bootId: null }] : [];
     const state = { ...this.state, windows };
-    return computeReadiness([{ host: this.state.host, state, fromEvents: true }], { minHours: 0, since: null, now: this.lastSeen ?? new Date().toISOString() });
+    const r = computeReadiness([{ host: this.state.host, state, fromEvents: true }], { minHours: 0, since: null, now: this.lastSeen ?? new Date().toISOString() });
+    const unread = describeUnread(input?.unread);
+    const unclassified = input?.unclassified ?? 0;
+    if (r.verdict !== 'READY' || (!unread && unclassified === 0)) return r;
+    const why = [`IMDS traffic could not be read (${[unread, unclassified > 0 ? `${unclassified} request(s) could not be classified` : ''].filter(Boolean).join('; ')}): an IMDSv1 call may be hidden there`];
+    return { ...r, verdict: 'UNKNOWN', why, hosts: r.hosts.map((h) => ({ ...h, verdict: 'UNKNOWN' as const, why })) };
   }
 
   private groupFor(ev: ImdsEvent): GroupRow {

@@ -84,6 +84,11 @@ describe.skipIf(!existsSync(CLI))('imdswatch replay when IMDS traffic could not 
     const j = JSON.parse(r.stdout) as { input: { unread: Record<string, number> }; totals: { v2: number } };
     expect(j.input.unread).toEqual({ 'ip-fragment-overlap-conflict': 1 });
     expect(j.totals.v2).toBe(1);
+    // the json verdict agrees with the text Result line and --fail-on unknown
+    const r2 = JSON.parse(run('--format', 'json', MISSING).stdout) as { readiness: { verdict: string; why: string[]; hosts: Array<{ verdict: string }> } };
+    expect(r2.readiness.verdict).toBe('UNKNOWN');
+    expect(r2.readiness.why).toEqual([expect.stringMatching(/^IMDS traffic could not be read \(1 IMDS fragment\(s\) not reassembled/)]);
+    expect(r2.readiness.hosts.map((h) => h.verdict)).toEqual(['UNKNOWN']);
   });
 
   it('ndjson: events only on stdout, the cause on stderr', () => {
