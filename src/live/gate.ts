@@ -176,7 +176,8 @@ export class SynGate {
     const holdMs = performance.now() - t0;
     this.guard.done(t0, t0 + holdMs);
     const rec: GateRecord = {
-      key: tupleKey(tuple),
+      // decoder text: flowKey makes it canonical without re-parsing (tupleKey is for text from anywhere)
+      key: flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort),
       tuple,
       synMs: now.sec * 1000 + Math.floor(now.nsec / 1e6),
       process: r.process,
