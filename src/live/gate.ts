@@ -191,7 +191,7 @@ export class SynGate {
     this.hist.observe(holdMs);
     this.store(rec);
     this.onRecord?.(rec);
-    if (!this.catchUpScheduled) {
+    if (!this.catchUpScheduled && this.correlator.needsCatchUp) {
       // after the verdict: read the status of pids first seen during this hold
       this.catchUpScheduled = true;
       setImmediate(() => {

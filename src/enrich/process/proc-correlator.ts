@@ -141,6 +141,8 @@ export class ProcCorrelator {
   private readonly hintFds = new Int32Array(MAX_HINT_PROBES);
   /** candidate pids for the native scan (reused) */
   private candidates = new Int32Array(1024);
+  /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
+  private incomplete = 0;
   private readonly counters = { lookups: 0, found: 0, noSocket: 0, noOwner: 0, budgetExceeded: 0, fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0 };
 
   constructor(opts: Partial<CorrelatorOptions> = {}) {
@@ -461,6 +463,7 @@ export class ProcCorrelator {
    * call often; stops after `budgetMs`. The gate calls it right after each verdict.
    */
   catchUp(budgetMs = 5): void {
+    if (this.incomplete === 0) return;
     const deadline = performance.now() + budgetMs;
     for (const [pid, st] of this.pids) {
       if (st.complete) continue;
@@ -468,6 +471,12 @@ export class ProcCorrelator {
       this.pids.delete(pid);
       this.pidState(pid);
     }
+    this.incomplete = 0;
+  }
+
+  /** pids first seen during a hold may still wait for catchUp() (false: nothing to do) */
+  get needsCatchUp(): boolean {
+    return this.incomplete > 0;
   }
 
   private pidState(pid: number): PidState | null {
@@ -490,6 +499,7 @@ export class ProcCorrelator {
   }
 
   private remember(pid: number, st: PidState): void {
+    if (!st.complete) this.incomplete++;
     if (this.pids.size >= this.opts.maxCachedPids) this.pids.delete(this.pids.keys().next().value as number);
     this.pids.set(pid, st);
   }
