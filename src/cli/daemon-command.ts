@@ -120,6 +120,9 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     throw err;
   }
   const unguard = guardSessionExit(session);
+  // the log file batches lines for a few ms: an exit on an uncaught error still writes them
+  const flushLog = () => log.flush();
+  process.on('exit', flushLog);
   metrics?.setCaptureRunning(true);
   // capture open, gate rules in, queue listening: units ordered after us may start now
   markReady();
@@ -204,6 +207,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     },
   });
   log.logger.info({ kind: 'daemon', signal }, 'stopping');
+  process.off('exit', flushLog);
   clearInterval(timer);
   session.stop();
   unguard();

@@ -176,7 +176,8 @@ export class SynGate {
     const holdMs = performance.now() - t0;
     this.guard.done(t0, t0 + holdMs);
     const rec: GateRecord = {
-      key: tupleKey(tuple),
+      // decoder text: flowKey makes it canonical without re-parsing (tupleKey is for text from anywhere)
+      key: flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort),
       tuple,
       synMs: now.sec * 1000 + Math.floor(now.nsec / 1e6),
       process: r.process,
@@ -190,7 +191,7 @@ export class SynGate {
     this.hist.observe(holdMs);
     this.store(rec);
     this.onRecord?.(rec);
-    if (!this.catchUpScheduled) {
+    if (!this.catchUpScheduled && this.correlator.needsCatchUp) {
       // after the verdict: read the status of pids first seen during this hold
       this.catchUpScheduled = true;
       setImmediate(() => {

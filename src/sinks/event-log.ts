@@ -121,6 +121,11 @@ export class EventLog {
     this.file?.reopen();
   }
 
+  /** write the file's pending lines now (they are batched for up to FLUSH_MS) */
+  flush(): void {
+    this.file?.flush();
+  }
+
   get droppedLines(): number {
     return this.file?.dropped ?? 0;
   }

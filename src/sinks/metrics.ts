@@ -17,6 +17,9 @@ export const DEFAULT_METRICS_PORT = 16954;
 const MAX_CONTAINER_LABEL_LENGTH = 128;
 const KNOWN_STATUS = new Set([200, 400, 401, 403, 404, 405, 429, 500, 503]);
 
+/** resolution of imdswatch_process_nodejs_eventloop_lag_* (prom-client's default: 10 ms) */
+export const EVENT_LOOP_MONITOR_MS = 100;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'version' | 'status'>;
@@ -41,7 +44,10 @@ export class Metrics {
     private readonly maxContainerLabels = 100,
   ) {
     const r = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_' });
+    // the event-loop-lag histogram samples with a timer: prom-client's 10 ms default woke the
+    // daemon 100 times a second, idle or not (a measurable share of its CPU at a few calls a
+    // second, #14); 100 ms still shows a stalled loop
+    collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_', eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS });
     this.requests = new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r });
     this.v1ByExe = new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });
     this.v1ByContainer = new Counter({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r });

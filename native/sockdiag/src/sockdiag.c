@@ -15,6 +15,7 @@
  *                             src is the socket's local address, dst its peer; 4 or 16 bytes.
  *                             dump: walk the sockets in `states` instead of the exact lookup.
  *   close(fd)
+ *   pids(), findSocket(): the socket-owner search over /proc/PID/fd, see procscan.c
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -33,6 +34,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include "procscan.h"
 
 static uint32_t g_seq = 0;
 
@@ -248,6 +251,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  procscan_register(env, exports);
   return exports;
 }
 

@@ -7,6 +7,7 @@ import { listDir, listPids, nsInodeOfLink, readLink, readText, socketInodeOfLink
 import { encodeProcNetAddress, findProcNetTcpRow, parseProcNetTcp, TCP_ESTABLISHED, type ProcNetTcpEntry } from './proc-net-tcp.js';
 import { loadSockDiag, type SockDiag, type SockDiagRow, type SockDiagStats } from './sock-diag.js';
 import { parseStatus } from './status.js';
+import { loadProcScan, type ProcScan } from './proc-scan.js';
 
 /**
  * The /proc correlator: 4-tuple → socket row (netlink sock_diag when the native addon is built,
@@ -15,9 +16,14 @@ import { parseStatus } from './status.js';
  * `socket:[inode]` → ProcessInfo. Synchronous on purpose: the SYN gate runs it inside the NFQUEUE callback
  * while the client waits in connect().
  *
- * Owner search order: inode cache (verified with one readlink), then pids not seen before
- * (highest first: the one-shot client is usually the newest process), then processes of the
- * socket's uid, then the rest — until the time budget is spent. Kernel threads are skipped.
+ * Owner search order: inode cache (verified with one readlink), then the descriptors where
+ * recent owners held their sockets (one readlink each: a long-lived client making one-shot
+ * calls gets the lowest free fd, so the same few numbers), then pids not seen before (highest
+ * first: the one-shot client is usually the newest process), then the recent owners' whole fd
+ * tables, then processes of the socket's uid, then the rest — until the time budget is spent.
+ * Kernel threads are skipped. Every answer is a pid whose fd links to the socket's inode at
+ * the time of the lookup; the order only decides how soon it is found. The fd tables are read
+ * by the native scanner (proc-scan.ts) when the addon is built, else from JS.
  */
 export interface SocketTuple {
   srcIp: string;
@@ -56,6 +62,8 @@ export interface CorrelatorOptions {
    * addon when procRoot is /proc and it is built; null: /proc/net/tcp only
    */
   sockDiag?: SockDiag | null;
+  /** the owner search in C (src/enrich/process/proc-scan.ts); default: the addon when built; null: JS */
+  procScan?: ProcScan | null;
 }
 
 /** what the correlator needs of a container resolver (ContainerResolver, or a stand-in) */
@@ -80,6 +88,8 @@ export interface CorrelatorStats {
   budgetExceeded: number;
   fdDirsScanned: number;
   inodeCacheHits: number;
+  /** owners found at a recent owner's recent descriptor (no fd table read) */
+  ownerHintHits: number;
   processCache: ProcessCache['counters'];
   /** container name lookups (src/enrich/container), when the resolver counts them */
   containers?: ContainerResolverStats;
@@ -96,6 +106,10 @@ interface PidState {
 }
 
 const NETNS_REFRESH_MS = 200;
+/** recent socket owners remembered, recent descriptors kept per owner, and descriptor probes per lookup */
+const OWNER_HINTS = 4;
+const FDS_PER_OWNER = 8;
+const MAX_HINT_PROBES = 8;
 
 function rowNeedle(local: { ip: string; port: number }, remote: { ip: string; port: number }, ipv6: boolean): string | undefined {
   const l = encodeProcNetAddress(local.ip, local.port, ipv6);
@@ -118,7 +132,18 @@ export class ProcCorrelator {
   /** netns inode → a pid living in it */
   private netnsRep = new Map<number, number>();
   private netnsRefreshedAt = -Infinity;
-  private readonly counters = { lookups: 0, found: 0, noSocket: 0, noOwner: 0, budgetExceeded: 0, fdDirsScanned: 0, inodeCacheHits: 0 };
+  private readonly procScan: ProcScan | null;
+  /** canonicalIp of the few address texts a host's IMDS calls use (bounded) */
+  private readonly canonicalText = new Map<string, string>();
+  /** recent socket owners, most recent first, each with the descriptors of its recent sockets (most recent first) */
+  private readonly owners: Array<{ pid: number; fds: string[] }> = [];
+  private readonly hintPids = new Int32Array(MAX_HINT_PROBES);
+  private readonly hintFds = new Int32Array(MAX_HINT_PROBES);
+  /** candidate pids for the native scan (reused) */
+  private candidates = new Int32Array(1024);
+  /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
+  private incomplete = 0;
+  private readonly counters = { lookups: 0, found: 0, noSocket: 0, noOwner: 0, budgetExceeded: 0, fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0 };
 
   constructor(opts: Partial<CorrelatorOptions> = {}) {
     this.opts = { ...DEFAULT_CORRELATOR_OPTIONS, ...opts };
@@ -133,6 +158,7 @@ export class ProcCorrelator {
     this.ownNetns = nsInodeOfLink(readLink(`${this.opts.procRoot}/self/ns/net`));
     this.containers = this.opts.containerResolver === undefined ? new ContainerResolver() : this.opts.containerResolver;
     this.sockDiag = this.opts.sockDiag !== undefined ? this.opts.sockDiag : this.opts.procRoot === '/proc' ? loadSockDiag() : null;
+    this.procScan = this.opts.procScan !== undefined ? this.opts.procScan : loadProcScan();
   }
 
   /**
@@ -165,8 +191,8 @@ export class ProcCorrelator {
       };
     };
 
-    const local = { ip: canonicalIp(tuple.srcIp), port: tuple.srcPort };
-    const remote = { ip: canonicalIp(tuple.dstIp), port: tuple.dstPort };
+    const local = { ip: this.canonical(tuple.srcIp), port: tuple.srcPort };
+    const remote = { ip: this.canonical(tuple.dstIp), port: tuple.dstPort };
     let found = this.findOwnRow(tuple.ipVersion, local, remote);
     let netns = this.ownNetns;
     if (!found) {
@@ -186,7 +212,8 @@ export class ProcCorrelator {
     const pid = this.findOwner(found.inode, found.uid, deadline);
     if (pid === 'budget') return done('budget', null, netns, found);
     if (pid === null) return done('no-owner', null, netns, found);
-    const info = this.describe(pid, found.uid, remote, netns, deadline);
+    // the fd link was read just now: the pid is alive (ProcessCache.get's seenAlive)
+    const info = this.describe(pid, found.uid, remote, netns, deadline, true);
     return info ? done('found', info, netns, found) : done('no-owner', null, netns, found);
   }
 
@@ -231,8 +258,8 @@ export class ProcCorrelator {
   }
 
   /** the ProcessInfo of a socket's owner: container named, user-mode network proxy looked behind */
-  private describe(pid: number, uid: number, remote: { ip: string; port: number }, netns: number | null, deadline: number): ProcessInfo | null {
-    const info = this.processes.get(pid, uid);
+  private describe(pid: number, uid: number, remote: { ip: string; port: number }, netns: number | null, deadline: number, seenAlive = false): ProcessInfo | null {
+    const info = this.processes.get(pid, uid, seenAlive);
     if (!info) return null;
     // rootless containers' user-mode networking: look behind slirp4netns (#10 item 3)
     if (isUserModeNetProxy(info.exe)) return this.behindProxy(info, remote, deadline);
@@ -312,36 +339,123 @@ export class ProcCorrelator {
   }
 
   private findOwner(inode: number, uid: number, deadline: number): number | null | 'budget' {
+    const root = this.opts.procRoot;
     const cached = this.inodeOwner.get(inode);
-    if (cached && socketInodeOfLink(readLink(`${this.opts.procRoot}/${cached.pid}/fd/${cached.fd}`) ?? '') === inode) {
+    if (cached && socketInodeOfLink(readLink(`${root}/${cached.pid}/fd/${cached.fd}`) ?? '') === inode) {
       this.counters.inodeCacheHits++;
+      this.noteOwner(cached.pid, cached.fd);
       return cached.pid;
     }
-    const all = listPids(this.opts.procRoot);
+    const hint = this.probeOwnerHints(inode);
+    if (hint) {
+      this.counters.ownerHintHits++;
+      return this.found(inode, hint.pid, hint.fd);
+    }
+    const all = this.procScan ? this.procScan.pids(root) : listPids(root);
     const fresh: number[] = [];
+    const recent: number[] = [];
     const sameUid: number[] = [];
     const rest: number[] = [];
     for (const pid of all) {
       const st = this.pids.get(pid);
       if (!st) fresh.push(pid);
       else if (st.kthread) continue;
+      else if (this.isRecentOwner(pid)) recent.push(pid);
       else if (st.uid === uid) sameUid.push(pid);
       else rest.push(pid);
     }
     // new pids: read the fd table only; their status is read later by catchUp(), outside the hold
+    const r = this.procScan ? this.scanNative(inode, deadline, fresh, [recent, sameUid, rest]) : this.scanJs(inode, deadline, fresh, [recent, sameUid, rest]);
+    if (r !== null) return r;
+    if (this.pids.size > all.length * 2) this.forgetDead(new Set(all));
+    return null;
+  }
+
+  private scanJs(inode: number, deadline: number, fresh: number[], known: number[][]): number | 'budget' | null {
     for (const pid of fresh) {
       if (performance.now() > deadline) return 'budget';
       this.remember(pid, { uid: null, kthread: false, netns: null, complete: false });
-      if (this.scanFds(pid, inode)) return pid;
+      const fd = this.scanFds(pid, inode);
+      if (fd !== null) return this.found(inode, pid, fd);
     }
-    for (const list of [sameUid, rest]) {
+    for (const list of known) {
       for (const pid of list) {
         if (performance.now() > deadline) return 'budget';
-        if (this.scanFds(pid, inode)) return pid;
+        const fd = this.scanFds(pid, inode);
+        if (fd !== null) return this.found(inode, pid, fd);
       }
     }
-    if (this.pids.size > all.length * 2) this.forgetDead(new Set(all));
     return null;
+  }
+
+  private canonical(text: string): string {
+    let c = this.canonicalText.get(text);
+    if (c === undefined) {
+      if (this.canonicalText.size >= 256) this.canonicalText.clear();
+      c = canonicalIp(text);
+      this.canonicalText.set(text, c);
+    }
+    return c;
+  }
+
+  /** the recent owners' recent descriptors (at most MAX_HINT_PROBES links read) */
+  private probeOwnerHints(inode: number): { pid: number; fd: string } | null {
+    const root = this.opts.procRoot;
+    const scan = this.procScan;
+    let n = 0;
+    for (const o of this.owners) {
+      for (const fd of o.fds) {
+        if (n >= MAX_HINT_PROBES) break;
+        if (scan) {
+          this.hintPids[n] = o.pid;
+          this.hintFds[n] = Number(fd);
+        } else if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return { pid: o.pid, fd };
+        n++;
+      }
+    }
+    if (!scan || n === 0) return null;
+    const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode);
+    return i >= 0 ? { pid: this.hintPids[i]!, fd: String(this.hintFds[i]) } : null;
+  }
+
+  /** the same search as scanJs, in one call of the native scanner */
+  private scanNative(inode: number, deadline: number, fresh: number[], known: number[][]): number | 'budget' | null {
+    const count = fresh.length + known.reduce((n, l) => n + l.length, 0);
+    if (this.candidates.length < count) this.candidates = new Int32Array(count * 2);
+    const c = this.candidates;
+    let i = 0;
+    for (const pid of fresh) c[i++] = pid;
+    for (const list of known) for (const pid of list) c[i++] = pid;
+    const r = this.procScan!.findSocket(this.opts.procRoot, c, count, inode, (deadline - performance.now()) * 1000);
+    const read = typeof r === 'number' ? r : r.index + 1;
+    this.counters.fdDirsScanned += read;
+    for (let k = 0; k < Math.min(read, fresh.length); k++) this.remember(fresh[k]!, { uid: null, kthread: false, netns: null, complete: false });
+    if (typeof r !== 'number') return this.found(inode, c[r.index]!, String(r.fd));
+    return r < count ? 'budget' : null;
+  }
+
+  /** the owner of `inode` is `pid` (descriptor `fd`): cached, and remembered as a recent owner */
+  private found(inode: number, pid: number, fd: string): number {
+    if (this.inodeOwner.size >= this.opts.maxCachedPids * 4) this.inodeOwner.clear();
+    this.inodeOwner.set(inode, { pid, fd });
+    this.noteOwner(pid, fd);
+    return pid;
+  }
+
+  private noteOwner(pid: number, fd: string): void {
+    const at = this.owners.findIndex((o) => o.pid === pid);
+    const o = at >= 0 ? this.owners.splice(at, 1)[0]! : { pid, fds: [] };
+    const j = o.fds.indexOf(fd);
+    if (j >= 0) o.fds.splice(j, 1);
+    o.fds.unshift(fd);
+    if (o.fds.length > FDS_PER_OWNER) o.fds.length = FDS_PER_OWNER;
+    this.owners.unshift(o);
+    if (this.owners.length > OWNER_HINTS) this.owners.length = OWNER_HINTS;
+  }
+
+  private isRecentOwner(pid: number): boolean {
+    for (const o of this.owners) if (o.pid === pid) return true;
+    return false;
   }
 
   /**
@@ -349,6 +463,7 @@ export class ProcCorrelator {
    * call often; stops after `budgetMs`. The gate calls it right after each verdict.
    */
   catchUp(budgetMs = 5): void {
+    if (this.incomplete === 0) return;
     const deadline = performance.now() + budgetMs;
     for (const [pid, st] of this.pids) {
       if (st.complete) continue;
@@ -356,6 +471,12 @@ export class ProcCorrelator {
       this.pids.delete(pid);
       this.pidState(pid);
     }
+    this.incomplete = 0;
+  }
+
+  /** pids first seen during a hold may still wait for catchUp() (false: nothing to do) */
+  get needsCatchUp(): boolean {
+    return this.incomplete > 0;
   }
 
   private pidState(pid: number): PidState | null {
@@ -378,17 +499,18 @@ export class ProcCorrelator {
   }
 
   private remember(pid: number, st: PidState): void {
+    if (!st.complete) this.incomplete++;
     if (this.pids.size >= this.opts.maxCachedPids) this.pids.delete(this.pids.keys().next().value as number);
     this.pids.set(pid, st);
   }
 
-  /** read a pid's fd table, remember its socket inodes; true when `want` is among them */
-  private scanFds(pid: number, want: number): boolean {
+  /** read a pid's fd table, remember its socket inodes; the descriptor holding `want`, if any */
+  private scanFds(pid: number, want: number): string | null {
     const dir = `${this.opts.procRoot}/${pid}/fd`;
     const fds = listDir(dir);
     this.counters.fdDirsScanned++;
-    if (!fds) return false;
-    let hit = false;
+    if (!fds) return null;
+    let hit: string | null = null;
     for (const fd of fds) {
       const link = readLink(`${dir}/${fd}`);
       if (!link) continue;
@@ -399,7 +521,7 @@ export class ProcCorrelator {
         this.inodeOwner.set(inode, { pid, fd });
       }
       if (inode === want) {
-        hit = true;
+        hit = fd;
         break;
       }
     }
@@ -408,6 +530,7 @@ export class ProcCorrelator {
 
   private forgetDead(alive: ReadonlySet<number>): void {
     for (const pid of this.pids.keys()) if (!alive.has(pid)) this.pids.delete(pid);
+    for (let i = this.owners.length - 1; i >= 0; i--) if (!alive.has(this.owners[i]!.pid)) this.owners.splice(i, 1);
     for (const [inode, o] of this.inodeOwner) if (!alive.has(o.pid)) this.inodeOwner.delete(inode);
     this.processes.sweep(alive);
   }

@@ -28,7 +28,18 @@ interface Entry {
   info: ProcessInfo;
   startTime: number;
   lastAliveMs: number;
+  /** performance.now() when /proc/PID/stat last showed this process (startTime) */
+  checkedAt: number;
 }
+
+/**
+ * A caller that has just seen the pid hold a socket (an fd link read a moment ago) knows the
+ * pid is alive; if the cached entry was checked against /proc/PID/stat less than this long
+ * ago, it is still the same process: the kernel hands out pids cyclically, so the pid can only
+ * have been reused after every other free pid was used (pid_max is at least 32 768: over
+ * 100 000 forks a second). Saves reading stat on every call of a long-lived client.
+ */
+export const OWNER_RECHECK_MS = 250;
 
 interface Ancestor {
   startTime: number;
@@ -54,11 +65,21 @@ export class ProcessCache {
     this.containerUsers = new ContainerUsers(opts.procRoot, opts.now);
   }
 
-  /** Info for a live pid (built or refreshed), or the cached info of a recently dead one. */
-  get(pid: number, uidHint: number | null = null): ProcessInfo | null {
+  /**
+   * Info for a live pid (built or refreshed), or the cached info of a recently dead one.
+   * `seenAlive`: the caller saw this pid hold a socket just now (see OWNER_RECHECK_MS).
+   */
+  get(pid: number, uidHint: number | null = null, seenAlive = false): ProcessInfo | null {
     const p = this.opts.procRoot;
-    const stat = parseStatOf(readText(`${p}/${pid}/stat`));
     const cached = this.entries.get(pid);
+    if (seenAlive && cached && performance.now() - cached.checkedAt < OWNER_RECHECK_MS) {
+      cached.lastAliveMs = this.opts.now();
+      this.entries.delete(pid);
+      this.entries.set(pid, cached); // LRU order
+      this.counters.hits++;
+      return cached.info;
+    }
+    const stat = parseStatOf(readText(`${p}/${pid}/stat`));
     if (!stat) {
       if (cached && this.opts.now() - cached.lastAliveMs <= this.opts.graceMs) {
         this.counters.graceHits++;
@@ -68,6 +89,7 @@ export class ProcessCache {
     }
     if (cached && cached.startTime === stat.startTime) {
       cached.lastAliveMs = this.opts.now();
+      cached.checkedAt = performance.now();
       this.entries.delete(pid);
       this.entries.set(pid, cached); // LRU order
       this.counters.hits++;
@@ -76,7 +98,7 @@ export class ProcessCache {
     const info = this.build(pid, stat, uidHint);
     if (!info) return null;
     this.entries.delete(pid);
-    this.entries.set(pid, { info, startTime: stat.startTime, lastAliveMs: this.opts.now() });
+    this.entries.set(pid, { info, startTime: stat.startTime, lastAliveMs: this.opts.now(), checkedAt: performance.now() });
     this.counters.built++;
     this.trim();
     return info;

@@ -189,10 +189,20 @@ function addressPair(srcText: string, dstText: string): { family: 4 | 6; src: Bu
   const src = asked(srcText);
   const dst = asked(dstText);
   if (!src || !dst || src.length !== dst.length) return null;
-  return { family: src.length === 4 ? 4 : 6, src: Buffer.from(src), dst: Buffer.from(dst) };
+  return { family: src.length === 4 ? 4 : 6, src, dst };
 }
 
-function asked(text: string): Uint8Array | null {
-  const b = parseIpText(text);
-  return b && b.length === 16 && isV4Mapped(b) ? b.subarray(12) : b;
+/** address text → the bytes asked (Buffers only read by the addon: shared); the few texts a host uses are kept */
+const askedBytes = new Map<string, Buffer | null>();
+
+function asked(text: string): Buffer | null {
+  let a = askedBytes.get(text);
+  if (a === undefined) {
+    const b = parseIpText(text);
+    const v = b && b.length === 16 && isV4Mapped(b) ? b.subarray(12) : b;
+    a = v ? Buffer.from(v) : null;
+    if (askedBytes.size >= 256) askedBytes.clear();
+    askedBytes.set(text, a);
+  }
+  return a;
 }

@@ -1,0 +1,214 @@
+/*
+ * procscan: the socket-owner search of src/enrich/process/proc-correlator.ts done in C. Which
+ * process holds socket inode N is only known by reading the links in /proc/PID/fd; from JS each
+ * readlink costs an fs binding call, a string and (for a vanished fd) an exception, ~5-15 us
+ * on a loaded 2-core host, and the search reads tens to hundreds of links per SYN. Here a link
+ * is one readlinkat() on an open fd directory (~1 us), nothing is allocated per link.
+ *
+ * JS API (synchronous, never throws on the lookup path):
+ *   pids(procRoot: string) -> Int32Array   numeric entries of procRoot, highest first
+ *   findSocket(procRoot: string, pids: Int32Array, count: number, inode: number, budgetUs: number)
+ *       -> [index, fd]   pids[index] holds socket:[inode] as descriptor fd
+ *       -> n (number)    no hit in pids[0..n); n < count: the budget ran out before pids[n]
+ *   The budget is checked before each pid (a pid's fd table, once started, is read whole).
+ *   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number)
+ *       -> index of the first (pids[i], fds[i]) whose /proc/PID/fd/FD links to socket:[inode], or -1
+ *          (one readlink each; a closed fd is just a miss, no exception)
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procscan.h"
+
+/* linux_dirent64 as getdents64 returns it */
+struct dirent64_k {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+static char g_dents[32 * 1024];
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int desc_int32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int get_string(napi_env env, napi_value v, char *out, size_t size) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, out, size, &len) != napi_ok || len == 0 || len >= size - 1) return 0;
+  return 1;
+}
+
+static napi_value number(napi_env env, double v) {
+  napi_value r;
+  napi_create_double(env, v, &r);
+  return r;
+}
+
+static napi_value Pids(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char root[512];
+  int32_t *list = NULL;
+  size_t n = 0, cap = 0;
+  if (argc >= 1 && get_string(env, argv[0], root, sizeof root)) {
+    int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      for (;;) {
+        long got = syscall(SYS_getdents64, dfd, g_dents, sizeof g_dents);
+        if (got <= 0) break;
+        for (long off = 0; off < got;) {
+          struct dirent64_k *d = (struct dirent64_k *)(g_dents + off);
+          off += d->d_reclen;
+          const char *s = d->d_name;
+          if (*s < '0' || *s > '9') continue;
+          long v = 0;
+          for (; *s >= '0' && *s <= '9' && v <= INT32_MAX; s++) v = v * 10 + (*s - '0');
+          if (*s != 0 || v > INT32_MAX) continue;
+          if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            int32_t *bigger = realloc(list, ncap * sizeof *list);
+            if (!bigger) break;
+            list = bigger;
+            cap = ncap;
+          }
+          if (n < cap) list[n++] = (int32_t)v;
+        }
+      }
+      close(dfd);
+    }
+  }
+  if (n > 1) qsort(list, n, sizeof *list, desc_int32);
+  napi_value ab, arr;
+  void *data = NULL;
+  napi_create_arraybuffer(env, n * sizeof(int32_t), &data, &ab);
+  if (n) memcpy(data, list, n * sizeof(int32_t));
+  free(list);
+  napi_create_typedarray(env, napi_int32_array, n, ab, 0, &arr);
+  return arr;
+}
+
+static int get_int32_array(napi_env env, napi_value v, const int32_t **out, size_t *length) {
+  bool typed = false;
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (napi_is_typedarray(env, v, &typed) != napi_ok || !typed ||
+      napi_get_typedarray_info(env, v, &type, length, &data, NULL, NULL) != napi_ok || type != napi_int32_array)
+    return 0;
+  *out = data;
+  return 1;
+}
+
+/* fd number holding the link `want` (length wlen, or alt/alen) in /proc/PID/fd; -1 if none */
+static int scan_pid(const char *root, int32_t pid, const char *want, size_t wlen, const char *alt, size_t alen) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/%d/fd", root, pid);
+  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return -1;
+  char link[64];
+  int hit = -1;
+  for (;;) {
+    long got = syscall(SYS_getdents64, dfd, g_dents, sizeof g_dents);
+    if (got <= 0) break;
+    for (long off = 0; off < got && hit < 0;) {
+      struct dirent64_k *d = (struct dirent64_k *)(g_dents + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      ssize_t n = readlinkat(dfd, d->d_name, link, sizeof link);
+      if (n <= 0 || (size_t)n >= sizeof link) continue;
+      if (((size_t)n == wlen && memcmp(link, want, wlen) == 0) || ((size_t)n == alen && memcmp(link, alt, alen) == 0))
+        hit = atoi(d->d_name);
+    }
+    if (hit >= 0) break;
+  }
+  close(dfd);
+  return hit;
+}
+
+static napi_value FindSocket(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char root[512];
+  uint32_t count = 0;
+  double inode = 0, budget = 0;
+  size_t length = 0;
+  const int32_t *pids = NULL;
+  if (argc < 5 || !get_string(env, argv[0], root, sizeof root) || !get_int32_array(env, argv[1], &pids, &length) ||
+      napi_get_value_uint32(env, argv[2], &count) != napi_ok ||
+      napi_get_value_double(env, argv[3], &inode) != napi_ok || napi_get_value_double(env, argv[4], &budget) != napi_ok ||
+      inode < 0 || inode > 18446744073709551615.0)
+    return number(env, 0);
+  if (count > length) count = (uint32_t)length;
+  char want[48], alt[48];
+  int wlen = snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
+  int alen = snprintf(alt, sizeof alt, "[0000]:%llu", (unsigned long long)inode);
+  double deadline = now_us() + budget;
+  for (uint32_t i = 0; i < count; i++) {
+    if (now_us() > deadline) return number(env, i);
+    int fd = scan_pid(root, pids[i], want, (size_t)wlen, alt, (size_t)alen);
+    if (fd >= 0) {
+      napi_value arr;
+      napi_create_array_with_length(env, 2, &arr);
+      napi_set_element(env, arr, 0, number(env, i));
+      napi_set_element(env, arr, 1, number(env, fd));
+      return arr;
+    }
+  }
+  return number(env, count);
+}
+
+static napi_value ProbeFds(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char root[512];
+  const int32_t *pids, *fds;
+  size_t npids = 0, nfds = 0;
+  uint32_t count = 0;
+  double inode = 0;
+  if (argc < 5 || !get_string(env, argv[0], root, sizeof root) || !get_int32_array(env, argv[1], &pids, &npids) ||
+      !get_int32_array(env, argv[2], &fds, &nfds) || napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
+      napi_get_value_double(env, argv[4], &inode) != napi_ok || inode < 0 || inode > 18446744073709551615.0)
+    return number(env, -1);
+  if (count > npids) count = (uint32_t)npids;
+  if (count > nfds) count = (uint32_t)nfds;
+  char want[48], path[600], link[64];
+  int wlen = snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
+  for (uint32_t i = 0; i < count; i++) {
+    snprintf(path, sizeof path, "%s/%d/fd/%d", root, pids[i], fds[i]);
+    ssize_t n = readlink(path, link, sizeof link);
+    if (n == wlen && memcmp(link, want, (size_t)wlen) == 0) return number(env, i);
+  }
+  return number(env, -1);
+}
+
+void procscan_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"pids", NULL, Pids, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"findSocket", NULL, FindSocket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"probeFds", NULL, ProbeFds, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
