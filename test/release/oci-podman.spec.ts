@@ -2,13 +2,17 @@
 // Podman inside a lab network namespace (test/containers/host.ts: the lab's client
 // namespace plays the node, the IMDS simulator answers at 169.254.169.254 in the lab's
 // imds namespace; nothing outside the lab is touched). The image is loaded with
-// `podman load`, started as the DaemonSet runs it (host network, host PID, the four
-// capabilities, `daemon --no-gate`, the runtime's metadata read-only), next to a
-// container that calls IMDSv1 with curl; the image's daemon must report that call.
+// `podman load`, started as deploy/kubernetes/daemonset.yaml runs it (host network, host
+// PID, only the four capabilities, read-only root, state and logs on host directories,
+// the xtables lock and the runtime's metadata mounted read-only, `daemon` WITH the SYN
+// gate), next to a bridged container that calls IMDSv1 with curl. The image's daemon must
+// hold that call's SYN in its gate and name the process (pid in the host PID namespace,
+// /usr/bin/curl) and the container (Podman id, name, image); once stopped it must leave
+// no gate rule in the node namespace.
 // The image has no shell: it is only ever run with its own entrypoint.
 // Needs root, Podman (.ci/install-deps) and the lab; run under
 // flock /tmp/imdswatch-netns.lock (network namespaces, iptables).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,16 +23,21 @@ import { PODMAN_RUN_FLAGS, startPodman, type PodmanRuntime } from '../containers
 import { isRoot, prerequisites, REPO, VERSION } from './artifacts.js';
 
 const OCI = join(REPO, 'release', `imdswatch-${VERSION}-oci-x64.tar`);
-const missing = missingTools(['podman', 'conmon', 'runc', 'nsenter', 'iptables', '/usr/lib/cni/bridge']);
+const missing = missingTools(['podman', 'conmon', 'runc', 'nsenter', 'iptables-nft', 'ip6tables-nft', '/usr/lib/cni/bridge']);
 const ready = prerequisites({
   root: isRoot,
   [OCI]: existsSync(OCI),
-  'podman, conmon, runc, CNI (.ci/install-deps)': missing.length === 0,
+  'podman, conmon, runc, CNI, iptables-nft (.ci/install-deps)': missing.length === 0,
   'network namespaces (iproute2)': labAvailable(),
 });
 const PATH_V1 = '/latest/meta-data/instance-id';
 // a plain IMDSv1 GET, as legacy code sends it
 const V1 = `exec curl -s -o /dev/null -m 5 http://169.254.169.254${PATH_V1}`;
+
+/** the gate's chain and the jumps to it in one table listing (`-S`) */
+function gateRules(listing: string): string[] {
+  return listing.split('\n').filter((l) => /(^-N IMDSWATCH$)|(-j IMDSWATCH$)|(^-A IMDSWATCH )/.test(l));
+}
 
 describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', () => {
   let host: ContainerHost;
@@ -43,6 +52,16 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
   let capEff = 0n;
   let callerIp = '';
   let shellRun: { code: number | null; err: string } = { code: null, err: '' };
+  /** the node namespace's mangle table while the image's daemon runs (iptables-nft -S) */
+  let rulesWhileRunning: Record<'v4' | 'v6', string[]> = { v4: [], v6: [] };
+  let callerCgroup = '';
+  /** the daemon's output (stdout and stderr) once it said it was capturing */
+  let startLogs = '';
+  const listMangle = async (tool: string) => {
+    const r = await host.exec([tool, '-w', '5', '-t', 'mangle', '-S']);
+    expect(r.code, `${tool}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
 
   beforeAll(async () => {
     host = await createContainerHost('iwoci');
@@ -57,14 +76,20 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     inspect = { entrypoint: JSON.parse(ep!), cmd: JSON.parse(cmd!), user: user ?? '' };
 
     // as deploy/kubernetes/daemonset.yaml: host network and PID, exactly the four
-    // capabilities, the runtime's metadata read-only; only the metrics port is ours
+    // capabilities, read-only root with a tmpfs /tmp, state and logs on host directories,
+    // the xtables lock and the runtime's metadata read-only; only the metrics port is ours
     const storage = join(podman.root, 'storage', 'overlay-containers');
+    for (const d of ['state', 'log']) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, 'xtables.lock'), '');
     runArgs = [
       'run', '-d', '--name', 'imdswatch', '--network', 'host', '--pid', 'host', '--log-driver', 'k8s-file',
       '--cap-drop', 'all', '--cap-add', 'NET_RAW,NET_ADMIN,SYS_PTRACE,DAC_READ_SEARCH',
+      '--security-opt', 'no-new-privileges', '--read-only', '--tmpfs', '/tmp',
+      '-v', `${join(dir, 'state')}:/var/lib/imdswatch`, '-v', `${join(dir, 'log')}:/var/log/imdswatch`,
+      '-v', `${join(dir, 'xtables.lock')}:/run/xtables.lock:ro`,
       '-v', `${storage}:/var/lib/containers/storage/overlay-containers:ro`,
       ...PODMAN_RUN_FLAGS,
-      image, 'daemon', '--no-gate', '--metrics', '0',
+      image, 'daemon', '--metrics', '0',
     ];
     const d = await podman.cli(runArgs, 120_000);
     expect(d.code, d.stderr).toBe(0);
@@ -77,10 +102,15 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
       const st = await podman.cli(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
       throw new Error(`${(e as Error).message}\n${st.stdout}\n${logs.slice(-2000)}`);
     });
+    // the image's iptables (nf_tables backend) put the gate into the node namespace's mangle
+    // table; the host's iptables-nft lists it
+    startLogs = logs;
+    rulesWhileRunning = { v4: gateRules(await listMangle('iptables-nft')), v6: gateRules(await listMangle('ip6tables-nft')) };
 
     // the legacy workload: a bridged container calling IMDSv1 as uid 1000
     const w = await runWaiting(podman.cli, 'podman', podman.image, 'legacy-app', '1000:1000', V1, PODMAN_RUN_FLAGS);
     caller = w;
+    callerCgroup = readFileSync(`/proc/${w.pid}/cgroup`, 'utf8');
     callerIp = (await podman.cli(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', w.id])).stdout.trim();
     await w.go();
     await waitFor(async () => {
@@ -99,14 +129,29 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
   }, 400_000);
 
   afterAll(async () => {
+    // the daemon, the caller and the loaded image live in this run's Podman storage, which
+    // the teardown removes with the lab namespaces (and the rules in them)
     if (daemonId) await podman?.cli(['stop', '-t', '10', daemonId], 60_000).catch(() => undefined);
     await host?.teardown();
     rmSync(dir, { recursive: true, force: true });
   }, 180_000);
 
-  it('loads as a runnable image whose entrypoint is the bundled Node.js and whose default command is the passive daemon', () => {
+  it('loads as a runnable image whose entrypoint is the bundled Node.js and whose default command is the daemon with its gate', () => {
     expect(inspect.entrypoint).toEqual(['/opt/imdswatch/node/bin/node', '/opt/imdswatch/dist/cli/main.js']);
-    expect(inspect.cmd.slice(0, 2)).toEqual(['daemon', '--no-gate']);
+    expect(inspect.cmd[0]).toBe('daemon');
+    expect(inspect.cmd).not.toContain('--no-gate');
+  });
+
+  it('the image\'s daemon runs the SYN gate: its chain in the node namespace\'s mangle table, jumped to from OUTPUT and FORWARD, IPv4 and IPv6', () => {
+    expect(startLogs).toMatch(/capturing on \S+ with the SYN gate/);
+    expect(startLogs).not.toMatch(/E_GATE_|without the SYN gate|could not install/);
+    for (const [fam, rules] of Object.entries(rulesWhileRunning)) {
+      const dst = fam === 'v4' ? '169.254.169.254/32' : 'fd00:ec2::254/128';
+      expect(rules.filter((r) => !r.startsWith('-A IMDSWATCH ')).sort(), fam).toEqual(['-A FORWARD -j IMDSWATCH', '-A OUTPUT -j IMDSWATCH', '-N IMDSWATCH']);
+      const queue = rules.filter((r) => r.startsWith('-A IMDSWATCH '));
+      expect(queue, fam).toHaveLength(1);
+      expect(queue[0], fam).toMatch(new RegExp(`^-A IMDSWATCH -d ${dst.replace(/[.]/g, '\\.')} -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE --queue-num \\d+ --queue-bypass$`));
+    }
   });
 
   it('the daemon in the image reports the container\'s IMDSv1 call: v1, the path, from the caller container\'s address, curl', () => {
@@ -118,14 +163,22 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     expect(e.client.ip).toBe(callerIp);
     expect(e.userAgent).toMatch(/^curl\//);
     expect(e.reason).toBe('no-token-attempt');
-    // passive mode (no gate in the image): what it found of the process, for the record.
-    // Measured here: attribution "none" — the bridged container's socket is in its own
-    // network namespace and gone by the time of the passive /proc lookup.
-    console.log(`oci-podman: attribution ${e.attribution}, process ${JSON.stringify(e.process)}`);
-    expect(['passive', 'none']).toContain(e.attribution);
-    if (e.process) expect(e.process).toMatchObject({ pid: caller.pid, exe: '/usr/bin/curl' });
     // no token ever went into the log
     expect(logs).not.toMatch(/X-aws-ec2-metadata-token:/i);
+  });
+
+  it('attributes that call by the gate: the caller container\'s curl (pid in the host PID namespace) and the container by id, name and image', () => {
+    const v1 = eventsOf(logs).filter((e) => e.event.version === 'v1' && e.event.path === PATH_V1);
+    expect(v1.length, logs.slice(-2000)).toBe(1);
+    const e = v1[0]!.event;
+    // passive mode (the image before #12's gate) found nothing here: "attribution":"none"
+    expect(e.attribution, JSON.stringify(e)).toBe('gate');
+    expect(e.process).toMatchObject({ pid: caller.pid, exe: '/usr/bin/curl', uid: 1000 });
+    // the id the kernel's cgroup path gives (cgroupfs manager: /libpod_parent/libpod-<id>)
+    expect(callerCgroup).toContain(`libpod-${caller.id}`);
+    // the name and image from containers/storage's containers.json, read through the
+    // read-only mount of overlay-containers (deploy/kubernetes/daemonset.yaml mounts the same)
+    expect(e.process!.container).toEqual({ runtime: 'podman', id: caller.id, name: 'legacy-app', image: podman.image });
   });
 
   it('the daemon has no capability beyond the four; the image has no shell', () => {
@@ -136,4 +189,22 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     expect(shellRun.code, shellRun.err).not.toBe(0);
     expect(shellRun.err).toMatch(/\/bin\/sh|no such file|not found/i);
   });
+
+  // last: it stops the image's daemon
+  it('stopped (SIGTERM, as the kubelet stops a pod), the image\'s daemon removes its gate: no chain or jump left in mangle, nf_tables or legacy', async () => {
+    const stop = await podman.cli(['stop', '-t', '10', daemonId], 60_000);
+    expect(stop.code, stop.stderr).toBe(0);
+    const exit = (await podman.cli(['inspect', '-f', '{{.State.ExitCode}}', daemonId])).stdout.trim();
+    const all = await podman.cli(['logs', daemonId]);
+    daemonId = '';
+    expect(exit, (all.stdout + all.stderr).slice(-2000)).toBe('0'); // not killed after the 10 s grace
+    expect(gateRules(await listMangle('iptables-nft'))).toEqual([]);
+    expect(gateRules(await listMangle('ip6tables-nft'))).toEqual([]);
+    // nothing went to the other backend either (listing legacy loads no module when none is there)
+    for (const t of ['iptables-legacy', 'ip6tables-legacy']) {
+      const r = await host.exec([t, '-w', '5', '-t', 'mangle', '-S']);
+      if (r.code === 0) expect(gateRules(r.stdout), t).toEqual([]);
+    }
+    expect((await host.exec(['nft', 'list', 'table', 'inet', 'imdswatch'])).code).not.toBe(0);
+  }, 90_000);
 });
