@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labAvailable } from '../support/lab/netns.js';
-import { waitFor } from '../helpers/wait.js';
 import { createContainerHost, eventsOf, missingTools, runWaiting, type ContainerHost, type EventLine } from '../containers/host.js';
 import { PODMAN_RUN_FLAGS, startPodman, type PodmanRuntime } from '../containers/podman.js';
 import { isRoot, prerequisites, REPO, VERSION } from './artifacts.js';
@@ -33,6 +32,20 @@ const ready = prerequisites({
 const PATH_V1 = '/latest/meta-data/instance-id';
 // a plain IMDSv1 GET, as legacy code sends it
 const V1 = `exec curl -s -o /dev/null -m 5 http://169.254.169.254${PATH_V1}`;
+
+/**
+ * Poll an async condition (every 200 ms, one check at a time) until it holds, or reject
+ * naming `what`. (test/helpers/wait.ts's waitFor takes a synchronous condition: given an
+ * async one it sees a Promise, which is truthy, and returns at once.)
+ */
+async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 /** the gate's chain and the jumps to it in one table listing (`-S`) */
 function gateRules(listing: string): string[] {
@@ -94,7 +107,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     const d = await podman.cli(runArgs, 120_000);
     expect(d.code, d.stderr).toBe(0);
     daemonId = d.stdout.trim().split('\n').pop()!;
-    await waitFor(async () => {
+    await until(async () => {
       const l = await podman.cli(['logs', daemonId]);
       logs = l.stdout + l.stderr;
       return /capturing on/.test(logs);
@@ -113,7 +126,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     callerCgroup = readFileSync(`/proc/${w.pid}/cgroup`, 'utf8');
     callerIp = (await podman.cli(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', w.id])).stdout.trim();
     await w.go();
-    await waitFor(async () => {
+    await until(async () => {
       logs = (await podman.cli(['logs', daemonId])).stdout;
       return eventsOf(logs).length >= 1;
     }, 30_000, 'the image\'s daemon to report the IMDSv1 call').catch(async (e) => {
