@@ -22,11 +22,11 @@ import { PODMAN_RUN_FLAGS, startPodman, type PodmanRuntime } from '../containers
 import { isRoot, prerequisites, REPO, VERSION } from './artifacts.js';
 
 const OCI = join(REPO, 'release', `imdswatch-${VERSION}-oci-x64.tar`);
-const missing = missingTools(['podman', 'conmon', 'runc', 'nsenter', 'iptables-nft', 'ip6tables-nft', '/usr/lib/cni/bridge']);
+const missing = missingTools(['podman', 'conmon', 'runc', 'nsenter', 'iptables-nft', 'ip6tables-nft', 'iptables-legacy', 'ip6tables-legacy', 'nft', '/usr/lib/cni/bridge']);
 const ready = prerequisites({
   root: isRoot,
   [OCI]: existsSync(OCI),
-  'podman, conmon, runc, CNI, iptables-nft (.ci/install-deps)': missing.length === 0,
+  'podman, conmon, runc, CNI, iptables (nft and legacy), nft (.ci/install-deps)': missing.length === 0,
   'network namespaces (iproute2)': labAvailable(),
 });
 const PATH_V1 = '/latest/meta-data/instance-id';
@@ -58,6 +58,8 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
   const dir = mkdtempSync(join(tmpdir(), 'iw-oci-podman-'));
   let image = '';
   let daemonId = '';
+  /** the second run, with the legacy backend */
+  let legacyId = '';
   let logs = '';
   let caller: { id: string; pid: number };
   let runArgs: string[] = [];
@@ -144,7 +146,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
   afterAll(async () => {
     // the daemon, the caller and the loaded image live in this run's Podman storage, which
     // the teardown removes with the lab namespaces (and the rules in them)
-    if (daemonId) await podman?.cli(['stop', '-t', '10', daemonId], 60_000).catch(() => undefined);
+    for (const id of [daemonId, legacyId]) if (id) await podman?.cli(['stop', '-t', '10', id], 60_000).catch(() => undefined);
     await host?.teardown();
     rmSync(dir, { recursive: true, force: true });
   }, 180_000);
@@ -192,6 +194,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     // the name and image from containers/storage's containers.json, read through the
     // read-only mount of overlay-containers (deploy/kubernetes/daemonset.yaml mounts the same)
     expect(e.process!.container).toEqual({ runtime: 'podman', id: caller.id, name: 'legacy-app', image: podman.image });
+    console.log(`oci-podman: attribution ${e.attribution}, process ${JSON.stringify({ pid: e.process!.pid, exe: e.process!.exe, container: e.process!.container })}`);
   });
 
   it('the daemon has no capability beyond the four; the image has no shell', () => {
@@ -205,6 +208,9 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
 
   // last: it stops the image's daemon
   it('stopped (SIGTERM, as the kubelet stops a pod), the image\'s daemon removes its gate: no chain or jump left in mangle, nf_tables or legacy', async () => {
+    // they were there (the gate test above lists them): their absence below is the removal
+    expect(rulesWhileRunning.v4.length).toBeGreaterThan(0);
+    expect(rulesWhileRunning.v6.length).toBeGreaterThan(0);
     const stop = await podman.cli(['stop', '-t', '10', daemonId], 60_000);
     expect(stop.code, stop.stderr).toBe(0);
     const exit = (await podman.cli(['inspect', '-f', '{{.State.ExitCode}}', daemonId])).stdout.trim();
@@ -220,4 +226,41 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     }
     expect((await host.exec(['nft', 'list', 'table', 'inet', 'imdswatch'])).code).not.toBe(0);
   }, 90_000);
+
+  // after the nf_tables run is stopped: the same image on a "legacy node", as deploy/README.md
+  // says to run it there (the image's legacy directory first on PATH)
+  it('with the legacy directory first on PATH the gate goes to legacy iptables, attributes the same way, and is removed on stop', async () => {
+    expect(daemonId, 'the nf_tables run must be stopped first').toBe('');
+    const legacyArgs = [...runArgs];
+    legacyArgs.splice(legacyArgs.indexOf('--name'), 2, '--name', 'imdswatch-legacy', '--env', 'PATH=/usr/lib/imdswatch/xtables-legacy:/opt/imdswatch/node/bin:/usr/sbin:/usr/bin:/bin');
+    const d = await podman.cli(legacyArgs, 120_000);
+    expect(d.code, d.stderr).toBe(0);
+    legacyId = d.stdout.trim().split('\n').pop()!;
+    let out = '';
+    await until(async () => {
+      const l = await podman.cli(['logs', legacyId]);
+      out = l.stdout + l.stderr;
+      return /capturing on/.test(out);
+    }, 60_000, 'the legacy run to start capturing');
+    expect(out).toMatch(/capturing on \S+ with the SYN gate/);
+    const legacy = gateRules((await host.exec(['iptables-legacy', '-w', '5', '-t', 'mangle', '-S'])).stdout);
+    expect(legacy).toContain('-A FORWARD -j IMDSWATCH');
+    expect(legacy).toContain('-A OUTPUT -j IMDSWATCH');
+    expect(gateRules(await listMangle('iptables-nft'))).toEqual([]);
+    const w = await runWaiting(podman.cli, 'podman', podman.image, 'legacy-app-2', '1000:1000', V1, PODMAN_RUN_FLAGS);
+    await w.go();
+    let e: EventLine['event'] | undefined;
+    await until(async () => {
+      e = eventsOf((await podman.cli(['logs', legacyId])).stdout).find((x) => x.event.version === 'v1')?.event;
+      return e !== undefined;
+    }, 30_000, 'the legacy run to report the call');
+    expect(e!.attribution).toBe('gate');
+    expect(e!.process).toMatchObject({ pid: w.pid, exe: '/usr/bin/curl', container: { runtime: 'podman', id: w.id, name: 'legacy-app-2' } });
+    const stop = await podman.cli(['stop', '-t', '10', legacyId], 60_000);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect((await podman.cli(['inspect', '-f', '{{.State.ExitCode}}', legacyId])).stdout.trim()).toBe('0');
+    legacyId = '';
+    expect(gateRules((await host.exec(['iptables-legacy', '-w', '5', '-t', 'mangle', '-S'])).stdout)).toEqual([]);
+    expect(gateRules((await host.exec(['ip6tables-legacy', '-w', '5', '-t', 'mangle', '-S'])).stdout)).toEqual([]);
+  }, 180_000);
 });
