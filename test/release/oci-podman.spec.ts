@@ -250,11 +250,14 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     const w = await runWaiting(podman.cli, 'podman', podman.image, 'legacy-app-2', '1000:1000', V1, PODMAN_RUN_FLAGS);
     await w.go();
     let e: EventLine['event'] | undefined;
+    let all = '';
     await until(async () => {
-      e = eventsOf((await podman.cli(['logs', legacyId])).stdout).find((x) => x.event.version === 'v1')?.event;
+      const l = await podman.cli(['logs', legacyId]);
+      all = l.stdout + l.stderr;
+      e = eventsOf(l.stdout).find((x) => x.event.version === 'v1')?.event;
       return e !== undefined;
     }, 30_000, 'the legacy run to report the call');
-    expect(e!.attribution).toBe('gate');
+    expect(e!.attribution, `${JSON.stringify(e)}\n${all.slice(-3000)}`).toBe('gate');
     expect(e!.process).toMatchObject({ pid: w.pid, exe: '/usr/bin/curl', container: { runtime: 'podman', id: w.id, name: 'legacy-app-2' } });
     const stop = await podman.cli(['stop', '-t', '10', legacyId], 60_000);
     expect(stop.code, stop.stderr).toBe(0);
