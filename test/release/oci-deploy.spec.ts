@@ -21,6 +21,9 @@ describe('deploy/ with the image\'s SYN gate', () => {
     expect(c.args[0]).toBe('daemon');
     expect(c.args).not.toContain('--no-gate');
     expect(c.args).not.toContain('--gate=false');
+    // the budget test/release/oci-podman.spec.ts runs the image with (a pod's lookup reads
+    // /proc/PID/net/tcp per namespace: measured past the 50 ms default now and then)
+    expect(c.args.slice(c.args.indexOf('--gate-budget'), c.args.indexOf('--gate-budget') + 2)).toEqual(['--gate-budget', '200']);
     expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'], add: FOUR });
     expect(c.env ?? []).toEqual([]); // nf_tables, the image's default
     const mount = (path: string) => c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === path);
@@ -47,6 +50,7 @@ describe('deploy/ with the image\'s SYN gate', () => {
     const [c] = t.containerDefinitions;
     expect(c.command[0]).toBe('daemon');
     expect(c.command).not.toContain('--no-gate');
+    expect(c.command.slice(c.command.indexOf('--gate-budget'), c.command.indexOf('--gate-budget') + 2)).toEqual(['--gate-budget', '200']);
     expect(c.linuxParameters.capabilities).toEqual({ drop: ['ALL'], add: FOUR });
   });
 });

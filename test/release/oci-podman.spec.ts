@@ -70,6 +70,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
   /** the node namespace's mangle table while the image's daemon runs (iptables-nft -S) */
   let rulesWhileRunning: Record<'v4' | 'v6', string[]> = { v4: [], v6: [] };
   let callerCgroup = '';
+  let metrics = '';
   /** the daemon's output (stdout and stderr) once it said it was capturing */
   let startLogs = '';
   const listMangle = async (tool: string) => {
@@ -92,7 +93,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
 
     // as deploy/kubernetes/daemonset.yaml: host network and PID, exactly the four
     // capabilities, read-only root with a tmpfs /tmp, state and logs on host directories,
-    // the xtables lock and the runtime's metadata read-only; only the metrics port is ours
+    // the xtables lock and the runtime's metadata read-only, the DaemonSet's --gate-budget
     const storage = join(podman.root, 'storage', 'overlay-containers');
     for (const d of ['state', 'log']) mkdirSync(join(dir, d));
     writeFileSync(join(dir, 'xtables.lock'), '');
@@ -104,7 +105,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
       '-v', `${join(dir, 'xtables.lock')}:/run/xtables.lock:ro`,
       '-v', `${storage}:/var/lib/containers/storage/overlay-containers:ro`,
       ...PODMAN_RUN_FLAGS,
-      image, 'daemon', '--metrics', '0',
+      image, 'daemon', '--gate-budget', '200', '--metrics', '16954',
     ];
     const d = await podman.cli(runArgs, 120_000);
     expect(d.code, d.stderr).toBe(0);
@@ -137,6 +138,7 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     });
     await new Promise((r) => setTimeout(r, 1_500));
     logs = (await podman.cli(['logs', daemonId])).stdout;
+    metrics = (await host.exec(['curl', '-s', 'http://127.0.0.1:16954/metrics'])).stdout;
     const pid = (await podman.cli(['inspect', '-f', '{{.State.Pid}}', daemonId])).stdout.trim();
     capEff = BigInt(`0x${readFileSync(`/proc/${pid}/status`, 'utf8').match(/^CapEff:\s*([0-9a-f]+)$/m)![1]}`);
     const sh = await podman.cli(['run', '--rm', '--network', 'none', ...PODMAN_RUN_FLAGS, '--entrypoint', '/bin/sh', image, '-c', 'true'], 60_000);
@@ -195,6 +197,14 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     // read-only mount of overlay-containers (deploy/kubernetes/daemonset.yaml mounts the same)
     expect(e.process!.container).toEqual({ runtime: 'podman', id: caller.id, name: 'legacy-app', image: podman.image });
     console.log(`oci-podman: attribution ${e.attribution}, process ${JSON.stringify({ pid: e.process!.pid, exe: e.process!.exe, container: e.process!.container })}`);
+  });
+
+  it('its metrics count the call as attributed by the gate and time the hold (within the DaemonSet\'s 200 ms budget)', () => {
+    expect(metrics).toMatch(/^imdswatch_attribution_total\{outcome="gate"\} 1$/m);
+    const hold = Number(metrics.match(/^imdswatch_gate_hold_seconds_sum (\S+)$/m)?.[1]);
+    console.log(`oci-podman: SYN held ${(hold * 1000).toFixed(1)} ms`);
+    expect(hold).toBeGreaterThan(0);
+    expect(hold).toBeLessThan(0.25);
   });
 
   it('the daemon has no capability beyond the four; the image has no shell', () => {
