@@ -48,6 +48,8 @@ fetch() {
     echo "$LIBPCAP_SHA256  $pcap_tgz.tmp.$$" | sha256sum -c --quiet - || { rm -f "$pcap_tgz.tmp.$$"; die "libpcap source checksum mismatch"; }
     mv "$pcap_tgz.tmp.$$" "$pcap_tgz"
   fi
+  # the OCI images' iptables packages (Debian 11, pinned checksums)
+  IMDSWATCH_RELEASE_CACHE=$CACHE packaging/build-oci.sh --fetch-only || die "could not fetch the OCI image's iptables packages"
 }
 fetch
 [[ ${1:-} == --fetch-only ]] && exit 0
