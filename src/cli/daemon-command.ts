@@ -172,6 +172,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     }
     state.drops.pcap = missed;
     metrics?.setPcapDrops(missed);
+    metrics?.setGateRuleRepairs(st.gateRules?.repairs ?? 0);
     state.drops.logLinesDropped = log.droppedLines;
     metrics?.setLogLinesDropped(log.droppedLines);
   };

@@ -33,6 +33,7 @@ export class Metrics {
   private readonly parseErrors: Counter<'code'>;
   private readonly captureUp: Gauge<never>;
   private readonly logLinesDropped: Gauge<never>;
+  private readonly gateRuleRepairs: Gauge<never>;
   private readonly stageCounters: Counter<'stage' | 'counter'>;
   private readonly stageGauges: Gauge<'stage' | 'counter'>;
   private readonly seenSoftware = new Set<string>();
@@ -63,6 +64,7 @@ export class Metrics {
     this.parseErrors = new Counter({ name: 'imdswatch_parse_errors_total', help: 'HTTP parse problems by code', labelNames: ['code'], registers: r });
     this.captureUp = new Gauge({ name: 'imdswatch_capture_up', help: '1 while the capture is running', registers: r });
     this.logLinesDropped = new Gauge({ name: 'imdswatch_log_lines_dropped', help: 'Event log lines not written to the log file (disk full or unwritable)', registers: r });
+    this.gateRuleRepairs = new Gauge({ name: 'imdswatch_gate_rule_repairs', help: 'Times the SYN gate rule was found removed or displaced by something else and put back, since start', registers: r });
     this.stageCounters = new Counter({
       name: 'imdswatch_stage_counter_total',
       help: 'Every counter of every pipeline stage (decode, tcp, http, imds, enrich), e.g. stage="http",counter="unpairedResponses"; see docs/design.md#counters',
@@ -98,6 +100,9 @@ export class Metrics {
     }
   }
 
+  setGateRuleRepairs(n: number): void {
+    this.gateRuleRepairs.set(n);
+  }
   setPcapDrops(gateSynNotCaptured: number): void {
     this.pcapDrops.set({ counter: 'gate_syn_not_captured' }, gateSynNotCaptured);
   }

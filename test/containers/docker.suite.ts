@@ -107,6 +107,9 @@ describe.skipIf(!CI && !available)('Docker (dockerd in a namespace of its own, s
     expect(repairedWarning).toMatch(/iptables: jump-missing\); put back/);
     expect(ruleAfterRepair).toMatchObject({ chain: true, jumps: { OUTPUT: 1, FORWARD: 1 } });
     expect(first.out.split('\n').filter((l) => l.includes("the SYN gate's rule was changed"))).toHaveLength(1);
+    // and counts it where monitoring sees it
+    expect(first.metrics).toMatch(/^imdswatch_gate_rule_repairs 1$/m);
+    expect(second.metrics).toMatch(/^imdswatch_gate_rule_repairs 0$/m);
   });
 
   it('counts no capture loss (state, metrics) and reports NOT READY naming billing-api', () => {
