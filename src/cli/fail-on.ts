@@ -1,10 +1,8 @@
 import type { Totals } from '../sinks/capture-summary.js';
-import type { InputSummary } from '../sinks/input-summary.js';
+import { summarize, verdictUnknown, type InputSummary } from '../sinks/input-summary.js';
 import { CliError } from './exit-codes.js';
 import type { ReplayResult } from '../pipeline/replay.js';
-import { describeUnread, unknownLinkTypesOf, unreadImds, unsupportedLinkTypeError } from '../decode/unread-imds.js';
-
-export { unreadImds };
+import { describeUnread, unknownLinkTypesOf, unsupportedLinkTypeError } from '../decode/unread-imds.js';
 
 export type FailOn = 'v1' | 'rejected' | 'unknown';
 
@@ -32,11 +30,6 @@ export function failOnMatched(failOn: FailOn[], t: Totals, input?: Pick<InputSum
   return failOn.includes('unknown') && t.v1 === 0 && input !== undefined && verdictUnknown(input);
 }
 
-/** the replay/scan verdict is UNKNOWN (when no IMDSv1 call was seen) */
-export function verdictUnknown(input: Pick<InputSummary, 'unclassified'> & { unread?: Record<string, number> }): boolean {
-  return input.unclassified > 0 || Object.values(input.unread ?? {}).some((n) => n > 0);
-}
-
 /**
  * After a replay (#16): a run whose every packet has an unsupported link type becomes an error
  * (added to `result.errors`: exit 2, one line naming the link type); otherwise the line that
@@ -48,11 +41,8 @@ export function unreadNotes(files: string[], result: Pick<ReplayResult, 'stats' 
     result.errors.push({ file: files.join(', '), code: 'E_LINKTYPE_UNSUPPORTED', message: lt, packetsRead: result.read.packets });
     return null;
   }
-  const skipped: Record<string, number> = { ...result.read.skipped, ...result.stats.decode.skipped };
-  skipped['ip-fragments'] = result.stats.decode.fragments;
-  skipped['tcp-gap-bytes'] = result.stats.tcp.gapBytes - result.stats.tcp.responseGapBytes;
-  skipped['tcp-flows-evicted'] = result.stats.tcp.evictedFlows;
-  const what = describeUnread(unreadImds(skipped), unknownLinkTypesOf(result.stats.decode.unknownLinkTypes));
+  const { unread } = summarize(files, result.stats, [], result.read.skipped);
+  const what = describeUnread(unread, unknownLinkTypesOf(result.stats.decode.unknownLinkTypes));
   if (!what) return null;
   // with an IMDSv1 call seen the verdict is NOT READY anyway; without one it is UNKNOWN
   const verdict = result.stats.imds.events.v1 > 0 ? 'more IMDSv1 calls may be hidden there' : 'an IMDSv1 call may be hidden there, so the verdict is UNKNOWN (--fail-on unknown fails on this)';

@@ -3,13 +3,12 @@ import { existsSync } from 'node:fs';
 import { replayFiles } from '../pipeline/replay.js';
 import { CaptureSummaryBuilder } from '../sinks/capture-summary.js';
 import { formatCaptureSummaryText } from '../sinks/capture-summary-text.js';
-import type { InputSummary } from '../sinks/input-summary.js';
+import { summarize } from '../sinks/input-summary.js';
 import { openOutput } from './output.js';
 import { createProgress } from './progress.js';
 import { parseFormat } from './output-format.js';
-import { failOnMatched, parseFailOn, unreadImds, unreadNotes } from './fail-on.js';
+import { failOnMatched, parseFailOn, unreadNotes } from './fail-on.js';
 import { CliError, EXIT_MATCHED, EXIT_OK, EXIT_TROUBLE } from './exit-codes.js';
-import type { PipelineStats } from '../pipeline/stats.js';
 
 export function registerReplayCommand(program: Command, setExit: (code: number) => void): void {
   program
@@ -82,18 +81,3 @@ function errorLine(file: string, message: string): string {
   return message.startsWith(file) ? message : `${file}: ${message}`;
 }
 
-export function summarize(sources: string[], stats: PipelineStats, errors: string[], readSkipped: Record<string, number> = {}): InputSummary {
-  const skipped: Record<string, number> = {};
-  const add = (k: string, n: number) => {
-    if (n > 0) skipped[k] = (skipped[k] ?? 0) + n;
-  };
-  for (const [k, n] of Object.entries(readSkipped)) add(k, n);
-  for (const [k, n] of Object.entries(stats.decode.skipped)) add(k, n);
-  add('ip-fragments', stats.decode.fragments);
-  add('tcp-flows-evicted', stats.tcp.evictedFlows);
-  add('tcp-gap-bytes', stats.tcp.gapBytes - stats.tcp.responseGapBytes);
-  add('tcp-response-gap-bytes', stats.tcp.responseGapBytes);
-  for (const [k, n] of Object.entries(stats.http.errors)) add(k, n);
-  const unclassified = stats.http.errors['unclassifiable-truncated-head'] ?? 0;
-  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, unread: unreadImds(skipped), errors }; // unread: #16
-}

@@ -9,7 +9,7 @@ import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
 import { parseDuration } from './duration.js';
 import { LiveSession } from '../live/live-session.js';
 import { guardSessionExit, waitForStop } from './signals.js';
-import { summarize } from './replay-command.js';
+import { summarize } from '../sinks/input-summary.js';
 import { progressEnabled } from './progress.js';
 import { LIVE_SETTINGS, addLiveSettingFlags, liveFlags, resolveSettings, settingsHelp } from './settings.js';
 import { LiveCaptureError } from '../live/capture.js';

@@ -2,6 +2,7 @@ import type { ImdsEvent, SdkInfo, V1Reason } from '../imds/event.js';
 import { emptyState, recordEvent, type DaemonState } from './state-store.js';
 import { computeReadiness, type Readiness } from '../readiness/readiness.js';
 import { describeUnread } from '../decode/unread-imds.js';
+import { verdictUnknown } from './input-summary.js';
 
 /**
  * The capture summary that `replay` and `scan` print: totals, one row per
@@ -149,9 +150,9 @@ export class CaptureSummaryBuilder {
     const windows = this.firstSeen && this.lastSeen ? [{ start: this.firstSeen, end: this.lastSeen, bootId: null }] : [];
     const state = { ...this.state, windows };
     const r = computeReadiness([{ host: this.state.host, state, fromEvents: true }], { minHours: 0, since: null, now: this.lastSeen ?? new Date().toISOString() });
-    const unread = describeUnread(input?.unread);
-    const unclassified = input?.unclassified ?? 0;
-    if (r.verdict !== 'READY' || (!unread && unclassified === 0)) return r;
+    if (r.verdict !== 'READY' || !input || !verdictUnknown(input)) return r;
+    const unread = describeUnread(input.unread);
+    const unclassified = input.unclassified;
     const why = [`IMDS traffic could not be read (${[unread, unclassified > 0 ? `${unclassified} request(s) could not be classified` : ''].filter(Boolean).join('; ')}): an IMDSv1 call may be hidden there`];
     return { ...r, verdict: 'UNKNOWN', why, hosts: r.hosts.map((h) => ({ ...h, verdict: 'UNKNOWN' as const, why })) };
   }

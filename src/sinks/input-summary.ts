@@ -1,3 +1,6 @@
+import type { PipelineStats } from '../pipeline/stats.js';
+import { unreadImds } from '../decode/unread-imds.js';
+
 /** What the report says about its input: which sources, how much was read, what was skipped and why. */
 export interface InputSummary {
   sources: string[];
@@ -11,4 +14,29 @@ export interface InputSummary {
   unread?: Record<string, number>;
   /** one-line error messages (e.g. a truncated file) */
   errors: string[];
+}
+
+/**
+ * The InputSummary of a run from its stage counters: the one place that says which counter
+ * is which skip (replay, scan and replay's stderr line all read it from here).
+ */
+export function summarize(sources: string[], stats: PipelineStats, errors: string[], readSkipped: Record<string, number> = {}): InputSummary {
+  const skipped: Record<string, number> = {};
+  const add = (k: string, n: number) => {
+    if (n > 0) skipped[k] = (skipped[k] ?? 0) + n;
+  };
+  for (const [k, n] of Object.entries(readSkipped)) add(k, n);
+  for (const [k, n] of Object.entries(stats.decode.skipped)) add(k, n);
+  add('ip-fragments', stats.decode.fragments);
+  add('tcp-flows-evicted', stats.tcp.evictedFlows);
+  add('tcp-gap-bytes', stats.tcp.gapBytes - stats.tcp.responseGapBytes);
+  add('tcp-response-gap-bytes', stats.tcp.responseGapBytes);
+  for (const [k, n] of Object.entries(stats.http.errors)) add(k, n);
+  const unclassified = stats.http.errors['unclassifiable-truncated-head'] ?? 0;
+  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, unread: unreadImds(skipped), errors }; // unread: #16
+}
+
+/** the replay/scan verdict is UNKNOWN (when no IMDSv1 call was seen) */
+export function verdictUnknown(input: Pick<InputSummary, 'unclassified'> & { unread?: Record<string, number> }): boolean {
+  return input.unclassified > 0 || Object.values(input.unread ?? {}).some((n) => n > 0);
 }

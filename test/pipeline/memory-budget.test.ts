@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { replayFiles } from '../../src/pipeline/replay.js';
-import { summarize } from '../../src/cli/replay-command.js';
+import { summarize } from '../../src/sinks/input-summary.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { DEFAULT_FLOW_LIMITS, DEFAULT_MEMORY_BUDGET_BYTES } from '../../src/tcp/stream.js';
 import { EXCHANGE_COST } from '../../src/tcp/memory-budget.js';
