@@ -52,6 +52,24 @@ export interface ObservationWindow {
   start: string;
   end: string;
   bootId: string | null;
+  /** (additive) why this window began: the first window of a boot, or a daemon restart within a boot; absent in older states */
+  startKind?: 'boot' | 'restart';
+  /** (additive) ISO time the kernel booted (from /proc/stat btime), for a 'boot' window */
+  bootStart?: string | null;
+  /** (additive) true when an early rule was in place before any IMDS connection of this boot could be made, so nothing before `start` went unaccounted */
+  fromBoot?: boolean;
+  /** (additive) IMDS connections made before this window began that imdswatch did not watch (counted by the early rule); each keeps the verdict from READY */
+  unwatched?: UnwatchedConnections;
+}
+
+/** IMDS connections made while imdswatch was not yet watching, with what can still be known of their makers. */
+export interface UnwatchedConnections {
+  /** how many connections (SYNs) were counted */
+  count: number;
+  /** what is known per maker, at most a few dozen entries; `count` stays the total */
+  makers: Array<{ uid: number | null; pid: number | null; exe: string | null; unit: string | null; count: number; firstTs: string | null }>;
+  /** how they were counted, e.g. 'early-rule' (the boot rule's log) or 'conntrack' */
+  source: string;
 }
 
 export interface DaemonState {
