@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ContainerInfo, ImdsEvent } from '../imds/event.js';
-import { emptyState, parseState, recordEvent, type DaemonState } from '../sinks/state-store.js';
+import { emptyState, parseState, recordEvent, type DaemonState } from '../ledger/ledger.js';
 
 /**
  * Inputs of `imdswatch report`: the daemon's state file, or NDJSON event files

@@ -1,4 +1,4 @@
-import type { ObservationWindow } from '../sinks/state-store.js';
+import type { ObservationWindow } from '../ledger/ledger.js';
 
 /**
  * How long a host was observed inside the report's window, and the gaps: time between

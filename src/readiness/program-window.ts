@@ -1,4 +1,4 @@
-import type { SoftwareEntry } from '../sinks/state-store.js';
+import type { SoftwareEntry } from '../ledger/ledger.js';
 
 /**
  * One program's counts and first/last times inside a `--since` window. Event files are

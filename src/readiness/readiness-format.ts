@@ -1,7 +1,7 @@
 import type { HostReadiness, Readiness, SoftwareFinding } from './readiness.js';
-import { printable } from '../sinks/capture-summary-text.js';
+import { md, printable } from '../text/sanitize.js';
+import { table } from '../text/table.js';
 
-export { formatReadinessHtml } from './readiness-html.js';
 
 const REASON_TEXT: Record<string, string> = {
   'no-token-attempt': 'never asked for a token',
@@ -37,12 +37,6 @@ export function windowText(r: Readiness): string {
 
 const VERDICT_ORDER = { 'NOT READY': 0, UNKNOWN: 1, READY: 2 } as const;
 export const hostsInOrder = (hosts: HostReadiness[]) => [...hosts].sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || b.v1 - a.v1 || a.name.localeCompare(b.name));
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
 
 export function hostRows(r: Readiness, cell: (s: string, max: number) => string): { header: string[]; rows: string[][] } {
   return {
@@ -136,17 +130,6 @@ export function formatReadinessText(r: Readiness): string {
   out.push(`VERDICT: ${r.verdict}`);
   for (const w of r.why) out.push(`  - ${w}`);
   return `${out.join('\n')}\n`;
-}
-
-/**
- * Markdown cell text: control characters shown as \xNN, Markdown syntax escaped,
- * everything else (×, →, non-ASCII names) kept as it is. Not the terminal escaper:
- * a change ticket is not a terminal (#11). Only untrusted text is cut, at `max`.
- */
-export function md(s: string, max = Infinity): string {
-  let out = s.replace(/[\\|`*_<>[\]]/g, (c) => `\\${c}`).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  if (out.length > max) out = `${out.slice(0, max - 1)}…`;
-  return out;
 }
 
 const mdList = (xs: string[], max: number) => (xs.length ? xs.map((x) => md(x, max)).join('<br>') : '-');

@@ -1,4 +1,4 @@
-import type { DaemonState, SoftwareEntry } from '../sinks/state-store.js';
+import type { DaemonState, SoftwareEntry } from '../ledger/ledger.js';
 import type { V1Reason } from '../imds/event.js';
 import { fixFor } from '../enrich/sdk/fix.js';
 import { programWindow } from './program-window.js';

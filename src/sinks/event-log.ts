@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { ImdsEvent } from '../imds/event.js';
 import { RotatingFile } from './rotating-file.js';
-import { containerLabel } from './capture-summary.js';
+import { containerLabel } from '../ledger/container-label.js';
 import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
 
 /**

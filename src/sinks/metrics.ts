@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ImdsEvent } from '../imds/event.js';
-import { containerLabel } from './capture-summary.js';
+import { containerLabel } from '../ledger/container-label.js';
 import { VERSION } from '../domain/version.js';
 import { GAUGE_PATHS } from '../pipeline/stats.js';
 
