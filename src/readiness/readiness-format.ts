@@ -69,6 +69,11 @@ export function gapText(g: Readiness['gaps'][number]): string {
   return `${g.start} → ${g.end} (${g.hours.toFixed(1)} h${g.kind === 'not-running' ? ', the daemon has not written its state since' : ', daemon stopped or host down'})`;
 }
 
+/** what an overflow bucket holds: "e.g. /a, /b (3 displaced from the table)" */
+export function overflowText(o: NonNullable<SoftwareFinding['overflow']>, cell: (s: string) => string): string {
+  return `kept only as counts, e.g. ${o.examples.map(cell).join(', ') || '-'}${o.displaced ? ` (${o.displaced} displaced from the table)` : ''}`;
+}
+
 /** "  [unit]", or "  [container web]" (a container's scope unit names only its id) */
 function where(f: SoftwareFinding): string {
   if (f.container) return `  [container ${printable(f.container, 80)}]`;
@@ -81,6 +86,7 @@ export function findingLines(f: SoftwareFinding, i: number, multi: boolean): str
   out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);
   out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}`);
   if (multi) out.push(`     hosts (${f.hosts.length}): ${someOf(f.hosts.map((h) => printable(h, 60)), 3)}`);
+  if (f.overflow) out.push(`     programs: ${overflowText(f.overflow, (x) => printable(x, 80))}`);
   for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
   for (const c of f.commands) out.push(`     command: ${printable(c, 160)}`);
   if (f.users.length) out.push(`     users:   ${printable(f.users.join(', '), 160)}`);

@@ -1,4 +1,4 @@
-import type { DaemonState, SoftwareEntry } from '../ledger/ledger.js';
+import type { DaemonState, OverflowBucket, SoftwareEntry } from '../ledger/ledger.js';
 import type { V1Reason } from '../imds/event.js';
 import { fixFor } from '../enrich/sdk/fix.js';
 import { programWindow } from './program-window.js';
@@ -57,6 +57,8 @@ export interface SoftwareFinding {
   reasons: Partial<Record<V1Reason, number>>;
   /** only on findings (software already on IMDSv2 needs none) */
   fix?: string;
+  /** (additive) programs of one owner kept only as counts (past the owner's share of the program table): which owner, a few of them */
+  overflow?: { owner: string; displaced: number; examples: string[] };
 }
 
 export interface HostReadiness {
@@ -96,7 +98,12 @@ export interface Readiness {
 const MAX_GAPS = 50;
 const MAX_LIST = 8;
 
+/** what a report calls an overflow bucket (docs/design.md#program-table) */
+export const bucketName = (owner: string) => `programs of ${owner} past its share of the program table`;
+const BUCKET_FIX = "these programs were kept only as counts: each IMDSv1 call is a warning line naming its program in the daemon's event log (journalctl -u imdswatch -p warning, or the --log-file); fix each as its own finding";
+
 export function softwareName(s: SoftwareEntry): string {
+  if ((s as OverflowBucket).examples) return bucketName((s as OverflowBucket).owner);
   if (s.exe) return s.container ? `${s.exe} (${s.container})` : s.exe;
   if (s.sdk && s.sdk.name !== 'unknown') return `${s.sdk.name}${s.sdk.version ? ` ${s.sdk.version}` : ''}`;
   return s.userAgent ? `User-Agent "${s.userAgent}"` : '(no User-Agent)';
@@ -186,8 +193,9 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     } else allHaveMinutes = false;
 
     const host1 = { v1: 0, v1Rejected: 0, probeCalls: 0, programs: 0 };
-    for (const s of Object.values(state.software)) {
+    for (const s of [...Object.values(state.software), ...Object.values(state.overflow ?? {})]) {
       const w = programWindow(s, since);
+      const bucket = (s as OverflowBucket).examples ? (s as OverflowBucket) : null;
       if (!w) continue;
       const name = softwareName(s);
       const key = JSON.stringify([s.exe, s.unit, s.container, s.exe ? null : name]);
@@ -214,6 +222,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
           origins: [],
           paths: [],
           reasons: {},
+          ...(bucket ? { overflow: { owner: bucket.owner, displaced: 0, examples: [] } } : {}),
         };
         bySoftware.set(key, f);
       }
@@ -240,7 +249,11 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       if (w.v1 > 0) for (const p of s.v1Paths) if (f.paths.length < 20 && !f.paths.includes(p)) f.paths.push(p);
       // reasons are all-time per program (not kept per hour); shown only while the window has v1 calls
       if (w.v1 > 0) for (const [r, n] of Object.entries(s.reasons) as Array<[V1Reason, number]>) f.reasons[r] = (f.reasons[r] ?? 0) + Math.min(n, w.v1);
-      if (f.v1 > 0 && !probesOnly(f)) f.fix = fixFor(s.sdk, mainReason(f.reasons));
+      if (bucket && f.overflow) {
+        f.overflow.displaced += bucket.displaced;
+        merge(f.overflow.examples, bucket.examples);
+      }
+      if (f.v1 > 0 && !probesOnly(f)) f.fix = bucket ? BUCKET_FIX : fixFor(s.sdk, mainReason(f.reasons));
       totals.v1 += w.v1;
       totals.v1Rejected += w.v1Rejected;
       totals.v2 += w.v2;
