@@ -76,8 +76,11 @@ export function touchWindow(state: DaemonState, nowIso: string, newWindow: boole
 }
 
 
+/** an ISO time as the ledger writes it (a hand-edited or foreign file's other strings never reach a report) */
+export const isIsoTime = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?Z$/.test(v);
+
 const entryOk = (e: unknown): e is SoftwareEntry =>
-  !!e && typeof e === 'object' && typeof (e as SoftwareEntry).firstSeen === 'string' && typeof (e as SoftwareEntry).lastSeen === 'string' && ['v1', 'v2', 'token', 'v1Rejected'].every((f) => typeof (e as Record<string, unknown>)[f] === 'number');
+  !!e && typeof e === 'object' && isIsoTime((e as SoftwareEntry).firstSeen) && isIsoTime((e as SoftwareEntry).lastSeen) && ['v1', 'v2', 'token', 'v1Rejected'].every((f) => typeof (e as Record<string, unknown>)[f] === 'number');
 
 function fixEntry(e: SoftwareEntry): void {
   if (!Array.isArray(e.v1Paths)) e.v1Paths = [];
@@ -95,7 +98,7 @@ export function parseState(text: string): DaemonState | null {
     s.hourly ??= {};
     s.drops ??= { pcap: 0, flowsEvicted: 0, unattributed: 0, parseErrors: 0, logLinesDropped: 0 };
     s.softwareOverflow ??= 0;
-    s.windows = s.windows.filter((w) => w && typeof w.start === 'string' && typeof w.end === 'string');
+    s.windows = s.windows.filter((w) => w && isIsoTime(w.start) && isIsoTime(w.end));
     // entries of the wrong shape (a hand-edited or foreign file) are dropped, not a crash (#11)
     for (const [k, e] of Object.entries(s.software)) {
       if (!entryOk(e)) delete s.software[k];

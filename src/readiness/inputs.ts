@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ContainerInfo, ImdsEvent } from '../imds/event.js';
-import { emptyState, parseState, recordEvent, type DaemonState } from '../ledger/ledger.js';
+import { emptyState, isIsoTime, parseState, recordEvent, type DaemonState } from '../ledger/ledger.js';
 
 /**
  * Inputs of `imdswatch report`: the daemon's state file, or NDJSON event files
@@ -106,7 +106,7 @@ export function loadReportInput(path: string, since: string | null = null): Host
     }
     const o = obj as { event?: ImdsEvent; host?: string | { name?: unknown; instanceId?: unknown }; hostname?: string } & Partial<ImdsEvent>;
     const ev = (o.event ?? o) as ImdsEvent & { host?: unknown };
-    if (!ev || typeof ev.ts !== 'string' || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {
+    if (!ev || !isIsoTime(ev.ts) || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {
       skipped++;
       continue;
     }

@@ -1,5 +1,5 @@
 import type { HostReadiness, Readiness, SoftwareFinding } from './readiness.js';
-import { md, printable } from '../text/sanitize.js';
+import { md, printable, visible } from '../text/sanitize.js';
 import { table } from '../text/table.js';
 
 
@@ -14,7 +14,7 @@ const REASON_TEXT: Record<string, string> = {
 
 export function reasonsText(f: SoftwareFinding): string {
   return Object.entries(f.reasons)
-    .map(([r, n]) => `${REASON_TEXT[r] ?? r} ×${n}`)
+    .map(([r, n]) => `${REASON_TEXT[r] ?? visible(r, 40)} ×${n}`)
     .join('; ');
 }
 
@@ -84,7 +84,7 @@ function where(f: SoftwareFinding): string {
 export function findingLines(f: SoftwareFinding, i: number, multi: boolean): string[] {
   const out: string[] = [];
   out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);
-  out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}`);
+  out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${printable(f.firstSeen, 40)}, last ${printable(f.lastSeen, 40)}`);
   if (multi) out.push(`     hosts (${f.hosts.length}): ${someOf(f.hosts.map((h) => printable(h, 60)), 3)}`);
   if (f.overflow) out.push(`     programs: ${overflowText(f.overflow, (x) => printable(x, 80))}`);
   for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
@@ -93,8 +93,8 @@ export function findingLines(f: SoftwareFinding, i: number, multi: boolean): str
   for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
   if (f.sdk && f.sdk !== 'unknown') out.push(`     sdk:     ${printable(f.sdk, 60)}`);
   if (f.paths.length) out.push(`     paths:   ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
-  if (Object.keys(f.reasons).length) out.push(`     why:     ${reasonsText(f)}`);
-  out.push(`     fix:     ${f.fix ?? '-'}`);
+  if (Object.keys(f.reasons).length) out.push(`     why:     ${printable(reasonsText(f), 300)}`);
+  out.push(`     fix:     ${printable(f.fix ?? '-', 400)}`);
   return out;
 }
 
@@ -134,7 +134,7 @@ export function formatReadinessText(r: Readiness): string {
     out.push('');
   }
   out.push(`VERDICT: ${r.verdict}`);
-  for (const w of r.why) out.push(`  - ${w}`);
+  for (const w of r.why) out.push(`  - ${visible(w, 600)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -145,7 +145,7 @@ export function formatReadinessMarkdown(r: Readiness): string {
   const multi = r.hosts.length > 1;
   out.push(`# IMDSv2 readiness: ${r.verdict}`);
   out.push('');
-  for (const w of r.why) out.push(`- ${md(w)}`);
+  for (const w of r.why) out.push(`- ${md(w, 600)}`);
   out.push('');
   if (r.since) out.push(`${md(windowText(r))}  `);
   out.push(`Hosts: ${multi ? r.hosts.length : md(r.hosts[0]?.name ?? '-', 200)}${!multi && r.hosts[0]?.instanceId ? ` (${md(r.hosts[0].instanceId, 40)})` : ''}  `);
@@ -170,7 +170,7 @@ export function formatReadinessMarkdown(r: Readiness): string {
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     r.findings.forEach((f, i) =>
       out.push(
-        `| ${i + 1} | ${md(f.software, 300)} | ${md(f.unit ?? '-', 200)} | ${md(f.container ?? '-', 200)} | ${mdList(f.scripts, 300)} | ${mdList(f.commands, 300)} | ${md(f.users.join(', ') || '-', 300)} | ${mdList(f.origins, 300)} | ${md(f.sdk ?? '-', 100)} | ${f.v1} | ${f.v1Rejected}${f.brokenNow ? ' (broken now)' : ''} | ${multi ? md(someOf(f.hosts), 300) : f.hosts.length} | ${f.firstSeen} / ${f.lastSeen} | ${md(reasonsText(f) || '-')} | ${md(f.fix ?? '-')} |`,
+        `| ${i + 1} | ${md(f.software, 300)}${f.overflow ? `<br>${md(overflowText(f.overflow, (x) => x), 600)}` : ''} | ${md(f.unit ?? '-', 200)} | ${md(f.container ?? '-', 200)} | ${mdList(f.scripts, 300)} | ${mdList(f.commands, 300)} | ${md(f.users.join(', ') || '-', 300)} | ${mdList(f.origins, 300)} | ${md(f.sdk ?? '-', 100)} | ${f.v1} | ${f.v1Rejected}${f.brokenNow ? ' (broken now)' : ''} | ${multi ? md(someOf(f.hosts), 300) : f.hosts.length} | ${md(f.firstSeen, 40)} / ${md(f.lastSeen, 40)} | ${md(reasonsText(f) || '-', 300)} | ${md(f.fix ?? '-', 400)} |`,
       ),
     );
     out.push('');

@@ -57,7 +57,7 @@ export function formatCaptureSummaryText(report: CaptureSummary, input: InputSum
       c.ts,
       c.client,
       ...(hasPid ? [c.pid !== null ? `${c.pid} ${printable(c.exe ?? '?', 40)}` : '-'] : []),
-      c.method,
+      printable(c.method, 16),
       printable(c.path, 80),
       c.status === null ? 'no response' : String(c.status),
       c.reason ?? '',
