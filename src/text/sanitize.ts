@@ -31,19 +31,29 @@ export const cutMark = (left: number) => `…(+${grouped(left)} chars)`;
 
 /**
  * `s` piece by piece (`piece` gives each character's output, null: the character itself),
- * stopping before the output would pass `max` characters; a cut is marked.
+ * stopping before the output would pass `max` characters; a cut is marked. `fit`: the mark
+ * counts in `max` too (label values with a hard length).
  */
-function render(s: string, max: number, piece: (c: string) => string | null, plain: RegExp): string {
+function render(s: string, max: number, piece: (c: string) => string | null, plain: RegExp, fit = false): string {
   if (s.length <= max && !plain.test(s)) return s;
-  let out = '';
-  let used = 0;
+  const parts: string[] = [];
+  const used: number[] = [];
+  let len = 0;
+  let from = 0;
   for (const c of s) {
     const p = piece(c) ?? c;
-    if (out.length + p.length > max) break;
-    out += p;
-    used += c.length;
+    if (len + p.length > max) break;
+    parts.push(p);
+    used.push(c.length);
+    len += p.length;
+    from += c.length;
   }
-  return used < s.length ? `${out}${cutMark(s.length - used)}` : out;
+  if (from >= s.length) return parts.join('');
+  while (fit && parts.length && len + cutMark(s.length - from).length > max) {
+    len -= parts.pop()!.length;
+    from -= used.pop()!;
+  }
+  return `${parts.join('')}${cutMark(s.length - from)}`;
 }
 
 const visiblePiece = (c: string) => (UNSAFE.test(c) ? escapeChar(c) : null);
@@ -82,9 +92,9 @@ export function html(s: string, max = Infinity): string {
 /** Prometheus label values: at most this many characters (then cut and marked) */
 export const MAX_LABEL_CHARS = 128;
 
-/** a Prometheus label value: visible(), cut at MAX_LABEL_CHARS (prom-client escapes \ " and newline) */
+/** a Prometheus label value: visible(), at most `max` characters with the cut's mark (prom-client escapes \ " and newline) */
 export function labelValue(s: string, max = MAX_LABEL_CHARS): string {
-  return visible(s, max);
+  return render(s, max, visiblePiece, UNSAFE, true);
 }
 
 /** a piece of a log line's `msg` (journald): visible(), cut at `max` */
