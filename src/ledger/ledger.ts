@@ -65,14 +65,32 @@ export function recordEvent(state: DaemonState, ev: ImdsEvent): void {
   }
 }
 
-/** Extend the current observation window to `nowIso`, or start a new one. */
-export function touchWindow(state: DaemonState, nowIso: string, newWindow: boolean): void {
+/** Why a new observation window began and what went unwatched before it (the daemon's start-up fills it; docs/design.md#observation-gaps). */
+export type WindowStart = Pick<ObservationWindow, 'startKind' | 'bootStart' | 'fromBoot' | 'unwatched'>;
+
+/**
+ * Open a new observation window at `nowIso` (the daemon's start). `start` says why it began
+ * (boot or restart), when the boot began, whether an early rule watched from the boot's start
+ * and the IMDS connections it counted before this window; without `startKind` the window is a
+ * restart when the last window has this boot id, else the boot's first window.
+ */
+export function openWindow(state: DaemonState, nowIso: string, start: Partial<WindowStart> = {}): ObservationWindow {
+  const last = state.windows[state.windows.length - 1];
+  const startKind = start.startKind ?? (state.bootId ? (last && last.bootId === state.bootId ? 'restart' : 'boot') : undefined);
+  const w: ObservationWindow = { start: nowIso, end: nowIso, bootId: state.bootId, ...(startKind ? { startKind } : {}) };
+  if (start.bootStart !== undefined) w.bootStart = start.bootStart;
+  if (start.fromBoot !== undefined) w.fromBoot = start.fromBoot;
+  if (start.unwatched !== undefined) w.unwatched = start.unwatched;
+  state.windows.push(w);
+  if (state.windows.length > STATE_LIMITS.maxWindows) state.windows.splice(0, state.windows.length - STATE_LIMITS.maxWindows);
+  return w;
+}
+
+/** Extend the current observation window to `nowIso`, or (`newWindow`) open a new one with `start` (see openWindow). */
+export function touchWindow(state: DaemonState, nowIso: string, newWindow: boolean, start?: Partial<WindowStart>): void {
   const last = state.windows[state.windows.length - 1];
   if (!newWindow && last) last.end = nowIso;
-  else {
-    state.windows.push({ start: nowIso, end: nowIso, bootId: state.bootId });
-    if (state.windows.length > STATE_LIMITS.maxWindows) state.windows.splice(0, state.windows.length - STATE_LIMITS.maxWindows);
-  }
+  else openWindow(state, nowIso, start);
 }
 
 
@@ -90,6 +108,28 @@ function fixEntry(e: SoftwareEntry): void {
   if (e.owner !== undefined && typeof e.owner !== 'string') delete e.owner;
 }
 
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** a window's additive fields of the right type, or none (older states have none) */
+function fixWindow(w: ObservationWindow): void {
+  if (w.startKind !== undefined && w.startKind !== 'boot' && w.startKind !== 'restart') delete w.startKind;
+  if (w.bootStart !== undefined && w.bootStart !== null && !isIsoTime(w.bootStart)) delete w.bootStart;
+  if (w.fromBoot !== undefined && typeof w.fromBoot !== 'boolean') delete w.fromBoot;
+  const u = w.unwatched as unknown as Record<string, unknown> | undefined;
+  if (u === undefined) return;
+  if (!u || typeof u !== 'object' || num(u.count) === null) {
+    delete w.unwatched;
+    return;
+  }
+  const makers = Array.isArray(u.makers) ? u.makers.filter((m): m is Record<string, unknown> => !!m && typeof m === 'object') : [];
+  w.unwatched = {
+    count: num(u.count)!,
+    makers: makers.slice(0, 64).map((m) => ({ uid: num(m.uid), pid: num(m.pid), exe: strOrNull(m.exe), unit: strOrNull(m.unit), count: num(m.count) ?? 1, firstTs: isIsoTime(m.firstTs) ? m.firstTs : null })),
+    source: strOrNull(u.source) ?? 'unknown',
+  };
+}
+
 /** A saved state, or null when it is not one. Entries of the wrong shape are dropped; fields added since imdswatch-state/1 may be absent. */
 export function parseState(text: string): DaemonState | null {
   try {
@@ -99,6 +139,7 @@ export function parseState(text: string): DaemonState | null {
     s.drops ??= { pcap: 0, flowsEvicted: 0, unattributed: 0, parseErrors: 0, logLinesDropped: 0 };
     s.softwareOverflow ??= 0;
     s.windows = s.windows.filter((w) => w && isIsoTime(w.start) && isIsoTime(w.end));
+    for (const w of s.windows) fixWindow(w);
     // entries of the wrong shape (a hand-edited or foreign file) are dropped, not a crash (#11)
     for (const [k, e] of Object.entries(s.software)) {
       if (!entryOk(e)) delete s.software[k];

@@ -1,6 +1,8 @@
 import type { HostReadiness, Readiness, SoftwareFinding } from './readiness.js';
 import { md, printable, visible } from '../text/sanitize.js';
 import { table } from '../text/table.js';
+import { someOf } from '../text/lists.js';
+import { bootsText, makerText } from './unwatched.js';
 
 
 const REASON_TEXT: Record<string, string> = {
@@ -18,10 +20,7 @@ export function reasonsText(f: SoftwareFinding): string {
     .join('; ');
 }
 
-/** at most `n` names, then "and N more" (500 hosts must not make one 7 000-character line) */
-export function someOf(names: string[], n = 5): string {
-  return names.length <= n ? names.join(', ') : `${names.slice(0, n).join(', ')} and ${names.length - n} more`;
-}
+export { someOf }; // src/text/lists.ts
 
 export function rejectedText(f: SoftwareFinding): string {
   if (!f.v1Rejected) return '';
@@ -65,8 +64,34 @@ export function unknownHosts(r: Readiness): string[] {
   return out;
 }
 
+/** "12 s", "4.2 min", "3.5 h" */
+export function durationText(start: string, end: string): string {
+  const ms = Math.max(0, Date.parse(end) - Date.parse(start));
+  return ms < 60_000 ? `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s` : ms < 3_600_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+const GAP_WHY: Record<Readiness['gaps'][number]['kind'], string> = {
+  'not-running': 'the daemon has not written its state since',
+  stopped: 'daemon stopped or host down',
+  boot: 'boot: from the kernel\'s start to imdswatch watching',
+  restart: 'daemon restart',
+};
+
 export function gapText(g: Readiness['gaps'][number]): string {
-  return `${g.start} → ${g.end} (${g.hours.toFixed(1)} h${g.kind === 'not-running' ? ', the daemon has not written its state since' : ', daemon stopped or host down'})`;
+  const counted = g.accounted ? '; every IMDS connection in it was counted by the early rule' : g.kind === 'boot' || g.kind === 'restart' ? '; not watched: calls in it were not seen' : '';
+  return `${g.start} → ${g.end} (${durationText(g.start, g.end)}, ${GAP_WHY[g.kind]}${counted})`;
+}
+
+/** IMDS connections made before imdswatch watched, one line per window (docs/design.md#observation-gaps) */
+export function unwatchedLines(r: Readiness, cell: (s: string, max: number) => string): string[] {
+  const multi = r.hosts.length > 1;
+  const out = r.unwatched.map(
+    (u) =>
+      `${multi ? `${cell(u.host, 60)}: ` : ''}${u.count} connection(s) before the ${u.kind === 'restart' ? 'restart' : 'boot\'s window'} at ${cell(u.windowStart, 40)} (counted by ${cell(u.source, 40)})` +
+      (u.makers.length ? `: ${someOf(u.makers.map((m) => cell(makerText(m), 200)), 10)}` : ': makers not known'),
+  );
+  if (r.unwatchedNotListed) out.push(`… and ${r.unwatchedNotListed} more`);
+  return out;
 }
 
 /** what an overflow bucket holds: "e.g. /a, /b (3 displaced from the table)" */
@@ -104,6 +129,8 @@ export function formatReadinessText(r: Readiness): string {
   out.push(`imdswatch readiness report — ${multi ? `${r.hosts.length} hosts` : `host ${printable(r.hosts[0]?.name ?? '-', 80)}${r.hosts[0]?.instanceId ? ` (${printable(r.hosts[0].instanceId, 30)})` : ''}`}`);
   if (r.since) out.push(windowText(r));
   out.push(`observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${r.observedSince}` : ''}${multi ? ' (the least-observed host)' : ''}; IMDSv1 ${r.totals.v1}, IMDSv2 ${r.totals.v2}, token ${r.totals.token}`);
+  const boots = bootsText(r.boots);
+  if (boots) out.push(boots);
   out.push('');
   if (multi) {
     const { header, rows } = hostRows(r, printable);
@@ -127,8 +154,13 @@ export function formatReadinessText(r: Readiness): string {
     if (r.clean.length > 20) out.push(`  … and ${r.clean.length - 20} more (see --format json)`);
     out.push('');
   }
+  if (r.unwatched.length) {
+    out.push('IMDS connections made before imdswatch watched (they may have been IMDSv1 calls):');
+    for (const l of unwatchedLines(r, printable)) out.push(`  - ${l}`);
+    out.push('');
+  }
   if (r.gaps.length) {
-    out.push('Gaps in observation (calls in them were not seen):');
+    out.push('Gaps in observation (calls in them were not seen, unless counted):');
     for (const g of r.gaps) out.push(`  - ${multi ? `${printable(g.host, 60)}: ` : ''}${gapText(g)}`);
     if (r.gapsNotListed) out.push(`  … and ${r.gapsNotListed} more`);
     out.push('');
@@ -150,6 +182,7 @@ export function formatReadinessMarkdown(r: Readiness): string {
   if (r.since) out.push(`${md(windowText(r))}  `);
   out.push(`Hosts: ${multi ? r.hosts.length : md(r.hosts[0]?.name ?? '-', 200)}${!multi && r.hosts[0]?.instanceId ? ` (${md(r.hosts[0].instanceId, 40)})` : ''}  `);
   out.push(`Observed: ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${r.observedSince}` : ''}  `);
+  if (bootsText(r.boots)) out.push(`Boots: ${md(bootsText(r.boots)!)}  `);
   out.push(`Calls: IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}`);
   out.push('');
   if (multi) {
@@ -181,8 +214,18 @@ export function formatReadinessMarkdown(r: Readiness): string {
     for (const f of r.clean) out.push(`- ${md(f.software, 300)}${f.unit ? ` [${md(f.unit, 200)}]` : ''}: ${f.v2} call(s), ${f.token} token request(s)`);
     out.push('');
   }
+  if (r.unwatched.length) {
+    out.push('## IMDS connections made before imdswatch watched');
+    out.push('');
+    out.push('They may have been IMDSv1 calls: the verdict cannot be READY while they are in the window.');
+    out.push('');
+    for (const l of unwatchedLines(r, (x, max) => md(x, max))) out.push(`- ${l}`);
+    out.push('');
+  }
   if (r.gaps.length) {
     out.push('## Gaps in observation');
+    out.push('');
+    out.push('Calls in a gap were not seen, unless the early rule counted them.');
     out.push('');
     for (const g of r.gaps) out.push(`- ${multi ? `${md(g.host, 200)}: ` : ''}${md(gapText(g))}`);
     if (r.gapsNotListed) out.push(`- … and ${r.gapsNotListed} more`);

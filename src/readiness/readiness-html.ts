@@ -1,6 +1,7 @@
 import type { Readiness, SoftwareFinding } from './readiness.js';
-import { gapText, hostRows, overflowText, reasonsText, someOf, unknownHosts, windowText } from './readiness-format.js';
-import { html } from '../text/sanitize.js';
+import { gapText, hostRows, overflowText, reasonsText, someOf, unknownHosts, unwatchedLines, windowText } from './readiness-format.js';
+import { bootsText } from './unwatched.js';
+import { html, visible } from '../text/sanitize.js';
 
 /**
  * One self-contained page (no scripts, no external resources) that reads at 1024 px
@@ -155,10 +156,12 @@ svg.chart{width:100%;max-width:900px;height:auto;display:block}
 <p>${multi ? `${r.hosts.length} hosts` : `Host ${esc(r.hosts[0]?.name ?? '-', NAME)}${r.hosts[0]?.instanceId ? ` (${esc(r.hosts[0].instanceId)})` : ''}`}. Observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${esc(r.observedSince)}` : ''}. IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}.${r.since ? ` ${esc(windowText(r))}.` : ''}</p>
 <h2>Capture loss and gaps</h2>
 ${
-  loss || r.gaps.length
-    ? `<ul class="warn">${r.losses.pcapDrops ? `<li>capture dropped ${r.losses.pcapDrops} packet(s)</li>` : ''}${r.losses.flowsEvicted ? `<li>${r.losses.flowsEvicted} connection(s) evicted from the flow table</li>` : ''}${r.losses.unattributed ? `<li>${r.losses.unattributed} call(s) not attributed to a process</li>` : ''}${r.losses.imdsUnread ? `<li>${r.losses.imdsUnread} IMDS packet(s) could not be read</li>` : ''}${r.losses.requestGapBytes ? `<li>${r.losses.requestGapBytes} byte(s) sent to IMDS not captured</li>` : ''}${r.gaps.map((g) => `<li>gap: ${multi ? `${esc(g.host)}: ` : ''}${esc(gapText(g))}</li>`).join('')}${r.gapsNotListed ? `<li>and ${r.gapsNotListed} more gap(s)</li>` : ''}</ul>`
+  loss || r.gaps.length || r.unwatched.length
+    ? `<ul class="warn">${r.losses.pcapDrops ? `<li>capture dropped ${r.losses.pcapDrops} packet(s)</li>` : ''}${r.losses.flowsEvicted ? `<li>${r.losses.flowsEvicted} connection(s) evicted from the flow table</li>` : ''}${r.losses.unattributed ? `<li>${r.losses.unattributed} call(s) not attributed to a process</li>` : ''}${r.losses.imdsUnread ? `<li>${r.losses.imdsUnread} IMDS packet(s) could not be read</li>` : ''}${r.losses.requestGapBytes ? `<li>${r.losses.requestGapBytes} byte(s) sent to IMDS not captured</li>` : ''}${r.gaps.map((g) => `<li>gap: ${multi ? `${esc(g.host)}: ` : ''}${esc(gapText(g))}</li>`).join('')}${r.gapsNotListed ? `<li>and ${r.gapsNotListed} more gap(s)</li>` : ''}${unwatchedLines(r, (x, max) => visible(x, max))
+        .map((l) => `<li>before imdswatch watched (may have been IMDSv1): ${esc(l, 4000)}</li>`)
+        .join('')}</ul>`
     : '<p>None: no packet dropped, no connection evicted, every call attributed, no gap in observation.</p>'
-}
+}${bootsText(r.boots) ? `\n<p>${esc(bootsText(r.boots)!)}.</p>` : ''}
 <h2>Hosts</h2>
 ${hostTable}
 ${unknownHosts(r).length ? `<p>Why UNKNOWN:</p><ul>${unknownHosts(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}

@@ -2,7 +2,8 @@ import type { DaemonState, OverflowBucket, SoftwareEntry } from '../ledger/ledge
 import type { V1Reason } from '../imds/event.js';
 import { fixFor } from '../enrich/sdk/fix.js';
 import { programWindow } from './program-window.js';
-import { observationOf, type Gap } from './observation.js';
+import { observationOf, type Gap, type Unwatched } from './observation.js';
+import { gapsWhy, unwatchedWhy } from './unwatched.js';
 
 /**
  * "Is this host ready for IMDSv2-only?" from the daemon's state (one host) or many
@@ -71,6 +72,10 @@ export interface HostReadiness {
   v1Rejected: number;
   gaps: Gap[];
   why: string[];
+  /** (additive) boots that began in the report's window, and how many were watched from their start */
+  boots?: { total: number; watchedFromStart: number };
+  /** (additive) IMDS connections made while imdswatch was not yet watching (total) */
+  unwatched?: number;
 }
 
 export interface Readiness {
@@ -93,6 +98,11 @@ export interface Readiness {
   /** observation gaps (daemon stopped or not saving), at most MAX_GAPS listed */
   gaps: Array<Gap & { host: string }>;
   gapsNotListed: number;
+  /** (additive) boots that began in the report's window over all hosts, and how many were watched from their start */
+  boots: { total: number; watchedFromStart: number };
+  /** (additive) IMDS connections made while imdswatch was not yet watching, with what is known of their makers (docs/design.md#observation-gaps) */
+  unwatched: Array<Unwatched & { host: string }>;
+  unwatchedNotListed: number;
 }
 
 const MAX_GAPS = 50;
@@ -122,18 +132,22 @@ const merge = (into: string[], from: string[] | undefined) => {
 /** token-less probes for another cloud's metadata (GCP, Azure, ...) do not break under IMDSv2-only */
 const probesOnly = (f: { v1: number; reasons: Partial<Record<V1Reason, number>> }) => f.v1 > 0 && (f.reasons['foreign-cloud-probe'] ?? 0) === f.v1;
 
-function judge(v1: number, probeCalls: number, v1Rejected: number, programs: number, observedHours: number, observedSince: string | null, gaps: Gap[], losses: Readiness['losses'], minHours: number) {
+function judge(v1: number, probeCalls: number, v1Rejected: number, programs: number, observedHours: number, observedSince: string | null, allGaps: Gap[], losses: Readiness['losses'], minHours: number, unwatched: Unwatched[] = []) {
   const why: string[] = [];
+  // a boot or restart an early rule counted is listed, but its connections are judged by `unwatched`
+  const gaps = allGaps.filter((g) => !g.accounted);
   let verdict: Verdict;
   if (v1 - probeCalls > 0) {
     verdict = 'NOT READY';
     why.push(`${v1 - probeCalls} IMDSv1 call(s) from ${programs} program(s)${v1Rejected ? `; ${v1Rejected} rejected with 401 (IMDSv2 was required then)` : ''}`);
   } else {
     if (observedHours < minHours) why.push(`observed ${observedHours.toFixed(1)} h, less than the ${minHours} h asked for (--min-hours)`);
-    if (gaps.length) why.push(`${gaps.length} gap(s) in observation (${(gaps.reduce((n, g) => n + g.hours, 0)).toFixed(1)} h unobserved: daemon stopped or capture down): calls may have been missed`);
+    if (gaps.length) why.push(gapsWhy(gaps));
     if (losses.pcapDrops > 0) why.push(`the capture dropped ${losses.pcapDrops} packet(s): calls may have been missed`);
     if (losses.flowsEvicted > 0) why.push(`${losses.flowsEvicted} connection(s) were evicted from the flow table under load: calls may have been missed`);
     if (losses.imdsUnread > 0) why.push(`${losses.imdsUnread} IMDS packet(s) could not be read (IP fragments not reassembled, or an unsupported link type): an IMDSv1 call may be hidden there`);
+    // docs/design.md#observation-gaps: connections nobody watched may have been IMDSv1: never READY, not NOT READY (nothing to fix is known)
+    if (unwatched.length) why.push(unwatchedWhy(unwatched));
     if (losses.requestGapBytes > 0) why.push(`${losses.requestGapBytes} byte(s) sent to IMDS were not captured (packets dropped inside IMDS connections): an IMDSv1 call may be hidden there`);
     verdict = why.length > 0 ? 'UNKNOWN' : 'READY';
     if (verdict === 'READY') why.push(`no IMDSv1 call in ${observedHours.toFixed(1)} h of observation since ${observedSince}`);
@@ -155,6 +169,10 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   const hosts: HostReadiness[] = [];
   const gaps: Readiness['gaps'] = [];
   let gapsNotListed = 0;
+  const boots = { total: 0, watchedFromStart: 0 };
+  const unwatched: Readiness['unwatched'] = [];
+  let unwatchedNotListed = 0;
+  const allUnwatched: Unwatched[] = [];
   let observedMs = Infinity;
   let observedSince: string | null = null;
   let hourPrecision = false;
@@ -166,6 +184,13 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     for (const g of obs.gaps) {
       if (gaps.length < MAX_GAPS) gaps.push({ host, ...g });
       else gapsNotListed++;
+    }
+    boots.total += obs.boots.total;
+    boots.watchedFromStart += obs.boots.watchedFromStart;
+    for (const u of obs.unwatched) {
+      allUnwatched.push(u);
+      if (unwatched.length < MAX_GAPS) unwatched.push({ host, ...u });
+      else unwatchedNotListed++;
     }
     const hostLosses = { pcapDrops: state.drops.pcap, flowsEvicted: state.drops.flowsEvicted, unattributed: state.drops.unattributed, imdsUnread: state.drops.imdsUnread ?? 0, requestGapBytes: state.drops.requestGapBytes ?? 0 };
     losses.pcapDrops += hostLosses.pcapDrops;
@@ -264,7 +289,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       else if (w.v1 > 0) host1.programs++;
     }
     const hostHours = obs.ms / 3_600_000;
-    const hv = judge(host1.v1, host1.probeCalls, host1.v1Rejected, host1.programs, hostHours, obs.since, obs.gaps, hostLosses, opts.minHours);
+    const hv = judge(host1.v1, host1.probeCalls, host1.v1Rejected, host1.programs, hostHours, obs.since, obs.gaps, hostLosses, opts.minHours, obs.unwatched);
     hosts.push({
       name: host,
       instanceId: state.instanceId ?? null,
@@ -275,6 +300,8 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       v1Rejected: host1.v1Rejected,
       gaps: obs.gaps,
       why: hv.why,
+      boots: obs.boots,
+      unwatched: obs.unwatched.reduce((n, u) => n + u.count, 0),
     });
   }
   if (!Number.isFinite(observedMs)) observedMs = 0;
@@ -295,7 +322,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   const why: string[] = [];
   let verdict: Verdict;
   if (hosts.length <= 1) {
-    const j = judge(totals.v1, probeCalls, totals.v1Rejected, findings.length, observedHours, observedSince, gaps, losses, opts.minHours);
+    const j = judge(totals.v1, probeCalls, totals.v1Rejected, findings.length, observedHours, observedSince, gaps, losses, opts.minHours, allUnwatched);
     verdict = j.verdict;
     why.push(...j.why);
   } else {
@@ -305,7 +332,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     const unknown = count('UNKNOWN');
     verdict = notReady ? 'NOT READY' : unknown ? 'UNKNOWN' : 'READY';
     if (notReady) why.push(`${notReady} of ${hosts.length} host(s) NOT READY: ${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} rejected with 401 (IMDSv2 was required then)` : ''}`);
-    if (unknown) why.push(`${unknown} of ${hosts.length} host(s) UNKNOWN (too little observation, gaps or capture loss)`);
+    if (unknown) why.push(`${unknown} of ${hosts.length} host(s) UNKNOWN (too little observation, gaps, capture loss or IMDS connections made before imdswatch watched)`);
     if (verdict === 'READY') why.push(`all ${hosts.length} hosts READY: no IMDSv1 call, each observed at least ${opts.minHours} h`);
   }
   if (probeCalls > 0) why.push(`${probeCalls} token-less probe(s) for another cloud's metadata (not IMDS paths) are not counted`);
@@ -330,5 +357,8 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     losses,
     gaps,
     gapsNotListed,
+    boots,
+    unwatched,
+    unwatchedNotListed,
   };
 }
