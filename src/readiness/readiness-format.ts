@@ -3,6 +3,7 @@ import { md, printable, visible } from '../text/sanitize.js';
 import { table } from '../text/table.js';
 import { someOf } from '../text/lists.js';
 import { bootsText, makerText } from './unwatched.js';
+import { nextStepLines } from './next-step.js';
 
 
 const REASON_TEXT: Record<string, string> = {
@@ -167,6 +168,15 @@ export function formatReadinessText(r: Readiness): string {
   }
   out.push(`VERDICT: ${r.verdict}`);
   for (const w of r.why) out.push(`  - ${visible(w, 600)}`);
+  // docs/design.md#next-step: the command when READY, what blocks it otherwise
+  const next = nextStepLines(r.nextStep, multi);
+  if (next.length || r.nextStep.commands.length) {
+    out.push('');
+    out.push('Next step:');
+    for (const l of next) out.push(`  ${visible(l, 2000)}`);
+    for (const c of r.nextStep.commands) out.push(...c.split('\n').map((l, i) => `  ${i ? '  ' : '$ '}${l}`));
+    for (const n of r.nextStep.notes) out.push(`  (${visible(n, 600)})`);
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -195,6 +205,15 @@ export function formatReadinessMarkdown(r: Readiness): string {
     out.push('');
     for (const l of unknownHosts(r)) out.push(`- UNKNOWN ${md(l, 400)}`);
     if (unknownHosts(r).length) out.push('');
+  }
+  const next = nextStepLines(r.nextStep, multi);
+  if (next.length || r.nextStep.commands.length) {
+    out.push('## Next step');
+    out.push('');
+    for (const l of next) out.push(`- ${md(l, 2000)}`);
+    if (r.nextStep.commands.length) out.push('', '```sh', ...r.nextStep.commands, '```');
+    for (const n of r.nextStep.notes) out.push('', md(n, 600));
+    out.push('');
   }
   if (r.findings.length) {
     out.push('## Software to fix');

@@ -1,6 +1,7 @@
 import type { Readiness, SoftwareFinding } from './readiness.js';
 import { gapText, hostRows, overflowText, reasonsText, someOf, unknownHosts, unwatchedLines, windowText } from './readiness-format.js';
 import { bootsText } from './unwatched.js';
+import { nextStepLines } from './next-step.js';
 import { html, visible } from '../text/sanitize.js';
 
 /**
@@ -117,6 +118,13 @@ function card(f: SoftwareFinding, i: number, multi: boolean): string {
   ].join('')}</table></section>`;
 }
 
+/** docs/design.md#next-step */
+function nextStepHtml(r: Readiness, multi: boolean): string {
+  const lines = nextStepLines(r.nextStep, multi);
+  if (!lines.length && !r.nextStep.commands.length) return '';
+  return `<h2>Next step</h2>${lines.map((l) => `<p>${esc(l, 3000)}</p>`).join('')}${r.nextStep.commands.length ? `<pre><code>${r.nextStep.commands.map((c) => esc(c, 4000)).join('\n')}</code></pre>` : ''}${r.nextStep.notes.map((n) => `<p><small>${esc(n, 600)}</small></p>`).join('')}`;
+}
+
 export function formatReadinessHtml(r: Readiness): string {
   const multi = r.hosts.length > 1;
   const color = r.verdict === 'READY' ? '#2e7d32' : r.verdict === 'NOT READY' ? '#c62828' : '#ef6c00';
@@ -154,6 +162,7 @@ svg.chart{width:100%;max-width:900px;height:auto;display:block}
 <h1 class="verdict">IMDSv2 readiness: ${esc(r.verdict)}</h1>
 <ul>${r.why.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>
 <p>${multi ? `${r.hosts.length} hosts` : `Host ${esc(r.hosts[0]?.name ?? '-', NAME)}${r.hosts[0]?.instanceId ? ` (${esc(r.hosts[0].instanceId)})` : ''}`}. Observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${esc(r.observedSince)}` : ''}. IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}.${r.since ? ` ${esc(windowText(r))}.` : ''}</p>
+${nextStepHtml(r, multi)}
 <h2>Capture loss and gaps</h2>
 ${
   loss || r.gaps.length || r.unwatched.length

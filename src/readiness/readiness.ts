@@ -4,6 +4,7 @@ import { fixFor } from '../enrich/sdk/fix.js';
 import { programWindow } from './program-window.js';
 import { observationOf, type Gap, type Unwatched } from './observation.js';
 import { gapsWhy, unwatchedWhy } from './unwatched.js';
+import { nextStepOf, type NextStep } from './next-step.js';
 
 /**
  * "Is this host ready for IMDSv2-only?" from the daemon's state (one host) or many
@@ -103,6 +104,8 @@ export interface Readiness {
   /** (additive) IMDS connections made while imdswatch was not yet watching, with what is known of their makers (docs/design.md#observation-gaps) */
   unwatched: Array<Unwatched & { host: string }>;
   unwatchedNotListed: number;
+  /** (additive) READY: the command for this host (a fleet: the READY hosts, the account defaults); otherwise what blocks it (docs/design.md#next-step) */
+  nextStep: NextStep;
 }
 
 const MAX_GAPS = 50;
@@ -341,6 +344,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   const useMinutes = allHaveMinutes && timelineMinutes.size > 0 && (timelineHours.size <= 2 || spanMs <= 3_600_000);
   const tl = useMinutes ? timelineMinutes : timelineHours;
   const timeline = [...tl.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, c]) => ({ hour, ...c }));
+  const nextStep = nextStepOf({ verdict, why, hosts, findings, clean });
   return {
     verdict,
     why,
@@ -360,5 +364,6 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     boots,
     unwatched,
     unwatchedNotListed,
+    nextStep,
   };
 }

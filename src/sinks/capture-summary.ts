@@ -4,6 +4,7 @@ import { containerLabel } from '../ledger/container-label.js';
 import { computeReadiness, type Readiness } from '../readiness/readiness.js';
 import { describeUnread } from '../decode/unread-imds.js';
 import { verdictUnknown } from './input-summary.js';
+import { nextStepOf } from '../readiness/next-step.js';
 
 /**
  * The capture summary that `replay` and `scan` print: totals, one row per
@@ -155,7 +156,8 @@ export class CaptureSummaryBuilder {
     const unread = describeUnread(input.unread);
     const unclassified = input.unclassified;
     const why = [`IMDS traffic could not be read (${[unread, unclassified > 0 ? `${unclassified} request(s) could not be classified` : ''].filter(Boolean).join('; ')}): an IMDSv1 call may be hidden there`];
-    return { ...r, verdict: 'UNKNOWN', why, hosts: r.hosts.map((h) => ({ ...h, verdict: 'UNKNOWN' as const, why })) };
+    const hosts = r.hosts.map((h) => ({ ...h, verdict: 'UNKNOWN' as const, why }));
+    return { ...r, verdict: 'UNKNOWN', why, hosts, nextStep: nextStepOf({ ...r, verdict: 'UNKNOWN', why, hosts }) };
   }
 
   private groupFor(ev: ImdsEvent): GroupRow {
