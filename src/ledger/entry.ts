@@ -50,6 +50,16 @@ function trimHours(s: SoftwareEntry): void {
   if (!s.hoursTrimmedBefore || kept > s.hoursTrimmedBefore) s.hoursTrimmedBefore = kept;
 }
 
+function trimMinutes(s: SoftwareEntry): void {
+  const keys = Object.keys(s.minutes ?? {});
+  if (keys.length <= STATE_LIMITS.maxMinutesPerSoftware) return;
+  keys.sort();
+  const drop = keys.slice(0, keys.length - STATE_LIMITS.maxMinutesPerSoftware);
+  for (const old of drop) delete s.minutes![old];
+  const kept = keys[drop.length];
+  if (!s.minutesFrom || kept > s.minutesFrom) s.minutesFrom = kept;
+}
+
 export function foldEvent(s: SoftwareEntry, ev: ImdsEvent): void {
   s.commands ??= [];
   s.scripts ??= [];
@@ -76,6 +86,15 @@ export function foldEvent(s: SoftwareEntry, ev: ImdsEvent): void {
   if (ev.version === 'v2') ph[2]++;
   if (ev.version === 'token') ph[3]++;
   trimHours(s);
+  // an entry without minutes (new, or from an older state) has every call from this minute on
+  const minute = ev.ts.slice(0, 16);
+  s.minutesFrom ??= minute;
+  const pm = ((s.minutes ??= {})[minute] ??= [0, 0, 0, 0]);
+  if (ev.version === 'v1') pm[0]++;
+  if (ev.version === 'v1' && ev.status === 401) pm[1]++;
+  if (ev.version === 'v2') pm[2]++;
+  if (ev.version === 'token') pm[3]++;
+  trimMinutes(s);
   if (ev.version === 'v1') {
     if (ev.status === 401) {
       s.v1Rejected++;
@@ -119,6 +138,15 @@ export function mergeEntry(into: SoftwareEntry, from: SoftwareEntry): void {
     for (let i = 0; i < 4; i++) t[i] += c[i] ?? 0;
   }
   // an entry without per-hour counts (an older state) makes the bucket's hours partial: windows then use all-time counts
+  into.minutes ??= {};
+  for (const [m, c] of Object.entries(from.minutes ?? {})) {
+    const t = (into.minutes[m] ??= [0, 0, 0, 0]);
+    for (let i = 0; i < 4; i++) t[i] += c[i] ?? 0;
+  }
+  // complete from the later of the two (an entry without minutes: none)
+  const fromFrom = from.minutes && from.minutesFrom ? from.minutesFrom : '9999';
+  if (!into.minutesFrom || fromFrom > into.minutesFrom) into.minutesFrom = fromFrom;
+  trimMinutes(into);
   if (!from.hours) into.hoursTrimmedBefore = '9999';
   else if (from.hoursTrimmedBefore) into.hoursTrimmedBefore = max(into.hoursTrimmedBefore, from.hoursTrimmedBefore);
   trimHours(into);

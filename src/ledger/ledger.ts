@@ -106,6 +106,10 @@ function fixEntry(e: SoftwareEntry): void {
   for (const f of ['commands', 'scripts', 'users', 'origins'] as const) if (e[f] !== undefined && !Array.isArray(e[f])) e[f] = [];
   if (e.hours !== undefined && (typeof e.hours !== 'object' || e.hours === null)) delete e.hours;
   if (e.owner !== undefined && typeof e.owner !== 'string') delete e.owner;
+  if (e.minutes !== undefined && (typeof e.minutes !== 'object' || e.minutes === null || typeof e.minutesFrom !== 'string')) {
+    delete e.minutes;
+    delete e.minutesFrom;
+  }
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);

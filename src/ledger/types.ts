@@ -35,6 +35,10 @@ export interface SoftwareEntry {
   hours?: Record<string, [number, number, number, number]>;
   /** (additive, #11) hours older than this were trimmed from `hours` (null: none) */
   hoursTrimmedBefore?: string | null;
+  /** (additive) minute (ISO to the minute, "2026-11-29T09:15") → [v1, v1Rejected, v2, token] of the program's last active minutes: `report --since` on a state answers to the minute (docs/design.md#since-windows) */
+  minutes?: Record<string, [number, number, number, number]>;
+  /** (additive) `minutes` holds every call of this program from this minute on (older minutes: `hours`) */
+  minutesFrom?: string;
   /** (additive) whose share of the program table this entry takes: "uid N" of the call that made it, "uid unknown", "unattributed" (older states: none, counted as "unknown") */
   owner?: string;
 }
@@ -116,6 +120,8 @@ export const STATE_LIMITS = {
   maxWindows: 500,
   /** per program: hours of counts kept for `report --since` (older hours are trimmed; a window reaching past them uses the all-time counts) */
   maxHoursPerSoftware: 24 * 31,
+  /** per program: its last active minutes with counts (older ones answer to the hour) */
+  maxMinutesPerSoftware: 120,
   maxCommandsPerSoftware: 8,
   maxScriptsPerSoftware: 8,
   maxUsersPerSoftware: 16,

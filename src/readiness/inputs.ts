@@ -14,8 +14,10 @@ export interface HostState {
   host: string;
   state: DaemonState;
   source: string;
-  /** lines that were not events (counted, not fatal) */
+  /** lines that were not events (counted, not fatal); the daemon's own log lines are not counted here */
   skippedLines: number;
+  /** (additive) the daemon's own log lines (start, stop, loss, metrics: app "imdswatch", a kind other than imds-request): expected in its log, not noise */
+  daemonLines?: number;
   /** an event file: observation is first to last event, the window is exact */
   fromEvents: boolean;
   /** the running daemon's own state: a window not extended lately is a gap up to now */
@@ -80,6 +82,12 @@ function processOf(v: unknown): ImdsEvent['process'] {
   };
 }
 
+/** a line of the daemon's own log that is not a request (docs/design.md#since-windows): not an event, not noise */
+function isDaemonLine(o: unknown): boolean {
+  const l = o as { app?: unknown; kind?: unknown } | null;
+  return !!l && typeof l === 'object' && l.app === 'imdswatch' && l.kind !== 'imds-request';
+}
+
 /** at most this many per-minute buckets are kept per file (a week); older minutes only feed the hourly timeline */
 const MAX_MINUTES = 7 * 24 * 60;
 
@@ -93,6 +101,7 @@ export function loadReportInput(path: string, since: string | null = null): Host
   const state = emptyState(host, null);
   const minutes = new Map<string, { v1: number; v2: number; token: number }>();
   let skipped = 0;
+  let daemonLines = 0;
   let first: string | null = null;
   let last: string | null = null;
   for (const line of text.split('\n')) {
@@ -106,6 +115,10 @@ export function loadReportInput(path: string, since: string | null = null): Host
     }
     const o = obj as { event?: ImdsEvent; host?: string | { name?: unknown; instanceId?: unknown }; hostname?: string } & Partial<ImdsEvent>;
     const ev = (o.event ?? o) as ImdsEvent & { host?: unknown };
+    if (!o.event && isDaemonLine(o)) {
+      daemonLines++;
+      continue;
+    }
     if (!ev || !isIsoTime(ev.ts) || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {
       skipped++;
       continue;
@@ -139,7 +152,7 @@ export function loadReportInput(path: string, since: string | null = null): Host
   state.instanceId = instanceId;
   // an event file says when calls happened, not how long capture ran: first to last event
   if (first && last) state.windows.push({ start: first, end: last, bootId: null });
-  return { host, state, source: path, skippedLines: skipped, fromEvents: true, minutes: minutes.size < MAX_MINUTES ? minutes : undefined };
+  return { host, state, source: path, skippedLines: skipped, daemonLines, fromEvents: true, minutes: minutes.size < MAX_MINUTES ? minutes : undefined };
 }
 
 /** `24h`, `7d`, `30m`, `boot`, or an ISO time → ISO time (or null for everything). */

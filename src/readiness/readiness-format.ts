@@ -30,9 +30,9 @@ export function rejectedText(f: SoftwareFinding): string {
 
 export function windowText(r: Readiness): string {
   if (!r.since) return '';
-  return r.windowPrecision === 'hour'
-    ? `window: since ${r.since} (from a state file: counted to the hour — the state keeps per-hour counts per program, so the hour holding ${r.since} counts whole)`
-    : `window: since ${r.since} (exact: from events)`;
+  if (r.windowPrecision === 'hour') return `window: since ${r.since} (from a state file: counted to the hour — the state keeps per-hour counts per program, so the hour holding ${r.since} counts whole)`;
+  if (r.windowPrecision === 'minute') return `window: since ${r.since} (from a state file: counted to the minute — the minute holding ${r.since} counts whole)`;
+  return `window: since ${r.since} (exact: from events)`;
 }
 
 const VERDICT_ORDER = { 'NOT READY': 0, UNKNOWN: 1, READY: 2 } as const;

@@ -86,7 +86,7 @@ export interface Readiness {
   observedHours: number;
   observedSince: string | null;
   /** 'hour' when a --since window was answered from state files' per-hour counts */
-  windowPrecision: 'exact' | 'hour';
+  windowPrecision: 'exact' | 'minute' | 'hour';
   since: string | null;
   totals: { v1: number; v1Rejected: number; v2: number; token: number };
   /** software with IMDSv1 calls, broken-now first, then by count */
@@ -179,6 +179,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   let observedMs = Infinity;
   let observedSince: string | null = null;
   let hourPrecision = false;
+  let minutePrecision = false;
 
   for (const { host, state, fromEvents, minutes, live } of inputs) {
     const obs = observationOf(state.windows, since, opts.now, live === true && !fromEvents);
@@ -201,7 +202,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     losses.unattributed += hostLosses.unattributed;
     losses.imdsUnread += hostLosses.imdsUnread;
     losses.requestGapBytes += hostLosses.requestGapBytes;
-    if (since && !fromEvents) hourPrecision = true;
+    if (since && !fromEvents) minutePrecision = true;
     for (const [hour, c] of Object.entries(state.hourly)) {
       if (since && hour < since.slice(0, 13)) continue;
       const h = timelineHours.get(hour) ?? { v1: 0, v2: 0, token: 0 };
@@ -223,6 +224,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     const host1 = { v1: 0, v1Rejected: 0, probeCalls: 0, programs: 0 };
     for (const s of [...Object.values(state.software), ...Object.values(state.overflow ?? {})]) {
       const w = programWindow(s, since);
+      if (!fromEvents && w?.precision === 'hour') hourPrecision = true;
       const bucket = (s as OverflowBucket).examples ? (s as OverflowBucket) : null;
       if (!w) continue;
       const name = softwareName(s);
@@ -351,7 +353,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     hosts,
     observedHours,
     observedSince,
-    windowPrecision: hourPrecision ? 'hour' : 'exact',
+    windowPrecision: hourPrecision ? 'hour' : minutePrecision ? 'minute' : 'exact',
     since,
     totals,
     findings,
