@@ -29,6 +29,8 @@ export interface Gap {
   kind: 'stopped' | 'not-running' | 'boot' | 'restart';
   /** (boot, restart) an early rule counted every IMDS connection in it: listed, but not a reason for UNKNOWN */
   accounted?: boolean;
+  /** (boot) the boot's start is not known: the gap runs from the daemon's last record (shutdown and downtime included) */
+  bootStartUnknown?: boolean;
 }
 
 /** IMDS connections counted before a window began, with the window they belong to */
@@ -99,7 +101,7 @@ export function observationOf(windows: ObservationWindow[], since: string | null
       else if (kind === 'boot') {
         const boot = w.bootStart && w.bootStart > prevEnd && w.bootStart <= w.start ? w.bootStart : null;
         if (boot && Date.parse(boot) - Date.parse(prevEnd) >= GAP_MIN_MS) gaps.push(gap(prevEnd, boot, 'stopped'));
-        gaps.push(gap(clip(boot ?? prevEnd), w.start, 'boot', accounted));
+        gaps.push({ ...gap(clip(boot ?? prevEnd), w.start, 'boot', accounted), ...(boot ? {} : { bootStartUnknown: true }) });
       } else if (Date.parse(w.start) - Date.parse(prevEnd) >= GAP_MIN_MS) gaps.push(gap(prevEnd, w.start, 'stopped'));
     }
     if (end >= start && (!prevEnd || end > prevEnd)) prevEnd = end;

@@ -80,7 +80,8 @@ const GAP_WHY: Record<Readiness['gaps'][number]['kind'], string> = {
 
 export function gapText(g: Readiness['gaps'][number]): string {
   const counted = g.accounted ? '; every IMDS connection in it was counted by the early rule' : g.kind === 'boot' || g.kind === 'restart' ? '; not watched: calls in it were not seen' : '';
-  return `${g.start} → ${g.end} (${durationText(g.start, g.end)}, ${GAP_WHY[g.kind]}${counted})`;
+  const why = g.bootStartUnknown ? "reboot: from the daemon's last record to imdswatch watching (the boot's start is not known)" : GAP_WHY[g.kind];
+  return `${g.start} → ${g.end} (${durationText(g.start, g.end)}, ${why}${counted})`;
 }
 
 /** IMDS connections made before imdswatch watched, one line per window (docs/design.md#observation-gaps) */

@@ -43,11 +43,12 @@ describe('boots and restarts are gaps whatever their length', () => {
     expect(formatReadinessText(r)).toMatch(/2\.0 s, daemon restart; not watched/);
   });
 
-  it('an older state (no startKind): boot ids tell the boots; a 30 s reboot is listed and holds READY back', () => {
+  it('an older state (no startKind): boot ids tell the boots; a 50 s reboot is listed and holds READY back', () => {
     const r = computeReadiness([{ host: 'web-1', state: bootState([{ fields: false }, { fields: false }, { fields: false }, { fields: false }]) }], opts);
     expect(r.boots).toEqual({ total: 4, watchedFromStart: 0 });
     expect(r.gaps.filter((g) => g.kind === 'boot')).toHaveLength(3);
     expect(r.verdict).toBe('UNKNOWN');
+    expect(formatReadinessText(r)).toMatch(/50 s, reboot: from the daemon's last record to imdswatch watching \(the boot's start is not known\); not watched/);
   });
 });
 
