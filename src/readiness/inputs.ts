@@ -88,6 +88,15 @@ function isDaemonLine(o: unknown): boolean {
   return !!l && typeof l === 'object' && l.app === 'imdswatch' && l.kind !== 'imds-request';
 }
 
+/** the loss a daemon log line reports (src/cli/daemon-command.ts: missed SYNs, unread IMDS packets, request gap bytes, evicted flows) */
+function lossOf(o: Record<string, unknown>, drops: DaemonState['drops']): void {
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  drops.pcap = Math.max(drops.pcap, n(o.missedSyns));
+  drops.imdsUnread = Math.max(drops.imdsUnread ?? 0, n(o.imdsUnread));
+  drops.requestGapBytes = Math.max(drops.requestGapBytes ?? 0, n(o.requestGapBytes));
+  if (o.kind === 'flow-table') drops.flowsEvicted += n(o.evicted);
+}
+
 /** at most this many per-minute buckets are kept per file (a week); older minutes only feed the hourly timeline */
 const MAX_MINUTES = 7 * 24 * 60;
 
@@ -117,6 +126,9 @@ export function loadReportInput(path: string, since: string | null = null): Host
     const ev = (o.event ?? o) as ImdsEvent & { host?: unknown };
     if (!o.event && isDaemonLine(o)) {
       daemonLines++;
+      // its capture-loss lines count as they do in the state: an IMDSv1 call may hide there
+      const t = (o as { time?: unknown }).time;
+            if (!since || (typeof t === 'string' && t >= since)) lossOf(o as Record<string, unknown>, state.drops);
       continue;
     }
     if (!ev || !isIsoTime(ev.ts) || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {

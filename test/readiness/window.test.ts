@@ -184,6 +184,15 @@ describe('the daemon log as a report input (docs/design.md#since-windows)', () =
       expect(input.skippedLines).toBe(0);
       expect(input.daemonLines).toBe(4);
       expect(input.state.software[Object.keys(input.state.software)[0]].v1).toBe(1);
+      // with no loss line the log is READY material; a loss line makes it UNKNOWN, as the state would be
+      expect(computeReadiness([input], { minHours: 0, since: null, now: NOW }).verdict).toBe('NOT READY');
+      const clean = [line({ kind: 'daemon', msg: 'capturing' }), line({ kind: 'imds-request', event: { ...e, version: 'v2', reason: null }, msg: 'IMDSv2' })];
+      writeFileSync(path, clean.join('\n') + '\n');
+      expect(computeReadiness([loadReportInput(path)], { minHours: 0, since: null, now: NOW }).verdict).toBe('READY');
+      writeFileSync(path, [...clean, line({ level: 'error', kind: 'capture', missedSyns: 3, msg: 'the capture missed connections' })].join('\n') + '\n');
+      const lossy = computeReadiness([loadReportInput(path)], { minHours: 0, since: null, now: NOW });
+      expect(lossy.verdict).toBe('UNKNOWN');
+      expect(lossy.why.join(' ')).toMatch(/dropped 3 packet/);
       writeFileSync(path, `${line({ kind: 'imds-request', event: { ts: 'yesterday' } })}\nnot json\n`);
       expect(loadReportInput(path).skippedLines).toBe(2);
     } finally {
