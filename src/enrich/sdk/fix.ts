@@ -66,6 +66,7 @@ export function refuseV1(sdk: SdkInfo | null): string {
   const v1 = entry?.v1Disable;
   if (!entry || !v1) return generic;
   const label = entry.label;
+  if (v1.inNoRelease) return `${label}${caller.version !== null ? ` ${caller.version}` : ''} has no setting to refuse the v1 fallback (no release has one)`;
   const since = v1.since ? ` (${label} reads AWS_EC2_METADATA_V1_DISABLED from ${v1.since})` : '';
   if (caller.version !== null) {
     const has = v1.since ? atLeast(caller.version, v1.since) : null;
@@ -90,9 +91,12 @@ function upgradeLine(sdk: SdkInfo | null): string {
   const entry = rowOf(sdk);
   if (entry?.upgradeTo) return upgradeText(entry.upgradeTo);
   const label = entry?.label ?? sdk.name;
+  // releases before tokenlessUntil.version still make one token-less call: upgrade past it
+  if (entry?.tokenlessUntil) return `upgrade ${label} to >= ${entry.tokenlessUntil.version} (${entry.tokenlessUntil.entryPoint} sends no token before it)`;
   const upgrade = sdk.minV2Version ? `upgrade ${label} to >= ${sdk.minV2Version}` : `upgrade ${label} to a release that supports IMDSv2`;
   // An upgrade only fixes the entry points that use tokens in newer releases.
-  if (entry?.tokenlessEntryPoint) return `${upgrade} (its credential provider then uses tokens); ${fillMins(entry.tokenlessEntryPoint.fix)}`;
+  const tep = entry?.tokenlessEntryPoint;
+  if (tep) return `${upgrade} (${tep.afterUpgrade ?? 'its other calls then use tokens'}); ${fillMins(tep.fix)}`;
   return upgrade;
 }
 
@@ -113,7 +117,12 @@ function noTokenLine(sdk: SdkInfo | null, hints: FixHints): string {
   if (sdk.supportsV2 === null) {
     return `check the version of ${label}${sdk.minV2Version ? ` (IMDSv2 from ${sdk.minV2Version})` : ''} and upgrade it if older; ${refuseV1(sdk)}`;
   }
-  // A release that uses tokens, yet no PUT before this call: an entry point that never fetches one.
+  // A release that uses tokens, yet no PUT before this call: an entry point that never fetches one,
+  // in any release or in those before tokenlessUntil.version.
+  const until = entry?.tokenlessUntil;
+  if (until && sdk.version !== null && atLeast(sdk.version, until.version) === false) {
+    return `${until.entryPoint} sends no token in ${label} ${sdk.version}: upgrade to >= ${until.version}, or ${fillMins(until.fix)}`;
+  }
   if (entry?.tokenlessEntryPoint) return fillMins(entry.tokenlessEntryPoint.fix);
   return `this ${label} version supports IMDSv2 but sent no token: look for code that calls IMDS directly or disables tokens; ${refuseV1(sdk)}`;
 }

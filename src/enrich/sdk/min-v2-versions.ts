@@ -41,6 +41,8 @@ export interface V1DisableSetting {
   since: string | null;
   /** releases checked to lack it (installed code, or the wire) */
   absentIn: string[];
+  /** no release reads it (checked up to the newest source): "has no setting" whatever the version */
+  inNoRelease?: true;
   evidence: string;
 }
 
@@ -63,7 +65,12 @@ export interface MinV2Entry {
    * an entry point that sends no token in any release, so an upgrade changes nothing for
    * it: what it is and the code change it needs (fixed text)
    */
-  tokenlessEntryPoint?: { name: string; fix: string };
+  tokenlessEntryPoint?: { name: string; fix: string; /** what an upgrade does fix, said after "upgrade ..." */ afterUpgrade?: string };
+  /**
+   * releases from minV2Version up to (not including) `version` still make one call without
+   * a token at `entryPoint`: upgrade to `version`, or the change in `fix` (fixed text)
+   */
+  tokenlessUntil?: { version: string; entryPoint: string; fix: string };
   /** the product's name in AWS's list (docs/imds-facts.md#sdk-minimum-versions); absent = not on the list */
   awsList?: string;
   /**
@@ -125,6 +132,7 @@ export const MIN_V2: Readonly<Record<string, MinV2Entry>> = Object.freeze(
       v1Disable: { since: '2.1488.0', absentIn: ['2.1487.0'], evidence: 'CHANGELOG 2.1488.0 "IMDS: IMDSv1 fallback toggle" (lib/metadata_service.js +36); wire: with AWS_EC2_METADATA_V1_DISABLED=true behind hop limit 1, 2.1487.0 still falls back to v1 (js-v2-2.1487.0-credentials-hop-limit-v1-disabled.pcap), 2.1693.0 stops after 4 PUTs (js-v2-2.1693.0-credentials-hop-limit-v1-disabled.pcap)' },
       tokenlessEntryPoint: {
         name: 'AWS.MetadataService.request()',
+        afterUpgrade: 'its credential provider then uses tokens',
         fix: "AWS.MetadataService.request() sends no token in any aws-sdk 2.x release (recorded: 2.574.0, 2.575.0, 2.1487.0, 2.1693.0): fetch one first (metadataService.fetchMetadataToken(), public from 2.1627.0; before that request('/latest/api/token', {method: 'PUT', headers: {'x-aws-ec2-metadata-token-ttl-seconds': '21600'}})) and pass it as headers: {'x-aws-ec2-metadata-token': token}, or move to @aws-sdk/ec2-metadata-service",
       },
     },
@@ -173,12 +181,31 @@ export const MIN_V2: Readonly<Record<string, MinV2Entry>> = Object.freeze(
     { product: 'aws-sdk-swift', label: 'AWS SDK for Swift', kind: 'aws-sdk', minV2Version: null, source: 'best-evidence', basis: ['inferred'], evidence: 'not checked' },
 
     // --- AWS tools and agents: best evidence -----------------------------------------
-    { product: 'cloud-init', label: 'cloud-init', kind: 'agent', minV2Version: '19.4', source: 'best-evidence', basis: ['changelog', 'wire'], evidence: 'cloud-init ChangeLog 19.4 "ec2: Add support for AWS IMDS v2 (session-oriented) (#55)" (Debian cloud-init 22.4.2 /usr/share/doc/cloud-init/changelog.gz); wire: 22.4.2 uses tokens only once it has identified the platform as AWS (cloud-init-ec2-aws.pcap vs cloud-init-ec2-unidentified.pcap)' },
+    {
+      product: 'cloud-init', label: 'cloud-init', kind: 'agent', minV2Version: '19.4', source: 'best-evidence', basis: ['changelog', 'code', 'wire'], evidence: 'cloud-init ChangeLog 19.4 "ec2: Add support for AWS IMDS v2 (session-oriented) (#55)" (Debian cloud-init 22.4.2 /usr/share/doc/cloud-init/changelog.gz); wire: 22.4.2 uses tokens only once it has identified the platform as AWS (cloud-init-ec2-aws.pcap vs cloud-init-ec2-unidentified.pcap); the same gate in the newest source (DataSourceEc2.py: _maybe_fetch_api_token and _get_headers return nothing unless cloud_name is in IDMSV2_SUPPORTED_CLOUD_PLATFORMS)',
+      tokenlessEntryPoint: {
+        name: 'DataSourceEc2 on a platform not identified as AWS',
+        fix: 'cloud-init asks for a token only on a platform it identifies as AWS (DMI product UUID starting with ec2: identify_aws in cloudinit/sources/DataSourceEc2.py), in every release; here it did not: check `cloud-id` (aws expected) and /sys/class/dmi/id/product_uuid, and on an image for another cloud take Ec2 out of datasource_list',
+      },
+    },
     { product: 'amazon-ec2-net-utils', label: 'amazon-ec2-net-utils', kind: 'agent', minV2Version: null, allVersions: true, source: 'inferred', basis: ['inferred'], evidence: 'only releases >= 2.6 send this User-Agent (amazon-ec2-net-utils PR #125), and those use tokens' },
     { product: 'amazon-ssm-agent', label: 'SSM Agent', kind: 'agent', minV2Version: '2.3.814.0', source: 'best-evidence', basis: ['maintainer'], evidence: 'maintainer, aws/amazon-ssm-agent issue #277' },
     { product: 'amazon-ecs-agent', label: 'ECS container agent', kind: 'agent', minV2Version: null, source: 'best-evidence', basis: ['maintainer'], evidence: 'needs aws-sdk-go >= 1.25.38 (aws/amazon-ecs-agent #2322); fixed agent version not found' },
     { product: 'amazon-cloudwatch-agent', label: 'CloudWatch agent', kind: 'agent', minV2Version: null, source: 'best-evidence', basis: ['maintainer'], evidence: 'no documented minimum (aws/amazon-cloudwatch-agent #249, #253)' },
     { product: 'aws-kinesis-agent', label: 'Kinesis Agent', kind: 'agent', minV2Version: '2.0.0', source: 'best-evidence', basis: ['maintainer'], evidence: '1.1.6 fails with tokens required, 2.x works (awslabs/amazon-kinesis-agent #246)' },
+
+    // --- software that calls IMDS itself (docs/imds-facts.md#software-that-calls-imds-itself) --
+    {
+      product: 's3fs', label: 's3fs-fuse', kind: 'agent', minV2Version: '1.88', source: 'best-evidence', basis: ['changelog', 'code', 'wire'],
+      evidence: 's3fs-fuse ChangeLog 1.88 "#1462 - Add AWS IMDSv2 support", 1.91 "#1760 - Fix IAM role retrieval from IMDSv2" (commit 9d1552a: the role-name lookup of iam_role=auto sent no token); wire: Debian 1.90 s3fs-iam-role-auto.pcap (role-name GET v1, credentials GET v2), s3fs-iam-role-named.pcap (token, v2); v1 after an unanswered PUT, a PUT 403 or 404 (*-hop-limit, *-put-403, *-put-404), and after a 404 it asks for no more tokens (SetIMDSVersion(1))',
+      v1Disable: { since: null, absentIn: ['1.90'], inNoRelease: true, evidence: 'no option refuses the fallback (imdsv1only does the opposite): s3fs --help of 1.90, src/s3fs_help.cpp of 1.97' },
+      tokenlessUntil: { version: '1.91', entryPoint: 'the role-name lookup of -o iam_role=auto', fix: 'name the role: -o iam_role=ROLE_NAME (every call then carries a token: s3fs-iam-role-named.pcap, 1.90)' },
+    },
+    {
+      product: 'rclone', label: 'rclone', kind: 'agent', minV2Version: '1.52.0', source: 'best-evidence', basis: ['code', 'wire'],
+      evidence: "the IMDS calls are the AWS SDK for Go's (aws-sdk-go v1 up to 1.67, aws-sdk-go-v2 from 1.68.0) through rclone's HTTP client and User-Agent; go.mod: v1.51.0 aws-sdk-go 1.25.31 (< 1.25.38, no tokens), v1.52.0 1.29.9; wire: Debian 1.60.1 (built with aws-sdk-go 1.44.133) sends \"rclone/\" without a version: rclone-s3-env-auth.pcap (token, v2), v1 after a PUT 403 or 404 (*-put-403, *-put-404); with the PUT unanswered it waits on rclone's own timeouts (no v1 within 40 s, *-hop-limit)",
+      v1Disable: { since: '1.66.0', absentIn: ['1.60.1'], evidence: 'go.mod: v1.66.0 aws-sdk-go 1.49.20 (>= 1.47.2, which reads AWS_EC2_METADATA_V1_DISABLED), v1.65.0 1.46.6; v1.68.0 moved to aws-sdk-go-v2 (config 1.27.27), assumed to read it too [infer]' },
+    },
     { product: 'datadog-agent', label: 'Datadog Agent', kind: 'agent', minV2Version: '7.64.0', source: 'best-evidence', basis: ['maintainer'], evidence: '>= 7.64.0 uses IMDSv2 by default; earlier only with ec2_prefer_imdsv2 (DataDog/documentation PR #27666)' },
 
     // --- generic HTTP clients: can send the header; the script must ------------------

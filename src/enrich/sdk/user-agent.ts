@@ -80,6 +80,9 @@ const WRAPPER_RULES: Rule[] = [
 const OTHER_RULES: Rule[] = [
   { re: rx(`^Cloud-Init/${V}`, 'i'), product: 'cloud-init' },
   { re: rx(`^amazon-ec2-net-utils/${V}`), product: 'amazon-ec2-net-utils' },
+  { re: rx(`^s3fs/${V}`), product: 's3fs' },
+  // Debian's rclone 1.60.1 sends "rclone/" with no version (pcaps/real/rclone-s3-env-auth.pcap)
+  { re: rx(`^rclone/v?${V}?`), product: 'rclone' },
   { re: rx(`^curl/${V}`), product: 'curl' },
   { re: rx(`^Wget/${V}`, 'i'), product: 'wget' },
   { re: rx(`^python-requests/${V}`), product: 'python-requests' },

@@ -224,6 +224,11 @@ export async function describeInstalled(client: string, repo: string, prereq?: P
       const dir = join(repo, 'node_modules', '@smithy', 'credential-provider-imds');
       return installed(client, jsonVersion(join(dir, 'package.json')), [join(dir, 'dist-cjs')]);
     }
+    case 's3fs':
+    case 'rclone':
+    case 'restic':
+      // Go and C++ binaries: the version is the package's, the code is not searched
+      return installed(client, await debVersion(client), []);
     case 'ec2-metadata (amazon-ec2-utils)':
       return installed('amazon-ec2-utils', await debVersion('amazon-ec2-utils'), ['/usr/bin/ec2-metadata']);
     default:

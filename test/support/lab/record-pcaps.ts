@@ -37,7 +37,7 @@ interface ManifestEntry {
   linkType: 'LINUX_SLL2' | 'EN10MB';
   format: 'pcap' | 'pcapng';
   namespace: Scenario['ns'];
-  lab: { tokens: string; connection: string; hopLimitOnTokenPut: boolean; proxy: boolean; forwardedFor?: boolean };
+  lab: { tokens: string; connection: string; hopLimitOnTokenPut: boolean; proxy: boolean; forwardedFor?: boolean; tokenPut404?: boolean };
   /** package, version and whether its installed code contains the token header (real-clients.ts) */
   installed?: InstalledClient | null;
   /** extra environment the client ran with (AWS settings only) */
@@ -141,6 +141,7 @@ async function recordOne(s: Scenario, work: string, home: string, versions: Reco
       hopLimitOnTokenPut: !!s.lab.hopLimitOnTokenPut,
       proxy: !!s.lab.proxy,
       ...(s.lab.forwardedFor ? { forwardedFor: true } : {}),
+      ...(s.lab.tokenPut404 ? { tokenPut404: true } : {}),
     },
     installed,
     ...(s.env ? { env: s.env } : {}),
