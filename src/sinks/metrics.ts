@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from './capture-summary.js';
+import { isOwnProbe } from './state-store.js';
 import { VERSION } from '../domain/version.js';
 import { GAUGE_PATHS } from '../pipeline/stats.js';
 
@@ -77,6 +78,8 @@ export class Metrics {
   }
 
   event(ev: ImdsEvent): void {
+    // imdswatch doctor's own probe is no IMDS use of this host (marked in the event log, not counted)
+    if (isOwnProbe(ev)) return;
     const status = ev.status === null ? 'none' : KNOWN_STATUS.has(ev.status) ? String(ev.status) : 'other';
     this.requests.inc({ version: ev.version, status });
     this.attribution.inc({ outcome: ev.attribution });
