@@ -16,7 +16,7 @@ interface Entry {
   lab: { hopLimitOnTokenPut: boolean; forwardedFor?: boolean; tokenPut404?: boolean };
 }
 const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Entry[];
-const SOFTWARE = /^(s3fs-|rclone-|restic-)/;
+const SOFTWARE = /^(s3fs-|rclone-|restic-|ansible-)/;
 
 async function replay(name: string) {
   const { replayFiles } = await import('../../src/pipeline/replay.js');
@@ -29,7 +29,7 @@ const wire = async (name: string) => (await replay(name)).map((e) => `${e.versio
 describe.skipIf(!existsSync(REPLAY))('software that calls IMDS itself, as recorded', () => {
   it('has the four labs of each (the plain iam_role=auto lab of s3fs aside: tshark cannot label its PUT)', () => {
     const names = manifest.filter((m) => SOFTWARE.test(m.name)).map((m) => m.name);
-    expect(names).toHaveLength(15);
+    expect(names).toHaveLength(19);
     for (const m of manifest.filter((x) => SOFTWARE.test(x.name))) expect(existsSync(join(DIR, m.file)), m.file).toBe(true);
   });
 
@@ -39,6 +39,8 @@ describe.skipIf(!existsSync(REPLAY))('software that calls IMDS itself, as record
     const r = (await replay('rclone-s3-env-auth'))[0].sdk;
     expect([r?.name, r?.version, r?.supportsV2]).toEqual(['rclone', null, null]);
     expect((await replay('restic-s3'))[0].sdk?.name).toBe('go-http-client');
+    const a = (await replay('ansible-ec2-metadata-facts'))[0].sdk;
+    expect([a?.name, a?.kind, a?.supportsV2]).toEqual(['ansible', 'http-client', null]);
   });
 
   it('what the wire showed', async () => {
@@ -50,6 +52,13 @@ describe.skipIf(!existsSync(REPLAY))('software that calls IMDS itself, as record
     expect(await wire('rclone-s3-env-auth')).toEqual(['token:200', 'v2:200', 'v2:200']);
     expect(await wire('rclone-s3-env-auth-put-404')).toEqual(['token:404', 'v1:200', 'v1:200']);
     expect(await wire('rclone-s3-env-auth-hop-limit')).toEqual(['token:-']);
+    // Ansible 7.7.0 (amazon.aws 5.5.1) ec2_metadata_facts: v1 only after a PUT 404; a 403 or no answer fails the task
+    expect((await wire('ansible-ec2-metadata-facts')).filter((v) => v.startsWith('v1'))).toEqual([]);
+    expect(await wire('ansible-ec2-metadata-facts-put-403')).toEqual(['token:403']);
+    expect(await wire('ansible-ec2-metadata-facts-hop-limit')).toEqual(['token:-', 'token:-']);
+    const a404 = await wire('ansible-ec2-metadata-facts-put-404');
+    expect(a404[0]).toBe('token:404');
+    expect(a404.slice(1).every((v) => v.startsWith('v1:'))).toBe(true);
     // restic 0.14.0 (minio-go 7.0.46): never falls back
     for (const lab of ['restic-s3-hop-limit', 'restic-s3-put-403', 'restic-s3-put-404']) {
       const w = await wire(lab);
@@ -91,6 +100,13 @@ describe.skipIf(!existsSync(REPLAY))('cloud-init (Debian 22.4.2) on a platform i
     }
     // identified as AWS: token and v2 only
     expect((await replay('cloud-init-ec2-aws')).filter((e) => e.version === 'v1')).toEqual([]);
+  });
+});
+
+describe('advice for Ansible', () => {
+  it('a token-less call from ansible-httpget names ec2_metadata_facts and uri/get_url tasks', async () => {
+    const s = (await import('../../src/enrich/sdk/user-agent.js')).identifySdk('ansible-httpget');
+    expect(fixFor(s, 'no-token-attempt')).toMatch(/^Ansible's URL client: amazon\.aws\.ec2_metadata_facts uses tokens from amazon\.aws 1\.5\.0 .*a uri or get_url task/);
   });
 });
 

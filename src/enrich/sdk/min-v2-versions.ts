@@ -235,18 +235,23 @@ export const MIN_V2: Readonly<Record<string, MinV2Entry>> = Object.freeze(
         scriptFix: 'add the token: Invoke-RestMethod -Method PUT -Headers @{"X-aws-ec2-metadata-token-ttl-seconds"="300"} /latest/api/token, then -Headers @{"X-aws-ec2-metadata-token"=$token}',
       }],
       ['libwww-perl', 'Perl LWP'],
+      ['ansible', 'Ansible (its URL client: ec2_metadata_facts, uri, get_url)', {
+        basis: ['changelog', 'code', 'wire'],
+        evidence: 'every Ansible module fetching a URL sends "ansible-httpget" (ansible.module_utils.urls), so the User-Agent does not say which module; amazon.aws CHANGELOG v1.5.0 "ec2_metadata_facts - add support for IMDSv2" (PR #43); amazon.aws 5.5.1 (Debian ansible 7.7.0) fetch_session_token: 403 fails the task, an unanswered PUT is retried once then fails, a 404 goes on without a token; wire: ansible-ec2-metadata-facts.pcap (token, v2), *-put-404 (v1), *-hop-limit and *-put-403 (no v1)',
+        scriptFix: "Ansible's URL client: amazon.aws.ec2_metadata_facts uses tokens from amazon.aws 1.5.0 (ansible-galaxy collection list amazon.aws) and falls back to v1 only when the token PUT is answered 404; a uri or get_url task on 169.254.169.254 needs a PUT /latest/api/token task first (header X-aws-ec2-metadata-token-ttl-seconds) and X-aws-ec2-metadata-token on each call",
+      }],
       ['ruby-net-http', 'Ruby Net::HTTP', {
         scriptFix: 'Ruby Net::HTTP without a token: if this is the AWS SDK for Ruby v1 (its EC2Provider sends User-Agent "Ruby" and never uses tokens), move to aws-sdk-core v3 (>= {min:aws-sdk-ruby-v3}); otherwise PUT /latest/api/token first and send X-aws-ec2-metadata-token on each call',
       }],
-    ] as Array<[string, string, Pick<MinV2Entry, 'scriptFix' | 'remark'>?]>).map(([product, label, advice]) => ({
+    ] as Array<[string, string, Partial<Pick<MinV2Entry, 'scriptFix' | 'remark' | 'basis' | 'evidence'>>?]>).map(([product, label, advice]) => ({
       product,
       label,
-      ...advice,
       kind: 'http-client' as const,
       minV2Version: null,
       source: 'inferred' as const,
-      basis: ['inferred' as const],
+      basis: ['inferred' as const] as Basis[],
       evidence: 'generic HTTP client: it sends X-aws-ec2-metadata-token only if the code driving it does; the User-Agent does not name that code (e.g. the Ruby SDK v1 sends "Ruby", ruby-v1-credentials.pcap)',
+      ...advice,
     })),
 
     { product: 'unknown', label: 'unknown client', kind: 'unknown', minV2Version: null, source: 'inferred', basis: ['inferred'], evidence: 'User-Agent not recognised' },

@@ -101,6 +101,8 @@ const OTHER_RULES: Rule[] = [
   { re: rx(`^axios/${V}`), product: 'axios' },
   { re: rx(`\\b(?:Windows)?PowerShell/${V}`), product: 'powershell' },
   { re: rx(`^libwww-perl/${V}`), product: 'libwww-perl' },
+  // Ansible's fetch_url (ansible.module_utils.urls): every module's default, no version
+  { re: rx(`^ansible-httpget$`), product: 'ansible' },
   { re: rx(`^Ruby$`), product: 'ruby-net-http' },
 ];
 
