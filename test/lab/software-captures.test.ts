@@ -16,7 +16,7 @@ interface Entry {
   lab: { hopLimitOnTokenPut: boolean; forwardedFor?: boolean; tokenPut404?: boolean };
 }
 const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Entry[];
-const SOFTWARE = /^(s3fs-|rclone-|restic-|ansible-)/;
+const SOFTWARE = /^(s3fs-|rclone-|restic-|ansible-|prometheus-)/;
 
 async function replay(name: string) {
   const { replayFiles } = await import('../../src/pipeline/replay.js');
@@ -29,7 +29,7 @@ const wire = async (name: string) => (await replay(name)).map((e) => `${e.versio
 describe.skipIf(!existsSync(REPLAY))('software that calls IMDS itself, as recorded', () => {
   it('has the four labs of each (the plain iam_role=auto lab of s3fs aside: tshark cannot label its PUT)', () => {
     const names = manifest.filter((m) => SOFTWARE.test(m.name)).map((m) => m.name);
-    expect(names).toHaveLength(19);
+    expect(names).toHaveLength(23);
     for (const m of manifest.filter((x) => SOFTWARE.test(x.name))) expect(existsSync(join(DIR, m.file)), m.file).toBe(true);
   });
 
@@ -59,6 +59,12 @@ describe.skipIf(!existsSync(REPLAY))('software that calls IMDS itself, as record
     const a404 = await wire('ansible-ec2-metadata-facts-put-404');
     expect(a404[0]).toBe('token:404');
     expect(a404.slice(1).every((v) => v.startsWith('v1:'))).toBe(true);
+    // Prometheus 2.42.0's EC2 discovery (aws-sdk-go 1.44.133 inside): the Go SDK's behaviour, under the Go SDK's name
+    expect(await wire('prometheus-ec2-sd')).toEqual(['token:200', 'v2:200']);
+    expect(await wire('prometheus-ec2-sd-hop-limit')).toEqual(['token:-', 'token:-', 'token:-', 'v1:200']);
+    expect(await wire('prometheus-ec2-sd-put-404')).toEqual(['token:404', 'v1:200']);
+    const p = (await replay('prometheus-ec2-sd'))[0].sdk;
+    expect([p?.name, p?.version]).toEqual(['aws-sdk-go-v1', '1.44.133']);
     // restic 0.14.0 (minio-go 7.0.46): never falls back
     for (const lab of ['restic-s3-hop-limit', 'restic-s3-put-403', 'restic-s3-put-404']) {
       const w = await wire(lab);

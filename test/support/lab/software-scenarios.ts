@@ -1,4 +1,5 @@
 import type { LabOptions } from './netns.js';
+import { debRoot } from './real-clients.js';
 import type { Scenario } from './scenarios.js';
 
 /**
@@ -13,7 +14,7 @@ import type { Scenario } from './scenarios.js';
  *
  * Each runs as root in the lab with no credentials but the instance role, so its chain
  * reaches IMDS; the storage endpoint it then calls fails at once (the lab has no DNS and
- * no route but to IMDS). Installed with apt: s3fs, rclone, restic, ansible.
+ * no route but to IMDS). Installed with apt: s3fs, rclone, restic, ansible; prometheus unpacked.
  */
 
 const CLOSE: LabOptions = { connection: 'close' };
@@ -35,6 +36,13 @@ const MNT = '/tmp/imdswatch-s3fs-mnt';
 const s3fs = (role: string): string[] => sh(`mkdir -p ${MNT} && exec s3fs iwbucket ${MNT} -f -o iam_role=${role} -o retries=1 -o connect_timeout=2`);
 const RCLONE = ['rclone', 'lsd', ':s3:iwbucket', '--s3-provider', 'AWS', '--s3-env-auth', '--s3-region', 'us-east-1', '--low-level-retries', '1', '--retries', '1', '--contimeout', '3s'];
 const RESTIC = ['restic', '-r', 's3:s3.amazonaws.com/iwbucket', '--no-lock', 'snapshots'];
+// Prometheus's EC2 service discovery without a region asks IMDS for it when the config is
+// loaded: promtool check config runs that same code (Debian's package, unpacked: installing
+// it would start a Prometheus server on this host)
+const PROM_CFG = '/tmp/imdswatch-prometheus-ec2-sd.yml';
+const PROMTOOL = sh(
+  `printf 'scrape_configs:\\n  - job_name: ec2\\n    ec2_sd_configs:\\n      - port: 9100\\n' > ${PROM_CFG} && exec ${debRoot('prometheus')}/usr/bin/promtool check config ${PROM_CFG}`,
+);
 // Ansible's amazon.aws.ec2_metadata_facts, run on the local host (Debian's ansible 7.7 ships amazon.aws 5.5.1)
 const ANSIBLE = ['ansible', 'localhost', '-c', 'local', '-m', 'amazon.aws.ec2_metadata_facts', '-o'];
 
@@ -46,5 +54,6 @@ export const SOFTWARE_SCENARIOS: Scenario[] = [
   ...fourLabs({ name: 's3fs-iam-role-named', client: 's3fs', argv: s3fs('imdswatch-lab-role'), timeoutMs: 40_000, note: 's3fs -o iam_role=imdswatch-lab-role (the role named)' }),
   ...fourLabs({ name: 'rclone-s3-env-auth', client: 'rclone', argv: RCLONE, timeoutMs: 40_000, note: 'rclone lsd :s3: --s3-env-auth (the AWS SDK for Go credential chain)' }),
   ...fourLabs({ name: 'ansible-ec2-metadata-facts', client: 'ansible', argv: ANSIBLE, env: { ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false' }, timeoutMs: 90_000, note: 'ansible localhost -m amazon.aws.ec2_metadata_facts' }),
+  ...fourLabs({ name: 'prometheus-ec2-sd', client: 'prometheus', argv: PROMTOOL, needs: { debExtract: 'prometheus' }, timeoutMs: 60_000, note: 'promtool check config with ec2_sd_configs and no region (the region comes from IMDS)' }),
   ...fourLabs({ name: 'restic-s3', client: 'restic', argv: RESTIC, env: { RESTIC_PASSWORD: 'lab' }, timeoutMs: 40_000, note: 'restic -r s3:... snapshots (minio-go credential chain: env, files, IAM)' }),
 ];
