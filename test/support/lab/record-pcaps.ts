@@ -10,7 +10,8 @@
  * iproute2, iptables, tcpdump, tshark/editcap and the clients of .ci/run; the #15
  * scenarios (sdk-scenarios.ts) also need golang-go, golang-github-aws-aws-sdk-go-dev,
  * golang-github-aws-aws-sdk-go-v2-dev, ruby-aws-sdk-core, ruby-aws-sdk and npm (releases
- * are installed into $IMDSWATCH_RECORD_CACHE, real-clients.ts).
+ * are installed into $IMDSWATCH_RECORD_CACHE, real-clients.ts); the software scenarios
+ * (software-scenarios.ts) need s3fs, rclone, restic and ansible (prometheus is unpacked).
  */
 import { REPO_ROOT } from '../repo-root.js';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
