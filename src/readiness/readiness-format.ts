@@ -10,6 +10,7 @@ const REASON_TEXT: Record<string, string> = {
   'no-token-attempt': 'never asked for a token',
   'token-put-unanswered': 'token request got no answer (hop limit)',
   'token-put-rejected': 'token request rejected 403 (X-Forwarded-For)',
+  'token-put-not-found': 'token request answered 404/405 (not by IMDS)',
   'token-expired': 'token expired, fell back to v1',
   'v2-unsupported-client': 'client version does not support IMDSv2',
   'foreign-cloud-probe': "probe for another cloud's metadata",

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from '../ledger/container-label.js';
 import { labelValue } from '../text/sanitize.js';
+import { isOwnProbe } from '../ledger/ledger.js';
 import { VERSION } from '../domain/version.js';
 import { GAUGE_PATHS } from '../pipeline/stats.js';
 
@@ -78,6 +79,8 @@ export class Metrics {
   }
 
   event(ev: ImdsEvent): void {
+    // imdswatch doctor's own probe is no IMDS use of this host (marked in the event log, not counted)
+    if (isOwnProbe(ev)) return;
     const status = ev.status === null ? 'none' : KNOWN_STATUS.has(ev.status) ? String(ev.status) : 'other';
     this.requests.inc({ version: ev.version, status });
     this.attribution.inc({ outcome: ev.attribution });
