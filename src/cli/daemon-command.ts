@@ -6,7 +6,7 @@ import { resolveDaemonConfig, DAEMON_DEFAULTS, DEFAULT_CONFIG_FILE, type DaemonC
 import { addLiveSettingFlags, liveFlags, settingsHelp } from './settings.js';
 import { LiveSession } from '../live/live-session.js';
 import { counterDelta, flatCounters, type PipelineStats } from '../pipeline/stats.js';
-import { unreadImdsPackets } from '../decode/unread-imds.js';
+import { unreadImdsPackets, unreadImdsRequests } from '../decode/unread-imds.js';
 import { guardSessionExit, waitForStop } from './signals.js';
 import { EventLog } from '../sinks/event-log.js';
 import { Metrics } from '../sinks/metrics.js';
@@ -150,7 +150,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     }
     state.drops.flowsEvicted = st.pipeline.tcp.evictedFlows;
     // IMDS packets the decode stage could not read (#16): the readiness verdict is UNKNOWN, not READY
-    const unread = unreadImdsPackets(st.pipeline.decode);
+    const unread = unreadImdsPackets(st.pipeline.decode) + unreadImdsRequests(st.pipeline.imds);
     if (unread > (state.drops.imdsUnread ?? 0)) {
       log.logger.error({ kind: 'decode', imdsUnread: unread }, 'IMDS packets could not be read (IP fragments not reassembled or an unsupported link type): calls may be missing');
     }

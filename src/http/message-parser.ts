@@ -1,10 +1,12 @@
 import { Framing, isObsFold, parseChunkSize, parseHeaderLine } from './head-parser.js';
-import type { HttpErrorCode, HttpLimits } from './message.js';
+import type { HeadLimitCode, HttpErrorCode, HttpLimits } from './message.js';
 import { LineBuffer } from './line-buffer.js';
 import { HEADER_COST, MESSAGE_COST, UNCOUNTED, type MemoryAccount } from '../tcp/memory-budget.js';
 import { S, resolveHttpLimits, type BodyFraming } from './parser-state.js';
 
 const NO_HEADERS: Array<[string, string]> = [];
+/** bytes of an over-long header line looked at for its name */
+const JUNK_PEEK = 32;
 
 /**
  * The state machine shared by the request and response parsers: incremental, fed any
@@ -22,6 +24,12 @@ export abstract class MessageParser {
   protected msgNsec = 0;
   /** bytes not parsed (abandoned stream, resync) */
   ignoredBytes = 0;
+  /**
+   * the current head went past a limit: its later header lines are read one by one (each
+   * within the line limit), for framing and what `keepPastLimit` asks for, and not kept
+   * (docs/design.md#unfinished-requests)
+   */
+  protected overLimit: HeadLimitCode | null = null;
 
   private state: S = S.Start;
   /** the unfinished line */
@@ -38,6 +46,8 @@ export abstract class MessageParser {
   private bodyLost = false;
   /** charged to the memory account for the current message's head (start line, kept headers) */
   private headCharge = 0;
+  /** the last header line was kept (an obs-fold continues it) */
+  private lastKept = false;
 
   protected constructor(
     limits: Partial<HttpLimits> | undefined,
@@ -60,6 +70,14 @@ export abstract class MessageParser {
   protected abstract discard(): void;
   /** the message has no headers and ends with its start line (HTTP/0.9 request) */
   protected immediate = false;
+  /** a header line past the head limit: keep it? (bounded by the subclass: a few names, once each) */
+  protected keepPastLimit(_name: string, _value: string): boolean {
+    return false;
+  }
+  /** a header line too long to read, past the head limit: `start` is its first bytes */
+  protected unreadHeader(_start: string): void {}
+  /** a start line that cannot be read where a message must start (request side: still a request) */
+  protected unreadable(_code: 'E_HTTP_BAD_START_LINE' | 'E_HTTP_HEADERS_TOO_LARGE', _sec: number, _nsec: number): void {}
 
   push(data: Buffer, sec: number, nsec: number): void {
     let pos = 0;
@@ -93,6 +111,14 @@ export abstract class MessageParser {
           const stop = lf < 0 ? len : lf;
           // the line with its LF (when seen) must fit what is left of the budget
           if (!this.junkLine && this.partial.length + (stop - pos) + (lf < 0 ? 0 : 1) > this.lineLimit()) {
+            if (this.state === S.Headers) {
+              if (this.overLimit === null) {
+                // the head passed its budget: read on, each line within its own (docs/design.md#unfinished-requests)
+                this.passLimit('E_HTTP_HEADERS_TOO_LARGE');
+                continue;
+              }
+              this.junkHeader(this.partial.peek(JUNK_PEEK) + data.toString('latin1', pos, Math.min(stop, pos + JUNK_PEEK)));
+            }
             this.ignoredBytes += stop - pos + (lf < 0 ? 0 : 1);
             this.overLongLine();
             if (lf < 0) return;
@@ -210,10 +236,11 @@ export abstract class MessageParser {
     this.state = S.Dead;
   }
 
-  /** abandon the stream: later bytes are ignored and counted */
+  /** abandon the stream: later bytes are ignored and counted (a message past its head is still emitted) */
   protected abandon(code: HttpErrorCode | null): void {
     if (code !== null) this.reportError(code);
     if (this.state === S.Headers) this.dropMessage();
+    else if (this.state === S.Trailers) this.finish('body');
     this.releaseHead();
     this.dropLine();
     this.state = S.Dead;
@@ -241,10 +268,12 @@ export abstract class MessageParser {
   }
 
   private lineLimit(): number {
-    // head and trailer lines share the section budget; other lines get a full budget each
+    // head and trailer lines share the section budget; other lines (and head lines past the
+    // head's limit) get a full budget each
     switch (this.state) {
-      case S.Start:
       case S.Headers:
+        return this.overLimit === null ? this.limits.maxHeaderBytes - this.headBytes : this.limits.maxHeaderBytes;
+      case S.Start:
       case S.Trailers:
         return this.limits.maxHeaderBytes - this.headBytes;
       default:
@@ -265,11 +294,38 @@ export abstract class MessageParser {
         this.state = S.Resync;
         this.junkLine = true;
         return;
+      case S.Headers:
+        // a header line longer than a whole head, past the limit: skipped to its end
+        this.lastKept = false;
+        this.junkLine = true;
+        return;
+      case S.Start:
+        // a request line longer than a whole head: a request that cannot be read; skip to
+        // the next line that looks like a start line
+        this.reportError('E_HTTP_HEADERS_TOO_LARGE');
+        this.unreadable('E_HTTP_HEADERS_TOO_LARGE', this.lineSec, this.lineNsec);
+        this.state = S.Resync;
+        this.junkLine = true;
+        return;
       default:
-        // start line, headers, trailers: the head can't be bounded, resync is unsafe
+        // trailers: the message is emitted, the rest of the stream can't be bounded
         this.abandon('E_HTTP_HEADERS_TOO_LARGE');
         this.junkLine = true;
     }
+  }
+
+  /** the head went past a limit: read on without keeping (docs/design.md#unfinished-requests) */
+  private passLimit(code: HeadLimitCode): void {
+    this.reportError(code);
+    this.overLimit = code;
+  }
+
+  /** a header line too long to read: framing named there is unknown, the subclass looks at its name */
+  private junkHeader(start: string): void {
+    const lower = start.toLowerCase();
+    if (lower.startsWith('content-length:')) this.framing.see('Content-Length', 'unreadable');
+    else if (lower.startsWith('transfer-encoding:')) this.framing.see('Transfer-Encoding', 'unreadable');
+    this.unreadHeader(start);
   }
 
   /** `raw`: the line's length on the wire, with its line ending */
@@ -329,8 +385,13 @@ export abstract class MessageParser {
     this.headerCount = 0;
     this.headBytes = raw;
     this.immediate = false;
+    this.overLimit = null;
+    this.lastKept = false;
     if (!this.beginMessage(line, sec, nsec)) {
-      if (reportBad) this.reportError('E_HTTP_BAD_START_LINE');
+      if (reportBad) {
+        this.reportError('E_HTTP_BAD_START_LINE');
+        this.unreadable('E_HTTP_BAD_START_LINE', sec, nsec);
+      }
       this.ignoredBytes += raw;
       this.state = S.Resync;
       return;
@@ -356,6 +417,8 @@ export abstract class MessageParser {
       const last = this.headers[this.headers.length - 1];
       const more = line.trim();
       if (!keep) return;
+      // past the head limit: only the continuation of a kept line is kept
+      if (this.overLimit !== null && !this.lastKept) return;
       if (last === undefined) {
         this.reportError('E_HTTP_BAD_HEADER');
         return;
@@ -365,9 +428,12 @@ export abstract class MessageParser {
       this.framing.see(last[0], last[1]);
       return;
     }
-    if (++this.headerCount > this.limits.maxHeaders) {
-      this.abandon('E_HTTP_TOO_MANY_HEADERS');
-      return;
+    if (++this.headerCount > this.limits.maxHeaders && this.overLimit === null) {
+      if (!keep) {
+        this.abandon('E_HTTP_TOO_MANY_HEADERS');
+        return;
+      }
+      this.passLimit('E_HTTP_TOO_MANY_HEADERS');
     }
     const h = parseHeaderLine(line);
     if (h === null) {
@@ -375,8 +441,11 @@ export abstract class MessageParser {
       return;
     }
     if (keep) {
-      this.headers.push(h);
-      this.holdHead(line.length + HEADER_COST);
+      this.lastKept = this.overLimit === null || this.keepPastLimit(h[0], h[1]);
+      if (this.lastKept) {
+        this.headers.push(h);
+        this.holdHead(line.length + HEADER_COST);
+      }
       this.framing.see(h[0], h[1]);
     }
   }

@@ -102,7 +102,7 @@ describe('HttpRequestParser', () => {
     expect(r.out[0].headers[0]).toEqual(['X-Long', 'first second third']);
   });
 
-  it('a 1 MiB header line is rejected in bounded memory and the stream is abandoned', () => {
+  it('a 1 MiB header line is skipped in bounded memory; the request is still reported (docs/design.md#unfinished-requests)', () => {
     const p = requests(
       [
         Buffer.from('GET / HTTP/1.1\r\nX-Big: '),
@@ -112,7 +112,10 @@ describe('HttpRequestParser', () => {
       { maxHeaderBytes: 8192 },
     );
     expect(p.errors).toEqual(['E_HTTP_HEADERS_TOO_LARGE']);
-    expect(p.out).toEqual([]);
+    expect(p.out.map((q) => [q.method, q.target, q.headOverLimit, q.headers.length])).toEqual([
+      ['GET', '/', 'E_HTTP_HEADERS_TOO_LARGE', 0],
+      ['GET', '/latest/meta-data/iam/security-credentials/', undefined, 3],
+    ]);
     expect(p.maxBuffered).toBeLessThanOrEqual(8192);
     expect(p.parser.ignoredBytes).toBeGreaterThan(1024 * 1024);
   });
@@ -131,14 +134,14 @@ describe('HttpRequestParser', () => {
     expect(r.maxBuffered).toBeLessThanOrEqual(8192);
   });
 
-  it('100 000 headers are rejected with E_HTTP_TOO_MANY_HEADERS, bounded', () => {
+  it('100 000 headers: E_HTTP_TOO_MANY_HEADERS, the first 200 kept, the request reported, bounded', () => {
     const head = 'GET / HTTP/1.1\r\n' + 'A: b\r\n'.repeat(100_000) + '\r\n';
     const buf = Buffer.from(head);
     const chunks: Buffer[] = [];
     for (let i = 0; i < buf.length; i += 1000) chunks.push(buf.subarray(i, i + 1000));
     const p = requests(chunks);
     expect(p.errors).toEqual(['E_HTTP_TOO_MANY_HEADERS']);
-    expect(p.out).toEqual([]);
+    expect(p.out.map((q) => [q.target, q.headOverLimit, q.headers.length])).toEqual([['/', 'E_HTTP_TOO_MANY_HEADERS', 200]]);
     expect(p.maxBuffered).toBeLessThan(1000);
   });
 
@@ -152,10 +155,13 @@ describe('HttpRequestParser', () => {
     expect(requests([fill(fits + 1)], { maxHeaderBytes: limit }).errors).toEqual(['E_HTTP_HEADERS_TOO_LARGE']);
   });
 
-  it('bad start line: counted, the parser resyncs at the next request line', () => {
+  it('bad start line: counted, reported as an unreadable request, the parser resyncs at the next request line', () => {
     const r = requests([Buffer.from('\u0016\u0003\u0001 garbage\r\nmore junk\r\n' + V2)]);
     expect(r.errors).toEqual(['E_HTTP_BAD_START_LINE']);
-    expect(r.out.map((q) => q.target)).toEqual(['/latest/meta-data/instance-id']);
+    expect(r.out.map((q) => [q.unreadable, q.target])).toEqual([
+      ['E_HTTP_BAD_START_LINE', ''],
+      [undefined, '/latest/meta-data/instance-id'],
+    ]);
   });
 
   it('bad header line is counted and skipped', () => {
