@@ -9,7 +9,7 @@
  * dropped by the hop limit, never a request), and requests whose head was cut
  * (`unclassifiable-truncated-head`, which has its own UNKNOWN: `input.unclassified`).
  */
-import { linkTypeText } from './decoder.js';
+import { linkTypeText } from './link-types.js';
 
 /** skip counter → what it means for a reader (n is the count) */
 const UNREAD_REASONS: Record<string, (n: number) => string> = {
