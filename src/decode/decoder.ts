@@ -17,6 +17,7 @@ import type { Frame } from '../source/frame.js';
 import { ipv4Text, ipv6Text } from '../domain/address.js';
 import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V4_WORD, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { DecodeStats, TcpSegment } from './packet.js';
+import type { DecodeSkipReason } from '../errors/catalogue.js';
 import { type FragmentIn, IpReassembler, type ReassemblyLimits } from './ip-reassembly.js';
 import { nflogPayload } from './nflog.js';
 import { ETH_IPV4, ETH_IPV6, isImdsV6, plainNotImds, word } from './fast-path.js';
@@ -39,12 +40,12 @@ function isAfInet6(af: number): boolean {
 }
 
 export class Decoder {
-  readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {}, unknownLinkTypes: {} };
+  readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, reassembled: 0, fragmentBytesHeld: 0, fragmentBytesHeldPeak: 0, skipped: {}, unknownLinkTypes: {} };
   /** link types seen that this decoder cannot read (at most 16 kept), for a diagnostic */
   readonly unknownLinkTypes = new Set<number>();
   /** made at the first fragment to or from IMDS */
   private reasm: IpReassembler | null = null;
-  private readonly countSkip = (reason: string): void => void this.skip(reason);
+  private readonly countSkip = (reason: DecodeSkipReason): void => void this.skip(reason);
 
   constructor(private readonly opts: DecoderOptions = {}) {}
 
@@ -57,7 +58,7 @@ export class Decoder {
     this.stats.frames++;
     if (this.reasm !== null && this.reasm.pending > 0) {
       this.reasm.expire(frame.sec);
-      this.stats.fragments = this.reasm.fragmentsUnread;
+      this.reassemblyStats(this.reasm);
     }
     // fast path: read the few header bytes in the reader's buffer, without a view
     const chunk = frame.chunk;
@@ -279,7 +280,7 @@ export class Decoder {
     this.reasm ??= new IpReassembler(this.countSkip, this.opts.reassembly);
     const r = this.reasm;
     const packet = r.add(frag, frame.sec);
-    this.stats.fragments = r.fragmentsUnread;
+    this.reassemblyStats(r);
     if (packet === null) return null;
     return frag.version === 4 ? this.ipv4(frame, packet, 0, packet.length, packet.length) : this.ipv6(frame, packet, 0, packet.length, packet.length, true);
   }
@@ -339,7 +340,16 @@ export class Decoder {
     };
   }
 
-  private skip(reason: string): null {
+  /** the reassembler's counters, copied into the decode stats (a snapshot copies them as plain numbers) */
+  private reassemblyStats(r: IpReassembler): void {
+    const s = this.stats;
+    s.fragments = r.fragmentsUnread;
+    s.reassembled = r.reassembled;
+    s.fragmentBytesHeld = r.bytesHeld;
+    s.fragmentBytesHeldPeak = r.peakBytesHeld;
+  }
+
+  private skip(reason: DecodeSkipReason): null {
     const s = this.stats.skipped;
     s[reason] = (s[reason] ?? 0) + 1;
     return null;

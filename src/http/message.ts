@@ -65,12 +65,14 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 8 * 1024, maxHe
 
 /** E_HTTP_* counter codes, from the one catalogue (docs/errors.md) */
 export type { HttpErrorCode } from '../errors/catalogue.js';
+import type { HttpErrorCode } from '../errors/catalogue.js';
 
-/** Counters of the http stage; one object may be shared by every HttpExchange. Keys of `errors` are HttpErrorCode values. */
+/** Counters of the http stage; one object may be shared by every HttpExchange. */
 export interface HttpStats {
   requests: number;
   responses: number;
-  errors: Record<string, number>;
+  /** by code (docs/errors.md#counters) */
+  errors: Partial<Record<HttpErrorCode, number>>;
   /** responses that arrived with no request to pair them with (e.g. a flow seen mid-stream) */
   unpairedResponses: number;
   /** stream bytes not parsed: after a parser abandoned its stream, or skipped while resynchronising */

@@ -5,6 +5,7 @@ import { classifyRequest } from './classify.js';
 import { isoTime } from './time.js';
 import { OrderedEmitter, type Ticket } from './ordered-emitter.js';
 import type { ImdsEvent } from './event.js';
+import type { ImdsSkipReason } from '../errors/catalogue.js';
 
 /**
  * The IMDS stage: HTTP exchanges in, IMDS events out. Its one entry point, `exchangeFor`,
@@ -28,7 +29,8 @@ export interface ImdsStats {
   skipped: Record<ImdsSkipReason, number>;
 }
 
-export type ImdsSkipReason = 'request-without-version' | 'request-unreadable' | 'not-imds-method' | 'unclassifiable-truncated-head';
+/** the IMDS stage's reasons, from the one catalogue (docs/errors.md#skip-reasons) */
+export type { ImdsSkipReason } from '../errors/catalogue.js';
 
 export interface ImdsStageOptions<C> {
   /** release events in capture order (replay); false: as each exchange completes (live) */
