@@ -145,6 +145,26 @@ describe('HttpRequestParser', () => {
     expect(p.maxBuffered).toBeLessThan(1000);
   });
 
+  it('past the head limit, the IMDS headers are kept once each, the rest not at all (bounded), framing still read', () => {
+    const repeated = ['X-aws-ec2-metadata-token: AQAEAFAKE==', 'X-aws-ec2-metadata-token:', 'User-Agent: ua', 'X-aws-ec2-metadata-token-ttl-seconds: 60', 'X-h: 1'].join('\r\n');
+    const head = `PUT /latest/api/token HTTP/1.1\r\n${Array.from({ length: 1000 }, () => repeated).join('\r\n')}\r\nContent-Length: 3\r\n\r\nabc${V1}`;
+    const p = requests([Buffer.from(head)], { maxHeaders: 10 });
+    expect(p.errors).toEqual(['E_HTTP_TOO_MANY_HEADERS']);
+    expect(p.out.map((q) => [q.method, q.headOverLimit, q.bodyLength])).toEqual([
+      ['PUT', 'E_HTTP_TOO_MANY_HEADERS', 3],
+      ['GET', undefined, 0],
+    ]);
+    // 10 within the limit, then at most one of each IMDS header: never the 5 000 lines
+    expect(p.out[0]!.headers.length).toBeLessThanOrEqual(14);
+    expect(p.out[0]!.headers.filter(([k]) => k === 'X-h')).toHaveLength(2);
+  });
+
+  it('an obs-fold past the head limit continues only a kept line', () => {
+    const head = `GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nX-aws-ec2-metadata-token:\r\n AQAEAFAKE==\r\nX-h: 1\r\n folded\r\n\r\n`;
+    const p = requests([Buffer.from(head)], { maxHeaders: 2 });
+    expect(p.out[0]!.headers).toEqual([['A', '1'], ['B', '2'], ['X-aws-ec2-metadata-token', 'AQAEAFAKE==']]);
+  });
+
   it('a head just under the limit passes, one byte over fails', () => {
     const base = 'GET / HTTP/1.1\r\nX: ';
     const limit = 200;
