@@ -85,4 +85,10 @@ export interface ImdsEvent {
   tokenTtl?: number | null;
   /** the v2 header was present but empty (classified v1, see docs/imds-facts.md#classification) */
   emptyTokenHeader?: boolean;
+  /**
+   * (additive) the request's head went past a parser limit (over 8 KiB, or over 200 headers):
+   * the headers after the limit were read for the token header, token TTL and User-Agent only
+   * (docs/design.md#unfinished-requests)
+   */
+  headOverLimit?: 'E_HTTP_HEADERS_TOO_LARGE' | 'E_HTTP_TOO_MANY_HEADERS';
 }

@@ -2,7 +2,7 @@ import type { Frame, FrameSink } from '../source/frame.js';
 import { ImdswatchError, type LiveCaptureErrorCode } from '../errors/catalogue.js';
 import { IMDS_BPF } from '../domain/endpoint.js';
 import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
-import { isDecodableLinkType } from '../decode/decoder.js';
+import { isDecodableLinkType } from '../decode/link-types.js';
 
 /**
  * Passive live capture through libpcap (cap) on `any` or the given interfaces, filtered to
