@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolveDaemonConfig, DAEMON_DEFAULTS, DEFAULT_CONFIG_FILE, type DaemonConfig } from './daemon-config.js';
 import { addLiveSettingFlags, liveFlags, settingsHelp } from './settings.js';
 import { LiveSession } from '../live/live-session.js';
-import { DaemonHealth } from '../sinks/daemon-health.js';
+import { DaemonHealth } from '../live/daemon-health.js';
 import { guardSessionExit, waitForStop } from './signals.js';
 import { EventLog } from '../sinks/event-log.js';
 import { Metrics } from '../sinks/metrics.js';

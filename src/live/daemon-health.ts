@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { describeMissed } from '../live/capture-loss.js';
-import type { LiveStats } from '../live/live-session.js';
+import { describeMissed } from './capture-loss.js';
+import type { LiveStats } from './live-session.js';
 import { counterDelta, flatCounters, type PipelineStats } from '../pipeline/stats.js';
 import { unreadImdsPackets, unreadImdsRequests } from '../decode/unread-imds.js';
 import type { HttpErrorCode } from '../errors/catalogue.js';
-import type { Metrics } from './metrics.js';
-import type { DaemonState } from './state-store.js';
+import type { Metrics } from '../sinks/metrics.js';
+import type { DaemonState } from '../sinks/state-store.js';
 
 /** what the health sink writes to: the daemon's log, its metrics (null with --metrics off) and its state */
 export interface HealthTargets {

@@ -1,9 +1,9 @@
 /**
- * The daemon's health sink (src/sinks/daemon-health.ts): typed counters to /metrics, the
+ * The daemon's health sink (src/live/daemon-health.ts): typed counters to /metrics, the
  * losses that keep the verdict from READY to the state, one log line per loss that grew.
  */
 import { describe, expect, it } from 'vitest';
-import { DaemonHealth } from '../../src/sinks/daemon-health.js';
+import { DaemonHealth } from '../../src/live/daemon-health.js';
 import { Metrics } from '../../src/sinks/metrics.js';
 import { emptyState } from '../../src/sinks/state-store.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
