@@ -15,6 +15,7 @@ import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
 import { acquireDaemonLock, AlreadyRunningError } from '../service/single-instance.js';
+import { assertSafeDirectories, UnsafePathError } from '../service/safe-file.js';
 
 function bootId(): string | null {
   try {
@@ -78,6 +79,13 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
 }
 
 async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
+  // a log or state directory another user could plant a symlink in is refused in one line (docs/design.md#security)
+  try {
+    assertSafeDirectories([cfg.logFile, cfg.stateFile]);
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw new CliError(err.message, err.code);
+    throw err;
+  }
   const metrics = cfg.metricsPort === null ? null : new Metrics();
   const log = new EventLog({ file: cfg.logFile, maxBytes: cfg.logMaxBytes, maxFiles: cfg.logMaxFiles, stdout: cfg.stdout });
   const now = () => new Date().toISOString();
@@ -181,7 +189,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     try {
       saveState(cfg.stateFile, state);
     } catch (err) {
-      log.logger.error({ kind: 'state' }, `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      log.logger.error({ kind: 'state' }, err instanceof UnsafePathError ? err.message : `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   };
   // new events are on disk within a second (a report right after boot sees them);

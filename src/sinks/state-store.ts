@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, renameSync } from 'node:fs';
+import { readNoFollow, writeFileAtomic } from '../service/safe-file.js';
 import type { ImdsEvent, SdkInfo, V1Reason } from '../imds/event.js';
 import { containerLabel } from './capture-summary.js';
 import { originOf, scriptOf } from '../readiness/what-ran.js';
@@ -262,7 +262,7 @@ function loadStateFile(path: string, host: string, bootId: string | null, nowIso
   if (!existsSync(path)) return { state: emptyState(host, bootId), note: null };
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readNoFollow(path);
   } catch (err) {
     return { state: emptyState(host, bootId), note: `cannot read state ${path} (${(err as NodeJS.ErrnoException).code}); starting a new one` };
   }
@@ -308,15 +308,6 @@ export function parseState(text: string): DaemonState | null {
 
 /** Atomic save: write a temp file, fsync, rename. */
 export function saveState(path: string, state: DaemonState): void {
-  const dir = dirname(path);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 });
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  // a random temporary name (O_EXCL, never through a symlink) in a directory only we can write (src/service/safe-file.ts)
+  writeFileAtomic(path, `${JSON.stringify(state)}\n`);
 }
