@@ -68,7 +68,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   try {
     lock = await acquireDaemonLock();
   } catch (err) {
-    if (err instanceof AlreadyRunningError) throw new CliError(err.message, err.code);
+    if (err instanceof AlreadyRunningError || err instanceof UnsafePathError) throw new CliError(err.message, err.code);
     throw err;
   }
   try {
