@@ -5,7 +5,7 @@ import { ImdswatchError } from '../errors/catalogue.js';
 
 /**
  * The files the daemon writes as root (or as the imdswatch user), opened so that another
- * local user cannot turn a write against a file of root's (docs/design.md#files):
+ * local user cannot turn a write against a file of root's (docs/design.md#security):
  *
  * - the directory is refused (E_UNSAFE_PATH, one line) when another user could change what
  *   it holds: every directory on the way, symlinks followed, must belong to root or to the
