@@ -14,7 +14,9 @@ import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
-import { acquireDaemonLock, AlreadyRunningError } from '../service/single-instance.js';
+import { acquireDaemonLock, AlreadyRunningError, lockPlace } from '../service/single-instance.js';
+import { dirname } from 'node:path';
+import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 import { assertSafeDirectories, UnsafePathError } from '../service/safe-file.js';
 import { MetricsServer } from '../service/metrics-server.js';
 
@@ -71,7 +73,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   // one daemon per host, checked before anything else (metrics port, log, state, queue)
   let lock;
   try {
-    lock = await acquireDaemonLock();
+    // in /run/imdswatch, else (a read-only /run) beside the state (src/service/single-instance.ts)
+    lock = await acquireDaemonLock(lockPlace(process.env, [dirname(cfg.stateFile), dirname(DEFAULT_STATE_PATH)]));
   } catch (err) {
     if (err instanceof AlreadyRunningError || err instanceof UnsafePathError) throw new CliError(err.message, err.code);
     throw err;

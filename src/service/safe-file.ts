@@ -106,7 +106,24 @@ export function prepareDirectory(dir: string, id: Identity = self()): CheckedDir
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // one level at a time (Node's recursive mkdir loops forever where a parent exists but no child can be made, as in /proc)
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      lstatSync(d);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || d === '/') throw err;
+      missing.unshift(d);
+    }
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
   return checkDirectory(dir, id);
 }
 

@@ -2,18 +2,21 @@ import { ImdswatchError } from '../errors/catalogue.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readdirSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
-import { join } from 'node:path';
-import { prepareDirectory } from './safe-file.js';
+import { dirname, join } from 'node:path';
+import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
+import { checkDirectory, prepareDirectory, UnsafePathError } from './safe-file.js';
 
 /**
  * One imdswatch daemon per network namespace (the scope of the gate's rules and its
  * NFQUEUE): two daemons would fight over both, and the second would log every call again.
  *
  * The lock lives in a directory only root or the daemon's user can write — the unit's
- * RuntimeDirectory /run/imdswatch (created 0700 when run by hand as root), checked like every
- * file the daemon writes (src/service/safe-file.ts) — so no other local user can hold it, or
- * make a daemon refuse to start (docs/design.md#security). It used to be the abstract socket
- * `@imdswatch-daemon`, which any user could bind first; that name is ignored now.
+ * RuntimeDirectory /run/imdswatch (created 0700 when run by hand as root); where /run cannot
+ * be written (a container with a read-only root) the state file's directory — checked like
+ * every file the daemon writes (src/service/safe-file.ts), so no other local user can hold
+ * it, or make a daemon refuse to start (docs/design.md#security). Every daemon and `scan`
+ * look in all of these. It used to be the abstract socket `@imdswatch-daemon`, which any
+ * user could bind first; that name is ignored now.
  *
  * Each daemon binds a listening unix socket of its own, `daemon-n<netns>-p<pid>-<random>.sock`
  * (made under a temporary name and renamed, so a visible one always listens), then looks for
@@ -46,21 +49,26 @@ export class AlreadyRunningError extends ImdswatchError<'E_DAEMON_RUNNING'> {
 }
 
 export interface LockPlace {
-  /** the directory (default IMDSWATCH_RUN_DIR, else /run/imdswatch) */
-  dir: string;
+  /** where daemons register, in order of preference; all are searched for other daemons */
+  dirs: string[];
   /** the network namespace's id (inode of /proc/self/ns/net) */
   netns: string;
 }
 
-/** where this process's lock is: IMDSWATCH_RUN_DIR (tests, setups without /run) or /run/imdswatch, and its network namespace */
-export function lockPlace(env: NodeJS.ProcessEnv = process.env): LockPlace {
+/**
+ * This process's lock place: IMDSWATCH_RUN_DIR alone when set (tests, unusual setups), else
+ * /run/imdswatch then `stateDirs` (default: the default state file's directory); and its
+ * network namespace.
+ */
+export function lockPlace(env: NodeJS.ProcessEnv = process.env, stateDirs: string[] = [dirname(DEFAULT_STATE_PATH)]): LockPlace {
   let netns = 'unknown';
   try {
     netns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? netns;
   } catch {
     /* no /proc: one namespace as far as we can tell */
   }
-  return { dir: env.IMDSWATCH_RUN_DIR || DEFAULT_RUN_DIR, netns };
+  const dirs = env.IMDSWATCH_RUN_DIR ? [env.IMDSWATCH_RUN_DIR] : [...new Set([DEFAULT_RUN_DIR, ...stateDirs])];
+  return { dirs, netns };
 }
 
 const NAME = /^daemon-n([0-9a-z]+)-p(\d+)-[0-9a-f]+\.sock$/;
@@ -82,28 +90,47 @@ function probe(path: string): Promise<'live' | 'dead' | 'gone'> {
 
 /** the pids of the live daemons registered in `place` (other than `own`); removes dead daemons' sockets */
 export async function liveDaemons(place: LockPlace, own: string | null = null): Promise<number[]> {
-  let names: string[];
-  try {
-    names = readdirSync(place.dir);
-  } catch {
-    return [];
-  }
   const pids: number[] = [];
-  for (const name of names) {
-    const m = NAME.exec(name);
-    if (!m || m[1] !== place.netns || name === own) continue;
-    const path = join(place.dir, name);
-    const r = await probe(path);
-    if (r === 'live') pids.push(Number(m[2]));
-    else if (r === 'dead') {
-      try {
-        unlinkSync(path);
-      } catch {
-        /* not ours to remove (scan as another user), or gone already */
+  for (const dir of place.dirs) {
+    let names: string[];
+    try {
+      // a directory another user could write holds no lock: what is in it is not obeyed
+      checkDirectory(dir);
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = NAME.exec(name);
+      if (!m || m[1] !== place.netns || name === own) continue;
+      const path = join(dir, name);
+      const r = await probe(path);
+      if (r === 'live') pids.push(Number(m[2]));
+      else if (r === 'dead') {
+        try {
+          unlinkSync(path);
+        } catch {
+          /* not ours to remove (scan as another user), or gone already */
+        }
       }
     }
   }
   return pids;
+}
+
+/** the first directory of the place that is there (or can be made) and safe; UnsafePathError for an unsafe one */
+function registerDir(place: LockPlace): string {
+  const failed: string[] = [];
+  for (const dir of place.dirs) {
+    try {
+      prepareDirectory(dir);
+      return dir;
+    } catch (err) {
+      if (err instanceof UnsafePathError) throw err;
+      failed.push(`${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  throw new Error(`no directory for the single-instance lock: ${failed.join(', ')}; set IMDSWATCH_RUN_DIR to one only root or the daemon's user can write`);
 }
 
 function listen(path: string): Promise<Server> {
@@ -128,15 +155,15 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * holder; UnsafePathError when the directory could be written by another user.
  */
 export async function acquireDaemonLock(place: LockPlace = lockPlace()): Promise<InstanceLock> {
-  prepareDirectory(place.dir);
+  const dir = registerDir(place);
   let last: number | null = null;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const before = await liveDaemons(place);
     if (before.length > 0) throw new AlreadyRunningError(before[0]!);
-    const rand = randomBytes(8).toString('hex');
+    const rand = randomBytes(6).toString('hex');
     const name = `daemon-n${place.netns}-p${process.pid}-${rand}.sock`;
-    const tmp = join(place.dir, `.tmp-${rand}.sock`);
-    const path = join(place.dir, name);
+    const tmp = join(dir, `.tmp-${rand}.sock`);
+    const path = join(dir, name);
     const server = await listen(tmp);
     const drop = () => {
       server.close();
