@@ -65,8 +65,8 @@ export class MetricsServer {
           if (++failures === 1) {
             this.log.warn(
               { kind: 'metrics', listener: 'tcp', code: err.code ?? 'error' },
-              `cannot serve metrics on ${host}:${port} (${err.code ?? 'error'}): capture goes on; trying again every ≤${RETRY_MAX_MS / 1000} s. ` +
-                'Another program holds the port — any local user can bind it and serve Prometheus what it likes; metricsSocket cannot be taken (README "Security")',
+              `cannot serve metrics on ${host}:${port} (${err.code ?? 'error'}): capture goes on; trying again every ≤${RETRY_MAX_MS / 1000} s` +
+                (err.code === 'EADDRINUSE' ? '. Another program holds the port — any local user can bind it and serve Prometheus what it likes; metricsSocket cannot be taken (README "Security")' : ''),
             );
           }
           if (!this.closed) {
