@@ -12,7 +12,11 @@ import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
-import { acquireDaemonLock, AlreadyRunningError } from '../service/single-instance.js';
+import { acquireDaemonLock, AlreadyRunningError, lockPlace } from '../service/single-instance.js';
+import { dirname } from 'node:path';
+import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
+import { assertSafeDirectories, UnsafePathError } from '../files/safe-file.js';
+import { MetricsServer } from '../service/metrics-server.js';
 
 function bootId(): string | null {
   try {
@@ -34,6 +38,8 @@ export function registerDaemonCommand(program: Command): void {
     .option('--state-file <path>', `state for \`imdswatch report\` (default ${DAEMON_DEFAULTS.stateFile})`)
     .option('--metrics <port|off>', `Prometheus metrics port on 127.0.0.1, or off (default ${DAEMON_DEFAULTS.metricsPort})`)
     .option('--metrics-host <addr>', `metrics listen address (default ${DAEMON_DEFAULTS.metricsHost})`)
+    .option('--metrics-socket <path|off>', 'also serve metrics on this unix socket, mode 0660 (default off; README "Security")')
+    .option('--metrics-socket-group <group>', `group of the metrics socket (default ${DAEMON_DEFAULTS.metricsSocketGroup})`)
     .option('--no-stdout', 'do not copy events to stdout (journald)')
     .addHelpText(
       'after',
@@ -52,6 +58,8 @@ Signals: SIGTERM/SIGINT flush the state and exit 0; SIGHUP reopens the log file 
         stateFile: o.stateFile,
         metricsPort: o.metrics,
         metricsHost: o.metricsHost,
+        metricsSocket: o.metricsSocket,
+        metricsSocketGroup: o.metricsSocketGroup,
         stdout: o.stdout === false ? false : undefined,
       };
       const cfg = resolveDaemonConfig(flags, process.env, o.config as string | undefined);
@@ -63,9 +71,10 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   // one daemon per host, checked before anything else (metrics port, log, state, queue)
   let lock;
   try {
-    lock = await acquireDaemonLock();
+    // in /run/imdswatch, else (a read-only /run) beside the state (src/service/single-instance.ts)
+    lock = await acquireDaemonLock(lockPlace(process.env, [dirname(cfg.stateFile), dirname(DEFAULT_STATE_PATH)]));
   } catch (err) {
-    if (err instanceof AlreadyRunningError) throw new CliError(err.message, err.code);
+    if (err instanceof AlreadyRunningError || err instanceof UnsafePathError) throw new CliError(err.message, err.code);
     throw err;
   }
   try {
@@ -76,7 +85,14 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
 }
 
 async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
-  const metrics = cfg.metricsPort === null ? null : new Metrics();
+  // a log or state directory another user could plant a symlink in is refused in one line (docs/design.md#security)
+  try {
+    assertSafeDirectories([cfg.logFile, cfg.stateFile, cfg.metricsSocket]);
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw new CliError(err.message, err.code);
+    throw err;
+  }
+  const metrics = cfg.metricsPort === null && cfg.metricsSocket === null ? null : new Metrics();
   const log = new EventLog({ file: cfg.logFile, maxBytes: cfg.logMaxBytes, maxFiles: cfg.logMaxFiles, stdout: cfg.stdout });
   const now = () => new Date().toISOString();
   const loaded = loadState(cfg.stateFile, hostname(), bootId(), now());
@@ -84,12 +100,17 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   if (loaded.note) log.logger.error({ kind: 'state' }, loaded.note);
   touchWindow(state, now(), true);
 
-  if (metrics && cfg.metricsPort !== null) {
+  // capture never waits for the metrics listener: a port another user took is retried in the background (docs/design.md#security)
+  const metricsServer = metrics ? new MetricsServer(metrics, log.logger) : null;
+  if (metricsServer && cfg.metricsPort !== null) await metricsServer.startTcp(cfg.metricsPort, cfg.metricsHost);
+  if (metricsServer && cfg.metricsSocket !== null) {
     try {
-      const port = await metrics.listen(cfg.metricsPort, cfg.metricsHost);
-      log.logger.info({ kind: 'metrics', port }, `metrics on http://${cfg.metricsHost}:${port}/metrics`);
+      await metricsServer.startUnix(cfg.metricsSocket, cfg.metricsSocketGroup);
     } catch (err) {
-      throw new CliError(`cannot serve metrics on ${cfg.metricsHost}:${cfg.metricsPort} (${(err as NodeJS.ErrnoException).code}); choose another --metrics port or --metrics off`);
+      await metricsServer.close();
+      log.close();
+      if (err instanceof UnsafePathError) throw new CliError(err.message, err.code);
+      throw err;
     }
   }
 
@@ -111,7 +132,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
       onGateRecord: metrics ? (r) => metrics.gateHolds.observe(r.holdMs / 1000) : undefined,
     });
   } catch (err) {
-    await metrics?.close();
+    await metricsServer?.close();
     log.close();
     // an interface that cannot be opened may not exist yet (early boot, renamed NIC): retry
     if (err instanceof LiveCaptureError) throw new CliError(err.message, err.code, err.code === 'E_CAPTURE_OPEN_FAILED' ? EXIT_RETRY : EXIT_TROUBLE);
@@ -137,7 +158,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     try {
       saveState(cfg.stateFile, state);
     } catch (err) {
-      log.logger.error({ kind: 'state' }, `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      log.logger.error({ kind: 'state' }, err instanceof UnsafePathError ? err.message : `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   };
   // new events are on disk within a second (a report right after boot sees them);
@@ -171,6 +192,6 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   metrics?.setCaptureRunning(false);
   report();
   save();
-  await metrics?.close();
+  await metricsServer?.close();
   log.close();
 }

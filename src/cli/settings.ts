@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { CliError } from './exit-codes.js';
 import { DEFAULT_METRICS_PORT } from '../sinks/metrics.js';
+import { DEFAULT_METRICS_GROUP } from '../service/metrics-server.js';
 import {
   DEFAULT_CONFIG_FILE,
   DEFAULT_GATE_BUDGET_MS,
@@ -32,6 +33,9 @@ export interface Settings {
   /** null: metrics off */
   metricsPort: number | null;
   metricsHost: string;
+  /** unix socket for metrics (0660, group metricsSocketGroup); null: none */
+  metricsSocket: string | null;
+  metricsSocketGroup: string;
   stdout: boolean;
   /** seconds between state saves */
   saveIntervalSec: number;
@@ -87,6 +91,8 @@ export const SETTINGS: { [K in Name]: Setting<K> } = {
   stateFile: { env: 'IMDSWATCH_STATE_FILE', flag: '--state-file', default: DEFAULT_STATE_PATH, takes: 'a path', parse: text },
   metricsPort: { env: 'IMDSWATCH_METRICS', flag: '--metrics', default: DEFAULT_METRICS_PORT, takes: 'a port number or "off"', parse: orOff(int(0, 65535)) },
   metricsHost: { env: 'IMDSWATCH_METRICS_HOST', flag: '--metrics-host', default: '127.0.0.1', takes: 'an address to listen on', parse: text },
+  metricsSocket: { env: 'IMDSWATCH_METRICS_SOCKET', flag: '--metrics-socket', default: null, takes: 'an absolute path or "off"', parse: orOff((v) => (typeof v === 'string' && v.startsWith('/') ? v : undefined)) },
+  metricsSocketGroup: { env: 'IMDSWATCH_METRICS_SOCKET_GROUP', flag: '--metrics-socket-group', default: DEFAULT_METRICS_GROUP, takes: 'a group name or number', parse: (v) => (typeof v === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(v) ? v : typeof v === 'number' && Number.isInteger(v) && v >= 0 ? String(v) : undefined) },
   stdout: { env: 'IMDSWATCH_STDOUT', flag: '--stdout', default: true, takes: 'true or false', parse: bool },
   saveIntervalSec: { env: 'IMDSWATCH_SAVE_INTERVAL', flag: null, default: 10, takes: 'seconds from 1 to 3600', parse: int(1, 3600) },
 };

@@ -1,21 +1,39 @@
 import { ImdswatchError } from '../errors/catalogue.js';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, readdirSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
+import { checkDirectory, prepareDirectory, UnsafePathError } from '../files/safe-file.js';
 
 /**
- * One imdswatch daemon per host (issue #11, item 3). Two daemons would fight over the
- * NFQUEUE and the gate's rules, and the second would append unattributed duplicates of
- * every call to the same log, so reports counted each call twice.
+ * One imdswatch daemon per network namespace (the scope of the gate's rules and its
+ * NFQUEUE): two daemons would fight over both, and the second would log every call again.
  *
- * The lock is an abstract-namespace Unix socket (`@imdswatch-daemon`): binding it is
- * atomic, the kernel releases it when the holder dies (no stale pid file after a
- * SIGKILL or a crash), and it needs no writable path (the unit is ProtectSystem=strict).
- * Abstract names are per network namespace — one per host network, which is exactly
- * the scope of the gate and its queue. A client connecting to it is sent the holder's
- * pid, so the refusal can name it.
+ * The lock lives in a directory only root or the daemon's user can write — the unit's
+ * RuntimeDirectory /run/imdswatch (created 0700 when run by hand as root); where /run cannot
+ * be written (a container with a read-only root) the state file's directory — checked like
+ * every file the daemon writes (src/files/safe-file.ts), so no other local user can hold
+ * it, or make a daemon refuse to start (docs/design.md#security). Every daemon and `scan`
+ * look in all of these. It used to be the abstract socket `@imdswatch-daemon`, which any
+ * user could bind first; that name is ignored now.
+ *
+ * Each daemon binds a listening unix socket of its own, `daemon-n<netns>-p<pid>-<random>.sock`
+ * (made under a temporary name and renamed, so a visible one always listens), then looks for
+ * others of its namespace: a socket that refuses connections is a dead daemon's and is removed;
+ * one that answers is a live daemon. Seen before registering: refuse, naming its pid. Seen
+ * after: both started at once — step back for a random moment and try again. Of two daemons
+ * the later one to register always sees the earlier one, so two never both hold it. The
+ * kernel frees nothing here: a SIGKILLed daemon's socket stays until the next daemon (or
+ * systemd, which empties the RuntimeDirectory at every stop) removes it.
  */
-export const DAEMON_LOCK_NAME = 'imdswatch-daemon';
+export const DEFAULT_RUN_DIR = '/run/imdswatch';
+const ATTEMPTS = 5;
+const PROBE_MS = 500;
 
 export interface InstanceLock {
+  /** the socket file this daemon holds */
+  readonly path: string;
   release(): void;
 }
 
@@ -30,64 +48,155 @@ export class AlreadyRunningError extends ImdswatchError<'E_DAEMON_RUNNING'> {
   }
 }
 
-/** Take the host's daemon lock, or throw AlreadyRunningError naming the holder. */
-export async function acquireDaemonLock(name = DAEMON_LOCK_NAME): Promise<InstanceLock> {
-  const server: Server = createServer((sock) => {
+export interface LockPlace {
+  /** where daemons register, in order of preference; all are searched for other daemons */
+  dirs: string[];
+  /** the network namespace's id (inode of /proc/self/ns/net) */
+  netns: string;
+}
+
+/**
+ * This process's lock place: IMDSWATCH_RUN_DIR alone when set (tests, unusual setups), else
+ * /run/imdswatch then `stateDirs` (default: the default state file's directory); and its
+ * network namespace.
+ */
+export function lockPlace(env: NodeJS.ProcessEnv = process.env, stateDirs: string[] = [dirname(DEFAULT_STATE_PATH)]): LockPlace {
+  let netns = 'unknown';
+  try {
+    netns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? netns;
+  } catch {
+    /* no /proc: one namespace as far as we can tell */
+  }
+  const dirs = env.IMDSWATCH_RUN_DIR ? [env.IMDSWATCH_RUN_DIR] : [...new Set([DEFAULT_RUN_DIR, ...stateDirs])];
+  return { dirs, netns };
+}
+
+const NAME = /^daemon-n([0-9a-z]+)-p(\d+)-[0-9a-f]+\.sock$/;
+
+/** a live daemon's socket in this namespace: true when it answers (or cannot be asked: EACCES, a full backlog, no answer) */
+function probe(path: string): Promise<'live' | 'dead' | 'gone'> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ path });
+    const done = (r: 'live' | 'dead' | 'gone') => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done('live'), PROBE_MS);
+    sock.on('connect', () => done('live'));
+    sock.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'dead' : err.code === 'ENOENT' ? 'gone' : 'live'));
+  });
+}
+
+/** the pids of the live daemons registered in `place` (other than `own`); removes dead daemons' sockets */
+export async function liveDaemons(place: LockPlace, own: string | null = null): Promise<number[]> {
+  const pids: number[] = [];
+  for (const dir of place.dirs) {
+    let names: string[];
+    try {
+      // a directory another user could write holds no lock: what is in it is not obeyed
+      checkDirectory(dir);
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = NAME.exec(name);
+      if (!m || m[1] !== place.netns || name === own) continue;
+      const path = join(dir, name);
+      const r = await probe(path);
+      if (r === 'live') pids.push(Number(m[2]));
+      else if (r === 'dead') {
+        try {
+          unlinkSync(path);
+        } catch {
+          /* not ours to remove (scan as another user), or gone already */
+        }
+      }
+    }
+  }
+  return pids;
+}
+
+/** the first directory of the place that is there (or can be made) and safe; UnsafePathError for an unsafe one */
+function registerDir(place: LockPlace): string {
+  const failed: string[] = [];
+  for (const dir of place.dirs) {
+    try {
+      prepareDirectory(dir);
+      return dir;
+    } catch (err) {
+      if (err instanceof UnsafePathError) throw err;
+      failed.push(`${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  throw new Error(`no directory for the single-instance lock: ${failed.join(', ')}; set IMDSWATCH_RUN_DIR to one only root or the daemon's user can write`);
+}
+
+function listen(path: string): Promise<Server> {
+  const server = createServer((sock) => {
     sock.on('error', () => {});
     sock.end(`${process.pid}\n`);
   });
-  server.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(err);
-    server.once('error', onError);
-    server.listen({ path: `\0${name}` }, () => {
-      server.off('error', onError);
-      resolve();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ path }, () => {
+      server.off('error', reject);
+      server.on('error', () => {});
+      resolve(server);
     });
-  }).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new AlreadyRunningError(await holderPid(name));
-    throw err;
   });
-  server.unref();
-  return {
-    release() {
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Take the daemon lock of this network namespace, or throw AlreadyRunningError naming the
+ * holder; UnsafePathError when the directory could be written by another user.
+ */
+export async function acquireDaemonLock(place: LockPlace = lockPlace()): Promise<InstanceLock> {
+  const dir = registerDir(place);
+  let last: number | null = null;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const before = await liveDaemons(place);
+    if (before.length > 0) throw new AlreadyRunningError(before[0]!);
+    const rand = randomBytes(6).toString('hex');
+    const name = `daemon-n${place.netns}-p${process.pid}-${rand}.sock`;
+    const tmp = join(dir, `.tmp-${rand}.sock`);
+    const path = join(dir, name);
+    const server = await listen(tmp);
+    const drop = () => {
       server.close();
-    },
-  };
-}
-
-/** The pid of the daemon holding the lock, null when none holds it (or it does not answer within timeoutMs). */
-export function holderPid(name = DAEMON_LOCK_NAME, timeoutMs = 500): Promise<number | null> {
-  return new Promise((resolve) => {
-    let text = '';
-    const sock = createConnection({ path: `\0${name}` });
-    const done = (pid: number | null) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(pid);
+      for (const p of [tmp, path]) {
+        try {
+          unlinkSync(p);
+        } catch {
+          /* gone */
+        }
+      }
     };
-    const timer = setTimeout(() => done(null), timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      text += d;
-      if (text.length > 32) done(null);
-    });
-    sock.on('end', () => {
-      const pid = Number.parseInt(text.trim(), 10);
-      done(Number.isSafeInteger(pid) && pid > 0 ? pid : null);
-    });
-    sock.on('error', () => done(null));
-  });
+    try {
+      chmodSync(tmp, 0o600);
+      renameSync(tmp, path);
+    } catch (err) {
+      drop();
+      throw err;
+    }
+    const after = await liveDaemons(place, name);
+    if (after.length === 0) {
+      server.unref();
+      return { path, release: drop };
+    }
+    // another daemon registered at the same moment: step back, then look again
+    last = after[0]!;
+    drop();
+    await pause(20 + Math.floor(Math.random() * 200));
+  }
+  throw new AlreadyRunningError(last);
 }
 
-/** true when a daemon holds the lock (for `scan`, `doctor`) */
-export async function daemonRunning(name = DAEMON_LOCK_NAME): Promise<{ running: boolean; pid: number | null }> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ path: `\0${name}` });
-    sock.on('connect', () => {
-      sock.destroy();
-      void holderPid(name).then((pid) => resolve({ running: true, pid }));
-    });
-    sock.on('error', () => resolve({ running: false, pid: null }));
-  });
+/** whether a daemon holds the lock of this network namespace, and its pid (for `scan`) */
+export async function daemonRunning(place: LockPlace = lockPlace()): Promise<{ running: boolean; pid: number | null }> {
+  const pids = await liveDaemons(place);
+  return pids.length > 0 ? { running: true, pid: pids[0]! } : { running: false, pid: null };
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from '../ledger/container-label.js';
@@ -36,6 +36,7 @@ export class Metrics {
   private readonly captureUp: Gauge<never>;
   private readonly logLinesDropped: Gauge<never>;
   private readonly gateRuleRepairs: Gauge<never>;
+  private readonly listenFailures: Counter<'listener'>;
   private readonly stageCounters: Counter<'stage' | 'counter'>;
   private readonly stageGauges: Gauge<'stage' | 'counter'>;
   private readonly seenSoftware = new Set<string>();
@@ -74,6 +75,12 @@ export class Metrics {
       registers: r,
     });
     this.stageGauges = new Gauge({ name: 'imdswatch_stage_gauge', help: 'Current sizes in the pipeline stages (active flows, cached SDK answers, clients followed for v1 reasons)', labelNames: ['stage', 'counter'], registers: r });
+    this.listenFailures = new Counter({
+      name: 'imdswatch_metrics_listen_failures_total',
+      help: 'Times the metrics server could not listen (listener="tcp": the port is taken, maybe by another local user; "unix": the socket). Capture never waits for it; tcp is retried',
+      labelNames: ['listener'],
+      registers: r,
+    });
     const buildInfo = new Gauge({ name: 'imdswatch_build_info', help: 'imdswatch version (always 1)', labelNames: ['version'], registers: r });
     buildInfo.set({ version: VERSION }, 1);
   }
@@ -140,28 +147,35 @@ export class Metrics {
     this.logLinesDropped.set(n);
   }
 
-  /** serve /metrics and /healthz on host:port (127.0.0.1 by default) */
+  countListenFailure(listener: 'tcp' | 'unix'): void {
+    this.listenFailures.inc({ listener });
+  }
+
+  /** the HTTP handler of /metrics and /healthz (src/service/metrics-server.ts serves it on TCP and a unix socket) */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url === '/metrics') {
+      this.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': this.registry.contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end('metrics unavailable\n');
+        },
+      );
+    } else if (req.url === '/healthz') {
+      res.writeHead(this.captureRunning ? 200 : 503, { 'Content-Type': 'text/plain' });
+      res.end(this.captureRunning ? 'ok\n' : 'capture not running\n');
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('try /metrics or /healthz\n');
+    }
+  };
+
+  /** serve /metrics and /healthz on host:port (127.0.0.1 by default); rejects when it cannot listen */
   listen(port: number, host = '127.0.0.1'): Promise<number> {
-    this.server = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        this.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { 'Content-Type': this.registry.contentType });
-            res.end(text);
-          },
-          () => {
-            res.writeHead(500);
-            res.end('metrics unavailable\n');
-          },
-        );
-      } else if (req.url === '/healthz') {
-        res.writeHead(this.captureRunning ? 200 : 503, { 'Content-Type': 'text/plain' });
-        res.end(this.captureRunning ? 'ok\n' : 'capture not running\n');
-      } else {
-        res.writeHead(404, { 'Content-Type': 'text/plain' });
-        res.end('try /metrics or /healthz\n');
-      }
-    });
+    this.server = createServer(this.handle);
     return new Promise((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => {

@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { openAppend, UnsafePathError } from '../files/safe-file.js';
 
 /**
  * An append-only log file with size-based rotation (`log`, `log.1` … `log.N`), mode
@@ -9,7 +9,9 @@ import { dirname } from 'node:path';
  * nothing. At a few calls a second one write per line was a measurable share of the live
  * daemon's CPU (#14). A write error (disk full, directory gone) stops file logging with one
  * reported error instead of crashing, and counts the lines not written as dropped;
- * `reopen()` (SIGHUP, after logrotate moved the file) tries again.
+ * `reopen()` (SIGHUP, after logrotate moved the file) tries again. Every open goes through
+ * src/files/safe-file.ts: never through a symlink, never in a directory another user can
+ * write (a planted link or FIFO is refused with one error; capture goes on).
  */
 export interface RotatingFileOptions {
   path: string;
@@ -116,14 +118,13 @@ export class RotatingFile {
 
   private open(): void {
     try {
-      const dir = dirname(this.opts.path);
-      if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-      this.fd = openSync(this.opts.path, 'a', 0o600);
-      chmodSync(this.opts.path, 0o600);
-      this.size = fstatSync(this.fd).size;
+      const { fd, size } = openAppend(this.opts.path);
+      this.fd = fd;
+      this.size = size;
     } catch (err) {
       this.fd = null;
-      this.fail(`cannot open ${this.opts.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}; check the directory exists and is writable by this user (imdswatch doctor)`);
+      if (err instanceof UnsafePathError) this.fail(`${err.message}; file logging stopped (events still go to stdout and metrics)`);
+      else this.fail(`cannot open ${this.opts.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}; check the directory exists and is writable by this user (imdswatch doctor)`);
     }
   }
 

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, renameSync } from 'node:fs';
+import { readNoFollow, writeFileAtomic } from '../files/safe-file.js';
 import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
 import { emptyState, parseState, type DaemonState } from '../ledger/ledger.js';
 
@@ -43,7 +43,7 @@ function loadStateFile(path: string, host: string, bootId: string | null, nowIso
   if (!existsSync(path)) return { state: emptyState(host, bootId), note: null };
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readNoFollow(path);
   } catch (err) {
     return { state: emptyState(host, bootId), note: `cannot read state ${path} (${(err as NodeJS.ErrnoException).code}); starting a new one` };
   }
@@ -63,15 +63,6 @@ function loadStateFile(path: string, host: string, bootId: string | null, nowIso
 
 /** Atomic save: write a temp file, fsync, rename. */
 export function saveState(path: string, state: DaemonState): void {
-  const dir = dirname(path);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 });
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  // a random temporary name (O_EXCL, never through a symlink) in a directory only we can write (src/files/safe-file.ts)
+  writeFileAtomic(path, `${JSON.stringify(state)}\n`);
 }

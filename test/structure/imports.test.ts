@@ -13,6 +13,7 @@ const SRC = resolve(__dirname, '../../src');
 /** lowest first; a folder may import its own files and folders of a lower rank only */
 export const LAYERS: string[][] = [
   ['domain', 'errors', 'text'],
+  ['files'],
   ['source'],
   ['decode'],
   ['tcp'],
