@@ -1,0 +1,169 @@
+import type { Socket } from 'node:net';
+import { ProcCorrelator } from '../enrich/process/proc-correlator.js';
+import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
+import type { ProcessInfo } from '../imds/event.js';
+import { missingTools, OwnedTable, tableName, type EnforceRule } from './owned-table.js';
+import { Responder, type Decision } from './responder.js';
+import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, resolveSelection, type Selection, type Workload } from './workload.js';
+
+/**
+ * `imdswatch enforce`: HttpTokens=required for the selected workloads only
+ * (docs/design.md#enforce). Stages: resolve each selection to a cgroup v2 path, start one
+ * responder per workload, then install the owned nft table that redirects that workload's
+ * IMDS connections to it. Any failure before the table is in place undoes what was started.
+ */
+export const MARK_REJECTED = 'rejected by imdswatch enforce';
+export const MARK_WOULD_REJECT = 'would be rejected by imdswatch enforce';
+
+/** one enforce decision as the CLI writes it (NDJSON); never a header value or a body */
+export interface EnforceEvent {
+  type: 'enforce';
+  time: string;
+  verdict: 'rejected' | 'would-reject';
+  /** "rejected by imdswatch enforce" / "would be rejected by imdswatch enforce": not IMDS's own 401 */
+  note: string;
+  workload: string;
+  method: string;
+  path: string;
+  /** the client's connection: "10.0.0.5:41234 -> 169.254.169.254:80" */
+  connection: string;
+  pid: number | null;
+  exe: string | null;
+  unit: string | null;
+  container: string | null;
+}
+
+export interface WorkloadSummary {
+  workload: string;
+  cgroup: string;
+  rejected: number;
+  wouldReject: number;
+  passed: number;
+  /** distinct "METHOD PATH by EXE" that were (or would be) rejected, most 20 */
+  calls: string[];
+}
+
+export interface EnforceOptions {
+  selections: Selection[];
+  dryRun: boolean;
+  cgroupRoot?: string;
+  onEvent: (e: EnforceEvent) => void;
+  /** the rules went away while running (nft died): enforcement is off */
+  onLost?: (why: string) => void;
+  /** look up the process behind a client socket; default /proc via ProcCorrelator */
+  owner?: (d: Decision) => ProcessInfo | null;
+}
+
+export interface EnforceSession {
+  workloads: Workload[];
+  table: string;
+  /** the nft process owning the table (tests) */
+  nftPid: number | undefined;
+  summary(): WorkloadSummary[];
+  stop(): Promise<WorkloadSummary[]>;
+  /** process exit without an event loop: kill nft (the kernel drops the table) */
+  removeNow(): void;
+}
+
+function defaultOwner(): (d: Decision) => ProcessInfo | null {
+  let correlator: ProcCorrelator | null = null;
+  return (d) => {
+    correlator ??= new ProcCorrelator();
+    const tuple = { srcIp: d.clientIp.replace(/^::ffff:/, ''), srcPort: d.clientPort, dstIp: d.family === 4 ? IMDS_V4_TEXT : IMDS_V6_TEXT, dstPort: IMDS_PORT, ipVersion: d.family };
+    try {
+      return correlator.findSocketOwner(tuple, 100).process;
+    } catch {
+      return null;
+    }
+  };
+}
+
+export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession> {
+  if (opts.selections.length === 0) throw new EnforceError('E_ENFORCE_NO_WORKLOAD', 'name at least one workload: --unit NAME, --container NAME or --cgroup PATH');
+  const root = findCgroup2Root(opts.cgroupRoot);
+  const workloads = opts.selections.map((s) => resolveSelection(root, s));
+  for (const w of workloads) {
+    if (w.pid !== undefined && !sameNetns(w.pid)) {
+      throw new EnforceError('E_ENFORCE_NO_WORKLOAD', `${w.label} has a network namespace of its own: run imdswatch enforce in it (nsenter --net=/proc/${w.pid}/ns/net imdswatch enforce --cgroup /${w.path})`);
+    }
+  }
+  const missing = missingTools();
+  if (missing.length) throw new EnforceError('E_ENFORCE_NO_NFT', `imdswatch enforce needs ${missing.join(' and ')} (apt-get install nftables util-linux); nothing was installed`);
+  const own = cgroupOfPid('self');
+  const exclude = own && workloads.some((w) => cgroupWithin(own, w.path)) ? { path: own, level: own.split('/').length } : null;
+
+  const owner = opts.owner ?? defaultOwner();
+  const summaries = new Map<Workload, WorkloadSummary>();
+  const responders: Responder[] = [];
+  const rules: EnforceRule[] = [];
+  try {
+    for (const w of workloads) {
+      const sum: WorkloadSummary = { workload: w.label, cgroup: `/${w.path}`, rejected: 0, wouldReject: 0, passed: 0, calls: [] };
+      summaries.set(w, sum);
+      const r = new Responder({
+        dryRun: opts.dryRun,
+        onDecision: (d: Decision, s: Socket) => {
+          if (d.verdict === 'passed') {
+            sum.passed++;
+            return;
+          }
+          if (d.verdict === 'rejected') sum.rejected++;
+          else sum.wouldReject++;
+          const p = owner(d);
+          const e: EnforceEvent = {
+            type: 'enforce',
+            time: new Date().toISOString(),
+            verdict: d.verdict,
+            note: d.verdict === 'rejected' ? MARK_REJECTED : MARK_WOULD_REJECT,
+            workload: w.label,
+            method: d.method,
+            path: d.path,
+            connection: `${d.clientIp}:${d.clientPort} -> ${d.family === 4 ? IMDS_V4_TEXT : `[${IMDS_V6_TEXT}]`}:${IMDS_PORT}`,
+            pid: p?.pid ?? null,
+            exe: p?.exe ?? null,
+            unit: p?.unit ?? null,
+            container: p?.container?.name ?? p?.container?.id ?? null,
+          };
+          const call = `${d.method} ${d.path} by ${p?.exe ?? 'unknown process'}`;
+          if (!sum.calls.includes(call) && sum.calls.length < 20) sum.calls.push(call);
+          void s;
+          opts.onEvent(e);
+        },
+      });
+      responders.push(r);
+      const ports = await r.listen();
+      if (ports.port4 === null && ports.port6 === null) throw new EnforceError('E_ENFORCE_RULE_FAILED', 'cannot listen on loopback (127.0.0.1 or ::1) for the enforce responder; nothing was installed');
+      rules.push({ workload: w, port4: ports.port4, port6: ports.port6 });
+    }
+  } catch (err) {
+    await Promise.all(responders.map((r) => r.close(0)));
+    throw err;
+  }
+
+  let table: OwnedTable;
+  try {
+    table = await OwnedTable.install({ table: tableName(), rules, exclude }, { cgroupRoot: root, onLost: opts.onLost });
+  } catch (err) {
+    await Promise.all(responders.map((r) => r.close(0)));
+    throw err;
+  }
+  const summary = (): WorkloadSummary[] => [...summaries.values()].map((s) => ({ ...s, calls: [...s.calls] }));
+  return {
+    workloads,
+    table: table.spec.table,
+    nftPid: table.pid,
+    summary,
+    stop: async () => {
+      // rules first: new connections go straight to IMDS again; then let open ones finish
+      await table.remove();
+      await Promise.all(responders.map((r) => r.close()));
+      return summary();
+    },
+    removeNow: () => table.removeNow(),
+  };
+}
+
+function sameNetns(pid: number): boolean {
+  const theirs = netnsOf(pid);
+  return theirs === null || theirs === netnsOf('self');
+}
