@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { MARK_REJECTED, MARK_WOULD_REJECT, startEnforce, type WorkloadSummary } from '../enforce/enforce.js';
 import { EnforceError, type Selection } from '../enforce/workload.js';
 import { parseDuration } from './duration.js';
@@ -20,6 +20,8 @@ interface EnforceCliOptions {
   dryRun?: boolean;
   duration?: string;
   cgroupRoot?: string;
+  as?: string;
+  followStdin?: boolean;
 }
 
 export function registerEnforceCommand(program: Command): void {
@@ -32,6 +34,9 @@ export function registerEnforceCommand(program: Command): void {
     .option('--dry-run', 'let every call through; report each one that would have been rejected')
     .option('--duration <d>', 'stop after this long (e.g. 10m, 1h); default: until SIGINT/SIGTERM')
     .option('--cgroup-root <path>', 'where the cgroup v2 hierarchy is mounted (default: found in /proc/self/mounts)')
+    // how imdswatch runs itself inside a container's network namespace (src/enforce/delegate.ts)
+    .addOption(new Option('--as <label>', 'the workload label in events').hideHelp())
+    .addOption(new Option('--follow-stdin', 'stop when stdin ends').hideHelp())
     .action(async (o: EnforceCliOptions) => {
       const selections: Selection[] = [
         ...o.unit.map((name) => ({ kind: 'unit' as const, name })),
@@ -53,6 +58,7 @@ export function registerEnforceCommand(program: Command): void {
           selections,
           dryRun: o.dryRun === true,
           cgroupRoot: o.cgroupRoot,
+          labelAs: o.as,
           onEvent: write,
           onLost: (why) => {
             lost = why;
@@ -68,6 +74,11 @@ export function registerEnforceCommand(program: Command): void {
       const mode = o.dryRun ? `dry run: nothing is rejected, each call that would be is logged ("${MARK_WOULD_REJECT}")` : `token-less GET/HEAD get 401 ("${MARK_REJECTED}")`;
       for (const w of session.workloads) process.stderr.write(`imdswatch enforce: HttpTokens=required for ${w.label} (cgroup /${w.path}); ${mode}\n`);
       write({ type: 'enforce-ready', time: new Date().toISOString(), dryRun: o.dryRun === true, table: session.table, workloads: session.workloads.map((w) => ({ workload: w.label, cgroup: `/${w.path}` })) });
+      if (o.followStdin) {
+        process.stdin.on('end', () => wake?.());
+        process.stdin.on('error', () => wake?.());
+        process.stdin.resume();
+      }
       await Promise.race([waitForStop({ timeoutMs }), new Promise<void>((r) => (wake = r))]);
       const summary = await session.stop();
       process.off('exit', onExit);

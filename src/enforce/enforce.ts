@@ -4,6 +4,7 @@ import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { ProcessInfo } from '../imds/event.js';
 import { missingTools, OwnedTable, tableName, type EnforceRule } from './owned-table.js';
 import { Responder, type Decision } from './responder.js';
+import { startDelegate, type Delegate } from './delegate.js';
 import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, resolveSelection, type Selection, type Workload } from './workload.js';
 
 /**
@@ -52,13 +53,20 @@ export interface EnforceOptions {
   onLost?: (why: string) => void;
   /** look up the process behind a client socket; default /proc via ProcCorrelator */
   owner?: (d: Decision) => ProcessInfo | null;
+  /** the label of the (one) selection in events, instead of "cgroup:/PATH" (a delegate's parent names it) */
+  labelAs?: string;
+  /** the CLI entry a delegate runs (default: this process's script) */
+  cliPath?: string;
 }
 
 export interface EnforceSession {
   workloads: Workload[];
-  table: string;
+  /** this process's table; null when every workload is enforced from its own namespace */
+  table: string | null;
   /** the nft process owning the table (tests) */
   nftPid: number | undefined;
+  /** enforce processes in other network namespaces */
+  delegatePids: Array<number | undefined>;
   summary(): WorkloadSummary[];
   stop(): Promise<WorkloadSummary[]>;
   /** process exit without an event loop: kill nft (the kernel drops the table) */
@@ -81,12 +89,11 @@ function defaultOwner(): (d: Decision) => ProcessInfo | null {
 export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession> {
   if (opts.selections.length === 0) throw new EnforceError('E_ENFORCE_NO_WORKLOAD', 'name at least one workload: --unit NAME, --container NAME or --cgroup PATH');
   const root = findCgroup2Root(opts.cgroupRoot);
-  const workloads = opts.selections.map((s) => resolveSelection(root, s));
-  for (const w of workloads) {
-    if (w.pid !== undefined && !sameNetns(w.pid)) {
-      throw new EnforceError('E_ENFORCE_NO_WORKLOAD', `${w.label} has a network namespace of its own: run imdswatch enforce in it (nsenter --net=/proc/${w.pid}/ns/net imdswatch enforce --cgroup /${w.path})`);
-    }
-  }
+  const all = opts.selections.map((s) => resolveSelection(root, s));
+  if (opts.labelAs && all.length === 1) all[0]!.label = opts.labelAs;
+  // a workload in a network namespace of its own is enforced from inside it (delegate.ts)
+  const foreign = all.filter((w) => w.pid !== undefined && !sameNetns(w.pid));
+  const workloads = all.filter((w) => !foreign.includes(w));
   const missing = missingTools();
   if (missing.length) throw new EnforceError('E_ENFORCE_NO_NFT', `imdswatch enforce needs ${missing.join(' and ')} (apt-get install nftables util-linux); nothing was installed`);
   const own = cgroupOfPid('self');
@@ -140,26 +147,39 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
     throw err;
   }
 
-  let table: OwnedTable;
+  let table: OwnedTable | null = null;
   try {
-    table = await OwnedTable.install({ table: tableName(), rules, exclude }, { cgroupRoot: root, onLost: opts.onLost });
+    if (workloads.length > 0) table = await OwnedTable.install({ table: tableName(), rules, exclude }, { cgroupRoot: root, onLost: opts.onLost });
   } catch (err) {
+    await Promise.all(responders.map((r) => r.close(0)));
+    throw err;
+  }
+  const delegates: Delegate[] = [];
+  try {
+    for (const w of foreign) delegates.push(await startDelegate(w, { dryRun: opts.dryRun, cgroupRoot: root, onEvent: opts.onEvent, onLost: opts.onLost, cliPath: opts.cliPath }));
+  } catch (err) {
+    await Promise.all(delegates.map((d) => d.stop()));
+    await table?.remove();
     await Promise.all(responders.map((r) => r.close(0)));
     throw err;
   }
   const summary = (): WorkloadSummary[] => [...summaries.values()].map((s) => ({ ...s, calls: [...s.calls] }));
   return {
-    workloads,
-    table: table.spec.table,
-    nftPid: table.pid,
+    workloads: [...workloads, ...foreign],
+    table: table?.spec.table ?? null,
+    nftPid: table?.pid,
+    delegatePids: delegates.map((d) => d.pid),
     summary,
     stop: async () => {
       // rules first: new connections go straight to IMDS again; then let open ones finish
-      await table.remove();
+      const [, ...theirs] = await Promise.all([table?.remove(), ...delegates.map((d) => d.stop())]);
       await Promise.all(responders.map((r) => r.close()));
-      return summary();
+      return [...summary(), ...theirs.flat()];
     },
-    removeNow: () => table.removeNow(),
+    removeNow: () => {
+      table?.removeNow();
+      for (const d of delegates) d.removeNow();
+    },
   };
 }
 

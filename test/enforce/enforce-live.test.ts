@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, labAvailable, type Lab, type LabNs } from '../support/lab/netns.js';
@@ -150,3 +151,74 @@ function parseHeaders(response: string): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * --container for a container in a network namespace of its own: imdswatch runs itself in
+ * that namespace (src/enforce/delegate.ts). The runtime is stood in for by a `docker` script
+ * on PATH that answers `inspect` with the pid of a process in the lab's container namespace
+ * (the real Docker and Podman: test/enforce/enforce-containers.test.ts).
+ */
+describe.skipIf(!available)('imdswatch enforce --container (own network namespace, delegate)', () => {
+  let lab: Lab;
+  let bin = '';
+  let holder: Daemon | null = null;
+  const group = `iwenfc-${process.pid}`;
+  const started: Daemon[] = [];
+  const inGroup = (script: string) =>
+    run(['nsenter', `--net=/run/netns/${lab.names.container}`, 'sh', '-c', `echo $$ > ${join(ROOT!, group, 'cgroup.procs')} && ${script}`], { timeoutMs: 20_000 });
+  const tablesIn = async (ns: string): Promise<string[]> =>
+    (await run(['nsenter', `--net=/run/netns/${ns}`, 'nft', 'list', 'tables'])).stdout.split('\n').filter((l) => l.includes(TABLE_PREFIX));
+
+  beforeAll(async () => {
+    lab = await createLab({ prefix: 'iwenfc' });
+    mkdirSync(join(ROOT!, group));
+    // the "container": a process in the container namespace and the group
+    holder = await startDaemon(['nsenter', `--net=/run/netns/${lab.names.container}`, 'sh', '-c', `echo $$ > ${join(ROOT!, group, 'cgroup.procs')} && echo up && exec sleep 600`], /^up$/);
+    bin = mkdtempSync(join(tmpdir(), 'iwenf-bin-'));
+    writeFileSync(join(bin, 'docker'), `#!/bin/sh\n[ "$4" = web ] && echo ${holder.child.pid} && exit 0\nexit 1\n`, { mode: 0o755 });
+  }, 60_000);
+  afterEach(async () => {
+    for (const d of started.splice(0)) await d.stop('SIGTERM').catch(() => undefined);
+  });
+  afterAll(async () => {
+    await holder?.stop('SIGKILL');
+    await lab?.teardown();
+    if (bin) rmSync(bin, { recursive: true, force: true });
+    if (ROOT && existsSync(join(ROOT, group))) rmdirSync(join(ROOT, group));
+  });
+
+  const start = async (): Promise<Daemon> => {
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const d = await startDaemon(['nsenter', `--net=/run/netns/${lab.names.client}`, process.execPath, CLI, 'enforce', '--container', 'web'], /"type":"enforce-ready"/, { timeoutMs: 30_000, env });
+    started.push(d);
+    return d;
+  };
+
+  it('rejects the container\'s token-less GET from inside its namespace, names it, and removes everything on stop', async () => {
+    const d = await start();
+    expect(await tablesIn(lab.names.client)).toEqual([]);
+    expect(await tablesIn(lab.names.container)).toHaveLength(1);
+    expect((await inGroup(`exec curl -s -m 3 -o /dev/null -w %{http_code} ${URL}`)).stdout).toBe('401');
+    await d.stop('SIGTERM');
+    expect(d.child.exitCode).toBe(0);
+    const evs = d.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(evs.find((e) => e.type === 'enforce')).toMatchObject({ verdict: 'rejected', workload: 'container:web', exe: '/usr/bin/curl' });
+    expect(evs.find((e) => e.type === 'enforce-summary')).toMatchObject({ workloads: [{ workload: 'container:web', rejected: 1 }] });
+    expect(await tablesIn(lab.names.container)).toEqual([]);
+    expect((await inGroup(`exec curl -s -m 3 -o /dev/null -w %{http_code} ${URL}`)).stdout).toBe('200');
+  }, 60_000);
+
+  it('after SIGKILL of imdswatch the container reaches IMDS again within 3 s', async () => {
+    const d = await start();
+    expect((await inGroup(`exec curl -s -m 3 -o /dev/null -w %{http_code} ${URL}`)).stdout).toBe('401');
+    d.child.kill('SIGKILL');
+    const t0 = Date.now();
+    let code = '';
+    while (Date.now() - t0 < 3_000) {
+      code = (await inGroup(`exec curl -s -m 1 -o /dev/null -w %{http_code} ${URL}`)).stdout;
+      if (code === '200') break;
+    }
+    expect(code).toBe('200');
+    expect(await tablesIn(lab.names.container)).toEqual([]);
+  }, 60_000);
+});
