@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ describe.skipIf(!CI && !available)('imdswatch enforce --container (real Docker a
   const dir = mkdtempSync(join(tmpdir(), 'iwenf-ctr-'));
   const daemons: Daemon[] = [];
   let env: NodeJS.ProcessEnv = {};
+  const parentsBefore = runtimeParents();
 
   beforeAll(async () => {
     expect(missing, `tools missing (run .ci/install-deps): ${missing.join(', ')}`).toEqual([]);
@@ -52,6 +53,7 @@ describe.skipIf(!CI && !available)('imdswatch enforce --container (real Docker a
   afterAll(async () => {
     await host?.teardown();
     rmSync(dir, { recursive: true, force: true });
+    removeRuntimeParents(parentsBefore);
   }, 180_000);
 
   const tablesOf = async (pid: number): Promise<string[]> =>
@@ -80,3 +82,30 @@ describe.skipIf(!CI && !available)('imdswatch enforce --container (real Docker a
     }, 180_000);
   }
 });
+
+/**
+ * The parent cgroups runc makes for the containers (`docker`, `libpod_parent` with its
+ * `conmon`) in every hierarchy: those that were not there before the test are removed
+ * when empty (the runtimes leave them behind).
+ */
+function runtimeParents(): Set<string> {
+  const out = new Set<string>();
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    for (const name of ['docker', 'libpod_parent/conmon', 'libpod_parent']) {
+      const p = join('/sys/fs/cgroup', h, name);
+      if (existsSync(p)) out.add(p);
+    }
+  }
+  return out;
+}
+
+function removeRuntimeParents(before: Set<string>): void {
+  for (const p of runtimeParents()) {
+    if (before.has(p)) continue;
+    try {
+      if (readFileSync(join(p, 'cgroup.procs'), 'utf8').trim() === '') rmdirSync(p);
+    } catch {
+      /* busy or gone: leave it */
+    }
+  }
+}
