@@ -134,6 +134,14 @@ describe.skipIf(!available)('imdswatch enforce (netns, cgroup v2)', () => {
     expect(await tables('client')).toEqual([]);
   }, 60_000);
 
+  it('--duration ends the run by itself: summary, exit 0, no rule left', async () => {
+    const r = await run([...nsenter('client'), process.execPath, CLI, 'enforce', '--cgroup', GROUP, '--duration', '1s'], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(['enforce-ready', 'enforce-summary']);
+    expect(r.stderr).toMatch(/ready for HttpTokens=required/);
+    expect(await tables('client')).toEqual([]);
+  }, 60_000);
+
   it('a host without cgroup v2 (the cgroup root pointed elsewhere) gets one clear line and nothing installed', async () => {
     const r = await run([...nsenter('client'), process.execPath, CLI, 'enforce', '--cgroup', GROUP, '--cgroup-root', '/tmp'], { timeoutMs: 30_000 });
     expect(r.code).toBe(2);
