@@ -72,6 +72,7 @@ export function registerEnforceCommand(program: Command): void {
       const onExit = (): void => session.removeNow();
       process.on('exit', onExit);
       const mode = o.dryRun ? `dry run: nothing is rejected, each call that would be is logged ("${MARK_WOULD_REJECT}")` : `token-less GET/HEAD get 401 ("${MARK_REJECTED}")`;
+      for (const w of session.warnings) process.stderr.write(`imdswatch enforce: warning: ${w}\n`);
       for (const w of session.workloads) process.stderr.write(`imdswatch enforce: HttpTokens=required for ${w.label} (cgroup /${w.path}); ${mode}\n`);
       write({ type: 'enforce-ready', time: new Date().toISOString(), dryRun: o.dryRun === true, table: session.table, workloads: session.workloads.map((w) => ({ workload: w.label, cgroup: `/${w.path}` })) });
       if (o.followStdin) {

@@ -67,6 +67,8 @@ export interface EnforceSession {
   nftPid: number | undefined;
   /** enforce processes in other network namespaces */
   delegatePids: Array<number | undefined>;
+  /** what is not enforced (a family without loopback) */
+  warnings: string[];
   summary(): WorkloadSummary[];
   stop(): Promise<WorkloadSummary[]>;
   /** process exit without an event loop: kill nft (the kernel drops the table) */
@@ -103,6 +105,7 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
   const summaries = new Map<Workload, WorkloadSummary>();
   const responders: Responder[] = [];
   const rules: EnforceRule[] = [];
+  const warnings: string[] = [];
   try {
     for (const w of workloads) {
       const sum: WorkloadSummary = { workload: w.label, cgroup: `/${w.path}`, rejected: 0, wouldReject: 0, passed: 0, calls: [] };
@@ -140,6 +143,8 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
       responders.push(r);
       const ports = await r.listen();
       if (ports.port4 === null && ports.port6 === null) throw new EnforceError('E_ENFORCE_RULE_FAILED', 'cannot listen on loopback (127.0.0.1 or ::1) for the enforce responder; nothing was installed');
+      if (ports.port6 === null) warnings.push(`${w.label}: no IPv6 loopback here, so its calls to [${IMDS_V6_TEXT}] are not enforced (IPv4 is)`);
+      if (ports.port4 === null) warnings.push(`${w.label}: no IPv4 loopback here, so its calls to ${IMDS_V4_TEXT} are not enforced (IPv6 is)`);
       rules.push({ workload: w, port4: ports.port4, port6: ports.port6 });
     }
   } catch (err) {
@@ -169,6 +174,7 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
     table: table?.spec.table ?? null,
     nftPid: table?.pid,
     delegatePids: delegates.map((d) => d.pid),
+    warnings,
     summary,
     stop: async () => {
       // rules first: new connections go straight to IMDS again; then let open ones finish
