@@ -130,6 +130,7 @@ describe.skipIf(!available)('imdswatch enforce (netns, cgroup v2)', () => {
       code = (await curl('client', `-m 1 -o /dev/null -w %{http_code} ${URL}`, true)).stdout;
       if (code === '200') break;
     }
+    console.log(`enforce: after SIGKILL the group's v1 call got ${code} after ${Date.now() - t0} ms (bound 3000 ms)`);
     expect(code).toBe('200');
     expect(await tables('client')).toEqual([]);
   }, 60_000);
