@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { EnforceEvent, WorkloadSummary } from './enforce.js';
+import type { EnforceEvent, WorkloadSummary } from './events.js';
 import { EnforceError, type Workload } from './workload.js';
 
 /**

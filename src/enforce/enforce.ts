@@ -5,6 +5,7 @@ import type { ProcessInfo } from '../imds/event.js';
 import { missingTools, OwnedTable, tableName, type EnforceRule } from './owned-table.js';
 import { Responder, type Decision } from './responder.js';
 import { startDelegate, type Delegate } from './delegate.js';
+import { MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEvent, type WorkloadSummary } from './events.js';
 import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, resolveSelection, type Selection, type Workload } from './workload.js';
 
 /**
@@ -13,36 +14,7 @@ import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, reso
  * responder per workload, then install the owned nft table that redirects that workload's
  * IMDS connections to it. Any failure before the table is in place undoes what was started.
  */
-export const MARK_REJECTED = 'rejected by imdswatch enforce';
-export const MARK_WOULD_REJECT = 'would be rejected by imdswatch enforce';
-
-/** one enforce decision as the CLI writes it (NDJSON); never a header value or a body */
-export interface EnforceEvent {
-  type: 'enforce';
-  time: string;
-  verdict: 'rejected' | 'would-reject';
-  /** "rejected by imdswatch enforce" / "would be rejected by imdswatch enforce": not IMDS's own 401 */
-  note: string;
-  workload: string;
-  method: string;
-  path: string;
-  /** the client's connection: "10.0.0.5:41234 -> 169.254.169.254:80" */
-  connection: string;
-  pid: number | null;
-  exe: string | null;
-  unit: string | null;
-  container: string | null;
-}
-
-export interface WorkloadSummary {
-  workload: string;
-  cgroup: string;
-  rejected: number;
-  wouldReject: number;
-  passed: number;
-  /** distinct "METHOD PATH by EXE" that were (or would be) rejected, most 20 */
-  calls: string[];
-}
+export { MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEvent, type WorkloadSummary } from './events.js';
 
 export interface EnforceOptions {
   selections: Selection[];

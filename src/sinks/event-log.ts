@@ -1,7 +1,8 @@
 import pino, { type Logger } from 'pino';
 import type { ImdsEvent } from '../imds/event.js';
 import { RotatingFile } from './rotating-file.js';
-import { containerLabel } from './capture-summary.js';
+import { containerLabel } from '../ledger/container-label.js';
+import { logText } from '../text/sanitize.js';
 import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
 
 /**
@@ -46,16 +47,10 @@ export function withJournalPrefix(chunk: string): string {
 
 const MAX_MSG_PATH = 120;
 
-/** printable ASCII only, no query string (a path is request data) */
-function pathText(path: string): string {
-  const p = path.split('?')[0].replace(/[^\x21-\x7e]/g, '?');
-  return p.length > MAX_MSG_PATH ? `${p.slice(0, MAX_MSG_PATH - 3)}...` : p;
-}
+/** no query string (a path is request data), no space; controls visible, cut and marked (docs/design.md#sanitizer) */
+const pathText = (path: string) => logText(path.split('?')[0], MAX_MSG_PATH).replace(/ /g, '%20');
 
-const clean = (s: string, max = 80) => {
-  const t = s.replace(/[^\x20-\x7e]/g, '?');
-  return t.length > max ? `${t.slice(0, max - 3)}...` : t;
-};
+const clean = (s: string, max = 80) => logText(s, max);
 
 /** "IMDSv1 GET /latest/meta-data/ by /usr/bin/curl (cron.service, user alice)" */
 export function eventMessage(ev: ImdsEvent): string {
