@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { MARK_REJECTED, MARK_WOULD_REJECT, startEnforce, type WorkloadSummary } from '../enforce/enforce.js';
 import { EnforceError, type Selection } from '../enforce/workload.js';
+import { printable } from '../text/sanitize.js';
 import { parseDuration } from './duration.js';
 import { CliError } from './exit-codes.js';
 import { waitForStop } from './signals.js';
@@ -95,5 +96,5 @@ export function describeSummary(s: WorkloadSummary, dryRun: boolean): string {
   const n = dryRun ? s.wouldReject : s.rejected;
   if (n === 0) return `${s.workload}: ready for HttpTokens=required — no token-less call ${dryRun ? 'would have been' : 'was'} rejected; ${s.passed} passed`;
   const what = dryRun ? 'would break' : 'broke';
-  return `${s.workload}: ${what} — ${n} token-less call${n === 1 ? '' : 's'} ${dryRun ? 'would have been' : 'were'} rejected (${s.calls.join('; ')}); ${s.passed} passed`;
+  return `${s.workload}: ${what} — ${n} token-less call${n === 1 ? '' : 's'} ${dryRun ? 'would have been' : 'were'} rejected (${s.calls.map((c) => printable(c, 300)).join('; ')}); ${s.passed} passed`;
 }

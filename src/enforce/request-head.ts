@@ -1,3 +1,5 @@
+import { printable } from '../text/sanitize.js';
+
 /**
  * What `imdswatch enforce` reads of a request (docs/design.md#enforce): the method, the path
  * without its query, and whether a non-empty `X-aws-ec2-metadata-token` header is there.
@@ -20,11 +22,9 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
-/** printable, bounded path without its query (for events) */
+/** printable, bounded path without its query (for events; the shared sanitizer, docs/design.md#sanitizer) */
 export function cleanPath(raw: string): string {
-  const noQuery = raw.split('?')[0] || '/';
-  const clean = noQuery.replace(/[^\x21-\x7e]/g, '?');
-  return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
+  return printable(raw.split('?')[0] || '/', 200);
 }
 
 /**

@@ -19,6 +19,8 @@ describe('enforce: request heads', () => {
     expect(head('GET / HTTP/1.1\r\nX-aws-ec2-metadata-token:   \r\n\r\n')).toMatchObject({ hasToken: false });
     expect(head('PUT /latest/api/token HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc')).toMatchObject({ method: 'PUT', bodyLength: 3, headLength: 53 });
     expect(head('GET / HTTP/1.1\r\nHost: a\r\n')).toBeNull();
+    // a path is shown, never passed raw to a terminal (the shared sanitizer)
+    expect(head('GET /a\x1b[2Jb HTTP/1.1\r\n\r\n')).toMatchObject({ path: '/a\\x1b[2Jb' });
     expect(head('hello\r\n\r\n')).toBe('bad');
     expect(head(`GET / HTTP/1.1\r\nX: ${'a'.repeat(20_000)}`)).toBe('too-large');
   });
