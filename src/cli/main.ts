@@ -39,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<void>> = {
   report: async () => (await import('./report-command.js')).registerReportCommand(program, setExit),
   gate: async () => (await import('./gate-command.js')).registerGateCommand(program),
   doctor: async () => (await import('./doctor-command.js')).registerDoctorCommand(program, setExit),
+  enforce: async () => (await import('./enforce-command.js')).registerEnforceCommand(program),
 };
 
 /** the command named on the command line (the first argument that is not an option), if it is one of ours */

@@ -38,6 +38,11 @@ export const ERROR_CATALOGUE = {
   E_HTTP_BAD_CONTENT_LENGTH: { kind: 'counter', meaning: 'a Content-Length that is not a number or two that differ', fix: 'none needed (the stream is abandoned)' },
   E_HTTP_GAP: { kind: 'counter', meaning: 'bytes missing in a TCP stream (capture loss, snaplen): the parser resynchronises at the next message', fix: 'capture with a full snaplen (tcpdump -s 0) and a larger buffer (-B)' },
   E_HTTP_TOO_MANY_PENDING: { kind: 'counter', meaning: 'more than 256 requests on one connection without a response: later requests get no status', fix: 'none needed (pipelining flood)' },
+  E_ENFORCE_NO_CGROUP2: { kind: 'error', meaning: '`imdswatch enforce` found no cgroup v2 hierarchy (it selects workloads by their cgroup v2 path)', fix: 'boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) or mount it (mount -t cgroup2 none /sys/fs/cgroup/unified); --cgroup-root names an unusual mount point' },
+  E_ENFORCE_NO_WORKLOAD: { kind: 'error', meaning: 'the unit, container or cgroup given to `imdswatch enforce` has no cgroup v2 group (not running, misspelt, or the root)', fix: 'check the name (systemctl status UNIT, docker ps, podman ps) or give the cgroup path with --cgroup' },
+  E_ENFORCE_NO_NFT: { kind: 'error', meaning: '`imdswatch enforce` needs nft (nftables) and unshare (util-linux) and one of them is missing', fix: 'apt-get install nftables util-linux' },
+  E_ENFORCE_NO_PRIVILEGE: { kind: 'error', meaning: '`imdswatch enforce` needs root (CAP_NET_ADMIN for its nftables table, CAP_SYS_ADMIN for the private mount of the cgroup root)', fix: 'run it as root' },
+  E_ENFORCE_RULE_FAILED: { kind: 'error', meaning: 'nft refused the enforce table (kernel older than 5.12 without owner tables, no nf_nat or nft_socket cgroupv2 support)', fix: 'use a kernel with nft_socket cgroupv2 and owner tables (5.13 or later) and load nf_nat; nothing was installed' },
 } as const satisfies Record<string, { kind: 'error' | 'counter'; meaning: string; fix: string }>;
 
 /**
@@ -116,6 +121,8 @@ export type LiveCaptureErrorCode = 'E_CAPTURE_NO_CAP' | 'E_CAPTURE_OPEN_FAILED' 
 export type GateErrorCode = 'E_GATE_NO_CAP' | 'E_GATE_OPEN_FAILED' | 'E_GATE_NO_PRIVILEGE' | 'E_GATE_QUEUE_BUSY';
 /** the codes of the SYN gate's firewall rules */
 export type GateRulesErrorCode = 'E_GATE_NO_PRIVILEGE' | 'E_GATE_NO_FIREWALL_TOOL' | 'E_GATE_RULE_FAILED';
+/** the codes of `imdswatch enforce` (docs/design.md#enforce) */
+export type EnforceErrorCode = Extract<ErrorCode, `E_ENFORCE_${string}`>;
 
 /**
  * The one error class: a stable code from the catalogue and a one-line message (no stack

@@ -24,7 +24,7 @@ export const LAYERS: string[][] = [
   ['ledger'],
   ['readiness'],
   ['sinks'],
-  ['live', 'service'],
+  ['live', 'service', 'enforce'],
   ['doctor'],
   ['cli'],
 ];
