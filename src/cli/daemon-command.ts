@@ -14,6 +14,7 @@ import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
+import { describeStart, takeOverBootWatch } from '../service/boot-watch.js';
 import { acquireDaemonLock, AlreadyRunningError } from '../service/single-instance.js';
 
 function bootId(): string | null {
@@ -84,6 +85,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   const loaded = loadState(cfg.stateFile, hostname(), bootId(), now());
   const state: DaemonState = loaded.state;
   if (loaded.note) log.logger.error({ kind: 'state' }, loaded.note);
+  const earlier = state.windows.slice();
   touchWindow(state, now(), true);
 
   if (metrics && cfg.metricsPort !== null) {
@@ -124,6 +126,10 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   const flushLog = () => log.flush();
   process.on('exit', flushLog);
   metrics?.setCaptureRunning(true);
+  // the gate watches now: what the boot watch counted before goes into this window (docs/design.md#boot-watch)
+  const started = takeOverBootWatch({ bootId: state.bootId, earlier });
+  Object.assign(state.windows[state.windows.length - 1]!, started);
+  log.logger[started.unwatched?.count || started.fromBoot === false ? 'warn' : 'info']({ kind: 'boot-watch', ...started }, describeStart(started));
   // capture open, gate rules in, queue listening: units ordered after us may start now
   markReady();
   log.logger.info(
