@@ -560,12 +560,12 @@ remove_gate_rules() {
     for table in mangle raw filter; do
       local rules
       # IMDSWATCH: the gate; IMDSWATCH-EARLY: the boot watch (docs/design.md#boot-watch)
-      rules=$("$ipt" -w -t "$table" -S 2>/dev/null | grep -E -e '-j IMDSWATCH(-EARLY)?$' | sed 's/^-A /-D /' || true)
+      rules=$("$ipt" -w -t "$table" -S 2>/dev/null | grep -E -e '-j IMDSWATCH(-EARLY(-FWD)?)?$' | sed 's/^-A /-D /' || true)
       while read -r -a rule; do
         if [[ ${#rule[@]} -gt 0 ]]; then "$ipt" -w -t "$table" "${rule[@]}" 2>/dev/null || true; fi
       done <<<"$rules"
       local chain
-      for chain in IMDSWATCH IMDSWATCH-EARLY; do
+      for chain in IMDSWATCH IMDSWATCH-EARLY IMDSWATCH-EARLY-FWD; do
         if "$ipt" -w -t "$table" -nL "$chain" >/dev/null 2>&1; then
           "$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true
           "$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true

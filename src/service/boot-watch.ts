@@ -15,7 +15,9 @@ import { execRunner, GATE_TABLE, type Runner } from '../live/gate-rules.js';
  * queues or drops a SYN.
  */
 export const EARLY_CHAIN = 'IMDSWATCH-EARLY';
-export const EARLY_HOOKS = ['OUTPUT', 'FORWARD'];
+/** forwarded SYNs (containers): the owner match is valid in OUTPUT only, so they have a chain of their own (uid unknown) */
+export const EARLY_FWD_CHAIN = 'IMDSWATCH-EARLY-FWD';
+const CHAINS = [EARLY_CHAIN, EARLY_FWD_CHAIN];
 
 /** what the chain's last rule says of when it was armed (its comment) */
 export interface EarlyArming {
@@ -55,14 +57,15 @@ export function parseArming(comment: string): EarlyArming | null {
 }
 
 /**
- * Parse `iptables -t mangle -S IMDSWATCH-EARLY -v` (rules with `-c PACKETS BYTES`). A rule
- * with `--uid-owner N` counts uid N; the rule with the comment counts the rest.
+ * Parse `iptables -t mangle -S -v` (rules with `-c PACKETS BYTES`; other chains are
+ * ignored). A rule with `--uid-owner N` counts uid N; the rule with the comment counts the
+ * rest of OUTPUT, the forward chain's rule forwarded SYNs (uid unknown).
  */
 export function parseEarlyListing(listing: string): EarlyReading {
   const out: EarlyReading = { present: false, arming: null, byUid: new Map() };
   for (const line of listing.split('\n')) {
-    if (line === `-N ${EARLY_CHAIN}`) out.present = true;
-    if (!line.startsWith(`-A ${EARLY_CHAIN} `)) continue;
+    if (CHAINS.some((c) => line === `-N ${c}`)) out.present = true;
+    if (!CHAINS.some((c) => line.startsWith(`-A ${c} `))) continue;
     out.present = true;
     const c = / -c (\d+) \d+/.exec(line);
     const packets = c ? Number(c[1]) : 0;
@@ -87,7 +90,7 @@ export function parseActiveOpens(snmp: string): number | null {
 const tool = (family: 4 | 6) => (family === 4 ? 'iptables' : 'ip6tables');
 
 export function readEarlyChain(family: 4 | 6, run: Runner = execRunner): EarlyReading {
-  const r = run(tool(family), ['-w', '5', '-t', GATE_TABLE, '-S', EARLY_CHAIN, '-v']);
+  const r = run(tool(family), ['-w', '5', '-t', GATE_TABLE, '-S', '-v']);
   if (!r.ok) return { present: false, arming: null, byUid: new Map() };
   return parseEarlyListing(r.stdout);
 }
@@ -100,17 +103,19 @@ export function removeEarlyChain(run: Runner = execRunner): boolean {
     const T = ['-w', '5', '-t', GATE_TABLE];
     const listed = run(t, [...T, '-S']);
     if (!listed.ok) continue;
-    for (const line of listed.stdout.split('\n')) {
-      const m = new RegExp(`^-A (\\S+) -j ${EARLY_CHAIN}$`).exec(line);
+    const lines = listed.stdout.split('\n');
+    for (const line of lines) {
+      const m = /^-A (\S+) -j (IMDSWATCH-EARLY(?:-FWD)?)$/.exec(line);
       if (m) {
         found = true;
-        run(t, [...T, '-D', m[1]!, '-j', EARLY_CHAIN]);
+        run(t, [...T, '-D', m[1]!, '-j', m[2]!]);
       }
     }
-    if (listed.stdout.split('\n').includes(`-N ${EARLY_CHAIN}`)) {
+    for (const chain of CHAINS) {
+      if (!lines.includes(`-N ${chain}`)) continue;
       found = true;
-      run(t, [...T, '-F', EARLY_CHAIN]);
-      run(t, [...T, '-X', EARLY_CHAIN]);
+      run(t, [...T, '-F', chain]);
+      run(t, [...T, '-X', chain]);
     }
   }
   return found;
@@ -150,7 +155,7 @@ export function startWindowFields(ctx: StartContext, readings: EarlyReading[]): 
   const byUid = new Map<number | null, number>();
   for (const r of present) for (const [uid, n] of r.byUid) byUid.set(uid, (byUid.get(uid) ?? 0) + n);
   const makers = [...byUid.entries()]
-    .sort((a, b) => b[1] - a[1] || (a[0] ?? -1) - (b[0] ?? -1))
+    .sort((a, b) => b[1] - a[1] || (a[0] ?? Infinity) - (b[0] ?? Infinity))
     .map(([uid, count]) => ({ uid, pid: null, exe: null, unit: null, count, firstTs: null }));
   const unwatched: UnwatchedConnections = {
     count: makers.reduce((s, m) => s + m.count, 0),
