@@ -127,9 +127,9 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   process.on('exit', flushLog);
   metrics?.setCaptureRunning(true);
   // the gate watches now: what the boot watch counted before goes into this window (docs/design.md#boot-watch)
-  const started = takeOverBootWatch({ bootId: state.bootId, earlier });
+  const { fields: started, arming } = takeOverBootWatch({ bootId: state.bootId, earlier });
   Object.assign(state.windows[state.windows.length - 1]!, started);
-  log.logger[started.unwatched?.count || started.fromBoot === false ? 'warn' : 'info']({ kind: 'boot-watch', ...started }, describeStart(started));
+  log.logger[started.unwatched?.count || started.fromBoot === false ? 'warn' : 'info']({ kind: 'boot-watch', ...started, arming }, describeStart(started, arming));
   // capture open, gate rules in, queue listening: units ordered after us may start now
   markReady();
   log.logger.info(

@@ -138,8 +138,8 @@ export const MAX_UNWATCHED_MAKERS = 32;
 
 /**
  * The fields of the window the daemon opens at start, from the early chain's readings
- * (pure). A boot window is `fromBoot` only when the chain was armed in this boot before
- * any TCP connection was opened (so no IMDS connection can have been made unseen).
+ * (pure). A boot window is `fromBoot` only when the chain was armed before any TCP
+ * connection was opened (so no IMDS connection can have been made unseen).
  */
 export function startWindowFields(ctx: StartContext, readings: EarlyReading[]): StartWindowFields {
   const restart = ctx.bootId !== null && ctx.earlier.some((w) => w.bootId === ctx.bootId);
@@ -147,10 +147,12 @@ export function startWindowFields(ctx: StartContext, readings: EarlyReading[]): 
   if (!restart) fields.bootStart = ctx.bootStart;
   const present = readings.filter((r) => r.present);
   const arming = present.map((r) => r.arming).find((a) => a !== null) ?? null;
-  const sameBoot = arming !== null && (arming.bootId === null || ctx.bootId === null || arming.bootId === ctx.bootId);
-  if (!restart) fields.fromBoot = sameBoot && arming!.kind === 'boot' && arming!.activeOpensBefore === 0;
-  // counts from another boot's arming (a network namespace that outlived a container's
-  // boot) are still IMDS calls nobody watched: kept, but never `fromBoot`
+  // From boot: the chain was there before the first TCP connection of its network
+  // namespace, so every IMDS connection since was counted or watched. Boot ids are not
+  // compared: the sandboxed daemon (ProtectKernelTunables=) and the generator can see
+  // different ones in a container, and a chain that outlived a container's boot in a
+  // kept namespace counted that boot's calls all the same.
+  if (!restart) fields.fromBoot = arming !== null && arming.activeOpensBefore === 0;
   if (present.length === 0) return fields;
   const byUid = new Map<number | null, number>();
   for (const r of present) for (const [uid, n] of r.byUid) byUid.set(uid, (byUid.get(uid) ?? 0) + n);
@@ -180,16 +182,17 @@ export function kernelBootTime(stat?: string): string | null {
  * Read the early chain's counters and remove it: call once the gate is up (or, without a
  * gate, once the capture runs). Returns the fields for the window opened at start.
  */
-export function takeOverBootWatch(ctx: Omit<StartContext, 'bootStart'>, run: Runner = execRunner): StartWindowFields {
+export function takeOverBootWatch(ctx: Omit<StartContext, 'bootStart'>, run: Runner = execRunner): { fields: StartWindowFields; arming: EarlyArming | null } {
   const readings = [readEarlyChain(4, run), readEarlyChain(6, run)];
   removeEarlyChain(run);
-  return startWindowFields({ ...ctx, bootStart: kernelBootTime() }, readings);
+  return { fields: startWindowFields({ ...ctx, bootStart: kernelBootTime() }, readings), arming: readings.find((r) => r.arming)?.arming ?? null };
 }
 
 /** one line for the daemon's log: what the boot watch found */
-export function describeStart(f: StartWindowFields): string {
+export function describeStart(f: StartWindowFields, arming: EarlyArming | null = null): string {
   const head = f.startKind === 'restart' ? 'daemon restarted within this boot' : `first start of this boot (kernel up since ${f.bootStart ?? 'unknown'})`;
-  const watched = f.startKind === 'boot' ? (f.fromBoot ? '; watched from the boot\'s start' : '; NOT watched from the boot\'s start') : '';
+  const armed = arming ? ` (boot watch armed ${arming.uptimeSec ?? '?'} s after kernel start, ${arming.activeOpensBefore ?? 'unknown'} TCP connection(s) opened before)` : '';
+  const watched = f.startKind === 'boot' ? (f.fromBoot ? `; watched from the boot's start${armed}` : `; NOT watched from the boot's start${armed}`) : '';
   if (!f.unwatched) return `${head}${watched}; no early count (imdswatch-generator did not arm): IMDS calls before now are unknown`;
   const who = f.unwatched.makers.map((m) => `${m.count} by uid ${m.uid ?? 'unknown'}`).join(', ');
   return `${head}${watched}; ${f.unwatched.count} IMDS connection(s) made before imdswatch watched${who ? ` (${who})` : ''}`;

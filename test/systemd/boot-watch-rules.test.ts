@@ -40,7 +40,7 @@ function inNetns(script: string) {
 
 describe.skipIf(missing.length > 0)('boot watch rules (private network namespace)', () => {
   it('arms when enabled and nothing watches; counts SYNs per uid; the take-over reads them and removes the chains', () => {
-    const takeOver = `import(${JSON.stringify(join(REPO, 'dist/service/boot-watch.js'))}).then((m) => console.log("TAKEOVER " + JSON.stringify(m.takeOverBootWatch({ bootId: null, earlier: [] }))))`;
+    const takeOver = `import(${JSON.stringify(join(REPO, 'dist/service/boot-watch.js'))}).then((m) => console.log("TAKEOVER " + JSON.stringify(m.takeOverBootWatch({ bootId: null, earlier: [] }).fields)))`;
     const r = inNetns([
       'gen /tmp/a /tmp/b /tmp/c',
       'echo "armed=$(chains)"',

@@ -113,12 +113,18 @@ describe('startWindowFields', () => {
     expect(f.unwatched).toEqual({ count: 1, source: 'early-rule', makers: [{ uid: 0, pid: null, exe: null, unit: null, count: 1, firstTs: null }] });
   });
 
-  it('windows of another boot only: a boot; an arming of another boot (a network namespace that outlived it) keeps its counts but is never from boot', () => {
+  it('windows of another boot only: a boot; an arming that names another boot id (a container: the sandboxed daemon sees the host\'s) counts all the same', () => {
     const earlier = [{ start: 'a', end: 'b', bootId: OTHER_BOOT }];
     const f = startWindowFields({ bootId: OTHER_BOOT.replace('1', '9'), earlier, bootStart }, [reading()]);
     expect(f.startKind).toBe('boot');
-    expect(f.fromBoot).toBe(false);
+    expect(f.fromBoot).toBe(true);
     expect(f.unwatched?.count).toBe(4);
+  });
+
+  it('an arming whose ActiveOpens is unknown is not from boot', () => {
+    const r = reading();
+    const f = startWindowFields({ bootId: BOOT, earlier: [], bootStart }, [{ ...r, arming: { ...r.arming!, activeOpensBefore: null } }]);
+    expect(f.fromBoot).toBe(false);
   });
 
   it('armed but nothing counted: an empty unwatched record (counted, none)', () => {
@@ -138,8 +144,9 @@ describe('takeOverBootWatch', () => {
       if (args.includes('-S')) return { ok: true, stdout: cmd === 'iptables' ? (args.includes('-v') ? listing : plain) : '', stderr: '' };
       return { ok: true, stdout: '', stderr: '' };
     };
-    const f = takeOverBootWatch({ bootId: BOOT, earlier: [] }, run);
+    const { fields: f, arming } = takeOverBootWatch({ bootId: BOOT, earlier: [] }, run);
     expect(f.unwatched?.count).toBe(4);
+    expect(arming?.activeOpensBefore).toBe(0);
     expect(calls.filter((c) => / -(D|F|X) /.test(c))).toEqual([
       'iptables -w 5 -t mangle -D FORWARD -j IMDSWATCH-EARLY-FWD',
       'iptables -w 5 -t mangle -D OUTPUT -j IMDSWATCH-EARLY',
