@@ -14,7 +14,7 @@ tree=$REPO/release/stage/imdswatch-$VERSION-linux-$arch
 [[ -x $tree/bin/imdswatch ]] || { echo "build-rpm: $tree is missing: run packaging/build-release.sh first" >&2; exit 2; }
 top=$REPO/release/stage/rpm-$rpm_arch
 rm -rf "$top"; mkdir -p "$top/SPECS" "$top/RPMS" "$top/BUILD" "$top/extra"
-packaging/package-unit.sh /usr/bin/imdswatch <systemd/imdswatch.service >"$top/extra/imdswatch.service"
+packaging/package-unit.sh /usr/bin/imdswatch /usr/lib/systemd/system-generators/imdswatch-generator <systemd/imdswatch.service >"$top/extra/imdswatch.service"
 common=$(cat packaging/maintainer/common.sh)
 cat >"$top/SPECS/imdswatch.spec" <<EOS
 %global debug_package %{nil}
@@ -35,10 +35,11 @@ IMDSv1 call to its process, container and systemd unit. Self-contained: Node.js 
 libpcap are bundled under /opt/imdswatch.
 
 %install
-mkdir -p %{buildroot}/opt %{buildroot}/usr/bin %{buildroot}/usr/lib/systemd/system %{buildroot}/etc/logrotate.d
+mkdir -p %{buildroot}/opt %{buildroot}/usr/bin %{buildroot}/usr/lib/systemd/system %{buildroot}/usr/lib/systemd/system-generators %{buildroot}/etc/logrotate.d
 cp -a $tree %{buildroot}/opt/imdswatch
 ln -s /opt/imdswatch/bin/imdswatch %{buildroot}/usr/bin/imdswatch
 install -m 0644 $top/extra/imdswatch.service %{buildroot}/usr/lib/systemd/system/imdswatch.service
+install -m 0755 $REPO/systemd/imdswatch-generator %{buildroot}/usr/lib/systemd/system-generators/imdswatch-generator
 install -m 0644 $REPO/systemd/imdswatch.logrotate %{buildroot}/etc/logrotate.d/imdswatch
 
 %files
@@ -46,6 +47,7 @@ install -m 0644 $REPO/systemd/imdswatch.logrotate %{buildroot}/etc/logrotate.d/i
 /opt/imdswatch
 /usr/bin/imdswatch
 /usr/lib/systemd/system/imdswatch.service
+/usr/lib/systemd/system-generators/imdswatch-generator
 %config(noreplace) /etc/logrotate.d/imdswatch
 
 %post
