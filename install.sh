@@ -542,7 +542,7 @@ install_main() {
   IN_TRANSACTION=0
   commit
   if [[ $CHANGED -eq 0 ]]; then say "nothing changed: already installed"; fi
-  say "done. Check it with: $WRAPPER doctor"
+  say "done. Check it with: $WRAPPER doctor (remove it with: $WRAPPER uninstall [--purge])"
 }
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # .rpm of a release tree, with Debian's rpmbuild: the same layout and scriptlets as the
 # .deb (packaging/maintainer/common.sh). rpm has no purge: erase removes every file,
-# rule and the user, and keeps /var/log/imdswatch and /var/lib/imdswatch.
+# rule and the user, and keeps /var/log/imdswatch and /var/lib/imdswatch. The generator
+# directory is co-owned (%dir) with systemd: rpm -e removes it only where it left it empty.
 #   packaging/build-rpm.sh ARCH(x64|arm64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,7 @@ install -m 0644 $REPO/systemd/imdswatch.logrotate %{buildroot}/etc/logrotate.d/i
 /opt/imdswatch
 /usr/bin/imdswatch
 /usr/lib/systemd/system/imdswatch.service
+%dir /usr/lib/systemd/system-generators
 /usr/lib/systemd/system-generators/imdswatch-generator
 %config(noreplace) /etc/logrotate.d/imdswatch
 

@@ -75,7 +75,8 @@ describe.skipIf(!ready)('.deb and .rpm', () => {
       expect(files).toContain('/usr/lib/systemd/system/imdswatch.service');
       expect(files).toContain('/etc/logrotate.d/imdswatch');
       expect(files).toContain('/usr/lib/systemd/system-generators/imdswatch-generator');
-      expect(files.filter((f) => !f.startsWith('/opt/imdswatch/') && f !== '/opt/imdswatch')).toHaveLength(4);
+      expect(files).toContain('/usr/lib/systemd/system-generators');
+      expect(files.filter((f) => !f.startsWith('/opt/imdswatch/') && f !== '/opt/imdswatch')).toHaveLength(5);
       expect(sh('rpm', ['-qp', '--qf', '%{ARCH}', rpm(a)]).stdout).toBe(a);
       const scripts = sh('rpm', ['-qp', '--scripts', rpm(a)]).stdout;
       expect(scripts).toMatch(/postinstall scriptlet[\s\S]*imdswatch_add_user\s*\nimdswatch_enable \/usr\/lib\/systemd\/system\/imdswatch.service/);
