@@ -1,12 +1,10 @@
-import { describeMissed } from '../live/capture-loss.js';
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolveDaemonConfig, DAEMON_DEFAULTS, DEFAULT_CONFIG_FILE, type DaemonConfig } from './daemon-config.js';
 import { addLiveSettingFlags, liveFlags, settingsHelp } from './settings.js';
 import { LiveSession } from '../live/live-session.js';
-import { counterDelta, flatCounters, type PipelineStats } from '../pipeline/stats.js';
-import { unreadImdsPackets } from '../decode/unread-imds.js';
+import { DaemonHealth } from '../sinks/daemon-health.js';
 import { guardSessionExit, waitForStop } from './signals.js';
 import { EventLog } from '../sinks/event-log.js';
 import { Metrics } from '../sinks/metrics.js';
@@ -14,7 +12,7 @@ import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
-import { describeStart, takeOverBootWatch } from '../service/boot-watch.js';
+import { describeStart, takeOverBootWatch } from '../live/boot-watch.js';
 import { acquireDaemonLock, AlreadyRunningError } from '../service/single-instance.js';
 
 function bootId(): string | null {
@@ -137,51 +135,9 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     `capturing on ${cfg.interfaces.join(',')}${session.gateActive ? ' with the SYN gate' : ' without the SYN gate (passive attribution)'}`,
   );
 
-  let last: PipelineStats | null = null;
   // counters, metrics and loss lines: once per save interval (one line per interval, never per eviction)
-  const report = () => {
-    const st = session.stats();
-    const delta = counterDelta(last, st.pipeline);
-    last = st.pipeline;
-    metrics?.addStageCounters(delta, flatCounters(st.pipeline));
-    const evicted = delta['tcp.evictedFlows'] ?? 0;
-    if (evicted > 0) {
-      metrics?.addEvictions(evicted);
-      log.logger.error({ kind: 'flow-table', evicted }, 'flows evicted: the flow table is full (calls may be missed)');
-    }
-    for (const [path, d] of Object.entries(delta)) {
-      // HTTP parse codes and the IMDS stage's skip reasons (one metric, as before)
-      if (path.startsWith('http.errors.')) metrics?.addParseErrors(path.slice(12), d);
-      else if (path.startsWith('imds.skipped.')) metrics?.addParseErrors(path.slice(13), d);
-    }
-    state.drops.flowsEvicted = st.pipeline.tcp.evictedFlows;
-    // IMDS packets the decode stage could not read (#16): the readiness verdict is UNKNOWN, not READY
-    const unread = unreadImdsPackets(st.pipeline.decode);
-    if (unread > (state.drops.imdsUnread ?? 0)) {
-      log.logger.error({ kind: 'decode', imdsUnread: unread }, 'IMDS packets could not be read (IP fragments not reassembled or an unsupported link type): calls may be missing');
-    }
-    state.drops.imdsUnread = unread;
-    // request bytes the capture dropped inside IMDS connections (the server side's gaps hide no request)
-    const requestGap = st.pipeline.tcp.gapBytes - st.pipeline.tcp.responseGapBytes;
-    if (requestGap > (state.drops.requestGapBytes ?? 0)) {
-      log.logger.error({ kind: 'capture', requestGapBytes: requestGap }, 'bytes sent to IMDS were not captured (packets dropped inside IMDS connections): calls may be missing');
-    }
-    state.drops.requestGapBytes = requestGap;
-    const missed = st.missedSyns;
-    if (missed > state.drops.pcap) {
-      // the gate named who opened them: whose calls went unread (cumulative, most first)
-      const programs = st.missedConnections.programs.slice(0, 10);
-      log.logger.error(
-        { kind: 'capture', missedSyns: missed, programs },
-        `the capture missed connections the SYN gate saw (packets dropped): calls may be missing; by program: ${describeMissed(st.missedConnections)}`,
-      );
-    }
-    state.drops.pcap = missed;
-    metrics?.setPcapDrops(missed);
-    metrics?.setGateRuleRepairs(st.gateRules?.repairs ?? 0);
-    state.drops.logLinesDropped = log.droppedLines;
-    metrics?.setLogLinesDropped(log.droppedLines);
-  };
+  const health = new DaemonHealth({ logger: log.logger, metrics, state });
+  const report = () => health.report(session.stats(), log.droppedLines);
   const save = () => {
     touchWindow(state, now(), false);
     try {

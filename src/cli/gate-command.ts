@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { gateRuleStatus, removeGateRules } from '../live/gate-rules.js';
 import { CliError } from './exit-codes.js';
-import { EARLY_CHAIN, readEarlyChain, removeEarlyChain } from '../service/boot-watch.js';
+import { EARLY_CHAIN, readEarlyChain, removeEarlyChain } from '../live/boot-watch.js';
 
 export function registerGateCommand(program: Command): void {
   program

@@ -3,6 +3,9 @@
 import './memory-tuning.js';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
+// the version of the package.json beside dist/: the repository's, the release tarball's
+// and the .deb's /opt/imdswatch/package.json (packaging/build-release.sh copies it there)
+import { VERSION } from '../domain/version.js';
 
 let exitCode = 0;
 const setExit = (code: number) => {
@@ -19,7 +22,7 @@ const program = new Command();
 program
   .name('imdswatch')
   .description('Find software that calls the EC2 Instance Metadata Service without a session token (IMDSv1).')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadReportInput, parseSince, bootTimeFromProc, ReportInputError, type HostState } from '../readiness/inputs.js';
 import { computeReadiness } from '../readiness/readiness.js';
-import { formatReadinessHtml, formatReadinessMarkdown, formatReadinessText } from '../readiness/readiness-format.js';
+import { formatReadinessMarkdown, formatReadinessText } from '../readiness/readiness-format.js';
+import { formatReadinessHtml } from '../readiness/readiness-html.js';
 import { openOutput } from './output.js';
 import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
 

@@ -2,11 +2,11 @@
  * Frame → TCP segment to or from IMDS (169.254.169.254:80, [fd00:ec2::254]:80).
  *
  * Almost every frame on a host is not IMDS, so the decoder drops those at header
- * level: it compares raw address bytes as 32-bit words and builds no string and
+ * level (a file's frames first through plainNotImds, fast-path.ts): it compares raw address bytes as 32-bit words and builds no string and
  * no object for them. Only IMDS segments get an object (with a payload view into
  * the frame's buffer, valid as long as the frame is).
  *
- * Link types: DECODABLE_LINK_TYPES (Ethernet with 802.1Q/QinQ tags, Linux SLL and SLL2, raw IP,
+ * Link types: DECODABLE_LINK_TYPES in link-types.ts (Ethernet with 802.1Q/QinQ tags, Linux SLL and SLL2, raw IP,
  * raw IPv4, raw IPv6, BSD null/loop, NFLOG). IPv4 options and IPv6 extension headers are
  * walked. Fragments to or from IMDS are reassembled (ip-reassembly.ts) and the reassembled
  * datagram's segment is handed on as if it had arrived whole, at the time of the fragment
@@ -15,42 +15,21 @@
  */
 import type { Frame } from '../source/frame.js';
 import { ipv4Text, ipv6Text } from '../domain/address.js';
-import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V4_WORD, IMDS_V6_TEXT, IMDS_V6_WORD0, IMDS_V6_WORD3 } from '../domain/endpoint.js';
+import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V4_WORD, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { DecodeStats, TcpSegment } from './packet.js';
+import type { DecodeSkipReason } from '../errors/catalogue.js';
 import { type FragmentIn, IpReassembler, type ReassemblyLimits } from './ip-reassembly.js';
 import { nflogPayload } from './nflog.js';
+import { ETH_IPV4, ETH_IPV6, isImdsV6, plainNotImds, word } from './fast-path.js';
 
 const IMDS_V4 = IMDS_V4_WORD;
-const IMDS_V6_W0 = IMDS_V6_WORD0;
-const IMDS_V6_W3 = IMDS_V6_WORD3;
 
 /** the payload of every segment that carries none (zero length: nothing can be written into it) */
 const NO_PAYLOAD = Buffer.alloc(0);
 
-const ETH_IPV4 = 0x0800;
-const ETH_IPV6 = 0x86dd;
 const MAX_VLAN_TAGS = 8;
 const MAX_IPV6_EXT_HEADERS = 10;
 const MAX_UNKNOWN_LINKTYPES_KEPT = 16;
-
-/** LINKTYPE_* values the decoder reads; any other is counted as `unknown-linktype` */
-export const DECODABLE_LINK_TYPES: readonly number[] = [0, 1, 12, 101, 108, 113, 228, 229, 239, 276];
-
-export function isDecodableLinkType(linkType: number): boolean {
-  return DECODABLE_LINK_TYPES.includes(linkType);
-}
-
-const LINK_TYPE_NAMES: Record<number, string> = {
-  0: 'NULL', 1: 'ETHERNET', 9: 'PPP', 12: 'RAW', 50: 'PPP_HDLC', 101: 'RAW', 105: 'IEEE802_11', 108: 'LOOP', 113: 'LINUX_SLL',
-  127: 'IEEE802_11_RADIO', 189: 'USB_LINUX', 201: 'BLUETOOTH_HCI_H4_WITH_PHDR', 220: 'USB_LINUX_MMAPPED', 228: 'IPV4', 229: 'IPV6',
-  239: 'NFLOG', 242: 'IPOIB', 247: 'INFINIBAND', 253: 'NETLINK', 276: 'LINUX_SLL2',
-};
-
-/** "147 (USER0)": a link type for a message */
-export function linkTypeText(linkType: number): string {
-  const name = LINK_TYPE_NAMES[linkType] ?? (linkType >= 147 && linkType <= 162 ? `USER${linkType - 147}` : null);
-  return name ? `${linkType} (${name})` : String(linkType);
-}
 
 export interface DecoderOptions {
   reassembly?: Partial<ReassemblyLimits>;
@@ -60,85 +39,13 @@ function isAfInet6(af: number): boolean {
   return af === 10 || af === 24 || af === 28 || af === 30;
 }
 
-/** Big-endian 32-bit word at d[o] as an unsigned number (no argument validation, unlike readUInt32BE). */
-function word(d: Buffer, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
-}
-
-function isImdsV6(d: Buffer, o: number): boolean {
-  return word(d, o + 12) === IMDS_V6_W3 && word(d, o) === IMDS_V6_W0 && (word(d, o + 4) | word(d, o + 8)) === 0;
-}
-
-/**
- * True only when `Decoder.decode` would drop this frame as valid traffic that is not IMDS
- * TCP (`notImds`, nothing else counted, nothing kept): an IPv4 or IPv6 packet whose
- * header is whole and neither of whose addresses is IMDS (an IMDS address with another
- * protocol than TCP too, in IPv4), or a frame of another ethertype. It reads the bytes
- * `b[o .. o + len)` in place, making no object. Every other case (VLAN tags, NFLOG, BSD
- * loopback, unknown link types, truncated or malformed headers, IMDS addresses — so every
- * fragment and every extension-header chain to or from IMDS) answers false and takes
- * the full path, which decides and counts. The two paths are compared on random and
- * edge frames in test/decode/fast-path.test.ts.
- */
-export function plainNotImds(b: Buffer, o: number, len: number, linkType: number): boolean {
-  let off: number;
-  let etype: number;
-  switch (linkType) {
-    case 1: // Ethernet
-      if (len < 14) return false;
-      etype = (b[o + 12] << 8) | b[o + 13];
-      off = 14;
-      break;
-    case 113: // Linux cooked v1
-      if (len < 16) return false;
-      etype = (b[o + 14] << 8) | b[o + 15];
-      off = 16;
-      break;
-    case 276: // Linux cooked v2
-      if (len < 20) return false;
-      etype = (b[o] << 8) | b[o + 1];
-      off = 20;
-      break;
-    case 101: // raw IP (the version nibble says which)
-    case 12:
-    case 228: // raw IPv4
-    case 229: {
-      // raw IPv6
-      if (len < 1) return false;
-      const v = b[o] >> 4;
-      if (v === 4 && linkType !== 229) etype = ETH_IPV4;
-      else if (v === 6 && linkType !== 228) etype = ETH_IPV6;
-      else return false;
-      off = 0;
-      break;
-    }
-    default:
-      return false;
-  }
-  if (etype === ETH_IPV4) {
-    if (off + 20 > len) return false;
-    const vihl = b[o + off];
-    const ihl = (vihl & 15) << 2;
-    if (vihl >> 4 !== 4 || ihl < 20 || off + ihl > len) return false;
-    const a = o + off;
-    const imdsAddr = word(b, a + 12) === IMDS_V4 || word(b, a + 16) === IMDS_V4;
-    return !imdsAddr || b[a + 9] !== 6;
-  }
-  if (etype === ETH_IPV6) {
-    if (off + 40 > len || b[o + off] >> 4 !== 6) return false;
-    return !isImdsV6(b, o + off + 8) && !isImdsV6(b, o + off + 24);
-  }
-  // VLAN tags: the full path walks them
-  return etype !== 0x8100 && etype !== 0x88a8 && etype !== 0x9100;
-}
-
 export class Decoder {
-  readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, skipped: {}, unknownLinkTypes: {} };
+  readonly stats: DecodeStats = { frames: 0, imdsSegments: 0, notImds: 0, fragments: 0, reassembled: 0, fragmentBytesHeld: 0, fragmentBytesHeldPeak: 0, skipped: {}, unknownLinkTypes: {} };
   /** link types seen that this decoder cannot read (at most 16 kept), for a diagnostic */
   readonly unknownLinkTypes = new Set<number>();
   /** made at the first fragment to or from IMDS */
   private reasm: IpReassembler | null = null;
-  private readonly countSkip = (reason: string): void => void this.skip(reason);
+  private readonly countSkip = (reason: DecodeSkipReason): void => void this.skip(reason);
 
   constructor(private readonly opts: DecoderOptions = {}) {}
 
@@ -151,7 +58,7 @@ export class Decoder {
     this.stats.frames++;
     if (this.reasm !== null && this.reasm.pending > 0) {
       this.reasm.expire(frame.sec);
-      this.stats.fragments = this.reasm.fragmentsUnread;
+      this.reassemblyStats(this.reasm);
     }
     // fast path: read the few header bytes in the reader's buffer, without a view
     const chunk = frame.chunk;
@@ -373,7 +280,7 @@ export class Decoder {
     this.reasm ??= new IpReassembler(this.countSkip, this.opts.reassembly);
     const r = this.reasm;
     const packet = r.add(frag, frame.sec);
-    this.stats.fragments = r.fragmentsUnread;
+    this.reassemblyStats(r);
     if (packet === null) return null;
     return frag.version === 4 ? this.ipv4(frame, packet, 0, packet.length, packet.length) : this.ipv6(frame, packet, 0, packet.length, packet.length, true);
   }
@@ -433,7 +340,16 @@ export class Decoder {
     };
   }
 
-  private skip(reason: string): null {
+  /** the reassembler's counters, copied into the decode stats (a snapshot copies them as plain numbers) */
+  private reassemblyStats(r: IpReassembler): void {
+    const s = this.stats;
+    s.fragments = r.fragmentsUnread;
+    s.reassembled = r.reassembled;
+    s.fragmentBytesHeld = r.bytesHeld;
+    s.fragmentBytesHeldPeak = r.peakBytesHeld;
+  }
+
+  private skip(reason: DecodeSkipReason): null {
     const s = this.stats.skipped;
     s[reason] = (s[reason] ?? 0) + 1;
     return null;

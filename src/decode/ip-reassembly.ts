@@ -30,6 +30,8 @@
  * are counted as `ip-fragment-after-reassembly`, not as unread.
  */
 
+import type { DecodeSkipReason } from '../errors/catalogue.js';
+
 export interface ReassemblyLimits {
   /** datagrams in progress at once */
   maxDatagrams: number;
@@ -118,7 +120,7 @@ export class IpReassembler {
   private readonly recent = new Map<string, number>();
 
   constructor(
-    private readonly count: (reason: string, n?: number) => void,
+    private readonly count: (reason: DecodeSkipReason, n?: number) => void,
     limits: Partial<ReassemblyLimits> = {},
   ) {
     this.limits = { ...DEFAULT_REASSEMBLY_LIMITS, ...limits };
@@ -299,7 +301,7 @@ export class IpReassembler {
     return null;
   }
 
-  private drop(key: string, d: Datagram, reason: string): void {
+  private drop(key: string, d: Datagram, reason: DecodeSkipReason): void {
     this.release(key, d);
     if (d.echo) return; // a copy of a datagram already read: its fragments hide nothing
     this.count(reason);

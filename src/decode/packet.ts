@@ -1,3 +1,5 @@
+import type { DecodeSkipReason } from '../errors/catalogue.js';
+
 /** The decode stage's contract: TCP segments to or from IMDS, with addresses as text. */
 export interface TcpSegment {
   sec: number;
@@ -41,8 +43,13 @@ export interface DecodeStats {
    * that could not be read. Reassembled ones are not counted.
    */
   fragments: number;
-  /** malformed or unsupported frames by reason, e.g. 'ipv4-bad-header', 'unknown-linktype' */
-  skipped: Record<string, number>;
+  /** IMDS datagrams reassembled from fragments */
+  reassembled: number;
+  /** bytes the fragment reassembler holds now, and the most it held (src/decode/ip-reassembly.ts bounds) */
+  fragmentBytesHeld: number;
+  fragmentBytesHeldPeak: number;
+  /** malformed or unsupported frames by reason, e.g. 'ipv4-bad-header', 'unknown-linktype' (docs/errors.md#skip-reasons) */
+  skipped: Partial<Record<DecodeSkipReason, number>>;
   /** frames of each link type the decoder cannot read ("147" → 5; at most 16 link types) */
   unknownLinkTypes?: Record<string, number>;
 }

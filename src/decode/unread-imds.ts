@@ -9,7 +9,7 @@
  * dropped by the hop limit, never a request), and requests whose head was cut
  * (`unclassifiable-truncated-head`, which has its own UNKNOWN: `input.unclassified`).
  */
-import { linkTypeText } from './decoder.js';
+import { linkTypeText } from './link-types.js';
 
 /** skip counter → what it means for a reader (n is the count) */
 const UNREAD_REASONS: Record<string, (n: number) => string> = {
@@ -21,6 +21,9 @@ const UNREAD_REASONS: Record<string, (n: number) => string> = {
   'gate-syn-not-captured': (n) => `${n} IMDS connection(s) the SYN gate held but the capture missed`,
   'unknown-linktype': (n) => `${n} packet(s) of a link type imdswatch cannot read`,
   'pcapng-unknown-interface': (n) => `${n} packet(s) of an undefined pcapng interface`,
+  // the IMDS stage: requests sent to IMDS whose request line could not be read (docs/design.md#unfinished-requests)
+  'request-unreadable': (n) => `${n} IMDS request(s) whose request line could not be read`,
+  'request-without-version': (n) => `${n} IMDS request(s) without an HTTP version`,
 };
 
 /** The skip counters that may hide IMDS requests, from a report's `input.skipped`. */
@@ -31,13 +34,23 @@ export function unreadImds(skipped: Record<string, number>): Record<string, numb
 }
 
 /**
- * The decode stage's part of that list as one count, for the daemon's state (#16): IMDS
+ * The decode stage's part of that list as one count, for the daemon's state: IMDS
  * fragments not reassembled, conflicting overlaps, frames of an unknown link type. The TCP
  * counters are left out live: capture loss there is measured by the gate cross-check, and
  * the gap counter does not tell a lost response from a lost request.
  */
 export function unreadImdsPackets(decode: { fragments: number; skipped: Record<string, number> }): number {
   return decode.fragments + (decode.skipped['ip-fragment-overlap-conflict'] ?? 0) + (decode.skipped['unknown-linktype'] ?? 0);
+}
+
+/**
+ * The IMDS stage's part, for the daemon's state: requests sent to IMDS whose request line
+ * could not be read, had no HTTP version, or whose head was cut before a token header could
+ * be seen (docs/design.md#unfinished-requests). Each keeps the verdict from READY.
+ */
+export function unreadImdsRequests(imds: { skipped: Partial<Record<string, number>> }): number {
+  const s = imds.skipped;
+  return (s['request-unreadable'] ?? 0) + (s['request-without-version'] ?? 0) + (s['unclassifiable-truncated-head'] ?? 0);
 }
 
 /** "8 IMDS fragment(s) not reassembled, 375 byte(s) missing inside IMDS connections" ('' when nothing) */

@@ -40,6 +40,11 @@ export class LineBuffer {
     return line;
   }
 
+  /** the first `n` bytes held (fewer when fewer are held), as latin1 text */
+  peek(n: number): string {
+    return this.buf === null ? '' : this.buf.toString('latin1', 0, Math.min(n, this.length));
+  }
+
   /** forget the line; how many bytes it held */
   clear(): number {
     const n = this.length;

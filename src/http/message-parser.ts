@@ -1,65 +1,29 @@
-import { Framing, isObsFold, parseChunkSize, parseHeaderLine } from './head-parser.js';
 import type { HttpErrorCode, HttpLimits } from './message.js';
 import { LineBuffer } from './line-buffer.js';
-import { HEADER_COST, MESSAGE_COST, UNCOUNTED, type MemoryAccount } from '../tcp/memory-budget.js';
-import { S, resolveHttpLimits, type BodyFraming } from './parser-state.js';
+import type { MemoryAccount } from '../tcp/memory-budget.js';
+import { S } from './parser-state.js';
+import { MessageState } from './message-state.js';
 
-const NO_HEADERS: Array<[string, string]> = [];
+/** bytes of an over-long header line looked at for its name */
+const JUNK_PEEK = 32;
 
 /**
  * The state machine shared by the request and response parsers: incremental, fed any
  * split of the stream. Only the unfinished line is buffered (bounded by maxHeaderBytes);
  * bytes already parsed are never scanned again; body bytes are counted, never kept.
+ * This class splits the stream into lines (and counts body bytes); what a line means is
+ * MessageState's (message-state.ts).
  */
-export abstract class MessageParser {
-  protected readonly limits: HttpLimits;
-  protected readonly framing = new Framing();
-  /** headers of the message being parsed */
-  protected headers: Array<[string, string]> = NO_HEADERS;
-  protected bodyLength = 0;
-  /** time of the current message's first byte */
-  protected msgSec = 0;
-  protected msgNsec = 0;
-  /** bytes not parsed (abandoned stream, resync) */
-  ignoredBytes = 0;
-
-  private state: S = S.Start;
+export abstract class MessageParser extends MessageState {
   /** the unfinished line */
   private readonly partial: LineBuffer;
   /** the current line is being discarded (too long while resynchronising) */
   private junkLine = false;
-  private lineSec = 0;
-  private lineNsec = 0;
-  /** bytes of the current head or trailer section in complete lines */
-  private headBytes = 0;
-  private headerCount = 0;
-  private remaining = 0;
-  /** a gap hit the body of the current message */
-  private bodyLost = false;
-  /** charged to the memory account for the current message's head (start line, kept headers) */
-  private headCharge = 0;
 
-  protected constructor(
-    limits: Partial<HttpLimits> | undefined,
-    private readonly reportError: (code: HttpErrorCode) => void,
-    private readonly memory: MemoryAccount = UNCOUNTED,
-  ) {
-    this.limits = resolveHttpLimits(limits);
-    this.partial = new LineBuffer(this.limits.maxHeaderBytes, memory);
+  protected constructor(limits: Partial<HttpLimits> | undefined, reportError: (code: HttpErrorCode) => void, memory?: MemoryAccount) {
+    super(limits, reportError, memory);
+    this.partial = new LineBuffer(this.limits.maxHeaderBytes, this.memory);
   }
-
-  /** parse a start line and begin a message; false when it is not one */
-  protected abstract beginMessage(line: string, sec: number, nsec: number): boolean;
-  /** the line looks like a start line (used to resynchronise after a gap) */
-  protected abstract looksLikeStart(line: string): boolean;
-  /** the head ended: how is the body framed? */
-  protected abstract bodyFraming(): BodyFraming;
-  /** the message is complete (or finished as best possible) */
-  protected abstract emit(truncated: 'head' | 'body' | undefined): void;
-  /** a message head that will never be emitted (interim response, stream ended inside it) */
-  protected abstract discard(): void;
-  /** the message has no headers and ends with its start line (HTTP/0.9 request) */
-  protected immediate = false;
 
   push(data: Buffer, sec: number, nsec: number): void {
     let pos = 0;
@@ -93,6 +57,14 @@ export abstract class MessageParser {
           const stop = lf < 0 ? len : lf;
           // the line with its LF (when seen) must fit what is left of the budget
           if (!this.junkLine && this.partial.length + (stop - pos) + (lf < 0 ? 0 : 1) > this.lineLimit()) {
+            if (this.state === S.Headers) {
+              if (this.overLimit === null) {
+                // the head passed its budget: read on, each line within its own (docs/design.md#unfinished-requests)
+                this.passLimit('E_HTTP_HEADERS_TOO_LARGE');
+                continue;
+              }
+              this.junkHeader(this.partial.peek(JUNK_PEEK) + data.toString('latin1', pos, Math.min(stop, pos + JUNK_PEEK)));
+            }
             this.ignoredBytes += stop - pos + (lf < 0 ? 0 : 1);
             this.overLongLine();
             if (lf < 0) return;
@@ -210,41 +182,27 @@ export abstract class MessageParser {
     this.state = S.Dead;
   }
 
-  /** abandon the stream: later bytes are ignored and counted */
-  protected abandon(code: HttpErrorCode | null): void {
+  protected override abandon(code: HttpErrorCode | null): void {
     if (code !== null) this.reportError(code);
     if (this.state === S.Headers) this.dropMessage();
+    else if (this.state === S.Trailers) this.finish('body');
     this.releaseHead();
     this.dropLine();
     this.state = S.Dead;
   }
 
-  /** the current message will never be emitted */
-  private dropMessage(): void {
-    this.releaseHead();
-    this.discard();
-  }
-
-  /** the current message left the parser (emitted or dropped): its head is no longer held here */
-  private releaseHead(): void {
-    this.memory.release(this.headCharge);
-    this.headCharge = 0;
-  }
-
-  private holdHead(bytes: number): void {
-    this.headCharge += bytes;
-    this.memory.charge(bytes);
-  }
 
   private dropLine(): void {
     this.ignoredBytes += this.partial.clear();
   }
 
   private lineLimit(): number {
-    // head and trailer lines share the section budget; other lines get a full budget each
+    // head and trailer lines share the section budget; other lines (and head lines past the
+    // head's limit) get a full budget each
     switch (this.state) {
-      case S.Start:
       case S.Headers:
+        return this.overLimit === null ? this.limits.maxHeaderBytes - this.headBytes : this.limits.maxHeaderBytes;
+      case S.Start:
       case S.Trailers:
         return this.limits.maxHeaderBytes - this.headBytes;
       default:
@@ -265,164 +223,24 @@ export abstract class MessageParser {
         this.state = S.Resync;
         this.junkLine = true;
         return;
+      case S.Headers:
+        // a header line longer than a whole head, past the limit: skipped to its end
+        this.lastKept = false;
+        this.junkLine = true;
+        return;
+      case S.Start:
+        // a request line longer than a whole head: a request that cannot be read; skip to
+        // the next line that looks like a start line
+        this.reportError('E_HTTP_HEADERS_TOO_LARGE');
+        this.unreadable('E_HTTP_HEADERS_TOO_LARGE', this.lineSec, this.lineNsec);
+        this.state = S.Resync;
+        this.junkLine = true;
+        return;
       default:
-        // start line, headers, trailers: the head can't be bounded, resync is unsafe
+        // trailers: the message is emitted, the rest of the stream can't be bounded
         this.abandon('E_HTTP_HEADERS_TOO_LARGE');
         this.junkLine = true;
     }
   }
 
-  /** `raw`: the line's length on the wire, with its line ending */
-  private onLine(line: string, raw: number): void {
-    switch (this.state) {
-      case S.Start:
-        if (line.length === 0) return; // empty lines before a start line are tolerated
-        this.startMessage(line, raw, true);
-        return;
-      case S.Resync:
-        if (this.looksLikeStart(line)) this.startMessage(line, raw, false);
-        else this.ignoredBytes += raw;
-        return;
-      case S.Headers:
-        this.headerLine(line, true);
-        return;
-      case S.Trailers:
-        if (line.length === 0) this.finish(undefined);
-        else this.headerLine(line, false);
-        return;
-      case S.ChunkSize: {
-        const size = parseChunkSize(line);
-        if (size < 0) {
-          this.reportError('E_HTTP_BAD_CHUNK');
-          this.finish('body');
-          this.state = S.Resync;
-        } else if (size === 0) {
-          this.state = S.Trailers;
-          this.headBytes = 0;
-          this.headerCount = 0;
-        } else {
-          this.remaining = size;
-          this.state = S.ChunkData;
-        }
-        return;
-      }
-      case S.ChunkEnd:
-        if (line.length === 0) this.state = S.ChunkSize;
-        else {
-          this.reportError('E_HTTP_BAD_CHUNK');
-          this.finish('body');
-          this.state = S.Resync;
-        }
-        return;
-      default:
-        return;
-    }
-  }
-
-  private startMessage(line: string, raw: number, reportBad: boolean): void {
-    const sec = this.lineSec;
-    const nsec = this.lineNsec;
-    this.headers = [];
-    this.bodyLength = 0;
-    this.bodyLost = false;
-    this.framing.reset();
-    this.headerCount = 0;
-    this.headBytes = raw;
-    this.immediate = false;
-    if (!this.beginMessage(line, sec, nsec)) {
-      if (reportBad) this.reportError('E_HTTP_BAD_START_LINE');
-      this.ignoredBytes += raw;
-      this.state = S.Resync;
-      return;
-    }
-    this.msgSec = sec;
-    this.msgNsec = nsec;
-    this.releaseHead();
-    this.holdHead(MESSAGE_COST + line.length);
-    if (this.immediate) {
-      this.finish(undefined);
-      return;
-    }
-    this.state = S.Headers;
-  }
-
-  private headerLine(line: string, keep: boolean): void {
-    if (line.length === 0) {
-      this.headEnd();
-      return;
-    }
-    if (isObsFold(line)) {
-      // obs-fold: tolerated, the continuation joins the previous value with one space
-      const last = this.headers[this.headers.length - 1];
-      const more = line.trim();
-      if (!keep) return;
-      if (last === undefined) {
-        this.reportError('E_HTTP_BAD_HEADER');
-        return;
-      }
-      last[1] = more.length === 0 ? last[1] : last[1].length === 0 ? more : `${last[1]} ${more}`;
-      this.holdHead(more.length + 1);
-      this.framing.see(last[0], last[1]);
-      return;
-    }
-    if (++this.headerCount > this.limits.maxHeaders) {
-      this.abandon('E_HTTP_TOO_MANY_HEADERS');
-      return;
-    }
-    const h = parseHeaderLine(line);
-    if (h === null) {
-      this.reportError('E_HTTP_BAD_HEADER');
-      return;
-    }
-    if (keep) {
-      this.headers.push(h);
-      this.holdHead(line.length + HEADER_COST);
-      this.framing.see(h[0], h[1]);
-    }
-  }
-
-  private headEnd(): void {
-    this.headBytes = 0;
-    const f = this.bodyFraming();
-    switch (f.kind) {
-      case 'none':
-        this.finish(undefined);
-        return;
-      case 'length':
-        if (f.length === 0) this.finish(undefined);
-        else {
-          this.remaining = f.length;
-          this.state = S.BodyLength;
-        }
-        return;
-      case 'chunked':
-        this.state = S.ChunkSize;
-        return;
-      case 'eof':
-        this.state = S.BodyEof;
-        return;
-      case 'interim':
-        this.dropMessage();
-        this.state = S.Start;
-        return;
-      case 'opaque':
-        this.finish(undefined);
-        this.state = S.Dead;
-        return;
-      case 'error':
-        this.reportError(f.code);
-        this.finish(undefined);
-        this.state = S.Resync;
-        return;
-    }
-  }
-
-  /** emit the current message and wait for the next one */
-  private finish(truncated: 'head' | 'body' | undefined): void {
-    this.state = S.Start;
-    this.headBytes = 0;
-    this.headerCount = 0;
-    this.releaseHead();
-    this.emit(truncated ?? (this.bodyLost ? 'body' : undefined));
-  }
 }

@@ -17,7 +17,26 @@ export interface HttpRequest {
    * the body was cut short (gap or end of stream). Absent when the message was complete.
    */
   truncated?: 'head' | 'body';
+  /**
+   * the head went past a limit (docs/design.md#unfinished-requests): the header lines after it
+   * were read one by one for the body's framing and the IMDS headers (token, token TTL,
+   * User-Agent), the others were not kept
+   */
+  headOverLimit?: HeadLimitCode;
+  /**
+   * the request line could not be read (not one, or longer than the head limit): method,
+   * target and headers are empty. Still handed on, so that it pairs with its response and
+   * counts as IMDS traffic that could not be read (docs/design.md#unfinished-requests).
+   */
+  unreadable?: 'E_HTTP_BAD_START_LINE' | 'E_HTTP_HEADERS_TOO_LARGE';
 }
+
+/** the limits a head can go past and still be read (docs/design.md#unfinished-requests) */
+export type HeadLimitCode = 'E_HTTP_HEADERS_TOO_LARGE' | 'E_HTTP_TOO_MANY_HEADERS';
+
+/** Header names of the IMDSv2 protocol, lower-case (docs/imds-facts.md#classification). */
+export const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
+export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
 
 export interface HttpResponse {
   status: number;
@@ -28,6 +47,8 @@ export interface HttpResponse {
   nsec: number;
   /** as in HttpRequest */
   truncated?: 'head' | 'body';
+  /** as in HttpRequest: headers past the limit were read for framing only */
+  headOverLimit?: HeadLimitCode;
 }
 
 /** Limits of the incremental parser; hitting one is counted, the stream is abandoned, never a throw. */
@@ -44,12 +65,14 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 8 * 1024, maxHe
 
 /** E_HTTP_* counter codes, from the one catalogue (docs/errors.md) */
 export type { HttpErrorCode } from '../errors/catalogue.js';
+import type { HttpErrorCode } from '../errors/catalogue.js';
 
-/** Counters of the http stage; one object may be shared by every HttpExchange. Keys of `errors` are HttpErrorCode values. */
+/** Counters of the http stage; one object may be shared by every HttpExchange. */
 export interface HttpStats {
   requests: number;
   responses: number;
-  errors: Record<string, number>;
+  /** by code (docs/errors.md#counters) */
+  errors: Partial<Record<HttpErrorCode, number>>;
   /** responses that arrived with no request to pair them with (e.g. a flow seen mid-stream) */
   unpairedResponses: number;
   /** stream bytes not parsed: after a parser abandoned its stream, or skipped while resynchronising */

@@ -1,5 +1,5 @@
 import { looksLikeRequestLine, parseRequestLine } from './head-parser.js';
-import type { HttpErrorCode, HttpLimits, HttpRequest } from './message.js';
+import { TOKEN_HEADER, TOKEN_TTL_HEADER, type HttpErrorCode, type HttpLimits, type HttpRequest } from './message.js';
 import { MessageParser } from './message-parser.js';
 import type { MemoryAccount } from '../tcp/memory-budget.js';
 import type { BodyFraming } from './parser-state.js';
@@ -20,8 +20,18 @@ export interface RequestParserCallbacks {
  * Incremental HTTP/1.0 and 1.1 request parser for the client → server direction.
  * Feed it any split of the stream with `push`; `gap` when bytes are missing; `end` once.
  */
+/** past the head limit, these headers are kept, each at most once (KEPT_* bits): what classifies an IMDS call */
+const KEPT_TOKEN = 1;
+const KEPT_EMPTY_TOKEN = 2;
+const KEPT_TTL = 4;
+const KEPT_USER_AGENT = 8;
+
 export class HttpRequestParser extends MessageParser {
   private current: HttpRequest | null = null;
+  /** KEPT_* bits of the headers kept past the head limit for the current request */
+  private keptPastLimit = 0;
+  /** a token header too long to read was seen: v1 or v2 cannot be told */
+  private tokenUnread = false;
 
   constructor(
     private readonly cb: RequestParserCallbacks,
@@ -35,6 +45,8 @@ export class HttpRequestParser extends MessageParser {
   protected beginMessage(line: string, sec: number, nsec: number): boolean {
     const rl = parseRequestLine(line);
     if (rl === null) return false;
+    this.keptPastLimit = 0;
+    this.tokenUnread = false;
     this.current = { method: rl.method, target: rl.target, httpVersion: rl.httpVersion, headers: this.headers, bodyLength: 0, sec, nsec };
     // HTTP/0.9 style: no headers, no body
     if (rl.httpVersion === '') {
@@ -42,6 +54,33 @@ export class HttpRequestParser extends MessageParser {
       this.cb.onRequestHead?.(this.current);
     }
     return true;
+  }
+
+  /**
+   * Past the head limit the headers that classify an IMDS call are still kept, once each:
+   * the first token header with a value and the first empty one (an empty value does not
+   * make a call v2), the token TTL, the User-Agent (docs/design.md#unfinished-requests).
+   */
+  protected override keepPastLimit(name: string, value: string): boolean {
+    let bit = 0;
+    if (name.length === TOKEN_HEADER.length && name.toLowerCase() === TOKEN_HEADER) bit = value.trim() === '' ? KEPT_EMPTY_TOKEN : KEPT_TOKEN;
+    else if (name.length === TOKEN_TTL_HEADER.length && name.toLowerCase() === TOKEN_TTL_HEADER) bit = KEPT_TTL;
+    else if (name.length === 10 && name.toLowerCase() === 'user-agent') bit = KEPT_USER_AGENT;
+    if (bit === 0 || (this.keptPastLimit & bit) !== 0) return false;
+    this.keptPastLimit |= bit;
+    return true;
+  }
+
+  /** a header line too long to read: when it is the token header, its value is unknown */
+  protected override unreadHeader(start: string): void {
+    if (start.length > TOKEN_HEADER.length && start.slice(0, TOKEN_HEADER.length + 1).toLowerCase() === `${TOKEN_HEADER}:`) this.tokenUnread = true;
+  }
+
+  /** a request line that cannot be read is still a request: handed on empty, marked (docs/design.md#unfinished-requests) */
+  protected override unreadable(code: 'E_HTTP_BAD_START_LINE' | 'E_HTTP_HEADERS_TOO_LARGE', sec: number, nsec: number): void {
+    const req: HttpRequest = { method: '', target: '', httpVersion: '', headers: [], bodyLength: 0, sec, nsec, unreadable: code };
+    this.cb.onRequestHead?.(req);
+    this.cb.onRequest(req);
   }
 
   protected looksLikeStart(line: string): boolean {
@@ -73,6 +112,9 @@ export class HttpRequestParser extends MessageParser {
       // the head was cut: the pairing layer has not heard of this request yet
       if (truncated === 'head') this.cb.onRequestHead?.(req);
     }
+    if (this.overLimit !== null) req.headOverLimit = this.overLimit;
+    // the token header's value was not read: as with a head cut short, no header may be taken as absent
+    if (this.tokenUnread) req.truncated = 'head';
     this.cb.onRequest(req);
   }
 

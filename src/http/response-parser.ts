@@ -73,6 +73,7 @@ export class HttpResponseParser extends MessageParser {
     res.bodyLength = this.bodyLength;
     if (truncated === 'head') this.nextMethod(); // its head never reached bodyFraming
     if (truncated !== undefined) res.truncated = truncated;
+    if (this.overLimit !== null) res.headOverLimit = this.overLimit;
     this.cb.onResponse(res);
   }
 

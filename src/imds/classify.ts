@@ -1,9 +1,8 @@
-import type { HttpRequest } from '../http/message.js';
+import { TOKEN_HEADER, TOKEN_TTL_HEADER, type HttpRequest } from '../http/message.js';
 import type { ImdsVersion } from './event.js';
 
-/** Header names of the IMDSv2 protocol, lower-case. */
-export const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
-export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+/** Header names of the IMDSv2 protocol, lower-case (defined beside the parser that keeps them past a head limit). */
+export { TOKEN_HEADER, TOKEN_TTL_HEADER };
 export const TOKEN_PATH = '/latest/api/token';
 
 export interface Classification {
@@ -51,12 +50,20 @@ export function classifyRequest(req: HttpRequest): Classification {
   return { version, path, userAgent, tokenTtl, emptyTokenHeader: emptyTokenHeader && !tokenPresent };
 }
 
-/** `/a/b?x=1#f` → `/a/b`; absolute-form `http://169.254.169.254/a` → `/a`. Never keeps a query (it may hold a token). */
+/**
+ * `/a/b?x=1#f` → `/a/b`; absolute-form `http://169.254.169.254/a` → `/a`. Never keeps a query (it may hold a token).
+ * Control bytes (which HTTP forbids in a target, and a server may still read) are percent-encoded:
+ * `/a\x01b` → `/a%01b` (docs/design.md#unfinished-requests).
+ */
 export function originPath(target: string): string {
   let t = target;
   const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(t);
   if (scheme) t = t.slice(scheme[0].length) || '/';
   const cut = t.search(/[?#]/);
   if (cut >= 0) t = t.slice(0, cut);
+  if (CONTROL.test(t)) t = t.replace(CONTROLS, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
   return t === '' ? '/' : t;
 }
+
+const CONTROL = /[\x00-\x1f\x7f]/;
+const CONTROLS = /[\x00-\x1f\x7f]/g;

@@ -7,6 +7,8 @@ export type V1Reason =
   | 'no-token-attempt'
   | 'token-put-unanswered'
   | 'token-put-rejected'
+  /** (additive) the token PUT was answered 404 or 405, which IMDS never does for /latest/api/token: something else answered (docs/imds-facts.md#status-codes) */
+  | 'token-put-not-found'
   | 'token-expired'
   | 'v2-unsupported-client'
   /** (additive) a token-less GET to another cloud's metadata path (Azure, GCP, OpenStack...): not EC2 IMDS use, kept out of the verdict */
@@ -28,6 +30,8 @@ export interface SdkInfo {
   minV2Source?: 'aws-docs' | 'best-evidence' | 'inferred' | null;
   /** (optional, additive) short fixed remark, e.g. which embedded SDK version decided supportsV2 */
   note?: string | null;
+  /** (optional, additive) the embedded SDK whose code makes the IMDS calls and whose version decided supportsV2 (boto3, AWS CLI v1 → botocore) */
+  decidedBy?: { name: string; version: string | null } | null;
 }
 
 export interface ProcessInfo {
@@ -81,4 +85,10 @@ export interface ImdsEvent {
   tokenTtl?: number | null;
   /** the v2 header was present but empty (classified v1, see docs/imds-facts.md#classification) */
   emptyTokenHeader?: boolean;
+  /**
+   * (additive) the request's head went past a parser limit (over 8 KiB, or over 200 headers):
+   * the headers after the limit were read for the token header, token TTL and User-Agent only
+   * (docs/design.md#unfinished-requests)
+   */
+  headOverLimit?: 'E_HTTP_HEADERS_TOO_LARGE' | 'E_HTTP_TOO_MANY_HEADERS';
 }

@@ -5,6 +5,7 @@ import { classifyRequest } from './classify.js';
 import { isoTime } from './time.js';
 import { OrderedEmitter, type Ticket } from './ordered-emitter.js';
 import type { ImdsEvent } from './event.js';
+import type { ImdsSkipReason } from '../errors/catalogue.js';
 
 /**
  * The IMDS stage: HTTP exchanges in, IMDS events out. Its one entry point, `exchangeFor`,
@@ -19,14 +20,17 @@ export interface ImdsStats {
   events: { v1: number; v2: number; token: number };
   /**
    * requests that made no event, by reason: `request-without-version` (HTTP/0.9 style),
-   * `request-target-invalid` (control bytes in the target), `not-imds-method` (IMDS serves
-   * GET/HEAD/PUT only), `unclassifiable-truncated-head` (a head cut short may have lost its
-   * token header: never called v1)
+   * `request-unreadable` (a request line that is not one, or longer than the head limit:
+   * IMDS traffic that could not be read), `not-imds-method` (IMDS serves GET/HEAD/PUT only),
+   * `unclassifiable-truncated-head` (a head cut short may have lost its token header: never
+   * called v1). The first, second and last keep the verdict from READY
+   * (docs/design.md#unfinished-requests).
    */
   skipped: Record<ImdsSkipReason, number>;
 }
 
-export type ImdsSkipReason = 'request-without-version' | 'request-target-invalid' | 'not-imds-method' | 'unclassifiable-truncated-head';
+/** the IMDS stage's reasons, from the one catalogue (docs/errors.md#skip-reasons) */
+export type { ImdsSkipReason } from '../errors/catalogue.js';
 
 export interface ImdsStageOptions<C> {
   /** release events in capture order (replay); false: as each exchange completes (live) */
@@ -37,7 +41,7 @@ export interface ImdsStageOptions<C> {
 export class ImdsStage<C> {
   private readonly counters: ImdsStats = {
     events: { v1: 0, v2: 0, token: 0 },
-    skipped: { 'request-without-version': 0, 'request-target-invalid': 0, 'not-imds-method': 0, 'unclassifiable-truncated-head': 0 },
+    skipped: { 'request-without-version': 0, 'request-unreadable': 0, 'not-imds-method': 0, 'unclassifiable-truncated-head': 0 },
   };
   private readonly emitter: OrderedEmitter<[ImdsEvent, C]>;
   private readonly ordered: boolean;
@@ -85,9 +89,11 @@ export class ImdsStage<C> {
   }
 
   private toEvent(flow: FlowInfo, req: HttpRequest, res: HttpResponse | null): ImdsEvent | null {
-    // an HTTP/0.9-style request line or a target with control bytes is not a request IMDS serves
+    // a request line that could not be read, or an HTTP/0.9-style one: no method or path to
+    // report, but IMDS traffic all the same (the verdict is UNKNOWN, never READY)
+    if (req.unreadable !== undefined) return this.skip('request-unreadable');
     if (req.httpVersion === '') return this.skip('request-without-version');
-    if (/[\x00-\x20\x7f]/.test(req.target)) return this.skip('request-target-invalid');
+    // a target with control bytes is still a request (a server may read it): its path is percent-encoded
     const c = classifyRequest(req);
     if (c.version === null) return this.skip('not-imds-method');
     // a head cut short (snaplen, gap) may have lost its token header: never call that v1
@@ -112,6 +118,7 @@ export class ImdsStage<C> {
     };
     if (c.version === 'token') ev.tokenTtl = c.tokenTtl;
     if (c.emptyTokenHeader) ev.emptyTokenHeader = true;
+    if (req.headOverLimit !== undefined) ev.headOverLimit = req.headOverLimit;
     return ev;
   }
 }

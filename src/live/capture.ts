@@ -2,7 +2,7 @@ import type { Frame, FrameSink } from '../source/frame.js';
 import { ImdswatchError, type LiveCaptureErrorCode } from '../errors/catalogue.js';
 import { IMDS_BPF } from '../domain/endpoint.js';
 import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
-import { isDecodableLinkType } from '../decode/decoder.js';
+import { isDecodableLinkType } from '../decode/link-types.js';
 
 /**
  * Passive live capture through libpcap (cap) on `any` or the given interfaces, filtered to
@@ -11,7 +11,8 @@ import { isDecodableLinkType } from '../decode/decoder.js';
  *
  * Limits of cap 0.2.x: no packet timestamp (frames carry the wall-clock time of the
  * callback, taken from one monotonic clock anchored at start), no pcap_stats (kernel drops
- * are not available: `drops` is null), snaplen fixed at 65535.
+ * are not available: `drops` is null), and a snaplen of 65535 unless cap is patched at
+ * install to read IMDSWATCH_CAP_SNAPLEN (native/cap-snaplen; CAPTURE_SNAPLEN below).
  */
 
 export interface CaptureOptions {
@@ -98,7 +99,8 @@ export class LiveCapture {
           throw new LiveCaptureError('E_CAPTURE_OPEN_FAILED', `cannot capture on ${name}: ${msg}`);
         }
         const linkType = linkTypeNumber(lt);
-        // #16: an interface the decoder cannot read would give no packet at all: an error, not a silent scan
+        // an interface the decoder cannot read would give no packet at all: an error, not a
+        // silent scan (E_CAPTURE_LINKTYPE, docs/errors.md#errors)
         if (linkType === null || !isDecodableLinkType(linkType)) {
           cap.close();
           throw new LiveCaptureError('E_CAPTURE_LINKTYPE', `unsupported link type on ${name}: ${lt}`);

@@ -20,7 +20,7 @@ export interface PipelineStats {
 }
 
 /** the snapshot's values that are sizes, not counters (they go down as well as up) */
-export const GAUGE_PATHS: ReadonlySet<string> = new Set(['tcp.activeFlows', 'tcp.heldBytes', 'tcp.heldBytesPeak', 'enrich.sdkCache.entries', 'enrich.reasons.clients']);
+export const GAUGE_PATHS: ReadonlySet<string> = new Set(['decode.fragmentBytesHeld', 'decode.fragmentBytesHeldPeak', 'tcp.activeFlows', 'tcp.heldBytes', 'tcp.heldBytesPeak', 'enrich.sdkCache.entries', 'enrich.reasons.clients']);
 
 /** every numeric value of a snapshot by "stage.counter" path (counterDelta from nothing) */
 export function flatCounters(now: PipelineStats): Record<string, number> {

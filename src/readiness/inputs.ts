@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ContainerInfo, ImdsEvent } from '../imds/event.js';
-import { emptyState, parseState, recordEvent, type DaemonState } from '../sinks/state-store.js';
+import { emptyState, isIsoTime, parseState, recordEvent, type DaemonState } from '../ledger/ledger.js';
 
 /**
  * Inputs of `imdswatch report`: the daemon's state file, or NDJSON event files
@@ -14,8 +14,10 @@ export interface HostState {
   host: string;
   state: DaemonState;
   source: string;
-  /** lines that were not events (counted, not fatal) */
+  /** lines that were not events (counted, not fatal); the daemon's own log lines are not counted here */
   skippedLines: number;
+  /** (additive) the daemon's own log lines (start, stop, loss, metrics: app "imdswatch", a kind other than imds-request): expected in its log, not noise */
+  daemonLines?: number;
   /** an event file: observation is first to last event, the window is exact */
   fromEvents: boolean;
   /** the running daemon's own state: a window not extended lately is a gap up to now */
@@ -80,6 +82,21 @@ function processOf(v: unknown): ImdsEvent['process'] {
   };
 }
 
+/** a line of the daemon's own log that is not a request (docs/design.md#since-windows): not an event, not noise */
+function isDaemonLine(o: unknown): boolean {
+  const l = o as { app?: unknown; kind?: unknown } | null;
+  return !!l && typeof l === 'object' && l.app === 'imdswatch' && l.kind !== 'imds-request';
+}
+
+/** the loss a daemon log line reports (src/cli/daemon-command.ts: missed SYNs, unread IMDS packets, request gap bytes, evicted flows) */
+function lossOf(o: Record<string, unknown>, drops: DaemonState['drops']): void {
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  drops.pcap = Math.max(drops.pcap, n(o.missedSyns));
+  drops.imdsUnread = Math.max(drops.imdsUnread ?? 0, n(o.imdsUnread));
+  drops.requestGapBytes = Math.max(drops.requestGapBytes ?? 0, n(o.requestGapBytes));
+  if (o.kind === 'flow-table') drops.flowsEvicted += n(o.evicted);
+}
+
 /** at most this many per-minute buckets are kept per file (a week); older minutes only feed the hourly timeline */
 const MAX_MINUTES = 7 * 24 * 60;
 
@@ -93,6 +110,7 @@ export function loadReportInput(path: string, since: string | null = null): Host
   const state = emptyState(host, null);
   const minutes = new Map<string, { v1: number; v2: number; token: number }>();
   let skipped = 0;
+  let daemonLines = 0;
   let first: string | null = null;
   let last: string | null = null;
   for (const line of text.split('\n')) {
@@ -106,7 +124,14 @@ export function loadReportInput(path: string, since: string | null = null): Host
     }
     const o = obj as { event?: ImdsEvent; host?: string | { name?: unknown; instanceId?: unknown }; hostname?: string } & Partial<ImdsEvent>;
     const ev = (o.event ?? o) as ImdsEvent & { host?: unknown };
-    if (!ev || typeof ev.ts !== 'string' || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {
+    if (!o.event && isDaemonLine(o)) {
+      daemonLines++;
+      // its capture-loss lines count as they do in the state: an IMDSv1 call may hide there
+      const t = (o as { time?: unknown }).time;
+            if (!since || (typeof t === 'string' && t >= since)) lossOf(o as Record<string, unknown>, state.drops);
+      continue;
+    }
+    if (!ev || !isIsoTime(ev.ts) || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {
       skipped++;
       continue;
     }
@@ -139,7 +164,7 @@ export function loadReportInput(path: string, since: string | null = null): Host
   state.instanceId = instanceId;
   // an event file says when calls happened, not how long capture ran: first to last event
   if (first && last) state.windows.push({ start: first, end: last, bootId: null });
-  return { host, state, source: path, skippedLines: skipped, fromEvents: true, minutes: minutes.size < MAX_MINUTES ? minutes : undefined };
+  return { host, state, source: path, skippedLines: skipped, daemonLines, fromEvents: true, minutes: minutes.size < MAX_MINUTES ? minutes : undefined };
 }
 
 /** `24h`, `7d`, `30m`, `boot`, or an ISO time → ISO time (or null for everything). */

@@ -1,4 +1,4 @@
-import type { SoftwareEntry } from '../sinks/state-store.js';
+import type { SoftwareEntry } from '../ledger/ledger.js';
 
 /**
  * One program's counts and first/last times inside a `--since` window. Event files are
@@ -19,6 +19,8 @@ export interface ProgramWindow {
   lastV1: string | null;
   /** the program's last call was an IMDSv1 call rejected with 401 */
   brokenNow: boolean;
+  /** how the window was cut: 'minute' from the program's recent per-minute counts, 'hour' from its hourly ones (absent: no window, or an event file) */
+  precision?: 'minute' | 'hour';
 }
 
 const hourOf = (iso: string) => `${iso.slice(0, 13)}:00:00Z`;
@@ -38,11 +40,13 @@ export function programWindow(s: SoftwareEntry, since: string | null): ProgramWi
     brokenNow: s.v1Rejected > 0 && (lastV1Rejected === null ? !('lastV1Rejected' in s) : lastV1Rejected >= s.lastSeen),
   };
   if (!since) return all;
+  const byMinute = minuteWindow(s, since, all);
+  if (byMinute !== undefined) return byMinute;
   const sinceHour = hourOf(since);
   // per-hour counts: the window starts at the top of the hour holding `since`
   if (s.lastSeen < (s.hours ? sinceHour : since)) return null;
   const trimmed = s.hoursTrimmedBefore ?? null;
-  if (!s.hours || (trimmed && sinceHour < trimmed)) return all;
+  if (!s.hours || (trimmed && sinceHour < trimmed)) return { ...all, precision: 'hour' };
   const w: ProgramWindow = { ...all, v1: 0, v1Rejected: 0, v2: 0, token: 0, firstV1: null };
   let firstHour: string | null = null;
   let firstV1Hour: string | null = null;
@@ -61,6 +65,36 @@ export function programWindow(s: SoftwareEntry, since: string | null): ProgramWi
   if (w.v1 > 0) {
     const f = all.firstV1 ?? s.firstSeen;
     w.firstV1 = f >= sinceHour ? f : (firstV1Hour ?? sinceHour);
+  } else w.lastV1 = null;
+  if (w.v1Rejected === 0) w.brokenNow = false;
+  return { ...w, precision: 'hour' };
+}
+
+/**
+ * The window from the program's per-minute counts (docs/design.md#since-windows), when they
+ * hold every call since `since`'s minute (that minute counts whole); undefined otherwise.
+ */
+function minuteWindow(s: SoftwareEntry, since: string, all: ProgramWindow): ProgramWindow | null | undefined {
+  const sinceMinute = since.slice(0, 16);
+  if (!s.minutes || !s.minutesFrom || sinceMinute < s.minutesFrom) return undefined;
+  const w: ProgramWindow = { ...all, v1: 0, v1Rejected: 0, v2: 0, token: 0, firstV1: null, precision: 'minute' };
+  let first: string | null = null;
+  let firstV1: string | null = null;
+  for (const [minute, c] of Object.entries(s.minutes)) {
+    if (minute < sinceMinute) continue;
+    w.v1 += c[0];
+    w.v1Rejected += c[1];
+    w.v2 += c[2];
+    w.token += c[3];
+    if (!first || minute < first) first = minute;
+    if (c[0] > 0 && (!firstV1 || minute < firstV1)) firstV1 = minute;
+  }
+  if (w.v1 + w.v2 + w.token === 0) return null;
+  const top = (m: string | null) => (m ? `${m}:00Z` : sinceMinute);
+  w.firstSeen = s.firstSeen >= top(first) ? s.firstSeen : top(first);
+  if (w.v1 > 0) {
+    const f = all.firstV1 ?? s.firstSeen;
+    w.firstV1 = f >= top(firstV1) ? f : top(firstV1);
   } else w.lastV1 = null;
   if (w.v1Rejected === 0) w.brokenNow = false;
   return w;

@@ -1,12 +1,16 @@
 import type { HostReadiness, Readiness, SoftwareFinding } from './readiness.js';
-import { printable } from '../sinks/capture-summary-text.js';
+import { md, printable, visible } from '../text/sanitize.js';
+import { table } from '../text/table.js';
+import { someOf } from '../text/lists.js';
+import { bootsText, makerText } from './unwatched.js';
+import { nextStepLines } from './next-step.js';
 
-export { formatReadinessHtml } from './readiness-html.js';
 
 const REASON_TEXT: Record<string, string> = {
   'no-token-attempt': 'never asked for a token',
   'token-put-unanswered': 'token request got no answer (hop limit)',
   'token-put-rejected': 'token request rejected 403 (X-Forwarded-For)',
+  'token-put-not-found': 'token request answered 404/405 (not by IMDS)',
   'token-expired': 'token expired, fell back to v1',
   'v2-unsupported-client': 'client version does not support IMDSv2',
   'foreign-cloud-probe': "probe for another cloud's metadata",
@@ -14,14 +18,11 @@ const REASON_TEXT: Record<string, string> = {
 
 export function reasonsText(f: SoftwareFinding): string {
   return Object.entries(f.reasons)
-    .map(([r, n]) => `${REASON_TEXT[r] ?? r} ×${n}`)
+    .map(([r, n]) => `${REASON_TEXT[r] ?? visible(r, 40)} ×${n}`)
     .join('; ');
 }
 
-/** at most `n` names, then "and N more" (500 hosts must not make one 7 000-character line) */
-export function someOf(names: string[], n = 5): string {
-  return names.length <= n ? names.join(', ') : `${names.slice(0, n).join(', ')} and ${names.length - n} more`;
-}
+export { someOf }; // src/text/lists.ts
 
 export function rejectedText(f: SoftwareFinding): string {
   if (!f.v1Rejected) return '';
@@ -30,19 +31,13 @@ export function rejectedText(f: SoftwareFinding): string {
 
 export function windowText(r: Readiness): string {
   if (!r.since) return '';
-  return r.windowPrecision === 'hour'
-    ? `window: since ${r.since} (from a state file: counted to the hour — the state keeps per-hour counts per program, so the hour holding ${r.since} counts whole)`
-    : `window: since ${r.since} (exact: from events)`;
+  if (r.windowPrecision === 'hour') return `window: since ${r.since} (from a state file: counted to the hour — the state keeps per-hour counts per program, so the hour holding ${r.since} counts whole)`;
+  if (r.windowPrecision === 'minute') return `window: since ${r.since} (from a state file: counted to the minute — the minute holding ${r.since} counts whole)`;
+  return `window: since ${r.since} (exact: from events)`;
 }
 
 const VERDICT_ORDER = { 'NOT READY': 0, UNKNOWN: 1, READY: 2 } as const;
 export const hostsInOrder = (hosts: HostReadiness[]) => [...hosts].sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || b.v1 - a.v1 || a.name.localeCompare(b.name));
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
 
 export function hostRows(r: Readiness, cell: (s: string, max: number) => string): { header: string[]; rows: string[][] } {
   return {
@@ -71,8 +66,40 @@ export function unknownHosts(r: Readiness): string[] {
   return out;
 }
 
+/** "12 s", "4.2 min", "3.5 h" */
+export function durationText(start: string, end: string): string {
+  const ms = Math.max(0, Date.parse(end) - Date.parse(start));
+  return ms < 60_000 ? `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s` : ms < 3_600_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+const GAP_WHY: Record<Readiness['gaps'][number]['kind'], string> = {
+  'not-running': 'the daemon has not written its state since',
+  stopped: 'daemon stopped or host down',
+  boot: 'boot: from the kernel\'s start to imdswatch watching',
+  restart: 'daemon restart',
+};
+
 export function gapText(g: Readiness['gaps'][number]): string {
-  return `${g.start} → ${g.end} (${g.hours.toFixed(1)} h${g.kind === 'not-running' ? ', the daemon has not written its state since' : ', daemon stopped or host down'})`;
+  const counted = g.accounted ? '; every IMDS connection in it was counted by the early rule' : g.kind === 'boot' || g.kind === 'restart' ? '; not watched: calls in it were not seen' : '';
+  const why = g.bootStartUnknown ? "reboot: from the daemon's last record to imdswatch watching (the boot's start is not known)" : GAP_WHY[g.kind];
+  return `${g.start} → ${g.end} (${durationText(g.start, g.end)}, ${why}${counted})`;
+}
+
+/** IMDS connections made before imdswatch watched, one line per window (docs/design.md#observation-gaps) */
+export function unwatchedLines(r: Readiness, cell: (s: string, max: number) => string): string[] {
+  const multi = r.hosts.length > 1;
+  const out = r.unwatched.map(
+    (u) =>
+      `${multi ? `${cell(u.host, 60)}: ` : ''}${u.count} connection(s) before the ${u.kind === 'restart' ? 'restart' : 'boot\'s window'} at ${cell(u.windowStart, 40)} (counted by ${cell(u.source, 40)})` +
+      (u.makers.length ? `: ${someOf(u.makers.map((m) => cell(makerText(m), 200)), 10)}` : ': makers not known'),
+  );
+  if (r.unwatchedNotListed) out.push(`… and ${r.unwatchedNotListed} more`);
+  return out;
+}
+
+/** what an overflow bucket holds: "e.g. /a, /b (3 displaced from the table)" */
+export function overflowText(o: NonNullable<SoftwareFinding['overflow']>, cell: (s: string) => string): string {
+  return `kept only as counts, e.g. ${o.examples.map(cell).join(', ') || '-'}${o.displaced ? ` (${o.displaced} displaced from the table)` : ''}`;
 }
 
 /** "  [unit]", or "  [container web]" (a container's scope unit names only its id) */
@@ -85,16 +112,17 @@ function where(f: SoftwareFinding): string {
 export function findingLines(f: SoftwareFinding, i: number, multi: boolean): string[] {
   const out: string[] = [];
   out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);
-  out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${f.firstSeen}, last ${f.lastSeen}`);
+  out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${printable(f.firstSeen, 40)}, last ${printable(f.lastSeen, 40)}`);
   if (multi) out.push(`     hosts (${f.hosts.length}): ${someOf(f.hosts.map((h) => printable(h, 60)), 3)}`);
+  if (f.overflow) out.push(`     programs: ${overflowText(f.overflow, (x) => printable(x, 80))}`);
   for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
   for (const c of f.commands) out.push(`     command: ${printable(c, 160)}`);
   if (f.users.length) out.push(`     users:   ${printable(f.users.join(', '), 160)}`);
   for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
   if (f.sdk && f.sdk !== 'unknown') out.push(`     sdk:     ${printable(f.sdk, 60)}`);
   if (f.paths.length) out.push(`     paths:   ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
-  if (Object.keys(f.reasons).length) out.push(`     why:     ${reasonsText(f)}`);
-  out.push(`     fix:     ${f.fix ?? '-'}`);
+  if (Object.keys(f.reasons).length) out.push(`     why:     ${printable(reasonsText(f), 300)}`);
+  out.push(`     fix:     ${printable(f.fix ?? '-', 400)}`);
   return out;
 }
 
@@ -104,6 +132,8 @@ export function formatReadinessText(r: Readiness): string {
   out.push(`imdswatch readiness report — ${multi ? `${r.hosts.length} hosts` : `host ${printable(r.hosts[0]?.name ?? '-', 80)}${r.hosts[0]?.instanceId ? ` (${printable(r.hosts[0].instanceId, 30)})` : ''}`}`);
   if (r.since) out.push(windowText(r));
   out.push(`observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${r.observedSince}` : ''}${multi ? ' (the least-observed host)' : ''}; IMDSv1 ${r.totals.v1}, IMDSv2 ${r.totals.v2}, token ${r.totals.token}`);
+  const boots = bootsText(r.boots);
+  if (boots) out.push(boots);
   out.push('');
   if (multi) {
     const { header, rows } = hostRows(r, printable);
@@ -127,26 +157,29 @@ export function formatReadinessText(r: Readiness): string {
     if (r.clean.length > 20) out.push(`  … and ${r.clean.length - 20} more (see --format json)`);
     out.push('');
   }
+  if (r.unwatched.length) {
+    out.push('IMDS connections made before imdswatch watched (they may have been IMDSv1 calls):');
+    for (const l of unwatchedLines(r, printable)) out.push(`  - ${l}`);
+    out.push('');
+  }
   if (r.gaps.length) {
-    out.push('Gaps in observation (calls in them were not seen):');
+    out.push('Gaps in observation (calls in them were not seen, unless counted):');
     for (const g of r.gaps) out.push(`  - ${multi ? `${printable(g.host, 60)}: ` : ''}${gapText(g)}`);
     if (r.gapsNotListed) out.push(`  … and ${r.gapsNotListed} more`);
     out.push('');
   }
   out.push(`VERDICT: ${r.verdict}`);
-  for (const w of r.why) out.push(`  - ${w}`);
+  for (const w of r.why) out.push(`  - ${visible(w, 600)}`);
+  // docs/design.md#next-step: the command when READY, what blocks it otherwise
+  const next = nextStepLines(r.nextStep, multi);
+  if (next.length || r.nextStep.commands.length) {
+    out.push('');
+    out.push('Next step:');
+    for (const l of next) out.push(`  ${visible(l, 2000)}`);
+    for (const c of r.nextStep.commands) out.push(...c.split('\n').map((l, i) => `  ${i ? '  ' : '$ '}${l}`));
+    for (const n of r.nextStep.notes) out.push(`  (${visible(n, 600)})`);
+  }
   return `${out.join('\n')}\n`;
-}
-
-/**
- * Markdown cell text: control characters shown as \xNN, Markdown syntax escaped,
- * everything else (×, →, non-ASCII names) kept as it is. Not the terminal escaper:
- * a change ticket is not a terminal (#11). Only untrusted text is cut, at `max`.
- */
-export function md(s: string, max = Infinity): string {
-  let out = s.replace(/[\\|`*_<>[\]]/g, (c) => `\\${c}`).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  if (out.length > max) out = `${out.slice(0, max - 1)}…`;
-  return out;
 }
 
 const mdList = (xs: string[], max: number) => (xs.length ? xs.map((x) => md(x, max)).join('<br>') : '-');
@@ -156,11 +189,12 @@ export function formatReadinessMarkdown(r: Readiness): string {
   const multi = r.hosts.length > 1;
   out.push(`# IMDSv2 readiness: ${r.verdict}`);
   out.push('');
-  for (const w of r.why) out.push(`- ${md(w)}`);
+  for (const w of r.why) out.push(`- ${md(w, 600)}`);
   out.push('');
   if (r.since) out.push(`${md(windowText(r))}  `);
   out.push(`Hosts: ${multi ? r.hosts.length : md(r.hosts[0]?.name ?? '-', 200)}${!multi && r.hosts[0]?.instanceId ? ` (${md(r.hosts[0].instanceId, 40)})` : ''}  `);
   out.push(`Observed: ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${r.observedSince}` : ''}  `);
+  if (bootsText(r.boots)) out.push(`Boots: ${md(bootsText(r.boots)!)}  `);
   out.push(`Calls: IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}`);
   out.push('');
   if (multi) {
@@ -174,6 +208,15 @@ export function formatReadinessMarkdown(r: Readiness): string {
     for (const l of unknownHosts(r)) out.push(`- UNKNOWN ${md(l, 400)}`);
     if (unknownHosts(r).length) out.push('');
   }
+  const next = nextStepLines(r.nextStep, multi);
+  if (next.length || r.nextStep.commands.length) {
+    out.push('## Next step');
+    out.push('');
+    for (const l of next) out.push(`- ${md(l, 2000)}`);
+    if (r.nextStep.commands.length) out.push('', '```sh', ...r.nextStep.commands, '```');
+    for (const n of r.nextStep.notes) out.push('', md(n, 600));
+    out.push('');
+  }
   if (r.findings.length) {
     out.push('## Software to fix');
     out.push('');
@@ -181,7 +224,7 @@ export function formatReadinessMarkdown(r: Readiness): string {
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     r.findings.forEach((f, i) =>
       out.push(
-        `| ${i + 1} | ${md(f.software, 300)} | ${md(f.unit ?? '-', 200)} | ${md(f.container ?? '-', 200)} | ${mdList(f.scripts, 300)} | ${mdList(f.commands, 300)} | ${md(f.users.join(', ') || '-', 300)} | ${mdList(f.origins, 300)} | ${md(f.sdk ?? '-', 100)} | ${f.v1} | ${f.v1Rejected}${f.brokenNow ? ' (broken now)' : ''} | ${multi ? md(someOf(f.hosts), 300) : f.hosts.length} | ${f.firstSeen} / ${f.lastSeen} | ${md(reasonsText(f) || '-')} | ${md(f.fix ?? '-')} |`,
+        `| ${i + 1} | ${md(f.software, 300)}${f.overflow ? `<br>${md(overflowText(f.overflow, (x) => x), 600)}` : ''} | ${md(f.unit ?? '-', 200)} | ${md(f.container ?? '-', 200)} | ${mdList(f.scripts, 300)} | ${mdList(f.commands, 300)} | ${md(f.users.join(', ') || '-', 300)} | ${mdList(f.origins, 300)} | ${md(f.sdk ?? '-', 100)} | ${f.v1} | ${f.v1Rejected}${f.brokenNow ? ' (broken now)' : ''} | ${multi ? md(someOf(f.hosts), 300) : f.hosts.length} | ${md(f.firstSeen, 40)} / ${md(f.lastSeen, 40)} | ${md(reasonsText(f) || '-', 300)} | ${md(f.fix ?? '-', 400)} |`,
       ),
     );
     out.push('');
@@ -192,8 +235,18 @@ export function formatReadinessMarkdown(r: Readiness): string {
     for (const f of r.clean) out.push(`- ${md(f.software, 300)}${f.unit ? ` [${md(f.unit, 200)}]` : ''}: ${f.v2} call(s), ${f.token} token request(s)`);
     out.push('');
   }
+  if (r.unwatched.length) {
+    out.push('## IMDS connections made before imdswatch watched');
+    out.push('');
+    out.push('They may have been IMDSv1 calls: the verdict cannot be READY while they are in the window.');
+    out.push('');
+    for (const l of unwatchedLines(r, (x, max) => md(x, max))) out.push(`- ${l}`);
+    out.push('');
+  }
   if (r.gaps.length) {
     out.push('## Gaps in observation');
+    out.push('');
+    out.push('Calls in a gap were not seen, unless the early rule counted them.');
     out.push('');
     for (const g of r.gaps) out.push(`- ${multi ? `${md(g.host, 200)}: ` : ''}${md(gapText(g))}`);
     if (r.gapsNotListed) out.push(`- … and ${r.gapsNotListed} more`);

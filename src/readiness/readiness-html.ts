@@ -1,12 +1,20 @@
 import type { Readiness, SoftwareFinding } from './readiness.js';
-import { gapText, hostRows, reasonsText, someOf, unknownHosts, windowText } from './readiness-format.js';
+import { gapText, hostRows, overflowText, reasonsText, someOf, unknownHosts, unwatchedLines, windowText } from './readiness-format.js';
+import { bootsText } from './unwatched.js';
+import { nextStepLines } from './next-step.js';
+import { html, visible } from '../text/sanitize.js';
 
 /**
  * One self-contained page (no scripts, no external resources) that reads at 1024 px
  * without horizontal scrolling: findings are cards, tables have a fixed layout and
  * wrap long words, the chart is an SVG scaled to the page with axes and labels.
  */
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** every text goes through the one sanitizer (docs/design.md#sanitizer): controls visible, entities, cut and marked */
+const esc = (s: string, max = 2000) => html(s, max);
+/** a name (program, unit, container, host), a command or script, a path */
+const NAME = 300;
+const CMD = 500;
+const PATH = 200;
 
 /** bars at most: longer spans merge neighbouring buckets */
 const MAX_BARS = 240;
@@ -86,27 +94,35 @@ function chart(r: Readiness): string {
 <text x="${(L + W - R) / 2}" y="${H - 6}" font-size="12" text-anchor="middle">time (UTC)</text></svg>`;
 }
 
-const list = (xs: string[]) => (xs.length ? `<ul>${xs.map((x) => `<li><code>${esc(x)}</code></li>`).join('')}</ul>` : '-');
+const list = (xs: string[]) => (xs.length ? `<ul>${xs.map((x) => `<li><code>${esc(x, CMD)}</code></li>`).join('')}</ul>` : '-');
 
 function card(f: SoftwareFinding, i: number, multi: boolean): string {
   const cls = f.brokenNow ? 'finding broken' : f.v1Rejected ? 'finding was-rejected' : 'finding';
   const badge = f.brokenNow ? `<span class="badge">REJECTED ×${f.v1Rejected} — broken now</span>` : f.v1Rejected ? `<span class="badge old">rejected ×${f.v1Rejected} earlier</span>` : '';
   const row = (k: string, v: string) => `<tr><th>${k}</th><td>${v}</td></tr>`;
-  const where = f.container ? ` <small>[container ${esc(f.container)}]</small>` : f.unit ? ` <small>[${esc(f.unit)}]</small>` : '';
-  return `<section class="${cls}"><h3>${i + 1}. <code>${esc(f.software)}</code>${where} ${badge}</h3>
+  const where = f.container ? ` <small>[container ${esc(f.container, NAME)}]</small>` : f.unit ? ` <small>[${esc(f.unit, NAME)}]</small>` : '';
+  return `<section class="${cls}"><h3>${i + 1}. <code>${esc(f.software, NAME)}</code>${where} ${badge}</h3>
 <table class="kv">${[
-    row('IMDSv1 calls', `${f.v1}; first ${esc(f.firstSeen)}, last ${esc(f.lastSeen)}`),
-    f.container ? row('container', `<code>${esc(f.container)}</code>`) : '',
+    row('IMDSv1 calls', `${f.v1}; first ${esc(f.firstSeen, 40)}, last ${esc(f.lastSeen, 40)}`),
+    f.overflow ? row('programs', esc(overflowText(f.overflow, (x) => x.slice(0, PATH)))) : '',
+    f.container ? row('container', `<code>${esc(f.container, NAME)}</code>`) : '',
     f.scripts.length ? row('script', list(f.scripts)) : '',
     f.commands.length ? row('command', list(f.commands)) : '',
-    f.users.length ? row('users', esc(f.users.join(', '))) : '',
-    f.origins.length ? row('from', esc(f.origins.join('; '))) : '',
-    f.sdk ? row('SDK', esc(f.sdk)) : '',
-    multi ? row('hosts', `${f.hosts.length}: ${esc(someOf(f.hosts, 10))}`) : '',
-    f.paths.length ? row('paths', esc(f.paths.join(', '))) : '',
+    f.users.length ? row('users', esc(f.users.join(', '), CMD)) : '',
+    f.origins.length ? row('from', f.origins.map((o) => esc(o, CMD)).join('; ')) : '',
+    f.sdk ? row('SDK', esc(f.sdk, NAME)) : '',
+    multi ? row('hosts', `${f.hosts.length}: ${esc(someOf(f.hosts.map((h) => h.slice(0, NAME)), 10))}`) : '',
+    f.paths.length ? row('paths', f.paths.map((x) => esc(x, PATH)).join(', ')) : '',
     Object.keys(f.reasons).length ? row('why', esc(reasonsText(f))) : '',
     row('fix', `<strong>${esc(f.fix ?? '-')}</strong>`),
   ].join('')}</table></section>`;
+}
+
+/** docs/design.md#next-step */
+function nextStepHtml(r: Readiness, multi: boolean): string {
+  const lines = nextStepLines(r.nextStep, multi);
+  if (!lines.length && !r.nextStep.commands.length) return '';
+  return `<h2>Next step</h2>${lines.map((l) => `<p>${esc(l, 3000)}</p>`).join('')}${r.nextStep.commands.length ? `<pre><code>${r.nextStep.commands.map((c) => esc(c, 4000)).join('\n')}</code></pre>` : ''}${r.nextStep.notes.map((n) => `<p><small>${esc(n, 600)}</small></p>`).join('')}`;
 }
 
 export function formatReadinessHtml(r: Readiness): string {
@@ -114,7 +130,7 @@ export function formatReadinessHtml(r: Readiness): string {
   const color = r.verdict === 'READY' ? '#2e7d32' : r.verdict === 'NOT READY' ? '#c62828' : '#ef6c00';
   const { header, rows } = hostRows(r, (s) => s);
   const hostTable = `<table class="grid hosts"><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((row) => `<tr class="v-${row[2].replace(' ', '-').toLowerCase()}">${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+    .map((row) => `<tr class="v-${row[2].replace(' ', '-').toLowerCase()}">${row.map((c) => `<td>${esc(c, NAME)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
   const loss = r.losses.pcapDrops + r.losses.flowsEvicted + r.losses.unattributed + r.losses.imdsUnread + r.losses.requestGapBytes;
   return `<!doctype html>
@@ -145,13 +161,16 @@ svg.chart{width:100%;max-width:900px;height:auto;display:block}
 </head><body>
 <h1 class="verdict">IMDSv2 readiness: ${esc(r.verdict)}</h1>
 <ul>${r.why.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>
-<p>${multi ? `${r.hosts.length} hosts` : `Host ${esc(r.hosts[0]?.name ?? '-')}${r.hosts[0]?.instanceId ? ` (${esc(r.hosts[0].instanceId)})` : ''}`}. Observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${esc(r.observedSince)}` : ''}. IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}.${r.since ? ` ${esc(windowText(r))}.` : ''}</p>
+<p>${multi ? `${r.hosts.length} hosts` : `Host ${esc(r.hosts[0]?.name ?? '-', NAME)}${r.hosts[0]?.instanceId ? ` (${esc(r.hosts[0].instanceId)})` : ''}`}. Observed ${r.observedHours.toFixed(1)} h${r.observedSince ? ` since ${esc(r.observedSince)}` : ''}. IMDSv1 ${r.totals.v1} (rejected ${r.totals.v1Rejected}), IMDSv2 ${r.totals.v2}, token ${r.totals.token}.${r.since ? ` ${esc(windowText(r))}.` : ''}</p>
+${nextStepHtml(r, multi)}
 <h2>Capture loss and gaps</h2>
 ${
-  loss || r.gaps.length
-    ? `<ul class="warn">${r.losses.pcapDrops ? `<li>capture dropped ${r.losses.pcapDrops} packet(s)</li>` : ''}${r.losses.flowsEvicted ? `<li>${r.losses.flowsEvicted} connection(s) evicted from the flow table</li>` : ''}${r.losses.unattributed ? `<li>${r.losses.unattributed} call(s) not attributed to a process</li>` : ''}${r.losses.imdsUnread ? `<li>${r.losses.imdsUnread} IMDS packet(s) could not be read</li>` : ''}${r.losses.requestGapBytes ? `<li>${r.losses.requestGapBytes} byte(s) sent to IMDS not captured</li>` : ''}${r.gaps.map((g) => `<li>gap: ${multi ? `${esc(g.host)}: ` : ''}${esc(gapText(g))}</li>`).join('')}${r.gapsNotListed ? `<li>and ${r.gapsNotListed} more gap(s)</li>` : ''}</ul>`
+  loss || r.gaps.length || r.unwatched.length
+    ? `<ul class="warn">${r.losses.pcapDrops ? `<li>capture dropped ${r.losses.pcapDrops} packet(s)</li>` : ''}${r.losses.flowsEvicted ? `<li>${r.losses.flowsEvicted} connection(s) evicted from the flow table</li>` : ''}${r.losses.unattributed ? `<li>${r.losses.unattributed} call(s) not attributed to a process</li>` : ''}${r.losses.imdsUnread ? `<li>${r.losses.imdsUnread} IMDS packet(s) could not be read</li>` : ''}${r.losses.requestGapBytes ? `<li>${r.losses.requestGapBytes} byte(s) sent to IMDS not captured</li>` : ''}${r.gaps.map((g) => `<li>gap: ${multi ? `${esc(g.host)}: ` : ''}${esc(gapText(g))}</li>`).join('')}${r.gapsNotListed ? `<li>and ${r.gapsNotListed} more gap(s)</li>` : ''}${unwatchedLines(r, (x, max) => visible(x, max))
+        .map((l) => `<li>before imdswatch watched (may have been IMDSv1): ${esc(l, 4000)}</li>`)
+        .join('')}</ul>`
     : '<p>None: no packet dropped, no connection evicted, every call attributed, no gap in observation.</p>'
-}
+}${bootsText(r.boots) ? `\n<p>${esc(bootsText(r.boots)!)}.</p>` : ''}
 <h2>Hosts</h2>
 ${hostTable}
 ${unknownHosts(r).length ? `<p>Why UNKNOWN:</p><ul>${unknownHosts(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}
@@ -160,7 +179,7 @@ ${chart(r)}
 <h2>Software to fix</h2>
 ${r.findings.length ? r.findings.map((f, i) => card(f, i, multi)).join('\n') : '<p>None.</p>'}
 <h2>Already on IMDSv2 (nothing to do)</h2>
-${r.clean.length ? `<ul>${r.clean.map((f) => `<li><code>${esc(f.software)}</code>${f.unit ? ` [${esc(f.unit)}]` : ''}: ${f.v2} call(s), ${f.token} token request(s)</li>`).join('')}</ul>` : '<p>None seen.</p>'}
+${r.clean.length ? `<ul>${r.clean.map((f) => `<li><code>${esc(f.software, NAME)}</code>${f.unit ? ` [${esc(f.unit, NAME)}]` : ''}: ${f.v2} call(s), ${f.token} token request(s)</li>`).join('')}</ul>` : '<p>None seen.</p>'}
 </body></html>
 `;
 }

@@ -1,8 +1,10 @@
-import type { DaemonState, SoftwareEntry } from '../sinks/state-store.js';
+import type { DaemonState, OverflowBucket, SoftwareEntry } from '../ledger/ledger.js';
 import type { V1Reason } from '../imds/event.js';
 import { fixFor } from '../enrich/sdk/fix.js';
 import { programWindow } from './program-window.js';
-import { observationOf, type Gap } from './observation.js';
+import { observationOf, type Gap, type Unwatched } from './observation.js';
+import { gapsWhy, unwatchedWhy } from './unwatched.js';
+import { nextStepOf, type NextStep } from './next-step.js';
 
 /**
  * "Is this host ready for IMDSv2-only?" from the daemon's state (one host) or many
@@ -57,6 +59,8 @@ export interface SoftwareFinding {
   reasons: Partial<Record<V1Reason, number>>;
   /** only on findings (software already on IMDSv2 needs none) */
   fix?: string;
+  /** (additive) programs of one owner kept only as counts (past the owner's share of the program table): which owner, a few of them */
+  overflow?: { owner: string; displaced: number; examples: string[] };
 }
 
 export interface HostReadiness {
@@ -69,6 +73,10 @@ export interface HostReadiness {
   v1Rejected: number;
   gaps: Gap[];
   why: string[];
+  /** (additive) boots that began in the report's window, and how many were watched from their start */
+  boots?: { total: number; watchedFromStart: number };
+  /** (additive) IMDS connections made while imdswatch was not yet watching (total) */
+  unwatched?: number;
 }
 
 export interface Readiness {
@@ -78,7 +86,7 @@ export interface Readiness {
   observedHours: number;
   observedSince: string | null;
   /** 'hour' when a --since window was answered from state files' per-hour counts */
-  windowPrecision: 'exact' | 'hour';
+  windowPrecision: 'exact' | 'minute' | 'hour';
   since: string | null;
   totals: { v1: number; v1Rejected: number; v2: number; token: number };
   /** software with IMDSv1 calls, broken-now first, then by count */
@@ -91,12 +99,24 @@ export interface Readiness {
   /** observation gaps (daemon stopped or not saving), at most MAX_GAPS listed */
   gaps: Array<Gap & { host: string }>;
   gapsNotListed: number;
+  /** (additive) boots that began in the report's window over all hosts, and how many were watched from their start */
+  boots: { total: number; watchedFromStart: number };
+  /** (additive) IMDS connections made while imdswatch was not yet watching, with what is known of their makers (docs/design.md#observation-gaps) */
+  unwatched: Array<Unwatched & { host: string }>;
+  unwatchedNotListed: number;
+  /** (additive) READY: the command for this host (a fleet: the READY hosts, the account defaults); otherwise what blocks it (docs/design.md#next-step) */
+  nextStep: NextStep;
 }
 
 const MAX_GAPS = 50;
 const MAX_LIST = 8;
 
+/** what a report calls an overflow bucket (docs/design.md#program-table) */
+export const bucketName = (owner: string) => `programs of ${owner} past its share of the program table`;
+const BUCKET_FIX = "these programs were kept only as counts: each IMDSv1 call is a warning line naming its program in the daemon's event log (journalctl -u imdswatch -p warning, or the --log-file); fix each as its own finding";
+
 export function softwareName(s: SoftwareEntry): string {
+  if ((s as OverflowBucket).examples) return bucketName((s as OverflowBucket).owner);
   if (s.exe) return s.container ? `${s.exe} (${s.container})` : s.exe;
   if (s.sdk && s.sdk.name !== 'unknown') return `${s.sdk.name}${s.sdk.version ? ` ${s.sdk.version}` : ''}`;
   return s.userAgent ? `User-Agent "${s.userAgent}"` : '(no User-Agent)';
@@ -115,18 +135,22 @@ const merge = (into: string[], from: string[] | undefined) => {
 /** token-less probes for another cloud's metadata (GCP, Azure, ...) do not break under IMDSv2-only */
 const probesOnly = (f: { v1: number; reasons: Partial<Record<V1Reason, number>> }) => f.v1 > 0 && (f.reasons['foreign-cloud-probe'] ?? 0) === f.v1;
 
-function judge(v1: number, probeCalls: number, v1Rejected: number, programs: number, observedHours: number, observedSince: string | null, gaps: Gap[], losses: Readiness['losses'], minHours: number) {
+function judge(v1: number, probeCalls: number, v1Rejected: number, programs: number, observedHours: number, observedSince: string | null, allGaps: Gap[], losses: Readiness['losses'], minHours: number, unwatched: Unwatched[] = []) {
   const why: string[] = [];
+  // a boot or restart an early rule counted is listed, but its connections are judged by `unwatched`
+  const gaps = allGaps.filter((g) => !g.accounted);
   let verdict: Verdict;
   if (v1 - probeCalls > 0) {
     verdict = 'NOT READY';
     why.push(`${v1 - probeCalls} IMDSv1 call(s) from ${programs} program(s)${v1Rejected ? `; ${v1Rejected} rejected with 401 (IMDSv2 was required then)` : ''}`);
   } else {
     if (observedHours < minHours) why.push(`observed ${observedHours.toFixed(1)} h, less than the ${minHours} h asked for (--min-hours)`);
-    if (gaps.length) why.push(`${gaps.length} gap(s) in observation (${(gaps.reduce((n, g) => n + g.hours, 0)).toFixed(1)} h unobserved: daemon stopped or capture down): calls may have been missed`);
+    if (gaps.length) why.push(gapsWhy(gaps));
     if (losses.pcapDrops > 0) why.push(`the capture dropped ${losses.pcapDrops} packet(s): calls may have been missed`);
     if (losses.flowsEvicted > 0) why.push(`${losses.flowsEvicted} connection(s) were evicted from the flow table under load: calls may have been missed`);
     if (losses.imdsUnread > 0) why.push(`${losses.imdsUnread} IMDS packet(s) could not be read (IP fragments not reassembled, or an unsupported link type): an IMDSv1 call may be hidden there`);
+    // docs/design.md#observation-gaps: connections nobody watched may have been IMDSv1: never READY, not NOT READY (nothing to fix is known)
+    if (unwatched.length) why.push(unwatchedWhy(unwatched));
     if (losses.requestGapBytes > 0) why.push(`${losses.requestGapBytes} byte(s) sent to IMDS were not captured (packets dropped inside IMDS connections): an IMDSv1 call may be hidden there`);
     verdict = why.length > 0 ? 'UNKNOWN' : 'READY';
     if (verdict === 'READY') why.push(`no IMDSv1 call in ${observedHours.toFixed(1)} h of observation since ${observedSince}`);
@@ -148,9 +172,14 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   const hosts: HostReadiness[] = [];
   const gaps: Readiness['gaps'] = [];
   let gapsNotListed = 0;
+  const boots = { total: 0, watchedFromStart: 0 };
+  const unwatched: Readiness['unwatched'] = [];
+  let unwatchedNotListed = 0;
+  const allUnwatched: Unwatched[] = [];
   let observedMs = Infinity;
   let observedSince: string | null = null;
   let hourPrecision = false;
+  let minutePrecision = false;
 
   for (const { host, state, fromEvents, minutes, live } of inputs) {
     const obs = observationOf(state.windows, since, opts.now, live === true && !fromEvents);
@@ -160,13 +189,20 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       if (gaps.length < MAX_GAPS) gaps.push({ host, ...g });
       else gapsNotListed++;
     }
+    boots.total += obs.boots.total;
+    boots.watchedFromStart += obs.boots.watchedFromStart;
+    for (const u of obs.unwatched) {
+      allUnwatched.push(u);
+      if (unwatched.length < MAX_GAPS) unwatched.push({ host, ...u });
+      else unwatchedNotListed++;
+    }
     const hostLosses = { pcapDrops: state.drops.pcap, flowsEvicted: state.drops.flowsEvicted, unattributed: state.drops.unattributed, imdsUnread: state.drops.imdsUnread ?? 0, requestGapBytes: state.drops.requestGapBytes ?? 0 };
     losses.pcapDrops += hostLosses.pcapDrops;
     losses.flowsEvicted += hostLosses.flowsEvicted;
     losses.unattributed += hostLosses.unattributed;
     losses.imdsUnread += hostLosses.imdsUnread;
     losses.requestGapBytes += hostLosses.requestGapBytes;
-    if (since && !fromEvents) hourPrecision = true;
+    if (since && !fromEvents) minutePrecision = true;
     for (const [hour, c] of Object.entries(state.hourly)) {
       if (since && hour < since.slice(0, 13)) continue;
       const h = timelineHours.get(hour) ?? { v1: 0, v2: 0, token: 0 };
@@ -186,8 +222,10 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     } else allHaveMinutes = false;
 
     const host1 = { v1: 0, v1Rejected: 0, probeCalls: 0, programs: 0 };
-    for (const s of Object.values(state.software)) {
+    for (const s of [...Object.values(state.software), ...Object.values(state.overflow ?? {})]) {
       const w = programWindow(s, since);
+      if (!fromEvents && w?.precision === 'hour') hourPrecision = true;
+      const bucket = (s as OverflowBucket).examples ? (s as OverflowBucket) : null;
       if (!w) continue;
       const name = softwareName(s);
       const key = JSON.stringify([s.exe, s.unit, s.container, s.exe ? null : name]);
@@ -214,6 +252,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
           origins: [],
           paths: [],
           reasons: {},
+          ...(bucket ? { overflow: { owner: bucket.owner, displaced: 0, examples: [] } } : {}),
         };
         bySoftware.set(key, f);
       }
@@ -240,7 +279,11 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       if (w.v1 > 0) for (const p of s.v1Paths) if (f.paths.length < 20 && !f.paths.includes(p)) f.paths.push(p);
       // reasons are all-time per program (not kept per hour); shown only while the window has v1 calls
       if (w.v1 > 0) for (const [r, n] of Object.entries(s.reasons) as Array<[V1Reason, number]>) f.reasons[r] = (f.reasons[r] ?? 0) + Math.min(n, w.v1);
-      if (f.v1 > 0 && !probesOnly(f)) f.fix = fixFor(s.sdk, mainReason(f.reasons));
+      if (bucket && f.overflow) {
+        f.overflow.displaced += bucket.displaced;
+        merge(f.overflow.examples, bucket.examples);
+      }
+      if (f.v1 > 0 && !probesOnly(f)) f.fix = bucket ? BUCKET_FIX : fixFor(s.sdk, mainReason(f.reasons));
       totals.v1 += w.v1;
       totals.v1Rejected += w.v1Rejected;
       totals.v2 += w.v2;
@@ -251,7 +294,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       else if (w.v1 > 0) host1.programs++;
     }
     const hostHours = obs.ms / 3_600_000;
-    const hv = judge(host1.v1, host1.probeCalls, host1.v1Rejected, host1.programs, hostHours, obs.since, obs.gaps, hostLosses, opts.minHours);
+    const hv = judge(host1.v1, host1.probeCalls, host1.v1Rejected, host1.programs, hostHours, obs.since, obs.gaps, hostLosses, opts.minHours, obs.unwatched);
     hosts.push({
       name: host,
       instanceId: state.instanceId ?? null,
@@ -262,6 +305,8 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       v1Rejected: host1.v1Rejected,
       gaps: obs.gaps,
       why: hv.why,
+      boots: obs.boots,
+      unwatched: obs.unwatched.reduce((n, u) => n + u.count, 0),
     });
   }
   if (!Number.isFinite(observedMs)) observedMs = 0;
@@ -282,7 +327,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   const why: string[] = [];
   let verdict: Verdict;
   if (hosts.length <= 1) {
-    const j = judge(totals.v1, probeCalls, totals.v1Rejected, findings.length, observedHours, observedSince, gaps, losses, opts.minHours);
+    const j = judge(totals.v1, probeCalls, totals.v1Rejected, findings.length, observedHours, observedSince, gaps, losses, opts.minHours, allUnwatched);
     verdict = j.verdict;
     why.push(...j.why);
   } else {
@@ -292,7 +337,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     const unknown = count('UNKNOWN');
     verdict = notReady ? 'NOT READY' : unknown ? 'UNKNOWN' : 'READY';
     if (notReady) why.push(`${notReady} of ${hosts.length} host(s) NOT READY: ${totals.v1 - probeCalls} IMDSv1 call(s) from ${findings.length} program(s)${totals.v1Rejected ? `; ${totals.v1Rejected} rejected with 401 (IMDSv2 was required then)` : ''}`);
-    if (unknown) why.push(`${unknown} of ${hosts.length} host(s) UNKNOWN (too little observation, gaps or capture loss)`);
+    if (unknown) why.push(`${unknown} of ${hosts.length} host(s) UNKNOWN (too little observation, gaps, capture loss or IMDS connections made before imdswatch watched)`);
     if (verdict === 'READY') why.push(`all ${hosts.length} hosts READY: no IMDSv1 call, each observed at least ${opts.minHours} h`);
   }
   if (probeCalls > 0) why.push(`${probeCalls} token-less probe(s) for another cloud's metadata (not IMDS paths) are not counted`);
@@ -301,13 +346,14 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   const useMinutes = allHaveMinutes && timelineMinutes.size > 0 && (timelineHours.size <= 2 || spanMs <= 3_600_000);
   const tl = useMinutes ? timelineMinutes : timelineHours;
   const timeline = [...tl.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, c]) => ({ hour, ...c }));
+  const nextStep = nextStepOf({ verdict, why, hosts, findings, clean });
   return {
     verdict,
     why,
     hosts,
     observedHours,
     observedSince,
-    windowPrecision: hourPrecision ? 'hour' : 'exact',
+    windowPrecision: hourPrecision ? 'hour' : minutePrecision ? 'minute' : 'exact',
     since,
     totals,
     findings,
@@ -317,5 +363,9 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     losses,
     gaps,
     gapsNotListed,
+    boots,
+    unwatched,
+    unwatchedNotListed,
+    nextStep,
   };
 }

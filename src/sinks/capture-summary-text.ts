@@ -2,19 +2,8 @@ import type { CaptureSummary } from './capture-summary.js';
 import type { InputSummary } from './input-summary.js';
 import { findingLines } from '../readiness/readiness-format.js';
 import { describeUnread } from '../decode/unread-imds.js';
-
-/** Untrusted text (User-Agent, path) made safe for a terminal: control and non-ASCII bytes become \xNN. */
-export function printable(s: string, max = 200): string {
-  let out = s.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  if (out.length > max) out = `${out.slice(0, max - 1)}…`;
-  return out;
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
+import { printable } from '../text/sanitize.js';
+import { table } from '../text/table.js';
 
 export function formatCaptureSummaryText(report: CaptureSummary, input: InputSummary): string {
   const t = report.totals;
@@ -68,7 +57,7 @@ export function formatCaptureSummaryText(report: CaptureSummary, input: InputSum
       c.ts,
       c.client,
       ...(hasPid ? [c.pid !== null ? `${c.pid} ${printable(c.exe ?? '?', 40)}` : '-'] : []),
-      c.method,
+      printable(c.method, 16),
       printable(c.path, 80),
       c.status === null ? 'no response' : String(c.status),
       c.reason ?? '',

@@ -1,8 +1,10 @@
 import type { ImdsEvent, SdkInfo, V1Reason } from '../imds/event.js';
-import { emptyState, recordEvent, type DaemonState } from './state-store.js';
+import { emptyState, recordEvent, type DaemonState } from '../ledger/ledger.js';
+import { containerLabel } from '../ledger/container-label.js';
 import { computeReadiness, type Readiness } from '../readiness/readiness.js';
 import { describeUnread } from '../decode/unread-imds.js';
 import { verdictUnknown } from './input-summary.js';
+import { nextStepOf } from '../readiness/next-step.js';
 
 /**
  * The capture summary that `replay` and `scan` print: totals, one row per
@@ -154,7 +156,8 @@ export class CaptureSummaryBuilder {
     const unread = describeUnread(input.unread);
     const unclassified = input.unclassified;
     const why = [`IMDS traffic could not be read (${[unread, unclassified > 0 ? `${unclassified} request(s) could not be classified` : ''].filter(Boolean).join('; ')}): an IMDSv1 call may be hidden there`];
-    return { ...r, verdict: 'UNKNOWN', why, hosts: r.hosts.map((h) => ({ ...h, verdict: 'UNKNOWN' as const, why })) };
+    const hosts = r.hosts.map((h) => ({ ...h, verdict: 'UNKNOWN' as const, why }));
+    return { ...r, verdict: 'UNKNOWN', why, hosts, nextStep: nextStepOf({ ...r, verdict: 'UNKNOWN', why, hosts }) };
   }
 
   private groupFor(ev: ImdsEvent): GroupRow {
@@ -191,12 +194,7 @@ function newRow(
   return { client, userAgent, sdk, exe, unit, container, v1: 0, v2: 0, token: 0, v1Rejected: 0, firstSeen: ts, lastSeen: ts, reasons: {} };
 }
 
-export function containerLabel(ev: ImdsEvent): string | null {
-  const c = ev.process?.container;
-  if (!c) return null;
-  if (c.pod) return `${c.pod.namespace ?? '?'}/${c.pod.name ?? c.pod.uid}${c.name ? `/${c.name}` : ''}`;
-  return c.name ?? (c.id ? `${c.runtime}:${c.id.slice(0, 12)}` : c.runtime);
-}
+export { containerLabel }; // src/ledger/container-label.ts
 
 export function endpointText(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;

@@ -1,8 +1,10 @@
 import pino, { type Logger } from 'pino';
 import type { ImdsEvent } from '../imds/event.js';
 import { RotatingFile } from './rotating-file.js';
-import { containerLabel } from './capture-summary.js';
+import { containerLabel } from '../ledger/container-label.js';
+import { logText } from '../text/sanitize.js';
 import { readHostIdentity, type HostIdentity } from '../readiness/host-identity.js';
+import { isOwnProbe } from '../ledger/ledger.js';
 
 /**
  * The daemon's event log: one pino JSON line per IMDS request, to a rotating file and
@@ -44,18 +46,23 @@ export function withJournalPrefix(chunk: string): string {
   return `<${journalPriority(level)}>${chunk}`;
 }
 
-const MAX_MSG_PATH = 120;
-
-/** printable ASCII only, no query string (a path is request data) */
-function pathText(path: string): string {
-  const p = path.split('?')[0].replace(/[^\x21-\x7e]/g, '?');
-  return p.length > MAX_MSG_PATH ? `${p.slice(0, MAX_MSG_PATH - 3)}...` : p;
+/**
+ * The journal shows a line's start: pino writes `msg` last, after ~1 KB of event fields, so
+ * a journald line gets it moved to the front (`{"msg":"…","level":…}`). The value is moved
+ * as pino escaped it; a chunk without a trailing `msg` is left as it is.
+ */
+export function withMsgFirst(chunk: string): string {
+  const m = /,"msg":("(?:[^"\\]|\\.)*")\}(\n?)$/.exec(chunk);
+  if (!m || !chunk.startsWith('{')) return chunk;
+  return `{"msg":${m[1]},${chunk.slice(1, m.index)}}${m[2]}`;
 }
 
-const clean = (s: string, max = 80) => {
-  const t = s.replace(/[^\x20-\x7e]/g, '?');
-  return t.length > max ? `${t.slice(0, max - 3)}...` : t;
-};
+const MAX_MSG_PATH = 120;
+
+/** no query string (a path is request data), no space; controls visible, cut and marked (docs/design.md#sanitizer) */
+const pathText = (path: string) => logText(path.split('?')[0], MAX_MSG_PATH).replace(/ /g, '%20');
+
+const clean = (s: string, max = 80) => logText(s, max);
 
 /** "IMDSv1 GET /latest/meta-data/ by /usr/bin/curl (cron.service, user alice)" */
 export function eventMessage(ev: ImdsEvent): string {
@@ -97,7 +104,7 @@ export class EventLog {
     if (opts.stdout) {
       const out = opts.writeStdout ?? ((s: string) => process.stdout.write(s));
       const journald = opts.journald ?? !!process.env.JOURNAL_STREAM;
-      streams.push({ level: 'info', stream: { write: journald ? (s: string) => out(withJournalPrefix(s)) : out } });
+      streams.push({ level: 'info', stream: { write: journald ? (s: string) => out(withJournalPrefix(withMsgFirst(s))) : out } });
     }
     this.logger = pino(
       { base: { app: 'imdswatch' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
@@ -109,10 +116,20 @@ export class EventLog {
     };
   }
 
+  /**
+   * IMDSv1 at warn, and at error when IMDS answered 401 (IMDSv2 is required: that software
+   * is broken now, `journalctl -p err` shows it) or the call was not attributed.
+   * `imdswatch doctor`'s own probe is marked (`ownProbe: true`, "imdswatch doctor's own
+   * probe: …") at info: it is left out of the report and the metrics.
+   */
   event(ev: ImdsEvent): void {
+    if (isOwnProbe(ev)) {
+      this.logger.info({ kind: 'imds-request', ownProbe: true, host: this.host, event: ev }, `imdswatch doctor's own probe: ${eventMessage(ev)}`);
+      return;
+    }
     const fields = { kind: 'imds-request', host: this.host, event: ev };
     const msg = eventMessage(ev);
-    if (ev.attribution === 'none') this.logger.error(fields, msg);
+    if (ev.attribution === 'none' || (ev.version === 'v1' && ev.status === 401)) this.logger.error(fields, msg);
     else if (ev.version === 'v1') this.logger.warn(fields, msg);
     else this.logger.info(fields, msg);
   }

@@ -32,7 +32,9 @@ export function summarize(sources: string[], stats: PipelineStats, errors: strin
   add('tcp-gap-bytes', stats.tcp.gapBytes - stats.tcp.responseGapBytes);
   add('tcp-response-gap-bytes', stats.tcp.responseGapBytes);
   for (const [k, n] of Object.entries(stats.http.errors)) add(k, n);
-  const unclassified = stats.http.errors['unclassifiable-truncated-head'] ?? 0;
+  // the IMDS stage's reasons: requests that made no event (docs/design.md#unfinished-requests)
+  for (const [k, n] of Object.entries(stats.imds.skipped)) add(k, n);
+  const unclassified = stats.imds.skipped['unclassifiable-truncated-head'] ?? 0;
   return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, unread: unreadImds(skipped), errors }; // unread: #16
 }
 

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ImdsEvent } from '../imds/event.js';
-import { containerLabel } from './capture-summary.js';
+import { containerLabel } from '../ledger/container-label.js';
+import { labelValue } from '../text/sanitize.js';
+import { isOwnProbe } from '../ledger/ledger.js';
 import { VERSION } from '../domain/version.js';
 import { GAUGE_PATHS } from '../pipeline/stats.js';
 
@@ -77,12 +79,15 @@ export class Metrics {
   }
 
   event(ev: ImdsEvent): void {
+    // imdswatch doctor's own probe is no IMDS use of this host (marked in the event log, not counted)
+    if (isOwnProbe(ev)) return;
     const status = ev.status === null ? 'none' : KNOWN_STATUS.has(ev.status) ? String(ev.status) : 'other';
     this.requests.inc({ version: ev.version, status });
     this.attribution.inc({ outcome: ev.attribution });
     if (ev.version === 'v1') {
-      let exe = ev.process?.exe ?? 'unknown';
-      let unit = ev.process?.unit ?? 'none';
+      // label values through the one sanitizer (docs/design.md#sanitizer): no raw ESC/BEL/C1, cut and marked
+      let exe = labelValue(ev.process?.exe ?? 'unknown');
+      let unit = labelValue(ev.process?.unit ?? 'none');
       const key = `${exe}\u0000${unit}`;
       if (!this.seenSoftware.has(key)) {
         if (this.seenSoftware.size >= this.maxSoftwareLabels) {
@@ -91,7 +96,7 @@ export class Metrics {
         } else this.seenSoftware.add(key);
       }
       this.v1ByExe.inc({ exe, unit });
-      let container = (containerLabel(ev) ?? 'none').slice(0, MAX_CONTAINER_LABEL_LENGTH);
+      let container = labelValue(containerLabel(ev) ?? 'none', MAX_CONTAINER_LABEL_LENGTH);
       if (!this.seenContainers.has(container)) {
         if (this.seenContainers.size >= this.maxContainerLabels) container = 'other';
         else this.seenContainers.add(container);

@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Decoder, plainNotImds } from '../../src/decode/decoder.js';
+import { Decoder } from '../../src/decode/decoder.js';
+import { plainNotImds } from '../../src/decode/fast-path.js';
 import type { TcpSegment } from '../../src/decode/packet.js';
 import { unreadImdsPackets } from '../../src/decode/unread-imds.js';
 import { ChunkFrame, type Frame } from '../../src/source/frame.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Decoder, isDecodableLinkType, linkTypeText } from '../../src/decode/decoder.js';
+import { Decoder } from '../../src/decode/decoder.js';
+import { isDecodableLinkType, linkTypeText } from '../../src/decode/link-types.js';
 import { nflogPayload } from '../../src/decode/nflog.js';
 import { ipTcp, nflog } from '../support/testkit/pcap-writer.js';
 

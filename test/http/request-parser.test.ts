@@ -102,7 +102,7 @@ describe('HttpRequestParser', () => {
     expect(r.out[0].headers[0]).toEqual(['X-Long', 'first second third']);
   });
 
-  it('a 1 MiB header line is rejected in bounded memory and the stream is abandoned', () => {
+  it('a 1 MiB header line is skipped in bounded memory; the request is still reported (docs/design.md#unfinished-requests)', () => {
     const p = requests(
       [
         Buffer.from('GET / HTTP/1.1\r\nX-Big: '),
@@ -112,7 +112,10 @@ describe('HttpRequestParser', () => {
       { maxHeaderBytes: 8192 },
     );
     expect(p.errors).toEqual(['E_HTTP_HEADERS_TOO_LARGE']);
-    expect(p.out).toEqual([]);
+    expect(p.out.map((q) => [q.method, q.target, q.headOverLimit, q.headers.length])).toEqual([
+      ['GET', '/', 'E_HTTP_HEADERS_TOO_LARGE', 0],
+      ['GET', '/latest/meta-data/iam/security-credentials/', undefined, 3],
+    ]);
     expect(p.maxBuffered).toBeLessThanOrEqual(8192);
     expect(p.parser.ignoredBytes).toBeGreaterThan(1024 * 1024);
   });
@@ -131,15 +134,35 @@ describe('HttpRequestParser', () => {
     expect(r.maxBuffered).toBeLessThanOrEqual(8192);
   });
 
-  it('100 000 headers are rejected with E_HTTP_TOO_MANY_HEADERS, bounded', () => {
+  it('100 000 headers: E_HTTP_TOO_MANY_HEADERS, the first 200 kept, the request reported, bounded', () => {
     const head = 'GET / HTTP/1.1\r\n' + 'A: b\r\n'.repeat(100_000) + '\r\n';
     const buf = Buffer.from(head);
     const chunks: Buffer[] = [];
     for (let i = 0; i < buf.length; i += 1000) chunks.push(buf.subarray(i, i + 1000));
     const p = requests(chunks);
     expect(p.errors).toEqual(['E_HTTP_TOO_MANY_HEADERS']);
-    expect(p.out).toEqual([]);
+    expect(p.out.map((q) => [q.target, q.headOverLimit, q.headers.length])).toEqual([['/', 'E_HTTP_TOO_MANY_HEADERS', 200]]);
     expect(p.maxBuffered).toBeLessThan(1000);
+  });
+
+  it('past the head limit, the IMDS headers are kept once each, the rest not at all (bounded), framing still read', () => {
+    const repeated = ['X-aws-ec2-metadata-token: AQAEAFAKE==', 'X-aws-ec2-metadata-token:', 'User-Agent: ua', 'X-aws-ec2-metadata-token-ttl-seconds: 60', 'X-h: 1'].join('\r\n');
+    const head = `PUT /latest/api/token HTTP/1.1\r\n${Array.from({ length: 1000 }, () => repeated).join('\r\n')}\r\nContent-Length: 3\r\n\r\nabc${V1}`;
+    const p = requests([Buffer.from(head)], { maxHeaders: 10 });
+    expect(p.errors).toEqual(['E_HTTP_TOO_MANY_HEADERS']);
+    expect(p.out.map((q) => [q.method, q.headOverLimit, q.bodyLength])).toEqual([
+      ['PUT', 'E_HTTP_TOO_MANY_HEADERS', 3],
+      ['GET', undefined, 0],
+    ]);
+    // 10 within the limit, then at most one of each IMDS header: never the 5 000 lines
+    expect(p.out[0]!.headers.length).toBeLessThanOrEqual(14);
+    expect(p.out[0]!.headers.filter(([k]) => k === 'X-h')).toHaveLength(2);
+  });
+
+  it('an obs-fold past the head limit continues only a kept line', () => {
+    const head = `GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nX-aws-ec2-metadata-token:\r\n AQAEAFAKE==\r\nX-h: 1\r\n folded\r\n\r\n`;
+    const p = requests([Buffer.from(head)], { maxHeaders: 2 });
+    expect(p.out[0]!.headers).toEqual([['A', '1'], ['B', '2'], ['X-aws-ec2-metadata-token', 'AQAEAFAKE==']]);
   });
 
   it('a head just under the limit passes, one byte over fails', () => {
@@ -152,10 +175,13 @@ describe('HttpRequestParser', () => {
     expect(requests([fill(fits + 1)], { maxHeaderBytes: limit }).errors).toEqual(['E_HTTP_HEADERS_TOO_LARGE']);
   });
 
-  it('bad start line: counted, the parser resyncs at the next request line', () => {
+  it('bad start line: counted, reported as an unreadable request, the parser resyncs at the next request line', () => {
     const r = requests([Buffer.from('\u0016\u0003\u0001 garbage\r\nmore junk\r\n' + V2)]);
     expect(r.errors).toEqual(['E_HTTP_BAD_START_LINE']);
-    expect(r.out.map((q) => q.target)).toEqual(['/latest/meta-data/instance-id']);
+    expect(r.out.map((q) => [q.unreadable, q.target])).toEqual([
+      ['E_HTTP_BAD_START_LINE', ''],
+      [undefined, '/latest/meta-data/instance-id'],
+    ]);
   });
 
   it('bad header line is counted and skipped', () => {

@@ -102,4 +102,14 @@ describe('HttpResponseParser', () => {
       { numRuns: 300 },
     );
   });
+
+  it('a response head over the header limit is still emitted (framing read past the limit), the next one follows', () => {
+    const many = Array.from({ length: 300 }, (_, i) => `X-${i}: v`).join('\r\n');
+    const r = responses([Buffer.from(`HTTP/1.1 200 OK\r\n${many}\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n`)], ['GET', 'GET']);
+    expect(r.errors).toEqual(['E_HTTP_TOO_MANY_HEADERS']);
+    expect(r.out.map((x) => [x.status, x.headOverLimit, x.bodyLength])).toEqual([
+      [200, 'E_HTTP_TOO_MANY_HEADERS', 2],
+      [404, undefined, 0],
+    ]);
+  });
 });

@@ -29,16 +29,18 @@ describe('ImdsStage', () => {
     const cb = stage.exchangeFor(flow, 'ctx');
     cb.onExchange(req({}), { status: 200 } as never);
     cb.onExchange(req({ httpVersion: '' }), null);
-    cb.onExchange(req({ target: '/a b' }), null);
+    cb.onExchange(req({ target: '/a\x01b' }), null);
+    cb.onExchange(req({ unreadable: 'E_HTTP_BAD_START_LINE' }), null);
     cb.onExchange(req({ method: 'POST' }), null);
     cb.onExchange(req({ truncated: 'head' }), null);
-    expect(out).toHaveLength(1);
+    expect(out).toHaveLength(2);
+    expect(out[1]![0]).toMatchObject({ version: 'v1', path: '/a%01b' });
     expect(out[0]![1]).toBe('ctx');
     expect(out[0]![0]).toMatchObject({ version: 'v1', status: 200, sdk: null, process: null, attribution: 'none', reason: null });
     expect(Object.keys(out[0]![0]).slice(0, 5)).toEqual(['ts', 'version', 'method', 'path', 'status']);
     expect(stage.stats()).toEqual({
-      events: { v1: 1, v2: 0, token: 0 },
-      skipped: { 'request-without-version': 1, 'request-target-invalid': 1, 'not-imds-method': 1, 'unclassifiable-truncated-head': 1 },
+      events: { v1: 2, v2: 0, token: 0 },
+      skipped: { 'request-without-version': 1, 'request-unreadable': 1, 'not-imds-method': 1, 'unclassifiable-truncated-head': 1 },
     });
   });
 });

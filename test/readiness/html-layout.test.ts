@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadReportInput } from '../../src/readiness/inputs.js';
 import { computeReadiness } from '../../src/readiness/readiness.js';
-import { formatReadinessHtml } from '../../src/readiness/readiness-format.js';
+import { formatReadinessHtml } from '../../src/readiness/readiness-html.js';
 import { emptyState, recordEvent } from '../../src/sinks/state-store.js';
 import { webHostLog } from './fixtures/make-web-1.js';
 import { ev } from '../helpers/events.js';

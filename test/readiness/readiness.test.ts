@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { emptyState, recordEvent, touchWindow } from '../../src/sinks/state-store.js';
 import { computeReadiness } from '../../src/readiness/readiness.js';
-import { formatReadinessHtml, formatReadinessMarkdown, formatReadinessText } from '../../src/readiness/readiness-format.js';
+import { formatReadinessMarkdown, formatReadinessText } from '../../src/readiness/readiness-format.js';
+import { formatReadinessHtml } from '../../src/readiness/readiness-html.js';
 import { ev } from '../helpers/events.js';
 
 const opts = { minHours: 24, since: null, now: '2026-11-30T00:00:00.000Z' };

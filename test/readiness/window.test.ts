@@ -54,6 +54,11 @@ describe('--since windows every count (#11 item 4)', () => {
     s.windows.push({ start: '2026-11-28T00:00:00.000Z', end: NOW, bootId: null });
     for (let i = 0; i < 5; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: '2026-11-28T10:15:00.000Z' }));
     for (let i = 0; i < 2; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: '2026-11-29T09:15:00.000Z' }));
+    // a state from before the per-minute counts (docs/design.md#since-windows)
+    for (const e of Object.values(s.software)) {
+      delete e.minutes;
+      delete e.minutesFrom;
+    }
     const since = '2026-11-29T09:40:00.000Z';
     const r = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since, now: NOW });
     expect(r.totals.v1).toBe(2); // the 09:00 hour counts whole
@@ -65,6 +70,45 @@ describe('--since windows every count (#11 item 4)', () => {
     const later = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: '2026-11-29T10:00:00.000Z', now: NOW });
     expect(later.totals.v1).toBe(0);
     expect(later.findings).toHaveLength(0);
+  });
+});
+
+describe('--since over a state file, to the minute (docs/design.md#since-windows)', () => {
+  function curlState() {
+    const s = emptyState('h', null);
+    s.windows.push({ start: '2026-11-28T00:00:00.000Z', end: NOW, bootId: null });
+    for (let i = 0; i < 5; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: '2026-11-28T10:15:00.000Z' }));
+    for (let i = 0; i < 2; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: '2026-11-29T09:15:20.000Z' }));
+    return s;
+  }
+
+  it('a finding from 25 minutes before --since is not listed; one inside it is, with its exact first call', () => {
+    const s = curlState();
+    const after = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: '2026-11-29T09:40:00.000Z', now: NOW });
+    expect(after.totals.v1).toBe(0);
+    expect(after.findings).toHaveLength(0);
+    expect(after.windowPrecision).toBe('minute');
+    expect(formatReadinessText(after)).toMatch(/counted to the minute/);
+    const inside = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: '2026-11-29T09:10:00.000Z', now: NOW });
+    expect(inside.totals.v1).toBe(2);
+    expect(inside.findings[0].firstSeen).toBe('2026-11-29T09:15:00Z');
+    expect(inside.findings[0].lastSeen).toBe('2026-11-29T09:15:20.000Z');
+  });
+
+  it('past the minutes kept, the hour counts answer (and the report says so)', () => {
+    const s = emptyState('h', null);
+    s.windows.push({ start: '2026-11-28T00:00:00.000Z', end: NOW, bootId: null });
+    const t0 = Date.parse('2026-11-29T06:00:00.000Z');
+    for (let i = 0; i < 130; i++) recordEvent(s, ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: new Date(t0 + i * 60_000).toISOString() }));
+    const e = Object.values(s.software)[0];
+    expect(Object.keys(e.minutes!)).toHaveLength(120);
+    expect(e.minutesFrom).toBe('2026-11-29T06:10');
+    const early = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: '2026-11-29T06:05:00.000Z', now: NOW });
+    expect(early.windowPrecision).toBe('hour');
+    expect(early.totals.v1).toBe(130);
+    const late = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: '2026-11-29T08:00:00.000Z', now: NOW });
+    expect(late.windowPrecision).toBe('minute');
+    expect(late.totals.v1).toBe(10);
   });
 });
 
@@ -113,5 +157,46 @@ describe('bad input (#11)', () => {
     expect(r.totals.v1).toBe(3);
     expect(r.findings.find((f) => f.exe === '/usr/bin/python3')!.scripts).toEqual(['/x.py']);
     expect(() => formatReadinessText(r)).not.toThrow();
+  });
+});
+
+describe('the daemon log as a report input (docs/design.md#since-windows)', () => {
+  it("the daemon's own lines (start, loss, metrics) are not reported as skipped; a broken line still is", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'imdswatch-daemonlog-'));
+    try {
+      const path = join(dir, 'events.log');
+      const line = (o: object) => JSON.stringify({ level: 'info', time: '2026-11-29T11:00:00.000Z', app: 'imdswatch', ...o });
+      const e = ev({ process: proc('/usr/bin/curl'), attribution: 'gate', ts: '2026-11-29T11:00:01.000Z' });
+      writeFileSync(
+        path,
+        [
+          line({ kind: 'daemon', msg: 'capturing on eth0 with the SYN gate' }),
+          line({ kind: 'metrics', port: 16954, msg: 'metrics on http://127.0.0.1:16954/metrics' }),
+          line({ kind: 'imds-request', host: { name: 'web-1', instanceId: null }, event: e, msg: 'IMDSv1 GET' }),
+          line({ kind: 'capture', missedSyns: 0, msg: 'x' }),
+          line({ kind: 'daemon', signal: 'SIGTERM', msg: 'stopping' }),
+        ].join('\n') + '\n',
+      );
+      const input = loadReportInput(path);
+      expect(input.skippedLines).toBe(0);
+      expect(input.daemonLines).toBe(4);
+      expect(input.state.software[Object.keys(input.state.software)[0]].v1).toBe(1);
+      // with no loss line the log is READY material; a loss line makes it UNKNOWN, as the state would be
+      expect(computeReadiness([input], { minHours: 0, since: null, now: NOW }).verdict).toBe('NOT READY');
+      const clean = [line({ kind: 'daemon', msg: 'capturing' }), line({ kind: 'imds-request', event: { ...e, version: 'v2', reason: null }, msg: 'IMDSv2' })];
+      writeFileSync(path, clean.join('\n') + '\n');
+      expect(computeReadiness([loadReportInput(path)], { minHours: 0, since: null, now: NOW }).verdict).toBe('READY');
+      writeFileSync(path, [...clean, line({ level: 'error', kind: 'capture', missedSyns: 3, msg: 'the capture missed connections' })].join('\n') + '\n');
+      const lossy = computeReadiness([loadReportInput(path)], { minHours: 0, since: null, now: NOW });
+      expect(lossy.verdict).toBe('UNKNOWN');
+      expect(lossy.why.join(' ')).toMatch(/dropped 3 packet/);
+      writeFileSync(path, `${line({ kind: 'imds-request', event: { ts: 'yesterday' } })}\nnot json\n`);
+      expect(loadReportInput(path).skippedLines).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

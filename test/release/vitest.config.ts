@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/release/**/*.spec.ts'],
+    reporters: ['default', './test/support/ci-skip-guard.ts'],
     testTimeout: 300_000,
     hookTimeout: 600_000,
     pool: 'forks',

@@ -25,11 +25,13 @@ describe('state store', () => {
     expect(s.hourly['2026-11-28T11:00:00Z']).toEqual({ v1: 1, v2: 0, token: 0 });
   });
 
-  it('caps the number of software entries and counts the overflow', () => {
+  it('caps the number of software entries per owner; the calls past it are counted in the owner\'s bucket, not dropped', () => {
     const s = emptyState('h1', null);
-    for (let i = 0; i < STATE_LIMITS.maxSoftware + 5; i++) recordEvent(s, ev({ process: proc(`/bin/p${i}`), attribution: 'gate' }));
-    expect(Object.keys(s.software)).toHaveLength(STATE_LIMITS.maxSoftware);
-    expect(s.softwareOverflow).toBe(5);
+    const n = STATE_LIMITS.maxSoftware + 5;
+    for (let i = 0; i < n; i++) recordEvent(s, ev({ process: proc(`/bin/p${i}`), attribution: 'gate' }));
+    expect(Object.keys(s.software)).toHaveLength(STATE_LIMITS.maxSoftwarePerOwner);
+    expect(s.softwareOverflow).toBe(n - STATE_LIMITS.maxSoftwarePerOwner);
+    expect(s.overflow?.['uid 0'].v1).toBe(n - STATE_LIMITS.maxSoftwarePerOwner);
   });
 
   it('saves atomically with mode 0600 and loads back', () => {

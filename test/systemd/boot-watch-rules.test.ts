@@ -1,6 +1,6 @@
 // The boot watch on real firewall rules (docs/design.md#boot-watch), in a private network
 // namespace: systemd/imdswatch-generator arms the counting chain only when it should,
-// counts real IMDS SYNs per uid, the daemon's take-over (dist/service/boot-watch.js) reads
+// counts real IMDS SYNs per uid, the daemon's take-over (dist/live/boot-watch.js) reads
 // and removes it, and `imdswatch gate --remove` removes it (kept only after a failed run).
 // Root, iptables and a built dist/ needed; under CI=true their absence fails the test.
 // Run under the root-test lock (COORDINATION.md).
@@ -40,7 +40,7 @@ function inNetns(script: string) {
 
 describe.skipIf(missing.length > 0)('boot watch rules (private network namespace)', () => {
   it('arms when enabled and nothing watches; counts SYNs per uid; the take-over reads them and removes the chains', () => {
-    const takeOver = `import(${JSON.stringify(join(REPO, 'dist/service/boot-watch.js'))}).then((m) => console.log("TAKEOVER " + JSON.stringify(m.takeOverBootWatch({ bootId: null, earlier: [] }).fields)))`;
+    const takeOver = `import(${JSON.stringify(join(REPO, 'dist/live/boot-watch.js'))}).then((m) => console.log("TAKEOVER " + JSON.stringify(m.takeOverBootWatch({ bootId: null, earlier: [] }).fields)))`;
     const r = inNetns([
       'gen /tmp/a /tmp/b /tmp/c',
       'echo "armed=$(chains)"',

@@ -1,10 +1,10 @@
-// The boot watch's parsing and the start window it yields (src/service/boot-watch.ts,
+// The boot watch's parsing and the start window it yields (src/live/boot-watch.ts,
 // docs/design.md#boot-watch). Fixtures: `iptables -t mangle -S -v` after
 // systemd/imdswatch-generator armed the chain in a private network namespace and curl made
 // IMDS SYNs as uid 0 (twice), 65534 and 4242 (not in /etc/passwd: the catch-all rule).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { describeStart, kernelBootTime, parseActiveOpens, parseArming, parseEarlyListing, startWindowFields, takeOverBootWatch, type EarlyReading } from '../../src/service/boot-watch.js';
+import { describeStart, kernelBootTime, parseActiveOpens, parseArming, parseEarlyListing, startWindowFields, takeOverBootWatch, type EarlyReading } from '../../src/live/boot-watch.js';
 import type { Runner } from '../../src/live/gate-rules.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');

@@ -10,7 +10,8 @@ import { isForeignCloudPath } from './foreign-probe.js';
  * | --- | --- | --- |
  * | 1 | `foreign-cloud-probe` | the path is outside the EC2 tree (`/metadata/instance`, `/computeMetadata/v1/`) |
  * | 2 | `token-put-unanswered` | its latest token PUT got no response (status null) within `fallbackWindowSec` before, or it has been calling v1 ever since (sticky SDKs) |
- * | 2 | `token-put-rejected` | same, but the PUT was answered with an error other than 400 (403: a proxy added X-Forwarded-For; 404/405: something in the path does not do tokens) |
+ * | 2 | `token-put-rejected` | same, but the PUT was answered with an error other than 400, 404 and 405 (403: a proxy added X-Forwarded-For, or the endpoint is off) |
+ * | 2 | `token-put-not-found` | same, but the PUT was answered 404 or 405: not by IMDS, which always serves /latest/api/token (an emulator, a metadata proxy without tokens, another cloud's metadata service) |
  * | 3 | `token-expired` | it had a v2 session, then a 401 to a v2 call or the PUT's TTL ran out, within `expiredWindowSec` before |
  * | 4 | `v2-unsupported-client` | its User-Agent names an SDK/tool version older than the first with IMDSv2 |
  * | 5 | `no-token-attempt` | none of the above: it never asked for a token |
@@ -79,6 +80,8 @@ const UA_KEY_CHARS = 256;
 
 function fallbackReason(status: number | null): V1Reason | null {
   if (status === null) return 'token-put-unanswered';
+  // what the wire showed: 404/405 is not IMDS refusing the PUT (docs/imds-facts.md#status-codes)
+  if (status === 404 || status === 405) return 'token-put-not-found';
   if (status >= 300 && status !== 400) return 'token-put-rejected';
   return null;
 }

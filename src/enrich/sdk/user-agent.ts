@@ -21,7 +21,7 @@ import { atLeast } from './version.js';
  * - JS v2 sends `aws-sdk-nodejs/2.x linux/v20.x` on token-less calls only; its token PUT
  *   and token-bearing GETs carry no User-Agent. JS v3's credential provider and
  *   @aws-sdk/ec2-metadata-service send none.
- * - Recorded for #15 (pcaps/real/manifest.json): Go v1 `aws-sdk-go/1.44.133 (go1.19.8;
+ * - Recorded in the lab (pcaps/real/manifest.json, pcaps/README.md): Go v1 `aws-sdk-go/1.44.133 (go1.19.8;
  *   linux; amd64)`, Go v2 `aws-sdk-go-v2/1.17.1 os/linux lang/go/1.19.8 ... ft/ec2-imds`
  *   (the core module's version), Ruby v3 `aws-sdk-ruby3/3.168.1`, cloud-init
  *   `Cloud-Init/22.4.2`, WALinuxAgent `WALinuxAgent/2.7.3.0`; the Ruby SDK v1 sends
@@ -80,6 +80,9 @@ const WRAPPER_RULES: Rule[] = [
 const OTHER_RULES: Rule[] = [
   { re: rx(`^Cloud-Init/${V}`, 'i'), product: 'cloud-init' },
   { re: rx(`^amazon-ec2-net-utils/${V}`), product: 'amazon-ec2-net-utils' },
+  { re: rx(`^s3fs/${V}`), product: 's3fs' },
+  // Debian's rclone 1.60.1 sends "rclone/" with no version (pcaps/real/rclone-s3-env-auth.pcap)
+  { re: rx(`^rclone/v?${V}?`), product: 'rclone' },
   { re: rx(`^curl/${V}`), product: 'curl' },
   { re: rx(`^Wget/${V}`, 'i'), product: 'wget' },
   { re: rx(`^python-requests/${V}`), product: 'python-requests' },
@@ -98,6 +101,8 @@ const OTHER_RULES: Rule[] = [
   { re: rx(`^axios/${V}`), product: 'axios' },
   { re: rx(`\\b(?:Windows)?PowerShell/${V}`), product: 'powershell' },
   { re: rx(`^libwww-perl/${V}`), product: 'libwww-perl' },
+  // Ansible's fetch_url (ansible.module_utils.urls): every module's default, no version
+  { re: rx(`^ansible-httpget$`), product: 'ansible' },
   { re: rx(`^Ruby$`), product: 'ruby-net-http' },
 ];
 
@@ -125,16 +130,17 @@ function supportsFrom(entry: MinV2Entry, version: string | null): boolean | null
 function build(hit: Hit, decider: Hit | null): SdkInfo {
   const entry = MIN_V2[hit.product] ?? MIN_V2.unknown;
   let supportsV2 = supportsFrom(entry, hit.version);
-  let note: string | null = null;
+  let note: string | null = entry.remark ?? null;
+  let decidedBy: SdkInfo['decidedBy'] = null;
   if (decider && !entry.allVersions) {
     const d = MIN_V2[decider.product];
     const viaSdk = d ? supportsFrom(d, decider.version) : null;
     if (viaSdk !== null) {
       supportsV2 = viaSdk;
+      decidedBy = { name: decider.product, version: decider.version };
       note = `IMDS calls are made by ${decider.product} ${decider.version ?? ''}`.trimEnd();
     }
   }
-  if (entry.product === 'curl') note = 'curl is also what ec2-metadata (amazon-ec2-utils) runs';
   return {
     name: entry.product,
     version: hit.version,
@@ -143,6 +149,7 @@ function build(hit: Hit, decider: Hit | null): SdkInfo {
     kind: entry.kind,
     minV2Source: entry.source,
     note,
+    decidedBy,
   };
 }
 
@@ -164,26 +171,25 @@ export function identifySdk(userAgent: string | null): SdkInfo | null {
   }
   const sdk = firstHit(SDK_RULES, ua);
   if (sdk) {
-    if (sdk.product === 'boto3') {
-      const boto = firstHit(SDK_RULES.filter((r) => r.product === 'botocore'), ua);
-      return build(sdk, boto);
-    }
-    return build(sdk, null);
+    // an SDK that wraps another (boto3 → botocore): the row names it (MinV2Entry.decidedBy)
+    const inner = MIN_V2[sdk.product]?.decidedBy;
+    return build(sdk, inner ? firstHit(SDK_RULES.filter((r) => r.product === inner), ua) : null);
   }
   const other = firstHit(OTHER_RULES, ua);
   if (other) return build(other, null);
   return build({ product: 'unknown', version: null }, null);
 }
 
-const DECIDER_NOTE = /^IMDS calls are made by ([a-z0-9-]{1,40})(?: (\S{1,40}))?$/;
-
 /**
- * The SDK whose code makes the IMDS calls: the embedded botocore of boto3 / AWS CLI v1
- * (named in the note `build` writes), else the identified product itself.
+ * The SDK whose code makes the IMDS calls: the embedded SDK that decided (`decidedBy`, set
+ * by `build`), else the one the product's row names with its version unknown (an event
+ * written before `decidedBy` existed), else the identified product itself.
  */
 export function imdsCaller(sdk: SdkInfo): { name: string; version: string | null } {
-  const m = sdk.note ? DECIDER_NOTE.exec(sdk.note) : null;
-  if (m && MIN_V2[m[1]]) return { name: m[1], version: m[2] ?? null };
+  const d = sdk.decidedBy;
+  if (d && MIN_V2[d.name]) return { name: d.name, version: d.version };
+  const inner = MIN_V2[sdk.name]?.decidedBy;
+  if (inner && MIN_V2[inner]) return { name: inner, version: null };
   return { name: sdk.name, version: sdk.version };
 }
 

@@ -75,7 +75,10 @@ describe('V1ReasonTracker: each reason', () => {
       [{ at: 0, v: 'token', status: 403 }, { at: 0.01, v: 'v1' }],
       ['token-put-rejected'],
     ],
-    ['old emulator: PUT 404 / 405 count as rejected', [{ at: 0, v: 'token', status: 405 }, { at: 0.1, v: 'v1' }], ['token-put-rejected']],
+    // what the wire showed: IMDS never answers PUT /latest/api/token with 404/405, so it is not "rejected 403 (X-Forwarded-For)"
+    ['old emulator: PUT 405, then v1', [{ at: 0, v: 'token', status: 405 }, { at: 0.1, v: 'v1' }], ['token-put-not-found']],
+    ['look-alike endpoint or own probing: PUT 404, then v1 (sticky)', [{ at: 0, v: 'token', status: 404 }, { at: 0.1, v: 'v1' }, { at: 90, v: 'v1' }], ['token-put-not-found', 'token-put-not-found']],
+    ['any other error to the PUT stays rejected', [{ at: 0, v: 'token', status: 503 }, { at: 0.1, v: 'v1' }], ['token-put-rejected']],
     ['PUT 400 is not fallback evidence (SDKs never fall back on 400)', [{ at: 0, v: 'token', status: 400 }, { at: 0.1, v: 'v1' }], ['no-token-attempt']],
     [
       'token with 1 s TTL used after expiry: 401 to the v2 call, then v1',

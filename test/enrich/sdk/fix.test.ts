@@ -13,6 +13,8 @@ describe('fixFor', () => {
     ['old Java', 'aws-sdk-java/1.11.500 Linux/4', 'v2-unsupported-client', /^upgrade AWS SDK for Java 1\.x to >= 1\.11\.678$/],
     ['hop limit', 'Botocore/1.34.0 Python/3.11 Linux/6.1', 'token-put-unanswered', /HttpPutResponseHopLimit to 2.*AWS_EC2_METADATA_V1_DISABLED/],
     ['proxy', null, 'token-put-rejected', /stop adding X-Forwarded-For to token PUTs/],
+    ['PUT 404/405: says what the wire showed, no proxy header advice', 'Botocore/1.34.0 Python/3.11 Linux/6.1', 'token-put-not-found', /^its token PUT was answered 404\/405, which IMDS never does .*; then set AWS_EC2_METADATA_V1_DISABLED=true \(ec2_metadata_v1_disabled\) so it never falls back$/],
+    ['Ruby v2: move to v3 (upgradeTo with move)', 'aws-sdk-ruby2/2.11.0 ruby/2.7.0 x86_64-linux', 'v2-unsupported-client', /^move to aws-sdk-core >= 3\.79\.0 \(the AWS SDK for Ruby v3; no v2 release uses tokens\)$/],
     ['expired', 'aws-sdk-go/1.44.0 (go1.20; linux; amd64)', 'token-expired', /new token before its TTL ends/],
     ['curl script', 'curl/7.88.1', 'no-token-attempt', /add the X-aws-ec2-metadata-token header to this script: .*curl -H "X-aws-ec2-metadata-token: \$TOKEN"/],
     ['wget script', 'Wget/1.21.3', 'no-token-attempt', /wget --method=PUT/],
@@ -34,6 +36,20 @@ describe('fixFor', () => {
 
   it('an empty token header points at the failed PUT in the script', () => {
     expect(fixFor(sdk('curl/7.88.1'), 'no-token-attempt', { emptyTokenHeader: true })).toMatch(/empty X-aws-ec2-metadata-token header/);
+  });
+
+  it('never talks about X-Forwarded-For for a PUT answered 404/405', () => {
+    for (const ua of [null, 'curl/7.88.1', 'Boto3/1.26.27 Python/3.11.2 Linux/6.1 Botocore/1.29.27']) {
+      expect(fixFor(sdk(ua), 'token-put-not-found')).not.toMatch(/X-Forwarded-For|proxy between/);
+    }
+  });
+
+  it('boto3 advice follows the botocore version it carries (decidedBy), also for an event written before decidedBy', () => {
+    const s = sdk('Boto3/1.26.27 Python/3.11.2 Linux/6.1 Botocore/1.29.27');
+    expect(s?.decidedBy).toEqual({ name: 'botocore', version: '1.29.27' });
+    expect(fixFor(s, 'token-put-unanswered')).toMatch(/botocore \(Python\) 1\.29\.27 has no setting to refuse the v1 fallback/);
+    const old = { ...s!, decidedBy: undefined };
+    expect(fixFor(old, 'token-put-unanswered')).toMatch(/set AWS_EC2_METADATA_V1_DISABLED=true \(ec2_metadata_v1_disabled\) if this botocore \(Python\) version reads it/);
   });
 
   it('never echoes User-Agent text', () => {

@@ -15,7 +15,7 @@ import { startImdsServer, type TokenMode } from './imds-server.js';
 function usage(message: string): never {
   process.stderr.write(`imdswatch-imds: ${message}\n`);
   process.stderr.write(
-    'usage: imdswatch-imds [--tokens optional|required] [--listen ADDR]... [--port N] [--connection keep-alive|close] [--forwarded-for] [--quiet]\n',
+    'usage: imdswatch-imds [--tokens optional|required] [--listen ADDR]... [--port N] [--connection keep-alive|close] [--forwarded-for] [--token-put-404] [--quiet]\n',
   );
   process.exit(2);
 }
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
         connection: { type: 'string', default: 'keep-alive' },
         quiet: { type: 'boolean', default: false },
         'forwarded-for': { type: 'boolean', default: false },
+        'token-put-404': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       tokens: tokens as TokenMode,
       connection,
       forwardedFor: values['forwarded-for'],
+      tokenPut404: values['token-put-404'],
       log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
     });
   } catch (err) {

@@ -37,6 +37,11 @@ export interface ImdsServerOptions {
    * the lab's explicit xff-proxy cannot reach. Default false.
    */
   forwardedFor?: boolean;
+  /**
+   * true: answer every token PUT 404, as something that is not IMDS does (an old emulator,
+   * a metadata proxy without tokens, another cloud's metadata service). Default false.
+   */
+  tokenPut404?: boolean;
   identity?: Partial<InstanceIdentity>;
   /** one line per request: "METHOD PATH STATUS" */
   log?: (line: string) => void;
@@ -140,6 +145,7 @@ export function createImdsHandler(opts: ImdsServerOptions = {}): {
           ? send(403, errorPage(403))
           : send(405, errorPage(405), { Allow: 'GET, HEAD' });
       }
+      if (opts.tokenPut404) return send(404, errorPage(404));
       if (req.headers['x-forwarded-for'] !== undefined || opts.forwardedFor) return send(403, errorPage(403));
       const ttl = parseTtl(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
       if (ttl === null) return send(400, errorPage(400));

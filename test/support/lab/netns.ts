@@ -49,6 +49,8 @@ export interface LabOptions {
   proxy?: boolean;
   /** the simulator answers every token PUT 403, as behind a transparent X-Forwarded-For proxy (default false) */
   forwardedFor?: boolean;
+  /** the simulator answers every token PUT 404, as something that is not IMDS (default false) */
+  tokenPut404?: boolean;
   /** start the simulator (default true) */
   server?: boolean;
 }
@@ -186,6 +188,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
           'ip', 'netns', 'exec', imds, process.execPath, labScript('imds-server-main.js'),
           '--tokens', opts.tokens ?? 'optional', '--connection', opts.connection ?? 'keep-alive',
           ...(opts.forwardedFor ? ['--forwarded-for'] : []),
+          ...(opts.tokenPut404 ? ['--token-put-404'] : []),
         ],
         /^ready /,
       );

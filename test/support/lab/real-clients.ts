@@ -224,6 +224,13 @@ export async function describeInstalled(client: string, repo: string, prereq?: P
       const dir = join(repo, 'node_modules', '@smithy', 'credential-provider-imds');
       return installed(client, jsonVersion(join(dir, 'package.json')), [join(dir, 'dist-cjs')]);
     }
+    case 'ansible':
+      return installed('ansible', await debVersion('ansible'), ['/usr/lib/python3/dist-packages/ansible_collections/amazon/aws/plugins/modules/ec2_metadata_facts.py']);
+    case 's3fs':
+    case 'rclone':
+    case 'restic':
+      // Go and C++ binaries: the version is the package's, the code is not searched
+      return installed(client, await debVersion(client), []);
     case 'ec2-metadata (amazon-ec2-utils)':
       return installed('amazon-ec2-utils', await debVersion('amazon-ec2-utils'), ['/usr/bin/ec2-metadata']);
     default:

@@ -10,7 +10,8 @@
  * iproute2, iptables, tcpdump, tshark/editcap and the clients of .ci/run; the #15
  * scenarios (sdk-scenarios.ts) also need golang-go, golang-github-aws-aws-sdk-go-dev,
  * golang-github-aws-aws-sdk-go-v2-dev, ruby-aws-sdk-core, ruby-aws-sdk and npm (releases
- * are installed into $IMDSWATCH_RECORD_CACHE, real-clients.ts).
+ * are installed into $IMDSWATCH_RECORD_CACHE, real-clients.ts); the software scenarios
+ * (software-scenarios.ts) need s3fs, rclone, restic and ansible (prometheus is unpacked).
  */
 import { REPO_ROOT } from '../repo-root.js';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ interface ManifestEntry {
   linkType: 'LINUX_SLL2' | 'EN10MB';
   format: 'pcap' | 'pcapng';
   namespace: Scenario['ns'];
-  lab: { tokens: string; connection: string; hopLimitOnTokenPut: boolean; proxy: boolean; forwardedFor?: boolean };
+  lab: { tokens: string; connection: string; hopLimitOnTokenPut: boolean; proxy: boolean; forwardedFor?: boolean; tokenPut404?: boolean };
   /** package, version and whether its installed code contains the token header (real-clients.ts) */
   installed?: InstalledClient | null;
   /** extra environment the client ran with (AWS settings only) */
@@ -141,6 +142,7 @@ async function recordOne(s: Scenario, work: string, home: string, versions: Reco
       hopLimitOnTokenPut: !!s.lab.hopLimitOnTokenPut,
       proxy: !!s.lab.proxy,
       ...(s.lab.forwardedFor ? { forwardedFor: true } : {}),
+      ...(s.lab.tokenPut404 ? { tokenPut404: true } : {}),
     },
     installed,
     ...(s.env ? { env: s.env } : {}),

@@ -1,6 +1,7 @@
 import type { LabNs, LabOptions } from './netns.js';
 import type { Prerequisite } from './real-clients.js';
 import { SDK_SCENARIOS } from './sdk-scenarios.js';
+import { SOFTWARE_SCENARIOS } from './software-scenarios.js';
 
 /**
  * The real-client captures of pcaps/real/: one scenario per file. Every command runs a
@@ -165,4 +166,5 @@ export const SCENARIOS: Scenario[] = [
     note: 'botocore honours HTTP_PROXY for IMDS; the proxy adds X-Forwarded-For',
   },
   ...SDK_SCENARIOS,
+  ...SOFTWARE_SCENARIOS,
 ];

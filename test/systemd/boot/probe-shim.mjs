@@ -28,7 +28,7 @@ if (cmd === 'daemon') {
   child.on('exit', (code) => process.exit(code ?? 1));
 } else if (cmd === 'gate' && sub === '--remove') {
   const { removeGateRules } = await import(here('../live/gate-rules.js'));
-  const { removeEarlyChain } = await import(here('../service/boot-watch.js'));
+  const { removeEarlyChain } = await import(here('../live/boot-watch.js'));
   console.log(JSON.stringify({ ...removeGateRules(), early: removeEarlyChain() }));
 } else if (cmd === 'report') {
   process.stdout.write(readFileSync('/var/log/imdswatch/probe.ndjson', 'utf8'));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ObservationWindow, UnwatchedConnections } from '../sinks/state-store.js';
-import { execRunner, GATE_TABLE, type Runner } from '../live/gate-rules.js';
+import { execRunner, GATE_TABLE, type Runner } from './gate-rules.js';
 
 /**
  * The boot watch (docs/design.md#boot-watch): IMDS connections made while the daemon did
