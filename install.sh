@@ -5,6 +5,8 @@
 #   sudo ./install.sh --no-start      install and enable for the next boot only
 #   sudo ./install.sh --uninstall     remove everything except the logs
 #   sudo ./install.sh --uninstall --purge   ... and the logs and state
+#   sudo imdswatch uninstall [--purge]      the same once installed: this script is
+#                                           kept as PREFIX/install.sh
 #
 # Idempotent: running it again upgrades in place. Never half-installed: every
 # change is recorded and undone, newest first, if a later step fails.
@@ -24,6 +26,7 @@ LOGROTATE_DIR=/etc/logrotate.d
 LOG_DIR=/var/log/imdswatch
 STATE_DIR=/var/lib/imdswatch
 CONFIG_DIR=/etc/imdswatch
+GENERATOR_DIR=
 SVC_USER=imdswatch
 SRC_DIR=$SELF_DIR
 NODE_BIN=
@@ -40,13 +43,17 @@ Usage: install.sh [options]
        install.sh --uninstall [--purge] [options]
 
 Installs imdswatch under PREFIX, a command in BINDIR, the system user, the
-systemd unit (enabled for boot: WantedBy=sysinit.target) and a logrotate snippet
-(when logrotate is present), then starts the service.
+systemd unit (enabled for boot: WantedBy=sysinit.target), its boot-watch generator
+and a logrotate snippet (when logrotate is present), then starts the service.
+The installed command uninstalls too: imdswatch uninstall [--purge].
 
 Options:
   --prefix DIR         application directory            (default /opt/imdswatch)
   --bindir DIR         where the imdswatch command goes (default $DEFAULT_BINDIR)
   --systemd-dir DIR    where the unit goes              (default $DEFAULT_SYSTEMD_DIR)
+  --generator-dir DIR  where the boot-watch generator goes
+                       (default: system-generators beside the systemd dir,
+                       /etc/systemd/system-generators)
   --logrotate-dir DIR  where the logrotate snippet goes (default /etc/logrotate.d)
   --log-dir DIR        log directory, removed by --purge (default /var/log/imdswatch)
   --state-dir DIR      state directory, removed by --purge (default /var/lib/imdswatch)
@@ -67,7 +74,8 @@ Options:
   -h, --help           this text
 
 Must run as root. IMDSWATCH_INSTALL_FAIL_AT=STEP makes step STEP fail (for
-testing the rollback); steps: packages user app wrapper unit logrotate enable start.
+testing the rollback); steps: packages user app wrapper unit generator logrotate
+enable start.
 EOF
 }
 
@@ -86,6 +94,7 @@ while [[ $# -gt 0 ]]; do
     --log-dir) need_arg "$@"; LOG_DIR=$2; shift 2 ;;
     --state-dir) need_arg "$@"; STATE_DIR=$2; shift 2 ;;
     --config-dir) need_arg "$@"; CONFIG_DIR=$2; shift 2 ;;
+    --generator-dir) need_arg "$@"; GENERATOR_DIR=$2; shift 2 ;;
     --user) need_arg "$@"; SVC_USER=$2; shift 2 ;;
     --node) need_arg "$@"; NODE_BIN=$2; shift 2 ;;
     --from) need_arg "$@"; SRC_DIR=$2; shift 2 ;;
@@ -100,7 +109,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ $PURGE -eq 0 || $MODE == uninstall ]] || die "--purge only goes with --uninstall"
-for d in "$PREFIX" "$BINDIR" "$SYSTEMD_DIR" "$LOGROTATE_DIR" "$LOG_DIR" "$STATE_DIR" "$CONFIG_DIR"; do
+[[ -n $GENERATOR_DIR ]] || GENERATOR_DIR="$(dirname "$SYSTEMD_DIR")/system-generators"
+for d in "$PREFIX" "$BINDIR" "$SYSTEMD_DIR" "$LOGROTATE_DIR" "$LOG_DIR" "$STATE_DIR" "$CONFIG_DIR" "$GENERATOR_DIR"; do
   [[ $d == /* && $d != / ]] || die "directories must be absolute and not /: $d"
 done
 [[ $SVC_USER =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] || die "bad user name: $SVC_USER"
@@ -111,6 +121,8 @@ readonly WRAPPER="$BINDIR/imdswatch"
 readonly UNIT_PATH="$SYSTEMD_DIR/$UNIT"
 readonly WANTS_LINK="$SYSTEMD_DIR/sysinit.target.wants/$UNIT"
 readonly LOGROTATE_PATH="$LOGROTATE_DIR/imdswatch"
+readonly GENERATOR="imdswatch-generator"
+readonly GENERATOR_PATH="$GENERATOR_DIR/$GENERATOR"
 
 # systemd is managing this machine (not a container without it, not a chroot).
 systemd_running() { [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; }
@@ -207,19 +219,25 @@ resolve_node() {
   major=${v#v}; major=${major%%.*}
   [[ $major =~ ^[0-9]+$ ]] || die "cannot tell the version of $NODE_BIN (got '${v}')"
   ((major >= MIN_NODE_MAJOR)) || die "Node.js $v at $NODE_BIN is too old: imdswatch needs >= $MIN_NODE_MAJOR (install a newer nodejs, or pass --node PATH)"
-  case $NODE_BIN in
-    /home/*|/root/*|/run/user/*)
-      die "Node.js at $NODE_BIN is inside a home directory, which the service cannot see (ProtectHome=yes); install Node.js system-wide (e.g. /usr/bin/node) or pass --node" ;;
-  esac
   NODE_VERSION=$v
-  # the bundled node runs from where the application is installed
+  # the bundled node runs from where the application is installed (a copy under PREFIX):
+  # the unpacked folder may be anywhere, /root or a user's home included
   if is_release_tree && [[ $NODE_BIN == "$SRC_DIR/node/bin/node" ]]; then NODE_BIN=$PREFIX/node/bin/node; fi
+  # what the service runs must be outside the homes it cannot see
+  local where
+  for where in "$NODE_BIN" "$PREFIX/"; do
+    case $where in
+      /home/*|/root/*|/run/user/*)
+        die "$where is inside a home directory, which the service cannot see (ProtectHome=yes); install Node.js system-wide (e.g. /usr/bin/node) or pass --node, and keep --prefix outside /home, /root and /run/user" ;;
+    esac
+  done
 }
 
 check_source() {
   [[ -f $SRC_DIR/dist/cli/main.js ]] || die "$SRC_DIR/dist/cli/main.js is missing: build first (npm ci && npm run build)"
   [[ -f $SRC_DIR/package.json ]] || die "$SRC_DIR/package.json is missing"
   [[ -f $SRC_DIR/systemd/$UNIT ]] || die "$SRC_DIR/systemd/$UNIT is missing"
+  [[ -f $SRC_DIR/systemd/$GENERATOR ]] || die "$SRC_DIR/systemd/$GENERATOR is missing"
   [[ -d $SRC_DIR/node_modules ]] || die "$SRC_DIR/node_modules is missing: run npm ci first"
 }
 
@@ -351,6 +369,8 @@ do_app() {
     if is_release_tree && [[ -e $SRC_DIR/$extra ]]; then cp -a "$SRC_DIR/$extra" "$stage/"; fi
   done
   if [[ -f $SRC_DIR/package-lock.json ]]; then cp -a "$SRC_DIR/package-lock.json" "$stage/"; fi
+  # kept on the host: `imdswatch uninstall` runs it once the unpacked folder is gone
+  cp "$SELF_DIR/install.sh" "$stage/install.sh"
   cp -a "$SRC_DIR/node_modules" "$stage/"
   if is_release_tree; then
     : # built with production packages only
@@ -389,9 +409,18 @@ do_wrapper() {
   mkdir_recorded "$BINDIR"
   local tmp; tmp=$(mktemp "$BINDIR/.imdswatch.XXXXXX")
   CLEANUP+=("rm -f $(printf %q "$tmp")")
+  # `imdswatch uninstall [--purge]`: the kept installer, with this installation's layout
+  local layout
+  layout=$(printf ' %q' --prefix "$PREFIX" --bindir "$BINDIR" --systemd-dir "$SYSTEMD_DIR" \
+    --generator-dir "$GENERATOR_DIR" --logrotate-dir "$LOGROTATE_DIR" --log-dir "$LOG_DIR" \
+    --state-dir "$STATE_DIR" --config-dir "$CONFIG_DIR" --user "$SVC_USER")
   cat >"$tmp" <<EOF
 #!/bin/sh
 # installed by imdswatch install.sh
+if [ "\${1:-}" = uninstall ]; then
+  shift
+  exec /bin/bash $(printf %q "$PREFIX/install.sh") --uninstall$layout "\$@"
+fi
 exec $(printf %q "$NODE_BIN") $(printf %q "$PREFIX/dist/cli/main.js") "\$@"
 EOF
   place_file "$tmp" "$WRAPPER" 0755
@@ -404,11 +433,25 @@ do_unit() {
   local tmp; tmp=$(mktemp "$SYSTEMD_DIR/.imdswatch.XXXXXX")
   CLEANUP+=("rm -f $(printf %q "$tmp")")
   sed -e "s#/usr/local/bin/imdswatch#$WRAPPER#g" \
+      -e "s#/usr/lib/systemd/system-generators/imdswatch-generator#$GENERATOR_PATH#g" \
       -e "s#^User=imdswatch\$#User=$SVC_USER#" \
       -e "s#^Group=imdswatch\$#Group=$SVC_USER#" \
       "$SRC_DIR/systemd/$UNIT" >"$tmp"
   place_file "$tmp" "$UNIT_PATH" 0644
   say "unit: $UNIT_PATH"
+}
+
+# The boot watch (docs/design.md#boot-watch): a generator systemd runs before any unit
+# of a boot; it arms a chain that counts IMDS SYNs until the daemon watches.
+do_generator() {
+  step generator
+  mkdir_recorded "$GENERATOR_DIR"
+  local tmp; tmp=$(mktemp "$GENERATOR_DIR/.imdswatch.XXXXXX")
+  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  sed -e "s#^WANTS=\\\${IMDSWATCH_WANTS:-/etc/systemd/system/sysinit.target.wants/imdswatch.service}\$#WANTS=\\\${IMDSWATCH_WANTS:-$WANTS_LINK}#" \
+    "$SRC_DIR/systemd/$GENERATOR" >"$tmp"
+  place_file "$tmp" "$GENERATOR_PATH" 0755
+  say "boot watch generator: $GENERATOR_PATH"
 }
 
 do_logrotate() {
@@ -492,13 +535,14 @@ install_main() {
   do_app
   do_wrapper
   do_unit
+  do_generator
   do_logrotate
   do_enable
   do_start
   IN_TRANSACTION=0
   commit
   if [[ $CHANGED -eq 0 ]]; then say "nothing changed: already installed"; fi
-  say "done. Check it with: $WRAPPER doctor"
+  say "done. Check it with: $WRAPPER doctor (remove it with: $WRAPPER uninstall [--purge])"
 }
 
 # ---------------------------------------------------------------------------
@@ -515,14 +559,18 @@ remove_gate_rules() {
     command -v "$ipt" >/dev/null || continue
     for table in mangle raw filter; do
       local rules
-      rules=$("$ipt" -w -t "$table" -S 2>/dev/null | grep -e '-j IMDSWATCH$' | sed 's/^-A /-D /' || true)
+      # IMDSWATCH: the gate; IMDSWATCH-EARLY: the boot watch (docs/design.md#boot-watch)
+      rules=$("$ipt" -w -t "$table" -S 2>/dev/null | grep -E -e '-j IMDSWATCH(-EARLY(-FWD)?)?$' | sed 's/^-A /-D /' || true)
       while read -r -a rule; do
         if [[ ${#rule[@]} -gt 0 ]]; then "$ipt" -w -t "$table" "${rule[@]}" 2>/dev/null || true; fi
       done <<<"$rules"
-      if "$ipt" -w -t "$table" -nL IMDSWATCH >/dev/null 2>&1; then
-        "$ipt" -w -t "$table" -F IMDSWATCH 2>/dev/null || true
-        "$ipt" -w -t "$table" -X IMDSWATCH 2>/dev/null || true
-      fi
+      local chain
+      for chain in IMDSWATCH IMDSWATCH-EARLY IMDSWATCH-EARLY-FWD; do
+        if "$ipt" -w -t "$table" -nL "$chain" >/dev/null 2>&1; then
+          "$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true
+          "$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true
+        fi
+      done
     done
   done
   if command -v nft >/dev/null; then
@@ -539,6 +587,9 @@ uninstall_main() {
     systemctl disable --now "$UNIT" >/dev/null 2>&1 || warn "could not stop/disable $UNIT"
     say "stopped and disabled $UNIT"
   fi
+  # the generator first: a daemon-reload must not arm the boot watch again
+  rm -f "$GENERATOR_PATH"
+  rmdir "$GENERATOR_DIR" 2>/dev/null || true
   remove_gate_rules
   rm -f "$WANTS_LINK"
   rmdir "$(dirname "$WANTS_LINK")" 2>/dev/null || true
@@ -556,6 +607,10 @@ uninstall_main() {
       [[ -d $d ]] && kept+=("$d ($what)")
     done
   fi
+  # what is kept must not belong to the uid about to be deleted (a later user would get it)
+  for d in "$LOG_DIR" "$STATE_DIR" "$CONFIG_DIR"; do
+    if [[ -d $d ]]; then chown -R root:root "$d" 2>/dev/null || warn "could not give $d to root"; fi
+  done
   if getent passwd "$SVC_USER" >/dev/null; then
     userdel "$SVC_USER" 2>/dev/null || warn "could not remove user $SVC_USER"
   fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # .rpm of a release tree, with Debian's rpmbuild: the same layout and scriptlets as the
 # .deb (packaging/maintainer/common.sh). rpm has no purge: erase removes every file,
-# rule and the user, and keeps /var/log/imdswatch and /var/lib/imdswatch.
+# rule and the user, and keeps /var/log/imdswatch and /var/lib/imdswatch. The generator
+# directory is co-owned (%dir) with systemd: rpm -e removes it only where it left it empty.
 #   packaging/build-rpm.sh ARCH(x64|arm64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ tree=$REPO/release/stage/imdswatch-$VERSION-linux-$arch
 [[ -x $tree/bin/imdswatch ]] || { echo "build-rpm: $tree is missing: run packaging/build-release.sh first" >&2; exit 2; }
 top=$REPO/release/stage/rpm-$rpm_arch
 rm -rf "$top"; mkdir -p "$top/SPECS" "$top/RPMS" "$top/BUILD" "$top/extra"
-packaging/package-unit.sh /usr/bin/imdswatch <systemd/imdswatch.service >"$top/extra/imdswatch.service"
+packaging/package-unit.sh /usr/bin/imdswatch /usr/lib/systemd/system-generators/imdswatch-generator <systemd/imdswatch.service >"$top/extra/imdswatch.service"
 common=$(cat packaging/maintainer/common.sh)
 cat >"$top/SPECS/imdswatch.spec" <<EOS
 %global debug_package %{nil}
@@ -35,10 +36,11 @@ IMDSv1 call to its process, container and systemd unit. Self-contained: Node.js 
 libpcap are bundled under /opt/imdswatch.
 
 %install
-mkdir -p %{buildroot}/opt %{buildroot}/usr/bin %{buildroot}/usr/lib/systemd/system %{buildroot}/etc/logrotate.d
+mkdir -p %{buildroot}/opt %{buildroot}/usr/bin %{buildroot}/usr/lib/systemd/system %{buildroot}/usr/lib/systemd/system-generators %{buildroot}/etc/logrotate.d
 cp -a $tree %{buildroot}/opt/imdswatch
 ln -s /opt/imdswatch/bin/imdswatch %{buildroot}/usr/bin/imdswatch
 install -m 0644 $top/extra/imdswatch.service %{buildroot}/usr/lib/systemd/system/imdswatch.service
+install -m 0755 $REPO/systemd/imdswatch-generator %{buildroot}/usr/lib/systemd/system-generators/imdswatch-generator
 install -m 0644 $REPO/systemd/imdswatch.logrotate %{buildroot}/etc/logrotate.d/imdswatch
 
 %files
@@ -46,6 +48,8 @@ install -m 0644 $REPO/systemd/imdswatch.logrotate %{buildroot}/etc/logrotate.d/i
 /opt/imdswatch
 /usr/bin/imdswatch
 /usr/lib/systemd/system/imdswatch.service
+%dir /usr/lib/systemd/system-generators
+/usr/lib/systemd/system-generators/imdswatch-generator
 %config(noreplace) /etc/logrotate.d/imdswatch
 
 %post

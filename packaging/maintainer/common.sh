@@ -21,6 +21,7 @@ imdswatch_enable() {
 }
 imdswatch_stop() {
   if imdswatch_systemd_running; then systemctl stop $IMDSWATCH_UNIT 2>/dev/null || true; fi
+  # the gate's rules and the boot watch's counting chain (docs/design.md#boot-watch)
   /opt/imdswatch/bin/imdswatch gate --remove >/dev/null 2>&1 || true
 }
 imdswatch_forget() {
@@ -29,6 +30,8 @@ imdswatch_forget() {
   rm -f "$IMDSWATCH_WANTS"
   rmdir "${IMDSWATCH_WANTS%/*}" 2>/dev/null || true
   if imdswatch_systemd_running; then systemctl daemon-reload || true; systemctl reset-failed $IMDSWATCH_UNIT 2>/dev/null || true; fi
+  # what is kept (logs, state) must not belong to the uid about to be deleted
+  for d in /var/log/imdswatch /var/lib/imdswatch; do [ -d "$d" ] && chown -R root:root "$d" 2>/dev/null || true; done
   getent passwd imdswatch >/dev/null && userdel imdswatch 2>/dev/null || true
   getent group imdswatch >/dev/null && groupdel imdswatch 2>/dev/null || true
 }

@@ -17,6 +17,7 @@ import { dirname } from 'node:path';
 import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 import { assertSafeDirectories, UnsafePathError } from '../files/safe-file.js';
 import { MetricsServer } from '../service/metrics-server.js';
+import { describeStart, takeOverBootWatch } from '../live/boot-watch.js';
 
 function bootId(): string | null {
   try {
@@ -98,6 +99,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   const loaded = loadState(cfg.stateFile, hostname(), bootId(), now());
   const state: DaemonState = loaded.state;
   if (loaded.note) log.logger.error({ kind: 'state' }, loaded.note);
+  const earlier = state.windows.slice();
   touchWindow(state, now(), true);
 
   // capture never waits for the metrics listener: a port another user took is retried in the background (docs/design.md#security)
@@ -143,6 +145,10 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   const flushLog = () => log.flush();
   process.on('exit', flushLog);
   metrics?.setCaptureRunning(true);
+  // the gate watches now: what the boot watch counted before goes into this window (docs/design.md#boot-watch)
+  const { fields: started, arming } = takeOverBootWatch({ bootId: state.bootId, earlier });
+  Object.assign(state.windows[state.windows.length - 1]!, started);
+  log.logger[started.unwatched?.count || started.fromBoot === false ? 'warn' : 'info']({ kind: 'boot-watch', ...started, arming }, describeStart(started, arming));
   // capture open, gate rules in, queue listening: units ordered after us may start now
   markReady();
   log.logger.info(

@@ -1,17 +1,22 @@
 import type { Command } from 'commander';
 import { gateRuleStatus, removeGateRules } from '../live/gate-rules.js';
 import { CliError } from './exit-codes.js';
+import { EARLY_CHAIN, readEarlyChain, removeEarlyChain } from '../live/boot-watch.js';
 
 export function registerGateCommand(program: Command): void {
   program
     .command('gate')
     .description("show or remove the SYN gate's firewall rules (systemd ExecStopPost runs `gate --remove`)")
-    .option('--remove', 'remove the IMDSWATCH chains and jumps (iptables, ip6tables) and the nft table, if any')
-    .action((o: { remove?: boolean }) => {
+    .option('--remove', `remove the IMDSWATCH chains and jumps (iptables, ip6tables), the nft table and the boot watch's ${EARLY_CHAIN} chain, if any`)
+    .option('--after-stop', "with --remove, as the unit's ExecStopPost: after a failed run (SERVICE_RESULT is not success: a restart follows) keep the boot watch chain armed")
+    .action((o: { remove?: boolean; afterStop?: boolean }) => {
       if (o.remove) {
         let r;
         try {
           r = removeGateRules();
+          // the boot watch's counting chain (docs/design.md#boot-watch): a stop removes it too,
+          // except after a failure, when it counts until the restarted daemon takes over
+          if (!o.afterStop || keepBootWatch(process.env) === false) removeEarlyChain();
         } catch (err) {
           throw new CliError(`cannot remove the gate rules: ${(err as Error).message} (needs root or CAP_NET_ADMIN)`, 'E_GATE_NO_PRIVILEGE');
         }
@@ -22,6 +27,11 @@ export function registerGateCommand(program: Command): void {
       }
       for (const fam of [4, 6] as const) {
         process.stdout.write(`${describeGate(fam, gateRuleStatus(fam))}\n`);
+        const early = readEarlyChain(fam);
+        if (early.present) {
+          const n = [...early.byUid.values()].reduce((a, b) => a + b, 0);
+          process.stdout.write(`IPv${fam}: boot watch chain ${EARLY_CHAIN} armed: ${n} IMDS SYN(s) counted while no daemon watched\n`);
+        }
       }
     });
 }
@@ -34,4 +44,9 @@ export function describeGate(family: 4 | 6, s: { chain: boolean; jumps: Record<s
     ? `IPv${family}: gate chain present, ${jumped}; ${s.rules.length} rule${s.rules.length === 1 ? '' : 's'}`
     : `IPv${family}: no gate rules${hooks.length ? ` (but ${jumped})` : ''}`;
   return [head, ...s.rules.map((r) => `  ${r}`)].join('\n');
+}
+
+/** ExecStopPost after a failure: systemd sets SERVICE_RESULT (success, exit-code, signal, core-dump, timeout, ...) */
+export function keepBootWatch(env: NodeJS.ProcessEnv): boolean {
+  return env.SERVICE_RESULT !== undefined && env.SERVICE_RESULT !== 'success';
 }

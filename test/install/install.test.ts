@@ -3,7 +3,7 @@
 // run in parallel with other test files. Needs root (useradd); skipped otherwise.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ function layout(r: string) {
     log: join(r, 'log'),
     state: join(r, 'state'),
     config: join(r, 'config'),
+    generators: join(r, 'system-generators'),
   };
 }
 
@@ -125,6 +126,95 @@ describe.skipIf(!isRoot)('install.sh', () => {
     expect(r.out).toMatch(/not starting/);
   });
 
+  it('installs the boot-watch generator beside the unit dir, pointed at this install (docs/design.md#boot-watch)', () => {
+    const r = run(['--no-start']);
+    expect(r.status, r.out).toBe(0);
+    const l = layout(root);
+    const gen = join(l.generators, 'imdswatch-generator');
+    expect(statSync(gen).mode & 0o777).toBe(0o755);
+    const text = readFileSync(gen, 'utf8');
+    expect(text).toContain(`WANTS=\${IMDSWATCH_WANTS:-${join(l.systemd, 'sysinit.target.wants/imdswatch.service')}}\n`);
+    expect(spawnSync('sh', ['-n', gen]).status).toBe(0);
+    const unit = readFileSync(join(l.systemd, 'imdswatch.service'), 'utf8');
+    expect(unit).toContain(`|| exec ${gen} --rearm'`);
+    expect(unit).not.toContain('/usr/lib/systemd/system-generators');
+    expect(r.out).toContain(`boot watch generator: ${gen}`);
+  });
+
+  it('`imdswatch uninstall` works once the unpacked folder is gone; kept logs and state go to root, not to the deleted uid', () => {
+    // a copy of the source tree that is deleted after the install, as an operator's download is
+    const from = mkdtempSync(join(base, 'unpacked-'));
+    cpSync(src, from, { recursive: true });
+    cpSync(SCRIPT, join(from, 'install.sh'));
+    const r = spawnSync('unshare', ['--net', 'bash', join(from, 'install.sh'), ...args(root, ['--no-start']).map((a) => (a === src ? from : a))], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    rmSync(from, { recursive: true, force: true });
+    const l = layout(root);
+    expect(existsSync(join(l.prefix, 'install.sh'))).toBe(true);
+    for (const d of [l.log, l.state]) {
+      mkdirSync(d, { mode: 0o700 });
+      writeFileSync(join(d, 'kept'), 'x\n');
+      spawnSync('chown', ['-R', `${USER}:${USER}`, d]);
+    }
+    const uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
+    expect(statSync(join(l.log, 'kept')).uid).toBe(uid);
+    const un = spawnSync('unshare', ['--net', join(l.bindir, 'imdswatch'), 'uninstall'], { encoding: 'utf8' });
+    expect(un.status, un.stdout + un.stderr).toBe(0);
+    expect(un.stdout).toContain('uninstalled');
+    expect(userExists(USER)).toBe(false);
+    expect(files(root)).toEqual(['/log/kept', '/state/kept']);
+    for (const p of [l.log, join(l.log, 'kept'), l.state, join(l.state, 'kept')]) expect([p, statSync(p).uid, statSync(p).gid]).toEqual([p, 0, 0]);
+  });
+
+  it('`imdswatch uninstall --purge` removes the logs and state too', () => {
+    expect(run(['--no-start']).status).toBe(0);
+    const l = layout(root);
+    mkdirSync(l.log);
+    writeFileSync(join(l.log, 'imdswatch.log'), 'x\n');
+    const un = spawnSync('unshare', ['--net', join(l.bindir, 'imdswatch'), 'uninstall', '--purge'], { encoding: 'utf8' });
+    expect(un.status, un.stdout + un.stderr).toBe(0);
+    expect(files(root)).toEqual([]);
+  });
+
+  // a release tree (packaging/build-release.sh) unpacked where a root shell or a user
+  // usually is: its bundled Node.js is copied to PREFIX and runs from there
+  for (const where of ['/root', '/home'] as const) {
+    it(`installs a release tree unpacked in ${where} (the bundled Node.js runs from the prefix)`, () => {
+      const dir = mkdtempSync(join(where, `imdswatch-0.0.0-linux-x64-${process.pid}-`));
+      try {
+        cpSync(src, dir, { recursive: true });
+        cpSync(SCRIPT, join(dir, 'install.sh'));
+        mkdirSync(join(dir, 'node/bin'), { recursive: true });
+        symlinkSync(process.execPath, join(dir, 'node/bin/node'));
+        writeFileSync(join(dir, 'RELEASE'), 'name=imdswatch\n');
+        const r = spawnSync('unshare', ['--net', 'bash', join(dir, 'install.sh'), ...args(root, ['--no-start']).map((a) => (a === src ? dir : a))], { encoding: 'utf8' });
+        expect(r.status, r.stdout + r.stderr).toBe(0);
+        const l = layout(root);
+        expect(r.stdout).toContain(`at ${join(l.prefix, 'node/bin/node')})`);
+        const wrapper = readFileSync(join(l.bindir, 'imdswatch'), 'utf8');
+        expect(wrapper).toContain(`exec ${join(l.prefix, 'node/bin/node')} `);
+        expect(wrapper).not.toContain(where === '/root' ? '/root/' : '/home/');
+        expect(spawnSync(join(l.bindir, 'imdswatch'), ['doctor'], { encoding: 'utf8' }).stdout).toBe('fake-cli doctor\n');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('still refuses a Node.js inside a home directory that is not bundled (the service cannot see it)', () => {
+    const dir = mkdtempSync(join('/root', `imdswatch-node-${process.pid}-`));
+    try {
+      symlinkSync(process.execPath, join(dir, 'node'));
+      const before = snapshot(root);
+      const r = run(['--no-start', '--node', join(dir, 'node')]);
+      expect(r.status).toBe(2);
+      expect(r.out).toMatch(/inside a home directory, which the service cannot see \(ProtectHome=yes\)/);
+      expect(snapshot(root)).toEqual(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the installed logrotate snippet is valid for logrotate', () => {
     expect(run(['--no-start']).status).toBe(0);
     const l = layout(root);
@@ -169,7 +259,7 @@ describe.skipIf(!isRoot)('install.sh', () => {
     expect(purge.out).toContain('kept: no logs, state or configuration');
   });
 
-  for (const step of ['packages', 'user', 'app', 'wrapper', 'unit', 'logrotate', 'enable', 'start']) {
+  for (const step of ['packages', 'user', 'app', 'wrapper', 'unit', 'generator', 'logrotate', 'enable', 'start']) {
     it(`a failure at step '${step}' of a fresh install rolls everything back`, () => {
       const before = snapshot(root);
       const r = run(['--no-start'], { IMDSWATCH_INSTALL_FAIL_AT: step });
@@ -207,15 +297,20 @@ describe.skipIf(!isRoot)('install.sh', () => {
       'ip6tables -N IMDSWATCH',
       'ip6tables -I OUTPUT 1 -j IMDSWATCH',
       'nft add table inet imdswatch',
+      // the boot watch's counting chain (systemd/imdswatch-generator)
+      'iptables -t mangle -N IMDSWATCH-EARLY',
+      'iptables -t mangle -A IMDSWATCH-EARLY -p tcp --syn -d 169.254.169.254 --dport 80 -m owner --uid-owner 0 -j RETURN',
+      'iptables -t mangle -I OUTPUT 1 -j IMDSWATCH-EARLY',
       'iptables -S | grep -c IMDSWATCH',
+      'iptables -t mangle -S | grep -c IMDSWATCH-EARLY',
       `bash ${SCRIPT} ${args(root, ['--uninstall']).join(' ')} >/dev/null`,
       'echo ---',
-      'iptables -S; ip6tables -S; nft list tables',
+      'iptables -S; iptables -t mangle -S; ip6tables -S; nft list tables',
     ].join('\n');
     const r = spawnSync('unshare', ['--net', 'bash', '-c', script], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const [before, after] = r.stdout.split('---');
-    expect(before.trim()).toBe('4');
+    expect(before.trim()).toBe('4\n3');
     expect(after).not.toMatch(/IMDSWATCH|imdswatch/);
     expect(after).toContain('-P OUTPUT ACCEPT');
   });

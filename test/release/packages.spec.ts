@@ -33,15 +33,23 @@ describe.skipIf(!ready)('.deb and .rpm', () => {
   it('.deb: dpkg -i installs, enables and runs; dpkg --purge leaves the root as it was', () => {
     const r = onOverlay(root, [
       'set -e',
+      // other software under /opt: the purge must neither warn nor touch it
+      'mkdir -p "$m/opt/other" && echo x > "$m/opt/other/file"',
       `(${LIST}) > /tmp/before.$$`,
       `cp ${deb('amd64')} "$m/tmp/p.deb"`,
       'chroot "$m" dpkg -i /tmp/p.deb',
+      'echo "generator=$(stat -c %a "$m/lib/systemd/system-generators/imdswatch-generator")"',
+      'grep "imdswatch-generator --rearm" "$m/lib/systemd/system/imdswatch.service" | grep -c "/lib/systemd/system-generators/imdswatch-generator"',
       'echo "version=$(chroot "$m" /usr/bin/imdswatch --version)"',
       'chroot "$m" getent passwd imdswatch',
       'echo "wants=$(readlink "$m/etc/systemd/system/sysinit.target.wants/imdswatch.service")"',
       'grep ^ExecStart= "$m/lib/systemd/system/imdswatch.service"',
       'mkdir -p "$m/var/log/imdswatch" "$m/var/lib/imdswatch" && touch "$m/var/log/imdswatch/imdswatch.log" "$m/var/lib/imdswatch/state.json"',
-      'chroot "$m" dpkg --purge imdswatch',
+      'chroot "$m" chown -R imdswatch:imdswatch /var/log/imdswatch /var/lib/imdswatch',
+      // remove keeps the logs and state: root's now, not the deleted uid's
+      'chroot "$m" dpkg -r imdswatch 2>&1',
+      'echo "kept-owner=$(stat -c %u:%g "$m/var/log/imdswatch" "$m/var/log/imdswatch/imdswatch.log" "$m/var/lib/imdswatch/state.json" | sort -u | tr "\\n" " ")"',
+      'chroot "$m" dpkg --purge imdswatch 2>&1',
       'rm -f "$m/tmp/p.deb"',
       `(${LIST}) > /tmp/after.$$`,
       'echo "leftover:"; diff /tmp/before.$$ /tmp/after.$$ || true; echo "log: $(ls -d "$m/var/log/imdswatch" "$m/var/lib/imdswatch" 2>&1 | grep -c "No such")"',
@@ -52,6 +60,9 @@ describe.skipIf(!ready)('.deb and .rpm', () => {
     expect(r.stdout).toMatch(/^imdswatch:x:\d+:\d+:.*:\/nonexistent:\/usr\/sbin\/nologin$/m);
     expect(r.stdout).toContain('wants=/lib/systemd/system/imdswatch.service\n');
     expect(r.stdout).toContain('ExecStart=/usr/bin/imdswatch daemon');
+    expect(r.stdout).toContain('generator=755\n1\n');
+    expect(r.stdout).toContain('kept-owner=0:0 \n');
+    expect(r.out).not.toMatch(/not empty so not removed|warning/);
     expect(r.stdout.split('leftover:\n')[1]).toBe('log: 2\n');
   });
 
@@ -63,7 +74,9 @@ describe.skipIf(!ready)('.deb and .rpm', () => {
       expect(files).toContain('/usr/bin/imdswatch');
       expect(files).toContain('/usr/lib/systemd/system/imdswatch.service');
       expect(files).toContain('/etc/logrotate.d/imdswatch');
-      expect(files.filter((f) => !f.startsWith('/opt/imdswatch/') && f !== '/opt/imdswatch')).toHaveLength(3);
+      expect(files).toContain('/usr/lib/systemd/system-generators/imdswatch-generator');
+      expect(files).toContain('/usr/lib/systemd/system-generators');
+      expect(files.filter((f) => !f.startsWith('/opt/imdswatch/') && f !== '/opt/imdswatch')).toHaveLength(5);
       expect(sh('rpm', ['-qp', '--qf', '%{ARCH}', rpm(a)]).stdout).toBe(a);
       const scripts = sh('rpm', ['-qp', '--scripts', rpm(a)]).stdout;
       expect(scripts).toMatch(/postinstall scriptlet[\s\S]*imdswatch_add_user\s*\nimdswatch_enable \/usr\/lib\/systemd\/system\/imdswatch.service/);

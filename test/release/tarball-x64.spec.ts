@@ -3,7 +3,7 @@
 // replay gives byte-identical NDJSON to the development build, --version, doctor, and
 // install.sh from the unpacked tarball installs and uninstalls.
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cleanRoot, compareVersions, elfFiles, inRoot, isRoot, maxGlibc, prerequisites, REPO, removeTree, sh,
@@ -35,7 +35,7 @@ describe.skipIf(!ready)('release tarball linux-x64', () => {
     const top = new Set(list.map((p) => p.split('/')[0]));
     expect([...top]).toEqual([tarballName('x64')]);
     const rel = list.map((p) => p.slice(tarballName('x64').length + 1));
-    for (const f of ['bin/imdswatch', 'install.sh', 'systemd/imdswatch.service', 'README.md', 'licenses/imdswatch-Apache-2.0.txt',
+    for (const f of ['bin/imdswatch', 'install.sh', 'systemd/imdswatch.service', 'systemd/imdswatch-generator', 'README.md', 'licenses/imdswatch-Apache-2.0.txt',
       'licenses/nodejs.txt', 'licenses/libpcap.txt', 'node/bin/node', 'dist/cli/main.js', 'RELEASE',
       'node_modules/cap/build/Release/cap.node', 'native/sockdiag/build/Release/sockdiag.node']) {
       expect(rel, f).toContain(f);
@@ -109,6 +109,30 @@ describe.skipIf(!ready)('release tarball linux-x64', () => {
         expect(r.stdout).toMatch(/command: \/usr\/local\/bin\/imdswatch \(Node\.js v22\.[0-9.]+ at \/opt\/imdswatch\/node\/bin\/node\)/);
         expect(r.out).not.toMatch(/apt-get|installing /); // nothing to install: no libpcap needed, no firewall tool without consent
         expect(r.stdout).toMatch(/\n1\n/); // the rerun changed nothing
+        expect(r.stdout).toMatch(/\n3\nno-user\n$/);
+      });
+
+      it("the README's command from /root (a root shell's home), then `imdswatch uninstall` once the folder is gone", () => {
+        const r = inRoot(root, [
+          'set -e',
+          'cd /root',
+          `tar -xzf ${tarballPath('x64')}`,
+          `${tarballName('x64')}/install.sh --no-start`,
+          'echo "version=$(/usr/local/bin/imdswatch --version)"',
+          'head -c 2 /etc/systemd/system-generators/imdswatch-generator; echo',
+          `rm -rf /root/${tarballName('x64')}`,
+          'mkdir -p /var/log/imdswatch && touch /var/log/imdswatch/imdswatch.log && chown -R imdswatch:imdswatch /var/log/imdswatch',
+          '/usr/local/bin/imdswatch uninstall',
+          'echo "kept-owner=$(stat -c %u:%g /var/log/imdswatch/imdswatch.log)"',
+          'ls /opt/imdswatch /usr/local/bin/imdswatch /etc/systemd/system-generators/imdswatch-generator 2>&1 | grep -c "No such file"',
+          'getent passwd imdswatch || echo no-user',
+        ].join('\n'), [dirname(tarballPath('x64'))]);
+        expect(r.status, r.out).toBe(0);
+        expect(r.out).not.toContain('inside a home directory');
+        expect(r.stdout).toContain(`version=${VERSION}\n`);
+        expect(r.stdout).toContain('#!\n');
+        expect(r.stdout).toMatch(/command: \/usr\/local\/bin\/imdswatch \(Node\.js v22\.[0-9.]+ at \/opt\/imdswatch\/node\/bin\/node\)/);
+        expect(r.stdout).toContain('kept-owner=0:0\n');
         expect(r.stdout).toMatch(/\n3\nno-user\n$/);
       });
     });

@@ -5,12 +5,19 @@
 #     bookworm-boot: debootstrapped once per machine);
 #  2. imdswatch installed into it by install.sh (run inside the tree, --no-start);
 #  3. an early-boot unit (imds-early.service, ordered before network-online.target
-#     and sysinit.target) calling IMDSv1 with curl;
+#     and sysinit.target) calling IMDSv1 with curl; and one that calls before
+#     imdswatch.service starts (imds-preboot.service: DefaultDependencies=no,
+#     Before=network-pre.target sysinit.target imdswatch.service), which the boot watch
+#     (systemd/imdswatch-generator, docs/design.md#boot-watch) must count;
 #  4. boot it with systemd-nspawn in a network namespace whose only peer is the
 #     repo's IMDS simulator at 169.254.169.254 (in a second namespace);
-#  5. after boot, `imdswatch report` inside must name imds-early.service and curl;
-#  6. after shutdown no gate rule is left in the namespace; install.sh --uninstall
-#     --purge leaves no file, user or unit behind.
+#  5. after boot, `imdswatch report` inside must name imds-early.service and curl; the
+#     daemon's state must hold the boot's window (startKind boot, watched from boot)
+#     with the pre-boot call as an unwatched connection of uid 0; then the daemon is
+#     killed, a call is made as uid 65534 while it is down, and the restarted daemon's
+#     window (startKind restart) must hold that call as unwatched by uid 65534;
+#  6. after shutdown no gate or boot-watch rule is left in the namespace; install.sh
+#     --uninstall --purge leaves no file, user, unit or generator behind.
 #
 # IMDSWATCH_BOOT_MODE=probe: instead of `imdswatch daemon`, run the live stage's gate
 # probe under the same hardened unit (probe-shim.mjs) and require that it attributed
@@ -106,6 +113,44 @@ ExecStart=/usr/bin/curl -s -m 5 -o /dev/null -w "imds-early: HTTP %%{http_code}\
 WantedBy=sysinit.target
 EOF
 ln -s /etc/systemd/system/imds-early.service "$ROOT/etc/systemd/system/sysinit.target.wants/imds-early.service"
+# the ordering early boot helpers use (issue: ~25 ms before imdswatch.service started),
+# made certain with Before=imdswatch.service: the daemon cannot see this call
+cat >"$ROOT/etc/systemd/system/imds-preboot.service" <<'EOF'
+[Unit]
+Description=boot test: an IMDSv1 call before imdswatch.service starts
+DefaultDependencies=no
+Before=network-pre.target sysinit.target imdswatch.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/bin/curl -s -m 5 -o /dev/null -w "imds-preboot: HTTP %%{http_code}\n" http://169.254.169.254/latest/meta-data/ami-id
+[Install]
+WantedBy=sysinit.target
+EOF
+ln -s /etc/systemd/system/imds-preboot.service "$ROOT/etc/systemd/system/sysinit.target.wants/imds-preboot.service"
+# after boot: kill the daemon (a crash: Restart=on-failure), call IMDSv1 as uid 65534
+# while it is down (once ExecStopPost has re-armed the boot watch and removed the gate),
+# then wait for the restarted daemon and its state
+cat >"$ROOT/usr/local/sbin/boot-test-restart" <<'EOF'
+#!/bin/sh
+cp /var/lib/imdswatch/state.json /bt/state-boot.json
+iptables -t mangle -S > /bt/mangle-running.txt 2>&1
+systemctl kill -s KILL imdswatch
+for i in $(seq 100); do
+  if iptables -t mangle -S IMDSWATCH-EARLY >/dev/null 2>&1 && ! iptables -t mangle -S IMDSWATCH >/dev/null 2>&1; then break; fi
+  sleep 0.05
+done
+iptables -t mangle -S > /bt/mangle-down.txt 2>&1
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/curl -s -m 5 -o /dev/null -w "imds-down: HTTP %{http_code}\n" http://169.254.169.254/latest/meta-data/ami-id > /bt/down-call.txt 2>&1
+for i in $(seq 300); do
+  [ "$(systemctl is-active imdswatch)" = active ] && [ "$(systemctl show -p NRestarts --value imdswatch)" -ge 1 ] && break
+  sleep 0.1
+done
+sleep 2
+cp /var/lib/imdswatch/state.json /bt/state.json
+iptables -t mangle -S > /bt/mangle-restarted.txt 2>&1
+EOF
+chmod 0755 "$ROOT/usr/local/sbin/boot-test-restart"
 cat >"$ROOT/etc/systemd/system/boot-test-collect.service" <<'EOF'
 [Unit]
 Description=boot test: collect the report, then power off
@@ -113,7 +158,7 @@ After=multi-user.target
 [Service]
 Type=oneshot
 StandardOutput=journal
-ExecStart=/bin/sh -c 'sleep 2; systemctl is-active imdswatch > /bt/imdswatch.active; systemctl show -p NRestarts --value imdswatch > /bt/imdswatch.restarts; journalctl -b -u imdswatch -u imds-early --no-pager > /bt/journal.txt 2>&1; systemd-analyze critical-chain imds-early.service > /bt/chain.txt 2>&1; iptables -S > /bt/iptables-running.txt 2>&1; /usr/local/bin/imdswatch report --format json > /bt/report.json 2> /bt/report.err; /usr/local/bin/imdswatch report > /bt/report.txt 2>&1; (cat /proc/self/cgroup; cat /proc/$(systemctl show -p MainPID --value imdswatch)/cgroup; grep -o "\"unit\":[^,]*" /var/log/imdswatch/imdswatch.log) > /bt/cgroup.txt 2>&1; true'
+ExecStart=/bin/sh -c 'sleep 2; systemctl is-active imdswatch > /bt/imdswatch.active; journalctl -b -u imds-preboot --no-pager > /bt/journal-preboot.txt 2>&1; systemctl show -p NRestarts --value imdswatch > /bt/imdswatch.restarts; journalctl -b -u imdswatch -u imds-early --no-pager > /bt/journal.txt 2>&1; systemd-analyze critical-chain imds-early.service > /bt/chain.txt 2>&1; iptables -S > /bt/iptables-running.txt 2>&1; /usr/local/bin/imdswatch report --format json > /bt/report.json 2> /bt/report.err; /usr/local/bin/imdswatch report > /bt/report.txt 2>&1; (cat /proc/self/cgroup; cat /proc/$(systemctl show -p MainPID --value imdswatch)/cgroup; grep -o "\"unit\":[^,]*" /var/log/imdswatch/imdswatch.log) > /bt/cgroup.txt 2>&1; if [ -e /var/lib/imdswatch/state.json ]; then /usr/local/sbin/boot-test-restart; fi; journalctl -b -u imdswatch --no-pager > /bt/journal-all.txt 2>&1; true'
 ExecStartPost=/bin/systemctl poweroff --no-block
 [Install]
 WantedBy=multi-user.target
@@ -136,11 +181,12 @@ ip -n "$NS_SRV" link set "bt${ID}s" up
 ip netns exec "$NS_SRV" "$NODE" "$REPO/build/lab/imds-server-main.js" --listen 169.254.169.254 --port 80 --tokens optional >"$OUT/imds-server.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 50); do
-  ip netns exec "$NS" curl -s -m 1 -o /dev/null -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token && break
+  ip netns exec "$NS_SRV" curl -s -m 1 -o /dev/null -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token && break
   sleep 0.1
 done
-# (the probe above is a token PUT from the host side of the namespace, before the boot:
-# not an IMDSv1 call, and imdswatch is not running yet)
+# (the probe above runs in the simulator's own namespace: the boot's namespace must open
+# no TCP connection before the boot, or the boot watch rightly says it was not armed
+# before every connection of the boot: docs/design.md#boot-watch)
 
 # --- 5. boot -------------------------------------------------------------------------
 log "booting"
@@ -170,16 +216,27 @@ else
   # the report must name the early unit and curl
   grep -q 'imds-early.service' "$OUT/report.json" || fail "report does not name imds-early.service"
   grep -q 'curl' "$OUT/report.json" || fail "report does not name curl"
+  # the boot watch: the call before imdswatch.service is in the state, as unwatched
+  grep -q 'imds-preboot: HTTP 200' "$OUT/journal-preboot.txt" || { cat "$OUT/journal-preboot.txt"; fail "the pre-boot unit's IMDS call did not succeed"; }
+  if grep -q 'IMDSWATCH-EARLY' "$OUT/mangle-running.txt"; then cat "$OUT/mangle-running.txt"; fail "the boot watch chain is still there while the daemon runs"; fi
+  grep -q 'imds-down: HTTP 200' "$OUT/down-call.txt" || { cat "$OUT/down-call.txt" "$OUT/mangle-down.txt"; fail "the call while the daemon was down did not succeed"; }
+  log "windows:"
+  "$NODE" "$REPO/test/systemd/boot/check-windows.mjs" "$OUT/state-boot.json" "$OUT/state.json" ||
+    { cat "$OUT/mangle-down.txt" "$OUT/mangle-restarted.txt"; grep -i 'boot-watch\|boot watch' "$OUT/journal-all.txt" | tail; fail "the boot's windows do not account for the calls made while imdswatch did not watch"; }
 fi
 
 # --- 6. no rule left after shutdown; uninstall leaves nothing -------------------------
-if ip netns exec "$NS" iptables -S 2>/dev/null | grep -q IMDSWATCH; then fail "gate rules left after shutdown"; fi
-if ip netns exec "$NS" ip6tables -S 2>/dev/null | grep -q IMDSWATCH; then fail "ip6 gate rules left after shutdown"; fi
+for t in filter mangle; do
+  if ip netns exec "$NS" iptables -t $t -S 2>/dev/null | grep -q IMDSWATCH; then fail "gate or boot-watch rules left in $t after shutdown"; fi
+  if ip netns exec "$NS" ip6tables -t $t -S 2>/dev/null | grep -q IMDSWATCH; then fail "ip6 gate or boot-watch rules left in $t after shutdown"; fi
+done
 if ip netns exec "$NS" nft list tables 2>/dev/null | grep -q imdswatch; then fail "nft gate table left after shutdown"; fi
 
 rm -f "$ROOT/etc/systemd/system/imds-early.service" "$ROOT/etc/systemd/system/boot-test-collect.service" \
   "$ROOT/etc/systemd/system/sysinit.target.wants/imds-early.service" \
-  "$ROOT/etc/systemd/system/multi-user.target.wants/boot-test-collect.service"
+  "$ROOT/etc/systemd/system/multi-user.target.wants/boot-test-collect.service" \
+  "$ROOT/etc/systemd/system/imds-preboot.service" "$ROOT/etc/systemd/system/sysinit.target.wants/imds-preboot.service" \
+  "$ROOT/usr/local/sbin/boot-test-restart"
 "${NSPAWN[@]}" /bin/bash /src/install.sh --uninstall --purge >"$OUT/uninstall.log" 2>&1 ||
   { cat "$OUT/uninstall.log"; fail "install.sh --uninstall failed"; }
 snapshot >"$WORK/after.txt"

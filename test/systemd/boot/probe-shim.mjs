@@ -28,7 +28,8 @@ if (cmd === 'daemon') {
   child.on('exit', (code) => process.exit(code ?? 1));
 } else if (cmd === 'gate' && sub === '--remove') {
   const { removeGateRules } = await import(here('../live/gate-rules.js'));
-  console.log(JSON.stringify(removeGateRules()));
+  const { removeEarlyChain } = await import(here('../live/boot-watch.js'));
+  console.log(JSON.stringify({ ...removeGateRules(), early: removeEarlyChain() }));
 } else if (cmd === 'report') {
   process.stdout.write(readFileSync('/var/log/imdswatch/probe.ndjson', 'utf8'));
 } else {
