@@ -132,6 +132,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   );
 
   let last: PipelineStats | null = null;
+  let lastShed = 0;
   // counters, metrics and loss lines: once per save interval (one line per interval, never per eviction)
   const report = () => {
     const st = session.stats();
@@ -173,6 +174,14 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     state.drops.pcap = missed;
     metrics?.setPcapDrops(missed);
     metrics?.setGateRuleRepairs(st.gateRules?.repairs ?? 0);
+    // per-uid fairness (docs/design.md#syn-gate): whose SYNs were passed without a lookup
+    const shedByUid = st.gate?.shedByUid ?? {};
+    const shed = st.gate?.shed ?? 0;
+    if (shed > lastShed) {
+      log.logger.warn({ kind: 'gate', shed, shedByUid }, `the SYN gate passed ${shed - lastShed} SYNs without a process lookup (uid over its share of lookup time; cumulative by uid: ${JSON.stringify(shedByUid)}): those calls are unattributed`);
+      lastShed = shed;
+    }
+    metrics?.setGateShed(shedByUid);
     state.drops.logLinesDropped = log.droppedLines;
     metrics?.setLogLinesDropped(log.droppedLines);
   };

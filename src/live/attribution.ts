@@ -3,7 +3,7 @@ import type { FlowInfo } from '../tcp/stream.js';
 import type { FlowAttribution, Who } from '../enrich/enricher.js';
 import type { ProcCorrelator } from '../enrich/process/proc-correlator.js';
 import { tupleKey, type SynGate } from './gate.js';
-import { BusyGuard } from './busy-guard.js';
+import { BusyGuard, PASSIVE_KEY } from './busy-guard.js';
 
 /**
  * Who made a flow's calls (docs/design.md#attribution): the SYN gate's record when it has
@@ -44,11 +44,16 @@ export class FlowAttributor {
     const atMs = flow.sec * 1000 + Math.floor(flow.nsec / 1e6);
     const rec = this.gate?.lookup(key, atMs);
     if (rec?.process) return this.settled({ process: rec.process, attribution: 'gate' });
+    // the gate shed this SYN: its uid is over its share of the lookup time, and a passive
+    // lookup now would spend that share again (docs/design.md#syn-gate)
+    if (rec?.outcome === 'shed') return this.settled({ process: null, attribution: 'none' });
     let found: ProcessInfo | null = null;
     const t0 = performance.now();
-    if (this.guard.allow(t0)) {
+    // charged to the socket's uid when the gate read it, so a flooder's flows share its share
+    const fairKey = rec?.uid ?? PASSIVE_KEY;
+    if (this.guard.allow(t0, fairKey)) {
       found = this.correlator.findSocketOwner(tuple, this.passiveBudgetMs).process;
-      this.guard.done(t0);
+      this.guard.done(t0, performance.now(), fairKey);
     } else {
       this.passiveShed++;
     }

@@ -21,14 +21,15 @@ function syn(port: number): Buffer {
   return b;
 }
 
-function slowCorrelator(lookupMs: number): ProcCorrelator {
+function slowCorrelator(lookupMs: number | ((t: { srcPort: number }) => number)): ProcCorrelator {
   return {
-    findSocketOwner: () => {
-      const end = performance.now() + lookupMs;
+    findSocketOwner: (t: { srcPort: number }) => {
+      const ms = typeof lookupMs === 'number' ? lookupMs : lookupMs(t);
+      const end = performance.now() + ms;
       while (performance.now() < end) {
         /* a slow /proc */
       }
-      return { process: null, netnsInode: null, elapsedMs: lookupMs, outcome: 'no-socket', socket: null };
+      return { process: null, netnsInode: null, elapsedMs: ms, outcome: 'no-socket', socket: null };
     },
     catchUp: () => {},
   } as unknown as ProcCorrelator;
@@ -42,7 +43,7 @@ describe('SynGate overload guard', () => {
     // 25 ms of a 100 ms window: the second 20 ms lookup crosses the share, the rest of the window is shed
     expect(st.syns + st.shed).toBe(40);
     expect(st.shed).toBeGreaterThan(20);
-    expect(results.filter((r) => r === null).length).toBe(st.shed);
+    expect(results.filter((r) => r?.outcome === 'shed').length).toBe(st.shed);
     // the first SYN of a burst is always looked up
     expect(results[0]).not.toBeNull();
   });
@@ -54,6 +55,40 @@ describe('SynGate overload guard', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(g.stats()).toMatchObject({ syns: 5, shed: 0 });
+  });
+
+  it("sheds a flooding uid's SYNs, never another uid's: every root SYN in the flood is looked up, the flood is counted by uid", () => {
+    // uid by source port: 20000+ is the flooder (uid 1000), its lookups take 2 ms (new
+    // processes each time); 40000+ is root, 0.3 ms
+    const uidOf = (t: { srcPort: number }) => (t.srcPort >= 40000 ? 0 : 1000);
+    const g = new SynGate(slowCorrelator((t) => (t.srcPort >= 40000 ? 0.3 : 2)), { uidOf });
+    const root: Array<ReturnType<SynGate['onPacket']>> = [];
+    for (let i = 0; i < 400; i++) {
+      g.onPacket(syn(20000 + i));
+      // one root call for every 20 flooder SYNs, back to back with them
+      if (i % 20 === 10) root.push(g.onPacket(syn(40000 + i)));
+    }
+    const st = g.stats();
+    expect(root).toHaveLength(20);
+    expect(root.map((r) => r?.outcome)).toEqual(Array(20).fill('no-socket'));
+    expect(root.every((r) => r?.uid === 0)).toBe(true);
+    expect(st.shed).toBeGreaterThan(200);
+    expect(st.shedByUid).toEqual({ '1000': st.shed });
+  });
+
+  it('a shed SYN keeps a record with its uid (no passive lookup later), and no lookup ran for it', () => {
+    let lookups = 0;
+    const c = slowCorrelator(30);
+    const find = c.findSocketOwner.bind(c);
+    c.findSocketOwner = (...a: Parameters<typeof find>) => {
+      lookups++;
+      return find(...a);
+    };
+    const g = new SynGate(c, { uidOf: () => 1000 });
+    const recs = Array.from({ length: 5 }, (_, i) => g.onPacket(syn(21000 + i)));
+    expect(lookups).toBe(1);
+    expect(recs.slice(1).map((r) => r?.outcome)).toEqual(['shed', 'shed', 'shed', 'shed']);
+    expect(g.lookup(recs[4]!.key, recs[4]!.synMs)).toMatchObject({ outcome: 'shed', uid: 1000, process: null });
   });
 
   it("defaults: a quarter of each 100 ms window", () => {
