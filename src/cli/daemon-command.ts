@@ -133,6 +133,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
 
   let last: PipelineStats | null = null;
   let lastShed = 0;
+  let lastOverflow = 0;
   // counters, metrics and loss lines: once per save interval (one line per interval, never per eviction)
   const report = () => {
     const st = session.stats();
@@ -177,9 +178,11 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     // per-uid fairness (docs/design.md#syn-gate): whose SYNs were passed without a lookup
     const shedByUid = st.gate?.shedByUid ?? {};
     const shed = st.gate?.shed ?? 0;
-    if (shed > lastShed) {
-      log.logger.warn({ kind: 'gate', shed, shedByUid }, `the SYN gate passed ${shed - lastShed} SYNs without a process lookup (uid over its share of lookup time; cumulative by uid: ${JSON.stringify(shedByUid)}): those calls are unattributed`);
+    const frames = st.frameQueue;
+    if (shed > lastShed || (frames?.overflow ?? 0) > lastOverflow) {
+      log.logger.warn({ kind: 'gate', shed, shedByUid, frames }, `the SYN gate passed ${shed - lastShed} SYNs without a process lookup (uid over its share of lookup time; cumulative by uid: ${JSON.stringify(shedByUid)}): those calls are unattributed`);
       lastShed = shed;
+      lastOverflow = frames?.overflow ?? 0;
     }
     metrics?.setGateShed(shedByUid);
     state.drops.logLinesDropped = log.droppedLines;

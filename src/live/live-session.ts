@@ -14,6 +14,10 @@ import { procLookupPrivilegeWarning } from './privilege.js';
 import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
 import { FlowAttributor } from './attribution.js';
 import { CaptureLossCheck, type MissedTally } from './capture-loss.js';
+import { FrameQueue, type FrameQueueStats } from './frame-queue.js';
+import { Decoder } from '../decode/decoder.js';
+import { flowKey } from '../domain/address.js';
+import type { Frame } from '../source/frame.js';
 
 /**
  * One live session, what `scan` and `daemon` run: the SYN gate (firewall rules + NFQUEUE
@@ -69,6 +73,8 @@ export interface LiveStats {
   missedSyns: number;
   /** those missed connections by the program the gate named (#14 note: whose calls went unread) */
   missedConnections: MissedTally;
+  /** frames between capture and pipeline (src/live/frame-queue.ts); null without capture */
+  frameQueue: FrameQueueStats | null;
 }
 
 export class LiveSession {
@@ -87,6 +93,9 @@ export class LiveSession {
   private readonly openAtStart = new Map<string, ProcessInfo>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private frames: FrameQueue | null = null;
+  /** decodes a waiting frame's 4-tuple while the pipeline lags (the shed check) */
+  private readonly shedDecoder = new Decoder();
 
   /** start everything; throws LiveCaptureError (after undoing the gate) when the capture cannot open */
   static start(opts: LiveSessionOptions): LiveSession {
@@ -140,6 +149,7 @@ export class LiveSession {
     this.capture?.stop();
     this.gate?.stop();
     this.removeGateRulesNow();
+    this.frames?.drain();
     this.pipeline.finish();
   }
 
@@ -176,6 +186,7 @@ export class LiveSession {
       passiveShed: a.passiveShed,
       missedSyns: this.loss.missedSyns(),
       missedConnections: this.loss.missedByProgram(),
+      frameQueue: this.frames?.stats() ?? null,
     };
   }
 
@@ -221,11 +232,33 @@ export class LiveSession {
     }
   }
 
+  /**
+   * While the pipeline lags: is this frame of a connection whose SYN the gate shed? Then it
+   * is dropped unread and the connection counted once as capture loss, by uid
+   * (docs/design.md#syn-gate).
+   */
+  private shedFrame(f: Frame): boolean {
+    const gate = this.gate;
+    if (!gate) return false;
+    const seg = this.shedDecoder.decode(f);
+    if (!seg) return false;
+    const key = seg.toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    const rec = gate.lookup(key, f.sec * 1000 + Math.floor(f.nsec / 1e6));
+    if (rec?.outcome !== 'shed') return false;
+    if (!rec.unread) {
+      rec.unread = true;
+      this.loss.shedUnread(rec.uid);
+    }
+    return true;
+  }
+
   private startCapture(): void {
     const o = this.opts;
     if (o.capture === false) return;
     const pipeline = this.pipeline;
-    const capture = new LiveCapture((f) => pipeline.pushFrame(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
+    const frames = new FrameQueue((f) => pipeline.pushFrame(f), (f) => this.shedFrame(f));
+    this.frames = frames;
+    const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
     try {
       capture.start();
     } catch (err) {
