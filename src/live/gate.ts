@@ -66,6 +66,8 @@ export interface GateOptions {
    * when it cannot answer (no addon, a socket in another namespace). Tests pass their own.
    */
   uidOf?: (tuple: SocketTuple) => number | null;
+  /** the monotonic clock of holds and of the BusyGuard (default performance.now; tests pass their own) */
+  now?: () => number;
 }
 
 export const DEFAULT_GATE_OPTIONS: GateOptions = {
@@ -185,7 +187,8 @@ export class SynGate {
    * 'shed' without a process when shed); null for anything else.
    */
   onPacket(packet: Buffer): GateRecord | null {
-    const t0 = performance.now();
+    const now0 = this.opts.now ?? performance.now.bind(performance);
+    const t0 = now0();
     const now = this.clock();
     const seg = this.decoder.decode({ sec: now.sec, nsec: now.nsec, linkType: 101, data: packet, origLen: packet.length, iface: 0 });
     if (!seg || !seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) {
@@ -201,12 +204,12 @@ export class SynGate {
     if (!this.guard.allow(t0, fairKey)) {
       this.countShed(uid);
       // kept, so the flow's first byte does not try a passive lookup for the same uid
-      const shed: GateRecord = { key, tuple, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: performance.now() - t0, lookupMs: 0 };
+      const shed: GateRecord = { key, tuple, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: now0() - t0, lookupMs: 0 };
       this.store(shed);
       return shed;
     }
     const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs);
-    const holdMs = performance.now() - t0;
+    const holdMs = now0() - t0;
     this.guard.done(t0, t0 + holdMs, fairKey);
     const rec: GateRecord = {
       key,

@@ -1,8 +1,8 @@
 import type { Attribution, ImdsEvent } from '../imds/event.js';
 import type { FlowInfo } from '../tcp/stream.js';
 import { createPipeline } from '../pipeline/create-pipeline.js';
-import type { Pipeline, PipelineStats } from '../pipeline/pipeline.js';
-import type { FlowAttribution } from '../enrich/enricher.js';
+import type { LiveObserver, Pipeline, PipelineStats } from '../pipeline/pipeline.js';
+import type { Who } from '../enrich/enricher.js';
 import { ProcCorrelator, type CorrelatorStats } from '../enrich/process/proc-correlator.js';
 import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS, IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { ProcessInfo } from '../imds/event.js';
@@ -88,7 +88,7 @@ export class LiveSession {
   /** keeps the gate rule in place when runtimes rewrite the tables (#10 item 9) */
   private ruleWatch: GateRuleWatch | null = null;
   private capture: LiveCapture | null = null;
-  private attributor: FlowAttributor | null = null;
+  private flowAttributor: FlowAttributor | null = null;
   /** owners of the IMDS connections open when the session started (tuple key → process) */
   private readonly openAtStart = new Map<string, ProcessInfo>();
   private timer: NodeJS.Timeout | null = null;
@@ -125,16 +125,31 @@ export class LiveSession {
     this.pipeline = createPipeline({
       onEvent: opts.onEvent,
       ordered: false,
-      acceptSegment: dedupe ? (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) : undefined,
-      onFlowStart: (flow) => this.loss.flowStarted(flow),
-      attribute: (flow) => this.attributionFor(flow),
+      observer: this.observer(dedupe),
     });
   }
 
-  /** the pipeline's attribution hook (public for tests of the passive path) */
-  attributionFor(flow: FlowInfo): FlowAttribution {
-    this.attributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart);
-    return this.attributor.attributionFor(flow);
+  /**
+   * The pipeline's one live observer (src/pipeline/pipeline.ts LiveObserver, in its call
+   * order): dedupe, capture-loss bookkeeping, the attribution taken at the first byte and
+   * settled when each event is built.
+   */
+  private observer(dedupe: SegmentDeduper | null): LiveObserver {
+    return {
+      acceptSegment: dedupe ? (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) : undefined,
+      flowStarted: (flow) => this.loss.flowStarted(flow),
+      firstByte: (flow) => this.attributor().firstByte(flow),
+      who: (flow) => this.attributor().who(flow),
+    };
+  }
+
+  /** who made a flow's calls, as the pipeline would settle it at its first event (public for tests of the passive path) */
+  attributionFor(flow: FlowInfo): Who {
+    return this.attributor().who(flow);
+  }
+
+  private attributor(): FlowAttributor {
+    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart));
   }
 
   get gateActive(): boolean {
@@ -170,7 +185,7 @@ export class LiveSession {
   }
 
   stats(): LiveStats {
-    const a = this.attributor?.stats() ?? { flows: { gate: 0, passive: 0, none: 0 }, passiveShed: 0 };
+    const a = this.flowAttributor?.stats() ?? { flows: { gate: 0, passive: 0, none: 0 }, passiveShed: 0 };
     const gate = this.gate;
     return {
       pipeline: this.pipeline.stats(),

@@ -58,21 +58,32 @@ describe('SynGate overload guard', () => {
   });
 
   it("sheds a flooding uid's SYNs, never another uid's: every root SYN in the flood is looked up, the flood is counted by uid", () => {
-    // uid by source port: 20000+ is the flooder (uid 1000), its lookups take 2 ms (new
-    // processes each time); 40000+ is root, 0.3 ms
+    // a fake clock: each lookup advances it (the flooder's 2 ms: new processes each time;
+    // root's 0.3 ms), and the flooder's SYNs arrive 0.2 ms apart (5 000/s), root's every
+    // 100 ms, back to back with them; no real time is measured
+    let clock = 1000;
     const uidOf = (t: { srcPort: number }) => (t.srcPort >= 40000 ? 0 : 1000);
-    const g = new SynGate(slowCorrelator((t) => (t.srcPort >= 40000 ? 0.3 : 2)), { uidOf });
+    const c = {
+      findSocketOwner: (t: { srcPort: number }) => {
+        const ms = t.srcPort >= 40000 ? 0.3 : 2;
+        clock += ms;
+        return { process: null, netnsInode: null, elapsedMs: ms, outcome: 'no-socket', socket: null };
+      },
+      catchUp: () => {},
+    } as unknown as ProcCorrelator;
+    const g = new SynGate(c, { uidOf, now: () => clock });
     const root: Array<ReturnType<SynGate['onPacket']>> = [];
-    for (let i = 0; i < 400; i++) {
-      g.onPacket(syn(20000 + i));
-      // one root call for every 20 flooder SYNs, back to back with them
-      if (i % 20 === 10) root.push(g.onPacket(syn(40000 + i)));
+    for (let i = 0; i < 20_000; i++) {
+      clock += 0.2;
+      g.onPacket(syn(1024 + (i % 30000)));
+      if (i % 500 === 250) root.push(g.onPacket(syn(40000 + root.length)));
     }
     const st = g.stats();
-    expect(root).toHaveLength(20);
-    expect(root.map((r) => r?.outcome)).toEqual(Array(20).fill('no-socket'));
+    expect(root).toHaveLength(40);
+    expect(root.filter((r) => r?.outcome !== 'no-socket')).toEqual([]);
     expect(root.every((r) => r?.uid === 0)).toBe(true);
-    expect(st.shed).toBeGreaterThan(200);
+    // the flooder's back-to-back lookups are held to an eighth of the time: most of its SYNs are shed
+    expect(st.shed).toBeGreaterThan(15_000);
     expect(st.shedByUid).toEqual({ '1000': st.shed });
   });
 
