@@ -9,7 +9,7 @@ import type { Frame } from '../source/frame.js';
  * frame here; the pipeline takes frames in slices of at most `sliceMs` from setImmediate, and
  * between two slices the event loop polls again: the gate's verdicts wait one slice at most.
  *
- * While more than `lagFrames` wait, each frame is first offered to `shed`: the live session
+ * While more than `lagFrames` wait, each new frame is first offered to `shed`: the live session
  * drops the frames of connections whose SYN the gate shed (a uid over its share of the
  * lookup time), counted per uid and as capture loss, so the work a flood makes is cut first
  * and other users' calls are still read. Past `maxBytes` or `maxFrames` waiting, new frames are dropped
@@ -55,6 +55,12 @@ export class FrameQueue {
   /** the capture's sink: copy (the capture reuses its buffer) and schedule */
   push(f: Frame): void {
     const len = f.data.length;
+    // lagging: the frames of shed connections never take a place (root's frames would be
+    // the ones dropped at maxFrames otherwise)
+    if (this.q.length - this.head >= this.o.lagFrames && this.shed(f)) {
+      this.counters.shed++;
+      return;
+    }
     if (this.bytes + len > this.o.maxBytes || this.q.length - this.head >= this.o.maxFrames) {
       this.counters.overflow++;
       return;
@@ -97,10 +103,6 @@ export class FrameQueue {
       const f = this.q[this.head]!;
       this.q[this.head++] = undefined;
       this.bytes -= f.data.length;
-      if (this.q.length - this.head >= this.o.lagFrames && this.shed(f)) {
-        this.counters.shed++;
-        continue;
-      }
       this.counters.passed++;
       this.sink(f);
       if ((++n & 15) === 0 && performance.now() > deadline) break;
