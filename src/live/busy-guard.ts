@@ -21,9 +21,11 @@
  * callbacks) sees gaps everywhere: measured under a flood on a loaded host, the flooder's
  * "first lookup of a window" ran again and again and its lookups took 7.6 of 16 CPU-seconds
  * while root's SYNs waited behind them. So each key also keeps its lookup time over the last
- * `horizonMs` (decaying): a key whose back-to-back lookups took more than `keyShare` × maxShare
- * of that horizon is shed while its SYNs keep arriving back to back, whatever the window. A
- * one-at-a-time client is never charged (its lookups start after an idle gap).
+ * `horizonMs` (decaying): a key whose back-to-back lookups took more than `keyShare` ×
+ * maxShare of that horizon is shed while its SYNs keep arriving back to back, whatever the
+ * window — if no other key asked for more lookups lately (a daemon short of CPU inflates
+ * every key's wall-clock lookup time, not how often each asks). A one-at-a-time client is never charged (its lookups start
+ * after an idle gap).
  */
 export interface BusyGuardOptions {
   maxShare: number;
@@ -53,6 +55,8 @@ export class BusyGuard {
   private readonly used = new Map<number, number>();
   /** back-to-back lookup time per key, decaying over horizonMs (ms at time `at`) */
   private readonly recent = new Map<number, { ms: number; at: number }>();
+  /** lookups asked per key (allowed or shed), decaying over horizonMs */
+  private readonly asked = new Map<number, { n: number; at: number }>();
   /** the lookup allowed last started back to back */
   private backToBack = false;
   /** lookups refused */
@@ -65,7 +69,8 @@ export class BusyGuard {
   /** may a lookup charged to `key` start at `now` (performance.now())? false counts one shed */
   allow(now: number = performance.now(), key: number = UNKNOWN_KEY): boolean {
     this.backToBack = now - this.lastEnd <= this.o.idleGapMs;
-    if (this.backToBack && this.recentMs(key, now) >= this.o.keyShare * this.o.maxShare * this.o.horizonMs) {
+    this.countAsk(key, now);
+    if (this.backToBack && this.recentMs(key, now) >= this.o.keyShare * this.o.maxShare * this.o.horizonMs && this.heaviest(key, now)) {
       this.shed++;
       this.lastEnd = now;
       return false;
@@ -111,6 +116,36 @@ export class BusyGuard {
   private recentMs(key: number, now: number): number {
     const r = this.recent.get(key);
     return r ? r.ms * Math.exp(-Math.max(0, now - r.at) / this.o.horizonMs) : 0;
+  }
+
+  /**
+   * no other key asked for more lookups lately (decaying count over the horizon): a daemon
+   * short of CPU inflates every key's wall-clock lookup time, but not how often each asks;
+   * the flooder is shed, not its victims
+   */
+  private heaviest(key: number, now: number): boolean {
+    const mine = this.askedRecently(key, now);
+    for (const k of this.asked.keys()) if (k !== key && this.askedRecently(k, now) > mine) return false;
+    return true;
+  }
+
+  private askedRecently(key: number, now: number): number {
+    const a = this.asked.get(key);
+    return a ? a.n * Math.exp(-Math.max(0, now - a.at) / this.o.horizonMs) : 0;
+  }
+
+  private countAsk(key: number, now: number): void {
+    const a = this.asked.get(key);
+    if (a) {
+      a.n = this.askedRecently(key, now) + 1;
+      a.at = now;
+    } else {
+      if (this.asked.size >= 4096) {
+        for (const k of this.asked.keys()) if (this.askedRecently(k, now) < 0.5) this.asked.delete(k);
+        if (this.asked.size >= 4096) this.asked.clear();
+      }
+      this.asked.set(key, { n: 1, at: now });
+    }
   }
 
   private forgetIdle(now: number): void {

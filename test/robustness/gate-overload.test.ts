@@ -57,15 +57,18 @@ describe('SynGate overload guard', () => {
     expect(g.stats()).toMatchObject({ syns: 5, shed: 0 });
   });
 
-  it("sheds a flooding uid's SYNs, never another uid's: every root SYN in the flood is looked up, the flood is counted by uid", () => {
+  it.each([
+    ['0.3 ms', 0.3],
+    ['40 ms (a daemon short of CPU: every wall-clock lookup time inflated)', 40],
+  ])("sheds a flooding uid's SYNs, never another uid's: every root SYN in the flood is looked up, the flood is counted by uid (root's lookups %s)", (_label, rootMs) => {
     // a fake clock: each lookup advances it (the flooder's 2 ms: new processes each time;
-    // root's 0.3 ms), and the flooder's SYNs arrive 0.2 ms apart (5 000/s), root's every
+    // root's rootMs), and the flooder's SYNs arrive 0.2 ms apart (5 000/s), root's every
     // 100 ms, back to back with them; no real time is measured
     let clock = 1000;
     const uidOf = (t: { srcPort: number }) => (t.srcPort >= 40000 ? 0 : 1000);
     const c = {
       findSocketOwner: (t: { srcPort: number }) => {
-        const ms = t.srcPort >= 40000 ? 0.3 : 2;
+        const ms = t.srcPort >= 40000 ? rootMs : 2;
         clock += ms;
         return { process: null, netnsInode: null, elapsedMs: ms, outcome: 'no-socket', socket: null };
       },
