@@ -5,11 +5,15 @@
  * (src/enrich/reason/v1-reasons.ts) follow each client's calls in capture order: a token PUT
  * left unanswered (hop limit) ends only when its connection does, after the v1 fallback
  * calls on new connections have completed; in completion order those calls were explained
- * as `no-token-attempt`, in replay as `token-put-unanswered`. So a client's (an address's)
- * event waits while an earlier request of the same client is still open, at most
- * `maxHoldSec` of packet time; other clients' events are never held. A request still open
+ * as `no-token-attempt`, in replay as `token-put-unanswered`. So a client's event waits
+ * while an earlier request of the same client is still open, at most `maxHoldSec` of packet
+ * time; other clients' events are never held. A client is an address and User-Agent (the
+ * caller's key; the tracker's own keys): every local program shares the host's address, and
+ * one program's unanswered request or flood must not hold the others'. A request still open
  * past the hold stops blocking (counted in `released`); its event, when it comes, leaves at
- * once. Reasons depend only on a client's own calls, so this order gives replay's reasons.
+ * once. Reasons depend only on a client's own calls, so this order gives replay's reasons —
+ * except for the JavaScript SDK v2, whose token PUT has no User-Agent and whose fallback v1
+ * calls do (the tracker joins them by address): those keep completion order.
  */
 export interface Slot<T> {
   readonly client: string;
@@ -36,7 +40,7 @@ export class ClientOrder<T> {
     private readonly maxHoldSec = 5,
   ) {}
 
-  /** a request of `client` began at packet time `sec` */
+  /** a request of `client` (address and User-Agent) began at packet time `sec` */
   open(client: string, sec: number): Slot<T> {
     const slot: Slot<T> = { client, sec, value: null, resolved: false, gone: false };
     let q = this.queues.get(client);

@@ -12,6 +12,7 @@ import type { Pipeline, PipelineOptions, PipelineStats } from './pipeline.js';
 import { LazyConsumers } from './lazy-consumers.js';
 import { ClientOrder, type Slot } from './client-order.js';
 import type { ExchangeCallbacks } from '../http/exchange.js';
+import type { HttpRequest } from '../http/message.js';
 import type { ImdsEvent } from '../imds/event.js';
 
 /**
@@ -39,7 +40,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     const slots: Array<Slot<[ImdsEvent, FlowAttribution]>> = [];
     return {
       onRequest(req) {
-        slots.push(clients.open(flow.client.ip, req.sec));
+        slots.push(clients.open(clientKey(flow, req), req.sec));
         cb.onRequest?.(req);
       },
       onExchange(req, res) {
@@ -117,4 +118,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       };
     },
   };
+}
+
+/**
+ * Whose order a request keeps (src/pipeline/client-order.ts): its address and User-Agent, as
+ * the v1-reason tracker keys a client. Every local process shares the host's address: keyed
+ * by address alone, one unanswered request (or a flood) held every other program's events.
+ */
+function clientKey(flow: FlowInfo, req: HttpRequest): string {
+  for (const [name, value] of req.headers) if (name.length === 10 && name.toLowerCase() === 'user-agent') return `${flow.client.ip}|${value.slice(0, 256)}`;
+  return `${flow.client.ip}|`;
 }

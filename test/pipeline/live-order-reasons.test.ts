@@ -52,9 +52,13 @@ describe('v1 reasons: live (completion order) = replay (capture order)', () => {
     expect(reasons(live)).toEqual(reasons(replay));
   });
 
-  it('other clients are not held by a client whose request waits', () => {
+  it.each([
+    ['another address', '10.0.0.6', UA],
+    ['another program on the same address (another User-Agent)', CLIENT, 'curl/8.5.0'],
+  ])('other clients are not held by a client whose request waits: %s', (_label, ip, ua) => {
     const put = tcpConversation({ client: { ip: CLIENT, port: 40000 }, requests: [PUT], responses: [null], close: 'none', startSec: 100 });
-    const other = tcpConversation({ client: { ip: '10.0.0.6', port: 40001 }, requests: [get('/latest/meta-data/instance-id')], responses: [OK], close: 'fin', startSec: 101 });
+    const request = get('/latest/meta-data/instance-id').replace(UA, ua);
+    const other = tcpConversation({ client: { ip, port: 40001 }, requests: [request], responses: [OK], close: 'fin', startSec: 101 });
     const out: ImdsEvent[] = [];
     const p = createPipeline({ onEvent: (ev) => out.push(ev), ordered: false });
     for (const r of toRecords(interleave(put, other))) {
@@ -62,7 +66,7 @@ describe('v1 reasons: live (completion order) = replay (capture order)', () => {
       p.tick(r.sec);
     }
     // before the end of input: the other client's call is out, the PUT still open
-    expect(out.map((e) => `${e.client.ip} ${e.version} ${e.reason}`)).toEqual(['10.0.0.6 v1 no-token-attempt']);
+    expect(out.map((e) => `${e.client.ip} ${e.userAgent} ${e.version}`)).toEqual([`${ip} ${ua} v1`]);
     p.finish();
   });
 });
