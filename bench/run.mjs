@@ -7,6 +7,7 @@
  * replay: bench/replay.mjs (imdswatch replay vs tcpdump vs tshark on a ~1 GiB capture)
  * live:   bench/live.mjs (SYN gate hold, daemon zero-loss rate, CPU, RSS soak; root only,
  *         skipped with a note otherwise)
+ * fairness: bench/fairness.mjs (root's IMDS calls while one uid floods; root only; with live or --only fairness)
  * fleet:  bench/fleet-report.mjs (report over 10 000 host state files; only with --only fleet)
  * Options after `--` are passed to both (see each file's header).
  */
@@ -14,10 +15,11 @@ import { arg, flag } from './lib/measure.mjs';
 import { benchReplay, replayMarkdown } from './replay.mjs';
 import { benchLive, liveMarkdown, liveOptionsFromArgs } from './live.mjs';
 import { benchFleet, fleetMarkdown } from './fleet-report.mjs';
+import { benchFairness, fairnessMarkdown, fairnessOptionsFromArgs } from './fairness.mjs';
 
 const only = arg('--only', null);
-if (only !== null && only !== 'replay' && only !== 'live' && only !== 'fleet') {
-  console.error('bench: --only takes replay, live or fleet');
+if (only !== null && only !== 'replay' && only !== 'live' && only !== 'fleet' && only !== 'fairness') {
+  console.error('bench: --only takes replay, live, fairness or fleet');
   process.exit(2);
 }
 const t0 = Date.now();
@@ -40,6 +42,16 @@ if (only === null || only === 'live') {
   } else {
     const r = await benchLive(liveOptionsFromArgs(arg));
     console.log(liveMarkdown(r));
+    if (Object.values(r.verdicts).includes(false)) failed = true;
+  }
+}
+// the SYN gate's per-uid fairness under one uid's flood (bench/fairness.mjs): with live, or alone
+if (only === null || only === 'live' || only === 'fairness') {
+  if (process.getuid?.() !== 0) {
+    console.log('### fairness: skipped (needs root for network namespaces and the SYN gate)');
+  } else {
+    const r = await benchFairness(fairnessOptionsFromArgs(arg));
+    console.log(fairnessMarkdown(r));
     if (Object.values(r.verdicts).includes(false)) failed = true;
   }
 }

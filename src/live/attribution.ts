@@ -1,9 +1,9 @@
 import type { ProcessInfo, Attribution } from '../imds/event.js';
 import type { FlowInfo } from '../tcp/stream.js';
-import type { FlowAttribution, Who } from '../enrich/enricher.js';
+import type { Who } from '../enrich/enricher.js';
 import type { ProcCorrelator } from '../enrich/process/proc-correlator.js';
 import { tupleKey, type SynGate } from './gate.js';
-import { BusyGuard } from './busy-guard.js';
+import { BusyGuard, PASSIVE_KEY } from './busy-guard.js';
 
 /**
  * Who made a flow's calls (docs/design.md#attribution): the SYN gate's record when it has
@@ -21,7 +21,16 @@ export interface AttributionStats {
   passiveShed: number;
 }
 
+/** a flow whose SYN was captured, with no gate record yet at its first byte */
+interface Pending {
+  key: string;
+  atMs: number;
+  passive: Who;
+}
+
 export class FlowAttributor {
+  /** each flow's answer, settled or pending (dropped with the flow: keyed by its FlowInfo) */
+  private readonly pending = new WeakMap<FlowInfo, Who | Pending>();
   private readonly counts: Record<Attribution, number> = { gate: 0, passive: 0, none: 0 };
   private passiveShed = 0;
   private readonly guard: BusyGuard;
@@ -37,44 +46,56 @@ export class FlowAttributor {
     this.guard = gate?.guard ?? new BusyGuard();
   }
 
-  /** the pipeline's `attribute` hook: called at a flow's first byte */
-  attributionFor(flow: FlowInfo): FlowAttribution {
+  /** the observer's `firstByte` (src/pipeline/pipeline.ts LiveObserver): the answer is taken now */
+  firstByte(flow: FlowInfo): void {
+    this.pending.set(flow, this.answerAt(flow));
+  }
+
+  /** the observer's `who`: the flow's answer as a plain value (the gate's, if its record came since) */
+  who(flow: FlowInfo): Who {
+    let p = this.pending.get(flow);
+    if (!p) this.pending.set(flow, (p = this.answerAt(flow)));
+    if ('process' in p) return p;
+    const later = this.gate?.lookup(p.key, p.atMs);
+    const answer: Who = later?.process ? { process: later.process, attribution: 'gate' } : p.passive;
+    this.counts[answer.attribution]++;
+    this.pending.set(flow, answer);
+    return answer;
+  }
+
+  /** at a flow's first byte: settled, or pending on the gate's record (a forwarded SYN is captured before the gate holds it) */
+  private answerAt(flow: FlowInfo): Who | Pending {
     const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
     const key = tupleKey(tuple);
     const atMs = flow.sec * 1000 + Math.floor(flow.nsec / 1e6);
     const rec = this.gate?.lookup(key, atMs);
     if (rec?.process) return this.settled({ process: rec.process, attribution: 'gate' });
+    // the gate shed this SYN: its uid is over its share of the lookup time, and a passive
+    // lookup now would spend that share again (docs/design.md#syn-gate)
+    if (rec?.outcome === 'shed') return this.settled({ process: null, attribution: 'none' });
     let found: ProcessInfo | null = null;
     const t0 = performance.now();
-    if (this.guard.allow(t0)) {
+    // charged to the socket's uid when the gate read it, so a flooder's flows share its share
+    const fairKey = rec?.uid ?? PASSIVE_KEY;
+    if (this.guard.allow(t0, fairKey)) {
       found = this.correlator.findSocketOwner(tuple, this.passiveBudgetMs).process;
-      this.guard.done(t0);
+      this.guard.done(t0, performance.now(), fairKey);
     } else {
       this.passiveShed++;
     }
     // a connection older than the capture: its owner as read at start, when it has gone since
     if (!found && !flow.sawSyn) found = this.openAtStart.get(key) ?? null;
     const passive: Who = found ? { process: found, attribution: 'passive' } : { process: null, attribution: 'none' };
-    const gate = this.gate;
-    if (!gate || !flow.sawSyn || rec) return this.settled(passive);
-    let answer: Who | null = null;
-    return {
-      settle: (): Who => {
-        if (answer) return answer;
-        const later = gate.lookup(key, atMs);
-        answer = later?.process ? { process: later.process, attribution: 'gate' } : passive;
-        this.counts[answer.attribution]++;
-        return answer;
-      },
-    };
+    if (!this.gate || !flow.sawSyn || rec) return this.settled(passive);
+    return { key, atMs, passive };
   }
 
   stats(): AttributionStats {
     return { flows: { ...this.counts }, passiveShed: this.passiveShed };
   }
 
-  private settled(who: Who): FlowAttribution {
+  private settled(who: Who): Who {
     this.counts[who.attribution]++;
-    return { settle: () => who };
+    return who;
   }
 }

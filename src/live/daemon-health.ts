@@ -9,7 +9,7 @@ import type { DaemonState } from '../sinks/state-store.js';
 
 /** what the health sink writes to: the daemon's log, its metrics (null with --metrics off) and its state */
 export interface HealthTargets {
-  logger: Pick<Logger, 'error'>;
+  logger: Pick<Logger, 'error' | 'warn'>;
   metrics: Metrics | null;
   state: DaemonState;
 }
@@ -23,6 +23,8 @@ export interface HealthTargets {
  */
 export class DaemonHealth {
   private last: PipelineStats | null = null;
+  private lastShed = 0;
+  private lastOverflow = 0;
 
   constructor(private readonly to: HealthTargets) {}
 
@@ -69,6 +71,19 @@ export class DaemonHealth {
     state.drops.pcap = missed;
     metrics?.setPcapDrops(missed);
     metrics?.setGateRuleRepairs(st.gateRules?.repairs ?? 0);
+    // per-uid fairness (docs/design.md#syn-gate): whose SYNs were passed without a lookup
+    const shedByUid = st.gate?.shedByUid ?? {};
+    const shed = st.gate?.shed ?? 0;
+    const frames = st.frameQueue;
+    if (shed > this.lastShed || (frames?.overflow ?? 0) > this.lastOverflow) {
+      logger.warn(
+        { kind: 'gate', shed, shedByUid, frames },
+        `the SYN gate passed ${shed - this.lastShed} SYNs without a process lookup (uid over its share of lookup time; cumulative by uid: ${JSON.stringify(shedByUid)}): those calls are unattributed`,
+      );
+      this.lastShed = shed;
+      this.lastOverflow = frames?.overflow ?? 0;
+    }
+    metrics?.setGateShed(shedByUid);
     state.drops.logLinesDropped = logLinesDropped;
     metrics?.setLogLinesDropped(logLinesDropped);
   }

@@ -8,7 +8,8 @@ import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/proce
 import { capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
-import { BusyGuard } from './busy-guard.js';
+import { BusyGuard, UNKNOWN_KEY } from './busy-guard.js';
+import { loadSockDiag } from '../enrich/process/sock-diag.js';
 import { hasCapability } from './privilege.js';
 
 /**
@@ -28,11 +29,16 @@ export interface GateRecord {
   synMs: number;
   process: ProcessInfo | null;
   netnsInode: number | null;
-  outcome: LookupOutcome;
+  /** 'shed': passed without a lookup, its uid over its share of the lookup time (BusyGuard) */
+  outcome: LookupOutcome | 'shed';
+  /** the socket's uid as sock_diag gave it before the lookup (null: not known) */
+  uid: number | null;
   /** time the callback held the packet */
   holdMs: number;
   /** time the /proc lookup took */
   lookupMs: number;
+  /** a shed connection whose packets the live session dropped unread (counted once) */
+  unread?: true;
 }
 
 export interface GateOptions {
@@ -54,6 +60,14 @@ export interface GateOptions {
    */
   maxBusyShare: number;
   busyWindowMs: number;
+  /**
+   * the uid of the SYN's socket, asked before any /proc search (the BusyGuard's fairness key);
+   * default: a netlink sock_diag lookup in the daemon's network namespace (microseconds), null
+   * when it cannot answer (no addon, a socket in another namespace). Tests pass their own.
+   */
+  uidOf?: (tuple: SocketTuple) => number | null;
+  /** the monotonic clock of holds and of the BusyGuard (default performance.now; tests pass their own) */
+  now?: () => number;
 }
 
 export const DEFAULT_GATE_OPTIONS: GateOptions = {
@@ -77,7 +91,15 @@ export interface GateStats {
   recordsEvicted: number;
   /** SYNs passed without a lookup because the gate was overloaded (maxBusyShare) */
   shed: number;
+  /**
+   * those shed SYNs by the uid of their socket ("unknown" when sock_diag could not tell;
+   * past MAX_SHED_UIDS distinct uids, "other"): whose flood was shed
+   */
+  shedByUid: Record<string, number>;
 }
+
+/** most uids named in `shedByUid` (the rest are counted under "other") */
+export const MAX_SHED_UIDS = 64;
 
 export type { GateErrorCode };
 
@@ -107,7 +129,10 @@ export class SynGate {
     recordsKept: 0,
     recordsEvicted: 0,
     shed: 0,
+    shedByUid: {},
   };
+  private shedUids = 0;
+  private readonly uidOf: (tuple: SocketTuple) => number | null;
   /** shared with the live source's passive lookups: one budget for all /proc work */
   readonly guard: BusyGuard;
 
@@ -118,6 +143,7 @@ export class SynGate {
   ) {
     this.opts = { ...DEFAULT_GATE_OPTIONS, ...opts };
     this.guard = new BusyGuard({ maxShare: this.opts.maxBusyShare, windowMs: this.opts.busyWindowMs });
+    this.uidOf = this.opts.uidOf ?? sockDiagUid();
   }
 
   /** open the queue; throws GateError when libpcap cannot (no cap, no nfqueue support, no rights) */
@@ -156,33 +182,43 @@ export class SynGate {
   }
 
   /**
-   * The packet callback (public for tests): decode, look up, record. Returns the record for
-   * an IMDS SYN; null for anything else and for a SYN shed by the overload guard.
+   * The packet callback (public for tests): decode, read the socket's uid, look up (unless
+   * that uid is over its share: shed), record. Returns the record for an IMDS SYN (outcome
+   * 'shed' without a process when shed); null for anything else.
    */
   onPacket(packet: Buffer): GateRecord | null {
-    const t0 = performance.now();
+    const now0 = this.opts.now ?? performance.now.bind(performance);
+    const t0 = now0();
     const now = this.clock();
     const seg = this.decoder.decode({ sec: now.sec, nsec: now.nsec, linkType: 101, data: packet, origLen: packet.length, iface: 0 });
     if (!seg || !seg.toImds || (seg.flags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) {
       this.counters.notSyn++;
       return null;
     }
-    if (!this.guard.allow(t0)) {
-      this.counters.shed++;
-      return null;
-    }
     const tuple: SocketTuple = { srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion };
+    const uid = this.uidOf(tuple);
+    // decoder text: flowKey makes it canonical without re-parsing (tupleKey is for text from anywhere)
+    const key = flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort);
+    const synMs = now.sec * 1000 + Math.floor(now.nsec / 1e6);
+    const fairKey = uid ?? UNKNOWN_KEY;
+    if (!this.guard.allow(t0, fairKey)) {
+      this.countShed(uid);
+      // kept, so the flow's first byte does not try a passive lookup for the same uid
+      const shed: GateRecord = { key, tuple, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: now0() - t0, lookupMs: 0 };
+      this.store(shed);
+      return shed;
+    }
     const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs);
-    const holdMs = performance.now() - t0;
-    this.guard.done(t0, t0 + holdMs);
+    const holdMs = now0() - t0;
+    this.guard.done(t0, t0 + holdMs, fairKey);
     const rec: GateRecord = {
-      // decoder text: flowKey makes it canonical without re-parsing (tupleKey is for text from anywhere)
-      key: flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort),
+      key,
       tuple,
-      synMs: now.sec * 1000 + Math.floor(now.nsec / 1e6),
+      synMs,
       process: r.process,
       netnsInode: r.netnsInode,
       outcome: r.outcome,
+      uid: uid ?? r.socket?.uid ?? null,
       holdMs,
       lookupMs: r.elapsedMs,
     };
@@ -211,7 +247,18 @@ export class SynGate {
   }
 
   stats(): GateStats {
-    return { ...this.counters, outcomes: { ...this.counters.outcomes }, recordsKept: this.records.size };
+    return { ...this.counters, outcomes: { ...this.counters.outcomes }, shedByUid: { ...this.counters.shedByUid }, recordsKept: this.records.size };
+  }
+
+  private countShed(uid: number | null): void {
+    this.counters.shed++;
+    const m = this.counters.shedByUid;
+    let k = uid === null ? 'unknown' : String(uid);
+    if (m[k] === undefined && k !== 'unknown') {
+      if (this.shedUids >= MAX_SHED_UIDS) k = 'other';
+      else this.shedUids++;
+    }
+    m[k] = (m[k] ?? 0) + 1;
   }
 
   holdHistogram(): HistogramSnapshot {
@@ -233,4 +280,11 @@ export class SynGate {
       } else break;
     }
   }
+}
+
+/** the uid of a SYN's socket through sock_diag in the daemon's own network namespace (null: unknown) */
+function sockDiagUid(): (tuple: SocketTuple) => number | null {
+  const diag = loadSockDiag();
+  if (!diag) return () => null;
+  return (t) => diag.lookup(t)?.uid ?? null;
 }

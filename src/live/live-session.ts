@@ -1,8 +1,8 @@
 import type { Attribution, ImdsEvent } from '../imds/event.js';
 import type { FlowInfo } from '../tcp/stream.js';
 import { createPipeline } from '../pipeline/create-pipeline.js';
-import type { Pipeline, PipelineStats } from '../pipeline/pipeline.js';
-import type { FlowAttribution } from '../enrich/enricher.js';
+import type { LiveObserver, Pipeline, PipelineStats } from '../pipeline/pipeline.js';
+import type { Who } from '../enrich/enricher.js';
 import { ProcCorrelator, type CorrelatorStats } from '../enrich/process/proc-correlator.js';
 import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS, IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { ProcessInfo } from '../imds/event.js';
@@ -14,6 +14,10 @@ import { procLookupPrivilegeWarning } from './privilege.js';
 import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
 import { FlowAttributor } from './attribution.js';
 import { CaptureLossCheck, type MissedTally } from './capture-loss.js';
+import { FrameQueue, type FrameQueueStats } from './frame-queue.js';
+import { Decoder } from '../decode/decoder.js';
+import { flowKey } from '../domain/address.js';
+import type { Frame } from '../source/frame.js';
 
 /**
  * One live session, what `scan` and `daemon` run: the SYN gate (firewall rules + NFQUEUE
@@ -69,6 +73,8 @@ export interface LiveStats {
   missedSyns: number;
   /** those missed connections by the program the gate named (#14 note: whose calls went unread) */
   missedConnections: MissedTally;
+  /** frames between capture and pipeline (src/live/frame-queue.ts); null without capture */
+  frameQueue: FrameQueueStats | null;
 }
 
 export class LiveSession {
@@ -82,11 +88,14 @@ export class LiveSession {
   /** keeps the gate rule in place when runtimes rewrite the tables (#10 item 9) */
   private ruleWatch: GateRuleWatch | null = null;
   private capture: LiveCapture | null = null;
-  private attributor: FlowAttributor | null = null;
+  private flowAttributor: FlowAttributor | null = null;
   /** owners of the IMDS connections open when the session started (tuple key → process) */
   private readonly openAtStart = new Map<string, ProcessInfo>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private frames: FrameQueue | null = null;
+  /** decodes a waiting frame's 4-tuple while the pipeline lags (the shed check) */
+  private readonly shedDecoder = new Decoder();
 
   /** start everything; throws LiveCaptureError (after undoing the gate) when the capture cannot open */
   static start(opts: LiveSessionOptions): LiveSession {
@@ -116,16 +125,31 @@ export class LiveSession {
     this.pipeline = createPipeline({
       onEvent: opts.onEvent,
       ordered: false,
-      acceptSegment: dedupe ? (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) : undefined,
-      onFlowStart: (flow) => this.loss.flowStarted(flow),
-      attribute: (flow) => this.attributionFor(flow),
+      observer: this.observer(dedupe),
     });
   }
 
-  /** the pipeline's attribution hook (public for tests of the passive path) */
-  attributionFor(flow: FlowInfo): FlowAttribution {
-    this.attributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart);
-    return this.attributor.attributionFor(flow);
+  /**
+   * The pipeline's one live observer (src/pipeline/pipeline.ts LiveObserver, in its call
+   * order): dedupe, capture-loss bookkeeping, the attribution taken at the first byte and
+   * settled when each event is built.
+   */
+  private observer(dedupe: SegmentDeduper | null): LiveObserver {
+    return {
+      acceptSegment: dedupe ? (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) : undefined,
+      flowStarted: (flow) => this.loss.flowStarted(flow),
+      firstByte: (flow) => this.attributor().firstByte(flow),
+      who: (flow) => this.attributor().who(flow),
+    };
+  }
+
+  /** who made a flow's calls, as the pipeline would settle it at its first event (public for tests of the passive path) */
+  attributionFor(flow: FlowInfo): Who {
+    return this.attributor().who(flow);
+  }
+
+  private attributor(): FlowAttributor {
+    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart));
   }
 
   get gateActive(): boolean {
@@ -140,6 +164,7 @@ export class LiveSession {
     this.capture?.stop();
     this.gate?.stop();
     this.removeGateRulesNow();
+    this.frames?.drain();
     this.pipeline.finish();
   }
 
@@ -160,7 +185,7 @@ export class LiveSession {
   }
 
   stats(): LiveStats {
-    const a = this.attributor?.stats() ?? { flows: { gate: 0, passive: 0, none: 0 }, passiveShed: 0 };
+    const a = this.flowAttributor?.stats() ?? { flows: { gate: 0, passive: 0, none: 0 }, passiveShed: 0 };
     const gate = this.gate;
     return {
       pipeline: this.pipeline.stats(),
@@ -176,6 +201,7 @@ export class LiveSession {
       passiveShed: a.passiveShed,
       missedSyns: this.loss.missedSyns(),
       missedConnections: this.loss.missedByProgram(),
+      frameQueue: this.frames?.stats() ?? null,
     };
   }
 
@@ -221,11 +247,33 @@ export class LiveSession {
     }
   }
 
+  /**
+   * While the pipeline lags: is this frame of a connection whose SYN the gate shed? Then it
+   * is dropped unread and the connection counted once as capture loss, by uid
+   * (docs/design.md#syn-gate).
+   */
+  private shedFrame(f: Frame): boolean {
+    const gate = this.gate;
+    if (!gate) return false;
+    const seg = this.shedDecoder.decode(f);
+    if (!seg) return false;
+    const key = seg.toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    const rec = gate.lookup(key, f.sec * 1000 + Math.floor(f.nsec / 1e6));
+    if (rec?.outcome !== 'shed') return false;
+    if (!rec.unread) {
+      rec.unread = true;
+      this.loss.shedUnread(rec.uid);
+    }
+    return true;
+  }
+
   private startCapture(): void {
     const o = this.opts;
     if (o.capture === false) return;
     const pipeline = this.pipeline;
-    const capture = new LiveCapture((f) => pipeline.pushFrame(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
+    const frames = new FrameQueue((f) => pipeline.pushFrame(f), (f) => this.shedFrame(f));
+    this.frames = frames;
+    const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
     try {
       capture.start();
     } catch (err) {

@@ -3,7 +3,7 @@ import type { TcpSegment } from '../decode/packet.js';
 import type { FlowInfo, FlowLimits } from '../tcp/stream.js';
 import type { HttpLimits } from '../http/message.js';
 import type { ImdsEvent } from '../imds/event.js';
-import type { FlowAttribution } from '../enrich/enricher.js';
+import type { Who } from '../enrich/enricher.js';
 import type { PipelineStats } from './stats.js';
 
 export type { PipelineStats };
@@ -18,19 +18,32 @@ export interface PipelineOptions {
   ordered?: boolean;
   flowLimits?: Partial<FlowLimits>;
   httpLimits?: Partial<HttpLimits>;
-  /**
-   * Process attribution (live only): called once per flow when the flow carries its first
-   * byte (a flow that never does — a half-open SYN of a flood — is never looked up); the
-   * answer is settled, as a plain value, when each of the flow's events is built.
-   */
-  attribute?: (flow: FlowInfo) => FlowAttribution;
-  /**
-   * optional, between decode and tcp: false drops the segment (live: a copy of a packet
-   * already seen on another interface, see src/live/dedupe.ts)
-   */
-  acceptSegment?: (segment: TcpSegment) => boolean;
-  /** optional: called once per flow when it is first seen (cheap bookkeeping only: it runs for every SYN of a flood) */
-  onFlowStart?: (flow: FlowInfo) => void;
+  /** the live session's one observer (live only; replay passes none): see LiveObserver */
+  observer?: LiveObserver;
+}
+
+/**
+ * What the live session sees of the pipeline: one object, its methods called in this order
+ * (docs/design.md#live-session). Every method is optional.
+ *
+ * 1. `acceptSegment(seg)` — every decoded segment, before the TCP stage; false drops it (a
+ *    copy of a packet already seen on another interface, src/live/dedupe.ts).
+ * 2. `flowStarted(flow)` — once per flow, when the TCP stage first sees it; cheap bookkeeping
+ *    only: it runs for every SYN of a flood (src/live/capture-loss.ts).
+ * 3. `firstByte(flow)` — once per flow, at its first byte (or gap), before its HTTP parsers
+ *    exist: the passive /proc lookup must run while the socket still exists. A flow that never
+ *    carries a byte (a half-open SYN) is never looked up.
+ * 4. `who(flow)` — when each of the flow's events is built (in the order the enricher sees
+ *    them), always after 3: who made the call, as a plain value.
+ *
+ * Events then go to `onEvent`. For one flow the order is 1 → 2 → 1… → 3 → (1… → 4)…; flows
+ * interleave.
+ */
+export interface LiveObserver {
+  acceptSegment?(segment: TcpSegment): boolean;
+  flowStarted?(flow: FlowInfo): void;
+  firstByte?(flow: FlowInfo): void;
+  who?(flow: FlowInfo): Who;
 }
 
 export interface Pipeline {

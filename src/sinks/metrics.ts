@@ -37,6 +37,8 @@ export class Metrics {
   private readonly logLinesDropped: Gauge<never>;
   private readonly gateRuleRepairs: Gauge<never>;
   private readonly listenFailures: Counter<'listener'>;
+  private readonly gateShed: Counter<'uid'>;
+  private readonly gateShedSeen = new Map<string, number>();
   private readonly stageCounters: Counter<'stage' | 'counter'>;
   private readonly stageGauges: Gauge<'stage' | 'counter'>;
   private readonly seenSoftware = new Set<string>();
@@ -68,6 +70,12 @@ export class Metrics {
     this.captureUp = new Gauge({ name: 'imdswatch_capture_up', help: '1 while the capture is running', registers: r });
     this.logLinesDropped = new Gauge({ name: 'imdswatch_log_lines_dropped', help: 'Event log lines not written to the log file (disk full or unwritable)', registers: r });
     this.gateRuleRepairs = new Gauge({ name: 'imdswatch_gate_rule_repairs', help: 'Times the SYN gate rule was found removed or displaced by something else and put back, since start', registers: r });
+    this.gateShed = new Counter({
+      name: 'imdswatch_gate_shed_syns_total',
+      help: 'SYNs the gate passed without a process lookup because their uid was over its share of the lookup time (per-uid fairness; uid="unknown" when the socket\'s uid could not be read, "other" past 64 uids)',
+      labelNames: ['uid'],
+      registers: r,
+    });
     this.stageCounters = new Counter({
       name: 'imdswatch_stage_counter_total',
       help: 'Every counter of every pipeline stage (decode, tcp, http, imds, enrich), e.g. stage="http",counter="unpairedResponses"; see docs/design.md#counters',
@@ -114,6 +122,14 @@ export class Metrics {
 
   setGateRuleRepairs(n: number): void {
     this.gateRuleRepairs.set(n);
+  }
+  /** the gate's shed SYNs by uid, cumulative since start (src/live/gate.ts GateStats.shedByUid) */
+  setGateShed(byUid: Record<string, number>): void {
+    for (const [uid, n] of Object.entries(byUid)) {
+      const d = n - (this.gateShedSeen.get(uid) ?? 0);
+      if (d > 0) this.gateShed.inc({ uid }, d);
+      this.gateShedSeen.set(uid, n);
+    }
   }
   setPcapDrops(gateSynNotCaptured: number): void {
     this.pcapDrops.set({ counter: 'gate_syn_not_captured' }, gateSynNotCaptured);

@@ -21,7 +21,7 @@ function liveRun(copies: 1 | 2): { events: ImdsEvent[]; fragments: number; skipp
   const events: ImdsEvent[] = [];
   const pipeline = createPipeline({
     onEvent: (e) => events.push(e),
-    acceptSegment: (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6),
+    observer: { acceptSegment: (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) },
   });
   let n = 0;
   const push = (ip: Buffer, sec: number) => {

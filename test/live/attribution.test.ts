@@ -27,14 +27,14 @@ describe('FlowAttributor: connections open at start', () => {
 
   it('names the owner read at start when the socket has gone since', () => {
     const a = new FlowAttributor(gone, null, 10, atStart);
-    expect(a.attributionFor(flow(40000, false)).settle()).toEqual({ process: owner, attribution: 'passive' });
+    expect(a.who(flow(40000, false))).toEqual({ process: owner, attribution: 'passive' });
     expect(a.stats().flows).toEqual({ gate: 0, passive: 1, none: 0 });
   });
 
   it('does not use it for a flow whose SYN was captured (the 4-tuple was reused) or another tuple', () => {
     const a = new FlowAttributor(gone, null, 10, atStart);
-    expect(a.attributionFor(flow(40000, true)).settle()).toEqual({ process: null, attribution: 'none' });
-    expect(a.attributionFor(flow(40001, false)).settle()).toEqual({ process: null, attribution: 'none' });
+    expect(a.who(flow(40000, true))).toEqual({ process: null, attribution: 'none' });
+    expect(a.who(flow(40001, false))).toEqual({ process: null, attribution: 'none' });
     expect(a.stats().flows).toEqual({ gate: 0, passive: 0, none: 2 });
   });
 
@@ -42,6 +42,6 @@ describe('FlowAttributor: connections open at start', () => {
     const now = { pid: 77, exe: '/usr/bin/ruby' } as unknown as ProcessInfo;
     const live = { findSocketOwner: () => ({ process: now, netnsInode: null, elapsedMs: 0, outcome: 'found', socket: null }) } as unknown as ProcCorrelator;
     const a = new FlowAttributor(live, null, 10, atStart);
-    expect(a.attributionFor(flow(40000, false)).settle()).toEqual({ process: now, attribution: 'passive' });
+    expect(a.who(flow(40000, false))).toEqual({ process: now, attribution: 'passive' });
   });
 });

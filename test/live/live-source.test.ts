@@ -39,13 +39,13 @@ describe('LiveSession attributionFor (passive path)', () => {
   });
 
   it('finds a live connection passively', () => {
-    const r = live.attributionFor(flow).settle();
+    const r = live.attributionFor(flow);
     expect(r.attribution).toBe('passive');
     expect(r.process?.pid).toBe(child.pid);
   });
 
   it("answers 'none' for a flow whose socket is gone", () => {
-    const r = live.attributionFor({ ...flow, client: { ip: '127.0.0.1', port: 1 }, key: 'x' }).settle();
+    const r = live.attributionFor({ ...flow, client: { ip: '127.0.0.1', port: 1 }, key: 'x' });
     expect(r).toEqual({ process: null, attribution: 'none' });
     expect(live.stats().attribution).toEqual({ gate: 0, passive: 1, none: 1 });
     expect(live.gateActive).toBe(false);

@@ -21,14 +21,15 @@ function syn(port: number): Buffer {
   return b;
 }
 
-function slowCorrelator(lookupMs: number): ProcCorrelator {
+function slowCorrelator(lookupMs: number | ((t: { srcPort: number }) => number)): ProcCorrelator {
   return {
-    findSocketOwner: () => {
-      const end = performance.now() + lookupMs;
+    findSocketOwner: (t: { srcPort: number }) => {
+      const ms = typeof lookupMs === 'number' ? lookupMs : lookupMs(t);
+      const end = performance.now() + ms;
       while (performance.now() < end) {
         /* a slow /proc */
       }
-      return { process: null, netnsInode: null, elapsedMs: lookupMs, outcome: 'no-socket', socket: null };
+      return { process: null, netnsInode: null, elapsedMs: ms, outcome: 'no-socket', socket: null };
     },
     catchUp: () => {},
   } as unknown as ProcCorrelator;
@@ -42,7 +43,7 @@ describe('SynGate overload guard', () => {
     // 25 ms of a 100 ms window: the second 20 ms lookup crosses the share, the rest of the window is shed
     expect(st.syns + st.shed).toBe(40);
     expect(st.shed).toBeGreaterThan(20);
-    expect(results.filter((r) => r === null).length).toBe(st.shed);
+    expect(results.filter((r) => r?.outcome === 'shed').length).toBe(st.shed);
     // the first SYN of a burst is always looked up
     expect(results[0]).not.toBeNull();
   });
@@ -54,6 +55,54 @@ describe('SynGate overload guard', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(g.stats()).toMatchObject({ syns: 5, shed: 0 });
+  });
+
+  it.each([
+    ['0.3 ms', 0.3],
+    ['40 ms (a daemon short of CPU: every wall-clock lookup time inflated)', 40],
+  ])("sheds a flooding uid's SYNs, never another uid's: every root SYN in the flood is looked up, the flood is counted by uid (root's lookups %s)", (_label, rootMs) => {
+    // a fake clock: each lookup advances it (the flooder's 2 ms: new processes each time;
+    // root's rootMs), and the flooder's SYNs arrive 0.2 ms apart (5 000/s), root's every
+    // 100 ms, back to back with them; no real time is measured
+    let clock = 1000;
+    const uidOf = (t: { srcPort: number }) => (t.srcPort >= 40000 ? 0 : 1000);
+    const c = {
+      findSocketOwner: (t: { srcPort: number }) => {
+        const ms = t.srcPort >= 40000 ? rootMs : 2;
+        clock += ms;
+        return { process: null, netnsInode: null, elapsedMs: ms, outcome: 'no-socket', socket: null };
+      },
+      catchUp: () => {},
+    } as unknown as ProcCorrelator;
+    const g = new SynGate(c, { uidOf, now: () => clock });
+    const root: Array<ReturnType<SynGate['onPacket']>> = [];
+    for (let i = 0; i < 20_000; i++) {
+      clock += 0.2;
+      g.onPacket(syn(1024 + (i % 30000)));
+      if (i % 500 === 250) root.push(g.onPacket(syn(40000 + root.length)));
+    }
+    const st = g.stats();
+    expect(root).toHaveLength(40);
+    expect(root.filter((r) => r?.outcome !== 'no-socket')).toEqual([]);
+    expect(root.every((r) => r?.uid === 0)).toBe(true);
+    // the flooder's back-to-back lookups are held to an eighth of the time: most of its SYNs are shed
+    expect(st.shed).toBeGreaterThan(15_000);
+    expect(st.shedByUid).toEqual({ '1000': st.shed });
+  });
+
+  it('a shed SYN keeps a record with its uid (no passive lookup later), and no lookup ran for it', () => {
+    let lookups = 0;
+    const c = slowCorrelator(30);
+    const find = c.findSocketOwner.bind(c);
+    c.findSocketOwner = (...a: Parameters<typeof find>) => {
+      lookups++;
+      return find(...a);
+    };
+    const g = new SynGate(c, { uidOf: () => 1000 });
+    const recs = Array.from({ length: 5 }, (_, i) => g.onPacket(syn(21000 + i)));
+    expect(lookups).toBe(1);
+    expect(recs.slice(1).map((r) => r?.outcome)).toEqual(['shed', 'shed', 'shed', 'shed']);
+    expect(g.lookup(recs[4]!.key, recs[4]!.synMs)).toMatchObject({ outcome: 'shed', uid: 1000, process: null });
   });
 
   it("defaults: a quarter of each 100 ms window", () => {

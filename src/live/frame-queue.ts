@@ -1,0 +1,118 @@
+import type { Frame } from '../source/frame.js';
+
+/**
+ * Between the live capture and the pipeline (docs/design.md#syn-gate, "the event loop"). cap
+ * reads a capture's ring in one loop until it is empty, calling back per packet; with the
+ * whole pipeline in that callback, a flood that arrives as fast as it is processed keeps the
+ * loop inside cap, and the SYN gate's queue — served by the same event loop — waits: root's
+ * connect() took seconds under one user's flood. So the capture callback only copies the
+ * frame here; the pipeline takes frames in slices of at most `sliceMs` from setImmediate, and
+ * between two slices the event loop polls again: the gate's verdicts wait one slice at most.
+ *
+ * While more than `lagFrames` wait, each new frame is first offered to `shed`: the live session
+ * drops the frames of connections whose SYN the gate shed (a uid over its share of the
+ * lookup time), counted per uid and as capture loss, so the work a flood makes is cut first
+ * and other users' calls are still read. Past `maxBytes` or `maxFrames` waiting, new frames are dropped
+ * (`overflow`; the TCP stage sees their gaps, the loss check their missing SYNs).
+ */
+export interface FrameQueueOptions {
+  maxBytes: number;
+  maxFrames: number;
+  sliceMs: number;
+  lagFrames: number;
+}
+
+export const DEFAULT_FRAME_QUEUE: FrameQueueOptions = { maxBytes: 8 * 1024 * 1024, maxFrames: 32_768, sliceMs: 2, lagFrames: 256 };
+
+export interface FrameQueueStats {
+  /** frames handed to the pipeline */
+  passed: number;
+  /** frames of shed connections dropped while the pipeline lagged */
+  shed: number;
+  /** frames dropped because `maxBytes` or `maxFrames` were waiting */
+  overflow: number;
+  /** most frames waiting at once */
+  peakFrames: number;
+}
+
+export class FrameQueue {
+  private readonly o: FrameQueueOptions;
+  private q: Array<Frame | undefined> = [];
+  private head = 0;
+  private bytes = 0;
+  private scheduled = false;
+  private readonly counters: FrameQueueStats = { passed: 0, shed: 0, overflow: 0, peakFrames: 0 };
+
+  constructor(
+    private readonly sink: (f: Frame) => void,
+    /** true: drop this frame (its connection was shed); asked only while the pipeline lags */
+    private readonly shed: (f: Frame) => boolean = () => false,
+    o: Partial<FrameQueueOptions> = {},
+  ) {
+    this.o = { ...DEFAULT_FRAME_QUEUE, ...o };
+  }
+
+  /** the capture's sink: copy (the capture reuses its buffer) and schedule */
+  push(f: Frame): void {
+    const len = f.data.length;
+    // lagging: the frames of shed connections never take a place (root's frames would be
+    // the ones dropped at maxFrames otherwise)
+    if (this.q.length - this.head >= this.o.lagFrames && this.shed(f)) {
+      this.counters.shed++;
+      return;
+    }
+    if (this.bytes + len > this.o.maxBytes || this.q.length - this.head >= this.o.maxFrames) {
+      this.counters.overflow++;
+      return;
+    }
+    this.q.push({ sec: f.sec, nsec: f.nsec, linkType: f.linkType, data: Buffer.from(f.data), origLen: f.origLen, iface: f.iface });
+    this.bytes += len;
+    const waiting = this.q.length - this.head;
+    if (waiting > this.counters.peakFrames) this.counters.peakFrames = waiting;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  }
+
+  /** hand every waiting frame to the pipeline now (stop) */
+  drain(): void {
+    this.take(Infinity);
+  }
+
+  get waiting(): number {
+    return this.q.length - this.head;
+  }
+
+  stats(): FrameQueueStats {
+    return { ...this.counters };
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    this.take(performance.now() + this.o.sliceMs);
+    if (this.head < this.q.length && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  };
+
+  private take(deadline: number): void {
+    let n = 0;
+    while (this.head < this.q.length) {
+      const f = this.q[this.head]!;
+      this.q[this.head++] = undefined;
+      this.bytes -= f.data.length;
+      this.counters.passed++;
+      this.sink(f);
+      if ((++n & 15) === 0 && performance.now() > deadline) break;
+    }
+    if (this.head === this.q.length) {
+      this.q = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.q.length) {
+      this.q = this.q.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
