@@ -153,6 +153,10 @@ export function startWindowFields(ctx: StartContext, readings: EarlyReading[]): 
   // different ones in a container, and a chain that outlived a container's boot in a
   // kept namespace counted that boot's calls all the same.
   if (!restart) fields.fromBoot = arming !== null && arming.activeOpensBefore === 0;
+  // A restart: the unit's ExecStopPost re-arms the chain when the daemon stops (a crash, a
+  // restart, a stop outside shutdown), so a chain present now counted the whole time between
+  // the two windows; without one (no iptables, a stop by hand) the gap stays unaccounted.
+  else fields.fromBoot = present.length > 0;
   if (present.length === 0) return fields;
   const byUid = new Map<number | null, number>();
   for (const r of present) for (const [uid, n] of r.byUid) byUid.set(uid, (byUid.get(uid) ?? 0) + n);

@@ -108,9 +108,15 @@ describe('startWindowFields', () => {
     const earlier = [{ start: 'a', end: 'b', bootId: BOOT }];
     const f = startWindowFields({ bootId: BOOT, earlier, bootStart }, [reading({ byUid: new Map([[0, 1]]) })]);
     expect(f.startKind).toBe('restart');
-    expect(f.fromBoot).toBeUndefined();
+    expect(f.fromBoot).toBe(true); // counted between the windows: the gap is accounted for
     expect(f.bootStart).toBeUndefined();
     expect(f.unwatched).toEqual({ count: 1, source: 'early-rule', makers: [{ uid: 0, pid: null, exe: null, unit: null, count: 1, firstTs: null }] });
+  });
+
+  it('a restart with no chain present (stopped by hand, or no iptables): the gap is not accounted for', () => {
+    const earlier = [{ start: 'a', end: 'b', bootId: BOOT }];
+    const f = startWindowFields({ bootId: BOOT, earlier, bootStart }, [none, none]);
+    expect(f).toEqual({ startKind: 'restart', fromBoot: false });
   });
 
   it('windows of another boot only: a boot; an arming that names another boot id (a container: the sandboxed daemon sees the host\'s) counts all the same', () => {
