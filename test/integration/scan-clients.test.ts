@@ -205,6 +205,34 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
     expect(containerNs).not.toBe(clientNs);
   }, 90_000);
 
+  /**
+   * The namespace race (docs/design.md#attribution), made exact: a curl bound to a device
+   * (SO_BINDTODEVICE: the exact socket lookup misses it) makes the scan read every namespace
+   * again while the container namespace is still empty; the container's curl follows at once.
+   * The old correlator read namespaces at most every 200 ms, so this call was not held.
+   */
+  it('attributes a curl in a namespace that was empty a moment before (no sleep, namespaces just read)', async () => {
+    const lab = await freshLab();
+    const run = scan(lab, ['--duration', '60s', '--format', 'ndjson']);
+    await run.gateReady();
+    const url = `${V4}/latest/meta-data/instance-id`;
+    const both =
+      `curl -s -o /dev/null -m 5 --interface cli0 ${url} && ` +
+      `exec ip netns exec ${lab.names.container} sh -c 'echo $$; exec curl -s -o /dev/null -w "%{http_code}" -m 5 ${url}'`;
+    const r = await lab.run('client', ['sh', '-c', both]);
+    const [pidText, status] = r.stdout.split('\n');
+    expect(status, r.stderr).toBe('200');
+    await run.waitForEvents(2);
+    run.interrupt();
+    const res = await run.result;
+    const containerNs = await netnsInode(lab, 'container');
+    console.log(`device-bound then container curl: ${tally(res.events)}`);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
+    const fromContainer = res.events.filter((e) => e.client.ip === lab.addresses.container.ipv4);
+    expect(fromContainer).toHaveLength(1);
+    expect(fromContainer[0]).toMatchObject({ attribution: 'gate', process: { pid: Number(pidText), exe: '/usr/bin/curl', netns: containerNs } });
+  }, 90_000);
+
   it('--fail-on v1 exits 1 after a v1 curl and 0 with only an IMDSv2 session', async () => {
     const lab = await freshLab();
     const v1 = scan(lab, ['--duration', '4s', '--format', 'ndjson', '--fail-on', 'v1']);
