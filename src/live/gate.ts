@@ -9,6 +9,7 @@ import { capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap
 import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
 import { BusyGuard } from './busy-guard.js';
+import { pilingUp } from './queue-backlog.js';
 import { hasCapability } from './privilege.js';
 
 /**
@@ -54,6 +55,8 @@ export interface GateOptions {
    */
   maxBusyShare: number;
   busyWindowMs: number;
+  /** SYNs pile up in the queue (default: its backlog from /proc, queue-backlog.ts); tests pass their own */
+  pilingUp?: (queueNum: number) => boolean;
 }
 
 export const DEFAULT_GATE_OPTIONS: GateOptions = {
@@ -167,7 +170,8 @@ export class SynGate {
       this.counters.notSyn++;
       return null;
     }
-    if (!this.guard.allow(t0)) {
+    // shed only while SYNs pile up in the kernel queue (queue-backlog.ts): N callers at once are all held
+    if (!this.guard.allow(t0) && (this.opts.pilingUp ?? pilingUp)(this.opts.queueNum)) {
       this.counters.shed++;
       return null;
     }
