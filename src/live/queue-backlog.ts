@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 export const NFQUEUE_PROC = '/proc/net/netfilter/nfnetlink_queue';
 
 /** SYNs waiting at which the gate starts to shed (the kernel queue holds 1024) */
-export const SHED_BACKLOG = 64;
+export const SHED_BACKLOG = 32;
 
 export function queueBacklog(queueNum: number, path = NFQUEUE_PROC): number | null {
   let text: string;
