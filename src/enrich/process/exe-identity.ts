@@ -50,3 +50,11 @@ function statOf(path: string): { dev: number; ino: number } | null {
     return null;
   }
 }
+
+/** a process found to be in a container after all (behind a rootless network proxy): its paths are its image's */
+export function inContainer<T extends { exe: string | null; exeMismatch?: ExeMismatch }>(info: T): T {
+  if (!info.exeMismatch) return info;
+  const { exeMismatch: _drop, ...rest } = info;
+  const exe = info.exe?.endsWith(MISMATCH_SUFFIX) ? info.exe.slice(0, -MISMATCH_SUFFIX.length) : info.exe;
+  return { ...rest, exe } as T;
+}

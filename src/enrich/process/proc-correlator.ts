@@ -10,6 +10,7 @@ import { loadProcScan, type ProcScan } from './proc-scan.js';
 import { NetnsIndex } from './netns-index.js';
 import { OwnerSearch } from './owner-search.js';
 import { SocketRows, type Endpoint } from './socket-rows.js';
+import { inContainer } from './exe-identity.js';
 
 /**
  * The /proc correlator (docs/design.md#attribution): 4-tuple → socket row and its network
@@ -218,7 +219,8 @@ export class ProcCorrelator {
     const via = { kind: 'rootless-network-proxy' as const, pid: proxy.pid, exe: proxy.exe };
     // its own small budget: the proxy's socket lookup may have used the caller's (a rootless call is rare)
     const t = findBehindProxy(this.opts.procRoot, proxy.pid, remote, Math.max(deadline, performance.now() + PROXY_LOOKUP_BUDGET_MS));
-    const inner = t.pid !== null ? this.processes.get(t.pid) : null;
+    const found = t.pid !== null ? this.processes.get(t.pid) : null;
+    const inner = found && t.container ? inContainer(found) : found;
     if (!inner) return { ...proxy, container: t.container ?? proxy.container, via };
     const user = t.container ? this.processes.userInContainer(inner.pid, inner.uid) : inner.user;
     return { ...inner, user, container: t.container ?? inner.container, via };
