@@ -53,6 +53,13 @@ export interface ProcessInfo {
    * process inside the container when it could be found, else the proxy itself.
    */
   via?: { kind: 'rootless-network-proxy'; pid: number; exe: string | null } | null;
+  /**
+   * (optional, additive) the executable the process runs is not the host's file at `exe`'s
+   * path (seen through another mount namespace: a bind mount over /usr/bin/wget, say).
+   * 'other-file': the host has a different file there; 'no-host-file': the host has none.
+   * `exe` then reads "PATH (not the host's file)", so it is never merged with the real program.
+   */
+  exeMismatch?: 'other-file' | 'no-host-file';
 }
 
 export interface ContainerInfo {

@@ -10,6 +10,7 @@ import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
 import { BusyGuard, UNKNOWN_KEY } from './busy-guard.js';
 import { loadSockDiag } from '../enrich/process/sock-diag.js';
+import { pilingUp } from './queue-backlog.js';
 import { hasCapability } from './privilege.js';
 
 /**
@@ -68,6 +69,8 @@ export interface GateOptions {
   uidOf?: (tuple: SocketTuple) => number | null;
   /** the monotonic clock of holds and of the BusyGuard (default performance.now; tests pass their own) */
   now?: () => number;
+  /** SYNs pile up in the queue (default: its backlog from /proc, queue-backlog.ts); tests pass their own */
+  pilingUp?: (queueNum: number) => boolean;
 }
 
 export const DEFAULT_GATE_OPTIONS: GateOptions = {
@@ -201,7 +204,8 @@ export class SynGate {
     const key = flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort);
     const synMs = now.sec * 1000 + Math.floor(now.nsec / 1e6);
     const fairKey = uid ?? UNKNOWN_KEY;
-    if (!this.guard.allow(t0, fairKey)) {
+    // shed only while SYNs pile up in the kernel queue (queue-backlog.ts): N callers at once are all held, a flood's uid goes first
+    if (!this.guard.allow(t0, fairKey) && (this.opts.pilingUp ?? pilingUp)(this.opts.queueNum)) {
       this.countShed(uid);
       // kept, so the flow's first byte does not try a passive lookup for the same uid
       const shed: GateRecord = { key, tuple, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: now0() - t0, lookupMs: 0 };

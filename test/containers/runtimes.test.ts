@@ -9,3 +9,4 @@ import './docker.suite.js';
 import './podman.suite.js';
 import './containerd.suite.js';
 import './rootless.suite.js';
+import './parallel.suite.js';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, realpathSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -203,6 +203,69 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan with real client
     expect(e.process).toMatchObject({ pid: Number(pidText), exe: '/usr/bin/curl' });
     expect(e.process?.netns).toBe(containerNs);
     expect(containerNs).not.toBe(clientNs);
+  }, 90_000);
+
+  /**
+   * The namespace race (docs/design.md#attribution), made exact: a curl bound to a device
+   * (SO_BINDTODEVICE: the exact socket lookup misses it) makes the scan read every namespace
+   * again while the container namespace is still empty; the container's curl follows at once.
+   * The old correlator read namespaces at most every 200 ms, so this call was not held.
+   */
+  it('attributes a curl in a namespace that was empty a moment before (no sleep, namespaces just read)', async () => {
+    const lab = await freshLab();
+    const run = scan(lab, ['--duration', '60s', '--format', 'ndjson']);
+    await run.gateReady();
+    const url = `${V4}/latest/meta-data/instance-id`;
+    const both =
+      `curl -s -o /dev/null -m 5 --interface cli0 ${url} && ` +
+      `exec ip netns exec ${lab.names.container} sh -c 'echo $$; exec curl -s -o /dev/null -w "%{http_code}" -m 5 ${url}'`;
+    const r = await lab.run('client', ['sh', '-c', both]);
+    const [pidText, status] = r.stdout.split('\n');
+    expect(status, r.stderr).toBe('200');
+    await run.waitForEvents(2);
+    run.interrupt();
+    const res = await run.result;
+    const containerNs = await netnsInode(lab, 'container');
+    console.log(`device-bound then container curl: ${tally(res.events)}`);
+    expect({ code: res.code, signal: res.signal }, res.stderr).toEqual({ code: 0, signal: null });
+    const fromContainer = res.events.filter((e) => e.client.ip === lab.addresses.container.ipv4);
+    expect(fromContainer).toHaveLength(1);
+    expect(fromContainer[0]).toMatchObject({ attribution: 'gate', process: { pid: Number(pidText), exe: '/usr/bin/curl', netns: containerNs } });
+  }, 90_000);
+
+  /**
+   * A borrowed name (docs/design.md#attribution): an unprivileged user, in a user and mount
+   * namespace of its own, bind-mounts its own binary (a copy of curl) over /usr/bin/wget and
+   * calls IMDS as "/usr/bin/wget"; then the real wget calls. The first must say it is not the
+   * host's file (a distinct exe text and `exeMismatch`), so no report merges it with wget.
+   */
+  it('marks a binary mounted over another program\'s path in the caller\'s own mount namespace (unshare -Urm)', async () => {
+    const lab = await freshLab();
+    const dir = mkdtempSync(join(tmpdir(), 'iw-borrowed-'));
+    try {
+      chmodSync(dir, 0o755);
+      copyFileSync('/usr/bin/curl', join(dir, 'mine'));
+      chmodSync(join(dir, 'mine'), 0o755);
+      const run = scan(lab, ['--duration', '60s', '--format', 'ndjson']);
+      await run.gateReady();
+      const url = `${V4}/latest/meta-data/instance-id`;
+      const asNobody = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+      const fake = await lab.run('client', [...asNobody, 'unshare', '-Urm', 'sh', '-c', `mount --bind ${dir}/mine /usr/bin/wget && exec /usr/bin/wget -s -o /dev/null -w '%{http_code}' -m 5 ${url}`]);
+      expect(fake.stdout, fake.stderr).toBe('200');
+      const real = await lab.run('client', [...asNobody, 'wget', '-q', '-O', '/dev/null', '-T', '5', '-t', '1', url]);
+      expect(real.code, real.stderr).toBe(0);
+      await run.waitForEvents(2);
+      run.interrupt();
+      const res = await run.result;
+      const seen = res.events.map((e) => ({ exe: e.process?.exe, exeMismatch: e.process?.exeMismatch ?? null, uid: e.process?.uid, attribution: e.attribution }));
+      console.log(`borrowed name: ${JSON.stringify(seen)}`);
+      expect(seen).toEqual([
+        { exe: "/usr/bin/wget (not the host's file)", exeMismatch: 'other-file', uid: 65534, attribution: 'gate' },
+        { exe: '/usr/bin/wget', exeMismatch: null, uid: 65534, attribution: 'gate' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 90_000);
 
   it('--fail-on v1 exits 1 after a v1 curl and 0 with only an IMDSv2 session', async () => {

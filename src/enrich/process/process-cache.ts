@@ -4,6 +4,7 @@ import { ContainerUsers } from './container-users.js';
 import { mtimeMs, nsInodeOfLink, readLink, readText } from './proc-fs.js';
 import { existsSync } from 'node:fs';
 import { parseCmdline, redactArgv } from './redact.js';
+import { exeMismatch, MISMATCH_SUFFIX } from './exe-identity.js';
 import { parsePasswd, parseStat, parseStatus } from './status.js';
 
 /**
@@ -158,9 +159,12 @@ export class ProcessCache {
     const uid = uidHint ?? parseStatus(readText(`${p}/status`) ?? '').uid;
     // in a container the uid is the container's: its name comes from the container's /etc/passwd
     const mntKey = container ? readLink(`${p}/ns/mnt`) ?? `pid:${pid}` : null;
+    const exe = exeOf(readLink(`${p}/exe`));
+    // a borrowed name (another file mounted at the path, in a mount namespace of the caller's own)
+    const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe);
     return {
       pid,
-      exe: exeOf(readLink(`${p}/exe`)),
+      exe: mismatch ? `${exe}${MISMATCH_SUFFIX}` : exe,
       cmdline: cmdlineRaw ? redactArgv(parseCmdline(cmdlineRaw)) : null,
       uid,
       user: mntKey ? this.containerUsers.nameOf(pid, uidInside(readText(`${p}/uid_map`) ?? '', uid), mntKey) : this.userName(uid),
@@ -168,6 +172,7 @@ export class ProcessCache {
       container,
       ancestors: this.chain(stat.ppid),
       netns: nsInodeOfLink(readLink(`${p}/ns/net`)),
+      ...(mismatch ? { exeMismatch: mismatch } : {}),
     };
   }
 

@@ -1,0 +1,60 @@
+import { statSync } from 'node:fs';
+import { readLink } from './proc-fs.js';
+
+/**
+ * Is the program a process runs the host's file at the path it shows (docs/design.md#attribution)?
+ * /proc/PID/exe reads as the path in the process's own mount namespace: a user who can make
+ * one (`unshare -Urm`) can bind-mount any binary over /usr/bin/wget and call IMDS as
+ * "/usr/bin/wget". So for a process outside the host's mount namespace (and not in a
+ * container, whose paths are its image's), the device and inode of the file it runs
+ * (stat of /proc/PID/exe) are compared with the host's file at that path, resolved in
+ * init's root (/proc/1/root, also right when imdswatch runs in a pod with hostPID; where
+ * pid 1 cannot be read, as in some sandboxes, imdswatch's own root and mount namespace). A
+ * process in a namespace of its own that runs the host's file (systemd's ProtectSystem and
+ * PrivateTmp make one for many services) has the same device and inode: no mismatch.
+ */
+export type ExeMismatch = 'other-file' | 'no-host-file';
+
+export const MISMATCH_SUFFIX = " (not the host's file)";
+
+export function exeMismatch(procRoot: string, pid: number, exe: string | null): ExeMismatch | null {
+  if (!exe || !exe.startsWith('/')) return null;
+  const host = hostView(procRoot);
+  const mnt = readLink(`${procRoot}/${pid}/ns/mnt`);
+  if (!mnt || !host.mnt || mnt === host.mnt) return null;
+  const running = statOf(`${procRoot}/${pid}/exe`);
+  if (!running) return null;
+  const there = statOf(`${host.root}${exe}`);
+  if (!there) return 'no-host-file';
+  return there.dev === running.dev && there.ino === running.ino ? null : 'other-file';
+}
+
+/** the host's mount namespace and root: init's, else (pid 1 not readable) imdswatch's own */
+const views = new Map<string, { mnt: string | null; root: string }>();
+
+function hostView(procRoot: string): { mnt: string | null; root: string } {
+  let v = views.get(procRoot);
+  if (!v) {
+    const init = readLink(`${procRoot}/1/ns/mnt`);
+    v = init && statOf(`${procRoot}/1/root/`) ? { mnt: init, root: `${procRoot}/1/root` } : { mnt: readLink(`${procRoot}/self/ns/mnt`), root: '' };
+    views.set(procRoot, v);
+  }
+  return v;
+}
+
+function statOf(path: string): { dev: number; ino: number } | null {
+  try {
+    const s = statSync(path);
+    return { dev: s.dev, ino: s.ino };
+  } catch {
+    return null;
+  }
+}
+
+/** a process found to be in a container after all (behind a rootless network proxy): its paths are its image's */
+export function inContainer<T extends { exe: string | null; exeMismatch?: ExeMismatch }>(info: T): T {
+  if (!info.exeMismatch) return info;
+  const { exeMismatch: _drop, ...rest } = info;
+  const exe = info.exe?.endsWith(MISMATCH_SUFFIX) ? info.exe.slice(0, -MISMATCH_SUFFIX.length) : info.exe;
+  return { ...rest, exe } as T;
+}

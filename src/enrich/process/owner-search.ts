@@ -1,0 +1,253 @@
+import { listDir, listPids, readLink, readText, socketInodeOfLink } from './proc-fs.js';
+import type { ProcScan } from './proc-scan.js';
+import { parseStatus } from './status.js';
+import { waitingFirst } from './waiting-first.js';
+
+/**
+ * Second half of the correlator (docs/design.md#attribution): socket inode → the pid holding
+ * `socket:[inode]`. Search order: inode cache (verified with one readlink), then the
+ * descriptors where recent owners held their sockets (one readlink each: a long-lived client
+ * making one-shot calls gets the lowest free fd, so the same few numbers), then pids not
+ * seen before (highest first: the one-shot client is usually the newest process; the waiting
+ * ones before the others, waiting-first.ts), then the recent owners' whole fd tables, then
+ * processes of the socket's uid, then the rest — until the time budget is spent. Kernel
+ * threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
+ * time of the lookup; the order only decides how soon it is found. The fd tables are read
+ * by the native scanner (proc-scan.ts) when the addon is built, else from JS.
+ */
+interface PidState {
+  uid: number | null;
+  kthread: boolean;
+  /** false while only the fd table was read (status is filled in by catchUp) */
+  complete: boolean;
+}
+
+/** recent socket owners remembered, recent descriptors kept per owner, and descriptor probes per lookup */
+const OWNER_HINTS = 4;
+const FDS_PER_OWNER = 8;
+const MAX_HINT_PROBES = 8;
+
+export interface OwnerSearchCounters {
+  fdDirsScanned: number;
+  inodeCacheHits: number;
+  /** owners found at a recent owner's recent descriptor (no fd table read) */
+  ownerHintHits: number;
+}
+
+export class OwnerSearch {
+  private readonly pids = new Map<number, PidState>();
+  private readonly inodeOwner = new Map<number, { pid: number; fd: string }>();
+  /** recent socket owners, most recent first, each with the descriptors of its recent sockets (most recent first) */
+  private readonly owners: Array<{ pid: number; fds: string[] }> = [];
+  private readonly hintPids = new Int32Array(MAX_HINT_PROBES);
+  private readonly hintFds = new Int32Array(MAX_HINT_PROBES);
+  /** candidate pids for the native scan (reused) */
+  private candidates = new Int32Array(1024);
+  /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
+  private incomplete = 0;
+  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0 };
+
+  constructor(
+    private readonly procRoot: string,
+    private readonly procScan: ProcScan | null,
+    private readonly maxCachedPids: number,
+    /** called with the pids alive whenever dead ones are forgotten (the process cache sweeps) */
+    private readonly onForget: (alive: ReadonlySet<number>) => void,
+  ) {}
+
+  /** every process's sockets, read once outside any hold */
+  prime(): void {
+    const alive = new Set<number>();
+    for (const pid of listPids(this.procRoot)) {
+      alive.add(pid);
+      const st = this.pidState(pid);
+      if (st && !st.kthread) this.scanFds(pid, -1);
+    }
+    this.forgetDead(alive);
+  }
+
+  /** the owner remembered for an inode (openConnections: no fd read) */
+  ownerOf(inode: number): { pid: number; fd: string } | undefined {
+    return this.inodeOwner.get(inode);
+  }
+
+  get cachedOwners(): number {
+    return this.inodeOwner.size;
+  }
+
+  find(inode: number, uid: number, deadline: number): number | null | 'budget' {
+    const root = this.procRoot;
+    const cached = this.inodeOwner.get(inode);
+    if (cached && socketInodeOfLink(readLink(`${root}/${cached.pid}/fd/${cached.fd}`) ?? '') === inode) {
+      this.counters.inodeCacheHits++;
+      this.noteOwner(cached.pid, cached.fd);
+      return cached.pid;
+    }
+    const hint = this.probeOwnerHints(inode);
+    if (hint) {
+      this.counters.ownerHintHits++;
+      return this.found(inode, hint.pid, hint.fd);
+    }
+    const all = this.procScan ? this.procScan.pids(root) : listPids(root);
+    const fresh: number[] = [];
+    const recent: number[] = [];
+    const sameUid: number[] = [];
+    const rest: number[] = [];
+    for (const pid of all) {
+      const st = this.pids.get(pid);
+      if (!st) fresh.push(pid);
+      else if (st.kthread) continue;
+      else if (this.isRecentOwner(pid)) recent.push(pid);
+      else if (st.uid === uid) sameUid.push(pid);
+      else rest.push(pid);
+    }
+    // the caller waits in connect(): among the new pids, the waiting ones go first (a pid in
+    // exec() would make the read wait). New pids: read the fd table only; their status is
+    // read later by catchUp(), outside the hold
+    const ordered = waitingFirst(root, fresh).concat(recent, sameUid, rest);
+    const isFresh = new Set(fresh);
+    const r = this.procScan ? this.scanNative(inode, deadline, ordered, isFresh) : this.scanJs(inode, deadline, ordered, isFresh);
+    if (r !== null) return r;
+    if (this.pids.size > all.length * 2) this.forgetDead(new Set(all));
+    return null;
+  }
+
+  /**
+   * Fill in status (uid, kernel thread) of pids first seen during a hold. Cheap to call
+   * often; stops after `budgetMs`.
+   */
+  catchUp(budgetMs = 5): void {
+    if (this.incomplete === 0) return;
+    const deadline = performance.now() + budgetMs;
+    for (const [pid, st] of this.pids) {
+      if (st.complete) continue;
+      if (performance.now() > deadline) return;
+      this.pids.delete(pid);
+      this.pidState(pid);
+    }
+    this.incomplete = 0;
+  }
+
+  get needsCatchUp(): boolean {
+    return this.incomplete > 0;
+  }
+
+  forgetDead(alive: ReadonlySet<number>): void {
+    for (const pid of this.pids.keys()) if (!alive.has(pid)) this.pids.delete(pid);
+    for (let i = this.owners.length - 1; i >= 0; i--) if (!alive.has(this.owners[i]!.pid)) this.owners.splice(i, 1);
+    for (const [inode, o] of this.inodeOwner) if (!alive.has(o.pid)) this.inodeOwner.delete(inode);
+    this.onForget(alive);
+  }
+
+  private scanJs(inode: number, deadline: number, pids: number[], fresh: ReadonlySet<number>): number | 'budget' | null {
+    for (const pid of pids) {
+      if (performance.now() > deadline) return 'budget';
+      if (fresh.has(pid)) this.remember(pid, { uid: null, kthread: false, complete: false });
+      const fd = this.scanFds(pid, inode);
+      if (fd !== null) return this.found(inode, pid, fd);
+    }
+    return null;
+  }
+
+  /** the same search as scanJs, in one call of the native scanner */
+  private scanNative(inode: number, deadline: number, pids: number[], fresh: ReadonlySet<number>): number | 'budget' | null {
+    const count = pids.length;
+    if (this.candidates.length < count) this.candidates = new Int32Array(count * 2);
+    const c = this.candidates;
+    for (let i = 0; i < count; i++) c[i] = pids[i]!;
+    const r = this.procScan!.findSocket(this.procRoot, c, count, inode, (deadline - performance.now()) * 1000);
+    const read = typeof r === 'number' ? r : r.index + 1;
+    this.counters.fdDirsScanned += read;
+    for (let k = 0; k < read; k++) if (fresh.has(pids[k]!)) this.remember(pids[k]!, { uid: null, kthread: false, complete: false });
+    if (typeof r !== 'number') return this.found(inode, c[r.index]!, String(r.fd));
+    return r < count ? 'budget' : null;
+  }
+
+  /** the recent owners' recent descriptors (at most MAX_HINT_PROBES links read) */
+  private probeOwnerHints(inode: number): { pid: number; fd: string } | null {
+    const root = this.procRoot;
+    const scan = this.procScan;
+    let n = 0;
+    for (const o of this.owners) {
+      for (const fd of o.fds) {
+        if (n >= MAX_HINT_PROBES) break;
+        if (scan) {
+          this.hintPids[n] = o.pid;
+          this.hintFds[n] = Number(fd);
+        } else if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return { pid: o.pid, fd };
+        n++;
+      }
+    }
+    if (!scan || n === 0) return null;
+    const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode);
+    return i >= 0 ? { pid: this.hintPids[i]!, fd: String(this.hintFds[i]) } : null;
+  }
+
+  /** the owner of `inode` is `pid` (descriptor `fd`): cached, and remembered as a recent owner */
+  private found(inode: number, pid: number, fd: string): number {
+    if (this.inodeOwner.size >= this.maxCachedPids * 4) this.inodeOwner.clear();
+    this.inodeOwner.set(inode, { pid, fd });
+    this.noteOwner(pid, fd);
+    return pid;
+  }
+
+  private noteOwner(pid: number, fd: string): void {
+    const at = this.owners.findIndex((o) => o.pid === pid);
+    const o = at >= 0 ? this.owners.splice(at, 1)[0]! : { pid, fds: [] };
+    const j = o.fds.indexOf(fd);
+    if (j >= 0) o.fds.splice(j, 1);
+    o.fds.unshift(fd);
+    if (o.fds.length > FDS_PER_OWNER) o.fds.length = FDS_PER_OWNER;
+    this.owners.unshift(o);
+    if (this.owners.length > OWNER_HINTS) this.owners.length = OWNER_HINTS;
+  }
+
+  private isRecentOwner(pid: number): boolean {
+    for (const o of this.owners) if (o.pid === pid) return true;
+    return false;
+  }
+
+  private pidState(pid: number): PidState | null {
+    const known = this.pids.get(pid);
+    if (known?.complete) return known;
+    const text = readText(`${this.procRoot}/${pid}/status`);
+    if (!text) {
+      this.pids.delete(pid);
+      return null;
+    }
+    const s = parseStatus(text);
+    const st: PidState = { uid: s.uid, kthread: s.kthread, complete: true };
+    this.remember(pid, st);
+    return st;
+  }
+
+  private remember(pid: number, st: PidState): void {
+    if (!st.complete) this.incomplete++;
+    if (this.pids.size >= this.maxCachedPids) this.pids.delete(this.pids.keys().next().value as number);
+    this.pids.set(pid, st);
+  }
+
+  /** read a pid's fd table, remember its socket inodes; the descriptor holding `want`, if any */
+  private scanFds(pid: number, want: number): string | null {
+    const dir = `${this.procRoot}/${pid}/fd`;
+    const fds = listDir(dir);
+    this.counters.fdDirsScanned++;
+    if (!fds) return null;
+    let hit: string | null = null;
+    for (const fd of fds) {
+      const link = readLink(`${dir}/${fd}`);
+      if (!link) continue;
+      const inode = socketInodeOfLink(link);
+      if (inode === null) continue;
+      if (!this.inodeOwner.has(inode) || inode === want) {
+        if (this.inodeOwner.size >= this.maxCachedPids * 4) this.inodeOwner.clear();
+        this.inodeOwner.set(inode, { pid, fd });
+      }
+      if (inode === want) {
+        hit = fd;
+        break;
+      }
+    }
+    return hit;
+  }
+}
