@@ -17,6 +17,7 @@ import { dirname } from 'node:path';
 import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 import { assertSafeDirectories, UnsafePathError } from '../files/safe-file.js';
 import { MetricsServer } from '../service/metrics-server.js';
+import { hostVerdict } from '../readiness/verdict-gauge.js';
 
 function bootId(): string | null {
   try {
@@ -164,7 +165,10 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   // new events are on disk within a second (a report right after boot sees them);
   // counters are reported and the observation window extended every saveIntervalSec
   let lastReport = Date.now();
+  // the verdict on /metrics: what `imdswatch report` says of the state just saved (docs/design.md#readiness-metric)
+  const publishVerdict = () => metrics?.setReadiness(hostVerdict(state, now()));
   save();
+  publishVerdict();
   const timer = setInterval(() => {
     const t = Date.now();
     if (t - lastReport >= cfg.saveIntervalSec * 1000) {
@@ -172,6 +176,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
       report();
       dirty = false;
       save();
+      publishVerdict();
     } else if (dirty) {
       dirty = false;
       save();
