@@ -18,6 +18,7 @@ import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 import { assertSafeDirectories, UnsafePathError } from '../files/safe-file.js';
 import { MetricsServer } from '../service/metrics-server.js';
 import { describeStart, takeOverBootWatch } from '../live/boot-watch.js';
+import { hostVerdict } from '../readiness/verdict-gauge.js';
 
 function bootId(): string | null {
   try {
@@ -170,7 +171,17 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   // new events are on disk within a second (a report right after boot sees them);
   // counters are reported and the observation window extended every saveIntervalSec
   let lastReport = Date.now();
+  // the verdict on /metrics: what `imdswatch report` says of the state just saved (docs/design.md#readiness-metric)
+  // the verdict on /metrics (docs/design.md#readiness-metric); a fault there never stops capture
+  const publishVerdict = () => {
+    try {
+      metrics?.setReadiness(hostVerdict(state, now()));
+    } catch (err) {
+      log.logger.error({ kind: 'readiness-metric' }, `cannot compute the readiness verdict for /metrics: ${(err as Error).message}`);
+    }
+  };
   save();
+  publishVerdict();
   const timer = setInterval(() => {
     const t = Date.now();
     if (t - lastReport >= cfg.saveIntervalSec * 1000) {
@@ -178,6 +189,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
       report();
       dirty = false;
       save();
+      publishVerdict();
     } else if (dirty) {
       dirty = false;
       save();

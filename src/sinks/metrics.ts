@@ -6,6 +6,7 @@ import { labelValue } from '../text/sanitize.js';
 import { isOwnProbe } from '../ledger/ledger.js';
 import { VERSION } from '../domain/version.js';
 import { GAUGE_PATHS } from '../pipeline/stats.js';
+import type { HostVerdict } from '../readiness/verdict-gauge.js';
 
 /**
  * Prometheus metrics. Port 16954 by default ("169.254"): outside 9100–9999, the range
@@ -21,6 +22,9 @@ const KNOWN_STATUS = new Set([200, 400, 401, 403, 404, 405, 429, 500, 503]);
 
 /** resolution of imdswatch_process_nodejs_eventloop_lag_* (prom-client's default: 10 ms) */
 export const EVENT_LOOP_MONITOR_MS = 100;
+
+/** the label values of imdswatch_readiness, one per verdict (a state set: the current one 1, the others 0) */
+export const VERDICT_LABELS = { READY: 'ready', 'NOT READY': 'not_ready', UNKNOWN: 'unknown' } as const;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -41,6 +45,8 @@ export class Metrics {
   private readonly gateShedSeen = new Map<string, number>();
   private readonly stageCounters: Counter<'stage' | 'counter'>;
   private readonly stageGauges: Gauge<'stage' | 'counter'>;
+  private readonly readiness: Gauge<'verdict'>;
+  private readonly readinessBlocking: Gauge<never>;
   private readonly seenSoftware = new Set<string>();
   private server: Server | null = null;
   private captureRunning = false;
@@ -89,6 +95,14 @@ export class Metrics {
       labelNames: ['listener'],
       registers: r,
     });
+    // the host's verdict, as `imdswatch report` gives it (src/readiness/verdict-gauge.ts); set each save interval (no sample before the first)
+    this.readiness = new Gauge({
+      name: 'imdswatch_readiness',
+      help: 'This host\'s readiness for HttpTokens=required, as `imdswatch report` gives it (--min-hours 24, no --since): 1 for the current verdict (ready, not_ready, unknown), 0 for the others',
+      labelNames: ['verdict'],
+      registers: r,
+    });
+    this.readinessBlocking = new Gauge({ name: 'imdswatch_readiness_blocking_programs', help: 'Programs (the report\'s findings) whose IMDSv1 calls keep this host NOT READY; 0 otherwise', registers: r });
     const buildInfo = new Gauge({ name: 'imdswatch_build_info', help: 'imdswatch version (always 1)', labelNames: ['version'], registers: r });
     buildInfo.set({ version: VERSION }, 1);
   }
@@ -161,6 +175,12 @@ export class Metrics {
   }
   setLogLinesDropped(n: number): void {
     this.logLinesDropped.set(n);
+  }
+
+  /** the host's verdict (src/readiness/verdict-gauge.ts hostVerdict): every verdict label is always present */
+  setReadiness(v: HostVerdict): void {
+    for (const [verdict, label] of Object.entries(VERDICT_LABELS)) this.readiness.set({ verdict: label }, verdict === v.verdict ? 1 : 0);
+    this.readinessBlocking.set(v.blockingPrograms);
   }
 
   countListenFailure(listener: 'tcp' | 'unix'): void {

@@ -134,6 +134,11 @@ describe.skipIf(!labAvailable() || !existsSync(CLI))('imdswatch daemon in a netw
     expect(metricsText).toMatch(/imdswatch_requests_total\{version="v1",status="200"\} 1/);
     expect(metricsText).toMatch(/imdswatch_v1_calls_total\{exe="\/usr\/bin\/curl",unit="[^"]*"\} 1/);
     expect(metricsText).toMatch(/imdswatch_gate_hold_seconds_count [1-9]/);
+    // the verdict (docs/design.md#readiness-metric): published from the start, a state set with exactly one verdict at 1
+    const verdicts = [...metricsText.matchAll(/^imdswatch_readiness\{verdict="(ready|not_ready|unknown)"\} ([01])$/gm)];
+    expect(verdicts.map((m) => m[1]).sort()).toEqual(['not_ready', 'ready', 'unknown']);
+    expect(verdicts.filter((m) => m[2] === '1')).toHaveLength(1);
+    expect(metricsText).toMatch(/^imdswatch_readiness_blocking_programs [01]$/m);
   });
 
   it('keeps state that report turns into a verdict', async () => {

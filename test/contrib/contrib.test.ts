@@ -96,7 +96,7 @@ describe('contrib/grafana/imdswatch-fleet.json', () => {
     const vars = dashboard.templating.list.map((v) => v.name);
     expect(vars).toEqual(expect.arrayContaining(['datasource', 'job', 'instance']));
     const titles = dashboard.panels.map((p) => p.title);
-    for (const t of ['Hosts with IMDSv1 calls in the range', 'IMDSv1 rate by executable (fleet)', 'IMDSv1 vs IMDSv2 over time', 'Rejected IMDSv1 calls (401) by host', 'Hosts whose capture is down', 'Gate hold p99', 'IMDSv1 rate by container']) {
+    for (const t of ['Hosts with IMDSv1 calls in the range', 'IMDSv1 rate by executable (fleet)', 'IMDSv1 vs IMDSv2 over time', 'Rejected IMDSv1 calls (401) by host', 'Hosts whose capture is down', 'Gate hold p99', 'IMDSv1 rate by container', 'Hosts by verdict', 'Hosts NOT READY or UNKNOWN']) {
       expect(titles).toContain(t);
     }
     expect(dashboardExprs.length).toBeGreaterThan(15);
@@ -147,7 +147,7 @@ describe('contrib/prometheus/imdswatch.rules.yml', () => {
     const exprs = rulesExprs(text);
     expect(exprs.length).toBeGreaterThanOrEqual(10);
     for (const { where, expr } of exprs) expect(expr, where).not.toMatch(/^[|>]?$/);
-    for (const a of ['ImdsV1CallsSeen', 'ImdsV1CallsRejected', 'ImdswatchCaptureDown', 'ImdswatchDown']) expect(text).toMatch(new RegExp(`- alert: ${a}\\n`));
+    for (const a of ['ImdsV1CallsSeen', 'ImdsV1CallsRejected', 'ImdsHostNoLongerReady', 'ImdswatchCaptureDown', 'ImdswatchDown']) expect(text).toMatch(new RegExp(`- alert: ${a}\\n`));
     expect(text).not.toMatch(/\t/);
   });
 
