@@ -22,7 +22,7 @@ export function parseFailOn(value: string | undefined): FailOn[] {
  * v1: any IMDSv1 call; rejected: a v1 call answered 401 or a token PUT answered 403;
  * unknown: no IMDSv1 call seen, but IMDS traffic could not be read (unread fragments, gaps,
  * unsupported link types: input.unread) or a request could not be classified — the verdict
- * is UNKNOWN, not "no IMDSv1 call" (#16).
+ * is UNKNOWN, not "no IMDSv1 call".
  */
 export function failOnMatched(failOn: FailOn[], t: Totals, input?: Pick<InputSummary, 'unclassified'> & { unread?: Record<string, number> }): boolean {
   if (failOn.includes('v1') && t.v1 > 0) return true;
@@ -31,7 +31,7 @@ export function failOnMatched(failOn: FailOn[], t: Totals, input?: Pick<InputSum
 }
 
 /**
- * After a replay (#16): a run whose every packet has an unsupported link type becomes an error
+ * After a replay: a run whose every packet has an unsupported link type becomes an error
  * (added to `result.errors`: exit 2, one line naming the link type); otherwise the line that
  * names what IMDS traffic could not be read (for stderr), or null when everything was read.
  */

@@ -55,7 +55,7 @@ Examples:
         throw err;
       }
       progress.done();
-      const unreadLine = unreadNotes(files, result); // #16: all packets of an unsupported link type → error; else what IMDS traffic went unread
+      const unreadLine = unreadNotes(files, result); // all packets of an unsupported link type → error; else what IMDS traffic went unread
       const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
       const built = report.build(input);
       // each error is said once: on stderr, and in a text report only when it goes to a file
@@ -64,7 +64,7 @@ Examples:
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: result.stats, ...built }, null, 2)}\n`);
       out.commit();
       for (const e of result.errors) process.stderr.write(`imdswatch: ${errorLine(e.file, e.message)}\n`);
-      if (unreadLine !== null && result.errors.length === 0) process.stderr.write(`imdswatch: ${unreadLine}\n`); // #16
+      if (unreadLine !== null && result.errors.length === 0) process.stderr.write(`imdswatch: ${unreadLine}\n`);
       if (input.unclassified > 0 && failOn.length > 0) {
         process.stderr.write(
           `imdswatch: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets); capture with tcpdump -s 0\n`,

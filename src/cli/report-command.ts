@@ -8,7 +8,7 @@ import { formatReadinessHtml } from '../readiness/readiness-html.js';
 import { openOutput } from './output.js';
 import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
 
-export { DEFAULT_STATE_PATH }; // one state path: src/domain/endpoint.ts (#13)
+export { DEFAULT_STATE_PATH }; // one state path: src/domain/endpoint.ts
 
 export function registerReportCommand(program: Command, setExit: (code: number) => void): void {
   program

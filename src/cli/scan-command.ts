@@ -114,6 +114,6 @@ ${settingsHelp(LIVE_SETTINGS)}`,
       if (format === 'text') out.write(formatCaptureSummaryText(built, input));
       else if (format === 'json') out.write(`${JSON.stringify({ input, stages: st.pipeline, live: { missedConnections: st.missedConnections, attribution: st.attribution, gate: st.gate, capture: st.capture, dedupe: st.dedupe, holdQuantiles: st.holdQuantiles, passiveShed: st.passiveShed }, ...built }, null, 2)}\n`);
       out.commit();
-      setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK); // input: --fail-on unknown (#16)
+      setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK); // input: --fail-on unknown
     });
 }

@@ -190,11 +190,11 @@ export interface PathFacts {
   uid?: number;
   /** files directly inside (for a directory) */
   files?: Array<{ name: string; mode: number }>;
-  /** (#11) it exists but this user may not read it */
+  /** it exists but this user may not read it */
   unreadable?: boolean;
 }
 
-/** what to say when something is there but this user may not read it (#11) */
+/** what to say when something is there but this user may not read it */
 export const RUN_AS_ROOT = 'run as root (or as the imdswatch user)';
 
 const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, '0');
@@ -318,7 +318,7 @@ export function checkService(f: ServiceFacts): DoctorLine {
   if (active === 'failed') {
     return { id: 'service', status: 'fail', message: 'imdswatch.service has failed', fix: 'journalctl -u imdswatch -b (then: systemctl restart imdswatch)' };
   }
-  // installed but not running: nothing is observed, every minute is a gap in the report (#11)
+  // installed but not running: nothing is observed, every minute is a gap in the report
   return {
     id: 'service',
     status: 'fail',

@@ -38,7 +38,7 @@ export function commandOutputAnyExit(cmd: string, args: string[], timeoutMs = 50
   }
 }
 
-/** sbin directories a non-root user's PATH usually lacks (Debian): iptables is there, not "not installed" (#11) */
+/** sbin directories a non-root user's PATH usually lacks (Debian): iptables is there, not "not installed" */
 const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 /** a tool's path: PATH first, then the sbin directories; the bare name when found nowhere */

@@ -80,7 +80,7 @@ function gateFacts(runner: Runner, daemonRunning: boolean | null, fw: FirewallFa
 
 async function gather(o: DoctorOptions): Promise<DoctorFacts> {
   const f = o.facts ?? {};
-  // iptables lives in /usr/sbin, often not on a non-root PATH: resolve it, never report it missing (#11)
+  // iptables lives in /usr/sbin, often not on a non-root PATH: resolve it, never report it missing
   const runner: Runner = o.runner ?? ((cmd, args) => execRunner(resolveTool(cmd), args));
   const unit = o.unit ?? 'imdswatch.service';
   const service = f.service ?? serviceFacts(unit);

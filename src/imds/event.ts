@@ -44,11 +44,11 @@ export interface ProcessInfo {
   unit: string | null;
   container: ContainerInfo | null;
   /** parent chain up to pid 1, nearest first */
-  ancestors: Array<{ pid: number; exe: string | null; comm: string | null; /** (additive, #11) redacted argv of the ancestor */ cmdline?: string | null }>;
+  ancestors: Array<{ pid: number; exe: string | null; comm: string | null; /** (additive) redacted argv of the ancestor */ cmdline?: string | null }>;
   /** network namespace inode, when known */
   netns?: number | null;
   /**
-   * (optional, additive; #10 item 3) the connection reached IMDS through a user-mode network
+   * (optional, additive) the connection reached IMDS through a user-mode network
    * proxy (rootless Podman's slirp4netns): the proxy's pid and exe. The fields above name the
    * process inside the container when it could be found, else the proxy itself.
    */

@@ -36,7 +36,7 @@ export function softwareKey(ev: ImdsEvent): string {
 /** The User-Agent of `imdswatch doctor`'s token probe (src/doctor/probe.ts). */
 export const DOCTOR_PROBE_USER_AGENT = 'imdswatch-doctor/1';
 
-/** imdswatch's own doctor probe: never a finding, never counted (#11) */
+/** imdswatch's own doctor probe: never a finding, never counted */
 export function isOwnProbe(ev: ImdsEvent): boolean {
   if (ev.userAgent === DOCTOR_PROBE_USER_AGENT) return true;
   // doctors from before the User-Agent: a token request from `imdswatch doctor`
@@ -144,7 +144,7 @@ export function parseState(text: string): DaemonState | null {
     s.softwareOverflow ??= 0;
     s.windows = s.windows.filter((w) => w && isIsoTime(w.start) && isIsoTime(w.end));
     for (const w of s.windows) fixWindow(w);
-    // entries of the wrong shape (a hand-edited or foreign file) are dropped, not a crash (#11)
+    // entries of the wrong shape (a hand-edited or foreign file) are dropped, not a crash
     for (const [k, e] of Object.entries(s.software)) {
       if (!entryOk(e)) delete s.software[k];
       else fixEntry(e);

@@ -22,18 +22,18 @@ export interface SoftwareEntry {
   reasons: Partial<Record<V1Reason, number>>;
   lastPid: number | null;
   lastCmdline: string | null;
-  /** (additive, #11) first IMDSv1 call; older states lack it (then firstSeen stands in) */
+  /** (additive) first IMDSv1 call; older states lack it (then firstSeen stands in) */
   firstV1?: string | null;
-  /** (additive, #11) last IMDSv1 call rejected with 401: "broken now" only while it is the program's last call */
+  /** (additive) last IMDSv1 call rejected with 401: "broken now" only while it is the program's last call */
   lastV1Rejected?: string | null;
-  /** (additive, #11) distinct redacted command lines, scripts run by an interpreter or shell, users, cron/session origins (each capped) */
+  /** (additive) distinct redacted command lines, scripts run by an interpreter or shell, users, cron/session origins (each capped) */
   commands?: string[];
   scripts?: string[];
   users?: string[];
   origins?: string[];
-  /** (additive, #11) hour (ISO, truncated) → [v1, v1Rejected, v2, token]: lets `report --since` answer to the hour */
+  /** (additive) hour (ISO, truncated) → [v1, v1Rejected, v2, token]: lets `report --since` answer to the hour */
   hours?: Record<string, [number, number, number, number]>;
-  /** (additive, #11) hours older than this were trimmed from `hours` (null: none) */
+  /** (additive) hours older than this were trimmed from `hours` (null: none) */
   hoursTrimmedBefore?: string | null;
   /** (additive) minute (ISO to the minute, "2026-11-29T09:15") → [v1, v1Rejected, v2, token] of the program's last active minutes: `report --since` on a state answers to the minute (docs/design.md#since-windows) */
   minutes?: Record<string, [number, number, number, number]>;
@@ -80,7 +80,7 @@ export interface UnwatchedConnections {
 export interface DaemonState {
   format: typeof STATE_FORMAT;
   host: string;
-  /** (additive, #11) EC2 instance id from the DMI board asset tag (Nitro), null elsewhere */
+  /** (additive) EC2 instance id from the DMI board asset tag (Nitro), null elsewhere */
   instanceId?: string | null;
   bootId: string | null;
   windows: ObservationWindow[];
@@ -100,7 +100,7 @@ export interface DaemonState {
     unattributed: number;
     parseErrors: number;
     logLinesDropped: number;
-    /** IMDS packets the decoder could not read (fragments not reassembled, conflicting overlaps, unknown link types): an IMDSv1 call may hide there (#16); absent in older states */
+    /** IMDS packets the decoder could not read (fragments not reassembled, conflicting overlaps, unknown link types): an IMDSv1 call may hide there; absent in older states */
     imdsUnread?: number;
     /** bytes missing from the client side of IMDS connections (request packets the capture dropped): an IMDSv1 call may hide there; absent in older states */
     requestGapBytes?: number;

@@ -13,7 +13,7 @@ import type { GateRecord } from './gate.js';
  * Flows the capture already showed are remembered too: a SYN forwarded from a container
  * bridge is captured on the bridge 2–9 ms *before* the gate's FORWARD-hook record arrives;
  * without this the later record would wait for a flow start that has already happened and
- * be counted as loss (issue #10, item 1).
+ * be counted as loss.
  */
 export const SYN_WAIT_MS = 5_000;
 export const CAPTURED_GRACE_MS = 10_000;

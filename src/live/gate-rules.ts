@@ -18,7 +18,7 @@ export const GATE_CHAIN = 'IMDSWATCH';
  * The table the chain lives in. Not `filter`: container runtimes own `filter FORWARD`
  * (dockerd inserts `DOCKER-USER`/`-i docker0 ! -o docker0 -j ACCEPT` at its top, the CNI
  * bridge plugin `CNI-FORWARD`), so a jump placed there at boot is displaced as soon as a
- * runtime starts and container SYNs are accepted before they reach it (issue #10 item 9).
+ * runtime starts and container SYNs are accepted before they reach it.
  * No runtime manages `mangle` OUTPUT/FORWARD; an NFQUEUE verdict of accept there goes on to
  * `filter` as before. Older versions used `filter`: their leftovers are removed too.
  */
@@ -26,13 +26,13 @@ export const GATE_TABLE = 'mangle';
 /** the table older versions used (stale rules there are removed on install and remove) */
 const LEGACY_TABLE = 'filter';
 export const NFT_TABLE = 'imdswatch';
-export const IMDS_V4 = IMDS_V4_TEXT; // one endpoint for the program: src/domain/endpoint.ts (#13)
+export const IMDS_V4 = IMDS_V4_TEXT; // one endpoint for the program: src/domain/endpoint.ts
 export const IMDS_V6 = IMDS_V6_TEXT;
 export { DEFAULT_QUEUE_NUM };
 
 export type GateBackend = 'iptables' | 'nft';
 
-export type { GateRulesErrorCode }; // codes and their fixes: src/errors/catalogue.ts, docs/errors.md (#13)
+export type { GateRulesErrorCode }; // codes and their fixes: src/errors/catalogue.ts, docs/errors.md
 
 export class GateRulesError extends ImdswatchError<GateRulesErrorCode> {
   constructor(code: GateRulesErrorCode, message: string) {

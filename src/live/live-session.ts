@@ -71,7 +71,7 @@ export interface LiveStats {
   passiveShed: number;
   /** SYNs the gate held that the capture never showed within 5 s (capture loss) */
   missedSyns: number;
-  /** those missed connections by the program the gate named (#14 note: whose calls went unread) */
+  /** those missed connections by the program the gate named (whose calls went unread) */
   missedConnections: MissedTally;
   /** frames between capture and pipeline (src/live/frame-queue.ts); null without capture */
   frameQueue: FrameQueueStats | null;
@@ -85,7 +85,7 @@ export class LiveSession {
   private gate: SynGate | null = null;
   private rules: GateRulesResult | null = null;
   private rulesInstalled = false;
-  /** keeps the gate rule in place when runtimes rewrite the tables (#10 item 9) */
+  /** keeps the gate rule in place when runtimes rewrite the tables */
   private ruleWatch: GateRuleWatch | null = null;
   private capture: LiveCapture | null = null;
   private flowAttributor: FlowAttributor | null = null;
@@ -222,7 +222,7 @@ export class LiveSession {
         if (this.rules.replacedStale) o.onWarning('replaced gate rules left by an earlier run');
         for (const w of this.rules.warnings) o.onWarning(w);
         // a removed or displaced gate rule is put back, counted in stats().gateRules.repairs,
-        // and named once in a warning (#10 item 9)
+        // and named once in a warning
         if (this.rules.backend === 'iptables') {
           const r = this.rules;
           this.ruleWatch = watchGateRules({

@@ -26,7 +26,7 @@ export interface HostState {
   minutes?: Map<string, { v1: number; v2: number; token: number }>;
 }
 
-/** what to say when the file is there but this user may not read it (#11) */
+/** what to say when the file is there but this user may not read it */
 export const RUN_AS_ROOT = 'run as root (or as the imdswatch user)';
 
 export class ReportInputError extends Error {

@@ -108,7 +108,7 @@ function where(f: SoftwareFinding): string {
   return f.unit ? `  [${printable(f.unit, 80)}]` : '';
 }
 
-/** One finding as text lines: what, where, when, what to edit, why and the fix. `scan` and `replay` print the same (#11). */
+/** One finding as text lines: what, where, when, what to edit, why and the fix. `scan` and `replay` print the same. */
 export function findingLines(f: SoftwareFinding, i: number, multi: boolean): string[] {
   const out: string[] = [];
   out.push(`${String(i + 1).padStart(3)}. ${printable(f.software, 100)}${where(f)}`);

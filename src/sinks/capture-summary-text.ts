@@ -21,7 +21,7 @@ export function formatCaptureSummaryText(report: CaptureSummary, input: InputSum
   out.push('');
   if (report.groups.length > 0) {
     const hasProcess = report.groups.some((g) => g.exe !== null);
-    // Docker/Kubernetes containers get their own column (#10 item 4, #11)
+    // Docker/Kubernetes containers get their own column
     const hasContainer = report.groups.some((g) => g.container !== null);
     const header = ['client', ...(hasProcess ? ['process', 'unit'] : []), ...(hasContainer ? ['container'] : []), 'user-agent', 'sdk', 'v1', 'v2', 'token', 'first seen', 'last seen'];
     const rows = report.groups.map((g) => [
@@ -43,7 +43,7 @@ export function formatCaptureSummaryText(report: CaptureSummary, input: InputSum
   }
   const r = report.readiness;
   if (r.findings.length > 0) {
-    // the same findings and fix lines as `imdswatch report` (#11)
+    // the same findings and fix lines as `imdswatch report`
     out.push('Software that used IMDSv1 (fix these before requiring IMDSv2):');
     r.findings.forEach((f, i) => out.push(...findingLines(f, i, false)));
     out.push('');
@@ -51,7 +51,7 @@ export function formatCaptureSummaryText(report: CaptureSummary, input: InputSum
   if (report.v1Calls.length > 0) {
     out.push('IMDSv1 calls:');
     // one shape for every row: a call without a pid gets '-' in the process column
-    // (leaving the cell out crashed the table when some calls were attributed, #11)
+    // (leaving the cell out crashed the table when some calls were attributed)
     const hasPid = report.v1Calls.some((c) => c.pid !== null);
     const rows = report.v1Calls.map((c) => [
       c.ts,
@@ -72,7 +72,7 @@ export function formatCaptureSummaryText(report: CaptureSummary, input: InputSum
   for (const e of input.errors) out.push(`Error: ${e}`);
   if (input.unclassified > 0)
     out.push(`Warning: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets), so a token header may be missing. Capture with tcpdump -s 0.`);
-  // #16 (defrag): IMDS traffic that could not be read (fragments, gaps, link types) may hide a call
+  // IMDS traffic that could not be read (fragments, gaps, link types) may hide a call
   const unread = describeUnread(input.unread);
   out.push(
     t.v1 === 0

@@ -70,7 +70,7 @@ export interface CaptureSummary {
   v1CallsNotListed: number;
   firstSeen: string | null;
   lastSeen: string | null;
-  /** (additive, #11) the same findings, fix lines and verdict as `imdswatch report` */
+  /** (additive) the same findings, fix lines and verdict as `imdswatch report` */
   readiness: Readiness;
 }
 

@@ -10,7 +10,7 @@ export interface InputSummary {
   skipped: Record<string, number>;
   /** IMDS requests whose head was cut (snaplen, capture gap) before a token header could be seen: neither v1 nor v2 */
   unclassified: number;
-  /** skip counters that may hide IMDS requests (unread fragments, gaps, unsupported link types): the verdict is UNKNOWN (#16) */
+  /** skip counters that may hide IMDS requests (unread fragments, gaps, unsupported link types): the verdict is UNKNOWN */
   unread?: Record<string, number>;
   /** one-line error messages (e.g. a truncated file) */
   errors: string[];

@@ -58,7 +58,7 @@ export class Metrics {
     const r = [this.registry];
     // the event-loop-lag histogram samples with a timer: prom-client's 10 ms default woke the
     // daemon 100 times a second, idle or not (a measurable share of its CPU at a few calls a
-    // second, #14); 100 ms still shows a stalled loop
+    // second); 100 ms still shows a stalled loop
     collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_', eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS });
     this.requests = new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r });
     this.v1ByExe = new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });

@@ -7,7 +7,7 @@ import { openAppend, UnsafePathError } from '../files/safe-file.js';
  * batch) at most `flushMs` after the first one of a batch, or at once when a batch reaches
  * FLUSH_BYTES; `flush()`, `reopen()` and `close()` write what is pending, so SIGTERM loses
  * nothing. At a few calls a second one write per line was a measurable share of the live
- * daemon's CPU (#14). A write error (disk full, directory gone) stops file logging with one
+ * daemon's CPU. A write error (disk full, directory gone) stops file logging with one
  * reported error instead of crashing, and counts the lines not written as dropped;
  * `reopen()` (SIGHUP, after logrotate moved the file) tries again. Every open goes through
  * src/files/safe-file.ts: never through a symlink, never in a directory another user can

@@ -32,7 +32,7 @@ export type LoadResult = { state: DaemonState; note: string | null };
 /** Load, or start fresh. A corrupt file is renamed to `<path>.corrupt-<time>` and a note says so. */
 export function loadState(path: string, host: string, bootId: string | null, nowIso: string, identity: () => HostIdentity = () => readHostIdentity(undefined, host)): LoadResult {
   const r = loadStateFile(path, host, bootId, nowIso);
-  // which host this is, for fleet reports (#11): name and, on Nitro, the instance id
+  // which host this is, for fleet reports: name and, on Nitro, the instance id
   const id = identity();
   r.state.host = id.name;
   r.state.instanceId = id.instanceId;

@@ -111,7 +111,7 @@ export function parseContainersJson(text: string, id: string): ContainerNames | 
     if (!o || o['id'] !== id) continue;
     const names = Array.isArray(o['names']) ? o['names'] : [];
     const name = names.map(str).find((n) => n !== null) ?? null;
-    // Podman keeps the image it was created from in `metadata` (a JSON string): `image-name` (#10 item 5)
+    // Podman keeps the image it was created from in `metadata` (a JSON string): `image-name`
     let image: string | null = null;
     if (typeof o['metadata'] === 'string' && o['metadata'].length <= 65_536) image = str(obj(parseJson(o['metadata']))?.['image-name']);
     return { ...EMPTY, name, image };
@@ -129,7 +129,7 @@ export const CONTAINER_ID_RE = /^[0-9a-f]{64}$/;
 /**
  * containerd's identifiers (namespaces and container ids created through `ctr`, nerdctl --name
  * etc. are free-form): alphanumerics joined by single '.', '_' or '-', at most 76 characters
- * (containerd's identifiers.Validate). Safe as one path component. (#10 item 8)
+ * (containerd's identifiers.Validate). Safe as one path component.
  */
 export const CONTAINERD_ID_RE = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 export const CONTAINERD_ID_MAX = 76;

@@ -18,7 +18,7 @@ const HEX64 = '[0-9a-f]{64}';
 const POD_UID = '([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})';
 
 // systemd driver: "<prefix>-<id>.scope"; cgroupfs driver: the same without ".scope" — rootful
-// Podman "/libpod_parent/libpod-<id>", CRI-O "…/pod<uid>/crio-<id>" (#10 item 2)
+// Podman "/libpod_parent/libpod-<id>", CRI-O "…/pod<uid>/crio-<id>"
 const SCOPE_RUNTIMES: Array<{ re: RegExp; runtime: ContainerInfo['runtime'] }> = [
   { re: new RegExp(`^docker-(${HEX64})(?:\\.scope)?$`), runtime: 'docker' },
   { re: new RegExp(`^cri-containerd-(${HEX64})(?:\\.scope)?$`), runtime: 'containerd' },
@@ -134,7 +134,7 @@ function findPodUid(path: string): string | null {
  * `ctr run` (and anything using containerd's default spec) puts a task in the cgroup
  * "/<containerd namespace>/<container id>", both free-form identifiers: "/default/plain-ctr".
  * The path alone does not prove containerd; the caller confirms with the task directory
- * (`<containerdTaskDir>/<namespace>/<id>`). Returns the two parts when the path has that shape. (#10 item 8)
+ * (`<containerdTaskDir>/<namespace>/<id>`). Returns the two parts when the path has that shape.
  */
 export function containerdTaskCandidate(path: string | null): { namespace: string; id: string } | null {
   if (!path) return null;

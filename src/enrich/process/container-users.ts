@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parsePasswd } from './status.js';
 
 /**
- * User names inside containers (#10 item 6). A container's uid 1000 is not the host's uid
+ * User names inside containers. A container's uid 1000 is not the host's uid
  * 1000: the name comes from the container's own /etc/passwd, reached through
  * /proc/PID/root (the kernel resolves the path inside the container's root). Read-only,
  * non-blocking, a regular file of at most MAX_CONTAINER_PASSWD_BYTES; anything else (no

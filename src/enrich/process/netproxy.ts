@@ -5,7 +5,7 @@ import { parseCmdline } from './redact.js';
 import { parseStatus } from './status.js';
 
 /**
- * Rootless containers' user-mode networking (#10 item 3). Rootless Podman's network is
+ * Rootless containers' user-mode networking. Rootless Podman's network is
  * slirp4netns: a process in the HOST network namespace that terminates the container's TCP
  * connections on a tap device inside the container's namespace and opens new ones from the
  * host. The gate therefore holds a SYN whose socket belongs to /usr/bin/slirp4netns, which is

@@ -21,7 +21,7 @@ export interface ProcessCacheOptions {
   /** longest parent chain recorded */
   maxAncestors: number;
   now: () => number;
-  /** containerd's task directory: confirms a free-form "/<namespace>/<id>" cgroup (#10 item 8) */
+  /** containerd's task directory: confirms a free-form "/<namespace>/<id>" cgroup */
   containerdTaskDir?: string;
 }
 
@@ -49,7 +49,7 @@ interface Ancestor {
   ppid: number;
   exe: string | null;
   comm: string;
-  /** (#11, report helper) redacted argv: names the script a shell or interpreter parent ran */
+  /** redacted argv: names the script a shell or interpreter parent ran */
   cmdline: string | null;
 }
 
@@ -211,7 +211,7 @@ export class ProcessCache {
       ppid: stat.ppid,
       comm: stat.comm,
       exe: exeOf(readLink(`${this.opts.procRoot}/${pid}/exe`)),
-      // #11 (report helper): the parent's command line names the cron script / agent script
+      // the parent's command line names the cron script / agent script
       cmdline: ancestorCmdline(readText(`${this.opts.procRoot}/${pid}/cmdline`)),
     };
     this.ancestors.set(pid, a);
@@ -229,7 +229,7 @@ export class ProcessCache {
 }
 
 const ANCESTOR_RECHECK_MS = 2_000;
-/** #11 (report helper): an ancestor's redacted command line, cut to this many characters */
+/** an ancestor's redacted command line, cut to this many characters */
 const MAX_ANCESTOR_CMDLINE = 300;
 
 function ancestorCmdline(raw: string | null): string | null {
