@@ -35,7 +35,7 @@ export function summarize(sources: string[], stats: PipelineStats, errors: strin
   // the IMDS stage's reasons: requests that made no event (docs/design.md#unfinished-requests)
   for (const [k, n] of Object.entries(stats.imds.skipped)) add(k, n);
   const unclassified = stats.imds.skipped['unclassifiable-truncated-head'] ?? 0;
-  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, unread: unreadImds(skipped), errors }; // unread: #16
+  return { sources, packets: stats.frames, imdsSegments: stats.decode.imdsSegments, skipped, unclassified, unread: unreadImds(skipped), errors }; // unread: docs/design.md#capture-loss
 }
 
 /** the replay/scan verdict is UNKNOWN (when no IMDSv1 call was seen) */
