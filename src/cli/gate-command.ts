@@ -8,7 +8,7 @@ export function registerGateCommand(program: Command): void {
     .command('gate')
     .description("show or remove the SYN gate's firewall rules (systemd ExecStopPost runs `gate --remove`)")
     .option('--remove', `remove the IMDSWATCH chains and jumps (iptables, ip6tables), the nft table and the boot watch's ${EARLY_CHAIN} chain, if any`)
-    .option('--after-stop', "with --remove, as the unit's ExecStopPost: after a failed run (SERVICE_RESULT is not success: a restart follows) keep the boot watch chain armed")
+    .option('--after-stop', "with --remove, as the unit's ExecStopPost (SERVICE_RESULT set): keep the boot watch chain the unit re-armed, so calls until the next start are counted")
     .action((o: { remove?: boolean; afterStop?: boolean }) => {
       if (o.remove) {
         let r;
@@ -46,7 +46,12 @@ export function describeGate(family: 4 | 6, s: { chain: boolean; jumps: Record<s
   return [head, ...s.rules.map((r) => `  ${r}`)].join('\n');
 }
 
-/** ExecStopPost after a failure: systemd sets SERVICE_RESULT (success, exit-code, signal, core-dump, timeout, ...) */
+/**
+ * The unit's ExecStopPost (systemd sets SERVICE_RESULT there): the first ExecStopPost has
+ * re-armed the boot watch after every stop but one at shutdown, so the chain counts until
+ * the next daemon watches (a crash, a restart, an upgrade, a stop by hand): keep it. Run
+ * by hand, `gate --remove` removes everything (docs/design.md#boot-watch).
+ */
 export function keepBootWatch(env: NodeJS.ProcessEnv): boolean {
-  return env.SERVICE_RESULT !== undefined && env.SERVICE_RESULT !== 'success';
+  return env.SERVICE_RESULT !== undefined;
 }

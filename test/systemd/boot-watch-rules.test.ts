@@ -74,17 +74,18 @@ describe.skipIf(missing.length > 0)('boot watch rules (private network namespace
     expect(r.stdout).toContain('disabled=0\nready=0\ngate=0\nrearm=2\nkind=restart\n');
   });
 
-  it('`gate --remove` removes the chains; `gate --remove --after-stop` keeps them after a failed run only', () => {
+  it('`gate --remove` removes the chains; `gate --remove --after-stop` (the unit, SERVICE_RESULT set) keeps what the unit re-armed', () => {
     const r = inNetns([
       'gen',
       `SERVICE_RESULT=exit-code node ${CLI} gate --remove --after-stop; echo "failed=$(chains)"`,
       `SERVICE_RESULT=success node ${CLI} gate --remove --after-stop; echo "success=$(chains)"`,
+      `node ${CLI} gate --remove --after-stop; echo "no-unit=$(chains)"`,
       'gen',
       `node ${CLI} gate | grep -c "boot watch chain IMDSWATCH-EARLY armed" || true`,
       `node ${CLI} gate --remove; echo "manual=$(chains) jumps=$(iptables -t mangle -S | grep -c IMDSWATCH || true) v6=$(ip6tables -t mangle -S | grep -c IMDSWATCH || true)"`,
     ].join('\n'));
     expect(r.status, r.out).toBe(0);
-    expect(r.stdout).toContain('failed=2\nsuccess=0\n');
+    expect(r.stdout).toContain('failed=2\nsuccess=2\nno-unit=0\n');
     expect(r.stdout).toMatch(/\n[12]\nmanual=0 jumps=0 v6=0\n/);
   });
 });

@@ -78,7 +78,8 @@ describe('imdswatch.service content', () => {
   it('removes gate rules after every stop, restarts on failure', () => {
     const post = directive('ExecStopPost');
     // the boot watch is armed first after a failure, then the gate's rules go (docs/design.md#boot-watch)
-    expect(post[0]).toMatch(/^-\/bin\/sh -c '\[ "\$\$\{SERVICE_RESULT\}" = success \] \|\| exec \/usr\/lib\/systemd\/system-generators\/imdswatch-generator --rearm'$/);
+    // re-armed after every stop but at shutdown, as root (+): systemctl answers root only
+    expect(post[0]).toMatch(/^-\+\/bin\/sh -c '\[ "\$\$\(systemctl is-system-running 2>\/dev\/null\)" = stopping \] \|\| exec \/usr\/lib\/systemd\/system-generators\/imdswatch-generator --rearm'$/);
     expect(post[1]).toMatch(/imdswatch gate --remove --after-stop$/);
     expect(post).toHaveLength(2);
     expect(directive('Restart')).toEqual(['on-failure']);

@@ -149,6 +149,13 @@ done
 sleep 2
 cp /var/lib/imdswatch/state.json /bt/state.json
 iptables -t mangle -S > /bt/mangle-restarted.txt 2>&1
+# a clean stop (an operator, a package upgrade): the unit re-arms the count until the next start
+systemctl stop imdswatch
+iptables -t mangle -S > /bt/mangle-stopped.txt 2>&1
+setpriv --reuid=65533 --regid=65533 --clear-groups /usr/bin/curl -s -m 5 -o /dev/null -w "imds-stopped: HTTP %{http_code}\n" http://169.254.169.254/latest/meta-data/ami-id > /bt/stopped-call.txt 2>&1
+systemctl start imdswatch
+sleep 2
+cp /var/lib/imdswatch/state.json /bt/state-clean.json
 EOF
 chmod 0755 "$ROOT/usr/local/sbin/boot-test-restart"
 cat >"$ROOT/etc/systemd/system/boot-test-collect.service" <<'EOF'
@@ -221,8 +228,9 @@ else
   if grep -q 'IMDSWATCH-EARLY' "$OUT/mangle-running.txt"; then cat "$OUT/mangle-running.txt"; fail "the boot watch chain is still there while the daemon runs"; fi
   grep -q 'imds-down: HTTP 200' "$OUT/down-call.txt" || { cat "$OUT/down-call.txt" "$OUT/mangle-down.txt"; fail "the call while the daemon was down did not succeed"; }
   log "windows:"
-  "$NODE" "$REPO/test/systemd/boot/check-windows.mjs" "$OUT/state-boot.json" "$OUT/state.json" ||
-    { cat "$OUT/mangle-down.txt" "$OUT/mangle-restarted.txt"; grep -i 'boot-watch\|boot watch' "$OUT/journal-all.txt" | tail; fail "the boot's windows do not account for the calls made while imdswatch did not watch"; }
+  grep -q 'imds-stopped: HTTP 200' "$OUT/stopped-call.txt" || { cat "$OUT/stopped-call.txt" "$OUT/mangle-stopped.txt"; fail "the call while the daemon was stopped did not succeed"; }
+  "$NODE" "$REPO/test/systemd/boot/check-windows.mjs" "$OUT/state-boot.json" "$OUT/state.json" "$OUT/state-clean.json" ||
+    { cat "$OUT/mangle-down.txt" "$OUT/mangle-restarted.txt" "$OUT/mangle-stopped.txt"; grep -i 'boot-watch\|boot watch' "$OUT/journal-all.txt" | tail; fail "the boot's windows do not account for the calls made while imdswatch did not watch"; }
 fi
 
 # --- 6. no rule left after shutdown; uninstall leaves nothing -------------------------
