@@ -79,19 +79,6 @@ export class CaptureLossCheck {
     }
   }
 
-  /**
-   * a connection whose SYN the gate shed and whose packets the live session then dropped
-   * unread (src/live/frame-queue.ts): loss, named by the uid (the gate knew only that)
-   */
-  shedUnread(uid: number | null): void {
-    this.missed++;
-    const user = uid === null ? 'uid unknown' : `uid ${uid}`;
-    const key = `\0\0\0${user}`;
-    const known = this.byProgram.get(key);
-    if (known) known.count++;
-    else if (this.byProgram.size >= MAX_MISSED_PROGRAMS) this.otherPrograms++;
-    else this.byProgram.set(key, { exe: null, unit: null, container: null, user, pid: null, count: 1 });
-  }
 
   missedSyns(): number {
     return this.missed;
@@ -124,7 +111,7 @@ export class CaptureLossCheck {
 export function describeMissed(t: MissedTally, max = 5): string {
   const parts = t.programs.slice(0, max).map((p) => {
     const where = [p.pid !== null ? `pid ${p.pid}` : null, p.container ? `container ${p.container}` : p.unit].filter(Boolean).join(', ');
-    return `${p.exe ?? (p.exe === null && p.pid === null && p.user?.startsWith('uid ') ? `unread shed connections of ${p.user}` : 'unattributed')}${where ? ` (${where})` : ''} ×${p.count}`;
+    return `${p.exe ?? 'unattributed'}${where ? ` (${where})` : ''} ×${p.count}`;
   });
   const rest = t.programs.slice(max).reduce((a, p) => a + p.count, 0) + t.otherPrograms;
   if (rest > 0) parts.push(`${rest} more`);

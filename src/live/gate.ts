@@ -38,8 +38,6 @@ export interface GateRecord {
   holdMs: number;
   /** time the /proc lookup took */
   lookupMs: number;
-  /** a shed connection whose packets the live session dropped unread (counted once) */
-  unread?: true;
 }
 
 export interface GateOptions {

@@ -94,8 +94,6 @@ export class LiveSession {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private frames: FrameQueue | null = null;
-  /** decodes a waiting frame's 4-tuple while the pipeline lags (the shed check) */
-  private readonly shedDecoder = new Decoder();
 
   /** start everything; throws LiveCaptureError (after undoing the gate) when the capture cannot open */
   static start(opts: LiveSessionOptions): LiveSession {
@@ -247,31 +245,13 @@ export class LiveSession {
     }
   }
 
-  /**
-   * While the pipeline lags: is this frame of a connection whose SYN the gate shed? Then it
-   * is dropped unread and the connection counted once as capture loss, by uid
-   * (docs/design.md#syn-gate).
-   */
-  private shedFrame(f: Frame): boolean {
-    const gate = this.gate;
-    if (!gate) return false;
-    const seg = this.shedDecoder.decode(f);
-    if (!seg) return false;
-    const key = seg.toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-    const rec = gate.lookup(key, f.sec * 1000 + Math.floor(f.nsec / 1e6));
-    if (rec?.outcome !== 'shed') return false;
-    if (!rec.unread) {
-      rec.unread = true;
-      this.loss.shedUnread(rec.uid);
-    }
-    return true;
-  }
-
   private startCapture(): void {
     const o = this.opts;
     if (o.capture === false) return;
     const pipeline = this.pipeline;
-    const frames = new FrameQueue((f) => pipeline.pushFrame(f), (f) => this.shedFrame(f));
+    // every captured frame is read: a shed connection loses only its process lookup, never its
+    // request (docs/design.md#syn-gate, "Between capture and pipeline")
+    const frames = new FrameQueue((f) => pipeline.pushFrame(f));
     this.frames = frames;
     const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
     try {
