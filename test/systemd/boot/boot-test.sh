@@ -152,7 +152,7 @@ iptables -t mangle -S > /bt/mangle-restarted.txt 2>&1
 # a clean stop (an operator, a package upgrade): the unit re-arms the count until the next start
 systemctl stop imdswatch
 iptables -t mangle -S > /bt/mangle-stopped.txt 2>&1
-setpriv --reuid=65533 --regid=65533 --clear-groups /usr/bin/curl -s -m 5 -o /dev/null -w "imds-stopped: HTTP %{http_code}\n" http://169.254.169.254/latest/meta-data/ami-id > /bt/stopped-call.txt 2>&1
+setpriv --reuid=1 --regid=1 --clear-groups /usr/bin/curl -s -m 5 -o /dev/null -w "imds-stopped: HTTP %{http_code}\n" http://169.254.169.254/latest/meta-data/ami-id > /bt/stopped-call.txt 2>&1
 systemctl start imdswatch
 sleep 2
 cp /var/lib/imdswatch/state.json /bt/state-clean.json

@@ -7,7 +7,7 @@
 // uid 0's (imds-preboot.service's curl, before imdswatch.service). After the kill and
 // restart: a later window of this boot, startKind "restart", whose unwatched connections
 // include uid 65534's (the call made while the daemon was down). After a clean stop and
-// start: a third window, also a restart counted from the stop (fromBoot), with uid 65533's
+// start: a third window, also a restart counted from the stop (fromBoot), with uid 1's
 // call made while it was stopped. Exit 1 with the reason.
 import { readFileSync } from 'node:fs';
 
@@ -41,7 +41,7 @@ console.log(`[boot-test] after a clean stop and start: ${JSON.stringify(clean.sl
 check(clean.length === 3, `three windows of this boot after the clean stop and start (got ${clean.length})`);
 const c = clean[clean.length - 1];
 check(c?.startKind === 'restart' && c?.fromBoot === true, 'the window after a clean stop is a restart counted from the stop');
-check(uids(c).includes(65533), 'the call made while the daemon was stopped is an unwatched connection of uid 65533');
+check(uids(c).includes(1), 'the call made while the daemon was stopped is an unwatched connection of uid 1 (daemon)');
 check(!uids(c).includes(65534), 'the call made while it was killed is not counted again');
 
 if (problems.length) {
