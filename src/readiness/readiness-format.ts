@@ -121,7 +121,7 @@ export function findingLines(f: SoftwareFinding, i: number, multi: boolean): str
   for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
   if (f.sdk && f.sdk !== 'unknown') out.push(`     sdk:     ${printable(f.sdk, 60)}`);
   if (f.paths.length) out.push(`     paths:   ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
-  if (Object.keys(f.reasons).length) out.push(`     why:     ${printable(reasonsText(f), 300)}`);
+  if (Object.keys(f.reasons).length) out.push(`     why:     ${reasonsText(f)}`);
   out.push(`     fix:     ${printable(f.fix ?? '-', 400)}`);
   return out;
 }
