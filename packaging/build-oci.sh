@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=$1
-MIRROR=${IMDSWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+source packaging/apt-mirror.sh # apt_mirror: the Debian archive apt uses here
 DEBS=${IMDSWATCH_RELEASE_CACHE:-/var/cache/imdswatch-release}/dl/debs
 # Debian 11 (bullseye) packages, the same release as the image's glibc: iptables and the
 # libraries its two backends and its extensions link. Pinned: path in the pool and the
@@ -47,6 +47,7 @@ fetch_debs() { # [DPKG_ARCH]: prints the cached paths
     [[ -z ${1:-} || $a == "$1" ]] || continue
     f=$DEBS/${path##*/}
     if [[ ! -f $f ]]; then
+      MIRROR=${MIRROR:-$(apt_mirror)}
       curl -fsS -o "$f.tmp.$$" "$MIRROR/pool/main/$path" || { rm -f "$f.tmp.$$"; echo "build-oci: could not fetch $MIRROR/pool/main/$path" >&2; exit 2; }
       mv "$f.tmp.$$" "$f"
     fi

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 readonly NODE_VERSION=${IMDSWATCH_NODE_VERSION:-22.23.5}
 readonly LIBPCAP_VERSION=1.10.3
-readonly LIBPCAP_URL=${IMDSWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}/pool/main/libp/libpcap/libpcap_$LIBPCAP_VERSION.orig.tar.gz
+readonly LIBPCAP_POOL_PATH=pool/main/libp/libpcap/libpcap_$LIBPCAP_VERSION.orig.tar.gz # under the Debian archive apt uses here (packaging/apt-mirror.sh)
 # as in Debian's libpcap_1.10.3-1.dsc
 readonly LIBPCAP_SHA256=2a8885c403516cf7b0933ed4b14d6caa30e02052489ebd414dc75ac52e7559e6
 CACHE=${IMDSWATCH_RELEASE_CACHE:-/var/cache/imdswatch-release}
@@ -44,7 +44,9 @@ fetch() {
     mv "$tmp/node-linux-$arch-$NODE_VERSION.tgz" "$tgz"; rm -rf "$tmp"
   done
   if [[ ! -f $pcap_tgz ]]; then
-    curl -fsS -o "$pcap_tgz.tmp.$$" "$LIBPCAP_URL" || { rm -f "$pcap_tgz.tmp.$$"; die "could not fetch $LIBPCAP_URL"; }
+    local libpcap_url
+    libpcap_url=$(packaging/apt-mirror.sh)/$LIBPCAP_POOL_PATH
+    curl -fsS -o "$pcap_tgz.tmp.$$" "$libpcap_url" || { rm -f "$pcap_tgz.tmp.$$"; die "could not fetch $libpcap_url"; }
     echo "$LIBPCAP_SHA256  $pcap_tgz.tmp.$$" | sha256sum -c --quiet - || { rm -f "$pcap_tgz.tmp.$$"; die "libpcap source checksum mismatch"; }
     mv "$pcap_tgz.tmp.$$" "$pcap_tgz"
   fi

@@ -25,7 +25,8 @@
 set -euo pipefail
 readonly RECIPE_VERSION=1
 CACHE=${IMDSWATCH_ROOT_CACHE:-/var/cache/imdswatch-roots}
-MIRROR=${IMDSWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# the Debian archive apt uses here (packaging/apt-mirror.sh), looked up only when a root is built
+source "$(dirname "$0")/apt-mirror.sh"
 LOCK_WAIT=${IMDSWATCH_ROOT_LOCK_WAIT:-2400} # seconds to wait for another builder
 ALL=(bookworm-boot bullseye-build bookworm-min bullseye-min)
 
@@ -60,6 +61,8 @@ build() { # NAME DIR: debootstrap into a temp dir, stamp, rename
   local name=$1 final=$2 suite includes tmp log t0
   read -r suite includes <<<"$(recipe "$name")"
   command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
+  local mirror
+  mirror=$(apt_mirror) || exit 2
   rm -rf --one-file-system "$CACHE/.tmp-$name".* # leftovers of a failed build (we hold the lock)
   tmp=$(mktemp -d "$CACHE/.tmp-$name.XXXXXX")
   chmod 0755 "$tmp" # it becomes the root's /
@@ -74,7 +77,7 @@ build() { # NAME DIR: debootstrap into a temp dir, stamp, rename
   # mounts inside the root goes away with it, even when killed
   {
     flock -w "$LOCK_WAIT" 8 && echo "holding $debs.lock" || { echo "timed out waiting for $debs.lock"; false; } &&
-    debootstrap --variant=minbase --foreign --cache-dir="$debs" "${inc[@]}" "$suite" "$tmp" "$MIRROR"
+    debootstrap --variant=minbase --foreign --cache-dir="$debs" "${inc[@]}" "$suite" "$tmp" "$mirror"
   } 8>"$debs.lock" >"$log" 2>&1 || failed "$tmp" "debootstrap (first stage) of $name failed" "$log"
   mkdir -p "$tmp/etc/dpkg/dpkg.cfg.d"
   echo force-unsafe-io >"$tmp/etc/dpkg/dpkg.cfg.d/imdswatch-root-build"
