@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { CHROMIUM, dumpDom } from '../support/chromium.js';
 import { computeReadiness } from '../../src/readiness/readiness.js';
 import { formatReadinessHtml } from '../../src/readiness/readiness-html.js';
 import { recordEvent } from '../../src/ledger/ledger.js';
@@ -14,7 +11,6 @@ import { ev } from '../helpers/events.js';
  * the page that shows untrusted text, including the unwatched makers and the overflow
  * buckets, rendered by headless chromium: no element they could make, the title unchanged.
  */
-const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0) ?? null;
 const EVIL = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>\x1b]0;t\x07\u009b\u202e`;
 
 function page(): string {
@@ -25,24 +21,6 @@ function page(): string {
   for (let i = 0; i < 510; i++) recordEvent(s, ev({ ts: s.windows[1].start, process: proc(`/tmp/${EVIL}-${i}`, 1000), attribution: 'gate' }));
   s.host = EVIL;
   return formatReadinessHtml(computeReadiness([{ host: EVIL, state: s }], { minHours: 0, since: null, now: s.windows[1].end }));
-}
-
-function dumpDom(html: string): Promise<string> {
-  const work = mkdtempSync(join(tmpdir(), 'imdswatch-hostile-'));
-  const file = join(work, 'page.html');
-  writeFileSync(file, html);
-  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', `--user-data-dir=${join(work, 'profile')}`, '--dump-dom', `file://${file}`];
-  return new Promise((resolve) => {
-    const p = spawn(CHROMIUM!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.on('close', () => {
-      clearTimeout(timer);
-      rmSync(work, { recursive: true, force: true });
-      resolve(out);
-    });
-  });
 }
 
 describe('HTML report with hostile names', () => {

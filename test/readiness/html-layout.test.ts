@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { ev } from '../helpers/events.js';
  * the page — measured in headless Debian chromium (--dump-dom of the page plus a
  * measuring script added for the test only; the shipped page has no script).
  */
-const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0) ?? null;
+import { CHROMIUM, dumpDom } from '../support/chromium.js';
 const NOW = '2026-11-29T12:00:00.000Z';
 const work = mkdtempSync(join(tmpdir(), 'imdswatch-html-'));
 
@@ -58,23 +57,11 @@ interface Layout {
   normalColor: string | null;
 }
 
-function layout(name: string, html: string, width: number): Promise<Layout> {
-  const file = join(work, `${name}-${width}.html`);
-  writeFileSync(file, html.replace('</body>', `${MEASURE}</body>`));
-  const profile = mkdtempSync(join(work, 'profile-'));
-  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', `--user-data-dir=${profile}`, `--window-size=${width},900`, '--dump-dom', `file://${file}`];
-  return new Promise((resolve, reject) => {
-    const p = spawn(CHROMIUM!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.on('close', () => {
-      clearTimeout(timer);
-      const m = /<pre id="layout-result">([^<]*)<\/pre>/.exec(out);
-      if (!m) return reject(new Error(`chromium gave no layout for ${name} at ${width}px`));
-      resolve(JSON.parse(m[1].replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as Layout);
-    });
-  });
+async function layout(name: string, html: string, width: number): Promise<Layout> {
+  const out = await dumpDom(html.replace('</body>', `${MEASURE}</body>`), { width });
+  const m = /<pre id="layout-result">([^<]*)<\/pre>/.exec(out);
+  if (!m) throw new Error(`chromium gave no layout for ${name} at ${width}px`);
+  return JSON.parse(m[1].replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as Layout;
 }
 
 function pages(): Record<string, string> {
