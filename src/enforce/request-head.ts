@@ -1,4 +1,7 @@
 import { printable } from '../text/sanitize.js';
+import { parseHeaderLine, parseRequestLine } from '../http/head-parser.js';
+import { TOKEN_HEADER } from '../http/message.js';
+import { isTokenlessRead } from '../imds/classify.js';
 
 /**
  * What `imdswatch enforce` reads of a request (docs/design.md#enforce): the method, the path
@@ -36,17 +39,17 @@ export function parseRequestHead(buf: Buffer): RequestHead | null | 'too-large' 
   if (end < 0) return buf.length > MAX_HEAD_BYTES ? 'too-large' : null;
   if (end + 4 > MAX_HEAD_BYTES) return 'too-large';
   const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
-  const start = /^([A-Z]{1,16}) (\S+) HTTP\/1\.[01]$/.exec(lines[0] ?? '');
-  if (!start) return 'bad';
+  // the request line and header lines as the HTTP stage reads them (src/http/head-parser.ts)
+  const start = parseRequestLine(lines[0] ?? '');
+  if (!start || (start.httpVersion !== 'HTTP/1.1' && start.httpVersion !== 'HTTP/1.0')) return 'bad';
   let hasToken = false;
   let bodyLength = 0;
   for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) return 'bad';
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (name === 'x-aws-ec2-metadata-token') {
-      // IMDS and AWS's emulator treat an empty value as no token (docs/imds-facts.md#status-codes)
+    const field = parseHeaderLine(line);
+    if (!field) return 'bad';
+    const [name, value] = [field[0].toLowerCase(), field[1]];
+    if (name === TOKEN_HEADER) {
+      // IMDS and AWS's emulator treat an empty value as no token (docs/imds-facts.md#classification)
       if (value !== '') hasToken = true;
     } else if (name === 'content-length') {
       if (!/^\d{1,9}$/.test(value)) return 'bad';
@@ -55,12 +58,12 @@ export function parseRequestHead(buf: Buffer): RequestHead | null | 'too-large' 
       bodyLength = -1;
     }
   }
-  return { method: start[1]!, path: cleanPath(start[2]!), hasToken, bodyLength, headLength: end + 4 };
+  return { method: start.method, path: cleanPath(start.target), hasToken, bodyLength, headLength: end + 4 };
 }
 
-/** what HttpTokens=required does to this request: GET/HEAD without a token get 401 */
+/** what HttpTokens=required does to this request: an IMDSv1 call (the classifier's rule) gets 401 */
 export function rejectedUnderRequired(head: Pick<RequestHead, 'method' | 'hasToken'>): boolean {
-  return (head.method === 'GET' || head.method === 'HEAD') && !head.hasToken;
+  return isTokenlessRead(head.method, head.hasToken);
 }
 
 /**

@@ -45,9 +45,18 @@ export function classifyRequest(req: HttpRequest): Classification {
   let version: ImdsVersion | null;
   if (method === 'PUT' && path === TOKEN_PATH) version = 'token';
   else if (tokenPresent) version = 'v2';
-  else if (method === 'GET' || method === 'HEAD') version = 'v1';
+  else if (isTokenlessRead(method, false)) version = 'v1';
   else version = null;
   return { version, path, userAgent, tokenTtl, emptyTokenHeader: emptyTokenHeader && !tokenPresent };
+}
+
+/**
+ * An IMDSv1 call: a GET or HEAD without a non-empty token header. The one rule behind the v1
+ * classification and what `HttpTokens=required` rejects with 401 (`imdswatch enforce`).
+ */
+export function isTokenlessRead(method: string, tokenPresent: boolean): boolean {
+  const m = method.toUpperCase();
+  return !tokenPresent && (m === 'GET' || m === 'HEAD');
 }
 
 /**
