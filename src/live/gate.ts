@@ -9,7 +9,6 @@ import { capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap
 import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
 import { BusyGuard, UNKNOWN_KEY } from './busy-guard.js';
-import { loadSockDiag } from '../enrich/process/sock-diag.js';
 import { pilingUp } from './queue-backlog.js';
 import { hasCapability } from './privilege.js';
 
@@ -61,7 +60,7 @@ export interface GateOptions {
   busyWindowMs: number;
   /**
    * the uid of the SYN's socket, asked before any /proc search (the BusyGuard's fairness key);
-   * default: a netlink sock_diag lookup in the daemon's network namespace (microseconds), null
+   * default: the correlator's sock_diag row in the daemon's network namespace (ownSocket, microseconds; handed on to the owner search), null
    * when it cannot answer (no addon, a socket in another namespace). Tests pass their own.
    */
   uidOf?: (tuple: SocketTuple) => number | null;
@@ -133,7 +132,6 @@ export class SynGate {
     shedByUid: {},
   };
   private shedUids = 0;
-  private readonly uidOf: (tuple: SocketTuple) => number | null;
   /** shared with the live source's passive lookups: one budget for all /proc work */
   readonly guard: BusyGuard;
 
@@ -144,7 +142,6 @@ export class SynGate {
   ) {
     this.opts = { ...DEFAULT_GATE_OPTIONS, ...opts };
     this.guard = new BusyGuard({ maxShare: this.opts.maxBusyShare, windowMs: this.opts.busyWindowMs });
-    this.uidOf = this.opts.uidOf ?? sockDiagUid();
   }
 
   /** open the queue; throws GateError when libpcap cannot (no cap, no nfqueue support, no rights) */
@@ -197,7 +194,9 @@ export class SynGate {
       return null;
     }
     const tuple: SocketTuple = { srcIp: seg.src, srcPort: seg.srcPort, dstIp: seg.dst, dstPort: seg.dstPort, ipVersion: seg.ipVersion };
-    const uid = this.uidOf(tuple);
+    // one sock_diag question for both the fairness key and the owner search (docs/design.md#syn-gate)
+    const own = this.opts.uidOf ? undefined : this.correlator.ownSocket(tuple);
+    const uid = this.opts.uidOf ? this.opts.uidOf(tuple) : (own?.uid ?? null);
     // decoder text: flowKey makes it canonical without re-parsing (tupleKey is for text from anywhere)
     const key = flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort);
     const synMs = now.sec * 1000 + Math.floor(now.nsec / 1e6);
@@ -210,7 +209,7 @@ export class SynGate {
       this.store(shed);
       return shed;
     }
-    const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs);
+    const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs, own);
     const holdMs = now0() - t0;
     this.guard.done(t0, t0 + holdMs, fairKey);
     const rec: GateRecord = {
@@ -282,11 +281,4 @@ export class SynGate {
       } else break;
     }
   }
-}
-
-/** the uid of a SYN's socket through sock_diag in the daemon's own network namespace (null: unknown) */
-function sockDiagUid(): (tuple: SocketTuple) => number | null {
-  const diag = loadSockDiag();
-  if (!diag) return () => null;
-  return (t) => diag.lookup(t)?.uid ?? null;
 }

@@ -40,6 +40,7 @@ function fakeCorrelator(seen: SocketTuple[]): ProcCorrelator {
       seen.push(t);
       return { process: { pid: 42, exe: '/usr/bin/curl', cmdline: 'curl', uid: 0, user: 'root', unit: null, container: null, ancestors: [] }, netnsInode: 1, elapsedMs: 0.1, outcome: 'found', socket: null };
     },
+    ownSocket: () => undefined,
     catchUp: () => {},
   } as unknown as ProcCorrelator;
 }

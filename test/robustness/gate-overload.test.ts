@@ -31,6 +31,7 @@ function slowCorrelator(lookupMs: number | ((t: { srcPort: number }) => number))
       }
       return { process: null, netnsInode: null, elapsedMs: ms, outcome: 'no-socket', socket: null };
     },
+    ownSocket: () => undefined,
     catchUp: () => {},
   } as unknown as ProcCorrelator;
 }
@@ -72,7 +73,8 @@ describe('SynGate overload guard', () => {
         clock += ms;
         return { process: null, netnsInode: null, elapsedMs: ms, outcome: 'no-socket', socket: null };
       },
-      catchUp: () => {},
+      ownSocket: () => undefined,
+    catchUp: () => {},
     } as unknown as ProcCorrelator;
     const g = new SynGate(c, { uidOf, now: () => clock });
     const root: Array<ReturnType<SynGate['onPacket']>> = [];

@@ -134,7 +134,17 @@ export class ProcCorrelator {
     this.refreshNetns();
   }
 
-  findSocketOwner(tuple: SocketTuple, budgetMs = 50): OwnerLookup {
+  /**
+   * The SYN's socket in the daemon's own network namespace, through sock_diag alone (no /proc
+   * read): its uid is the gate's fairness key before any search. Hand the answer back to
+   * findSocketOwner so the same socket is not asked for twice. undefined: no sock_diag addon.
+   */
+  ownSocket(tuple: SocketTuple): ProcNetTcpEntry | null | undefined {
+    return this.rows.ownDiagRow({ ip: this.rows.canonical(tuple.srcIp), port: tuple.srcPort }, { ip: this.rows.canonical(tuple.dstIp), port: tuple.dstPort });
+  }
+
+  /** `own`: what ownSocket answered for this tuple (undefined: ask again) */
+  findSocketOwner(tuple: SocketTuple, budgetMs = 50, own?: ProcNetTcpEntry | null): OwnerLookup {
     const t0 = performance.now();
     const deadline = t0 + budgetMs;
     this.counters.lookups++;
@@ -152,7 +162,7 @@ export class ProcCorrelator {
 
     const local = { ip: this.rows.canonical(tuple.srcIp), port: tuple.srcPort };
     const remote = { ip: this.rows.canonical(tuple.dstIp), port: tuple.dstPort };
-    const r = this.rows.find(tuple.ipVersion, local, remote, deadline);
+    const r = this.rows.find(tuple.ipVersion, local, remote, deadline, own);
     if (r === 'budget') return done('budget', null, null, null);
     if (r === null) return done('no-socket', null, null, null);
     const { row, netns } = r;

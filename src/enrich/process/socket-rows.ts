@@ -40,8 +40,8 @@ export class SocketRows {
     return c;
   }
 
-  find(ipVersion: 4 | 6, local: Endpoint, remote: Endpoint, deadline: number): RowFind {
-    const own = this.ownRow(ipVersion, local, remote);
+  /** `own`: the daemon's own namespace's answer when the caller already asked sock_diag (ownDiagRow) */
+  find(ipVersion: 4 | 6, local: Endpoint, remote: Endpoint, deadline: number, own: ProcNetTcpEntry | null | undefined = this.ownRow(ipVersion, local, remote)): RowFind {
     if (own) return { row: own, netns: this.netns.own };
     let found: { row: ProcNetTcpEntry; netns: number } | null = null;
     const tried = new Set<number>();
@@ -73,6 +73,12 @@ export class SocketRows {
   }
 
   /** the row in the daemon's own netns: sock_diag (O(1)), or /proc/net/tcp{,6} when it cannot answer */
+  /** the socket in the daemon's own namespace through sock_diag alone: microseconds; undefined without the addon */
+  ownDiagRow(local: Endpoint, remote: Endpoint): ProcNetTcpEntry | null | undefined {
+    const r = this.sockDiag?.lookup({ srcIp: local.ip, srcPort: local.port, dstIp: remote.ip, dstPort: remote.port });
+    return r === undefined ? undefined : r && diagEntry(r, local, remote);
+  }
+
   private ownRow(ipVersion: 4 | 6, local: Endpoint, remote: Endpoint): ProcNetTcpEntry | null {
     const r = this.sockDiag?.lookup({ srcIp: local.ip, srcPort: local.port, dstIp: remote.ip, dstPort: remote.port });
     if (r !== undefined) return r ? diagEntry(r, local, remote) : null;
