@@ -183,6 +183,7 @@ export class FlowTable {
       server: toImds ? { ip: seg.dst, port: seg.dstPort } : { ip: seg.src, port: seg.srcPort },
       ipVersion: seg.ipVersion,
       sawSyn: clientSyn,
+      clientIsn: clientSyn ? seg.seq : undefined,
       sec: seg.sec,
       nsec: seg.nsec,
     };

@@ -18,6 +18,12 @@ export interface FlowInfo {
   ipVersion: 4 | 6;
   /** true when the capture saw the client's SYN (false: the capture started mid-connection) */
   sawSyn: boolean;
+  /**
+   * the client's initial sequence number, when its SYN was seen: with the 4-tuple it names
+   * one connection exactly, though a busy host reuses the tuple within seconds (the SYN
+   * gate's records are joined by both: docs/design.md#syn-gate)
+   */
+  clientIsn?: number;
   /** time of the first packet seen on the flow */
   sec: number;
   nsec: number;
