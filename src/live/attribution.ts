@@ -25,6 +25,7 @@ export interface AttributionStats {
 interface Pending {
   key: string;
   atMs: number;
+  isn: number | undefined;
   passive: Who;
 }
 
@@ -56,7 +57,7 @@ export class FlowAttributor {
     let p = this.pending.get(flow);
     if (!p) this.pending.set(flow, (p = this.answerAt(flow)));
     if ('process' in p) return p;
-    const later = this.gate?.lookup(p.key, p.atMs);
+    const later = this.gate?.lookup(p.key, p.atMs, p.isn);
     const answer: Who = later?.process ? { process: later.process, attribution: 'gate' } : p.passive;
     this.counts[answer.attribution]++;
     this.pending.set(flow, answer);
@@ -68,11 +69,16 @@ export class FlowAttributor {
     const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
     const key = tupleKey(tuple);
     const atMs = flow.sec * 1000 + Math.floor(flow.nsec / 1e6);
-    const rec = this.gate?.lookup(key, atMs);
+    // by connection (tuple and ISN) when the SYN was seen: a tuple is reused within seconds
+    const isn = flow.sawSyn ? flow.clientIsn : undefined;
+    const rec = this.gate?.lookup(key, atMs, isn);
     if (rec?.process) return this.settled({ process: rec.process, attribution: 'gate' });
     // the gate shed this SYN: its uid is over its share of the lookup time, and a passive
     // lookup now would spend that share again (docs/design.md#syn-gate)
     if (rec?.outcome === 'shed') return this.settled({ process: null, attribution: 'none' });
+    // the tuple was reused since this flow began (the pipeline lags): its socket now is
+    // another connection's, and a passive lookup would name that one's owner
+    if (!rec && this.gate?.reusedSince(key, atMs)) return this.settled({ process: null, attribution: 'none' });
     let found: ProcessInfo | null = null;
     const t0 = performance.now();
     // charged to the socket's uid when the gate read it, so a flooder's flows share its share
@@ -87,7 +93,7 @@ export class FlowAttributor {
     if (!found && !flow.sawSyn) found = this.openAtStart.get(key) ?? null;
     const passive: Who = found ? { process: found, attribution: 'passive' } : { process: null, attribution: 'none' };
     if (!this.gate || !flow.sawSyn || rec) return this.settled(passive);
-    return { key, atMs, passive };
+    return { key, atMs, isn, passive };
   }
 
   stats(): AttributionStats {

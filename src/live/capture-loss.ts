@@ -1,6 +1,5 @@
 import type { FlowInfo } from '../tcp/stream.js';
 import type { ProcessInfo } from '../imds/event.js';
-import { flowKey } from '../domain/address.js';
 import type { GateRecord } from './gate.js';
 
 /**
@@ -14,6 +13,13 @@ import type { GateRecord } from './gate.js';
  * bridge is captured on the bridge 2–9 ms *before* the gate's FORWARD-hook record arrives;
  * without this the later record would wait for a flow start that has already happened and
  * be counted as loss.
+ *
+ * Both are keyed by connection (4-tuple and the client's ISN), not by 4-tuple alone: under
+ * load a client port is reused within seconds, and a second SYN on the tuple overwrote the
+ * first one's wait — the first connection's flow then "showed" the second, whose loss went
+ * uncounted. Every SYN the gate saw is awaited, shed ones too (shedding saves a lookup, not
+ * a call). A flow the capture joined mid-connection (its SYN lost) answers the tuple's
+ * oldest waiting SYN.
  */
 export const SYN_WAIT_MS = 5_000;
 export const CAPTURED_GRACE_MS = 10_000;
@@ -40,45 +46,91 @@ export interface MissedTally {
   otherPrograms: number;
 }
 
+/** a flow the capture showed: its client's ISN (undefined: joined mid-connection) and when */
+interface Shown {
+  isn: number | undefined;
+  ms: number;
+}
+
 export class CaptureLossCheck {
-  /** gate SYNs waiting for the capture to show their flow (key → SYN time, ms, and owner) */
-  private readonly awaiting = new Map<string, { synMs: number; process: ProcessInfo | null }>();
-  /** flows the capture has shown (key → time seen, ms), in time order */
-  private readonly captured = new Map<string, number>();
+  /**
+   * gate SYNs waiting for the capture to show their flow, by 4-tuple (the gate's own key
+   * string, no copy), oldest first within a tuple; map order = each tuple's latest SYN
+   */
+  private readonly awaiting = new Map<string, GateRecord[]>();
+  private awaitingCount = 0;
+  /** the latest flow the capture showed per 4-tuple, in time order */
+  private readonly captured = new Map<string, Shown>();
   private missed = 0;
   private readonly byProgram = new Map<string, MissedConnections>();
   private otherPrograms = 0;
 
   /** the pipeline's onFlowStart hook */
   flowStarted(flow: FlowInfo, nowMs = Date.now()): void {
-    const key = flowKey(flow.client.ip, flow.client.port, flow.server.ip, flow.server.port);
-    if (this.awaiting.delete(key)) return;
-    bounded(this.captured);
-    this.captured.delete(key); // re-insert: keeps insertion order = time order
-    this.captured.set(key, nowMs);
+    const isn = flow.sawSyn ? flow.clientIsn : undefined;
+    const waiting = this.awaiting.get(flow.key);
+    if (waiting) {
+      // its own SYN by ISN; joined mid-connection, the tuple's oldest waiting SYN
+      const i = isn === undefined ? 0 : waiting.findIndex((r) => r.isn === isn || r.isn === undefined);
+      if (i >= 0) {
+        waiting.splice(i, 1);
+        this.awaitingCount--;
+        if (waiting.length === 0) this.awaiting.delete(flow.key);
+        return;
+      }
+    }
+    if (this.captured.size >= MAX_TRACKED_KEYS) this.captured.delete(this.captured.keys().next().value!);
+    this.captured.delete(flow.key); // re-insert: keeps insertion order = time order
+    this.captured.set(flow.key, { isn, ms: nowMs });
   }
 
-  /** every record of the SYN gate */
+  /** every record of the SYN gate, shed ones too */
   gateRecord(r: GateRecord): void {
-    if (this.captured.delete(r.key)) return; // the capture saw this flow first
-    bounded(this.awaiting);
-    this.awaiting.set(r.key, { synMs: r.synMs, process: r.process });
+    const shown = this.captured.get(r.key);
+    // the capture showed this connection first (or joined it mid-way: no ISN to compare)
+    if (shown && (shown.isn === undefined || r.isn === undefined || shown.isn === r.isn)) {
+      this.captured.delete(r.key);
+      return;
+    }
+    const list = this.awaiting.get(r.key) ?? [];
+    // a retransmitted SYN is the same connection
+    if (list.some((w) => w.isn === r.isn && r.isn !== undefined)) return;
+    list.push(r);
+    this.awaitingCount++;
+    this.awaiting.delete(r.key);
+    this.awaiting.set(r.key, list);
+    // full: the oldest waits are judged now, as missed — never dropped unjudged
+    while (this.awaitingCount > MAX_TRACKED_KEYS) this.judgeHead(Number.POSITIVE_INFINITY);
   }
 
   /** once a second: SYNs waiting too long are missed; old captured keys are forgotten */
   check(nowMs: number): void {
-    for (const [key, w] of this.awaiting) {
-      if (nowMs - w.synMs < SYN_WAIT_MS) break; // insertion order is SYN order
-      this.awaiting.delete(key);
-      this.missed++;
-      this.tally(w.process);
+    while (this.awaiting.size > 0 && this.judgeHead(nowMs)) {
+      /* the head tuple had nothing left waiting */
     }
-    for (const [key, seenMs] of this.captured) {
-      if (nowMs - seenMs < CAPTURED_GRACE_MS) break;
+    for (const [key, shown] of this.captured) {
+      if (nowMs - shown.ms < CAPTURED_GRACE_MS) break;
       this.captured.delete(key);
     }
   }
 
+  /**
+   * The head tuple's SYNs that waited SYN_WAIT_MS by `nowMs` are missed; true when the
+   * tuple has nothing left waiting (the next tuple may be judged). A later tuple's older SYN
+   * waits at most until the head's newest is judged.
+   */
+  private judgeHead(nowMs: number): boolean {
+    const [key, list] = this.awaiting.entries().next().value!;
+    while (list.length > 0 && nowMs - list[0]!.synMs >= SYN_WAIT_MS) {
+      const w = list.shift()!;
+      this.awaitingCount--;
+      this.missed++;
+      this.tally(w.process);
+    }
+    if (list.length > 0) return false;
+    this.awaiting.delete(key);
+    return true;
+  }
 
   missedSyns(): number {
     return this.missed;
@@ -116,10 +168,4 @@ export function describeMissed(t: MissedTally, max = 5): string {
   const rest = t.programs.slice(max).reduce((a, p) => a + p.count, 0) + t.otherPrograms;
   if (rest > 0) parts.push(`${rest} more`);
   return parts.join(', ');
-}
-
-function bounded<V>(m: Map<string, V>): void {
-  if (m.size < MAX_TRACKED_KEYS) return;
-  const oldest = m.keys().next().value;
-  if (oldest !== undefined) m.delete(oldest);
 }

@@ -25,6 +25,8 @@ export interface GateRecord {
   /** "clientIp|clientPort|serverIp|serverPort", canonical address text */
   key: string;
   tuple: SocketTuple;
+  /** the SYN's sequence number (the client's ISN): with the key, one connection exactly */
+  isn: number;
   /** wall-clock time the SYN was held (ms since epoch) */
   synMs: number;
   process: ProcessInfo | null;
@@ -98,6 +100,14 @@ export interface GateStats {
   shedByUid: Record<string, number>;
 }
 
+/** most records kept for one 4-tuple (a busy host reuses a client port within seconds) */
+export const RECORDS_PER_TUPLE = 4;
+/**
+ * how far a captured packet's time may precede the SYN's hold on this clock (capture time
+ * and gate time are both the kernel's wall clock, read at two hooks)
+ */
+const CLOCK_SLACK_MS = 1_000;
+
 /** most uids named in `shedByUid` (the rest are counted under "other") */
 export const MAX_SHED_UIDS = 64;
 
@@ -116,7 +126,9 @@ export function tupleKey(t: { srcIp: string; srcPort: number; dstIp: string; dst
 
 export class SynGate {
   private readonly opts: GateOptions;
-  private readonly records = new Map<string, GateRecord>();
+  /** per 4-tuple, its connections' records oldest first (at most RECORDS_PER_TUPLE) */
+  private readonly records = new Map<string, GateRecord[]>();
+  private recordCount = 0;
   private readonly decoder = new Decoder();
   private readonly clock = makeClock();
   private readonly hist = new HoldHistogram();
@@ -138,6 +150,7 @@ export class SynGate {
   constructor(
     private readonly correlator: ProcCorrelator,
     opts: Partial<GateOptions> = {},
+    /** every IMDS SYN's record, shed ones too (outcome 'shed') */
     private readonly onRecord?: (r: GateRecord) => void,
   ) {
     this.opts = { ...DEFAULT_GATE_OPTIONS, ...opts };
@@ -205,8 +218,9 @@ export class SynGate {
     if (!this.guard.allow(t0, fairKey) && (this.opts.pilingUp ?? pilingUp)(this.opts.queueNum)) {
       this.countShed(uid);
       // kept, so the flow's first byte does not try a passive lookup for the same uid
-      const shed: GateRecord = { key, tuple, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: now0() - t0, lookupMs: 0 };
+      const shed: GateRecord = { key, tuple, isn: seg.seq, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: now0() - t0, lookupMs: 0 };
       this.store(shed);
+      this.onRecord?.(shed);
       return shed;
     }
     const r = this.correlator.findSocketOwner(tuple, this.opts.budgetMs, own);
@@ -215,6 +229,7 @@ export class SynGate {
     const rec: GateRecord = {
       key,
       tuple,
+      isn: seg.seq,
       synMs,
       process: r.process,
       netnsInode: r.netnsInode,
@@ -239,16 +254,38 @@ export class SynGate {
     return rec;
   }
 
-  /** the record for a flow's 4-tuple, if its SYN was held within the record TTL around `atMs` */
-  lookup(key: string, atMs = Date.now()): GateRecord | null {
-    const r = this.records.get(key);
-    if (!r) return null;
-    if (atMs - r.synMs > this.opts.recordTtlMs || r.synMs - atMs > 5_000) return null;
-    return r;
+  /**
+   * The record of one connection (docs/design.md#syn-gate). `isn` (the client's ISN, when
+   * the capture saw its SYN) names it exactly: a 4-tuple alone does not, since a client
+   * port is reused within seconds under load, and the pipeline may read a flow's packets
+   * after the tuple's next SYN was held — matching by tuple alone gave one user's call to
+   * another user's process. Without an ISN (the capture joined mid-connection, `atMs` =
+   * its first packet) the newest SYN held before that packet answers: never a later one.
+   */
+  lookup(key: string, atMs = Date.now(), isn?: number): GateRecord | null {
+    const list = this.records.get(key);
+    if (!list) return null;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i]!;
+      if (atMs - r.synMs > this.opts.recordTtlMs) return null; // older ones are older still
+      if (isn !== undefined) {
+        // a forwarded SYN is captured before the gate holds it: its record may be later
+        if (r.isn === isn && r.synMs - atMs <= 5_000) return r;
+      } else if (r.synMs - atMs <= CLOCK_SLACK_MS) {
+        return r;
+      }
+    }
+    return null;
+  }
+
+  /** the tuple's newest SYN was held after `atMs`: its socket now is a later connection's */
+  reusedSince(key: string, atMs: number): boolean {
+    const list = this.records.get(key);
+    return list !== undefined && list[list.length - 1]!.synMs - atMs > CLOCK_SLACK_MS;
   }
 
   stats(): GateStats {
-    return { ...this.counters, outcomes: { ...this.counters.outcomes }, shedByUid: { ...this.counters.shedByUid }, recordsKept: this.records.size };
+    return { ...this.counters, outcomes: { ...this.counters.outcomes }, shedByUid: { ...this.counters.shedByUid }, recordsKept: this.recordCount };
   }
 
   private countShed(uid: number | null): void {
@@ -271,13 +308,29 @@ export class SynGate {
   }
 
   private store(rec: GateRecord): void {
+    const list = this.records.get(rec.key) ?? [];
+    // a retransmitted SYN (same ISN) replaces its first hold's record
+    const again = list.findIndex((r) => r.isn === rec.isn);
+    if (again >= 0) {
+      list.splice(again, 1);
+      this.recordCount--;
+    } else if (list.length >= RECORDS_PER_TUPLE) {
+      list.shift();
+      this.recordCount--;
+      this.counters.recordsEvicted++;
+    }
+    list.push(rec);
+    this.recordCount++;
+    // the map's order is each tuple's latest SYN: re-insert
     this.records.delete(rec.key);
-    this.records.set(rec.key, rec);
-    // oldest first: drop over-capacity and expired heads
-    for (const [k, r] of this.records) {
-      if (this.records.size > this.opts.maxRecords || rec.synMs - r.synMs > this.opts.recordTtlMs) {
+    this.records.set(rec.key, list);
+    // least recently used tuples first: drop over-capacity and expired heads
+    for (const [k, l] of this.records) {
+      const newest = l[l.length - 1]!;
+      if (this.recordCount > this.opts.maxRecords || rec.synMs - newest.synMs > this.opts.recordTtlMs) {
         this.records.delete(k);
-        this.counters.recordsEvicted++;
+        this.recordCount -= l.length;
+        this.counters.recordsEvicted += l.length;
       } else break;
     }
   }

@@ -94,6 +94,8 @@ export class LiveSession {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private frames: FrameQueue | null = null;
+  /** capture time of the newest frame the pipeline has read */
+  private readUpToMs = 0;
 
   /** start everything; throws LiveCaptureError (after undoing the gate) when the capture cannot open */
   static start(opts: LiveSessionOptions): LiveSession {
@@ -103,7 +105,7 @@ export class LiveSession {
     s.timer = setInterval(() => {
       const now = Date.now();
       s.pipeline.tick(Math.floor(now / 1000));
-      s.loss.check(now);
+      s.loss.check(s.captureClockMs(now));
     }, 1000);
     s.timer.unref();
     return s;
@@ -152,6 +154,16 @@ export class LiveSession {
 
   get gateActive(): boolean {
     return this.gate !== null && !this.stopped;
+  }
+
+  /**
+   * How far the capture has been read (docs/design.md#capture-loss): now, when no frame waits;
+   * else the newest frame's capture time. A SYN is missed only when the pipeline has read
+   * past it and never saw its flow — a pipeline seconds behind under a flood is late, not
+   * lossy, and counting its flows as missed named the wrong calls.
+   */
+  private captureClockMs(nowMs: number): number {
+    return this.frames && this.frames.waiting > 0 ? Math.min(nowMs, this.readUpToMs) : nowMs;
   }
 
   /** stop capture and gate, remove the gate rules, end every flow (pending requests are emitted) */
@@ -207,7 +219,8 @@ export class LiveSession {
     const o = this.opts;
     if (!o.gate) return;
     const onRecord = (r: GateRecord): void => {
-      o.onGateRecord?.(r);
+      // the hold histogram and probes see lookups; the loss check awaits every SYN
+      if (r.outcome !== 'shed') o.onGateRecord?.(r);
       this.loss.gateRecord(r);
     };
     const g = new SynGate(this.correlator, { queueNum: o.queueNum, budgetMs: o.gateBudgetMs ?? DEFAULT_GATE_BUDGET_MS }, onRecord);
@@ -251,7 +264,10 @@ export class LiveSession {
     const pipeline = this.pipeline;
     // every captured frame is read: a shed connection loses only its process lookup, never its
     // request (docs/design.md#syn-gate, "Between capture and pipeline")
-    const frames = new FrameQueue((f) => pipeline.pushFrame(f));
+    const frames = new FrameQueue((f) => {
+      this.readUpToMs = f.sec * 1000 + f.nsec / 1e6;
+      pipeline.pushFrame(f);
+    });
     this.frames = frames;
     const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
     try {

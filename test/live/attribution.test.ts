@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FlowAttributor } from '../../src/live/attribution.js';
-import { tupleKey } from '../../src/live/gate.js';
+import { SynGate, tupleKey } from '../../src/live/gate.js';
 import type { ProcCorrelator } from '../../src/enrich/process/proc-correlator.js';
 import type { ProcessInfo } from '../../src/imds/event.js';
 import type { FlowInfo } from '../../src/tcp/stream.js';
@@ -43,5 +43,57 @@ describe('FlowAttributor: connections open at start', () => {
     const live = { findSocketOwner: () => ({ process: now, netnsInode: null, elapsedMs: 0, outcome: 'found', socket: null }) } as unknown as ProcCorrelator;
     const a = new FlowAttributor(live, null, 10, atStart);
     expect(a.who(flow(40000, false))).toEqual({ process: now, attribution: 'passive' });
+  });
+});
+
+describe('FlowAttributor: a reused 4-tuple', () => {
+  // two connections on one tuple: root's curl, then (port reused at once under a flood)
+  // another uid's; the pipeline reads root's packets after the second SYN was held
+  const owners = [
+    { pid: 10, exe: '/usr/bin/curl', uid: 0, user: 'root' },
+    { pid: 20, exe: '/usr/bin/node', uid: 65534, user: 'nobody' },
+  ] as unknown as ProcessInfo[];
+  const correlator = (): ProcCorrelator => {
+    let n = 0;
+    return {
+      findSocketOwner: () => ({ process: owners[n++] ?? null, netnsInode: 1, elapsedMs: 0, outcome: 'found', socket: null }),
+      ownSocket: () => undefined,
+      catchUp: () => {},
+    } as unknown as ProcCorrelator;
+  };
+  const syn = (isn: number): Buffer => {
+    const b = Buffer.alloc(40);
+    b[0] = 0x45;
+    b.writeUInt16BE(40, 2);
+    b[8] = 64;
+    b[9] = 6;
+    Buffer.from([10, 0, 0, 2]).copy(b, 12);
+    Buffer.from([169, 254, 169, 254]).copy(b, 16);
+    b.writeUInt16BE(40000, 20);
+    b.writeUInt16BE(80, 22);
+    b.writeUInt32BE(isn, 24);
+    b[32] = 0x50;
+    b[33] = 0x02;
+    return b;
+  };
+
+  it("gives each connection its own SYN's owner, never the tuple's newest", () => {
+    const gate = new SynGate(correlator());
+    const rootSyn = gate.onPacket(syn(111))!;
+    gate.onPacket(syn(222));
+    const at = { sec: Math.floor(rootSyn.synMs / 1000), nsec: (rootSyn.synMs % 1000) * 1e6 };
+    const a = new FlowAttributor(gone, gate, 10);
+    expect(a.who({ ...flow(40000, true), ...at, clientIsn: 111 }).process?.uid).toBe(0);
+    expect(a.who({ ...flow(40000, true), ...at, clientIsn: 222 }).process?.uid).toBe(65534);
+  });
+
+  it('a flow joined mid-connection before the reuse is not given the later connection (gate record or socket)', () => {
+    const gate = new SynGate(correlator());
+    const first = gate.onPacket(syn(111))!;
+    const early = { sec: Math.floor(first.synMs / 1000) - 10, nsec: 0 };
+    // the socket that holds the tuple now is the later connection's: passive must not name it
+    const live = { findSocketOwner: () => ({ process: owners[1], netnsInode: 1, elapsedMs: 0, outcome: 'found', socket: null }) } as unknown as ProcCorrelator;
+    const a = new FlowAttributor(live, gate, 10);
+    expect(a.who({ ...flow(40000, false), ...early })).toEqual({ process: null, attribution: 'none' });
   });
 });

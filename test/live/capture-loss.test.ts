@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CaptureLossCheck, MAX_MISSED_PROGRAMS, SYN_WAIT_MS, describeMissed } from '../../src/live/capture-loss.js';
+import { CaptureLossCheck, MAX_MISSED_PROGRAMS, MAX_TRACKED_KEYS, SYN_WAIT_MS, describeMissed } from '../../src/live/capture-loss.js';
 import type { GateRecord } from '../../src/live/gate.js';
 import type { ProcessInfo } from '../../src/imds/event.js';
 import type { FlowInfo } from '../../src/tcp/stream.js';
@@ -19,6 +19,33 @@ const flow = (port: number): FlowInfo => ({
 });
 
 describe('CaptureLossCheck', () => {
+  it('a reused 4-tuple: a lost second connection is counted, though the first one showed (keyed by ISN)', () => {
+    const c = new CaptureLossCheck();
+    const withIsn = (r: GateRecord, isn: number): GateRecord => ({ ...r, isn });
+    // two SYNs on one tuple held before the lagging capture shows the first flow
+    c.gateRecord(withIsn(rec(5000, 0, proc(1, '/usr/bin/curl')), 111));
+    c.gateRecord(withIsn(rec(5000, 10, proc(2, '/usr/bin/node', { user: 'nobody' })), 222));
+    c.flowStarted({ ...flow(5000), clientIsn: 111 }, 20);
+    c.check(SYN_WAIT_MS * 3);
+    expect(c.missedSyns()).toBe(1);
+    expect(c.missedByProgram().programs.map((p) => p.exe)).toEqual(['/usr/bin/node']);
+  });
+
+  it('past MAX_TRACKED_KEYS waiting SYNs, the oldest are judged missed, never dropped unjudged', () => {
+    const c = new CaptureLossCheck();
+    for (let i = 0; i < MAX_TRACKED_KEYS + 3; i++) c.gateRecord({ ...rec(i % 60_000, 0, null), isn: i });
+    expect(c.missedSyns()).toBe(3);
+  });
+
+  it('a shed SYN is awaited like any other; a flow joined mid-connection answers its tuple\'s oldest waiting SYN', () => {
+    const c = new CaptureLossCheck();
+    c.gateRecord({ ...rec(6000, 0, null), isn: 1, outcome: 'shed' });
+    c.gateRecord({ ...rec(6001, 0, null), isn: 2, outcome: 'shed' });
+    c.flowStarted({ ...flow(6000), sawSyn: false }, 5);
+    c.check(SYN_WAIT_MS * 3);
+    expect(c.missedSyns()).toBe(1);
+  });
+
   it('a flow the capture showed, before or after the gate record, is not loss (bridged SYNs come first)', () => {
     const c = new CaptureLossCheck();
     c.gateRecord(rec(1000, 0, proc(1, '/usr/bin/curl')));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcCorrelator, SocketTuple } from '../../src/enrich/process/proc-correlator.js';
 import { linkTypeNumber } from '../../src/live/cap-binding.js';
-import { SynGate, tupleKey } from '../../src/live/gate.js';
+import { RECORDS_PER_TUPLE, SynGate, tupleKey } from '../../src/live/gate.js';
 import { HoldHistogram } from '../../src/live/hold-histogram.js';
 
-function ipv4Syn(src: number[], sport: number, flags = 0x02): Buffer {
+function ipv4Syn(src: number[], sport: number, flags = 0x02, isn = 12345): Buffer {
   const b = Buffer.alloc(40);
   b[0] = 0x45;
   b.writeUInt16BE(40, 2);
@@ -14,7 +14,7 @@ function ipv4Syn(src: number[], sport: number, flags = 0x02): Buffer {
   Buffer.from([169, 254, 169, 254]).copy(b, 16);
   b.writeUInt16BE(sport, 20);
   b.writeUInt16BE(80, 22);
-  b.writeUInt32BE(12345, 24);
+  b.writeUInt32BE(isn, 24);
   b[32] = 0x50;
   b[33] = flags;
   return b;
@@ -76,6 +76,60 @@ describe('SynGate packet handling', () => {
     expect(g.lookup('10.0.0.1|1049|169.254.169.254|80')).not.toBeNull();
     expect(g.lookup('10.0.0.1|1000|169.254.169.254|80')).toBeNull();
     expect(g.lookup('10.0.0.1|1049|169.254.169.254|80', Date.now() + 3_600_000)).toBeNull();
+  });
+});
+
+/** a correlator that names a different process for each lookup: pid 1, 2, ... */
+function countingCorrelator(): ProcCorrelator {
+  let n = 0;
+  return {
+    findSocketOwner: () => {
+      n++;
+      return { process: { pid: n, exe: `/usr/bin/p${n}`, cmdline: '', uid: n, user: `u${n}`, unit: null, container: null, ancestors: [] }, netnsInode: 1, elapsedMs: 0.1, outcome: 'found', socket: null };
+    },
+    ownSocket: () => undefined,
+    catchUp: () => {},
+  } as unknown as ProcCorrelator;
+}
+
+describe('SynGate records: one per connection, not per reusable 4-tuple', () => {
+  const key = '10.0.0.9|40000|169.254.169.254|80';
+
+  it("answers a flow with its own SYN's record (by ISN) after the tuple was reused by another user's connection", () => {
+    const g = new SynGate(countingCorrelator());
+    const first = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 1_000))!;
+    const second = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 9_000_000))!;
+    expect(first.process?.pid).toBe(1);
+    expect(second.process?.pid).toBe(2);
+    // the pipeline reads the first connection's packets after the second SYN was held
+    expect(g.lookup(key, first.synMs, 1_000)?.process?.pid).toBe(1);
+    expect(g.lookup(key, second.synMs, 9_000_000)?.process?.pid).toBe(2);
+    // an ISN the gate never held: no record (not the tuple's newest)
+    expect(g.lookup(key, second.synMs, 77)).toBeNull();
+    expect(g.stats().recordsKept).toBe(2);
+  });
+
+  it('joined mid-connection (no ISN): the newest SYN held before the first packet, never a later one', () => {
+    const g = new SynGate(countingCorrelator());
+    const first = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 1_000))!;
+    g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 2_000));
+    expect(g.lookup(key, first.synMs + 60_000)?.process?.pid).toBe(2);
+    // a packet from before both SYNs were held: neither is its connection
+    expect(g.lookup(key, first.synMs - 5_000)).toBeNull();
+    expect(g.reusedSince(key, first.synMs - 5_000)).toBe(true);
+    expect(g.reusedSince(key, first.synMs + 60_000)).toBe(false);
+  });
+
+  it('a retransmitted SYN replaces its record; each tuple keeps its latest connections', () => {
+    const g = new SynGate(countingCorrelator());
+    g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 5));
+    const again = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 5))!;
+    expect(g.stats().recordsKept).toBe(1);
+    expect(g.lookup(key, again.synMs, 5)?.process?.pid).toBe(2);
+    for (let i = 0; i < RECORDS_PER_TUPLE + 2; i++) g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 100 + i));
+    expect(g.stats().recordsKept).toBe(RECORDS_PER_TUPLE);
+    expect(g.lookup(key, again.synMs, 5)).toBeNull();
+    expect(g.lookup(key, again.synMs, 100 + RECORDS_PER_TUPLE + 1)).not.toBeNull();
   });
 });
 

