@@ -35,6 +35,8 @@ export interface MissedConnections {
   /** container name (or id) when the program ran in one */
   container: string | null;
   user: string | null;
+  /** the socket's uid, for connections without a process (the gate shed their SYN) */
+  uid?: number;
   /** the latest such connection's pid */
   pid: number | null;
   count: number;
@@ -49,7 +51,10 @@ export interface MissedTally {
 /** a flow the capture showed: its client's ISN (undefined: joined mid-connection) and when */
 interface Shown {
   isn: number | undefined;
+  /** when it was shown (the check's clock) */
   ms: number;
+  /** its first packet's capture time */
+  firstMs: number;
 }
 
 export class CaptureLossCheck {
@@ -81,14 +86,15 @@ export class CaptureLossCheck {
     }
     if (this.captured.size >= MAX_TRACKED_KEYS) this.captured.delete(this.captured.keys().next().value!);
     this.captured.delete(flow.key); // re-insert: keeps insertion order = time order
-    this.captured.set(flow.key, { isn, ms: nowMs });
+    this.captured.set(flow.key, { isn, ms: nowMs, firstMs: flow.sec * 1000 + flow.nsec / 1e6 });
   }
 
   /** every record of the SYN gate, shed ones too */
   gateRecord(r: GateRecord): void {
     const shown = this.captured.get(r.key);
-    // the capture showed this connection first (or joined it mid-way: no ISN to compare)
-    if (shown && (shown.isn === undefined || r.isn === undefined || shown.isn === r.isn)) {
+    // the capture showed this connection first (or joined it mid-way: no ISN to compare, but
+    // a packet from before this SYN is another connection's)
+    if (shown && (r.isn === undefined || shown.isn === r.isn || (shown.isn === undefined && shown.firstMs >= r.synMs - 1_000))) {
       this.captured.delete(r.key);
       return;
     }
@@ -125,7 +131,7 @@ export class CaptureLossCheck {
       const w = list.shift()!;
       this.awaitingCount--;
       this.missed++;
-      this.tally(w.process);
+      this.tally(w);
     }
     if (list.length > 0) return false;
     this.awaiting.delete(key);
@@ -142,9 +148,12 @@ export class CaptureLossCheck {
     return { programs, otherPrograms: this.otherPrograms };
   }
 
-  private tally(p: ProcessInfo | null): void {
+  private tally(w: GateRecord): void {
+    const p: ProcessInfo | null = w.process;
     const container = p?.container ? (p.container.name ?? p.container.id ?? null) : null;
-    const key = `${p?.exe ?? ''}\0${p?.unit ?? ''}\0${container ?? ''}`;
+    // no process (shed, or not found): by the socket's uid when known
+    const uid = p === null && w.uid !== null && w.uid !== undefined ? w.uid : undefined;
+    const key = `${p?.exe ?? ''}\0${p?.unit ?? ''}\0${container ?? ''}\0${uid ?? ''}`;
     const known = this.byProgram.get(key);
     if (known) {
       known.count++;
@@ -155,14 +164,14 @@ export class CaptureLossCheck {
       this.otherPrograms++;
       return;
     }
-    this.byProgram.set(key, { exe: p?.exe ?? null, unit: p?.unit ?? null, container, user: p?.user ?? null, pid: p?.pid ?? null, count: 1 });
+    this.byProgram.set(key, { exe: p?.exe ?? null, unit: p?.unit ?? null, container, user: p?.user ?? null, ...(uid !== undefined ? { uid } : {}), pid: p?.pid ?? null, count: 1 });
   }
 }
 
 /** "/usr/bin/curl (pid 4242, cron.service) ×2, unattributed ×1, and 3 more" ('' when none) */
 export function describeMissed(t: MissedTally, max = 5): string {
   const parts = t.programs.slice(0, max).map((p) => {
-    const where = [p.pid !== null ? `pid ${p.pid}` : null, p.container ? `container ${p.container}` : p.unit].filter(Boolean).join(', ');
+    const where = [p.pid !== null ? `pid ${p.pid}` : null, p.uid !== undefined ? `uid ${p.uid}` : null, p.container ? `container ${p.container}` : p.unit].filter(Boolean).join(', ');
     return `${p.exe ?? 'unattributed'}${where ? ` (${where})` : ''} ×${p.count}`;
   });
   const rest = t.programs.slice(max).reduce((a, p) => a + p.count, 0) + t.otherPrograms;

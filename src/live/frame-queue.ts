@@ -9,10 +9,10 @@ import type { Frame } from '../source/frame.js';
  * frame here; the pipeline takes frames in slices of at most `sliceMs` from setImmediate, and
  * between two slices the event loop polls again: the gate's verdicts wait one slice at most.
  *
- * While more than `lagFrames` wait, each new frame is first offered to `shed`: the live session
- * drops the frames of connections whose SYN the gate shed (a uid over its share of the
- * lookup time), counted per uid and as capture loss, so the work a flood makes is cut first
- * and other users' calls are still read. Past `maxBytes` or `maxFrames` waiting, new frames are dropped
+ * Each new frame is first offered to `shed` with whether more than `lagFrames` wait: the live
+ * session leaves whole connections unread whose SYN the gate shed while the pipeline lagged
+ * (src/live/unread-connections.ts), so the work a flood makes is cut first and other users'
+ * calls are still read. Past `maxBytes` or `maxFrames` waiting, new frames are dropped
  * (`overflow`; the TCP stage sees their gaps, the loss check their missing SYNs).
  */
 export interface FrameQueueOptions {
@@ -27,7 +27,7 @@ export const DEFAULT_FRAME_QUEUE: FrameQueueOptions = { maxBytes: 8 * 1024 * 102
 export interface FrameQueueStats {
   /** frames handed to the pipeline */
   passed: number;
-  /** frames of shed connections dropped while the pipeline lagged */
+  /** frames of connections left unread (their SYN shed while the pipeline lagged) */
   shed: number;
   /** frames dropped because `maxBytes` or `maxFrames` were waiting */
   overflow: number;
@@ -45,8 +45,8 @@ export class FrameQueue {
 
   constructor(
     private readonly sink: (f: Frame) => void,
-    /** true: drop this frame (its connection was shed); asked only while the pipeline lags */
-    private readonly shed: (f: Frame) => boolean = () => false,
+    /** true: leave this frame unread (its whole connection is: src/live/unread-connections.ts) */
+    private readonly shed: (f: Frame, lagging: boolean) => boolean = () => false,
     o: Partial<FrameQueueOptions> = {},
   ) {
     this.o = { ...DEFAULT_FRAME_QUEUE, ...o };
@@ -57,7 +57,7 @@ export class FrameQueue {
     const len = f.data.length;
     // lagging: the frames of shed connections never take a place (root's frames would be
     // the ones dropped at maxFrames otherwise)
-    if (this.q.length - this.head >= this.o.lagFrames && this.shed(f)) {
+    if (this.shed(f, this.q.length - this.head >= this.o.lagFrames)) {
       this.counters.shed++;
       return;
     }

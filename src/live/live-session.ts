@@ -14,6 +14,7 @@ import { procLookupPrivilegeWarning } from './privilege.js';
 import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
 import { FlowAttributor } from './attribution.js';
 import { CaptureLossCheck, type MissedTally } from './capture-loss.js';
+import { UnreadConnections, type UnreadStats } from './unread-connections.js';
 import { FrameQueue, type FrameQueueStats } from './frame-queue.js';
 import { Decoder } from '../decode/decoder.js';
 import { flowKey } from '../domain/address.js';
@@ -75,6 +76,8 @@ export interface LiveStats {
   missedConnections: MissedTally;
   /** frames between capture and pipeline (src/live/frame-queue.ts); null without capture */
   frameQueue: FrameQueueStats | null;
+  /** shed connections left unread while the pipeline lagged (src/live/unread-connections.ts); null without gate or capture */
+  unread: UnreadStats | null;
 }
 
 export class LiveSession {
@@ -94,6 +97,7 @@ export class LiveSession {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private frames: FrameQueue | null = null;
+  private unread: UnreadConnections | null = null;
   /** capture time of the newest frame the pipeline has read */
   private readUpToMs = 0;
 
@@ -106,6 +110,7 @@ export class LiveSession {
       const now = Date.now();
       s.pipeline.tick(Math.floor(now / 1000));
       s.loss.check(s.captureClockMs(now));
+      s.unread?.expire(now);
     }, 1000);
     s.timer.unref();
     return s;
@@ -212,6 +217,7 @@ export class LiveSession {
       missedSyns: this.loss.missedSyns(),
       missedConnections: this.loss.missedByProgram(),
       frameQueue: this.frames?.stats() ?? null,
+      unread: this.unread?.stats() ?? null,
     };
   }
 
@@ -264,10 +270,15 @@ export class LiveSession {
     const pipeline = this.pipeline;
     // every captured frame is read: a shed connection loses only its process lookup, never its
     // request (docs/design.md#syn-gate, "Between capture and pipeline")
-    const frames = new FrameQueue((f) => {
-      this.readUpToMs = f.sec * 1000 + f.nsec / 1e6;
-      pipeline.pushFrame(f);
-    });
+    const unread = this.gate ? new UnreadConnections(this.gate) : null;
+    this.unread = unread;
+    const frames = new FrameQueue(
+      (f) => {
+        this.readUpToMs = f.sec * 1000 + f.nsec / 1e6;
+        pipeline.pushFrame(f);
+      },
+      unread ? (f, lagging) => unread.leaveUnread(f, lagging) : undefined,
+    );
     this.frames = frames;
     const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
     try {

@@ -31,6 +31,21 @@ describe('CaptureLossCheck', () => {
     expect(c.missedByProgram().programs.map((p) => p.exe)).toEqual(['/usr/bin/node']);
   });
 
+  it('a flow joined mid-connection before a SYN does not stand for that SYN\'s connection', () => {
+    const c = new CaptureLossCheck();
+    c.flowStarted({ ...flow(8000), sawSyn: false, sec: 100 }, 100_000);
+    c.gateRecord({ ...rec(8000, 105_000, null), isn: 9 });
+    c.check(105_000 + SYN_WAIT_MS);
+    expect(c.missedSyns()).toBe(1);
+  });
+
+  it('names a shed connection the capture never showed by the uid of its socket', () => {
+    const c = new CaptureLossCheck();
+    c.gateRecord({ ...rec(7000, 0, null), isn: 1, outcome: 'shed', uid: 65534 });
+    c.check(SYN_WAIT_MS);
+    expect(describeMissed(c.missedByProgram())).toBe('unattributed (uid 65534) ×1');
+  });
+
   it('past MAX_TRACKED_KEYS waiting SYNs, the oldest are judged missed, never dropped unjudged', () => {
     const c = new CaptureLossCheck();
     for (let i = 0; i < MAX_TRACKED_KEYS + 3; i++) c.gateRecord({ ...rec(i % 60_000, 0, null), isn: i });

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { UnreadConnections, UNREAD_TTL_MS } from '../../src/live/unread-connections.js';
+import { FrameQueue } from '../../src/live/frame-queue.js';
+import type { GateRecord, SynGate } from '../../src/live/gate.js';
+import type { Frame } from '../../src/source/frame.js';
+
+/**
+ * Whole connections whose SYN the gate shed are left unread while the pipeline lags
+ * (docs/design.md#syn-gate): never part of one, never one that was held for a lookup.
+ */
+const FLAG = { SYN: 0x02, ACK: 0x10, PSH: 0x08, FIN: 0x01 };
+
+/** a raw-IPv4 (link type 228) TCP frame between 10.0.0.2:port and IMDS */
+function frame(port: number, flags: number, seq: number, ms: number, toImds = true, payload = ''): Frame {
+  const body = Buffer.from(payload);
+  const b = Buffer.alloc(40 + body.length);
+  b[0] = 0x45;
+  b.writeUInt16BE(b.length, 2);
+  b[8] = 64;
+  b[9] = 6;
+  const client = [10, 0, 0, 2];
+  const imds = [169, 254, 169, 254];
+  Buffer.from(toImds ? client : imds).copy(b, 12);
+  Buffer.from(toImds ? imds : client).copy(b, 16);
+  b.writeUInt16BE(toImds ? port : 80, 20);
+  b.writeUInt16BE(toImds ? 80 : port, 22);
+  b.writeUInt32BE(seq, 24);
+  b[32] = 0x50;
+  b[33] = flags;
+  body.copy(b, 40);
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6, linkType: 228, data: b, origLen: b.length, iface: 0 };
+}
+
+/** a gate whose records say which ISNs were shed (uid 65534) and which were looked up */
+function gateOf(shed: Set<number>, held: Set<number> = new Set()): Pick<SynGate, 'lookup'> {
+  return {
+    lookup: (key: string, _at?: number, isn?: number) =>
+      isn !== undefined && (shed.has(isn) || held.has(isn))
+        ? ({ key, isn, outcome: shed.has(isn) ? 'shed' : 'found', uid: shed.has(isn) ? 65534 : 0, process: null } as unknown as GateRecord)
+        : null,
+  };
+}
+
+describe('UnreadConnections', () => {
+  it('leaves a shed connection unread from its SYN to its last frame, both ways; a looked-up one is read', () => {
+    const u = new UnreadConnections(gateOf(new Set([100]), new Set([200])));
+    const t = 1_700_000_000_000;
+    expect(u.leaveUnread(frame(40000, FLAG.SYN, 100, t), true)).toBe(true);
+    // the pipeline caught up meanwhile: the rest of the connection is still left unread
+    expect(u.leaveUnread(frame(40000, FLAG.SYN | FLAG.ACK, 9, t + 1, false), false)).toBe(true);
+    expect(u.leaveUnread(frame(40000, FLAG.ACK | FLAG.PSH, 101, t + 2, true, 'GET / HTTP/1.1\r\n\r\n'), false)).toBe(true);
+    expect(u.leaveUnread(frame(40000, FLAG.FIN | FLAG.ACK, 120, t + 3), false)).toBe(true);
+    // a connection held for a lookup is read, lagging or not
+    expect(u.leaveUnread(frame(40001, FLAG.SYN, 200, t), true)).toBe(false);
+    expect(u.leaveUnread(frame(40001, FLAG.ACK | FLAG.PSH, 201, t + 1, true, 'GET /'), true)).toBe(false);
+    expect(u.stats()).toEqual({ byUid: { '65534': 1 }, frames: 4 });
+  });
+
+  it('never leaves part of a connection: a shed SYN while not lagging is read whole; the tuple\'s next connection is decided afresh', () => {
+    const u = new UnreadConnections(gateOf(new Set([100, 300])));
+    const t = 1_700_000_000_000;
+    expect(u.leaveUnread(frame(40000, FLAG.SYN, 100, t), false)).toBe(false);
+    // lagging starts mid-connection: its frames are read (it was started)
+    expect(u.leaveUnread(frame(40000, FLAG.ACK | FLAG.PSH, 101, t + 1, true, 'GET /'), true)).toBe(false);
+    expect(u.leaveUnread(frame(40002, FLAG.SYN, 300, t), true)).toBe(true);
+    // port reused by a connection the gate looked up: read
+    expect(u.leaveUnread(frame(40002, FLAG.SYN, 301, t + 10), true)).toBe(false);
+    expect(u.leaveUnread(frame(40002, FLAG.ACK | FLAG.PSH, 302, t + 11, true, 'GET /'), true)).toBe(false);
+  });
+
+  it('forgets an unread connection after UNREAD_TTL_MS', () => {
+    const u = new UnreadConnections(gateOf(new Set([100])));
+    const t = 1_700_000_000_000;
+    expect(u.leaveUnread(frame(40000, FLAG.SYN, 100, t), true)).toBe(true);
+    u.expire(t + UNREAD_TTL_MS + 1);
+    expect(u.leaveUnread(frame(40000, FLAG.ACK, 101, t + UNREAD_TTL_MS + 2, true, 'x'), false)).toBe(false);
+  });
+});
+
+describe('FrameQueue offers every frame to shed, with whether it lags', () => {
+  it('asks with lagging=false below lagFrames and true from it; a shed frame takes no place', () => {
+    const asked: boolean[] = [];
+    const q = new FrameQueue(
+      () => {},
+      (_f, lagging) => {
+        asked.push(lagging);
+        return lagging;
+      },
+      { lagFrames: 2 },
+    );
+    for (let i = 0; i < 4; i++) q.push(frame(40000 + i, FLAG.SYN, i, 0));
+    expect(asked).toEqual([false, false, true, true]);
+    expect(q.waiting).toBe(2);
+    expect(q.stats().shed).toBe(2);
+    q.drain();
+  });
+});
