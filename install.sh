@@ -28,6 +28,8 @@ STATE_DIR=/var/lib/imdswatch
 CONFIG_DIR=/etc/imdswatch
 GENERATOR_DIR=
 SVC_USER=imdswatch
+# readers of the metrics socket (--metrics-socket; src/service/metrics-server.ts DEFAULT_METRICS_GROUP)
+METRICS_GROUP=imdswatch-metrics
 SRC_DIR=$SELF_DIR
 NODE_BIN=
 MODE=install
@@ -60,6 +62,7 @@ Options:
   --config-dir DIR     daemon configuration (config.json), removed by --purge
                        (default /etc/imdswatch; install.sh does not create it)
   --user NAME          service user                      (default imdswatch)
+  --metrics-group NAME group that may read the metrics socket (default imdswatch-metrics)
   --node PATH          Node.js >= $MIN_NODE_MAJOR to run with (default: node on PATH)
   --from DIR           built source tree (default: this script's directory);
                        it needs dist/ (npm ci && npm run build) and node_modules/
@@ -96,6 +99,7 @@ while [[ $# -gt 0 ]]; do
     --config-dir) need_arg "$@"; CONFIG_DIR=$2; shift 2 ;;
     --generator-dir) need_arg "$@"; GENERATOR_DIR=$2; shift 2 ;;
     --user) need_arg "$@"; SVC_USER=$2; shift 2 ;;
+    --metrics-group) need_arg "$@"; METRICS_GROUP=$2; shift 2 ;;
     --node) need_arg "$@"; NODE_BIN=$2; shift 2 ;;
     --from) need_arg "$@"; SRC_DIR=$2; shift 2 ;;
     --no-start) START=0; shift ;;
@@ -314,6 +318,12 @@ do_packages() {
 
 do_user() {
   step user
+  # the metrics socket's readers (README "Security"): empty until an admin adds a collector
+  if ! getent group "$METRICS_GROUP" >/dev/null; then
+    groupadd --system "$METRICS_GROUP"
+    push_undo "groupdel $(printf %q "$METRICS_GROUP")"
+    say "created group $METRICS_GROUP (members may read the metrics socket)"
+  fi
   if getent passwd "$SVC_USER" >/dev/null; then say "user $SVC_USER exists"; return 0; fi
   local nologin=/usr/sbin/nologin
   [[ -x $nologin ]] || nologin=/sbin/nologin
@@ -413,7 +423,7 @@ do_wrapper() {
   local layout
   layout=$(printf ' %q' --prefix "$PREFIX" --bindir "$BINDIR" --systemd-dir "$SYSTEMD_DIR" \
     --generator-dir "$GENERATOR_DIR" --logrotate-dir "$LOGROTATE_DIR" --log-dir "$LOG_DIR" \
-    --state-dir "$STATE_DIR" --config-dir "$CONFIG_DIR" --user "$SVC_USER")
+    --state-dir "$STATE_DIR" --config-dir "$CONFIG_DIR" --user "$SVC_USER" --metrics-group "$METRICS_GROUP")
   cat >"$tmp" <<EOF
 #!/bin/sh
 # installed by imdswatch install.sh
@@ -615,6 +625,7 @@ uninstall_main() {
     userdel "$SVC_USER" 2>/dev/null || warn "could not remove user $SVC_USER"
   fi
   if getent group "$SVC_USER" >/dev/null; then groupdel "$SVC_USER" 2>/dev/null || true; fi
+  if getent group "$METRICS_GROUP" >/dev/null; then groupdel "$METRICS_GROUP" 2>/dev/null || warn "could not remove group $METRICS_GROUP"; fi
   say "uninstalled"
   if [[ ${#kept[@]} -gt 0 ]]; then
     say "kept: $(IFS=,; echo "${kept[*]}" | sed 's/,/, /g') (remove them with --uninstall --purge)"

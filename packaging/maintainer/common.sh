@@ -3,6 +3,8 @@ IMDSWATCH_UNIT=imdswatch.service
 IMDSWATCH_WANTS=/etc/systemd/system/sysinit.target.wants/imdswatch.service
 imdswatch_systemd_running() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
 imdswatch_add_user() {
+  # readers of the metrics socket (README "Security")
+  getent group imdswatch-metrics >/dev/null || groupadd --system imdswatch-metrics
   getent passwd imdswatch >/dev/null && return 0
   nologin=/usr/sbin/nologin; [ -x $nologin ] || nologin=/sbin/nologin
   useradd --system --no-create-home --home-dir /nonexistent --shell $nologin \
@@ -34,5 +36,6 @@ imdswatch_forget() {
   for d in /var/log/imdswatch /var/lib/imdswatch; do [ -d "$d" ] && chown -R root:root "$d" 2>/dev/null || true; done
   getent passwd imdswatch >/dev/null && userdel imdswatch 2>/dev/null || true
   getent group imdswatch >/dev/null && groupdel imdswatch 2>/dev/null || true
+  getent group imdswatch-metrics >/dev/null && groupdel imdswatch-metrics 2>/dev/null || true
 }
 imdswatch_purge() { rm -rf /var/log/imdswatch /var/lib/imdswatch /etc/imdswatch; }

@@ -13,6 +13,7 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(REPO, 'install.sh');
 const isRoot = process.getuid?.() === 0;
 const USER = `imdswt${process.pid}`;
+const METRICS_GROUP = `imdswm${process.pid}`;
 
 let base: string;
 let src: string;
@@ -36,7 +37,7 @@ function args(r: string, extra: string[] = []): string[] {
   return [
     '--from', src, '--prefix', l.prefix, '--bindir', l.bindir, '--systemd-dir', l.systemd,
     '--logrotate-dir', l.logrotate, '--log-dir', l.log, '--state-dir', l.state, '--config-dir', l.config,
-    '--user', USER, '--no-packages', ...extra,
+    '--user', USER, '--metrics-group', METRICS_GROUP, '--no-packages', ...extra,
   ];
 }
 
@@ -76,6 +77,7 @@ function files(dir: string): string[] {
 function cleanupUser() {
   if (userExists(USER)) spawnSync('userdel', [USER]);
   if (groupExists(USER)) spawnSync('groupdel', [USER]);
+  if (groupExists(METRICS_GROUP)) spawnSync('groupdel', [METRICS_GROUP]);
 }
 
 beforeAll(() => {
@@ -110,6 +112,8 @@ describe.skipIf(!isRoot)('install.sh', () => {
     expect(existsSync(join(l.prefix, 'dist/cli/main.js'))).toBe(true);
     expect(statSync(join(l.prefix, 'dist/cli/main.js')).uid).toBe(0);
     expect(userExists(USER)).toBe(true);
+    // the metrics socket's readers (README "Security")
+    expect(groupExists(METRICS_GROUP)).toBe(true);
     const passwd = spawnSync('getent', ['passwd', USER], { encoding: 'utf8' }).stdout;
     expect(passwd).toMatch(/:\/usr\/sbin\/nologin\n?$/);
 
@@ -250,6 +254,7 @@ describe.skipIf(!isRoot)('install.sh', () => {
     expect(un.status, un.out).toBe(0);
     expect(userExists(USER)).toBe(false);
     expect(groupExists(USER)).toBe(false);
+    expect(groupExists(METRICS_GROUP)).toBe(false);
     expect(files(root)).toEqual(['/config/config.json', '/log/imdswatch.log', '/state/state.json']);
     expect(un.out).toContain(`kept: ${l.log} (logs), ${l.state} (state), ${l.config} (configuration)`);
     const purge = run(['--uninstall', '--purge']);
