@@ -13,6 +13,8 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(REPO, 'install.sh');
 const isRoot = process.getuid?.() === 0;
 const USER = `imdswp${process.pid}`;
+/** the metrics socket's group, this test's own (install.sh would create imdswatch-metrics) */
+const METRICS_GROUP = `imdswq${process.pid}`;
 const REAL_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 let base: string;
@@ -61,7 +63,7 @@ function layoutArgs(r: string): string[] {
     '--from', src, '--prefix', join(r, 'opt/imdswatch'), '--bindir', join(r, 'bin'),
     '--systemd-dir', join(r, 'systemd'), '--logrotate-dir', join(r, 'logrotate.d'),
     '--log-dir', join(r, 'log'), '--state-dir', join(r, 'state'), '--config-dir', join(r, 'config'),
-    '--user', USER,
+    '--user', USER, '--metrics-group', METRICS_GROUP,
   ];
 }
 
@@ -79,6 +81,7 @@ function aptCalls(): string[] {
 function cleanupUser() {
   if (spawnSync('getent', ['passwd', USER]).status === 0) spawnSync('userdel', [USER]);
   if (spawnSync('getent', ['group', USER]).status === 0) spawnSync('groupdel', [USER]);
+  if (spawnSync('getent', ['group', METRICS_GROUP]).status === 0) spawnSync('groupdel', [METRICS_GROUP]);
 }
 
 beforeAll(() => {
