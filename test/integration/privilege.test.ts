@@ -64,7 +64,14 @@ describe.skipIf(!labAvailable() || !cliBuilt())('imdswatch scan as a non-root us
     const run = scan(lab, UNIT_CAPS, ['--duration', '60s', '--format', 'ndjson']);
     await run.gateReady();
     // the scan really runs as nobody, with exactly the unit's capabilities in effect
-    const status = readFileSync(`/proc/${run.child.pid}/status`, 'utf8');
+    let status = '';
+    try {
+      status = readFileSync(`/proc/${run.child.pid}/status`, 'utf8');
+    } catch {
+      // it exited before capturing: say why (its own words), not ENOENT
+      const r = await run.result;
+      throw new Error(`the scan exited before its gate and capture were up: exit ${r.code} ${r.signal ?? ''}; stderr: ${r.stderr.slice(0, 800)}`);
+    }
     expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe('65534');
     expect(effectiveCapabilities(status)).toBe(0x83004n);
     const curl = await lab.run('client', ['sh', '-c', `echo $$; exec curl -s -o /dev/null -w '%{http_code}' -m 5 ${V4}/latest/meta-data/instance-id`]);
