@@ -36,10 +36,18 @@ export const TABLE_PREFIX = 'imdswatch_enforce_';
 
 const match = (w: Pick<Workload, 'path' | 'level'>): string => `socket cgroupv2 level ${w.level} "${w.path}"`;
 
+/**
+ * Before mangle (-150), after conntrack (-200): a redirected connection's SYN already goes to
+ * the loopback responder when the SYN gate's mangle OUTPUT rule (src/live/gate-rules.ts) looks
+ * at it, so the gate does not hold it and the daemon's capture-loss check does not wait for a
+ * flow it can never capture (docs/design.md#enforce).
+ */
+export const NAT_PRIORITY = -160;
+
 /** the nft -i lines that build the table (pure) */
 export function tableCommands(spec: TableSpec): string[] {
   const t = `inet ${spec.table}`;
-  const lines = [`add table ${t} { flags owner; }`, `add chain ${t} out { type nat hook output priority -100; policy accept; }`];
+  const lines = [`add table ${t} { flags owner; }`, `add chain ${t} out { type nat hook output priority ${NAT_PRIORITY}; policy accept; }`];
   // an accept in this nat chain only means "no redirect from here"
   if (spec.exclude) lines.push(`add rule ${t} out ${match(spec.exclude)} accept`);
   for (const r of spec.rules) {
