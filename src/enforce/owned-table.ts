@@ -36,13 +36,8 @@ export const TABLE_PREFIX = 'imdswatch_enforce_';
 
 const match = (w: Pick<Workload, 'path' | 'level'>): string => `socket cgroupv2 level ${w.level} "${w.path}"`;
 
-/**
- * Before mangle (-150), after conntrack (-200): a redirected connection's SYN already goes to
- * the loopback responder when the SYN gate's mangle OUTPUT rule (src/live/gate-rules.ts) looks
- * at it, so the gate does not hold it and the daemon's capture-loss check does not wait for a
- * flow it can never capture (docs/design.md#enforce).
- */
-export const NAT_PRIORITY = -160;
+/** nat OUTPUT's usual place (NF_IP_PRI_NAT_DST) */
+export const NAT_PRIORITY = -100;
 
 /** the nft -i lines that build the table (pure) */
 export function tableCommands(spec: TableSpec): string[] {

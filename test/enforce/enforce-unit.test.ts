@@ -44,7 +44,7 @@ describe('enforce: rules and selection', () => {
     const lines = tableCommands({ table: 'imdswatch_enforce_1', rules: [{ workload: { path: 'system.slice/app.service', level: 2 }, port4: 4000, port6: null }], exclude: { path: 'system.slice/imdswatch.service', level: 2 } });
     expect(lines).toEqual([
       'add table inet imdswatch_enforce_1 { flags owner; }',
-      'add chain inet imdswatch_enforce_1 out { type nat hook output priority -160; policy accept; }',
+      'add chain inet imdswatch_enforce_1 out { type nat hook output priority -100; policy accept; }',
       'add rule inet imdswatch_enforce_1 out socket cgroupv2 level 2 "system.slice/imdswatch.service" accept',
       'add rule inet imdswatch_enforce_1 out socket cgroupv2 level 2 "system.slice/app.service" ip daddr 169.254.169.254 tcp dport 80 redirect to :4000',
     ]);
