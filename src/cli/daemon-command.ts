@@ -19,6 +19,7 @@ import { assertSafeDirectories, UnsafePathError } from '../files/safe-file.js';
 import { MetricsServer } from '../service/metrics-server.js';
 import { describeStart, takeOverBootWatch } from '../live/boot-watch.js';
 import { hostVerdict } from '../readiness/verdict-gauge.js';
+import { startDaemonEnforce, type DaemonEnforce } from '../enforce/daemon-enforce.js';
 
 function bootId(): string | null {
   try {
@@ -43,6 +44,7 @@ export function registerDaemonCommand(program: Command): void {
     .option('--metrics-socket <path|off>', 'also serve metrics on this unix socket, mode 0660 (default off; README "Security")')
     .option('--metrics-socket-group <group>', `group of the metrics socket (default ${DAEMON_DEFAULTS.metricsSocketGroup})`)
     .option('--no-stdout', 'do not copy events to stdout (journald)')
+    .option('--enforce <workloads...>', 'HttpTokens=required for these workloads only: unit:NAME, container:NAME, cgroup:PATH, each optionally dry-run:unit:NAME (README "enforce")')
     .addHelpText(
       'after',
       `
@@ -63,6 +65,7 @@ Signals: SIGTERM/SIGINT flush the state and exit 0; SIGHUP reopens the log file 
         metricsSocket: o.metricsSocket,
         metricsSocketGroup: o.metricsSocketGroup,
         stdout: o.stdout === false ? false : undefined,
+        enforce: o.enforce,
       };
       const cfg = resolveDaemonConfig(flags, process.env, o.config as string | undefined);
       await runDaemon(cfg);
@@ -118,6 +121,8 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   }
 
   let dirty = false;
+  // enforce (docs/design.md#enforce): started after capture, before ready; a call it passes on is given back to the workload
+  let enforce: DaemonEnforce | null = null;
   let session: LiveSession;
   try {
     session = LiveSession.start({
@@ -125,7 +130,8 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
       gate: cfg.gate,
       queueNum: cfg.queueNum,
       gateBudgetMs: cfg.gateBudgetMs,
-      onEvent(ev) {
+      onEvent(raw) {
+        const ev = enforce ? enforce.event(raw) : raw;
         log.event(ev);
         metrics?.event(ev);
         recordEvent(state, ev);
@@ -142,6 +148,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
     throw err;
   }
   const unguard = guardSessionExit(session);
+  enforce = await startDaemonEnforce({ workloads: cfg.enforce, state, logger: log.logger, now, changed: () => (dirty = true) });
   // the log file batches lines for a few ms: an exit on an uncaught error still writes them
   const flushLog = () => log.flush();
   process.on('exit', flushLog);
@@ -162,6 +169,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   const report = () => health.report(session.stats(), log.droppedLines);
   const save = () => {
     touchWindow(state, now(), false);
+    enforce?.flush();
     try {
       saveState(cfg.stateFile, state);
     } catch (err) {
@@ -205,6 +213,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   log.logger.info({ kind: 'daemon', signal }, 'stopping');
   process.off('exit', flushLog);
   clearInterval(timer);
+  await enforce?.stop();
   session.stop();
   unguard();
   metrics?.setCaptureRunning(false);

@@ -23,6 +23,7 @@ interface EnforceCliOptions {
   cgroupRoot?: string;
   as?: string;
   followStdin?: boolean;
+  upstreamHints?: boolean;
 }
 
 export function registerEnforceCommand(program: Command): void {
@@ -38,6 +39,8 @@ export function registerEnforceCommand(program: Command): void {
     // how imdswatch runs itself inside a container's network namespace (src/enforce/delegate.ts)
     .addOption(new Option('--as <label>', 'the workload label in events').hideHelp())
     .addOption(new Option('--follow-stdin', 'stop when stdin ends').hideHelp())
+    // a daemon's delegate: one line per connection passed on to IMDS, so the daemon names the workload's process, not this one
+    .addOption(new Option('--upstream-hints', 'write enforce-upstream lines').hideHelp())
     .action(async (o: EnforceCliOptions) => {
       const selections: Selection[] = [
         ...o.unit.map((name) => ({ kind: 'unit' as const, name })),
@@ -60,7 +63,8 @@ export function registerEnforceCommand(program: Command): void {
           dryRun: o.dryRun === true,
           cgroupRoot: o.cgroupRoot,
           labelAs: o.as,
-          onEvent: write,
+          onEvent: (e) => write(e),
+          onUpstream: o.upstreamHints ? (hint) => write({ type: 'enforce-upstream', hint }) : undefined,
           onLost: (why) => {
             lost = why;
             wake?.();

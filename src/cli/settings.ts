@@ -12,6 +12,7 @@ import {
   GATE_BUDGET_MIN_MS,
   QUEUE_NUM_MAX,
 } from '../domain/endpoint.js';
+import { ENFORCE_SETTING_TAKES, parseEnforceSetting, type EnforcedWorkload } from '../enforce/daemon-setting.js';
 
 /**
  * The one settings schema of `scan` and `daemon`: for each setting its name (the config
@@ -39,6 +40,8 @@ export interface Settings {
   stdout: boolean;
   /** seconds between state saves */
   saveIntervalSec: number;
+  /** (daemon) workloads under HttpTokens=required, each or as a dry run (docs/design.md#enforce); []: none */
+  enforce: EnforcedWorkload[];
 }
 
 type Name = keyof Settings;
@@ -95,6 +98,7 @@ export const SETTINGS: { [K in Name]: Setting<K> } = {
   metricsSocketGroup: { env: 'IMDSWATCH_METRICS_SOCKET_GROUP', flag: '--metrics-socket-group', default: DEFAULT_METRICS_GROUP, takes: 'a group name or number', parse: (v) => (typeof v === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(v) ? v : typeof v === 'number' && Number.isInteger(v) && v >= 0 ? String(v) : undefined) },
   stdout: { env: 'IMDSWATCH_STDOUT', flag: '--stdout', default: true, takes: 'true or false', parse: bool },
   saveIntervalSec: { env: 'IMDSWATCH_SAVE_INTERVAL', flag: null, default: 10, takes: 'seconds from 1 to 3600', parse: int(1, 3600) },
+  enforce: { env: 'IMDSWATCH_ENFORCE', flag: '--enforce', default: [], takes: ENFORCE_SETTING_TAKES, parse: parseEnforceSetting },
 };
 
 export const DEFAULT_SETTINGS: Settings = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.default])) as unknown as Settings;
@@ -118,7 +122,7 @@ function apply<K extends Name>(out: Settings, name: K, value: unknown, where: st
  * setting name (undefined: not given). Only `names` are read from the environment and flags.
  */
 export function resolveSettings(names: readonly Name[], flags: Partial<Record<Name, unknown>>, env: NodeJS.ProcessEnv, configPath?: string): Settings {
-  const out: Settings = { ...DEFAULT_SETTINGS, interfaces: [...DEFAULT_SETTINGS.interfaces] };
+  const out: Settings = { ...DEFAULT_SETTINGS, interfaces: [...DEFAULT_SETTINGS.interfaces], enforce: [] };
   if (configPath) {
     const raw = readConfigFile(configPath);
     for (const [k, v] of Object.entries(raw)) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { EnforceEvent, WorkloadSummary } from './events.js';
+import type { EnforceEvent, OwnerHint, WorkloadSummary } from './events.js';
 import { EnforceError, type Workload } from './workload.js';
 
 /**
@@ -23,6 +23,8 @@ export interface DelegateOptions {
   dryRun: boolean;
   cgroupRoot: string;
   onEvent: (e: EnforceEvent) => void;
+  /** the delegate's `enforce-upstream` lines (its responder's connections to IMDS, for the owner hint) */
+  onUpstream?: (h: OwnerHint) => void;
   onLost?: (why: string) => void;
   /** the CLI entry (default: this process's script) */
   cliPath?: string;
@@ -32,7 +34,7 @@ export interface DelegateOptions {
 export function startDelegate(w: Workload, opts: DelegateOptions): Promise<Delegate> {
   const argv = [
     'nsenter', `--net=/proc/${w.pid}/ns/net`, '--', process.execPath, opts.cliPath ?? process.argv[1]!, 'enforce',
-    '--cgroup', `/${w.path}`, '--as', w.label, '--cgroup-root', opts.cgroupRoot, '--follow-stdin', ...(opts.dryRun ? ['--dry-run'] : []),
+    '--cgroup', `/${w.path}`, '--as', w.label, '--cgroup-root', opts.cgroupRoot, '--follow-stdin', ...(opts.dryRun ? ['--dry-run'] : []), ...(opts.onUpstream ? ['--upstream-hints'] : []),
   ];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined);
@@ -50,13 +52,14 @@ export function startDelegate(w: Workload, opts: DelegateOptions): Promise<Deleg
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        let obj: { type?: string; workloads?: WorkloadSummary[] };
+        let obj: { type?: string; workloads?: WorkloadSummary[]; hint?: OwnerHint };
         try {
           obj = JSON.parse(line) as typeof obj;
         } catch {
           continue;
         }
         if (obj.type === 'enforce') opts.onEvent(obj as unknown as EnforceEvent);
+        else if (obj.type === 'enforce-upstream' && obj.hint) opts.onUpstream?.(obj.hint);
         else if (obj.type === 'enforce-summary') summary = obj.workloads ?? [];
         else if (obj.type === 'enforce-ready' && !ready) {
           ready = true;

@@ -3,9 +3,9 @@ import { ProcCorrelator } from '../enrich/process/proc-correlator.js';
 import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { ProcessInfo } from '../imds/event.js';
 import { missingTools, OwnedTable, tableName, type EnforceRule } from './owned-table.js';
-import { Responder, type Decision } from './responder.js';
+import { Responder, type Decision, type UpstreamOpened } from './responder.js';
 import { startDelegate, type Delegate } from './delegate.js';
-import { MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEvent, type WorkloadSummary } from './events.js';
+import { MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEvent, type OwnerHint, type WorkloadSummary } from './events.js';
 import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, resolveSelection, type Selection, type Workload } from './workload.js';
 
 /**
@@ -14,17 +14,21 @@ import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, reso
  * responder per workload, then install the owned nft table that redirects that workload's
  * IMDS connections to it. Any failure before the table is in place undoes what was started.
  */
-export { MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEvent, type WorkloadSummary } from './events.js';
+export { MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEvent, type OwnerHint, type WorkloadSummary } from './events.js';
 
 export interface EnforceOptions {
-  selections: Selection[];
+  /** each selection may set its own dryRun; `dryRun` is the default */
+  selections: Array<Selection & { dryRun?: boolean }>;
   dryRun: boolean;
   cgroupRoot?: string;
-  onEvent: (e: EnforceEvent) => void;
+  /** `process`: the caller as read from /proc (in this process's namespace; a delegate's events have none) */
+  onEvent: (e: EnforceEvent, process?: ProcessInfo | null) => void;
+  /** a call passed on to IMDS from this process: who it is for (the capture sees it as this process's) */
+  onUpstream?: (h: OwnerHint) => void;
   /** the rules went away while running (nft died): enforcement is off */
   onLost?: (why: string) => void;
   /** look up the process behind a client socket; default /proc via ProcCorrelator */
-  owner?: (d: Decision) => ProcessInfo | null;
+  owner?: (d: ClientSocket) => ProcessInfo | null;
   /** the label of the (one) selection in events, instead of "cgroup:/PATH" (a delegate's parent names it) */
   labelAs?: string;
   /** the CLI entry a delegate runs (default: this process's script) */
@@ -42,12 +46,16 @@ export interface EnforceSession {
   /** what is not enforced (a family without loopback) */
   warnings: string[];
   summary(): WorkloadSummary[];
+  /** the workload's mode (its selection's dryRun, else the options') */
+  isDryRun(w: Workload): boolean;
   stop(): Promise<WorkloadSummary[]>;
   /** process exit without an event loop: kill nft (the kernel drops the table) */
   removeNow(): void;
 }
 
-function defaultOwner(): (d: Decision) => ProcessInfo | null {
+type ClientSocket = Pick<Decision, 'clientIp' | 'clientPort' | 'family'>;
+
+function defaultOwner(): (d: ClientSocket) => ProcessInfo | null {
   let correlator: ProcCorrelator | null = null;
   return (d) => {
     correlator ??= new ProcCorrelator();
@@ -63,7 +71,12 @@ function defaultOwner(): (d: Decision) => ProcessInfo | null {
 export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession> {
   if (opts.selections.length === 0) throw new EnforceError('E_ENFORCE_NO_WORKLOAD', 'name at least one workload: --unit NAME, --container NAME or --cgroup PATH');
   const root = findCgroup2Root(opts.cgroupRoot);
-  const all = opts.selections.map((s) => resolveSelection(root, s));
+  const dryRunOf = new Map<Workload, boolean>();
+  const all = opts.selections.map((s) => {
+    const w = resolveSelection(root, s);
+    dryRunOf.set(w, s.dryRun ?? opts.dryRun);
+    return w;
+  });
   if (opts.labelAs && all.length === 1) all[0]!.label = opts.labelAs;
   // a workload in a network namespace of its own is enforced from inside it (delegate.ts)
   const foreign = all.filter((w) => w.pid !== undefined && !sameNetns(w.pid));
@@ -83,7 +96,8 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
       const sum: WorkloadSummary = { workload: w.label, cgroup: `/${w.path}`, rejected: 0, wouldReject: 0, passed: 0, calls: [] };
       summaries.set(w, sum);
       const r = new Responder({
-        dryRun: opts.dryRun,
+        dryRun: dryRunOf.get(w)!,
+        onUpstream: opts.onUpstream ? (u: UpstreamOpened) => opts.onUpstream!({ family: u.family, localIp: u.localIp, localPort: u.localPort, workload: w.label, process: owner(u) }) : undefined,
         onDecision: (d: Decision, s: Socket) => {
           if (d.verdict === 'passed') {
             sum.passed++;
@@ -109,7 +123,7 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
           const call = `${d.method} ${d.path} by ${p?.exe ?? 'unknown process'}`;
           if (!sum.calls.includes(call) && sum.calls.length < 20) sum.calls.push(call);
           void s;
-          opts.onEvent(e);
+          opts.onEvent(e, p);
         },
       });
       responders.push(r);
@@ -133,7 +147,7 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
   }
   const delegates: Delegate[] = [];
   try {
-    for (const w of foreign) delegates.push(await startDelegate(w, { dryRun: opts.dryRun, cgroupRoot: root, onEvent: opts.onEvent, onLost: opts.onLost, cliPath: opts.cliPath }));
+    for (const w of foreign) delegates.push(await startDelegate(w, { dryRun: dryRunOf.get(w)!, cgroupRoot: root, onEvent: opts.onEvent, onUpstream: opts.onUpstream, onLost: opts.onLost, cliPath: opts.cliPath }));
   } catch (err) {
     await Promise.all(delegates.map((d) => d.stop()));
     await table?.remove();
@@ -148,6 +162,7 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
     delegatePids: delegates.map((d) => d.pid),
     warnings,
     summary,
+    isDryRun: (w) => dryRunOf.get(w) ?? opts.dryRun,
     stop: async () => {
       // rules first: new connections go straight to IMDS again; then let open ones finish
       const [, ...theirs] = await Promise.all([table?.remove(), ...delegates.map((d) => d.stop())]);

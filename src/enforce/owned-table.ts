@@ -36,10 +36,13 @@ export const TABLE_PREFIX = 'imdswatch_enforce_';
 
 const match = (w: Pick<Workload, 'path' | 'level'>): string => `socket cgroupv2 level ${w.level} "${w.path}"`;
 
+/** nat OUTPUT's usual place (NF_IP_PRI_NAT_DST) */
+export const NAT_PRIORITY = -100;
+
 /** the nft -i lines that build the table (pure) */
 export function tableCommands(spec: TableSpec): string[] {
   const t = `inet ${spec.table}`;
-  const lines = [`add table ${t} { flags owner; }`, `add chain ${t} out { type nat hook output priority -100; policy accept; }`];
+  const lines = [`add table ${t} { flags owner; }`, `add chain ${t} out { type nat hook output priority ${NAT_PRIORITY}; policy accept; }`];
   // an accept in this nat chain only means "no redirect from here"
   if (spec.exclude) lines.push(`add rule ${t} out ${match(spec.exclude)} accept`);
   for (const r of spec.rules) {

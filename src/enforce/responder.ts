@@ -34,8 +34,20 @@ export interface ResponderOptions {
   /** where requests that pass go; default IMDS port 80 of each family */
   upstream?: { 4: { host: string; port: number }; 6: { host: string; port: number } };
   onDecision: (d: Decision, socket: Socket) => void;
+  /** a connection on to IMDS is open: its local address, for the daemon's owner hint (owner-hints.ts) */
+  onUpstream?: (u: UpstreamOpened) => void;
   /** longest wait for IMDS to finish earlier answers on a connection before a 401 (ms) */
   drainMs?: number;
+}
+
+export interface UpstreamOpened {
+  family: 4 | 6;
+  /** the client's socket, as in Decision */
+  clientIp: string;
+  clientPort: number;
+  /** this process's socket to IMDS */
+  localIp: string;
+  localPort: number;
 }
 
 export interface ResponderStats {
@@ -114,6 +126,11 @@ export class Responder {
         const target = this.upstream[family];
         const up = createConnection({ host: target.host, port: target.port, allowHalfOpen: true });
         upstream = up;
+        // before the first write: the hint is in place before the request leaves (a captured
+        // answer can only come after it)
+        up.once('connect', () => {
+          if (up.localAddress && up.localPort) this.opts.onUpstream?.({ family, clientIp, clientPort, localIp: up.localAddress, localPort: up.localPort });
+        });
         up.on('data', (d: Buffer) => client.write(d));
         up.on('end', () => {
           if (!rejecting) client.end();

@@ -1,4 +1,5 @@
 import type { SdkInfo, V1Reason } from '../imds/event.js';
+import type { EnforceEntry } from './enforce-ledger.js';
 
 /** The readiness ledger's types (docs/design.md#ledger); the fold is src/ledger/ledger.ts. Fields added after `imdswatch-state/1` stay optional: old states load. */
 export const STATE_FORMAT = 'imdswatch-state/1';
@@ -92,6 +93,8 @@ export interface DaemonState {
    * share of the table or displaced from it: every count kept, the program not kept one by one
    */
   overflow?: Record<string, OverflowBucket>;
+  /** (additive) per workload, what `imdswatch enforce` under the daemon rejected or would have (src/ledger/enforce-ledger.ts) */
+  enforce?: Record<string, EnforceEntry>;
   /** hour (ISO, truncated) → counts */
   hourly: Record<string, { v1: number; v2: number; token: number }>;
   drops: {

@@ -4,6 +4,7 @@ import { table } from '../text/table.js';
 import { someOf } from '../text/lists.js';
 import { bootsText, makerText } from './unwatched.js';
 import { nextStepLines } from './next-step.js';
+import { enforceLineText } from './enforce-lines.js';
 
 
 const REASON_TEXT: Record<string, string> = {
@@ -162,6 +163,11 @@ export function formatReadinessText(r: Readiness): string {
     for (const l of unwatchedLines(r, printable)) out.push(`  - ${l}`);
     out.push('');
   }
+  if (r.enforce?.length) {
+    out.push('imdswatch enforce (HttpTokens=required for one workload; not IMDS\'s own 401s):');
+    for (const l of r.enforce) out.push(`  - ${enforceLineText(l, printable, multi)}`);
+    out.push('');
+  }
   if (r.gaps.length) {
     out.push('Gaps in observation (calls in them were not seen, unless counted):');
     for (const g of r.gaps) out.push(`  - ${multi ? `${printable(g.host, 60)}: ` : ''}${gapText(g)}`);
@@ -241,6 +247,12 @@ export function formatReadinessMarkdown(r: Readiness): string {
     out.push('They may have been IMDSv1 calls: the verdict cannot be READY while they are in the window.');
     out.push('');
     for (const l of unwatchedLines(r, (x, max) => md(x, max))) out.push(`- ${l}`);
+    out.push('');
+  }
+  if (r.enforce?.length) {
+    out.push('## imdswatch enforce');
+    out.push('');
+    for (const l of r.enforce) out.push(`- ${enforceLineText(l, md, multi)}`);
     out.push('');
   }
   if (r.gaps.length) {

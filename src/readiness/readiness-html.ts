@@ -1,6 +1,7 @@
 import type { Readiness, SoftwareFinding } from './readiness.js';
 import { gapText, hostRows, overflowText, reasonsText, someOf, unknownHosts, unwatchedLines, windowText } from './readiness-format.js';
 import { bootsText } from './unwatched.js';
+import { enforceLineText } from './enforce-lines.js';
 import { nextStepLines } from './next-step.js';
 import { html, visible } from '../text/sanitize.js';
 
@@ -178,7 +179,7 @@ ${unknownHosts(r).length ? `<p>Why UNKNOWN:</p><ul>${unknownHosts(r).map((l) => 
 ${chart(r)}
 <h2>Software to fix</h2>
 ${r.findings.length ? r.findings.map((f, i) => card(f, i, multi)).join('\n') : '<p>None.</p>'}
-<h2>Already on IMDSv2 (nothing to do)</h2>
+${r.enforce?.length ? `<h2>imdswatch enforce</h2>\n<p>HttpTokens=required for one workload at a time; these are not IMDS's own 401s.</p><ul>${r.enforce.map((l) => `<li>${esc(enforceLineText(l, (x, max) => visible(x, max), multi), 8000)}</li>`).join('')}</ul>\n` : ''}<h2>Already on IMDSv2 (nothing to do)</h2>
 ${r.clean.length ? `<ul>${r.clean.map((f) => `<li><code>${esc(f.software, NAME)}</code>${f.unit ? ` [${esc(f.unit, NAME)}]` : ''}: ${f.v2} call(s), ${f.token} token request(s)</li>`).join('')}</ul>` : '<p>None seen.</p>'}
 </body></html>
 `;

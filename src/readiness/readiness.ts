@@ -5,6 +5,7 @@ import { programWindow } from './program-window.js';
 import { observationOf, type Gap, type Unwatched } from './observation.js';
 import { gapsWhy, unwatchedWhy } from './unwatched.js';
 import { nextStepOf, type NextStep } from './next-step.js';
+import { enforceLinesOf, type EnforceLine } from './enforce-lines.js';
 
 /**
  * "Is this host ready for IMDSv2-only?" from the daemon's state (one host) or many
@@ -106,6 +107,8 @@ export interface Readiness {
   unwatchedNotListed: number;
   /** (additive) READY: the command for this host (a fleet: the READY hosts, the account defaults); otherwise what blocks it (docs/design.md#next-step) */
   nextStep: NextStep;
+  /** (additive) per workload, what `imdswatch enforce` under the daemon rejected or would have (docs/design.md#enforce) */
+  enforce: EnforceLine[];
 }
 
 const MAX_GAPS = 50;
@@ -180,6 +183,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
   let observedSince: string | null = null;
   let hourPrecision = false;
   let minutePrecision = false;
+  const enforce: EnforceLine[] = [];
 
   for (const { host, state, fromEvents, minutes, live } of inputs) {
     const obs = observationOf(state.windows, since, opts.now, live === true && !fromEvents);
@@ -189,6 +193,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       if (gaps.length < MAX_GAPS) gaps.push({ host, ...g });
       else gapsNotListed++;
     }
+    enforce.push(...enforceLinesOf(state, host, since));
     boots.total += obs.boots.total;
     boots.watchedFromStart += obs.boots.watchedFromStart;
     for (const u of obs.unwatched) {
@@ -367,5 +372,6 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     unwatched,
     unwatchedNotListed,
     nextStep,
+    enforce,
   };
 }
