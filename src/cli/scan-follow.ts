@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ContainerInfo, ImdsEvent, ProcessInfo } from '../imds/event.js';
+import { isIsoTime } from '../ledger/ledger.js';
 import { checkDirectory, type Identity, UnsafePathError } from '../files/safe-file.js';
 
 /**
@@ -11,11 +12,12 @@ import { checkDirectory, type Identity, UnsafePathError } from '../files/safe-fi
  * The log is root's (or the daemon user's) file: its directory is checked as every file the
  * daemon writes is (src/files/safe-file.ts, with the daemon's uid as the owner allowed), the
  * file is opened without following a symlink, without blocking on a FIFO, and must be a
- * regular file. Rotation (src/sinks/rotating-file.ts renames the file to `.1` and opens a
- * new one; logrotate moves it and sends SIGHUP) is seen as another inode at the path: the
- * old file is read to its end first, then the new one from its start. A file cut shorter
- * (copytruncate) is read again from its start. Two rotations between polls would lose the
- * middle file's lines: counted as unreadable, never guessed.
+ * regular file. Rotation (src/sinks/rotating-file.ts renames `log` to `log.1`, `log.1` to
+ * `log.2`…, and opens a new `log`) is followed by inode: each poll reads every file of the
+ * log, oldest first, from where it was left, and a file it never saw from its start, so no
+ * line is lost to any number of rotations between two polls (only to a file rotated out of
+ * the kept ones before it was read). A file cut shorter (copytruncate) is read again from
+ * its start. logrotate's dated names are not looked for: the daemon rotates itself.
  */
 export class FollowError extends Error {
   constructor(message: string) {
@@ -68,16 +70,23 @@ function openLog(path: string): { fd: number; ino: number; dev: number } {
   return { fd, ino: st.ino, dev: st.dev };
 }
 
+/** what was read of one file of the log (the live file or a rotated one), by inode */
+interface Seen {
+  offset: number;
+  rest: string;
+  dropping: boolean;
+}
+
+/** rotated files looked at past the live one: `log.1` … up to the first missing (src/sinks/rotating-file.ts) */
+const MAX_ROTATED = 100;
+
 export class LogFollower {
-  private fd: number;
-  private ino: number;
-  private dev: number;
-  private offset: number;
-  private rest = '';
-  private dropping = false;
+  private readonly seen = new Map<string, Seen>();
   private readonly st: FollowStats = { events: 0, skippedLines: 0, rotations: 0, lossLines: 0 };
   private until: string | null = null;
   private readonly path: string;
+  private liveIno: string | null = null;
+  private closed = false;
 
   /** open the log at its current end; FollowError with a one-line reason when it cannot be followed */
   constructor(private readonly opts: FollowOptions) {
@@ -85,10 +94,12 @@ export class LogFollower {
       const dir = checkDirectory(dirname(opts.path), opts.owner);
       this.path = join(dir.path, basename(opts.path));
       const f = openLog(this.path);
-      this.fd = f.fd;
-      this.ino = f.ino;
-      this.dev = f.dev;
-      this.offset = fstatSync(this.fd).size;
+      try {
+        this.liveIno = `${f.dev}:${f.ino}`;
+        this.seen.set(this.liveIno, { offset: fstatSync(f.fd).size, rest: '', dropping: false });
+      } finally {
+        closeSync(f.fd);
+      }
     } catch (err) {
       if (err instanceof UnsafePathError) throw new FollowError(err.message);
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
@@ -96,41 +107,35 @@ export class LogFollower {
         code === 'EACCES' || code === 'EPERM' ? `cannot read its event log ${opts.path}: permission denied (run as root or as the daemon's user)` : `cannot read its event log ${opts.path} (${code})`,
       );
     }
+    // what was rotated before the scan is not the scan's
+    for (const f of this.rotated()) {
+      try {
+        const o = openLog(f);
+        const st = fstatSync(o.fd);
+        closeSync(o.fd);
+        this.seen.set(`${st.dev}:${st.ino}`, { offset: st.size, rest: '', dropping: false });
+      } catch {
+        /* gone meanwhile */
+      }
+    }
   }
 
-  /** read what was appended since the last poll; follows a rotation */
+  /**
+   * Read what was appended since the last poll: the files of the log, oldest first (`log.N` …
+   * `log.1`, then `log`), each by inode from where it was left, a file not seen before from
+   * its start — so lines survive any number of rotations between two polls.
+   */
   poll(): void {
-    this.drain();
-    let st;
-    try {
-      st = lstatSync(this.path);
-    } catch {
-      return; // between the rename and the new file: next poll
-    }
-    if (st.ino === this.ino && st.dev === this.dev) return;
-    // rotated: the old file was read to its end above; the new one from its start
-    let f;
-    try {
-      f = openLog(this.path);
-    } catch {
-      return;
-    }
-    closeSync(this.fd);
-    this.fd = f.fd;
-    this.ino = f.ino;
-    this.dev = f.dev;
-    this.offset = 0;
-    this.endLine();
-    this.st.rotations++;
-    this.drain();
+    if (this.closed) return;
+    for (const f of [...this.rotated().reverse(), this.path]) this.readFile(f);
   }
 
-  /** the last poll: events up to `until` (the scan's end); the file is closed */
+  /** the last poll: events up to `until` (the scan's end) */
   finish(until: string): FollowStats {
     this.until = until;
     this.poll();
-    closeSync(this.fd);
-    this.fd = -1;
+    this.closed = true;
+    for (const s of this.seen.values()) if (s.rest || s.dropping) this.st.skippedLines++;
     return this.stats();
   }
 
@@ -138,46 +143,75 @@ export class LogFollower {
     return { ...this.st };
   }
 
-  private drain(): void {
-    if (this.fd < 0) return;
-    const size = fstatSync(this.fd).size;
-    if (size < this.offset) {
-      // cut shorter in place (copytruncate): read it again from the start
-      this.offset = 0;
-      this.endLine();
+  /** the rotated files there now, newest first */
+  private rotated(): string[] {
+    const out: string[] = [];
+    for (let i = 1; i <= MAX_ROTATED; i++) {
+      const p = `${this.path}.${i}`;
+      try {
+        lstatSync(p);
+      } catch {
+        break;
+      }
+      out.push(p);
     }
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (;;) {
-      const n = readSync(this.fd, buf, 0, CHUNK, this.offset);
-      if (n <= 0) break;
-      this.offset += n;
-      this.take(buf.toString('utf8', 0, n));
+    return out;
+  }
+
+  private readFile(path: string): void {
+    let f;
+    try {
+      f = openLog(path);
+    } catch {
+      return; // gone between the listing and the open (rotated on: read at its new name), or not a file
+    }
+    try {
+      const id = `${f.dev}:${f.ino}`;
+      let s = this.seen.get(id);
+      if (!s) {
+        s = { offset: 0, rest: '', dropping: false };
+        this.seen.set(id, s);
+      }
+      if (path === this.path && id !== this.liveIno) {
+        this.liveIno = id;
+        this.st.rotations++;
+      }
+      const size = fstatSync(f.fd).size;
+      if (size < s.offset) {
+        // cut shorter in place (copytruncate): read it again from the start; a partial line is no line
+        if (s.rest || s.dropping) this.st.skippedLines++;
+        s.offset = 0;
+        s.rest = '';
+        s.dropping = false;
+      }
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        const n = readSync(f.fd, buf, 0, CHUNK, s.offset);
+        if (n <= 0) break;
+        s.offset += n;
+        this.take(s, buf.toString('utf8', 0, n));
+      }
+    } finally {
+      closeSync(f.fd);
     }
   }
 
-  /** a partial line left at a rotation or truncation is no line */
-  private endLine(): void {
-    if (this.rest || this.dropping) this.st.skippedLines++;
-    this.rest = '';
-    this.dropping = false;
-  }
-
-  private take(text: string): void {
+  private take(s: Seen, text: string): void {
     let start = 0;
     for (;;) {
       const nl = text.indexOf('\n', start);
       if (nl < 0) {
-        if (!this.dropping) this.rest += text.slice(start);
-        if (this.rest.length > MAX_LINE) {
-          this.rest = '';
-          this.dropping = true;
+        if (!s.dropping) s.rest += text.slice(start);
+        if (s.rest.length > MAX_LINE) {
+          s.rest = '';
+          s.dropping = true;
         }
         return;
       }
-      const line = this.rest + text.slice(start, nl);
-      this.rest = '';
-      if (this.dropping) {
-        this.dropping = false;
+      const line = s.rest + text.slice(start, nl);
+      s.rest = '';
+      if (s.dropping) {
+        s.dropping = false;
         this.st.skippedLines++;
       } else this.line(line);
       start = nl + 1;
@@ -217,14 +251,13 @@ export class LogFollower {
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 /** a log line's event, each field of the type it claims (a foreign line must not crash the report), or null */
 export function eventOf(v: unknown): ImdsEvent | null {
   if (!v || typeof v !== 'object') return null;
   const e = v as Record<string, unknown>;
   const client = e.client as { ip?: unknown; port?: unknown } | null;
-  if (typeof e.ts !== 'string' || !ISO.test(e.ts) || !['v1', 'v2', 'token'].includes(e.version as string)) return null;
+  if (!isIsoTime(e.ts) || !['v1', 'v2', 'token'].includes(e.version as string)) return null;
   if (!client || typeof client !== 'object' || typeof client.ip !== 'string') return null;
   const ev = { ...e } as unknown as ImdsEvent;
   ev.method = str(e.method) ?? 'GET';
