@@ -30,6 +30,7 @@ export interface FollowStats {
   events: number;
   /** lines that are not JSON (a foreign writer, a line cut at rotation) */
   skippedLines: number;
+  /** files the log rotated to while following (each read from its start) */
   rotations: number;
   /** the daemon's own capture-loss lines seen while following (an IMDSv1 call may hide there) */
   lossLines: number;
@@ -85,7 +86,6 @@ export class LogFollower {
   private readonly st: FollowStats = { events: 0, skippedLines: 0, rotations: 0, lossLines: 0 };
   private until: string | null = null;
   private readonly path: string;
-  private liveIno: string | null = null;
   private closed = false;
 
   /** open the log at its current end; FollowError with a one-line reason when it cannot be followed */
@@ -95,8 +95,7 @@ export class LogFollower {
       this.path = join(dir.path, basename(opts.path));
       const f = openLog(this.path);
       try {
-        this.liveIno = `${f.dev}:${f.ino}`;
-        this.seen.set(this.liveIno, { offset: fstatSync(f.fd).size, rest: '', dropping: false });
+        this.seen.set(`${f.dev}:${f.ino}`, { offset: fstatSync(f.fd).size, rest: '', dropping: false });
       } finally {
         closeSync(f.fd);
       }
@@ -169,11 +168,9 @@ export class LogFollower {
       const id = `${f.dev}:${f.ino}`;
       let s = this.seen.get(id);
       if (!s) {
+        // a file the log rotated to since the scan started
         s = { offset: 0, rest: '', dropping: false };
         this.seen.set(id, s);
-      }
-      if (path === this.path && id !== this.liveIno) {
-        this.liveIno = id;
         this.st.rotations++;
       }
       const size = fstatSync(f.fd).size;
