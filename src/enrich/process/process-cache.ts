@@ -53,6 +53,17 @@ interface Ancestor {
   cmdline: string | null;
 }
 
+/** (uid_t)-1 / (unsigned)-1: the audit loginuid or sessionid was never set (no login) */
+const AUDIT_UNSET = 4294967295;
+
+/** a /proc/PID/loginuid or sessionid value, or null when unset, missing (no CONFIG_AUDIT) or not a number */
+export function auditId(text: string | null): number | null {
+  const t = text?.trim();
+  if (!t || !/^\d{1,10}$/.test(t)) return null;
+  const n = Number(t);
+  return n >= AUDIT_UNSET ? null : n;
+}
+
 export class ProcessCache {
   private readonly entries = new Map<number, Entry>();
   private readonly ancestors = new Map<number, Ancestor>();
@@ -173,7 +184,15 @@ export class ProcessCache {
       ancestors: this.chain(stat.ppid),
       netns: nsInodeOfLink(readLink(`${p}/ns/net`)),
       ...(mismatch ? { exeMismatch: mismatch } : {}),
+      ...this.login(p),
     };
+  }
+
+  /** the login session (audit loginuid, sessionid): only for a process started in one; its user named by the host's passwd (the login happened on the host) */
+  private login(dir: string): Pick<ProcessInfo, 'login'> {
+    const uid = auditId(readText(`${dir}/loginuid`));
+    if (uid === null) return {};
+    return { login: { uid, user: this.userName(uid), session: auditId(readText(`${dir}/sessionid`)) } };
   }
 
   private chain(ppid: number): ProcessInfo['ancestors'] {
