@@ -158,6 +158,9 @@ export class ProcessCache {
   /** `uidHint`: the socket owner's uid from /proc/net/tcp saves reading status while a SYN is held */
   private build(pid: number, stat: { comm: string; ppid: number; startTime: number }, uidHint: number | null): ProcessInfo | null {
     const p = `${this.opts.procRoot}/${pid}`;
+    // first: a one-shot caller may exit while it is read, and what is read before its exe is
+    // then complete whenever its exe is (a process's /proc files go all at once)
+    const login = this.login(p);
     const cmdlineRaw = readText(`${p}/cmdline`);
     const cgroupText = readText(`${p}/cgroup`);
     const cg = cgroupText ? parseCgroup(cgroupText) : null;
@@ -184,7 +187,7 @@ export class ProcessCache {
       ancestors: this.chain(stat.ppid),
       netns: nsInodeOfLink(readLink(`${p}/ns/net`)),
       ...(mismatch ? { exeMismatch: mismatch } : {}),
-      ...this.login(p),
+      ...login,
     };
   }
 
