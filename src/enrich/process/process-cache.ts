@@ -158,9 +158,10 @@ export class ProcessCache {
   /** `uidHint`: the socket owner's uid from /proc/net/tcp saves reading status while a SYN is held */
   private build(pid: number, stat: { comm: string; ppid: number; startTime: number }, uidHint: number | null): ProcessInfo | null {
     const p = `${this.opts.procRoot}/${pid}`;
-    // first: a one-shot caller may exit while it is read, and what is read before its exe is
-    // then complete whenever its exe is (a process's /proc files go all at once)
+    // first the login, then the exe: a one-shot caller may exit while it is read (its /proc
+    // files go all at once), and these two name it best; the login is then there whenever the exe is
     const login = this.login(p);
+    const exe = exeOf(readLink(`${p}/exe`));
     const cmdlineRaw = readText(`${p}/cmdline`);
     const cgroupText = readText(`${p}/cgroup`);
     const cg = cgroupText ? parseCgroup(cgroupText) : null;
@@ -173,7 +174,6 @@ export class ProcessCache {
     const uid = uidHint ?? parseStatus(readText(`${p}/status`) ?? '').uid;
     // in a container the uid is the container's: its name comes from the container's /etc/passwd
     const mntKey = container ? readLink(`${p}/ns/mnt`) ?? `pid:${pid}` : null;
-    const exe = exeOf(readLink(`${p}/exe`));
     // a borrowed name (another file mounted at the path, in a mount namespace of the caller's own)
     const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe);
     return {
