@@ -13,7 +13,7 @@ import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
 import { acquireDaemonLock, AlreadyRunningError, lockPlace } from '../service/single-instance.js';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
 import { assertSafeDirectories, UnsafePathError } from '../files/safe-file.js';
 import { MetricsServer } from '../service/metrics-server.js';
@@ -77,7 +77,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   let lock;
   try {
     // in /run/imdswatch, else (a read-only /run) beside the state (src/service/single-instance.ts)
-    lock = await acquireDaemonLock(lockPlace(process.env, [dirname(cfg.stateFile), dirname(DEFAULT_STATE_PATH)]));
+    lock = await acquireDaemonLock(lockPlace(process.env, [dirname(cfg.stateFile), dirname(DEFAULT_STATE_PATH)]), { logFile: cfg.logFile && resolve(cfg.logFile) });
   } catch (err) {
     if (err instanceof AlreadyRunningError || err instanceof UnsafePathError) throw new CliError(err.message, err.code);
     throw err;

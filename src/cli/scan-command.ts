@@ -14,6 +14,7 @@ import { progressEnabled } from './progress.js';
 import { LIVE_SETTINGS, addLiveSettingFlags, liveFlags, resolveSettings, settingsHelp } from './settings.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { daemonRunning } from '../service/single-instance.js';
+import { scanFollowingDaemon } from './scan-daemon.js';
 
 export function registerScanCommand(program: Command, setExit: (code: number) => void): void {
   const cmd = program
@@ -30,6 +31,10 @@ export function registerScanCommand(program: Command, setExit: (code: number) =>
 Needs root, or CAP_NET_RAW + CAP_NET_ADMIN (capture, firewall rule) and CAP_SYS_PTRACE +
 CAP_DAC_READ_SEARCH (reading other processes' /proc entries). The gate's firewall rule lets
 traffic through if imdswatch dies (--queue-bypass) and is removed on exit.
+While the imdswatch daemon runs in this network namespace, scan captures nothing itself: it
+follows the daemon's event log for --duration and reports the events the daemon's SYN gate
+attributed (root, or the daemon's user, to read the log). --no-gate captures a second time,
+with passive attribution.
 Settings: defaults < IMDSWATCH_* environment < flags (the same schema as the daemon's).
   setting          environment                flag
 ${settingsHelp(LIVE_SETTINGS)}`,
@@ -41,15 +46,19 @@ ${settingsHelp(LIVE_SETTINGS)}`,
       if (ms === null || ms <= 0) throw new CliError(`--duration takes a time like 30s, 10m or 2h, not "${o.duration}"`);
       const { interfaces, gate, queueNum, gateBudgetMs } = resolveSettings(LIVE_SETTINGS, liveFlags(o), process.env);
       if (gate) {
-        // the daemon owns the gate's rules and queue: a second gate would replace its rules
-        // (and its queue is busy anyway); its log already has every call
+        // the daemon owns the gate's rules and queue: a second gate would replace its rules (and
+        // its queue is busy anyway). Follow its events instead: no second capture, no second gate
         const d = await daemonRunning();
         if (d.running) {
-          throw new CliError(
-            `the imdswatch daemon is running${d.pid ? ` (pid ${d.pid})` : ''} and owns the SYN gate; its log already has every call ` +
-              '(imdswatch report). To scan anyway, add --no-gate (passive attribution) or stop the daemon',
-            'E_DAEMON_RUNNING',
-          );
+          const out = openOutput(o.output);
+          try {
+            const r = await scanFollowingDaemon({ pid: d.pid, ms, format, out, progress: progressEnabled(process.stderr) });
+            setExit(failOnMatched(failOn, r.totals, r.input) ? EXIT_MATCHED : EXIT_OK);
+          } catch (err) {
+            out.abort();
+            throw err;
+          }
+          return;
         }
       }
       const out = openOutput(o.output);

@@ -60,6 +60,14 @@ export interface ProcessInfo {
    * `exe` then reads "PATH (not the host's file)", so it is never merged with the real program.
    */
   exeMismatch?: 'other-file' | 'no-host-file';
+  /**
+   * (optional, additive) the login session the process belongs to (audit loginuid and
+   * sessionid, /proc/PID/loginuid and sessionid, set by pam_loginuid at ssh, console and
+   * cron logins and inherited by everything started in it): `uid`/`user` name the person who
+   * logged in, whatever uid the process runs as now (sudo), `session` their session. Absent
+   * for processes outside any login (services, boot).
+   */
+  login?: { uid: number; user: string | null; session: number | null };
 }
 
 export interface ContainerInfo {

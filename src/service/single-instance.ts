@@ -1,6 +1,6 @@
 import { ImdswatchError } from '../errors/catalogue.js';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readdirSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
@@ -133,10 +133,20 @@ function registerDir(place: LockPlace): string {
   throw new Error(`no directory for the single-instance lock: ${failed.join(', ')}; set IMDSWATCH_RUN_DIR to one only root or the daemon's user can write`);
 }
 
-function listen(path: string): Promise<Server> {
+/** what a daemon tells whoever connects to its lock socket (`scan` follows its event log: src/cli/scan-follow.ts) */
+export interface DaemonFacts {
+  pid: number;
+  /** its event log file, or null when it writes none */
+  logFile: string | null;
+  /** (asked only) the owner of its lock socket: the daemon's user, who may own its log's directory */
+  owner?: { uid: number; gid: number };
+}
+
+function listen(path: string, facts: Omit<DaemonFacts, 'pid'>): Promise<Server> {
+  const answer = `${JSON.stringify({ pid: process.pid, logFile: facts.logFile })}\n`;
   const server = createServer((sock) => {
     sock.on('error', () => {});
-    sock.end(`${process.pid}\n`);
+    sock.end(answer);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -154,7 +164,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Take the daemon lock of this network namespace, or throw AlreadyRunningError naming the
  * holder; UnsafePathError when the directory could be written by another user.
  */
-export async function acquireDaemonLock(place: LockPlace = lockPlace()): Promise<InstanceLock> {
+export async function acquireDaemonLock(place: LockPlace = lockPlace(), facts: Omit<DaemonFacts, 'pid'> = { logFile: null }): Promise<InstanceLock> {
   const dir = registerDir(place);
   let last: number | null = null;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -164,7 +174,7 @@ export async function acquireDaemonLock(place: LockPlace = lockPlace()): Promise
     const name = `daemon-n${place.netns}-p${process.pid}-${rand}.sock`;
     const tmp = join(dir, `.tmp-${rand}.sock`);
     const path = join(dir, name);
-    const server = await listen(tmp);
+    const server = await listen(tmp, facts);
     const drop = () => {
       server.close();
       for (const p of [tmp, path]) {
@@ -199,4 +209,68 @@ export async function acquireDaemonLock(place: LockPlace = lockPlace()): Promise
 export async function daemonRunning(place: LockPlace = lockPlace()): Promise<{ running: boolean; pid: number | null }> {
   const pids = await liveDaemons(place);
   return pids.length > 0 ? { running: true, pid: pids[0]! } : { running: false, pid: null };
+}
+
+/**
+ * What the live daemon of this network namespace says about itself (its pid and event log),
+ * read from its lock socket — which sits in a directory only root or the daemon's user can
+ * write, so the answer is the daemon's; null when none runs or it does not answer (an older
+ * daemon answers its pid alone: logFile null).
+ */
+export async function askDaemon(place: LockPlace = lockPlace()): Promise<DaemonFacts | null> {
+  for (const dir of place.dirs) {
+    let names: string[];
+    try {
+      checkDirectory(dir);
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = NAME.exec(name);
+      if (!m || m[1] !== place.netns) continue;
+      const path = join(dir, name);
+      const facts = await readAnswer(path, Number(m[2]));
+      if (!facts) continue;
+      try {
+        const st = lstatSync(path);
+        facts.owner = { uid: st.uid, gid: st.gid };
+      } catch {
+        /* gone meanwhile: root's */
+      }
+      return facts;
+    }
+  }
+  return null;
+}
+
+const MAX_ANSWER = 8192;
+
+function readAnswer(path: string, pid: number): Promise<DaemonFacts | null> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ path });
+    let text = '';
+    const done = (r: DaemonFacts | null) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done(null), PROBE_MS);
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      text += d;
+      if (text.length > MAX_ANSWER) done(null);
+    });
+    sock.on('end', () => {
+      const line = text.trim();
+      if (/^\d+$/.test(line)) return done({ pid, logFile: null });
+      try {
+        const o = JSON.parse(line) as { pid?: unknown; logFile?: unknown };
+        done({ pid: typeof o.pid === 'number' ? o.pid : pid, logFile: typeof o.logFile === 'string' && o.logFile.startsWith('/') ? o.logFile : null });
+      } catch {
+        done(null);
+      }
+    });
+    sock.on('error', () => done(null));
+  });
 }

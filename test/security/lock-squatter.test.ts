@@ -84,7 +84,7 @@ describe.skipIf(skip !== null)('a local user cannot stop the daemon with its sin
     expect(squatter.exitCode).toBeNull();
   });
 
-  it('two real daemons still cannot both run: the second is refused naming the first one’s pid, and so is a gated scan', async () => {
+  it('two real daemons still cannot both run: the second is refused naming the first one’s pid; a gated scan follows the first', async () => {
     const first = daemon('first');
     expect(await first.settled()).toBe('capturing');
     const second = daemon('second');
@@ -92,8 +92,9 @@ describe.skipIf(skip !== null)('a local user cannot stop the daemon with its sin
     expect((await second.stop()).code).toBe(2);
     expect(ownLines(second.err())).toEqual([expect.stringMatching(new RegExp(`^imdswatch: another imdswatch daemon is running on this host \\(pid ${first.pid}\\)`))]);
     const scan = await lab.run('client', [process.execPath, CLI, 'scan', '--duration', '1s'], { timeoutMs: 30_000 });
-    expect(scan.code).toBe(2);
-    expect(ownLines(scan.stderr)).toEqual([expect.stringMatching(new RegExp(`daemon is running \\(pid ${first.pid}\\) and owns the SYN gate`))]);
+    // no second capture, no second gate: it follows the daemon's events (test/cli/scan-follows-daemon.test.ts)
+    expect(scan.code).toBe(0);
+    expect(ownLines(scan.stderr)).toEqual([expect.stringMatching(new RegExp(`following the running daemon \\(pid ${first.pid}\\): events attributed by the daemon's SYN gate`))]);
     expect(await first.stop()).toEqual({ code: 0, signal: null });
   });
 });

@@ -53,6 +53,17 @@ interface Ancestor {
   cmdline: string | null;
 }
 
+/** (uid_t)-1 / (unsigned)-1: the audit loginuid or sessionid was never set (no login) */
+const AUDIT_UNSET = 4294967295;
+
+/** a /proc/PID/loginuid or sessionid value, or null when unset, missing (no CONFIG_AUDIT) or not a number */
+export function auditId(text: string | null): number | null {
+  const t = text?.trim();
+  if (!t || !/^\d{1,10}$/.test(t)) return null;
+  const n = Number(t);
+  return n >= AUDIT_UNSET ? null : n;
+}
+
 export class ProcessCache {
   private readonly entries = new Map<number, Entry>();
   private readonly ancestors = new Map<number, Ancestor>();
@@ -147,6 +158,10 @@ export class ProcessCache {
   /** `uidHint`: the socket owner's uid from /proc/net/tcp saves reading status while a SYN is held */
   private build(pid: number, stat: { comm: string; ppid: number; startTime: number }, uidHint: number | null): ProcessInfo | null {
     const p = `${this.opts.procRoot}/${pid}`;
+    // first the login, then the exe: a one-shot caller may exit while it is read (its /proc
+    // files go all at once), and these two name it best; the login is then there whenever the exe is
+    const login = this.login(p);
+    const exe = exeOf(readLink(`${p}/exe`));
     const cmdlineRaw = readText(`${p}/cmdline`);
     const cgroupText = readText(`${p}/cgroup`);
     const cg = cgroupText ? parseCgroup(cgroupText) : null;
@@ -159,7 +174,6 @@ export class ProcessCache {
     const uid = uidHint ?? parseStatus(readText(`${p}/status`) ?? '').uid;
     // in a container the uid is the container's: its name comes from the container's /etc/passwd
     const mntKey = container ? readLink(`${p}/ns/mnt`) ?? `pid:${pid}` : null;
-    const exe = exeOf(readLink(`${p}/exe`));
     // a borrowed name (another file mounted at the path, in a mount namespace of the caller's own)
     const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe);
     return {
@@ -173,7 +187,15 @@ export class ProcessCache {
       ancestors: this.chain(stat.ppid),
       netns: nsInodeOfLink(readLink(`${p}/ns/net`)),
       ...(mismatch ? { exeMismatch: mismatch } : {}),
+      ...login,
     };
+  }
+
+  /** the login session (audit loginuid, sessionid): only for a process started in one; its user named by the host's passwd (the login happened on the host) */
+  private login(dir: string): Pick<ProcessInfo, 'login'> {
+    const uid = auditId(readText(`${dir}/loginuid`));
+    if (uid === null) return {};
+    return { login: { uid, user: this.userName(uid), session: auditId(readText(`${dir}/sessionid`)) } };
   }
 
   private chain(ppid: number): ProcessInfo['ancestors'] {

@@ -25,10 +25,12 @@ export function fakeProc(): { root: string; addPid: (pid: number, o: ProcOpts) =
     symlinkSync(`net:[${o.netns ?? 4026531840}]`, join(d, 'ns', 'net'));
     (o.fds ?? []).forEach((inode, i) => symlinkSync(`socket:[${inode}]`, join(d, 'fd', String(i + 3))));
     symlinkSync('/dev/null', join(d, 'fd', '0'));
+    if (o.loginuid !== undefined) writeFileSync(join(d, 'loginuid'), o.loginuid);
+    if (o.sessionid !== undefined) writeFileSync(join(d, 'sessionid'), o.sessionid);
   };
   return { root, addPid, setNet };
 }
-export interface ProcOpts { state?: string; comm: string; ppid: number; uid: number; argv: string[]; exe?: string; fds?: number[]; cgroup?: string; kthread?: boolean; netns?: number; start?: number }
+export interface ProcOpts { state?: string; comm: string; ppid: number; uid: number; argv: string[]; exe?: string; fds?: number[]; cgroup?: string; kthread?: boolean; netns?: number; start?: number; /** /proc/PID/loginuid and sessionid as the kernel writes them (no newline; 4294967295: unset) */ loginuid?: string; sessionid?: string }
 
 export const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 export const HEADER6 = '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
