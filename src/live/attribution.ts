@@ -47,9 +47,35 @@ export class FlowAttributor {
     this.guard = gate?.guard ?? new BusyGuard();
   }
 
+  /** ungated flows found at their SYN (the caller's socket exists from connect() on): the answer, not yet counted */
+  private readonly atSyn = new WeakMap<FlowInfo, ProcessInfo>();
+
+  /**
+   * The observer's `flowStarted`, without a gate: a one-shot caller may exit before its first
+   * byte is processed, but at its SYN it is still in connect(), so the passive lookup is taken
+   * now (under the same overload guard); the first byte looks again only when this found nothing.
+   */
+  synSeen(flow: FlowInfo): void {
+    if (this.gate || !flow.sawSyn) return;
+    const found = this.passiveLookup(flow);
+    if (found) this.atSyn.set(flow, found);
+  }
+
   /** the observer's `firstByte` (src/pipeline/pipeline.ts LiveObserver): the answer is taken now */
   firstByte(flow: FlowInfo): void {
     this.pending.set(flow, this.answerAt(flow));
+  }
+
+  private passiveLookup(flow: FlowInfo): ProcessInfo | null {
+    const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
+    const t0 = performance.now();
+    if (!this.guard.allow(t0, PASSIVE_KEY)) {
+      this.passiveShed++;
+      return null;
+    }
+    const found = this.correlator.findSocketOwner(tuple, this.passiveBudgetMs).process;
+    this.guard.done(t0, performance.now(), PASSIVE_KEY);
+    return found;
   }
 
   /** the observer's `who`: the flow's answer as a plain value (the gate's, if its record came since) */
@@ -79,7 +105,9 @@ export class FlowAttributor {
     // the tuple was reused since this flow began (the pipeline lags): its socket now is
     // another connection's, and a passive lookup would name that one's owner
     if (!rec && this.gate?.reusedSince(key, atMs)) return this.settled({ process: null, attribution: 'none' });
-    let found: ProcessInfo | null = null;
+    // without a gate: the owner found at the SYN, while the caller was in connect()
+    let found: ProcessInfo | null = this.atSyn.get(flow) ?? null;
+    if (found) return this.settled({ process: found, attribution: 'passive' });
     const t0 = performance.now();
     // charged to the socket's uid when the gate read it, so a flooder's flows share its share
     const fairKey = rec?.uid ?? PASSIVE_KEY;

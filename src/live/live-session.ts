@@ -142,7 +142,10 @@ export class LiveSession {
   private observer(dedupe: SegmentDeduper | null): LiveObserver {
     return {
       acceptSegment: dedupe ? (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) : undefined,
-      flowStarted: (flow) => this.loss.flowStarted(flow),
+      flowStarted: (flow) => {
+        this.loss.flowStarted(flow);
+        if (!this.gate) this.attributor().synSeen(flow);
+      },
       firstByte: (flow) => this.attributor().firstByte(flow),
       who: (flow) => this.attributor().who(flow),
     };

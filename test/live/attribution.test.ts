@@ -5,6 +5,9 @@ import type { ProcCorrelator } from '../../src/enrich/process/proc-correlator.js
 import type { ProcessInfo } from '../../src/imds/event.js';
 import type { FlowInfo } from '../../src/tcp/stream.js';
 
+/** no SYN ever waits in the queue: the gate never sheds here (not read from this host's /proc) */
+const CALM = { pilingUp: () => false };
+
 /**
  * A keep-alive connection opened before the capture started carries no SYN, and its owner
  * may exit before the capture's first byte of it is processed (CI saw exactly this: a python
@@ -78,7 +81,7 @@ describe('FlowAttributor: a reused 4-tuple', () => {
   };
 
   it("gives each connection its own SYN's owner, never the tuple's newest", () => {
-    const gate = new SynGate(correlator());
+    const gate = new SynGate(correlator(), CALM);
     const rootSyn = gate.onPacket(syn(111))!;
     gate.onPacket(syn(222));
     const at = { sec: Math.floor(rootSyn.synMs / 1000), nsec: (rootSyn.synMs % 1000) * 1e6 };
@@ -88,7 +91,7 @@ describe('FlowAttributor: a reused 4-tuple', () => {
   });
 
   it('a flow joined mid-connection before the reuse is not given the later connection (gate record or socket)', () => {
-    const gate = new SynGate(correlator());
+    const gate = new SynGate(correlator(), CALM);
     const first = gate.onPacket(syn(111))!;
     const early = { sec: Math.floor(first.synMs / 1000) - 10, nsec: 0 };
     // the socket that holds the tuple now is the later connection's: passive must not name it

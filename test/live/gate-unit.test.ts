@@ -4,6 +4,9 @@ import { linkTypeNumber } from '../../src/live/cap-binding.js';
 import { RECORDS_PER_TUPLE, SynGate, tupleKey } from '../../src/live/gate.js';
 import { HoldHistogram } from '../../src/live/hold-histogram.js';
 
+/** no SYN ever waits in the queue: the gate never sheds here (not read from this host's /proc) */
+const CALM = { pilingUp: () => false };
+
 function ipv4Syn(src: number[], sport: number, flags = 0x02, isn = 12345): Buffer {
   const b = Buffer.alloc(40);
   b[0] = 0x45;
@@ -48,7 +51,7 @@ function fakeCorrelator(seen: SocketTuple[]): ProcCorrelator {
 describe('SynGate packet handling', () => {
   it('decodes IPv4 and IPv6 SYNs from the same queue by version nibble and records them by 4-tuple', () => {
     const seen: SocketTuple[] = [];
-    const g = new SynGate(fakeCorrelator(seen));
+    const g = new SynGate(fakeCorrelator(seen), CALM);
     const r4 = g.onPacket(ipv4Syn([10, 213, 1, 2], 40000));
     const r6 = g.onPacket(ipv6Syn(40001));
     expect(r4?.key).toBe('10.213.1.2|40000|169.254.169.254|80');
@@ -61,7 +64,7 @@ describe('SynGate packet handling', () => {
 
   it('passes non-SYN and garbage packets without a lookup', () => {
     const seen: SocketTuple[] = [];
-    const g = new SynGate(fakeCorrelator(seen));
+    const g = new SynGate(fakeCorrelator(seen), CALM);
     expect(g.onPacket(ipv4Syn([10, 0, 0, 1], 1, 0x12))).toBeNull(); // SYN-ACK
     expect(g.onPacket(Buffer.from([0x45, 0, 0]))).toBeNull();
     expect(g.onPacket(Buffer.alloc(0))).toBeNull();
@@ -70,7 +73,7 @@ describe('SynGate packet handling', () => {
   });
 
   it('bounds and expires records', () => {
-    const g = new SynGate(fakeCorrelator([]), { maxRecords: 10 });
+    const g = new SynGate(fakeCorrelator([]), { ...CALM, maxRecords: 10 });
     for (let i = 0; i < 50; i++) g.onPacket(ipv4Syn([10, 0, 0, 1], 1000 + i));
     expect(g.stats().recordsKept).toBe(10);
     expect(g.lookup('10.0.0.1|1049|169.254.169.254|80')).not.toBeNull();
@@ -96,7 +99,7 @@ describe('SynGate records: one per connection, not per reusable 4-tuple', () => 
   const key = '10.0.0.9|40000|169.254.169.254|80';
 
   it("answers a flow with its own SYN's record (by ISN) after the tuple was reused by another user's connection", () => {
-    const g = new SynGate(countingCorrelator());
+    const g = new SynGate(countingCorrelator(), CALM);
     const first = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 1_000))!;
     const second = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 9_000_000))!;
     expect(first.process?.pid).toBe(1);
@@ -110,7 +113,7 @@ describe('SynGate records: one per connection, not per reusable 4-tuple', () => 
   });
 
   it('joined mid-connection (no ISN): the newest SYN held before the first packet, never a later one', () => {
-    const g = new SynGate(countingCorrelator());
+    const g = new SynGate(countingCorrelator(), CALM);
     const first = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 1_000))!;
     g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 2_000));
     expect(g.lookup(key, first.synMs + 60_000)?.process?.pid).toBe(2);
@@ -121,7 +124,7 @@ describe('SynGate records: one per connection, not per reusable 4-tuple', () => 
   });
 
   it('a retransmitted SYN replaces its record; each tuple keeps its latest connections', () => {
-    const g = new SynGate(countingCorrelator());
+    const g = new SynGate(countingCorrelator(), CALM);
     g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 5));
     const again = g.onPacket(ipv4Syn([10, 0, 0, 9], 40000, 0x02, 5))!;
     expect(g.stats().recordsKept).toBe(1);

@@ -36,9 +36,15 @@ function slowCorrelator(lookupMs: number | ((t: { srcPort: number }) => number))
   } as unknown as ProcCorrelator;
 }
 
+/**
+ * SYNs pile up in the kernel queue (the gate sheds only then): said here, not read from this
+ * host's /proc, where another test's or a daemon's queue 7 may be anything at that moment
+ */
+const PILED = { pilingUp: () => true };
+
 describe('SynGate overload guard', () => {
   it('sheds back-to-back SYNs once lookups took half of the window: a flood cannot stall the queue', () => {
-    const g = new SynGate(slowCorrelator(20));
+    const g = new SynGate(slowCorrelator(20), PILED);
     const results = Array.from({ length: 40 }, (_, i) => g.onPacket(syn(20000 + i)));
     const st = g.stats();
     // 25 ms of a 100 ms window: the second 20 ms lookup crosses the share, the rest of the window is shed
@@ -50,7 +56,7 @@ describe('SynGate overload guard', () => {
   });
 
   it('never sheds SYNs that arrive one at a time, however slow the lookup', async () => {
-    const g = new SynGate(slowCorrelator(60));
+    const g = new SynGate(slowCorrelator(60), PILED);
     for (let i = 0; i < 5; i++) {
       expect(g.onPacket(syn(30000 + i)), `SYN ${i}`).not.toBeNull();
       await new Promise((r) => setTimeout(r, 10));
@@ -76,7 +82,7 @@ describe('SynGate overload guard', () => {
       ownSocket: () => undefined,
     catchUp: () => {},
     } as unknown as ProcCorrelator;
-    const g = new SynGate(c, { uidOf, now: () => clock });
+    const g = new SynGate(c, { ...PILED, uidOf, now: () => clock });
     const root: Array<ReturnType<SynGate['onPacket']>> = [];
     for (let i = 0; i < 20_000; i++) {
       clock += 0.2;
@@ -100,7 +106,7 @@ describe('SynGate overload guard', () => {
       lookups++;
       return find(...a);
     };
-    const g = new SynGate(c, { uidOf: () => 1000 });
+    const g = new SynGate(c, { ...PILED, uidOf: () => 1000 });
     const recs = Array.from({ length: 5 }, (_, i) => g.onPacket(syn(21000 + i)));
     expect(lookups).toBe(1);
     expect(recs.slice(1).map((r) => r?.outcome)).toEqual(['shed', 'shed', 'shed', 'shed']);
