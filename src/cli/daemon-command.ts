@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolveDaemonConfig, DAEMON_DEFAULTS, DEFAULT_CONFIG_FILE, type DaemonConfig } from './daemon-config.js';
 import { addLiveSettingFlags, liveFlags, settingsHelp } from './settings.js';
 import { LiveSession } from '../live/live-session.js';
-import { DaemonHealth } from '../live/daemon-health.js';
+import { DaemonHealth, lossCounters } from '../live/daemon-health.js';
 import { guardSessionExit, waitForStop } from './signals.js';
 import { EventLog } from '../sinks/event-log.js';
 import { Metrics } from '../sinks/metrics.js';
@@ -73,23 +73,33 @@ Signals: SIGTERM/SIGINT flush the state and exit 0; SIGHUP reopens the log file 
 }
 
 export async function runDaemon(cfg: DaemonConfig): Promise<void> {
+  const live: LiveHealth = { health: null };
   // one daemon per host, checked before anything else (metrics port, log, state, queue)
   let lock;
   try {
     // in /run/imdswatch, else (a read-only /run) beside the state (src/service/single-instance.ts)
-    lock = await acquireDaemonLock(lockPlace(process.env, [dirname(cfg.stateFile), dirname(DEFAULT_STATE_PATH)]), { logFile: cfg.logFile && resolve(cfg.logFile) });
+    // its health is answered at each ask once capture runs (a following scan compares two answers)
+    lock = await acquireDaemonLock(lockPlace(process.env, [dirname(cfg.stateFile), dirname(DEFAULT_STATE_PATH)]), {
+      logFile: cfg.logFile && resolve(cfg.logFile),
+      health: () => live.health?.() ?? null,
+    });
   } catch (err) {
     if (err instanceof AlreadyRunningError || err instanceof UnsafePathError) throw new CliError(err.message, err.code);
     throw err;
   }
   try {
-    await runLockedDaemon(cfg);
+    await runLockedDaemon(cfg, live);
   } finally {
     lock.release();
   }
 }
 
-async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
+/** the running session's loss counters, for the lock socket's answer (set once capture runs) */
+interface LiveHealth {
+  health: (() => Record<string, number>) | null;
+}
+
+async function runLockedDaemon(cfg: DaemonConfig, live: LiveHealth): Promise<void> {
   // a log or state directory another user could plant a symlink in is refused in one line (docs/design.md#security)
   try {
     assertSafeDirectories([cfg.logFile, cfg.stateFile, cfg.metricsSocket]);
@@ -167,6 +177,7 @@ async function runLockedDaemon(cfg: DaemonConfig): Promise<void> {
   // counters, metrics and loss lines: once per save interval (one line per interval, never per eviction)
   const health = new DaemonHealth({ logger: log.logger, metrics, state });
   const report = () => health.report(session.stats(), log.droppedLines);
+  live.health = () => lossCounters(session.stats(), log.droppedLines, session.captureClockMs());
   const save = () => {
     touchWindow(state, now(), false);
     enforce?.flush();

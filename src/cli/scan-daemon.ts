@@ -3,6 +3,7 @@ import { CaptureSummaryBuilder } from '../sinks/capture-summary.js';
 import { formatCaptureSummaryText } from '../sinks/capture-summary-text.js';
 import type { InputSummary } from '../sinks/input-summary.js';
 import { askDaemon } from '../service/single-instance.js';
+import { SYN_WAIT_MS } from '../live/capture-loss.js';
 import { CliError } from './exit-codes.js';
 import { FollowError, LogFollower } from './scan-follow.js';
 import type { Output } from './output.js';
@@ -30,6 +31,36 @@ const POLL_MS = 200;
  */
 const SETTLE_MS = 500;
 
+/** longest wait, after the end, for the daemon to have read its capture up to the end */
+const CATCH_UP_MS = 15_000;
+
+/**
+ * Losses the daemon counted between two of its answers (src/live/daemon-health.ts
+ * lossCounters), by counter; also a daemon that did not read its capture up to `untilMs`
+ * (its pipeline lagged past CATCH_UP_MS: later events may be missing) or gave no counters.
+ */
+export function lossesBetween(before: Record<string, number> | null | undefined, after: Record<string, number> | null | undefined, untilMs: number): Record<string, number> {
+  if (!before || !after) return { 'daemon-counters-not-answered': 1 };
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(after)) {
+    if (k === 'readUpToMs') continue;
+    const d = n - (before[k] ?? 0);
+    if (d > 0) out[`daemon-${k}`] = d;
+  }
+  if ((after.readUpToMs ?? 0) < untilMs) out['daemon-capture-not-read-to-end'] = 1;
+  return out;
+}
+
+/** ask until the daemon has read its capture up to `untilMs` (or CATCH_UP_MS passed): its last counters */
+async function askCaughtUp(untilMs: number): Promise<Record<string, number> | null> {
+  const end = Date.now() + CATCH_UP_MS;
+  for (;;) {
+    const h = (await askDaemon())?.health ?? null;
+    if (!h || (h.readUpToMs ?? 0) >= untilMs || Date.now() > end) return h;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
 /** the refusal when the daemon runs but cannot be followed */
 export function daemonRefusal(pid: number | null, why: string): CliError {
   return new CliError(
@@ -40,7 +71,11 @@ export function daemonRefusal(pid: number | null, why: string): CliError {
 }
 
 /** open the running daemon's event log at its end, or throw the refusal naming why not */
-export async function openDaemonFollow(pid: number | null, onEvent: (ev: ImdsEvent) => void, onLoss: (m: string) => void): Promise<{ follower: LogFollower; pid: number | null; path: string; since: string }> {
+export async function openDaemonFollow(
+  pid: number | null,
+  onEvent: (ev: ImdsEvent) => void,
+  onLoss: (m: string) => void,
+): Promise<{ follower: LogFollower; pid: number | null; path: string; since: string; health: Record<string, number> | null }> {
   const facts = await askDaemon();
   const daemonPid = facts?.pid ?? pid;
   if (!facts) throw daemonRefusal(daemonPid, 'it did not say where it logs');
@@ -48,7 +83,7 @@ export async function openDaemonFollow(pid: number | null, onEvent: (ev: ImdsEve
   const since = new Date().toISOString();
   try {
     const follower = new LogFollower({ path: facts.logFile, owner: facts.owner, since, onEvent, onLoss });
-    return { follower, pid: daemonPid, path: facts.logFile, since };
+    return { follower, pid: daemonPid, path: facts.logFile, since, health: facts.health ?? null };
   } catch (err) {
     if (err instanceof FollowError) throw daemonRefusal(daemonPid, err.message);
     throw err;
@@ -64,7 +99,7 @@ export async function scanFollowingDaemon(o: DaemonScanOptions): Promise<{ total
   const counts = { v1: 0, v2: 0, token: 0 };
   const pids = new Set<number>();
   const losses: string[] = [];
-  const { follower, pid, path } = await openDaemonFollow(
+  const { follower, pid, path, health: before } = await openDaemonFollow(
     o.pid,
     (ev) => {
       report.add(ev);
@@ -86,11 +121,19 @@ export async function scanFollowingDaemon(o: DaemonScanOptions): Promise<{ total
   }, POLL_MS);
   await waitForStop({ timeoutMs: o.ms });
   const until = new Date().toISOString();
+  // every loss the daemon counted in the window, asked once it has read its capture to the end
+  // (its log lines about loss come only once per save interval: too late for this report)
+  // a SYN made before the end is judged missed SYN_WAIT_MS later on the capture's clock (+ its 1 s tick)
+  if (o.progress) process.stderr.write(`\rwaiting ${Math.round((SYN_WAIT_MS + 1000) / 1000)} s for the daemon's loss check of the last calls\x1b[K`);
+  const after = await askCaughtUp(Date.parse(until) + SYN_WAIT_MS + 1000);
+  const daemonLoss = lossesBetween(before, after, Date.parse(until) + SYN_WAIT_MS + 1000);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   clearInterval(poller);
   if (o.progress) process.stderr.write('\r\x1b[K');
   const st = follower.finish(until);
   for (const m of new Set(losses)) process.stderr.write(`imdswatch: the daemon reported capture loss while following: ${m}\n`);
+  const lossNames = Object.entries(daemonLoss).map(([k, n]) => `${k.replace(/^daemon-/, '')} ${n}`);
+  if (lossNames.length) process.stderr.write(`imdswatch: the daemon counted losses during this scan (calls may be missing): ${lossNames.join(', ')}\n`);
   const skipped: Record<string, number> = {};
   if (st.skippedLines) skipped['log-lines-not-events'] = st.skippedLines;
   if (st.lossLines) skipped['daemon-capture-loss'] = st.lossLines;
@@ -101,7 +144,7 @@ export async function scanFollowingDaemon(o: DaemonScanOptions): Promise<{ total
     skipped,
     unclassified: 0,
     // the daemon said it lost capture meanwhile: an IMDSv1 call may hide there (verdict UNKNOWN)
-    unread: st.lossLines ? { 'daemon-capture-loss': st.lossLines } : {},
+    unread: { ...(st.lossLines ? { 'daemon-capture-loss': st.lossLines } : {}), ...daemonLoss },
     errors: [],
   };
   const built = report.build(input);

@@ -15,6 +15,24 @@ export interface HealthTargets {
 }
 
 /**
+ * Every loss that can hide a call, as counters that only grow, and how far the capture was
+ * read (ms since the epoch): the daemon answers them on its lock socket at each ask, so a
+ * `scan` following it knows exactly whether anything was lost during its window, without
+ * waiting for the next save interval's log lines (src/cli/scan-daemon.ts).
+ */
+export function lossCounters(st: LiveStats, logLinesDropped: number, readUpToMs: number): Record<string, number> {
+  return {
+    readUpToMs,
+    missedSyns: st.missedSyns,
+    requestGapBytes: st.pipeline.tcp.gapBytes - st.pipeline.tcp.responseGapBytes,
+    imdsUnread: unreadImdsPackets(st.pipeline.decode) + unreadImdsRequests(st.pipeline.imds),
+    flowsEvicted: st.pipeline.tcp.evictedFlows,
+    frameOverflow: st.frameQueue?.overflow ?? 0,
+    logLinesDropped,
+  };
+}
+
+/**
  * The daemon's health, once per save interval (and at stop): the pipeline's counter deltas
  * to the metrics, the losses that can hide an IMDSv1 call to the state (they keep the
  * verdict from READY) and one log line per kind of loss that grew, never one per event.

@@ -170,7 +170,7 @@ export class LiveSession {
    * past it and never saw its flow — a pipeline seconds behind under a flood is late, not
    * lossy, and counting its flows as missed named the wrong calls.
    */
-  private captureClockMs(nowMs: number): number {
+  captureClockMs(nowMs = Date.now()): number {
     return this.frames && this.frames.waiting > 0 ? Math.min(nowMs, this.readUpToMs) : nowMs;
   }
 

@@ -140,13 +140,29 @@ export interface DaemonFacts {
   logFile: string | null;
   /** (asked only) the owner of its lock socket: the daemon's user, who may own its log's directory */
   owner?: { uid: number; gid: number };
+  /**
+   * its counters at the moment it answered (src/live/daemon-health.ts lossCounters): how far
+   * its capture was read and every loss that can hide a call; null before capture starts
+   */
+  health?: Record<string, number> | null;
 }
 
-function listen(path: string, facts: Omit<DaemonFacts, 'pid'>): Promise<Server> {
-  const answer = `${JSON.stringify({ pid: process.pid, logFile: facts.logFile })}\n`;
+/** what the daemon gives the lock socket: fixed facts, and its health read at each answer */
+export interface DaemonFactsSource {
+  logFile: string | null;
+  health?: () => Record<string, number> | null;
+}
+
+function listen(path: string, facts: DaemonFactsSource): Promise<Server> {
   const server = createServer((sock) => {
     sock.on('error', () => {});
-    sock.end(answer);
+    let health: Record<string, number> | null = null;
+    try {
+      health = facts.health?.() ?? null;
+    } catch {
+      /* no counters rather than no answer */
+    }
+    sock.end(`${JSON.stringify({ pid: process.pid, logFile: facts.logFile, health })}\n`);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -164,7 +180,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Take the daemon lock of this network namespace, or throw AlreadyRunningError naming the
  * holder; UnsafePathError when the directory could be written by another user.
  */
-export async function acquireDaemonLock(place: LockPlace = lockPlace(), facts: Omit<DaemonFacts, 'pid'> = { logFile: null }): Promise<InstanceLock> {
+export async function acquireDaemonLock(place: LockPlace = lockPlace(), facts: DaemonFactsSource = { logFile: null }): Promise<InstanceLock> {
   const dir = registerDir(place);
   let last: number | null = null;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -265,12 +281,23 @@ function readAnswer(path: string, pid: number): Promise<DaemonFacts | null> {
       const line = text.trim();
       if (/^\d+$/.test(line)) return done({ pid, logFile: null });
       try {
-        const o = JSON.parse(line) as { pid?: unknown; logFile?: unknown };
-        done({ pid: typeof o.pid === 'number' ? o.pid : pid, logFile: typeof o.logFile === 'string' && o.logFile.startsWith('/') ? o.logFile : null });
+        const o = JSON.parse(line) as { pid?: unknown; logFile?: unknown; health?: unknown };
+        done({ pid: typeof o.pid === 'number' ? o.pid : pid, logFile: typeof o.logFile === 'string' && o.logFile.startsWith('/') ? o.logFile : null, health: numbersOf(o.health) });
       } catch {
         done(null);
       }
     });
     sock.on('error', () => done(null));
   });
+}
+
+/** an object of finite numbers, else null (the answer is parsed, not trusted to be well formed) */
+function numbersOf(v: unknown): Record<string, number> | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(v)) {
+    if (typeof n !== 'number' || !Number.isFinite(n)) return null;
+    out[k] = n;
+  }
+  return out;
 }
