@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { ContainerInfo, ImdsEvent, ProcessInfo } from '../imds/event.js';
-import { isIsoTime } from '../ledger/ledger.js';
+import type { ImdsEvent } from '../imds/event.js';
+import { eventOf } from '../readiness/event-line.js';
 import { checkDirectory, type Identity, UnsafePathError } from '../files/safe-file.js';
 
 /**
@@ -245,45 +245,4 @@ export class LogFollower {
   private skip(): void {
     this.st.skippedLines++;
   }
-}
-
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-/** a log line's event, each field of the type it claims (a foreign line must not crash the report), or null */
-export function eventOf(v: unknown): ImdsEvent | null {
-  if (!v || typeof v !== 'object') return null;
-  const e = v as Record<string, unknown>;
-  const client = e.client as { ip?: unknown; port?: unknown } | null;
-  if (!isIsoTime(e.ts) || !['v1', 'v2', 'token'].includes(e.version as string)) return null;
-  if (!client || typeof client !== 'object' || typeof client.ip !== 'string') return null;
-  const ev = { ...e } as unknown as ImdsEvent;
-  ev.method = str(e.method) ?? 'GET';
-  ev.path = str(e.path) ?? '';
-  ev.reason = (str(e.reason) as ImdsEvent['reason']) ?? null;
-  ev.attribution = e.attribution === 'gate' || e.attribution === 'passive' ? e.attribution : 'none';
-  ev.userAgent = str(e.userAgent);
-  ev.sdk = (e.sdk && typeof e.sdk === 'object' ? e.sdk : null) as ImdsEvent['sdk'];
-  ev.process = processOf(e.process);
-  return ev;
-}
-
-function processOf(v: unknown): ProcessInfo | null {
-  if (!v || typeof v !== 'object') return null;
-  const p = v as Record<string, unknown>;
-  const c = p.container && typeof p.container === 'object' ? (p.container as Record<string, unknown>) : null;
-  return {
-    ...(p as object),
-    pid: typeof p.pid === 'number' ? p.pid : 0,
-    exe: str(p.exe),
-    cmdline: str(p.cmdline),
-    uid: typeof p.uid === 'number' ? p.uid : null,
-    user: str(p.user),
-    unit: str(p.unit),
-    container: c ? { ...(c as object), runtime: (str(c.runtime) ?? 'unknown') as ContainerInfo['runtime'], id: str(c.id) } : null,
-    ancestors: Array.isArray(p.ancestors)
-      ? p.ancestors
-          .filter((a): a is Record<string, unknown> => !!a && typeof a === 'object')
-          .map((a) => ({ pid: typeof a.pid === 'number' ? a.pid : 0, exe: str(a.exe), comm: str(a.comm), cmdline: str(a.cmdline) }))
-      : [],
-  } as ProcessInfo;
 }

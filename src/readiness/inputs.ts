@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { ContainerInfo, ImdsEvent } from '../imds/event.js';
-import { emptyState, isIsoTime, parseState, recordEvent, type DaemonState } from '../ledger/ledger.js';
+import type { ImdsEvent } from '../imds/event.js';
+import { emptyState, parseState, recordEvent, type DaemonState } from '../ledger/ledger.js';
+import { eventOf } from './event-line.js';
 
 /**
  * Inputs of `imdswatch report`: the daemon's state file, or NDJSON event files
@@ -51,37 +52,6 @@ function readInput(path: string): string {
   }
 }
 
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-/** a log line's process, with every field of the type it claims (a hand-edited or foreign file must not crash the report) */
-function processOf(v: unknown): ImdsEvent['process'] {
-  if (!v || typeof v !== 'object') return null;
-  const p = v as Record<string, unknown>;
-  const c = p.container && typeof p.container === 'object' ? (p.container as Record<string, unknown>) : null;
-  return {
-    pid: typeof p.pid === 'number' ? p.pid : 0,
-    exe: str(p.exe),
-    cmdline: str(p.cmdline),
-    uid: typeof p.uid === 'number' ? p.uid : null,
-    user: str(p.user),
-    unit: str(p.unit),
-    container: c
-      ? {
-          runtime: (str(c.runtime) ?? 'unknown') as ContainerInfo['runtime'],
-          id: str(c.id),
-          name: str(c.name),
-          image: str(c.image),
-          pod: c.pod && typeof c.pod === 'object' && typeof (c.pod as { uid?: unknown }).uid === 'string' ? (c.pod as { uid: string; namespace?: string | null; name?: string | null }) : null,
-        }
-      : null,
-    ancestors: Array.isArray(p.ancestors)
-      ? p.ancestors
-          .filter((a): a is Record<string, unknown> => !!a && typeof a === 'object')
-          .map((a) => ({ pid: typeof a.pid === 'number' ? a.pid : 0, exe: str(a.exe), comm: str(a.comm), cmdline: str(a.cmdline) }))
-      : [],
-  };
-}
-
 /** a line of the daemon's own log that is not a request (docs/design.md#since-windows): not an event, not noise */
 function isDaemonLine(o: unknown): boolean {
   const l = o as { app?: unknown; kind?: unknown } | null;
@@ -123,7 +93,7 @@ export function loadReportInput(path: string, since: string | null = null): Host
       continue;
     }
     const o = obj as { event?: ImdsEvent; host?: string | { name?: unknown; instanceId?: unknown }; hostname?: string } & Partial<ImdsEvent>;
-    const ev = (o.event ?? o) as ImdsEvent & { host?: unknown };
+    const raw = (o.event ?? o) as { host?: unknown };
     if (!o.event && isDaemonLine(o)) {
       daemonLines++;
       // its capture-loss lines count as they do in the state: an IMDSv1 call may hide there
@@ -131,11 +101,12 @@ export function loadReportInput(path: string, since: string | null = null): Host
             if (!since || (typeof t === 'string' && t >= since)) lossOf(o as Record<string, unknown>, state.drops);
       continue;
     }
-    if (!ev || !isIsoTime(ev.ts) || !['v1', 'v2', 'token'].includes(ev.version as string) || !ev.client) {
+    const ev = eventOf(raw);
+    if (!ev) {
       skipped++;
       continue;
     }
-    const h = (o.host ?? ev.host) as string | { name?: unknown; instanceId?: unknown } | undefined;
+    const h = (o.host ?? raw.host) as string | { name?: unknown; instanceId?: unknown } | undefined;
     if (typeof h === 'string') host = h;
     else if (h && typeof h === 'object') {
       if (typeof h.name === 'string') host = h.name;
@@ -143,13 +114,6 @@ export function loadReportInput(path: string, since: string | null = null): Host
     }
     // the window is exact for events: anything before --since is not counted at all
     if (since && ev.ts < since) continue;
-    ev.reason ??= null;
-    ev.attribution ??= 'none';
-    ev.process = processOf(ev.process);
-    if (typeof ev.path !== 'string') ev.path = String(ev.path ?? '');
-    if (typeof ev.method !== 'string') ev.method = 'GET';
-    ev.sdk ??= null;
-    ev.userAgent ??= null;
     recordEvent(state, ev);
     const minute = `${ev.ts.slice(0, 16)}:00Z`;
     const m = minutes.get(minute) ?? (minutes.size < MAX_MINUTES ? { v1: 0, v2: 0, token: 0 } : null);
