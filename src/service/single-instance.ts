@@ -88,13 +88,15 @@ function probe(path: string): Promise<'live' | 'dead' | 'gone'> {
   });
 }
 
-/** the pids of the live daemons registered in `place` (other than `own`); removes dead daemons' sockets */
-export async function liveDaemons(place: LockPlace, own: string | null = null): Promise<number[]> {
-  const pids: number[] = [];
+/**
+ * The lock sockets registered in `place` for its network namespace (other than `own`), with
+ * the pid in their name. A directory another user could write holds no lock: what is in it
+ * is not obeyed.
+ */
+function* registered(place: LockPlace, own: string | null = null): Generator<{ path: string; pid: number }> {
   for (const dir of place.dirs) {
     let names: string[];
     try {
-      // a directory another user could write holds no lock: what is in it is not obeyed
       checkDirectory(dir);
       names = readdirSync(dir);
     } catch {
@@ -102,16 +104,22 @@ export async function liveDaemons(place: LockPlace, own: string | null = null): 
     }
     for (const name of names) {
       const m = NAME.exec(name);
-      if (!m || m[1] !== place.netns || name === own) continue;
-      const path = join(dir, name);
-      const r = await probe(path);
-      if (r === 'live') pids.push(Number(m[2]));
-      else if (r === 'dead') {
-        try {
-          unlinkSync(path);
-        } catch {
-          /* not ours to remove (scan as another user), or gone already */
-        }
+      if (m && m[1] === place.netns && name !== own) yield { path: join(dir, name), pid: Number(m[2]) };
+    }
+  }
+}
+
+/** the pids of the live daemons registered in `place` (other than `own`); removes dead daemons' sockets */
+export async function liveDaemons(place: LockPlace, own: string | null = null): Promise<number[]> {
+  const pids: number[] = [];
+  for (const { path, pid } of registered(place, own)) {
+    const r = await probe(path);
+    if (r === 'live') pids.push(pid);
+    else if (r === 'dead') {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* not ours to remove (scan as another user), or gone already */
       }
     }
   }
@@ -234,28 +242,16 @@ export async function daemonRunning(place: LockPlace = lockPlace()): Promise<{ r
  * daemon answers its pid alone: logFile null).
  */
 export async function askDaemon(place: LockPlace = lockPlace()): Promise<DaemonFacts | null> {
-  for (const dir of place.dirs) {
-    let names: string[];
+  for (const { path, pid } of registered(place)) {
+    const facts = await readAnswer(path, pid);
+    if (!facts) continue;
     try {
-      checkDirectory(dir);
-      names = readdirSync(dir);
+      const st = lstatSync(path);
+      facts.owner = { uid: st.uid, gid: st.gid };
     } catch {
-      continue;
+      /* gone meanwhile: root's */
     }
-    for (const name of names) {
-      const m = NAME.exec(name);
-      if (!m || m[1] !== place.netns) continue;
-      const path = join(dir, name);
-      const facts = await readAnswer(path, Number(m[2]));
-      if (!facts) continue;
-      try {
-        const st = lstatSync(path);
-        facts.owner = { uid: st.uid, gid: st.gid };
-      } catch {
-        /* gone meanwhile: root's */
-      }
-      return facts;
-    }
+    return facts;
   }
   return null;
 }
