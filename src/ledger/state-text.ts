@@ -1,0 +1,92 @@
+import type { DaemonState, SoftwareEntry } from './types.js';
+
+/**
+ * The state file's text, made without re-serialising what did not change (docs/design.md#ledger).
+ * A state of 2 000 programs with a month of hourly counts each is ~20 MiB of JSON: stringifying
+ * it whole on every save blocked the daemon's event loop (capture, SYN gate verdicts) for
+ * hundreds of milliseconds each second. Here each program's entry and each overflow bucket
+ * keeps its own JSON text until it changes; every change of an entry goes through
+ * `recordEvent` or the program table, which call `entryChanged` (the same rule the program
+ * table's owner index relies on). The text is byte for byte `JSON.stringify(state)`.
+ */
+
+const texts = new WeakMap<SoftwareEntry, string>();
+const changed = new WeakSet<SoftwareEntry>();
+
+/** this entry's saved text is stale (an event folded in, an entry merged into a bucket) */
+export function entryChanged(e: SoftwareEntry): void {
+  changed.add(e);
+}
+
+/** the entry's JSON text, from the cache when the entry did not change since it was made */
+function entryText(e: SoftwareEntry): string {
+  let t = texts.get(e);
+  if (t === undefined || changed.has(e)) {
+    t = JSON.stringify(e);
+    texts.set(e, t);
+    changed.delete(e);
+  }
+  return t;
+}
+
+/** whether the entry needs serialising (no text yet, or changed) */
+const stale = (e: SoftwareEntry) => !texts.has(e) || changed.has(e);
+
+/** the two sections made of entries; every other top-level field is small and made anew each time */
+const ENTRY_SECTIONS = new Set(['software', 'overflow']);
+
+/**
+ * Bring the cached texts of up to `budgetMs` of stale entries up to date; true when none is
+ * left stale. Lets a caller spread the first save after a load (every entry stale) over
+ * event-loop turns; `stateText` then only serialises what changed since.
+ */
+export function refreshEntryTexts(state: DaemonState, budgetMs: number, clock: () => number = performance.now.bind(performance)): boolean {
+  const t0 = clock();
+  let n = 0;
+  for (const section of [state.software, state.overflow ?? {}] as Array<Record<string, SoftwareEntry>>) {
+    for (const k of Object.keys(section)) {
+      const e = section[k];
+      if (e === undefined || !stale(e)) continue;
+      entryText(e);
+      // the clock is asked every few entries: an entry takes tens of microseconds
+      if ((++n & 7) === 0 && clock() - t0 >= budgetMs) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The state's JSON text (without the trailing newline) as a list of pieces whose
+ * concatenation is `JSON.stringify(state)`. Entries are taken from the cache unless changed.
+ */
+export function stateTextParts(state: DaemonState): string[] {
+  const out: string[] = [];
+  let first = true;
+  const rec = state as unknown as Record<string, unknown>;
+  out.push('{');
+  for (const key of Object.keys(rec)) {
+    const value = rec[key];
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
+    out.push(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    first = false;
+    if (ENTRY_SECTIONS.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const section = value as Record<string, SoftwareEntry | undefined>;
+      let firstEntry = true;
+      out.push('{');
+      for (const k of Object.keys(section)) {
+        const e = section[k];
+        if (e === undefined) continue;
+        out.push(`${firstEntry ? '' : ','}${JSON.stringify(k)}:`, entryText(e));
+        firstEntry = false;
+      }
+      out.push('}');
+    } else out.push(JSON.stringify(value));
+  }
+  out.push('}');
+  return out;
+}
+
+/** `JSON.stringify(state)`, re-using the text of unchanged entries */
+export function stateText(state: DaemonState): string {
+  return stateTextParts(state).join('');
+}
