@@ -10,7 +10,8 @@ import type { DaemonState, SoftwareEntry } from './types.js';
  * table's owner index relies on). The text is byte for byte `JSON.stringify(state)`.
  */
 
-const texts = new WeakMap<SoftwareEntry, string>();
+// UTF-8 bytes, not strings: kept off the V8 heap and written as they are (no re-encoding per save)
+const texts = new WeakMap<SoftwareEntry, Buffer>();
 const changed = new WeakSet<SoftwareEntry>();
 
 /** this entry's saved text is stale (an event folded in, an entry merged into a bucket) */
@@ -19,10 +20,10 @@ export function entryChanged(e: SoftwareEntry): void {
 }
 
 /** the entry's JSON text, from the cache when the entry did not change since it was made */
-function entryText(e: SoftwareEntry): string {
+function entryText(e: SoftwareEntry): Buffer {
   let t = texts.get(e);
   if (t === undefined || changed.has(e)) {
-    t = JSON.stringify(e);
+    t = Buffer.from(JSON.stringify(e));
     texts.set(e, t);
     changed.delete(e);
   }
@@ -56,37 +57,39 @@ export function refreshEntryTexts(state: DaemonState, budgetMs: number, clock: (
 }
 
 /**
- * The state's JSON text (without the trailing newline) as a list of pieces whose
- * concatenation is `JSON.stringify(state)`. Entries are taken from the cache unless changed.
+ * The state's JSON text (without the trailing newline) as a list of UTF-8 pieces whose
+ * concatenation is `JSON.stringify(state)`. Entries are taken from the cache unless changed;
+ * the text between them is gathered into one piece per run.
  */
-export function stateTextParts(state: DaemonState): string[] {
-  const out: string[] = [];
-  let first = true;
+export function stateTextParts(state: DaemonState): Buffer[] {
+  const out: Buffer[] = [];
+  let glue = '{';
   const rec = state as unknown as Record<string, unknown>;
-  out.push('{');
+  let first = true;
   for (const key of Object.keys(rec)) {
     const value = rec[key];
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-    out.push(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    glue += `${first ? '' : ','}${JSON.stringify(key)}:`;
     first = false;
     if (ENTRY_SECTIONS.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
       const section = value as Record<string, SoftwareEntry | undefined>;
       let firstEntry = true;
-      out.push('{');
+      glue += '{';
       for (const k of Object.keys(section)) {
         const e = section[k];
         if (e === undefined) continue;
-        out.push(`${firstEntry ? '' : ','}${JSON.stringify(k)}:`, entryText(e));
+        out.push(Buffer.from(`${glue}${firstEntry ? '' : ','}${JSON.stringify(k)}:`), entryText(e));
+        glue = '';
         firstEntry = false;
       }
-      out.push('}');
-    } else out.push(JSON.stringify(value));
+      glue += '}';
+    } else glue += JSON.stringify(value);
   }
-  out.push('}');
+  out.push(Buffer.from(`${glue}}`));
   return out;
 }
 
 /** `JSON.stringify(state)`, re-using the text of unchanged entries */
 export function stateText(state: DaemonState): string {
-  return stateTextParts(state).join('');
+  return Buffer.concat(stateTextParts(state)).toString('utf8');
 }

@@ -105,7 +105,7 @@ export class StateSaver {
         while (!refreshEntryTexts(this.state, this.sliceMs)) await new Promise<void>((r) => setImmediate(r));
         // the snapshot is taken in one turn: what changed during the slices is serialised here
         const parts = stateTextParts(this.state);
-        parts.push('\n');
+        parts.push(Buffer.from('\n'));
         await writeFileAtomicAsync(this.path, parts);
       } catch (err) {
         this.onError(err);
