@@ -10,8 +10,13 @@ import type { DaemonState, SoftwareEntry } from './types.js';
  * table's owner index relies on). The text is byte for byte `JSON.stringify(state)`.
  */
 
-// UTF-8 bytes, not strings: kept off the V8 heap and written as they are (no re-encoding per save)
-const texts = new WeakMap<SoftwareEntry, Buffer>();
+/** `"key":{…entry…}` as UTF-8 bytes: off the V8 heap, written as they are (no re-encoding, no glue per save) */
+interface EntryText {
+  key: string;
+  bytes: Buffer;
+}
+const texts = new WeakMap<SoftwareEntry, EntryText>();
+const COMMA = Buffer.from(',');
 const changed = new WeakSet<SoftwareEntry>();
 
 /** this entry's saved text is stale (an event folded in, an entry merged into a bucket) */
@@ -19,19 +24,19 @@ export function entryChanged(e: SoftwareEntry): void {
   changed.add(e);
 }
 
-/** the entry's JSON text, from the cache when the entry did not change since it was made */
-function entryText(e: SoftwareEntry): Buffer {
+/** the entry's `"key":{…}` text, from the cache when the entry did not change since it was made under this key */
+function entryText(key: string, e: SoftwareEntry): Buffer {
   let t = texts.get(e);
-  if (t === undefined || changed.has(e)) {
-    t = Buffer.from(JSON.stringify(e));
+  if (t === undefined || t.key !== key || changed.has(e)) {
+    t = { key, bytes: Buffer.from(`${JSON.stringify(key)}:${JSON.stringify(e)}`) };
     texts.set(e, t);
     changed.delete(e);
   }
-  return t;
+  return t.bytes;
 }
 
 /** whether the entry needs serialising (no text yet, or changed) */
-const stale = (e: SoftwareEntry) => !texts.has(e) || changed.has(e);
+const stale = (key: string, e: SoftwareEntry) => texts.get(e)?.key !== key || changed.has(e);
 
 /** the two sections made of entries; every other top-level field is small and made anew each time */
 const ENTRY_SECTIONS = new Set(['software', 'overflow']);
@@ -47,8 +52,8 @@ export function refreshEntryTexts(state: DaemonState, budgetMs: number, clock: (
   for (const section of [state.software, state.overflow ?? {}] as Array<Record<string, SoftwareEntry>>) {
     for (const k of Object.keys(section)) {
       const e = section[k];
-      if (e === undefined || !stale(e)) continue;
-      entryText(e);
+      if (e === undefined || !stale(k, e)) continue;
+      entryText(k, e);
       // the clock is asked every few entries: an entry takes tens of microseconds
       if ((++n & 7) === 0 && clock() - t0 >= budgetMs) return false;
     }
@@ -78,7 +83,9 @@ export function stateTextParts(state: DaemonState): Buffer[] {
       for (const k of Object.keys(section)) {
         const e = section[k];
         if (e === undefined) continue;
-        out.push(Buffer.from(`${glue}${firstEntry ? '' : ','}${JSON.stringify(k)}:`), entryText(e));
+        if (glue !== '') out.push(Buffer.from(glue));
+        else if (!firstEntry) out.push(COMMA);
+        out.push(entryText(k, e));
         glue = '';
         firstEntry = false;
       }
