@@ -1,7 +1,7 @@
 import type { DaemonState, SoftwareEntry } from './types.js';
 
 /**
- * The state file's text, made without re-serialising what did not change (docs/design.md#ledger).
+ * The state file's text, made without re-serialising what did not change (docs/design.md#state-save).
  * A state of 2 000 programs with a month of hourly counts each is ~20 MiB of JSON: stringifying
  * it whole on every save blocked the daemon's event loop (capture, SYN gate verdicts) for
  * hundreds of milliseconds each second. Here each program's entry and each overflow bucket

@@ -70,7 +70,7 @@ export function saveState(path: string, state: DaemonState): void {
 
 /**
  * The daemon's saves, off the event loop's critical path (capture and SYN gate verdicts run
- * there): only the entries that changed since the last save are serialised
+ * there; docs/design.md#state-save): only the entries that changed since the last save are serialised
  * (src/ledger/state-text.ts), stale ones in slices of `sliceMs` between event-loop turns,
  * and the file is written and fsynced by the thread pool, then renamed into place (never a
  * half-written file). The text is the same as saveState's. The state must change only through
