@@ -47,6 +47,8 @@ class Flow extends FlowAccount {
 /** Closed flows remembered (key → close time) so their late ACK/FIN/RST/retransmissions do not start a new flow. */
 const TOMBSTONE_MAX = 4096;
 const TOMBSTONE_TTL_SEC = 60;
+/** flows on one client port found by scanning; past this, that port's flows are found by text key */
+const PORT_SHARERS = 8;
 
 /** all counters at zero (tests build a Reassembler's with `new FlowTable(...).stats`) */
 function emptyFlowStats(): FlowStats {
@@ -87,9 +89,11 @@ export class FlowTable {
   private readonly flows = new Map<string, Flow>();
   /**
    * the same flows by client port (a flow, or the few sharing that port): a segment's flow is
-   * found without building its text key, which is made only for a segment with no flow
+   * found without building its text key, which is made only for a segment with no flow. A port
+   * shared by more than PORT_SHARERS flows (many clients' addresses, a crafted capture) is
+   * `null`: its segments are looked up by text key, so no scan grows with the flood.
    */
-  private readonly byPort = new Map<number, Flow | Flow[]>();
+  private readonly byPort = new Map<number, Flow | Flow[] | null>();
   private readonly tombstones = new Tombstones(TOMBSTONE_MAX);
   private readonly budget: MemoryBudget;
   private readonly directionLimits: ReassemblerLimits;
@@ -163,6 +167,7 @@ export class FlowTable {
   private find(clientIp: string, clientPort: number, serverIp: string, serverPort: number): Flow | undefined {
     const e = this.byPort.get(clientPort);
     if (e === undefined) return undefined;
+    if (e === null) return this.flows.get(flowKey(clientIp, clientPort, serverIp, serverPort));
     if (!Array.isArray(e)) return e.is(clientIp, clientPort, serverIp, serverPort) ? e : undefined;
     for (const f of e) if (f.is(clientIp, clientPort, serverIp, serverPort)) return f;
     return undefined;
@@ -172,8 +177,10 @@ export class FlowTable {
     const port = flow.info.client.port;
     const e = this.byPort.get(port);
     if (e === undefined) this.byPort.set(port, flow);
-    else if (Array.isArray(e)) e.push(flow);
-    else this.byPort.set(port, [e, flow]);
+    else if (e === null) return;
+    else if (!Array.isArray(e)) this.byPort.set(port, [e, flow]);
+    else if (e.length < PORT_SHARERS) e.push(flow);
+    else this.byPort.set(port, null);
   }
 
   private unindex(flow: Flow): void {

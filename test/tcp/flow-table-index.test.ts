@@ -73,6 +73,25 @@ describe('FlowTable finds flows without text keys', () => {
     for (const f of flows) expect(f.up.ends).toHaveLength(1);
   });
 
+  it('a port shared by many clients (past the scan bound) still keeps every connection apart', () => {
+    const { t, flows } = table();
+    const n = 30;
+    const ip = (i: number) => `172.18.${i >> 8}.${i & 255}`;
+    for (let i = 0; i < n; i++) t.push(seg(ip(i), V4, 40000, true, 100 * i, TCP_SYN));
+    for (let k = 0; k < 2; k++) for (let i = 0; i < n; i++) t.push(seg(ip(i), V4, 40000, true, 100 * i + 1 + k, TCP_ACK | TCP_PSH, String.fromCharCode(65 + (i % 26))));
+    // every other one resets; their late data is ignored, the rest go on
+    for (let i = 0; i < n; i += 2) t.push(seg(ip(i), V4, 40000, true, 100 * i + 3, 0x04));
+    for (let i = 0; i < n; i++) t.push(seg(ip(i), V4, 40000, true, 100 * i + 3, TCP_ACK | TCP_PSH, 'z'));
+    expect(flows).toHaveLength(n);
+    for (let i = 0; i < n; i++) {
+      const c = String.fromCharCode(65 + (i % 26));
+      expect(flows[i].up.text).toBe(i % 2 === 0 ? c + c : `${c}${c}z`);
+    }
+    expect(t.stats).toMatchObject({ flows: n, activeFlows: n / 2, ignoredSegments: n / 2 });
+    t.finish();
+    for (const f of flows) expect(f.up.ends).toHaveLength(1);
+  });
+
   it('an IPv4-mapped IPv6 client is the IPv4 connection (one flow, one key)', () => {
     const { t, flows } = table();
     t.push(seg('10.0.0.7', V4, 41000, true, 10, TCP_SYN));
