@@ -34,7 +34,7 @@ import { arg, bestOfEach, flag, loadAverage, markdownTable, requireTools, timed,
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, 'out');
 
-/** issue #14: replay at least 1.5x tcpdump's speed, in wall time and in CPU time */
+/** issues 14 and 23: replay at least 1.5x tcpdump's speed, in wall time and in CPU time */
 export const TARGETS = { replayOverTcpdump: 1.5, replayOverTcpdumpCpu: 1.5, tsharkOverReplay: 20, maxRssMiB: 128 };
 
 /**

@@ -7,6 +7,7 @@
  * replay: bench/replay.mjs (imdswatch replay vs tcpdump vs tshark on a ~1 GiB capture)
  * live:   bench/live.mjs (SYN gate hold, daemon zero-loss rate, CPU, RSS soak; root only,
  *         skipped with a note otherwise)
+ * state:  bench/state-save.mjs (the daemon's state save: longest event-loop block, CPU; with live or --only state)
  * fairness: bench/fairness.mjs (root's IMDS calls while one uid floods; root only; with live or --only fairness)
  * fleet:  bench/fleet-report.mjs (report over 10 000 host state files; only with --only fleet)
  * Options after `--` are passed to both (see each file's header).
@@ -16,10 +17,11 @@ import { benchReplay, replayMarkdown } from './replay.mjs';
 import { benchLive, liveMarkdown, liveOptionsFromArgs } from './live.mjs';
 import { benchFleet, fleetMarkdown } from './fleet-report.mjs';
 import { benchFairness, fairnessMarkdown, fairnessOptionsFromArgs } from './fairness.mjs';
+import { benchStateSave, stateSaveMarkdown } from './state-save.mjs';
 
 const only = arg('--only', null);
-if (only !== null && only !== 'replay' && only !== 'live' && only !== 'fleet' && only !== 'fairness') {
-  console.error('bench: --only takes replay, live, fairness or fleet');
+if (only !== null && only !== 'replay' && only !== 'live' && only !== 'fleet' && only !== 'fairness' && only !== 'state') {
+  console.error('bench: --only takes replay, live, state, fairness or fleet');
   process.exit(2);
 }
 const t0 = Date.now();
@@ -32,6 +34,14 @@ if (only === null || only === 'replay') {
     tsharkMiB: Number(arg('--tshark-mib', '128')),
   });
   console.log(replayMarkdown(r));
+  console.log('');
+  if (Object.values(r.verdicts).includes(false)) failed = true;
+}
+
+// the daemon's state save against the event loop (bench/state-save.mjs; no root needed)
+if (only === null || only === 'live' || only === 'state') {
+  const r = await benchStateSave({ secs: Number(arg('--state-secs', '12')) });
+  console.log(stateSaveMarkdown(r));
   console.log('');
   if (Object.values(r.verdicts).includes(false)) failed = true;
 }

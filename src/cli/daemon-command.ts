@@ -8,7 +8,7 @@ import { DaemonHealth, lossCounters } from '../live/daemon-health.js';
 import { guardSessionExit, waitForStop } from './signals.js';
 import { EventLog } from '../sinks/event-log.js';
 import { Metrics } from '../sinks/metrics.js';
-import { loadState, recordEvent, saveState, touchWindow, type DaemonState } from '../sinks/state-store.js';
+import { loadState, recordEvent, StateSaver, touchWindow, type DaemonState } from '../sinks/state-store.js';
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 import { LiveCaptureError } from '../live/capture.js';
 import { markReady } from '../service/ready-file.js';
@@ -178,14 +178,14 @@ async function runLockedDaemon(cfg: DaemonConfig, live: LiveHealth): Promise<voi
   const health = new DaemonHealth({ logger: log.logger, metrics, state });
   const report = () => health.report(session.stats(), log.droppedLines);
   live.health = () => lossCounters(session.stats(), log.droppedLines, session.captureClockMs());
+  // saves serialise only changed entries, in slices, and write on the thread pool: the event loop (capture, gate verdicts) never waits on a whole-state stringify or an fsync
+  const saver = new StateSaver(cfg.stateFile, state, (err) =>
+    log.logger.error({ kind: 'state' }, err instanceof UnsafePathError ? err.message : `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`),
+  );
   const save = () => {
     touchWindow(state, now(), false);
     enforce?.flush();
-    try {
-      saveState(cfg.stateFile, state);
-    } catch (err) {
-      log.logger.error({ kind: 'state' }, err instanceof UnsafePathError ? err.message : `cannot save state ${cfg.stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
+    saver.request();
   };
   // new events are on disk within a second (a report right after boot sees them);
   // counters are reported and the observation window extended every saveIntervalSec
@@ -229,7 +229,8 @@ async function runLockedDaemon(cfg: DaemonConfig, live: LiveHealth): Promise<voi
   unguard();
   metrics?.setCaptureRunning(false);
   report();
-  save();
+  touchWindow(state, now(), false);
+  await saver.close();
   await metricsServer?.close();
   log.close();
 }

@@ -130,7 +130,7 @@ export function canonicalIp(text: string): string {
  * Identity text of display text made by `ipv4Text` / `ipv6Text` (already canonical except
  * for the v4-mapped form): cheap enough for every segment.
  */
-function keyIp(displayText: string): string {
+export function keyIp(displayText: string): string {
   return displayText.startsWith('::ffff:') && displayText.includes('.') ? displayText.slice(7) : displayText;
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { open as openAsync, rename as renameAsync, unlink as unlinkAsync, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ImdswatchError } from '../errors/catalogue.js';
 
@@ -220,6 +221,45 @@ export function writeFileAtomic(path: string, data: string | Buffer, id: Identit
       } catch {
         /* nothing to remove */
       }
+    }
+  }
+}
+
+/**
+ * writeFileAtomic without blocking the event loop on the write and the fsync: the same
+ * checked directory, random O_EXCL|O_NOFOLLOW temporary file (0600), then rename; the pieces
+ * are written in order (their concatenation is the file). On any failure the temporary file
+ * is removed and `path` is left as it was.
+ */
+export async function writeFileAtomicAsync(path: string, parts: ReadonlyArray<string | Buffer>, id: Identity = self()): Promise<void> {
+  const c = checkedPath(path, id);
+  const tmp = `${c.path}.tmp-${randomBytes(8).toString('hex')}`;
+  let fh: FileHandle;
+  try {
+    fh = await openAsync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafePathError(path, 'it is a symlink');
+    throw err;
+  }
+  let done = false;
+  try {
+    // up to 512 pieces per writev (IOV_MAX is 1024 on Linux); a short write is finished from a copy of the rest
+    for (let i = 0; i < parts.length; i += 512) {
+      const batch = parts.slice(i, i + 512).map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+      const want = batch.reduce((n, b) => n + b.length, 0);
+      const written = (await fh.writev(batch)).bytesWritten;
+      if (written === want) continue;
+      const rest = Buffer.concat(batch).subarray(written);
+      for (let off = 0; off < rest.length; ) off += (await fh.write(rest, off, rest.length - off)).bytesWritten;
+    }
+    await fh.sync();
+    await fh.close();
+    await renameAsync(tmp, c.path);
+    done = true;
+  } finally {
+    if (!done) {
+      await fh.close().catch(() => undefined);
+      await unlinkAsync(tmp).catch(() => undefined);
     }
   }
 }

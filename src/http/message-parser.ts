@@ -78,21 +78,26 @@ export abstract class MessageParser extends MessageState {
             } else this.ignoredBytes += len - pos;
             return;
           }
-          let line: Buffer;
-          if (this.partial.length === 0) line = data.subarray(pos, lf);
-          else {
+          // the line is [from, to) of `line`: the packet itself when whole (no view made per line)
+          let line = data;
+          let from = pos;
+          let to = lf;
+          if (this.partial.length !== 0) {
             this.partial.append(data, pos, lf);
             line = this.partial.take();
+            from = 0;
+            to = line.length;
           }
           pos = lf + 1;
+          const lineLength = to - from;
           if (this.junkLine) {
             this.junkLine = false;
-            this.ignoredBytes += line.length + 1;
+            this.ignoredBytes += lineLength + 1;
             break;
           }
-          this.headBytes += line.length + 1;
-          const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
-          this.onLine(line.toString('latin1', 0, end), line.length + 1);
+          this.headBytes += lineLength + 1;
+          const end = lineLength > 0 && line[to - 1] === 13 ? to - 1 : to;
+          this.onLine(line.toString('latin1', from, end), lineLength + 1);
         }
       }
     }

@@ -2,6 +2,7 @@ import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from './container-label.js';
 import { foldEvent } from './entry.js';
 import { entryFor, noteFirstV1 } from './program-table.js';
+import { entryChanged } from './state-text.js';
 import { STATE_FORMAT, STATE_LIMITS, type DaemonState, type ObservationWindow, type OverflowBucket, type SoftwareEntry } from './types.js';
 
 export { STATE_FORMAT, STATE_LIMITS };
@@ -52,6 +53,7 @@ export function recordEvent(state: DaemonState, ev: ImdsEvent): void {
   if (!s) ({ entry: s, bucket } = entryFor(state, key, ev));
   const wasClean = s.v1 === 0;
   foldEvent(s, ev);
+  entryChanged(s);
   if (bucket) state.softwareOverflow++;
   else if (wasClean && s.v1 > 0) noteFirstV1(state, s);
   if (ev.attribution === 'none') state.drops.unattributed++;

@@ -1,5 +1,6 @@
 import type { ImdsEvent } from '../imds/event.js';
 import { mergeEntry, newEntry } from './entry.js';
+import { entryChanged } from './state-text.js';
 import { STATE_LIMITS, type DaemonState, type OverflowBucket, type SoftwareEntry } from './types.js';
 
 /**
@@ -93,6 +94,7 @@ function displace(state: DaemonState, owner: string, anyEntry: boolean): boolean
   mergeEntry(b, victim);
   b.displaced++;
   addExample(b, nameOf(victim));
+  entryChanged(b);
   return true;
 }
 
@@ -130,6 +132,7 @@ export function entryFor(state: DaemonState, key: string, ev: ImdsEvent): { entr
   }
   const b = bucketFor(state, owner, ev.ts);
   addExample(b, nameOf({ exe: ev.process?.exe ?? null, userAgent: ev.userAgent, container: null }));
+  entryChanged(b);
   return { entry: b, bucket: true };
 }
 

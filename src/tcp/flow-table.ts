@@ -1,4 +1,4 @@
-import { flowKey } from '../domain/address.js';
+import { flowKey, keyIp } from '../domain/address.js';
 import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
 import { Reassembler, type ReassemblerLimits } from './reassembler.js';
 import { FlowAccount, MemoryBudget } from './memory-budget.js';
@@ -22,6 +22,10 @@ class Flow extends FlowAccount {
   prev: Flow | null = null;
   next: Flow | null = null;
 
+  /** the key's parts (identity text), for finding the flow of a segment without building its key */
+  readonly clientIp: string;
+  readonly serverIp: string;
+
   constructor(
     budget: MemoryBudget,
     readonly key: string,
@@ -30,12 +34,21 @@ class Flow extends FlowAccount {
     public lastNsec: number,
   ) {
     super(budget);
+    this.clientIp = keyIp(info.client.ip);
+    this.serverIp = keyIp(info.server.ip);
+  }
+
+  /** the flow `flowKey(clientIp, clientPort, serverIp, serverPort)` names (ports first: they differ most) */
+  is(clientIp: string, clientPort: number, serverIp: string, serverPort: number): boolean {
+    return this.info.client.port === clientPort && this.info.server.port === serverPort && this.clientIp === keyIp(clientIp) && this.serverIp === keyIp(serverIp);
   }
 }
 
 /** Closed flows remembered (key → close time) so their late ACK/FIN/RST/retransmissions do not start a new flow. */
 const TOMBSTONE_MAX = 4096;
 const TOMBSTONE_TTL_SEC = 60;
+/** flows on one client port found by scanning; past this, that port's flows are found by text key */
+const PORT_SHARERS = 8;
 
 /** all counters at zero (tests build a Reassembler's with `new FlowTable(...).stats`) */
 function emptyFlowStats(): FlowStats {
@@ -74,6 +87,13 @@ export class FlowTable {
   readonly stats: FlowStats = emptyFlowStats();
   private readonly limits: FlowLimits;
   private readonly flows = new Map<string, Flow>();
+  /**
+   * the same flows by client port (a flow, or the few sharing that port): a segment's flow is
+   * found without building its text key, which is made only for a segment with no flow. A port
+   * shared by more than PORT_SHARERS flows (many clients' addresses, a crafted capture) is
+   * `null`: its segments are looked up by text key, so no scan grows with the flood.
+   */
+  private readonly byPort = new Map<number, Flow | Flow[] | null>();
   private readonly tombstones = new Tombstones(TOMBSTONE_MAX);
   private readonly budget: MemoryBudget;
   private readonly directionLimits: ReassemblerLimits;
@@ -107,10 +127,9 @@ export class FlowTable {
 
   push(seg: TcpSegment): void {
     const toImds = seg.toImds;
-    const key = toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     const flags = seg.flags;
     const clientSyn = toImds && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
-    let flow = this.flows.get(key);
+    let flow = toImds ? this.find(seg.src, seg.srcPort, seg.dst, seg.dstPort) : this.find(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     if (flow !== undefined && clientSyn && flow.up.hasStarted && flow.up.isn !== seg.seq) {
       // port reuse before we saw the old connection end
       this.stats.reusedFlows++;
@@ -118,6 +137,7 @@ export class FlowTable {
       flow = undefined;
     }
     if (flow === undefined) {
+      const key = toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
       const isSyn = (flags & TCP_SYN) !== 0;
       if (!isSyn) {
         if (seg.payload.length + seg.missing === 0 || (flags & TCP_RST) !== 0 || this.tombstones.has(key)) {
@@ -141,6 +161,37 @@ export class FlowTable {
     (toImds ? flow.up : flow.down).push(seg.seq, flags, seg.payload, seg.missing, seg.sec, seg.nsec);
     if (flow.up.ended && flow.down.ended) this.remove(flow, true);
     if (this.budget.held > this.budget.maxBytes) this.enforceBudget(seg.sec, seg.nsec);
+  }
+
+  /** the flow of this connection (what `flows.get(flowKey(...))` gives), without making the key */
+  private find(clientIp: string, clientPort: number, serverIp: string, serverPort: number): Flow | undefined {
+    const e = this.byPort.get(clientPort);
+    if (e === undefined) return undefined;
+    if (e === null) return this.flows.get(flowKey(clientIp, clientPort, serverIp, serverPort));
+    if (!Array.isArray(e)) return e.is(clientIp, clientPort, serverIp, serverPort) ? e : undefined;
+    for (const f of e) if (f.is(clientIp, clientPort, serverIp, serverPort)) return f;
+    return undefined;
+  }
+
+  private index(flow: Flow): void {
+    const port = flow.info.client.port;
+    const e = this.byPort.get(port);
+    if (e === undefined) this.byPort.set(port, flow);
+    else if (e === null) return;
+    else if (!Array.isArray(e)) this.byPort.set(port, [e, flow]);
+    else if (e.length < PORT_SHARERS) e.push(flow);
+    else this.byPort.set(port, null);
+  }
+
+  private unindex(flow: Flow): void {
+    const port = flow.info.client.port;
+    const e = this.byPort.get(port);
+    if (e === flow) this.byPort.delete(port);
+    else if (Array.isArray(e)) {
+      const i = e.indexOf(flow);
+      if (i >= 0) e.splice(i, 1);
+      if (e.length === 1) this.byPort.set(port, e[0]);
+    }
   }
 
   /** the byte budget is full: evict the least recently active flows that hold anything */
@@ -200,6 +251,7 @@ export class FlowTable {
     else this.head = flow;
     this.tail = flow;
     this.flows.set(key, flow);
+    this.index(flow);
     return flow;
   }
 
@@ -214,6 +266,7 @@ export class FlowTable {
   private remove(flow: Flow, tombstone: boolean): void {
     if (this.flows.get(flow.key) !== flow) return;
     this.flows.delete(flow.key);
+    this.unindex(flow);
     this.stats.activeFlows--;
     if (flow.prev !== null) flow.prev.next = flow.next;
     else this.head = flow.next;
