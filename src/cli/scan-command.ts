@@ -50,6 +50,8 @@ ${settingsHelp(LIVE_SETTINGS)}`,
         // its queue is busy anyway). Follow its events instead: no second capture, no second gate
         const d = await daemonRunning();
         if (d.running) {
+          // the daemon's capture is what is followed: an interface asked for here changes nothing
+          if (liveFlags(o).interfaces) process.stderr.write('imdswatch: --interface is ignored while following the running daemon (its own capture is read); add --no-gate for a second capture on these interfaces\n');
           const out = openOutput(o.output);
           try {
             const r = await scanFollowingDaemon({ pid: d.pid, ms, format, out, progress: progressEnabled(process.stderr) });
