@@ -1,6 +1,6 @@
 import { ImdswatchError } from '../errors/catalogue.js';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, readdirSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DEFAULT_STATE_PATH } from '../domain/endpoint.js';
@@ -73,8 +73,15 @@ export function lockPlace(env: NodeJS.ProcessEnv = process.env, stateDirs: strin
 
 const NAME = /^daemon-n([0-9a-z]+)-p(\d+)-[0-9a-f]+\.sock$/;
 
-/** a live daemon's socket in this namespace: true when it answers (or cannot be asked: EACCES, a full backlog, no answer) */
-function probe(path: string): Promise<'live' | 'dead' | 'gone'> {
+/**
+ * A live daemon's socket in this namespace: true when it answers (or cannot be asked: a full
+ * backlog, no answer). A caller that may not connect (EACCES: a user's scan, the socket is
+ * root's 0600) cannot tell a live daemon from one killed by SIGKILL that left its socket: it
+ * asks /proc whether the socket's pid still runs and started before the socket was made
+ * (else the pid was reused). Without that, a daemon killed once — or a socket whose network
+ * namespace id was reused by a new namespace — refused every user's scan until root cleaned up.
+ */
+function probe(path: string, pid: number): Promise<'live' | 'dead' | 'gone'> {
   return new Promise((resolve) => {
     const sock = createConnection({ path });
     const done = (r: 'live' | 'dead' | 'gone') => {
@@ -84,8 +91,34 @@ function probe(path: string): Promise<'live' | 'dead' | 'gone'> {
     };
     const timer = setTimeout(() => done('live'), PROBE_MS);
     sock.on('connect', () => done('live'));
-    sock.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'dead' : err.code === 'ENOENT' ? 'gone' : 'live'));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') return done('dead');
+      if (err.code === 'ENOENT') return done('gone');
+      if (err.code === 'EACCES' || err.code === 'EPERM') return done(pidHoldsSocket(pid, path) ? 'live' : 'dead');
+      done('live');
+    });
   });
+}
+
+/** clock ticks per second of /proc/PID/stat's start time (USER_HZ: 100 on every Linux ABI) */
+const USER_HZ = 100;
+
+/** whether `pid` runs and started no later than the socket at `path` was made (false: gone, or the pid was reused) */
+export function pidHoldsSocket(pid: number, path: string, proc = '/proc'): boolean {
+  try {
+    const stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
+    // field 22 (starttime) counts from after the comm field, which may hold spaces and parens
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = Number(fields[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync(`${proc}/stat`, 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(btime)) return true;
+    const startedMs = (btime + startTicks / USER_HZ) * 1000;
+    // a second of slack: btime is whole seconds
+    return startedMs <= lstatSync(path).mtimeMs + 1000;
+  } catch (err) {
+    // no such process: the socket is a dead daemon's; anything else: cannot tell, assume live
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
 }
 
 /**
@@ -113,7 +146,7 @@ function* registered(place: LockPlace, own: string | null = null): Generator<{ p
 export async function liveDaemons(place: LockPlace, own: string | null = null): Promise<number[]> {
   const pids: number[] = [];
   for (const { path, pid } of registered(place, own)) {
-    const r = await probe(path);
+    const r = await probe(path, pid);
     if (r === 'live') pids.push(pid);
     else if (r === 'dead') {
       try {
