@@ -78,7 +78,8 @@ export async function openDaemonFollow(
 ): Promise<{ follower: LogFollower; pid: number | null; path: string; since: string; health: Record<string, number> | null }> {
   const facts = await askDaemon();
   const daemonPid = facts?.pid ?? pid;
-  if (!facts) throw daemonRefusal(daemonPid, 'it did not say where it logs');
+  // its lock socket is 0600, the daemon's: another user cannot ask it
+  if (!facts) throw daemonRefusal(daemonPid, process.getuid?.() === 0 ? 'it did not say where it logs' : 'only root and the daemon\'s user may ask it where it logs (run scan as root)');
   if (!facts.logFile) throw daemonRefusal(daemonPid, 'it writes no event log file (--log-file off)');
   const since = new Date().toISOString();
   try {
