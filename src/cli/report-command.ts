@@ -7,6 +7,7 @@ import { formatReadinessMarkdown, formatReadinessText } from '../readiness/readi
 import { formatReadinessHtml } from '../readiness/readiness-html.js';
 import { readHostFiles } from '../readiness/host-files.js';
 import { placeJobs } from '../readiness/job-finding.js';
+import { nextStepOf } from '../readiness/next-step.js';
 import { hostname } from 'node:os';
 import { openOutput } from './output.js';
 import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
@@ -69,7 +70,10 @@ Fleet: give one file per host, e.g. the state files or NDJSON logs your log ship
       }
       const r = computeReadiness(inputs(), { minHours, since, now: now.toISOString() });
       // docs/design.md#jobs: a report about this host names the cron line or timer of each job
-      if (local && o.hostFiles) placeJobs(r.findings, readHostFiles(o.hostRoot));
+      if (local && o.hostFiles) {
+        placeJobs(r.findings, readHostFiles(o.hostRoot));
+        r.nextStep = nextStepOf(r);
+      }
       const out = openOutput(o.output);
       out.write(
         o.format === 'json' ? `${JSON.stringify(r, null, 2)}\n` : o.format === 'markdown' ? formatReadinessMarkdown(r) : o.format === 'html' ? formatReadinessHtml(r) : formatReadinessText(r),

@@ -59,13 +59,14 @@ export function newFindingJob(s: SoftwareEntry): FindingJob | undefined {
 }
 
 /** an entry (of `host`) folded into its finding's job */
-export function mergeJob(job: FindingJob | undefined, s: SoftwareEntry, host: string, programName: string): void {
+export function mergeJob(job: FindingJob | undefined, s: SoftwareEntry, host: string, programName: string, v1InWindow: number): void {
   if (job?.kind !== 'interactive') return;
   const set = sessionSets.get(job) ?? sessionSets.set(job, new Set()).get(job)!;
   for (const id of s.sessions ?? []) set.add(`${host}\0${id}`);
   job.sessions = set.size;
   if (s.sessionsMore) job.sessionsMore = true;
-  if (job.programs!.length < MAX_PROGRAMS && !job.programs!.includes(programName)) job.programs!.push(programName);
+  // the programs that called without a token (a person's IMDSv2 calls need nothing)
+  if (v1InWindow > 0 && job.programs!.length < MAX_PROGRAMS && !job.programs!.includes(programName)) job.programs!.push(programName);
 }
 
 const VIA = { ssh: 'ssh', console: 'console login', session: 'login session' } as const;
@@ -104,7 +105,9 @@ export function finishJob(f: Finding): void {
   if (j?.kind === 'cron') f.software = `${f.software} (${cronWho(j)})`;
   if (j?.kind !== 'interactive') return;
   f.software = interactiveName(j);
-  if ((j.programs ?? []).length > 1) f.exe = null;
+  const programs = j.programs ?? [];
+  if (programs.length === 1) f.exe = programs[0];
+  else if (programs.length > 1) f.exe = null;
 }
 
 /**

@@ -281,7 +281,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       merge(f.scripts, s.scripts);
       merge(f.users, s.users);
       merge(f.origins, s.origins);
-      mergeJob(f.job, s, host, name);
+      mergeJob(f.job, s, host, name, w.v1);
       if (w.v1 > 0) for (const p of s.v1Paths) if (f.paths.length < 20 && !f.paths.includes(p)) f.paths.push(p);
       // reasons are all-time per program (not kept per hour); shown only while the window has v1 calls
       if (w.v1 > 0) for (const [r, n] of Object.entries(s.reasons) as Array<[V1Reason, number]>) f.reasons[r] = (f.reasons[r] ?? 0) + Math.min(n, w.v1);
