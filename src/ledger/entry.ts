@@ -1,7 +1,7 @@
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from './container-label.js';
 import { originOf, scriptOf } from './what-ran.js';
-import { jobOf } from './job.js';
+import { entryUnit, jobOf } from './job.js';
 import { STATE_LIMITS, type SoftwareEntry } from './types.js';
 
 /** One program's entry: a new one, one event folded in, two entries merged (pure). */
@@ -22,7 +22,7 @@ export function newEntry(ev: ImdsEvent, owner: string): SoftwareEntry {
   return {
     exe: ev.process?.exe ?? null,
     // an interactive entry spans sessions: no one session's scope names it
-    unit: job?.kind === 'interactive' ? null : (ev.process?.unit ?? null),
+    unit: ev.process ? entryUnit(ev.process.unit, job) : null,
     container: containerLabel(ev),
     userAgent: ev.userAgent,
     sdk: ev.sdk,

@@ -89,3 +89,9 @@ export function jobOf(p: ProcessInfo): Job | null {
 export function jobKey(j: Job): string {
   return j.kind === 'cron' ? JSON.stringify(['cron', j.runner, j.user, j.command, j.part]) : JSON.stringify(['interactive', j.person, j.via, j.terminal]);
 }
+
+/** the unit an entry of this job keeps: none for a person's shells or a cron job in a session scope (a new scope each session or run would make a new entry each time) */
+export function entryUnit(unit: string | null, job: Job | null): string | null {
+  if (job?.kind === 'interactive' || (job && unit && /^session-[A-Za-z0-9]+\.scope$/.test(unit))) return null;
+  return unit;
+}

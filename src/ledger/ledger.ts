@@ -1,7 +1,7 @@
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from './container-label.js';
 import { foldEvent } from './entry.js';
-import { jobKey, jobOf } from './job.js';
+import { entryUnit, jobKey, jobOf } from './job.js';
 import { entryFor, noteFirstV1 } from './program-table.js';
 import { STATE_FORMAT, STATE_LIMITS, type DaemonState, type ObservationWindow, type OverflowBucket, type SoftwareEntry } from './types.js';
 
@@ -32,7 +32,7 @@ export function softwareKey(ev: ImdsEvent): string {
   const p = ev.process;
   const job = p ? jobOf(p) : null;
   // a cron job or a person's shell: one entry per job (or person) and program; an interactive entry spans that person's sessions
-  if (p?.exe && job) return JSON.stringify([p.exe, job.kind === 'interactive' ? null : (p.unit ?? null), containerLabel(ev), jobKey(job)]);
+  if (p?.exe && job) return JSON.stringify([p.exe, entryUnit(p.unit, job), containerLabel(ev), jobKey(job)]);
   if (p?.exe) return JSON.stringify([p.exe, p.unit ?? null, containerLabel(ev)]);
   return JSON.stringify([null, ev.client.ip, ev.userAgent ?? null]);
 }

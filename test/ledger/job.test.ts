@@ -3,6 +3,7 @@ import { jobOf } from '../../src/ledger/job.js';
 import { emptyState, parseState, recordEvent } from '../../src/ledger/ledger.js';
 import { jobEvents } from '../readiness/fixtures/jobs.js';
 import type { ProcessInfo } from '../../src/imds/event.js';
+import { ev } from '../helpers/events.js';
 
 /** docs/design.md#jobs: which cron job or person's shell made a call, from the process's ancestors */
 const SYSTEMD = { pid: 1, exe: '/usr/lib/systemd/systemd', comm: 'systemd', cmdline: '/sbin/init' };
@@ -34,6 +35,13 @@ describe('jobOf', () => {
 
   it('a cron job in a session scope (pam_systemd in cron\'s PAM stack, RHEL) is a cron job', () => {
     expect(jobOf(p({ unit: 'session-77.scope', ancestors: [{ pid: 3, exe: '/usr/sbin/crond', comm: 'crond', cmdline: '/usr/sbin/crond -n' }, SYSTEMD] }))).toMatchObject({ kind: 'cron', runner: 'cron' });
+  });
+
+  it('a cron job in a new session scope each run stays one entry', () => {
+    const s = emptyState('h', null);
+    for (const sid of ['77', '78', '79']) recordEvent(s, ev({ process: p({ unit: `session-${sid}.scope`, ancestors: [{ pid: 4, exe: '/usr/bin/bash', comm: 'bash', cmdline: '/bin/bash -c curl x' }, { pid: 3, exe: '/usr/sbin/crond', comm: 'crond', cmdline: '/usr/sbin/crond -n' }, SYSTEMD] }), attribution: 'gate' }));
+    expect(Object.values(s.software)).toHaveLength(1);
+    expect(Object.values(s.software)[0]).toMatchObject({ unit: null, v1: 3 });
   });
 
   it('services and containers have no job', () => {
