@@ -82,6 +82,25 @@ describe('cron jobs, timers and interactive use', () => {
     expect(formatReadinessText(r)).toMatch(/cron job of alice: curl -s .*availability-zone > \/tmp\/az \(no line of the cron files read matches it: was it changed\? look in crontab -l -u alice/);
   });
 
+  it('a hostile login name or cron line comes out escaped in every format', () => {
+    const s = emptyState('h', null);
+    const [e] = jobEvents().filter((x) => x.process?.unit === 'session-3.scope');
+    const anc = e.process!.ancestors.map((a) => (a.cmdline === 'sshd: alice@pts/0' ? { ...a, cmdline: 'sshd: \x1b]0;pwn\x07<b>@pts/0' } : a));
+    recordEvent(s, { ...e, process: { ...e.process!, ancestors: anc } });
+    const [c] = jobEvents();
+    recordEvent(s, c);
+    const r = computeReadiness([{ host: 'h', state: s }], { minHours: 0, since: null, now: '2026-11-28T05:00:00.000Z' });
+    placeJobs(r.findings, [{ path: '/etc/cron.d/backup', kind: 'system', text: '5\x1b[2J<script> * * * * root /usr/local/bin/tag-volumes.sh --all\n' }]);
+    expect(r.findings.find((f) => f.job?.kind === 'cron')!.job!.places).toHaveLength(1);
+    for (const out of [formatReadinessText(r), formatReadinessMarkdown(r), formatReadinessHtml(r)]) {
+      expect(out).not.toContain('\x1b]0;');
+      expect(out).not.toContain('\x1b[2J');
+      expect(out).not.toContain('\x07');
+      expect(out).not.toContain('<script>');
+      expect(out).not.toContain('<b>@');
+    }
+  });
+
   it('matching: user must match, cut commands match by prefix, secrets on a line are redacted', () => {
     const cmd = 'curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone > /tmp/az';
     expect(findCronLines({ runner: 'cron', user: 'bob', command: cmd }, JOB_FILES)).toEqual([]);
