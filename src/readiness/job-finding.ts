@@ -78,8 +78,8 @@ export function interactiveName(j: FindingJob): string {
   return `${j.terminal === false ? 'commands over ssh' : 'interactive use'} by ${j.person} (${how}${n ? `, ${n}${j.sessionsMore ? '+' : ''} session${n === 1 ? '' : 's'}` : ''})`;
 }
 
-const TOKEN_CURL = 'TOKEN=$(curl -sX PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token), then curl -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/…';
-const TOKEN_WGET = 'TOKEN=$(wget -qO- --method=PUT --header="X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token), then wget -qO- --header="X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/…';
+const TOKEN_CURL = 'TOKEN=$(curl -sX PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token), then curl -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/...';
+const TOKEN_WGET = 'TOKEN=$(wget -qO- --method=PUT --header="X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token), then wget -qO- --header="X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/...';
 
 /** the fix, in words for the job: a person is told what to type; a cron line without a script is "the cron line", not "this script" */
 export function jobFix(f: Finding, sdk: SdkInfo | null, reason: V1Reason | null): string {
