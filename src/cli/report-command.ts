@@ -5,6 +5,10 @@ import { loadReportInput, parseSince, bootTimeFromProc, ReportInputError, type H
 import { computeReadiness } from '../readiness/readiness.js';
 import { formatReadinessMarkdown, formatReadinessText } from '../readiness/readiness-format.js';
 import { formatReadinessHtml } from '../readiness/readiness-html.js';
+import { readHostFiles } from '../readiness/host-files.js';
+import { placeJobs } from '../readiness/job-finding.js';
+import { nextStepOf } from '../readiness/next-step.js';
+import { hostname } from 'node:os';
 import { openOutput } from './output.js';
 import { CliError, EXIT_MATCHED, EXIT_OK } from './exit-codes.js';
 
@@ -20,6 +24,8 @@ export function registerReportCommand(program: Command, setExit: (code: number) 
     .option('--min-hours <hours>', 'observation needed before READY', '24')
     .option('--fail-unless-ready', 'exit 1 unless the verdict is READY')
     .option('-o, --output <path>', 'write to this file')
+    .option('--host-root <dir>', "where this host's cron and timer files are read from, to name the line of each cron job (default /; only for a report about this host)", '/')
+    .option('--no-host-files', "do not read this host's cron and timer files")
     .addHelpText(
       'after',
       `
@@ -29,13 +35,14 @@ NOT READY (the software to fix, with the fix), or UNKNOWN (too little observatio
 Fleet: give one file per host, e.g. the state files or NDJSON logs your log shipper collects:
   imdswatch report --format markdown hosts/*.json`,
     )
-    .action((files: string[], o: { since?: string; format: string; minHours: string; failUnlessReady?: boolean; output?: string }) => {
+    .action((files: string[], o: { since?: string; format: string; minHours: string; failUnlessReady?: boolean; output?: string; hostRoot: string; hostFiles: boolean }) => {
       const paths = files.length ? files : [DEFAULT_STATE_PATH];
       const minHours = Number(o.minHours);
       if (!Number.isFinite(minHours) || minHours < 0) throw new CliError('--min-hours takes a number of hours, e.g. 24');
       if (!['text', 'markdown', 'html', 'json'].includes(o.format)) throw new CliError(`--format takes text, markdown, html or json, not "${o.format}"`);
       const now = new Date();
       let since: string | null;
+      let local = false;
       try {
         since = parseSince(o.since, now, bootTimeFromProc);
       } catch (err) {
@@ -56,11 +63,17 @@ Fleet: give one file per host, e.g. the state files or NDJSON logs your log ship
           }
           // the running daemon's own state: a window it stopped extending is a gap up to now
           input.live = !input.fromEvents && resolve(p) === DEFAULT_STATE_PATH;
+          local = paths.length === 1 && (input.live || input.host === hostname() || o.hostRoot !== '/');
           if (input.skippedLines) process.stderr.write(`imdswatch: ${input.source}: ${input.skippedLines} line(s) that are not events were skipped\n`);
           yield input;
         }
       }
       const r = computeReadiness(inputs(), { minHours, since, now: now.toISOString() });
+      // docs/design.md#jobs: a report about this host names the cron line or timer of each job
+      if (local && o.hostFiles) {
+        placeJobs(r.findings, readHostFiles(o.hostRoot));
+        r.nextStep = nextStepOf(r);
+      }
       const out = openOutput(o.output);
       out.write(
         o.format === 'json' ? `${JSON.stringify(r, null, 2)}\n` : o.format === 'markdown' ? formatReadinessMarkdown(r) : o.format === 'html' ? formatReadinessHtml(r) : formatReadinessText(r),

@@ -1,6 +1,7 @@
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from './container-label.js';
 import { originOf, scriptOf } from './what-ran.js';
+import { entryUnit, jobOf } from './job.js';
 import { STATE_LIMITS, type SoftwareEntry } from './types.js';
 
 /** One program's entry: a new one, one event folded in, two entries merged (pure). */
@@ -9,10 +10,19 @@ function addCapped(list: string[], value: string | null, cap: number): void {
   if (value && list.length < cap && !list.includes(value)) list.push(value);
 }
 
+function addSession(s: SoftwareEntry, id: string): void {
+  const list = (s.sessions ??= []);
+  if (list.includes(id)) return;
+  if (list.length < STATE_LIMITS.maxSessionsPerSoftware) list.push(id);
+  else s.sessionsMore = true;
+}
+
 export function newEntry(ev: ImdsEvent, owner: string): SoftwareEntry {
+  const job = ev.process ? jobOf(ev.process) : null;
   return {
     exe: ev.process?.exe ?? null,
-    unit: ev.process?.unit ?? null,
+    // an interactive entry spans sessions: no one session's scope names it
+    unit: ev.process ? entryUnit(ev.process.unit, job) : null,
     container: containerLabel(ev),
     userAgent: ev.userAgent,
     sdk: ev.sdk,
@@ -37,6 +47,7 @@ export function newEntry(ev: ImdsEvent, owner: string): SoftwareEntry {
     hours: {},
     hoursTrimmedBefore: null,
     owner,
+    ...(job ? { job } : {}),
   };
 }
 
@@ -79,6 +90,8 @@ export function foldEvent(s: SoftwareEntry, ev: ImdsEvent): void {
     addCapped(s.scripts, scriptOf(ev.process), STATE_LIMITS.maxScriptsPerSoftware);
     addCapped(s.users, ev.process.user ?? (ev.process.uid !== null ? `uid ${ev.process.uid}` : null), STATE_LIMITS.maxUsersPerSoftware);
     addCapped(s.origins, originOf(ev.process), STATE_LIMITS.maxOriginsPerSoftware);
+    const job = s.job?.kind === 'interactive' ? jobOf(ev.process) : null;
+    if (job?.kind === 'interactive' && job.session) addSession(s, job.session);
   }
   const ph = (s.hours[`${ev.ts.slice(0, 13)}:00:00Z`] ??= [0, 0, 0, 0]);
   if (ev.version === 'v1') ph[0]++;
@@ -132,6 +145,8 @@ export function mergeEntry(into: SoftwareEntry, from: SoftwareEntry): void {
     ['origins', STATE_LIMITS.maxOriginsPerSoftware],
   ] as const;
   for (const [f, cap] of lists) for (const x of from[f] ?? []) addCapped((into[f] ??= []), x, cap);
+  for (const x of from.sessions ?? []) addSession(into, x);
+  if (from.sessionsMore) into.sessionsMore = true;
   into.hours ??= {};
   for (const [h, c] of Object.entries(from.hours ?? {})) {
     const t = (into.hours[h] ??= [0, 0, 0, 0]);

@@ -1,6 +1,7 @@
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from './container-label.js';
 import { foldEvent } from './entry.js';
+import { entryUnit, jobKey, jobOf } from './job.js';
 import { entryFor, noteFirstV1 } from './program-table.js';
 import { entryChanged } from './state-text.js';
 import { STATE_FORMAT, STATE_LIMITS, type DaemonState, type ObservationWindow, type OverflowBucket, type SoftwareEntry } from './types.js';
@@ -30,6 +31,9 @@ export function emptyState(host: string, bootId: string | null): DaemonState {
 
 export function softwareKey(ev: ImdsEvent): string {
   const p = ev.process;
+  const job = p ? jobOf(p) : null;
+  // a cron job or a person's shell: one entry per job (or person) and program; an interactive entry spans that person's sessions
+  if (p?.exe && job) return JSON.stringify([p.exe, entryUnit(p.unit, job), containerLabel(ev), jobKey(job)]);
   if (p?.exe) return JSON.stringify([p.exe, p.unit ?? null, containerLabel(ev)]);
   return JSON.stringify([null, ev.client.ip, ev.userAgent ?? null]);
 }
@@ -102,12 +106,23 @@ export const isIsoTime = (v: unknown): v is string => typeof v === 'string' && /
 const entryOk = (e: unknown): e is SoftwareEntry =>
   !!e && typeof e === 'object' && isIsoTime((e as SoftwareEntry).firstSeen) && isIsoTime((e as SoftwareEntry).lastSeen) && ['v1', 'v2', 'token', 'v1Rejected'].every((f) => typeof (e as Record<string, unknown>)[f] === 'number');
 
+const sOrNull = (v: unknown) => v === null || typeof v === 'string';
+/** a job of the shape src/ledger/job.ts writes (a hand-edited state's other values never reach a report) */
+function jobOk(j: unknown): boolean {
+  const o = j as Record<string, unknown> | null;
+  if (!o || typeof o !== 'object') return false;
+  if (o.kind === 'cron') return (o.runner === 'cron' || o.runner === 'anacron') && typeof o.user === 'string' && sOrNull(o.command) && sOrNull(o.part);
+  return o.kind === 'interactive' && typeof o.person === 'string' && ['ssh', 'console', 'session'].includes(o.via as string) && typeof o.terminal === 'boolean' && sOrNull(o.session);
+}
+
 function fixEntry(e: SoftwareEntry): void {
   if (!Array.isArray(e.v1Paths)) e.v1Paths = [];
   if (!e.reasons || typeof e.reasons !== 'object') e.reasons = {};
   for (const f of ['commands', 'scripts', 'users', 'origins'] as const) if (e[f] !== undefined && !Array.isArray(e[f])) e[f] = [];
   if (e.hours !== undefined && (typeof e.hours !== 'object' || e.hours === null)) delete e.hours;
   if (e.owner !== undefined && typeof e.owner !== 'string') delete e.owner;
+  if (e.job !== undefined && !jobOk(e.job)) delete e.job;
+  if (e.sessions !== undefined && !(Array.isArray(e.sessions) && e.sessions.every((x) => typeof x === 'string'))) delete e.sessions;
   if (e.minutes !== undefined && (typeof e.minutes !== 'object' || e.minutes === null || typeof e.minutesFrom !== 'string')) {
     delete e.minutes;
     delete e.minutesFrom;

@@ -1,5 +1,6 @@
 import type { SdkInfo, V1Reason } from '../imds/event.js';
 import type { EnforceEntry } from './enforce-ledger.js';
+import type { Job } from './job.js';
 
 /** The readiness ledger's types (docs/design.md#ledger); the fold is src/ledger/ledger.ts. Fields added after `imdswatch-state/1` stay optional: old states load. */
 export const STATE_FORMAT = 'imdswatch-state/1';
@@ -42,6 +43,11 @@ export interface SoftwareEntry {
   minutesFrom?: string;
   /** (additive) whose share of the program table this entry takes: "uid N" of the call that made it, "uid unknown", "unattributed" (older states: none, counted as "unknown") */
   owner?: string;
+  /** (additive) the cron job or person's shell that made the calls (src/ledger/job.ts, docs/design.md#jobs); part of the entry's key */
+  job?: Job;
+  /** (additive) an interactive entry's sessions (logind ids or "sshd PID"), capped; `sessionsMore`: more were seen */
+  sessions?: string[];
+  sessionsMore?: boolean;
 }
 
 /** Programs of one owner that have no entry of their own: their calls, counted like one program's (docs/design.md#program-table). */
@@ -130,4 +136,5 @@ export const STATE_LIMITS = {
   maxUsersPerSoftware: 16,
   maxOriginsPerSoftware: 16,
   maxCommandChars: 300,
+  maxSessionsPerSoftware: 64,
 };

@@ -5,6 +5,7 @@ import { someOf } from '../text/lists.js';
 import { bootsText, makerText } from './unwatched.js';
 import { nextStepLines } from './next-step.js';
 import { enforceLineText } from './enforce-lines.js';
+import { jobLines } from './job-finding.js';
 
 
 const REASON_TEXT: Record<string, string> = {
@@ -116,10 +117,12 @@ export function findingLines(f: SoftwareFinding, i: number, multi: boolean): str
   out.push(`     ${f.v1} IMDSv1 call(s)${rejectedText(f)}; first ${printable(f.firstSeen, 40)}, last ${printable(f.lastSeen, 40)}`);
   if (multi) out.push(`     hosts (${f.hosts.length}): ${someOf(f.hosts.map((h) => printable(h, 60)), 3)}`);
   if (f.overflow) out.push(`     programs: ${overflowText(f.overflow, (x) => printable(x, 80))}`);
+  // the cron line, timer or person's programs (docs/design.md#jobs); they replace the "from" guesses
+  for (const [k, v] of jobLines(f.job)) out.push(`     ${`${k}:`.padEnd(8)} ${printable(v, 400)}`);
   for (const s of f.scripts) out.push(`     script:  ${printable(s, 160)}`);
   for (const c of f.commands) out.push(`     command: ${printable(c, 160)}`);
   if (f.users.length) out.push(`     users:   ${printable(f.users.join(', '), 160)}`);
-  for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
+  if (!f.job) for (const o of f.origins) out.push(`     from:    ${printable(o, 160)}`);
   if (f.sdk && f.sdk !== 'unknown') out.push(`     sdk:     ${printable(f.sdk, 60)}`);
   if (f.paths.length) out.push(`     paths:   ${f.paths.map((p) => printable(p, 80)).join(', ')}`);
   if (Object.keys(f.reasons).length) out.push(`     why:     ${reasonsText(f)}`);
@@ -230,7 +233,7 @@ export function formatReadinessMarkdown(r: Readiness): string {
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     r.findings.forEach((f, i) =>
       out.push(
-        `| ${i + 1} | ${md(f.software, 300)}${f.overflow ? `<br>${md(overflowText(f.overflow, (x) => x), 600)}` : ''} | ${md(f.unit ?? '-', 200)} | ${md(f.container ?? '-', 200)} | ${mdList(f.scripts, 300)} | ${mdList(f.commands, 300)} | ${md(f.users.join(', ') || '-', 300)} | ${mdList(f.origins, 300)} | ${md(f.sdk ?? '-', 100)} | ${f.v1} | ${f.v1Rejected}${f.brokenNow ? ' (broken now)' : ''} | ${multi ? md(someOf(f.hosts), 300) : f.hosts.length} | ${md(f.firstSeen, 40)} / ${md(f.lastSeen, 40)} | ${md(reasonsText(f) || '-', 300)} | ${md(f.fix ?? '-', 400)} |`,
+        `| ${i + 1} | ${md(f.software, 300)}${f.overflow ? `<br>${md(overflowText(f.overflow, (x) => x), 600)}` : ''} | ${md(f.unit ?? '-', 200)} | ${md(f.container ?? '-', 200)} | ${mdList(f.scripts, 300)} | ${mdList(f.commands, 300)} | ${md(f.users.join(', ') || '-', 300)} | ${f.job ? mdList(jobLines(f.job).map(([k, v]) => `${k}: ${v}`), 600) : mdList(f.origins, 300)} | ${md(f.sdk ?? '-', 100)} | ${f.v1} | ${f.v1Rejected}${f.brokenNow ? ' (broken now)' : ''} | ${multi ? md(someOf(f.hosts), 300) : f.hosts.length} | ${md(f.firstSeen, 40)} / ${md(f.lastSeen, 40)} | ${md(reasonsText(f) || '-', 300)} | ${md(f.fix ?? '-', 400)} |`,
       ),
     );
     out.push('');

@@ -3,6 +3,7 @@ import { gapText, hostRows, overflowText, reasonsText, someOf, unknownHosts, unw
 import { bootsText } from './unwatched.js';
 import { enforceLineText } from './enforce-lines.js';
 import { nextStepLines } from './next-step.js';
+import { jobLines } from './job-finding.js';
 import { html, visible } from '../text/sanitize.js';
 
 /**
@@ -107,10 +108,11 @@ function card(f: SoftwareFinding, i: number, multi: boolean): string {
     row('IMDSv1 calls', `${f.v1}; first ${esc(f.firstSeen, 40)}, last ${esc(f.lastSeen, 40)}`),
     f.overflow ? row('programs', esc(overflowText(f.overflow, (x) => x.slice(0, PATH)))) : '',
     f.container ? row('container', `<code>${esc(f.container, NAME)}</code>`) : '',
+    ...jobLines(f.job).map(([k, v]) => row(esc(k), `<code>${esc(v, CMD)}</code>`)),
     f.scripts.length ? row('script', list(f.scripts)) : '',
     f.commands.length ? row('command', list(f.commands)) : '',
     f.users.length ? row('users', esc(f.users.join(', '), CMD)) : '',
-    f.origins.length ? row('from', f.origins.map((o) => esc(o, CMD)).join('; ')) : '',
+    f.origins.length && !f.job ? row('from', f.origins.map((o) => esc(o, CMD)).join('; ')) : '',
     f.sdk ? row('SDK', esc(f.sdk, NAME)) : '',
     multi ? row('hosts', `${f.hosts.length}: ${esc(someOf(f.hosts.map((h) => h.slice(0, NAME)), 10))}`) : '',
     f.paths.length ? row('paths', f.paths.map((x) => esc(x, PATH)).join(', ')) : '',

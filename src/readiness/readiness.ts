@@ -1,6 +1,6 @@
 import type { DaemonState, OverflowBucket, SoftwareEntry } from '../ledger/ledger.js';
 import type { V1Reason } from '../imds/event.js';
-import { fixFor } from '../enrich/sdk/fix.js';
+import { finishJob, jobFix, jobKeyPart, mergeJob, newFindingJob, type FindingJob } from './job-finding.js';
 import { programWindow } from './program-window.js';
 import { observationOf, type Gap, type Unwatched } from './observation.js';
 import { gapsWhy, unwatchedWhy } from './unwatched.js';
@@ -62,6 +62,8 @@ export interface SoftwareFinding {
   fix?: string;
   /** (additive) programs of one owner kept only as counts (past the owner's share of the program table): which owner, a few of them */
   overflow?: { owner: string; displaced: number; examples: string[] };
+  /** (additive) the cron line, timer or person's shell that made the calls (docs/design.md#jobs) */
+  job?: FindingJob;
 }
 
 export interface HostReadiness {
@@ -233,7 +235,9 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       const bucket = (s as OverflowBucket).examples ? (s as OverflowBucket) : null;
       if (!w) continue;
       const name = softwareName(s);
-      const key = JSON.stringify([s.exe, s.unit, s.container, s.exe ? null : name]);
+      // a cron job: one finding per program, user and cron line; a person's shells: one per person (docs/design.md#jobs)
+      const jk = jobKeyPart(s);
+      const key = JSON.stringify([jk?.interactive ? null : s.exe, s.unit, s.container, s.exe ? null : name, ...(jk ? [jk.key] : [])]);
       let f = bySoftware.get(key);
       if (!f) {
         f = {
@@ -258,6 +262,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
           paths: [],
           reasons: {},
           ...(bucket ? { overflow: { owner: bucket.owner, displaced: 0, examples: [] } } : {}),
+          ...(s.job ? { job: newFindingJob(s) } : {}),
         };
         bySoftware.set(key, f);
       }
@@ -281,6 +286,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
       merge(f.scripts, s.scripts);
       merge(f.users, s.users);
       merge(f.origins, s.origins);
+      mergeJob(f.job, s, host, name, w.v1);
       if (w.v1 > 0) for (const p of s.v1Paths) if (f.paths.length < 20 && !f.paths.includes(p)) f.paths.push(p);
       // reasons are all-time per program (not kept per hour); shown only while the window has v1 calls
       if (w.v1 > 0) for (const [r, n] of Object.entries(s.reasons) as Array<[V1Reason, number]>) f.reasons[r] = (f.reasons[r] ?? 0) + Math.min(n, w.v1);
@@ -288,7 +294,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
         f.overflow.displaced += bucket.displaced;
         merge(f.overflow.examples, bucket.examples);
       }
-      if (f.v1 > 0 && !probesOnly(f)) f.fix = bucket ? BUCKET_FIX : fixFor(s.sdk, mainReason(f.reasons));
+      if (f.v1 > 0 && !probesOnly(f)) f.fix = bucket ? BUCKET_FIX : jobFix(f, s.sdk, mainReason(f.reasons));
       totals.v1 += w.v1;
       totals.v1Rejected += w.v1Rejected;
       totals.v2 += w.v2;
@@ -320,6 +326,7 @@ export function computeReadiness(inputs: Iterable<ReadinessInput>, opts: Readine
     const t = times.get(f)!;
     f.firstSeen = t.firstV1 ?? t.firstAny;
     f.lastSeen = t.lastV1 ?? t.lastAny;
+    finishJob(f);
   }
   const probes = all.filter(probesOnly);
   const findings = all

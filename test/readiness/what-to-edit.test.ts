@@ -25,19 +25,27 @@ describe('what to edit (#11): commands, scripts, users, cron jobs and sessions',
   const r = fixtureReport();
   const byUnit = (u: string) => r.findings.find((f) => f.unit === u)!;
 
-  it("names root's cron script and alice's crontab in the one cron.service finding", () => {
-    const cron = byUnit('cron.service');
-    expect(cron.scripts).toEqual(['/usr/local/bin/tag-volumes.sh']);
-    expect(cron.users.sort()).toEqual(['alice', 'root']);
-    expect(cron.origins.join('\n')).toMatch(/cron job of root/);
-    expect(cron.origins.join('\n')).toMatch(/crontab -l -u alice/);
-    expect(cron.commands).toContain('curl -s http://169.254.169.254/latest/meta-data/instance-id');
+  it("root's cron script and alice's crontab are findings of their own, each with its user, script and command paired (docs/design.md#jobs)", () => {
+    const cron = r.findings.filter((f) => f.unit === 'cron.service');
+    expect(cron).toHaveLength(2);
+    const root = cron.find((f) => f.job?.user === 'root')!;
+    const alice = cron.find((f) => f.job?.user === 'alice')!;
+    expect(root.scripts).toEqual(['/usr/local/bin/tag-volumes.sh']);
+    expect(root.users).toEqual(['root']);
+    expect(root.commands).toEqual(['curl -s http://169.254.169.254/latest/meta-data/instance-id']);
+    expect(root.job?.command).toBe('/usr/local/bin/tag-volumes.sh');
+    expect(alice.scripts).toEqual([]);
+    expect(alice.users).toEqual(['alice']);
+    expect(alice.job?.command).toBe('curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone > ~/az');
+    expect(alice.origins.join()).toMatch(/crontab -l -u alice/);
   });
 
   it("names the Python agent's script, the ssh session's user and both containers", () => {
     expect(byUnit('legacy-metrics.service').scripts).toEqual(['/opt/legacy/metrics-agent.py']);
     expect(byUnit('legacy-metrics.service').users).toEqual(['metrics']);
-    expect(byUnit('session-c1.scope').origins).toEqual(['ssh session c1 of alice']);
+    const shell = r.findings.find((f) => f.job?.kind === 'interactive')!;
+    expect(shell.software).toBe('interactive use by alice (ssh, 1 session)');
+    expect(shell.origins).toEqual(['ssh session c1 of alice']);
     expect(r.findings.map((f) => f.container).filter(Boolean).sort()).toEqual(['billing-export', 'web']);
     expect(r.findings.find((f) => f.container === 'web')!.scripts).toEqual(['/app/server.js']);
   });
@@ -48,7 +56,7 @@ describe('what to edit (#11): commands, scripts, users, cron jobs and sessions',
     const html = formatReadinessHtml(r);
     const json = JSON.stringify(r);
     for (const out of [text, mdText, html, json]) {
-      for (const s of ['/usr/local/bin/tag-volumes.sh', '/opt/legacy/metrics-agent.py', 'ssh session c1 of alice', 'billing-export', 'alice', 'metrics-agent.py --interval 600']) expect(out).toContain(s);
+      for (const s of ['/usr/local/bin/tag-volumes.sh', '/opt/legacy/metrics-agent.py', 'interactive use by alice (ssh, 1 session)', 'billing-export', 'alice', 'metrics-agent.py --interval 600']) expect(out).toContain(s);
     }
   });
 
