@@ -66,7 +66,7 @@ describe.skipIf(!available)('imdswatch daemon with the enforce setting (netns, c
 
   it('enforces one group, dry-runs the other; the state and the report tell them apart from IMDS\'s own 401s; a clean stop leaves no rule', async () => {
     const d = await daemon();
-    expect(await tables()).toHaveLength(1);
+    expect(await tables()).toHaveLength(2); // one owned table per workload in effect
     const token = `t=$(curl -s -m 3 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) && `;
     const enforced = await sh(`echo $$; exec curl -s -m 3 -o /dev/null -w %{http_code} ${URL}`, ENFORCED);
     expect(enforced.stdout.split('\n')[1]).toBe('401');
