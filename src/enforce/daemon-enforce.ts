@@ -63,6 +63,8 @@ interface Slot {
   passedSeen: number;
 }
 
+const absence = (why: string): string => why.replace(/ (went away|was not running|was not found)$/, '');
+
 /** errors of the host, not of one workload: no later look will do better */
 const HOST_ERRORS = new Set(['E_ENFORCE_NO_CGROUP2', 'E_ENFORCE_NO_NFT', 'E_ENFORCE_NO_PRIVILEGE']);
 
@@ -101,8 +103,10 @@ export async function startDaemonEnforce(o: DaemonEnforceOptions): Promise<Daemo
     s.passedSeen = passed;
   };
   const notInEffect = (s: Slot, why: string): void => {
+    // "went away", then "was not found" at each later look: one absence, one line, the first reason kept
+    if (s.why !== null && absence(s.why) === absence(why)) return;
     enforceNotInEffect(o.state, s.label, o.now(), why);
-    if (why !== s.why) o.logger.info({ kind: 'enforce', workload: s.label, inEffect: false }, `${s.label}: not in effect: ${why}; its calls are not checked${hostProblem ? '' : ' (looked for every 2 s)'}`);
+    o.logger.info({ kind: 'enforce', workload: s.label, inEffect: false }, `${s.label}: not in effect: ${why}; its calls are not checked${hostProblem ? '' : ' (looked for every 2 s)'}`);
     s.why = why;
     o.changed();
   };
@@ -118,7 +122,6 @@ export async function startDaemonEnforce(o: DaemonEnforceOptions): Promise<Daemo
     if (!session) return;
     account(s);
     s.session = null;
-    s.why = null;
     foldPassed(s, await session.stop());
     notInEffect(s, why);
   };
