@@ -70,7 +70,7 @@ export function enforceLineText(l: EnforceLine, cell: (s: string, max: number) =
   const partial = l.notInEffectMs > 0;
   const head = parts.length ? parts.join('; ') : partial ? 'no token-less call while in effect' : `no token-less call (ready for HttpTokens=required)`;
   const mode = l.dryRun ? 'dry run' : 'enforced';
-  const since = l.inEffectSince ? `${mode} since ${l.inEffectSince}` : `${mode} from ${l.firstInEffect}, not in effect at the end (${why})`;
+  const since = l.inEffectSince ? `${mode} since ${l.inEffectSince}` : l.notInEffectWhy === null ? `${mode} from ${l.firstInEffect} to ${l.lastTs}` : `${mode} from ${l.firstInEffect}, not in effect at the end (${why})`;
   const gap = partial ? `; not in effect for ${msText(l.notInEffectMs)} of the time listed (last: ${why}): calls then were not checked` : '';
   return `${who}: ${head}${calls}; ${l.passed} passed; ${since}; in effect ${msText(l.inEffectMs)}${gap}; ${listed}`;
 }
