@@ -175,11 +175,12 @@ export async function startDaemonEnforce(o: DaemonEnforceOptions): Promise<Daemo
   };
   const permanent = new Set<Slot>();
   let stopped = false;
-  let busy: Promise<void> = Promise.resolve();
+  let busy: Promise<void> | null = null;
+  // one look at a time: a slow `docker inspect` makes the next look wait, never pile up
   const tick = (): Promise<void> =>
-    (busy = busy.then(async () => {
+    (busy ??= (async () => {
       for (const s of slots) if (!stopped && !permanent.has(s)) await check(s).catch((err: Error) => o.logger.error({ kind: 'enforce', workload: s.label }, `${s.label}: ${err.message}`));
-    }));
+    })().finally(() => (busy = null)));
   if (hostProblem) for (const s of slots) notInEffect(s, hostProblem);
   else await tick();
   const timer = hostProblem ? null : setInterval(() => void tick(), POLL_MS);
