@@ -200,7 +200,11 @@ export async function startDaemonEnforce(o: DaemonEnforceOptions): Promise<Daemo
       stopped = true;
       if (timer) clearInterval(timer);
       await busy;
-      for (const s of slots) account(s);
+      for (const s of slots) {
+        account(s);
+        // the report must not say "enforced since" of a daemon that has stopped
+        if (s.session) enforceNotInEffect(o.state, s.label, o.now(), 'the daemon stopped');
+      }
       await Promise.all(slots.map(async (s) => s.session && foldPassed(s, await s.session.stop())));
       process.off('exit', onExit);
       o.logger.info({ kind: 'enforce' }, 'enforce stopped; rules removed, every workload reaches IMDS as before');

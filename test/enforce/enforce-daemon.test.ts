@@ -86,6 +86,8 @@ describe.skipIf(!available)('imdswatch daemon with the enforce setting (netns, c
     expect(s.enforce?.[`cgroup:/${ENFORCED}`]).toMatchObject({ dryRun: false, rejected: 1, wouldReject: 0, calls: ['GET /latest/meta-data/instance-id by /usr/bin/curl'] });
     expect(s.enforce?.[`cgroup:/${DRY}`]).toMatchObject({ dryRun: true, rejected: 0, wouldReject: 1, passed: 0 });
     expect(s.enforce?.[`cgroup:/${ENFORCED}`]?.passed).toBeGreaterThanOrEqual(2);
+    // in effect from the start (both groups existed), and not "enforced since" once the daemon stopped
+    expect(s.enforce?.[`cgroup:/${ENFORCED}`]).toMatchObject({ firstInEffect: expect.any(String), inEffectSince: null, notInEffectMs: 0, notInEffectWhy: 'the daemon stopped' });
     const sw = Object.values(s.software);
     // every call is curl's: the rejected one (never seen by IMDS), the tokened ones and the dry run's, passed on by the responder
     expect(sw.map((e) => e.exe)).toEqual(['/usr/bin/curl']);
