@@ -92,8 +92,11 @@ export async function startDaemonEnforce(o: DaemonEnforceOptions): Promise<Daemo
   }
   let tables = 0;
 
+  // the time listed counts from the first look's end: setting up a workload found at the start is
+  // the daemon's start-up (before it reports ready), as the time before the daemon ran is not counted
+  let firstLookDone = false;
   const account = (s: Slot, now = Date.now()): void => {
-    enforceAccount(o.state, s.label, s.session !== null, now - s.accountedTo, new Date(now).toISOString());
+    if (firstLookDone) enforceAccount(o.state, s.label, s.session !== null, now - s.accountedTo, new Date(now).toISOString());
     s.accountedTo = now;
   };
   const foldPassed = (s: Slot, summaries: WorkloadSummary[]): void => {
@@ -183,6 +186,9 @@ export async function startDaemonEnforce(o: DaemonEnforceOptions): Promise<Daemo
     })().finally(() => (busy = null)));
   if (hostProblem) for (const s of slots) notInEffect(s, hostProblem);
   else await tick();
+  firstLookDone = true;
+  const looked = Date.now();
+  for (const s of slots) s.accountedTo = looked;
   const timer = hostProblem ? null : setInterval(() => void tick(), POLL_MS);
   timer?.unref();
   const onExit = (): void => slots.forEach((s) => s.session?.removeNow());
