@@ -6,7 +6,7 @@ import { missingTools, OwnedTable, tableName, type EnforceRule } from './owned-t
 import { Responder, type Decision, type UpstreamOpened } from './responder.js';
 import { startDelegate, type Delegate } from './delegate.js';
 import { MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEvent, type OwnerHint, type WorkloadSummary } from './events.js';
-import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, resolveSelection, type Selection, type Workload } from './workload.js';
+import { cgroupOfPid, cgroupWithin, EnforceError, findCgroup2Root, netnsOf, resolveSelection, type ResolveOptions, type Selection, type Workload } from './workload.js';
 
 /**
  * `imdswatch enforce`: HttpTokens=required for the selected workloads only
@@ -33,6 +33,10 @@ export interface EnforceOptions {
   labelAs?: string;
   /** the CLI entry a delegate runs (default: this process's script) */
   cliPath?: string;
+  /** how a container's pid is found (default: `docker`/`podman inspect`; the daemon has asked already) */
+  inspect?: ResolveOptions['inspect'];
+  /** the owned table's name (default tableName(): one per process; the daemon runs one session per workload) */
+  table?: string;
 }
 
 export interface EnforceSession {
@@ -73,7 +77,7 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
   const root = findCgroup2Root(opts.cgroupRoot);
   const dryRunOf = new Map<Workload, boolean>();
   const all = opts.selections.map((s) => {
-    const w = resolveSelection(root, s);
+    const w = resolveSelection(root, s, { inspect: opts.inspect });
     dryRunOf.set(w, s.dryRun ?? opts.dryRun);
     return w;
   });
@@ -140,7 +144,7 @@ export async function startEnforce(opts: EnforceOptions): Promise<EnforceSession
 
   let table: OwnedTable | null = null;
   try {
-    if (workloads.length > 0) table = await OwnedTable.install({ table: tableName(), rules, exclude }, { cgroupRoot: root, onLost: opts.onLost });
+    if (workloads.length > 0) table = await OwnedTable.install({ table: opts.table ?? tableName(), rules, exclude }, { cgroupRoot: root, onLost: opts.onLost });
   } catch (err) {
     await Promise.all(responders.map((r) => r.close(0)));
     throw err;

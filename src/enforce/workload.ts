@@ -167,21 +167,29 @@ export interface ResolveOptions {
   inspect?: Inspect;
 }
 
+const unitName = (name: string): string => (UNIT_SUFFIX.test(name) ? name : `${name}.service`);
+
+/** the workload's label before it is resolved ("unit:app.service", "container:web", "cgroup:/lab/a") */
+export function labelOf(sel: Selection): string {
+  if (sel.kind === 'cgroup') return `cgroup:/${sel.name.replace(/^\/+/, '')}`;
+  return sel.kind === 'unit' ? `unit:${unitName(sel.name)}` : `container:${sel.name}`;
+}
+
 /** a selection → its workload; throws E_ENFORCE_NO_WORKLOAD with one line saying what is missing */
 export function resolveSelection(root: string, sel: Selection, opts: ResolveOptions = {}): Workload {
   const procRoot = opts.procRoot ?? '/proc';
-  if (sel.kind === 'cgroup') return workloadAt(root, sel.name, `cgroup:/${sel.name.replace(/^\/+/, '')}`);
+  if (sel.kind === 'cgroup') return workloadAt(root, sel.name, labelOf(sel));
   if (sel.kind === 'unit') {
-    const unit = UNIT_SUFFIX.test(sel.name) ? sel.name : `${sel.name}.service`;
+    const unit = unitName(sel.name);
     const path = findCgroupNamed(root, unit);
     if (!path) throw new EnforceError('E_ENFORCE_NO_WORKLOAD', `unit ${unit} has no cgroup under ${root} (is it running? systemctl status ${unit})`);
-    return workloadAt(root, path, `unit:${unit}`);
+    return workloadAt(root, path, labelOf(sel));
   }
   const c = containerPid(sel.name, opts.inspect);
   if (!c) throw new EnforceError('E_ENFORCE_NO_WORKLOAD', `no running Docker or Podman container named ${sel.name}`);
   const path = cgroupOfPid(c.pid, procRoot);
   if (!path) throw new EnforceError('E_ENFORCE_NO_WORKLOAD', `container ${sel.name} (pid ${c.pid}) is in no cgroup v2 group of its own (cgroup v1 runtime?)`);
-  return workloadAt(root, path, `container:${sel.name}`, c.pid);
+  return workloadAt(root, path, labelOf(sel), c.pid);
 }
 
 /** true when `inner` is `outer` or below it */

@@ -23,6 +23,20 @@ export interface EnforceEntry {
   lastTs: string;
   /** last rejected or would-be rejected call (ISO), null when none */
   lastCall: string | null;
+  /**
+   * Whether the setting was in effect (docs/design.md#enforce-in-effect). A listed workload
+   * that is not running has no rule: its calls are not checked, so "nothing rejected" says
+   * nothing about it then. Absent in states written before these fields (in effect throughout).
+   */
+  /** start of the current period in effect (ISO); null when not in effect now */
+  inEffectSince?: string | null;
+  /** the first time it came into effect (ISO); null when never */
+  firstInEffect?: string | null;
+  /** time listed and in effect, and listed but not in effect (ms, up to the last save) */
+  inEffectMs?: number;
+  notInEffectMs?: number;
+  /** why it was last not in effect ("unit app.service was not running"); null when it has always been */
+  notInEffectWhy?: string | null;
 }
 
 export const MAX_ENFORCE_WORKLOADS = 64;
@@ -56,6 +70,44 @@ export function foldEnforceCall(state: WithEnforce, c: { workload: string; verdi
   e.lastCall = c.time;
   const call = `${c.method} ${c.path} by ${c.exe ?? 'unknown process'}`;
   if (e.calls.length < MAX_ENFORCE_CALLS && !e.calls.includes(call)) e.calls.push(call);
+}
+
+/** the daemon lists the workload (its start): nothing is in effect yet */
+export function enforceListed(state: WithEnforce, workload: string, dryRun: boolean, ts: string): EnforceEntry | null {
+  const e = enforceEntry(state, workload, null, dryRun, ts);
+  if (!e) return null;
+  e.inEffectSince = null;
+  e.firstInEffect ??= e.inEffectMs === undefined && e.notInEffectMs === undefined && e.firstTs !== ts ? e.firstTs : null;
+  e.inEffectMs ??= 0;
+  e.notInEffectMs ??= 0;
+  e.notInEffectWhy ??= null;
+  return e;
+}
+
+/** its rule is in place from `ts` */
+export function enforceCameIntoEffect(state: WithEnforce, workload: string, cgroup: string, ts: string): void {
+  const e = enforceEntry(state, workload, cgroup, state.enforce?.[workload]?.dryRun ?? false, ts);
+  if (!e) return;
+  e.inEffectSince = ts;
+  e.firstInEffect ??= ts;
+}
+
+/** not in effect from `ts` (or still not: the reason is kept) */
+export function enforceNotInEffect(state: WithEnforce, workload: string, ts: string, why: string): void {
+  const e = state.enforce?.[workload];
+  if (!e) return;
+  e.inEffectSince = null;
+  e.notInEffectWhy = why;
+  if (ts > e.lastTs) e.lastTs = ts;
+}
+
+/** `ms` more of listed time, in effect or not (each save adds the time since the last) */
+export function enforceAccount(state: WithEnforce, workload: string, inEffect: boolean, ms: number, ts: string): void {
+  const e = state.enforce?.[workload];
+  if (!e || !(ms > 0)) return;
+  if (inEffect) e.inEffectMs = (e.inEffectMs ?? 0) + ms;
+  else e.notInEffectMs = (e.notInEffectMs ?? 0) + ms;
+  if (ts > e.lastTs) e.lastTs = ts;
 }
 
 const isStr = (v: unknown): v is string => typeof v === 'string';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseEnforceSetting } from '../../src/enforce/daemon-setting.js';
 import { OwnerHints } from '../../src/enforce/owner-hints.js';
 import { resolveDaemonConfig } from '../../src/cli/daemon-config.js';
-import { foldEnforceCall, enforceEntry } from '../../src/ledger/enforce-ledger.js';
+import { enforceAccount, enforceCameIntoEffect, enforceEntry, enforceListed, enforceNotInEffect, foldEnforceCall } from '../../src/ledger/enforce-ledger.js';
+import { notRunningWhy } from '../../src/enforce/workload-watch.js';
 import { enforceLinesOf, enforceLineText } from '../../src/readiness/enforce-lines.js';
 import type { ImdsEvent, ProcessInfo } from '../../src/imds/event.js';
 
@@ -50,5 +51,33 @@ describe('report lines', () => {
     expect(lines[1]).toMatch(/^cgroup:\/b \(dry run\): would break — 1 token-less call\(s\) would be rejected by imdswatch enforce: HEAD \/ by unknown process/);
     expect(enforceLinesOf(state, 'h', '2026-01-01T00:01:30Z').map((l) => l.workload)).toEqual(['cgroup:/b']);
     expect(enforceLinesOf({ enforce: { x: { workload: 1 } } } as never, 'h', null)).toEqual([]);
+  });
+});
+
+describe('report lines: listed but not in effect (docs/design.md#enforce-in-effect)', () => {
+  const text = (state: object) => enforceLinesOf(state, 'h', null).map((l) => enforceLineText(l, (s) => s, false));
+  it('a workload never in effect is "not enforced", never ready', () => {
+    const state = {};
+    enforceListed(state, 'unit:x.service', false, '2026-01-01T00:00:00.000Z');
+    enforceNotInEffect(state, 'unit:x.service', '2026-01-01T00:00:00.000Z', notRunningWhy({ kind: 'unit', name: 'x' }));
+    enforceAccount(state, 'unit:x.service', false, 60_000, '2026-01-01T00:01:00.000Z');
+    expect(text(state)).toEqual(['unit:x.service: not enforced: unit x.service was not running (listed 2026-01-01T00:00:00.000Z to 2026-01-01T00:01:00.000Z, never in effect: its calls were not checked)']);
+  });
+  it('a workload in effect for part of the time says since when, and for how long it was not', () => {
+    const state = {};
+    enforceListed(state, 'cgroup:/a', false, '2026-01-01T00:00:00.000Z');
+    enforceNotInEffect(state, 'cgroup:/a', '2026-01-01T00:00:00.000Z', 'cgroup /a was not found');
+    enforceAccount(state, 'cgroup:/a', false, 30_000, '2026-01-01T00:00:30.000Z');
+    enforceCameIntoEffect(state, 'cgroup:/a', '/a', '2026-01-01T00:00:30.000Z');
+    enforceAccount(state, 'cgroup:/a', true, 90_000, '2026-01-01T00:02:00.000Z');
+    const [line] = text(state);
+    expect(line).toContain('cgroup:/a: no token-less call while in effect; 0 passed; enforced since 2026-01-01T00:00:30.000Z; in effect 1.5 min; not in effect for 30 s of the time listed (last: cgroup /a was not found): calls then were not checked');
+    expect(line).not.toContain('ready');
+  });
+  it('a state written before these fields reads as in effect whenever listed', () => {
+    const state = {};
+    enforceEntry(state, 'cgroup:/b', '/b', true, '2026-01-01T00:00:00.000Z');
+    enforceEntry(state, 'cgroup:/b', '/b', true, '2026-01-01T00:00:10.000Z');
+    expect(text(state)[0]).toBe('cgroup:/b (dry run): no token-less call (ready for HttpTokens=required); 0 passed; dry run from 2026-01-01T00:00:00.000Z to 2026-01-01T00:00:10.000Z; in effect 10 s; listed 2026-01-01T00:00:00.000Z to 2026-01-01T00:00:10.000Z');
   });
 });

@@ -66,7 +66,7 @@ describe.skipIf(!available)('imdswatch daemon with the enforce setting (netns, c
 
   it('enforces one group, dry-runs the other; the state and the report tell them apart from IMDS\'s own 401s; a clean stop leaves no rule', async () => {
     const d = await daemon();
-    expect(await tables()).toHaveLength(1);
+    expect(await tables()).toHaveLength(2); // one owned table per workload in effect
     const token = `t=$(curl -s -m 3 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) && `;
     const enforced = await sh(`echo $$; exec curl -s -m 3 -o /dev/null -w %{http_code} ${URL}`, ENFORCED);
     expect(enforced.stdout.split('\n')[1]).toBe('401');
@@ -86,6 +86,8 @@ describe.skipIf(!available)('imdswatch daemon with the enforce setting (netns, c
     expect(s.enforce?.[`cgroup:/${ENFORCED}`]).toMatchObject({ dryRun: false, rejected: 1, wouldReject: 0, calls: ['GET /latest/meta-data/instance-id by /usr/bin/curl'] });
     expect(s.enforce?.[`cgroup:/${DRY}`]).toMatchObject({ dryRun: true, rejected: 0, wouldReject: 1, passed: 0 });
     expect(s.enforce?.[`cgroup:/${ENFORCED}`]?.passed).toBeGreaterThanOrEqual(2);
+    // in effect from the start (both groups existed), and not "enforced since" once the daemon stopped
+    expect(s.enforce?.[`cgroup:/${ENFORCED}`]).toMatchObject({ firstInEffect: expect.any(String), inEffectSince: null, notInEffectMs: 0, notInEffectWhy: 'the daemon stopped' });
     const sw = Object.values(s.software);
     // every call is curl's: the rejected one (never seen by IMDS), the tokened ones and the dry run's, passed on by the responder
     expect(sw.map((e) => e.exe)).toEqual(['/usr/bin/curl']);
