@@ -1,4 +1,4 @@
-import { enforceEntries, MARK_REJECTED, MARK_WOULD_REJECT, type WithEnforce } from '../ledger/enforce-ledger.js';
+import { enforceEntries, MARK_REJECTED, MARK_WOULD_REJECT, type EnforceEntry, type WithEnforce } from '../ledger/enforce-ledger.js';
 
 /**
  * The report's lines for `imdswatch enforce` under the daemon (docs/design.md#enforce): per
@@ -6,18 +6,9 @@ import { enforceEntries, MARK_REJECTED, MARK_WOULD_REJECT, type WithEnforce } fr
  * HttpTokens=required. They are not IMDS's own 401s (those are "rejected (401)" of a finding):
  * a rejected call is also a finding of its program, as the IMDSv1 call it is.
  */
-export interface EnforceLine {
+/** an enforce entry of the state as the report reads it: the host, and the in-effect fields always present */
+export type EnforceLine = Omit<EnforceEntry, 'lastCall' | 'inEffectSince' | 'firstInEffect' | 'inEffectMs' | 'notInEffectMs' | 'notInEffectWhy'> & {
   host: string;
-  workload: string;
-  cgroup: string | null;
-  dryRun: boolean;
-  rejected: number;
-  wouldReject: number;
-  passed: number;
-  calls: string[];
-  /** when the daemon listed it: first and last (ISO) */
-  firstTs: string;
-  lastTs: string;
   /** since when it is in effect (null: not in effect at the last save); the first time ever (null: never) */
   inEffectSince: string | null;
   firstInEffect: string | null;
@@ -25,7 +16,7 @@ export interface EnforceLine {
   inEffectMs: number;
   notInEffectMs: number;
   notInEffectWhy: string | null;
-}
+};
 
 /** the state's workloads enforced at or after `since` (counts are since the first time) */
 export function enforceLinesOf(state: WithEnforce, host: string, since: string | null): EnforceLine[] {
