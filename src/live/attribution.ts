@@ -2,7 +2,7 @@ import type { ProcessInfo, Attribution } from '../imds/event.js';
 import type { FlowInfo } from '../tcp/stream.js';
 import type { Who } from '../enrich/enricher.js';
 import type { ProcCorrelator } from '../enrich/process/proc-correlator.js';
-import { tupleKey, type SynGate } from './gate.js';
+import type { SynGate } from './gate.js';
 import { BusyGuard, PASSIVE_KEY } from './busy-guard.js';
 
 /**
@@ -57,7 +57,7 @@ export class FlowAttributor {
    */
   synSeen(flow: FlowInfo): void {
     if (this.gate || !flow.sawSyn) return;
-    const found = this.passiveLookup(flow);
+    const found = this.passiveLookup(flow, PASSIVE_KEY);
     if (found) this.atSyn.set(flow, found);
   }
 
@@ -66,15 +66,16 @@ export class FlowAttributor {
     this.pending.set(flow, this.answerAt(flow));
   }
 
-  private passiveLookup(flow: FlowInfo): ProcessInfo | null {
-    const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
+  /** the socket's owner from /proc now, within the overload guard's share of `fairKey` (null: not found, or shed) */
+  private passiveLookup(flow: FlowInfo, fairKey: number): ProcessInfo | null {
     const t0 = performance.now();
-    if (!this.guard.allow(t0, PASSIVE_KEY)) {
+    if (!this.guard.allow(t0, fairKey)) {
       this.passiveShed++;
       return null;
     }
+    const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
     const found = this.correlator.findSocketOwner(tuple, this.passiveBudgetMs).process;
-    this.guard.done(t0, performance.now(), PASSIVE_KEY);
+    this.guard.done(t0, performance.now(), fairKey);
     return found;
   }
 
@@ -92,8 +93,8 @@ export class FlowAttributor {
 
   /** at a flow's first byte: settled, or pending on the gate's record (a forwarded SYN is captured before the gate holds it) */
   private answerAt(flow: FlowInfo): Who | Pending {
-    const tuple = { srcIp: flow.client.ip, srcPort: flow.client.port, dstIp: flow.server.ip, dstPort: flow.server.port, ipVersion: flow.ipVersion };
-    const key = tupleKey(tuple);
+    // the decoder's canonical text, as the gate keys its records
+    const key = flow.key;
     const atMs = flow.sec * 1000 + Math.floor(flow.nsec / 1e6);
     // by connection (tuple and ISN) when the SYN was seen: a tuple is reused within seconds
     const isn = flow.sawSyn ? flow.clientIsn : undefined;
@@ -106,17 +107,10 @@ export class FlowAttributor {
     // another connection's, and a passive lookup would name that one's owner
     if (!rec && this.gate?.reusedSince(key, atMs)) return this.settled({ process: null, attribution: 'none' });
     // without a gate: the owner found at the SYN, while the caller was in connect()
-    let found: ProcessInfo | null = this.atSyn.get(flow) ?? null;
-    if (found) return this.settled({ process: found, attribution: 'passive' });
-    const t0 = performance.now();
+    const atSyn = this.atSyn.get(flow);
+    if (atSyn) return this.settled({ process: atSyn, attribution: 'passive' });
     // charged to the socket's uid when the gate read it, so a flooder's flows share its share
-    const fairKey = rec?.uid ?? PASSIVE_KEY;
-    if (this.guard.allow(t0, fairKey)) {
-      found = this.correlator.findSocketOwner(tuple, this.passiveBudgetMs).process;
-      this.guard.done(t0, performance.now(), fairKey);
-    } else {
-      this.passiveShed++;
-    }
+    let found = this.passiveLookup(flow, rec?.uid ?? PASSIVE_KEY);
     // a connection older than the capture: its owner as read at start, when it has gone since
     if (!found && !flow.sawSyn) found = this.openAtStart.get(key) ?? null;
     const passive: Who = found ? { process: found, attribution: 'passive' } : { process: null, attribution: 'none' };

@@ -1,6 +1,6 @@
 import type { FlowInfo } from '../tcp/stream.js';
 import type { ProcessInfo } from '../imds/event.js';
-import type { GateRecord } from './gate.js';
+import { CLOCK_SLACK_MS, type GateRecord } from './gate.js';
 
 /**
  * Capture loss, as far as it can be seen: cap exposes no pcap_stats, so every SYN the gate
@@ -94,7 +94,7 @@ export class CaptureLossCheck {
     const shown = this.captured.get(r.key);
     // the capture showed this connection first (or joined it mid-way: no ISN to compare, but
     // a packet from before this SYN is another connection's)
-    if (shown && (r.isn === undefined || shown.isn === r.isn || (shown.isn === undefined && shown.firstMs >= r.synMs - 1_000))) {
+    if (shown && (r.isn === undefined || shown.isn === r.isn || (shown.isn === undefined && shown.firstMs >= r.synMs - CLOCK_SLACK_MS))) {
       this.captured.delete(r.key);
       return;
     }

@@ -20,7 +20,17 @@ export interface HealthTargets {
  * `scan` following it knows exactly whether anything was lost during its window, without
  * waiting for the next save interval's log lines (src/cli/scan-daemon.ts).
  */
-export function lossCounters(st: LiveStats, logLinesDropped: number, readUpToMs: number): Record<string, number> {
+export interface LossCounters extends Record<string, number> {
+  readUpToMs: number;
+  missedSyns: number;
+  requestGapBytes: number;
+  imdsUnread: number;
+  flowsEvicted: number;
+  frameOverflow: number;
+  logLinesDropped: number;
+}
+
+export function lossCounters(st: LiveStats, logLinesDropped: number, readUpToMs: number): LossCounters {
   return {
     readUpToMs,
     missedSyns: st.missedSyns,
@@ -48,6 +58,8 @@ export class DaemonHealth {
 
   report(st: LiveStats, logLinesDropped: number): void {
     const { logger, metrics, state } = this.to;
+    // the same counters the lock socket answers (readUpToMs is not needed here)
+    const loss = lossCounters(st, logLinesDropped, 0);
     const delta = counterDelta(this.last, st.pipeline);
     metrics?.addStageCounters(delta, flatCounters(st.pipeline));
     const evicted = delta['tcp.evictedFlows'] ?? 0;
@@ -63,7 +75,7 @@ export class DaemonHealth {
     state.drops.flowsEvicted = st.pipeline.tcp.evictedFlows;
     // IMDS packets the decode stage could not read, and requests the IMDS stage could not read
     // (docs/design.md#unfinished-requests): the readiness verdict is UNKNOWN, not READY
-    const unread = unreadImdsPackets(st.pipeline.decode) + unreadImdsRequests(st.pipeline.imds);
+    const unread = loss.imdsUnread;
     if (unread > (state.drops.imdsUnread ?? 0)) {
       logger.error(
         { kind: 'decode', imdsUnread: unread },
@@ -72,7 +84,7 @@ export class DaemonHealth {
     }
     state.drops.imdsUnread = unread;
     // request bytes the capture dropped inside IMDS connections (the server side's gaps hide no request)
-    const requestGap = st.pipeline.tcp.gapBytes - st.pipeline.tcp.responseGapBytes;
+    const requestGap = loss.requestGapBytes;
     if (requestGap > (state.drops.requestGapBytes ?? 0)) {
       logger.error({ kind: 'capture', requestGapBytes: requestGap }, 'bytes sent to IMDS were not captured (packets dropped inside IMDS connections): calls may be missing');
     }

@@ -106,7 +106,7 @@ export const RECORDS_PER_TUPLE = 4;
  * how far a captured packet's time may precede the SYN's hold on this clock (capture time
  * and gate time are both the kernel's wall clock, read at two hooks)
  */
-const CLOCK_SLACK_MS = 1_000;
+export const CLOCK_SLACK_MS = 1_000;
 
 /** most uids named in `shedByUid` (the rest are counted under "other") */
 export const MAX_SHED_UIDS = 64;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlowAttributor } from '../../src/live/attribution.js';
 import { SynGate, tupleKey } from '../../src/live/gate.js';
+import { ipv4Tcp } from '../support/testkit/packet-builders.js';
 import type { ProcCorrelator } from '../../src/enrich/process/proc-correlator.js';
 import type { ProcessInfo } from '../../src/imds/event.js';
 import type { FlowInfo } from '../../src/tcp/stream.js';
@@ -64,21 +65,7 @@ describe('FlowAttributor: a reused 4-tuple', () => {
       catchUp: () => {},
     } as unknown as ProcCorrelator;
   };
-  const syn = (isn: number): Buffer => {
-    const b = Buffer.alloc(40);
-    b[0] = 0x45;
-    b.writeUInt16BE(40, 2);
-    b[8] = 64;
-    b[9] = 6;
-    Buffer.from([10, 0, 0, 2]).copy(b, 12);
-    Buffer.from([169, 254, 169, 254]).copy(b, 16);
-    b.writeUInt16BE(40000, 20);
-    b.writeUInt16BE(80, 22);
-    b.writeUInt32BE(isn, 24);
-    b[32] = 0x50;
-    b[33] = 0x02;
-    return b;
-  };
+  const syn = (isn: number): Buffer => ipv4Tcp({ src: '10.0.0.2', dst: '169.254.169.254', srcPort: 40000, dstPort: 80, seq: isn, ack: 0, flags: 'S' });
 
   it("gives each connection its own SYN's owner, never the tuple's newest", () => {
     const gate = new SynGate(correlator(), CALM);

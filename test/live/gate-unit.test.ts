@@ -3,24 +3,13 @@ import type { ProcCorrelator, SocketTuple } from '../../src/enrich/process/proc-
 import { linkTypeNumber } from '../../src/live/cap-binding.js';
 import { RECORDS_PER_TUPLE, SynGate, tupleKey } from '../../src/live/gate.js';
 import { HoldHistogram } from '../../src/live/hold-histogram.js';
+import { ipv4Tcp } from '../support/testkit/packet-builders.js';
 
 /** no SYN ever waits in the queue: the gate never sheds here (not read from this host's /proc) */
 const CALM = { pilingUp: () => false };
 
 function ipv4Syn(src: number[], sport: number, flags = 0x02, isn = 12345): Buffer {
-  const b = Buffer.alloc(40);
-  b[0] = 0x45;
-  b.writeUInt16BE(40, 2);
-  b[8] = 64;
-  b[9] = 6;
-  Buffer.from(src).copy(b, 12);
-  Buffer.from([169, 254, 169, 254]).copy(b, 16);
-  b.writeUInt16BE(sport, 20);
-  b.writeUInt16BE(80, 22);
-  b.writeUInt32BE(isn, 24);
-  b[32] = 0x50;
-  b[33] = flags;
-  return b;
+  return ipv4Tcp({ src: src.join('.'), dst: '169.254.169.254', srcPort: sport, dstPort: 80, seq: isn, ack: 0, flags });
 }
 function ipv6Syn(sport: number): Buffer {
   const b = Buffer.alloc(60);

@@ -3,6 +3,7 @@ import { UnreadConnections, UNREAD_TTL_MS } from '../../src/live/unread-connecti
 import { FrameQueue } from '../../src/live/frame-queue.js';
 import type { GateRecord, SynGate } from '../../src/live/gate.js';
 import type { Frame } from '../../src/source/frame.js';
+import { ipv4Tcp } from '../support/testkit/packet-builders.js';
 
 /**
  * Whole connections whose SYN the gate shed are left unread while the pipeline lags
@@ -12,22 +13,9 @@ const FLAG = { SYN: 0x02, ACK: 0x10, PSH: 0x08, FIN: 0x01 };
 
 /** a raw-IPv4 (link type 228) TCP frame between 10.0.0.2:port and IMDS */
 function frame(port: number, flags: number, seq: number, ms: number, toImds = true, payload = ''): Frame {
-  const body = Buffer.from(payload);
-  const b = Buffer.alloc(40 + body.length);
-  b[0] = 0x45;
-  b.writeUInt16BE(b.length, 2);
-  b[8] = 64;
-  b[9] = 6;
-  const client = [10, 0, 0, 2];
-  const imds = [169, 254, 169, 254];
-  Buffer.from(toImds ? client : imds).copy(b, 12);
-  Buffer.from(toImds ? imds : client).copy(b, 16);
-  b.writeUInt16BE(toImds ? port : 80, 20);
-  b.writeUInt16BE(toImds ? 80 : port, 22);
-  b.writeUInt32BE(seq, 24);
-  b[32] = 0x50;
-  b[33] = flags;
-  body.copy(b, 40);
+  const [client, imds] = [{ ip: '10.0.0.2', port }, { ip: '169.254.169.254', port: 80 }];
+  const [from, to] = toImds ? [client, imds] : [imds, client];
+  const b = ipv4Tcp({ src: from.ip, dst: to.ip, srcPort: from.port, dstPort: to.port, seq, ack: 0, flags, payload });
   return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6, linkType: 228, data: b, origLen: b.length, iface: 0 };
 }
 

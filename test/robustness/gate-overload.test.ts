@@ -1,24 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcCorrelator } from '../../src/enrich/process/proc-correlator.js';
 import { DEFAULT_GATE_OPTIONS, SynGate } from '../../src/live/gate.js';
+import { ipv4Tcp } from '../support/testkit/packet-builders.js';
 
 /**
  * The SYN gate's overload guard, with a fake /proc lookup that takes `lookupMs` of real
  * time (busy wait: the gate measures its holds with performance.now()).
  */
 function syn(port: number): Buffer {
-  const b = Buffer.alloc(40);
-  b[0] = 0x45;
-  b.writeUInt16BE(40, 2);
-  b[8] = 64;
-  b[9] = 6;
-  Buffer.from([10, 0, 0, 9]).copy(b, 12);
-  Buffer.from([169, 254, 169, 254]).copy(b, 16);
-  b.writeUInt16BE(port, 20);
-  b.writeUInt16BE(80, 22);
-  b[32] = 0x50;
-  b[33] = 0x02;
-  return b;
+  return ipv4Tcp({ src: '10.0.0.9', dst: '169.254.169.254', srcPort: port, dstPort: 80, seq: 0, ack: 0, flags: 'S' });
 }
 
 function slowCorrelator(lookupMs: number | ((t: { srcPort: number }) => number)): ProcCorrelator {
