@@ -191,6 +191,14 @@ place_file() {
   CHANGED=1
 }
 
+# a temporary file in DIR (made, and recorded for undo, when missing), removed on failure: sets
+# the caller's `tmp` (declare `local tmp` first)
+new_temp() {
+  mkdir_recorded "$1"
+  tmp=$(mktemp "$1/.imdswatch.XXXXXX")
+  CLEANUP+=("rm -f $(printf %q "$tmp")")
+}
+
 mkdir_recorded() {
   local d=$1 missing=() p
   p=$d
@@ -416,9 +424,7 @@ do_app() {
 
 do_wrapper() {
   step wrapper
-  mkdir_recorded "$BINDIR"
-  local tmp; tmp=$(mktemp "$BINDIR/.imdswatch.XXXXXX")
-  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  local tmp; new_temp "$BINDIR"
   # `imdswatch uninstall [--purge]`: the kept installer, with this installation's layout
   local layout
   layout=$(printf ' %q' --prefix "$PREFIX" --bindir "$BINDIR" --systemd-dir "$SYSTEMD_DIR" \
@@ -439,9 +445,7 @@ EOF
 
 do_unit() {
   step unit
-  mkdir_recorded "$SYSTEMD_DIR"
-  local tmp; tmp=$(mktemp "$SYSTEMD_DIR/.imdswatch.XXXXXX")
-  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  local tmp; new_temp "$SYSTEMD_DIR"
   sed -e "s#/usr/local/bin/imdswatch#$WRAPPER#g" \
       -e "s#/usr/lib/systemd/system-generators/imdswatch-generator#$GENERATOR_PATH#g" \
       -e "s#^User=imdswatch\$#User=$SVC_USER#" \
@@ -455,9 +459,7 @@ do_unit() {
 # of a boot; it arms a chain that counts IMDS SYNs until the daemon watches.
 do_generator() {
   step generator
-  mkdir_recorded "$GENERATOR_DIR"
-  local tmp; tmp=$(mktemp "$GENERATOR_DIR/.imdswatch.XXXXXX")
-  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  local tmp; new_temp "$GENERATOR_DIR"
   sed -e "s#^WANTS=\\\${IMDSWATCH_WANTS:-/etc/systemd/system/sysinit.target.wants/imdswatch.service}\$#WANTS=\\\${IMDSWATCH_WANTS:-$WANTS_LINK}#" \
     "$SRC_DIR/systemd/$GENERATOR" >"$tmp"
   place_file "$tmp" "$GENERATOR_PATH" 0755
@@ -470,9 +472,7 @@ do_logrotate() {
     say "logrotate not installed: skipping the logrotate snippet"
     return 0
   fi
-  mkdir_recorded "$LOGROTATE_DIR"
-  local tmp; tmp=$(mktemp "$LOGROTATE_DIR/.imdswatch.XXXXXX")
-  CLEANUP+=("rm -f $(printf %q "$tmp")")
+  local tmp; new_temp "$LOGROTATE_DIR"
   sed -e "s#/var/log/imdswatch#$LOG_DIR#g" \
       -e "s#^\\( *su \\)imdswatch imdswatch#\\1$SVC_USER $SVC_USER#" \
       "$SRC_DIR/systemd/imdswatch.logrotate" >"$tmp"
