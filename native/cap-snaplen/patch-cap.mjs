@@ -29,7 +29,7 @@ if (!existsSync(src)) {
 const text = readFileSync(src, 'utf8');
 // Each patch is applied once (its mark in the source), then cap is rebuilt; STAMP records a
 // build with every patch of this version.
-const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-2');
+const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-3');
 const PATCHES = [
   {
     mark: MARK,
@@ -49,6 +49,14 @@ const PATCHES = [
     from: 'fprintf(stderr, "Warning: %s - This may not actually work\\n", errbuf);',
     to: '/* IMDSWATCH_QUIET_LOOKUPNET */ if (strncmp((char*)*device, "nfqueue", 7) != 0 && strcmp((char*)*device, "any") != 0) fprintf(stderr, "Warning: %s - This may not actually work\\n", errbuf);',
     head: '#include <string.h>\n',
+  },
+  {
+    // the same for the system lane's NFLOG device (docs/design.md#system-lane), which has no address either
+    mark: 'IMDSWATCH_QUIET_NFLOG',
+    what: 'no lookupnet warning for nflog',
+    from: 'if (strncmp((char*)*device, "nfqueue", 7) != 0 &&',
+    to: '/* IMDSWATCH_QUIET_NFLOG */ if (strncmp((char*)*device, "nfqueue", 7) != 0 && strncmp((char*)*device, "nflog", 5) != 0 &&',
+    head: '',
   },
 ];
 let patched = text;

@@ -1,3 +1,4 @@
+import { SYSTEM_UIDS } from '../live/system-lane.js';
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -170,8 +171,8 @@ async function runLockedDaemon(cfg: DaemonConfig, live: LiveHealth): Promise<voi
   // capture open, gate rules in, queue listening: units ordered after us may start now
   markReady();
   log.logger.info(
-    { kind: 'daemon', gate: session.gateActive, interfaces: cfg.interfaces, logFile: cfg.logFile, stateFile: cfg.stateFile },
-    `capturing on ${cfg.interfaces.join(',')}${session.gateActive ? ' with the SYN gate' : ' without the SYN gate (passive attribution)'}`,
+    { kind: 'daemon', gate: session.gateActive, lane: session.laneActive, interfaces: cfg.interfaces, logFile: cfg.logFile, stateFile: cfg.stateFile },
+    `capturing on ${cfg.interfaces.join(',')}${session.gateActive ? ' with the SYN gate' : ' without the SYN gate (passive attribution)'}${session.laneActive ? ` and the system lane (uids ${SYSTEM_UIDS} apart: docs/design.md#system-lane)` : ''}`,
   );
 
   // counters, metrics and loss lines: once per save interval (one line per interval, never per eviction)

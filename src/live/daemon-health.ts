@@ -110,7 +110,7 @@ export class DaemonHealth {
       const unreadByUid = st.unread?.byUid ?? {};
       const unread = Object.values(unreadByUid).reduce((a, n) => a + n, 0);
       logger.warn(
-        { kind: 'gate', shed, shedByUid, frames, unreadByUid },
+        { kind: 'gate', shed, shedByUid, frames, unreadByUid, lane: st.lane },
         `the SYN gate passed ${shed - this.lastShed} SYNs without a process lookup (uid over its share of lookup time; cumulative by uid: ${JSON.stringify(shedByUid)}): those calls are unattributed` +
           (unread > 0 ? `; ${unread} of them were left unread while the pipeline lagged (by uid: ${JSON.stringify(unreadByUid)}), counted as missed connections` : ''),
       );

@@ -14,6 +14,9 @@ import type { Frame } from '../source/frame.js';
  * (src/live/unread-connections.ts), so the work a flood makes is cut first and other users'
  * calls are still read. Past `maxBytes` or `maxFrames` waiting, new frames are dropped
  * (`overflow`; the TCP stage sees their gaps, the loss check their missing SYNs).
+ *
+ * The system lane's frames (docs/design.md#system-lane) wait apart and are taken first, before
+ * any other frame of the slice: a flood's backlog never delays them, never crowds them out.
  */
 export interface FrameQueueOptions {
   maxBytes: number;
@@ -33,21 +36,31 @@ export interface FrameQueueStats {
   overflow: number;
   /** most frames waiting at once */
   peakFrames: number;
+  /** system lane frames handed to the pipeline */
+  lanePassed: number;
+  /** system lane frames dropped because MAX_LANE_FRAMES waited */
+  laneOverflow: number;
 }
+
+/** most system lane frames waiting (a few system services' calls; bounded all the same) */
+export const MAX_LANE_FRAMES = 8192;
 
 export class FrameQueue {
   private readonly o: FrameQueueOptions;
   private q: Array<Frame | undefined> = [];
+  private lane: Frame[] = [];
   private head = 0;
   private bytes = 0;
   private scheduled = false;
-  private readonly counters: FrameQueueStats = { passed: 0, shed: 0, overflow: 0, peakFrames: 0 };
+  private readonly counters: FrameQueueStats = { passed: 0, shed: 0, overflow: 0, peakFrames: 0, lanePassed: 0, laneOverflow: 0 };
 
   constructor(
     private readonly sink: (f: Frame) => void,
     /** true: leave this frame unread (its whole connection is: src/live/unread-connections.ts) */
     private readonly shed: (f: Frame, lagging: boolean) => boolean = () => false,
     o: Partial<FrameQueueOptions> = {},
+    /** where the system lane's frames go (default: the same sink) */
+    private readonly laneSink: (f: Frame) => void = sink,
   ) {
     this.o = { ...DEFAULT_FRAME_QUEUE, ...o };
   }
@@ -65,10 +78,24 @@ export class FrameQueue {
       this.counters.overflow++;
       return;
     }
-    this.q.push({ sec: f.sec, nsec: f.nsec, linkType: f.linkType, data: Buffer.from(f.data), origLen: f.origLen, iface: f.iface });
+    this.q.push(copy(f));
     this.bytes += len;
     const waiting = this.q.length - this.head;
     if (waiting > this.counters.peakFrames) this.counters.peakFrames = waiting;
+    this.schedule();
+  }
+
+  /** the system lane capture's sink: waits apart, taken first */
+  pushLane(f: Frame): void {
+    if (this.lane.length >= MAX_LANE_FRAMES) {
+      this.counters.laneOverflow++;
+      return;
+    }
+    this.lane.push(copy(f));
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.run);
@@ -91,13 +118,21 @@ export class FrameQueue {
   private readonly run = (): void => {
     this.scheduled = false;
     this.take(performance.now() + this.o.sliceMs);
-    if (this.head < this.q.length && !this.scheduled) {
+    if ((this.head < this.q.length || this.lane.length > 0) && !this.scheduled) {
       this.scheduled = true;
       setImmediate(this.run);
     }
   };
 
   private take(deadline: number): void {
+    if (this.lane.length > 0) {
+      const lane = this.lane;
+      this.lane = [];
+      for (const f of lane) {
+        this.counters.lanePassed++;
+        this.laneSink(f);
+      }
+    }
     let n = 0;
     while (this.head < this.q.length) {
       const f = this.q[this.head]!;
@@ -115,4 +150,9 @@ export class FrameQueue {
       this.head = 0;
     }
   }
+}
+
+/** a frame that owns its bytes (the capture reuses its buffer) */
+function copy(f: Frame): Frame {
+  return { sec: f.sec, nsec: f.nsec, linkType: f.linkType, data: Buffer.from(f.data), origLen: f.origLen, iface: f.iface };
 }

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { ImdswatchError, type GateRulesErrorCode } from '../errors/catalogue.js';
 import { DEFAULT_QUEUE_NUM, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
+import { GATE_TABLE, inspectGateRules, installXtables, removeXtables, statusFromListing, tool, type GateRuleProblem, type LaneRules, type Runner } from './gate-xtables.js';
 
 /**
  * The SYN gate's firewall rules. All rules live in one dedicated chain (`IMDSWATCH` in the
@@ -13,18 +14,7 @@ import { DEFAULT_QUEUE_NUM, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoin
  * nftables `queue ... bypass` statement in a table of its own (`inet imdswatch`) for hosts
  * without iptables — only where the kernel has nft queue support.
  */
-export const GATE_CHAIN = 'IMDSWATCH';
-/**
- * The table the chain lives in. Not `filter`: container runtimes own `filter FORWARD`
- * (dockerd inserts `DOCKER-USER`/`-i docker0 ! -o docker0 -j ACCEPT` at its top, the CNI
- * bridge plugin `CNI-FORWARD`), so a jump placed there at boot is displaced as soon as a
- * runtime starts and container SYNs are accepted before they reach it.
- * No runtime manages `mangle` OUTPUT/FORWARD; an NFQUEUE verdict of accept there goes on to
- * `filter` as before. Older versions used `filter`: their leftovers are removed too.
- */
-export const GATE_TABLE = 'mangle';
-/** the table older versions used (stale rules there are removed on install and remove) */
-const LEGACY_TABLE = 'filter';
+export { GATE_CHAIN, GATE_TABLE, LANE_IN_CHAIN, LANE_OUT_CHAIN, inspectGateRules, type GateRuleProblem, type LaneRules, type Runner } from './gate-xtables.js';
 export const NFT_TABLE = 'imdswatch';
 export const IMDS_V4 = IMDS_V4_TEXT; // one endpoint for the program: src/domain/endpoint.ts
 export const IMDS_V6 = IMDS_V6_TEXT;
@@ -53,10 +43,9 @@ export interface GateRulesResult {
   warnings: string[];
   /** times the running daemon found its rule removed or displaced and put it back */
   repairs?: number;
+  /** the system lane as installed (absent: off or refused) */
+  lane?: LaneRules;
 }
-
-/** Runs a firewall tool; injectable so the rule logic is testable without root. */
-export type Runner = (cmd: string, args: string[]) => { ok: boolean; stdout: string; stderr: string };
 
 export const execRunner: Runner = (cmd, args) => {
   try {
@@ -75,6 +64,8 @@ export interface GateRulesOptions {
   runner: Runner;
   /** prefer a backend; default: iptables, then nft */
   backend?: GateBackend;
+  /** the system lane (docs/design.md#system-lane); xtables only, dropped with a warning where the kernel refuses it */
+  lane?: LaneRules;
 }
 
 const DEFAULTS: GateRulesOptions = { queueNum: DEFAULT_QUEUE_NUM, hooks: ['OUTPUT', 'FORWARD'], runner: execRunner };
@@ -90,85 +81,6 @@ export function detectBackend(runner: Runner = execRunner): { backend: GateBacke
 
 function isPrivilegeError(stderr: string): boolean {
   return /permission denied|you must be root|operation not permitted/i.test(stderr);
-}
-
-/** xtables rule spec of the chain's single rule */
-function ruleSpec(family: 4 | 6, queueNum: number): string[] {
-  return ['-p', 'tcp', '--syn', '-d', family === 4 ? IMDS_V4 : IMDS_V6, '--dport', '80', '-j', 'NFQUEUE', '--queue-num', String(queueNum), '--queue-bypass'];
-}
-
-const tool = (family: 4 | 6) => (family === 4 ? 'iptables' : 'ip6tables');
-
-/** jumps to the gate chain per hook and whether the chain exists, from `-S` */
-function listXtables(family: 4 | 6, run: Runner, table: string = GATE_TABLE): { ok: boolean; chain: boolean; jumps: string[] } {
-  const out = run(tool(family), ['-w', '5', '-t', table, '-S']);
-  const jumps: string[] = [];
-  let chain = false;
-  for (const line of out.stdout.split('\n')) {
-    if (line === `-N ${GATE_CHAIN}`) chain = true;
-    const m = new RegExp(`^-A (\\S+) -j ${GATE_CHAIN}$`).exec(line);
-    if (m) jumps.push(m[1]!);
-  }
-  return { ok: out.ok, chain, jumps };
-}
-
-/**
- * Remove every jump to the chain and the chain itself; returns true if anything was there.
- * Works from the `-S` listing (exact, whatever hooks an older run used) and checks the result,
- * retrying a few times: under concurrent rule updates a single iptables call can fail.
- */
-function removeXtables(family: 4 | 6, hooks: string[], run: Runner): boolean {
-  let found = removeXtablesIn(family, hooks, run, LEGACY_TABLE);
-  found = removeXtablesIn(family, hooks, run, GATE_TABLE) || found;
-  return found;
-}
-
-function removeXtablesIn(family: 4 | 6, hooks: string[], run: Runner, table: string): boolean {
-  const t = tool(family);
-  const T = ['-w', '5', '-t', table];
-  let found = false;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const state = listXtables(family, run, table);
-    if (!state.ok) {
-      // no -S (e.g. a restricted runner): fall back to -C/-D on the known hooks
-      for (const hook of hooks) {
-        for (let i = 0; i < 64 && run(t, [...T, '-C', hook, '-j', GATE_CHAIN]).ok; i++) {
-          found = true;
-          run(t, [...T, '-D', hook, '-j', GATE_CHAIN]);
-        }
-      }
-      if (run(t, [...T, '-L', GATE_CHAIN, '-n']).ok) {
-        found = true;
-        run(t, [...T, '-F', GATE_CHAIN]);
-        run(t, [...T, '-X', GATE_CHAIN]);
-      }
-      return found;
-    }
-    if (!state.chain && state.jumps.length === 0) return found;
-    found = true;
-    for (const hook of state.jumps) run(t, [...T, '-D', hook, '-j', GATE_CHAIN]);
-    if (state.chain) {
-      run(t, [...T, '-F', GATE_CHAIN]);
-      run(t, [...T, '-X', GATE_CHAIN]);
-    }
-    if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt);
-  }
-  return found;
-}
-
-function installXtables(family: 4 | 6, o: GateRulesOptions): { ok: boolean; stale: boolean; error?: string } {
-  const t = tool(family);
-  const run = o.runner;
-  const stale = removeXtables(family, o.hooks, run);
-  const steps: string[][] = [['-N', GATE_CHAIN], ['-A', GATE_CHAIN, ...ruleSpec(family, o.queueNum)], ...o.hooks.map((h) => ['-I', h, '1', '-j', GATE_CHAIN])];
-  for (const s of steps) {
-    const r = run(t, ['-w', '5', '-t', GATE_TABLE, ...s]);
-    if (!r.ok) {
-      removeXtables(family, o.hooks, run);
-      return { ok: false, stale, error: r.stderr.trim().split('\n')[0] };
-    }
-  }
-  return { ok: true, stale };
 }
 
 export function nftRuleset(queueNum: number): string {
@@ -212,11 +124,21 @@ export function installGateRules(options: Partial<GateRulesOptions> = {}): GateR
   }
   const families: Array<4 | 6> = [];
   const warnings: string[] = [];
+  let lane = o.lane;
   let stale = false;
   let firstError = '';
-  for (const family of [4, 6] as const) {
-    const r = installXtables(family, o);
-    stale ||= r.stale;
+  for (let i = 0; i < 2; i++) {
+    const family = i === 0 ? 4 : 6;
+    const r = installXtables(family, o.queueNum, o.hooks, o.runner, lane);
+    if (lane === o.lane) stale ||= r.stale; // a second pass finds the first pass's rules
+    if (!r.ok && lane && installXtables(family, o.queueNum, o.hooks, o.runner).ok) {
+      // a kernel without owner, connlabel or NFLOG support: the gate without the lane, for both families
+      warnings.push(`${tool(family)}: the system lane is off (${r.error}); system users' calls share the queue and the capture with everyone's`);
+      lane = undefined;
+      families.length = 0;
+      i = -1;
+      continue;
+    }
     if (r.ok) families.push(family);
     else {
       firstError ||= r.error ?? '';
@@ -227,7 +149,7 @@ export function installGateRules(options: Partial<GateRulesOptions> = {}): GateR
     if (isPrivilegeError(firstError)) throw new GateRulesError('E_GATE_NO_PRIVILEGE', 'installing the SYN gate needs root (CAP_NET_ADMIN); run as root or with --no-gate');
     throw new GateRulesError('E_GATE_RULE_FAILED', `iptables refused the gate rule: ${firstError}`);
   }
-  return { backend, version: det.version, replacedStale: stale, families, warnings };
+  return { backend, version: det.version, replacedStale: stale, families, warnings, ...(lane ? { lane } : {}) };
 }
 
 /** Remove every gate rule this tool may have left (both backends). Safe to call any time, any number of times. */
@@ -242,46 +164,8 @@ export function removeGateRules(options: Partial<Pick<GateRulesOptions, 'hooks' 
 }
 
 /** count of jumps to the gate chain per hook (for tests and `gate --status`) */
-export function gateRuleStatus(family: 4 | 6 = 4, runner: Runner = execRunner): { chain: boolean; jumps: Record<string, number>; rules: string[] } {
-  const t = tool(family);
-  const out = runner(t, ['-w', '5', '-t', GATE_TABLE, '-S']);
-  const jumps: Record<string, number> = {};
-  const rules: string[] = [];
-  let chain = false;
-  for (const line of out.stdout.split('\n')) {
-    if (line === `-N ${GATE_CHAIN}`) chain = true;
-    const m = new RegExp(`^-A (\\S+) -j ${GATE_CHAIN}$`).exec(line);
-    if (m) jumps[m[1]!] = (jumps[m[1]!] ?? 0) + 1;
-    if (line.startsWith(`-A ${GATE_CHAIN} `)) rules.push(line);
-  }
-  return { chain, jumps, rules };
-}
-
-/** what is wrong with the installed xtables rules of one family */
-export type GateRuleProblem = 'chain-missing' | 'jump-missing' | 'jump-displaced';
-
-/**
- * Pure check of `iptables -t mangle -S` output: the chain with its NFQUEUE rule exists and
- * each hook's FIRST rule jumps to it. A jump below another rule is "displaced" (a rule above
- * it may accept a SYN before the gate sees it).
- */
-export function inspectGateRules(listing: string, hooks: string[], queueNum: number): GateRuleProblem | null {
-  let chain = false;
-  let queued = false;
-  const first = new Map<string, string>();
-  const jumps = new Set<string>();
-  for (const line of listing.split('\n')) {
-    if (line === `-N ${GATE_CHAIN}`) chain = true;
-    if (line.startsWith(`-A ${GATE_CHAIN} `) && line.includes(`--queue-num ${queueNum}`)) queued = true;
-    const m = /^-A (\S+) (.*)$/.exec(line);
-    if (!m) continue;
-    if (!first.has(m[1]!)) first.set(m[1]!, m[2]!);
-    if (m[2] === `-j ${GATE_CHAIN}`) jumps.add(m[1]!);
-  }
-  if (!chain || !queued) return 'chain-missing';
-  for (const hook of hooks) if (!jumps.has(hook)) return 'jump-missing';
-  for (const hook of hooks) if (first.get(hook) !== `-j ${GATE_CHAIN}`) return 'jump-displaced';
-  return null;
+export function gateRuleStatus(family: 4 | 6 = 4, runner: Runner = execRunner): ReturnType<typeof statusFromListing> {
+  return statusFromListing(runner(tool(family), ['-w', '5', '-t', GATE_TABLE, '-S']).stdout);
 }
 
 /** default period of the rule check (IMDSWATCH_GATE_CHECK_MS overrides, 200 ms .. 10 min) */
@@ -289,6 +173,8 @@ export const GATE_CHECK_INTERVAL_MS = 5_000;
 
 export interface GateRuleWatchOptions {
   queueNum: number;
+  /** the lane as installed (GateRulesResult.lane) */
+  lane?: LaneRules;
   families: Array<4 | 6>;
   onRepair: (family: 4 | 6, problem: GateRuleProblem, repaired: boolean) => void;
   hooks?: string[];
@@ -337,9 +223,9 @@ export function watchGateRules(opts: GateRuleWatchOptions): GateRuleWatch {
       for (const family of opts.families) {
         const l = await list(family);
         if (!l.ok || stopped) continue;
-        const problem = inspectGateRules(l.stdout, o.hooks, o.queueNum);
+        const problem = inspectGateRules(l.stdout, o.hooks, o.queueNum, opts.lane);
         if (!problem) continue;
-        const r = installXtables(family, o);
+        const r = installXtables(family, o.queueNum, o.hooks, o.runner, opts.lane);
         repairs++;
         opts.onRepair(family, problem, r.ok);
       }

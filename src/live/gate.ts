@@ -86,6 +86,8 @@ export const DEFAULT_GATE_OPTIONS: GateOptions = {
 export interface GateStats {
   /** SYNs held */
   syns: number;
+  /** of them, held on the system lane's queue (docs/design.md#system-lane) */
+  laneSyns: number;
   outcomes: Record<LookupOutcome, number>;
   /** queued packets that were not an IMDS SYN (decoded and passed) */
   notSyn: number;
@@ -132,10 +134,13 @@ export class SynGate {
   private readonly decoder = new Decoder();
   private readonly clock = makeClock();
   private readonly hist = new HoldHistogram();
-  private cap: CapHandle | null = null;
+  private readonly caps: CapHandle[] = [];
+  /** the system lane's queue, once open */
+  private laneQueueNum: number | null = null;
   private catchUpScheduled = false;
   private readonly counters: GateStats = {
     syns: 0,
+    laneSyns: 0,
     outcomes: { found: 0, 'no-socket': 0, 'no-owner': 0, budget: 0 },
     notSyn: 0,
     recordsKept: 0,
@@ -159,12 +164,26 @@ export class SynGate {
 
   /** open the queue; throws GateError when libpcap cannot (no cap, no nfqueue support, no rights) */
   start(): void {
+    this.caps.push(this.openQueue(this.opts.queueNum));
+  }
+
+  /**
+   * Open the system lane's queue too (docs/design.md#system-lane): the host's system users'
+   * SYNs, held apart from everyone else's, so another user's flood never queues ahead of
+   * them. Throws GateError like start().
+   */
+  startLane(queueNum: number): void {
+    this.caps.push(this.openQueue(queueNum));
+    this.laneQueueNum = queueNum;
+  }
+
+  private openQueue(queueNum: number): CapHandle {
     const mod = loadCap();
     if (!mod) throw new GateError('E_GATE_NO_CAP', `cannot load the libpcap binding (cap): ${capLoadError()}`);
     const cap = new mod.Cap();
     const buf = Buffer.alloc(65_535);
     try {
-      openCap(cap, `nfqueue:${this.opts.queueNum}`, '', this.opts.bufferBytes, buf);
+      openCap(cap, `nfqueue:${queueNum}`, '', this.opts.bufferBytes, buf);
     } catch (err) {
       const msg = (err as Error).message;
       if (isPermissionError(msg)) {
@@ -173,23 +192,23 @@ export class SynGate {
         if (hasCapability('CAP_NET_ADMIN')) {
           throw new GateError(
             'E_GATE_QUEUE_BUSY',
-            `cannot open nfqueue:${this.opts.queueNum}: the queue is held by another process (another imdswatch, or an IPS such as Suricata); ` +
+            `cannot open nfqueue:${queueNum}: the queue is held by another process (another imdswatch, or an IPS such as Suricata); ` +
               'choose a free queue with --queue-num N, or stop the other program',
           );
         }
-        throw new GateError('E_GATE_NO_PRIVILEGE', `cannot open nfqueue:${this.opts.queueNum}: missing privilege CAP_NET_ADMIN (${msg})`);
+        throw new GateError('E_GATE_NO_PRIVILEGE', `cannot open nfqueue:${queueNum}: missing privilege CAP_NET_ADMIN (${msg})`);
       }
-      throw new GateError('E_GATE_OPEN_FAILED', `cannot open nfqueue:${this.opts.queueNum}: ${msg}`);
+      throw new GateError('E_GATE_OPEN_FAILED', `cannot open nfqueue:${queueNum}: ${msg}`);
     }
-    cap.on('packet', (nbytes: number) => this.onPacket(buf.subarray(0, nbytes)));
-    this.cap = cap;
+    cap.on('packet', (nbytes: number) => this.onPacket(buf.subarray(0, nbytes), queueNum));
+    return cap;
   }
 
   stop(): void {
-    if (!this.cap) return;
-    this.cap.removeAllListeners('packet');
-    this.cap.close();
-    this.cap = null;
+    for (const cap of this.caps.splice(0)) {
+      cap.removeAllListeners('packet');
+      cap.close();
+    }
   }
 
   /**
@@ -197,7 +216,7 @@ export class SynGate {
    * that uid is over its share: shed), record. Returns the record for an IMDS SYN (outcome
    * 'shed' without a process when shed); null for anything else.
    */
-  onPacket(packet: Buffer): GateRecord | null {
+  onPacket(packet: Buffer, queueNum = this.opts.queueNum): GateRecord | null {
     const now0 = this.opts.now ?? performance.now.bind(performance);
     const t0 = now0();
     const now = this.clock();
@@ -215,7 +234,7 @@ export class SynGate {
     const synMs = now.sec * 1000 + Math.floor(now.nsec / 1e6);
     const fairKey = uid ?? UNKNOWN_KEY;
     // shed only while SYNs pile up in the kernel queue (queue-backlog.ts): N callers at once are all held, a flood's uid goes first
-    if (!this.guard.allow(t0, fairKey) && (this.opts.pilingUp ?? pilingUp)(this.opts.queueNum)) {
+    if (!this.guard.allow(t0, fairKey) && (this.opts.pilingUp ?? pilingUp)(queueNum)) {
       this.countShed(uid);
       // kept, so the flow's first byte does not try a passive lookup for the same uid
       const shed: GateRecord = { key, tuple, isn: seg.seq, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: now0() - t0, lookupMs: 0 };
@@ -239,6 +258,7 @@ export class SynGate {
       lookupMs: r.elapsedMs,
     };
     this.counters.syns++;
+    if (queueNum === this.laneQueueNum) this.counters.laneSyns++;
     this.counters.outcomes[r.outcome]++;
     this.hist.observe(holdMs);
     this.store(rec);

@@ -17,6 +17,7 @@ import { CaptureLossCheck, type MissedTally } from './capture-loss.js';
 import { UnreadConnections, type UnreadStats } from './unread-connections.js';
 import { FrameQueue, type FrameQueueStats } from './frame-queue.js';
 import { Decoder } from '../decode/decoder.js';
+import { LaneConnections, laneRules, type LaneStats } from './system-lane.js';
 import { flowKey } from '../domain/address.js';
 import type { Frame } from '../source/frame.js';
 
@@ -51,6 +52,11 @@ export interface LiveSessionOptions {
   capture?: boolean;
   /** capture filter override (tests) */
   filter?: string;
+  /**
+   * the system lane (docs/design.md#system-lane): the host's system users' IMDS SYNs on a
+   * queue of their own, their packets through NFLOG; default on with the gate
+   */
+  lane?: boolean;
   correlator?: ProcCorrelator;
   ruleRunner?: Runner;
 }
@@ -78,6 +84,8 @@ export interface LiveStats {
   frameQueue: FrameQueueStats | null;
   /** shed connections left unread while the pipeline lagged (src/live/unread-connections.ts); null without gate or capture */
   unread: UnreadStats | null;
+  /** the system lane (src/live/system-lane.ts): its SYNs held, frames read, copies dropped, frames dropped at the queue; null when it is off */
+  lane: (LaneStats & { syns: number; overflow: number }) | null;
 }
 
 export class LiveSession {
@@ -91,6 +99,10 @@ export class LiveSession {
   /** keeps the gate rule in place when runtimes rewrite the tables */
   private ruleWatch: GateRuleWatch | null = null;
   private capture: LiveCapture | null = null;
+  /** the system lane's NFLOG capture, its connections, and whether the frame being read came from it */
+  private laneCapture: LiveCapture | null = null;
+  private laneConns: LaneConnections | null = null;
+  private readingLane = false;
   private flowAttributor: FlowAttributor | null = null;
   /** owners of the IMDS connections open when the session started (tuple key → process) */
   private readonly openAtStart = new Map<string, ProcessInfo>();
@@ -111,6 +123,7 @@ export class LiveSession {
       s.pipeline.tick(Math.floor(now / 1000));
       s.loss.check(s.captureClockMs(now));
       s.unread?.expire(now);
+      s.laneConns?.expire(now);
     }, 1000);
     s.timer.unref();
     return s;
@@ -141,7 +154,19 @@ export class LiveSession {
    */
   private observer(dedupe: SegmentDeduper | null): LiveObserver {
     return {
-      acceptSegment: dedupe ? (seg) => dedupe.acceptSegment(seg, seg.sec * 1000 + seg.nsec / 1e6) : undefined,
+      acceptSegment: (seg) => {
+        const ms = seg.sec * 1000 + seg.nsec / 1e6;
+        const lane = this.laneConns;
+        if (lane) {
+          // the lane's frames are read as they are (one copy each); `any`'s copies of lane connections are dropped
+          if (this.readingLane) {
+            lane.laneSegment(seg, ms);
+            return true;
+          }
+          if (lane.isCopy(seg, ms)) return false;
+        }
+        return dedupe ? dedupe.acceptSegment(seg, ms) : true;
+      },
       flowStarted: (flow) => {
         this.loss.flowStarted(flow);
         if (!this.gate) this.attributor().synSeen(flow);
@@ -158,6 +183,11 @@ export class LiveSession {
 
   private attributor(): FlowAttributor {
     return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart));
+  }
+
+  /** the system lane reads its own queue and capture (docs/design.md#system-lane) */
+  get laneActive(): boolean {
+    return this.laneConns !== null && !this.stopped;
   }
 
   get gateActive(): boolean {
@@ -180,6 +210,7 @@ export class LiveSession {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.capture?.stop();
+    this.laneCapture?.stop();
     this.gate?.stop();
     this.removeGateRulesNow();
     this.frames?.drain();
@@ -221,6 +252,7 @@ export class LiveSession {
       missedConnections: this.loss.missedByProgram(),
       frameQueue: this.frames?.stats() ?? null,
       unread: this.unread?.stats() ?? null,
+      lane: this.laneConns ? { ...this.laneConns.stats(), syns: gate?.stats().laneSyns ?? 0, overflow: this.frames?.stats().laneOverflow ?? 0 } : null,
     };
   }
 
@@ -235,8 +267,17 @@ export class LiveSession {
     const g = new SynGate(this.correlator, { queueNum: o.queueNum, budgetMs: o.gateBudgetMs ?? DEFAULT_GATE_BUDGET_MS }, onRecord);
     try {
       g.start();
+      let lane = o.lane === false ? undefined : laneRules(o.queueNum);
+      if (lane) {
+        try {
+          g.startLane(lane.queueNum);
+        } catch (err) {
+          o.onWarning(`the system lane is off: ${(err as Error).message}; system users' calls share the queue and the capture with everyone's`);
+          lane = undefined;
+        }
+      }
       try {
-        this.rules = installGateRules({ queueNum: o.queueNum, runner: o.ruleRunner });
+        this.rules = installGateRules({ queueNum: o.queueNum, runner: o.ruleRunner, lane });
         this.rulesInstalled = true;
         this.gate = g;
         if (this.rules.replacedStale) o.onWarning('replaced gate rules left by an earlier run');
@@ -247,6 +288,7 @@ export class LiveSession {
           const r = this.rules;
           this.ruleWatch = watchGateRules({
             queueNum: o.queueNum,
+            lane: r.lane,
             families: r.families,
             runner: o.ruleRunner,
             onRepair: (family, problem, ok) => {
@@ -281,6 +323,16 @@ export class LiveSession {
         pipeline.pushFrame(f);
       },
       unread ? (f, lagging) => unread.leaveUnread(f, lagging) : undefined,
+      {},
+      (f) => {
+        // a lane frame: read first, and not how far the capture was read (that is the `any` ring's backlog)
+        this.readingLane = true;
+        try {
+          pipeline.pushFrame(f);
+        } finally {
+          this.readingLane = false;
+        }
+      },
     );
     this.frames = frames;
     const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
@@ -293,8 +345,26 @@ export class LiveSession {
       throw err;
     }
     this.capture = capture;
+    this.startLaneCapture(frames);
+  }
+
+  /** the system lane's NFLOG group, when its rules are in (docs/design.md#system-lane); a failure is a warning */
+  private startLaneCapture(frames: FrameQueue): void {
+    const lane = this.rules?.lane;
+    if (!lane) return;
+    const c = new LiveCapture((f) => frames.pushLane(f), { interfaces: [`nflog:${lane.nflogGroup}`], filter: '', bufferBytes: LANE_BUFFER_BYTES });
+    try {
+      c.start();
+      this.laneCapture = c;
+      this.laneConns = new LaneConnections();
+    } catch (err) {
+      this.opts.onWarning(`the system lane's capture is off (${(err as Error).message}); system users' SYNs keep their own queue, their packets are read from the shared capture`);
+    }
   }
 }
+
+/** the lane capture's socket buffer: a few services' calls */
+const LANE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 function isImdsPeer(ip: string, port: number): boolean {
   return port === IMDS_PORT && (ip === IMDS_V4_TEXT || ip === IMDS_V6_TEXT);

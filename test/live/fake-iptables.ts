@@ -2,9 +2,9 @@ import type { Runner } from '../../src/live/gate-rules.js';
 
 /**
  * An in-memory iptables/ip6tables good enough for the gate's rule logic (-N -F -X -A -I -D -C -L -S -V,
- * `-t TABLE`). `tables.iptables` is the gate's table (mangle); `tables['iptables/filter']` the filter table.
+ * `-t TABLE`). `refuse`: rules it refuses, as a kernel without a match module would. `tables.iptables` is the gate's table (mangle); `tables['iptables/filter']` the filter table.
  */
-export function fakeIptables(opts: { denied?: boolean; noIp6?: boolean; missing?: boolean } = {}): Runner & { tables: Record<string, Map<string, string[]>> } {
+export function fakeIptables(opts: { denied?: boolean; noIp6?: boolean; missing?: boolean; refuse?: RegExp } = {}): Runner & { tables: Record<string, Map<string, string[]>> } {
   const base = (): Map<string, string[]> => new Map([['INPUT', []], ['FORWARD', []], ['OUTPUT', []]]);
   const tables: Record<string, Map<string, string[]>> = {
     iptables: base(),
@@ -52,8 +52,9 @@ export function fakeIptables(opts: { denied?: boolean; noIp6?: boolean; missing?
       case '-I': {
         const rule = op === '-I' && /^\d+$/.test(rest[0] ?? '') ? rest.slice(1).join(' ') : rest.join(' ');
         if (!t.has(chain)) return fail('No chain/target/match by that name.');
+        if (opts.refuse?.test(rule)) return fail(`iptables v1.8.9 (nf_tables): Couldn't load match: No such file or directory`);
         const target = /-j (\S+)/.exec(rule)?.[1];
-        if (target && !['NFQUEUE', 'ACCEPT', 'DROP'].includes(target) && !t.has(target)) return fail("Couldn't load target");
+        if (target && !['NFQUEUE', 'NFLOG', 'ACCEPT', 'DROP'].includes(target) && !t.has(target)) return fail("Couldn't load target");
         if (op === '-A') t.get(chain)!.push(rule);
         else t.get(chain)!.unshift(rule);
         return { ok: true, stdout: '', stderr: '' };

@@ -1,0 +1,103 @@
+import { TCP_ACK, TCP_SYN, type TcpSegment } from '../decode/packet.js';
+import { QUEUE_NUM_MAX } from '../domain/endpoint.js';
+import { connectionKey } from './dedupe.js';
+import type { LaneRules } from './gate-xtables.js';
+
+/**
+ * The system lane (docs/design.md#system-lane): the host's own system users' (uid 0–999:
+ * root and services) IMDS connections are held on a queue of their own and captured through
+ * NFLOG, apart from everyone else's. One user's SYN flood otherwise queued ahead of root's
+ * SYN (root's connect() waited hundreds of ms) and overflowed the `any` capture's ring, so
+ * root's calls were lost with the flood's (named as missed, verdict UNKNOWN, but not read).
+ *
+ * Each lane packet is also seen by the `any` capture (when its ring keeps it). The lane's
+ * copy is the one read: a connection whose SYN came through the lane is read from the lane
+ * only, and the `any` capture's frames of it are dropped before the deduper (the lane's
+ * frames are read first, so a flood's backlog would otherwise hand the pipeline a late
+ * second copy of root's request after its flow ended: a second event for one call).
+ */
+
+/** the host's system users: root and the service accounts (Debian's SYS_UID_MAX is 999) */
+export const SYSTEM_UIDS = '0-999';
+/** conntrack label bit of lane connections (0–127; few programs use labels, none this one that we know of) */
+export const LANE_LABEL = 117;
+
+/**
+ * New lane connections per second, all system users together (burst: twice as many). EC2
+ * drops link-local traffic past 1 024 packets/s per interface, about 200 one-shot calls/s
+ * (docs/imds-facts.md#limits): past this a system user floods IMDS itself, and its extra
+ * connections go the shared way, so the lane's work stays bounded.
+ */
+export const LANE_RATE_PER_SEC = 200;
+
+/** the lane's queue is the gate's queue + 1 (- 1 at the top of the range); its NFLOG group is the gate's queue number */
+export function laneRules(queueNum: number): LaneRules {
+  return { queueNum: queueNum < QUEUE_NUM_MAX ? queueNum + 1 : queueNum - 1, nflogGroup: queueNum, label: LANE_LABEL, uids: SYSTEM_UIDS, ratePerSec: LANE_RATE_PER_SEC };
+}
+
+/** a lane connection's `any` frames are recognised this long after its last lane frame */
+export const LANE_IDLE_MS = 120_000;
+/** most lane connections remembered (oldest forgotten first) */
+export const MAX_LANE_CONNECTIONS = 16_384;
+
+export interface LaneStats {
+  /** lane frames read */
+  frames: number;
+  /** lane connections (their SYN came through the lane) */
+  connections: number;
+  /** `any` capture frames of lane connections, dropped as copies */
+  copies: number;
+}
+
+export class LaneConnections {
+  /** client-side connection key → the lane SYN's ISN and the last lane frame's time (map order: last use) */
+  private readonly conns = new Map<string, { isn: number; ms: number }>();
+  private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0 };
+
+  /** a segment read from the lane */
+  laneSegment(seg: TcpSegment, ms: number): void {
+    this.counters.frames++;
+    const key = connectionKey(seg);
+    const known = this.conns.get(key);
+    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      if (known?.isn !== seg.seq) this.counters.connections++;
+      this.conns.delete(key);
+      this.conns.set(key, { isn: seg.seq, ms });
+      if (this.conns.size > MAX_LANE_CONNECTIONS) this.conns.delete(this.conns.keys().next().value!);
+    } else if (known) {
+      known.ms = ms;
+      this.conns.delete(key);
+      this.conns.set(key, known);
+    }
+  }
+
+  /** true: an `any` capture frame of a lane connection (drop it: the lane's copy is read) */
+  isCopy(seg: TcpSegment, ms: number): boolean {
+    if (this.conns.size === 0) return false;
+    const key = connectionKey(seg);
+    const c = this.conns.get(key);
+    if (!c) return false;
+    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && seg.seq !== c.isn) {
+      this.conns.delete(key); // the tuple carries a new connection (another user's, or a SYN the lane missed)
+      return false;
+    }
+    if (ms - c.ms > LANE_IDLE_MS) {
+      this.conns.delete(key);
+      return false;
+    }
+    this.counters.copies++;
+    return true;
+  }
+
+  /** forget connections idle past LANE_IDLE_MS (once a second) */
+  expire(nowMs: number): void {
+    for (const [k, c] of this.conns) {
+      if (nowMs - c.ms <= LANE_IDLE_MS) break;
+      this.conns.delete(k);
+    }
+  }
+
+  stats(): LaneStats {
+    return { ...this.counters };
+  }
+}
