@@ -29,7 +29,7 @@ if (!existsSync(src)) {
 const text = readFileSync(src, 'utf8');
 // Each patch is applied once (its mark in the source), then cap is rebuilt; STAMP records a
 // build with every patch of this version.
-const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-3');
+const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-4');
 const PATCHES = [
   {
     mark: MARK,
@@ -58,16 +58,34 @@ const PATCHES = [
     to: '/* IMDSWATCH_QUIET_NFLOG */ if (strncmp((char*)*device, "nfqueue", 7) != 0 && strncmp((char*)*device, "nflog", 5) != 0 &&',
     head: '',
   },
+  {
+    // cap reads a device until it is empty in one poll callback. The SYN gate's queues and
+    // the captures share one event loop: a flood's queue drained whole before the system
+    // lane's queue was read cost root's SYN a whole drain (docs/design.md#system-lane). With
+    // IMDSWATCH_CAP_BATCH=N set when a device is opened, one callback reads at most N
+    // times; the poll is level-triggered, so the rest is read on the next turn, after the
+    // other devices had theirs. Default (unset or 0): until empty, as before.
+    mark: 'IMDSWATCH_CAP_BATCH',
+    what: 'reads per poll callback from IMDSWATCH_CAP_BATCH',
+    from: '        do {\n          packet_count = pcap_dispatch(obj->pcap_handle,\n                                       1,\n                                       Pcap::EmitPacket,\n                                       (u_char*)obj);\n        } while (packet_count > 0 && !obj->closing);',
+    to: '        int imdswatch_n = 0; /* IMDSWATCH_CAP_BATCH */\n        do {\n          packet_count = pcap_dispatch(obj->pcap_handle,\n                                       1,\n                                       Pcap::EmitPacket,\n                                       (u_char*)obj);\n        } while (packet_count > 0 && !obj->closing && (obj->imdswatch_batch <= 0 || ++imdswatch_n < obj->imdswatch_batch));',
+    head: '',
+    extra: [
+      ['    int fd;\n', '    int fd;\n    int imdswatch_batch;\n'],
+      ['      obj->fd = pcap_get_selectable_fd(obj->pcap_handle);\n', '      obj->fd = pcap_get_selectable_fd(obj->pcap_handle);\n      obj->imdswatch_batch = getenv("IMDSWATCH_CAP_BATCH") ? atoi(getenv("IMDSWATCH_CAP_BATCH")) : 0;\n'],
+    ],
+  },
 ];
 let patched = text;
 const applied = [];
 for (const p of PATCHES) {
   if (patched.includes(p.mark)) continue;
-  if (!patched.includes(p.from)) {
+  if (!patched.includes(p.from) || (p.extra ?? []).some(([from]) => !patched.includes(from))) {
     console.warn(`patch-cap: unexpected cap source; not applied: ${p.what}`);
     continue;
   }
   patched = p.head + patched.replace(p.from, p.to);
+  for (const [from, to] of p.extra ?? []) patched = patched.replace(from, to);
   applied.push(p.what);
 }
 if (applied.length === 0 && existsSync(STAMP)) process.exit(0);

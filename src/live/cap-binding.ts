@@ -50,11 +50,27 @@ export function capLoadError(): string {
  */
 const retained: CapHandle[] = [];
 
-/** cap.open(); the Cap object is kept alive for the life of the process (see retained) */
-export function openCap(cap: CapHandle, device: string, filter: string, bufSize: number, buffer: Buffer): string {
+/**
+ * cap.open(); the Cap object is kept alive for the life of the process (see retained).
+ * `batch`: most reads per event-loop turn (cap as patched at install, native/cap-snaplen:
+ * IMDSWATCH_CAP_BATCH is read at open); 0 reads until the device is empty. The gate's queues
+ * and the captures share one event loop: bounded reads give each device its turn, so a
+ * flood's queue cannot hold the system lane's SYN for a whole drain (docs/design.md#system-lane).
+ */
+export function openCap(cap: CapHandle, device: string, filter: string, bufSize: number, buffer: Buffer, batch = 0): string {
   retained.push(cap);
-  return cap.open(device, filter, bufSize, buffer);
+  process.env.IMDSWATCH_CAP_BATCH = String(batch);
+  try {
+    return cap.open(device, filter, bufSize, buffer);
+  } finally {
+    delete process.env.IMDSWATCH_CAP_BATCH;
+  }
 }
+
+/** reads per turn: a gate queue (each read: one netlink message batch of SYNs, each a verdict) */
+export const QUEUE_BATCH = 8;
+/** reads per turn: a capture (each read: one packet from the ring) */
+export const CAPTURE_BATCH = 256;
 
 /**
  * cap reports the link type as a name for a few types and as "Unknown linktype N" otherwise;

@@ -1,7 +1,7 @@
 import type { Frame, FrameSink } from '../source/frame.js';
 import { ImdswatchError, type LiveCaptureErrorCode } from '../errors/catalogue.js';
 import { IMDS_BPF } from '../domain/endpoint.js';
-import { capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
+import { CAPTURE_BATCH, capLoadError, linkTypeNumber, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 import { isDecodableLinkType } from '../decode/link-types.js';
 
 /**
@@ -87,7 +87,7 @@ export class LiveCapture {
           // cap as patched at install (native/cap-snaplen) reads its snaplen from here: 8000
           // bytes keep every IMDS head (< 8 KiB) and fit a ring frame in one 8 KiB block
           process.env.IMDSWATCH_CAP_SNAPLEN ??= String(CAPTURE_SNAPLEN);
-          lt = openCap(cap, name, this.opts.filter, this.opts.bufferBytes, buf);
+          lt = openCap(cap, name, this.opts.filter, this.opts.bufferBytes, buf, CAPTURE_BATCH);
         } catch (err) {
           const msg = (err as Error).message;
           if (isPermissionError(msg)) {
