@@ -1,6 +1,6 @@
 import { TCP_ACK, TCP_SYN, type TcpSegment } from '../decode/packet.js';
 import { QUEUE_NUM_MAX } from '../domain/endpoint.js';
-import { connectionKey } from './dedupe.js';
+import { connectionKey, dedupeKey } from './dedupe.js';
 import type { LaneRules } from './gate-xtables.js';
 
 /**
@@ -11,10 +11,12 @@ import type { LaneRules } from './gate-xtables.js';
  * root's calls were lost with the flood's (named as missed, verdict UNKNOWN, but not read).
  *
  * Each lane packet is also seen by the `any` capture (when its ring keeps it). The lane's
- * copy is the one read: a connection whose SYN came through the lane is read from the lane
- * only, and the `any` capture's frames of it are dropped before the deduper (the lane's
- * frames are read first, so a flood's backlog would otherwise hand the pipeline a late
- * second copy of root's request after its flow ended: a second event for one call).
+ * copy is the one read: the `any` capture's copy of a packet the lane already gave is dropped
+ * before the deduper (the lane's frames are read first, so a flood's backlog would otherwise
+ * hand the pipeline a late second copy of root's request after its flow ended: a second
+ * event for one call). A packet of a lane connection that the lane did not give (NFLOG
+ * dropped it: its socket buffer full) is read from the `any` capture: never lost for being
+ * a lane connection's.
  */
 
 /** the host's system users: root and the service accounts (Debian's SYS_UID_MAX is 999) */
@@ -39,6 +41,8 @@ export function laneRules(queueNum: number): LaneRules {
 export const LANE_IDLE_MS = 120_000;
 /** most lane connections remembered (oldest forgotten first) */
 export const MAX_LANE_CONNECTIONS = 16_384;
+/** most packets remembered per lane connection (oldest forgotten first; an IMDS connection has a dozen) */
+export const MAX_LANE_PACKETS = 256;
 
 export interface LaneStats {
   /** lane frames read */
@@ -47,31 +51,42 @@ export interface LaneStats {
   connections: number;
   /** `any` capture frames of lane connections, dropped as copies */
   copies: number;
+  /** `any` capture frames of lane connections the lane had not given (yet: an answer the shared ring got first; or ever: NFLOG dropped it), read */
+  fromShared: number;
+}
+
+interface LaneConnection {
+  isn: number;
+  /** last lane frame */
+  ms: number;
+  /** the lane's packets (dedupeKey) */
+  seen: Set<string>;
 }
 
 export class LaneConnections {
-  /** client-side connection key → the lane SYN's ISN and the last lane frame's time (map order: last use) */
-  private readonly conns = new Map<string, { isn: number; ms: number }>();
-  private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0 };
+  /** client-side connection key → the lane connection (map order: last use) */
+  private readonly conns = new Map<string, LaneConnection>();
+  private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0 };
 
   /** a segment read from the lane */
   laneSegment(seg: TcpSegment, ms: number): void {
     this.counters.frames++;
     const key = connectionKey(seg);
-    const known = this.conns.get(key);
-    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
-      if (known?.isn !== seg.seq) this.counters.connections++;
-      this.conns.delete(key);
-      this.conns.set(key, { isn: seg.seq, ms });
-      if (this.conns.size > MAX_LANE_CONNECTIONS) this.conns.delete(this.conns.keys().next().value!);
-    } else if (known) {
-      known.ms = ms;
-      this.conns.delete(key);
-      this.conns.set(key, known);
+    let c = this.conns.get(key);
+    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && c?.isn !== seg.seq) {
+      this.counters.connections++;
+      c = { isn: seg.seq, ms, seen: new Set() };
     }
+    if (!c) return;
+    c.ms = ms;
+    c.seen.add(dedupeKey(seg));
+    if (c.seen.size > MAX_LANE_PACKETS) c.seen.delete(c.seen.values().next().value!);
+    this.conns.delete(key);
+    this.conns.set(key, c);
+    if (this.conns.size > MAX_LANE_CONNECTIONS) this.conns.delete(this.conns.keys().next().value!);
   }
 
-  /** true: an `any` capture frame of a lane connection (drop it: the lane's copy is read) */
+  /** true: the `any` capture's copy of a packet the lane gave (drop it) */
   isCopy(seg: TcpSegment, ms: number): boolean {
     if (this.conns.size === 0) return false;
     const key = connectionKey(seg);
@@ -85,8 +100,12 @@ export class LaneConnections {
       this.conns.delete(key);
       return false;
     }
-    this.counters.copies++;
-    return true;
+    if (c.seen.has(dedupeKey(seg))) {
+      this.counters.copies++;
+      return true;
+    }
+    this.counters.fromShared++;
+    return false;
   }
 
   /** forget connections idle past LANE_IDLE_MS (once a second) */

@@ -14,24 +14,36 @@ const seg = (srcPort: number, flags: number, seq: number, toImds = true): TcpSeg
     toImds,
     flags,
     seq,
+    ack: 0,
+    payload: Buffer.alloc(0),
   }) as unknown as TcpSegment;
 
-describe('LaneConnections: the shared capture\'s copies of lane connections', () => {
-  it('drops both directions of a connection whose SYN came through the lane, and nothing else', () => {
+describe("LaneConnections: the shared capture's copies of lane connections", () => {
+  it('drops the shared copy of every packet the lane gave, both directions, and nothing else', () => {
     const lane = new LaneConnections();
     lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
+    lane.laneSegment(seg(40000, TCP_SYN | TCP_ACK, 5000, false), 1);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 1);
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 1)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false), 2)).toBe(true);
     expect(lane.isCopy(seg(40001, TCP_SYN, 1000), 2)).toBe(false);
-    expect(lane.stats()).toEqual({ frames: 1, connections: 1, copies: 3 });
+    expect(lane.stats()).toEqual({ frames: 3, connections: 1, copies: 3, fromShared: 0 });
+  });
+
+  it('reads from the shared capture a packet of a lane connection that the lane never gave (NFLOG dropped it)', () => {
+    const lane = new LaneConnections();
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(false);
+    expect(lane.stats().fromShared).toBe(1);
   });
 
   it("another user's connection on a reused client port is read (its SYN's ISN differs), and so are its later frames", () => {
     const lane = new LaneConnections();
     lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 0);
     expect(lane.isCopy(seg(40000, TCP_SYN, 777_777), 10)).toBe(false);
-    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 777_778), 11)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11)).toBe(false);
   });
 
   it('forgets a connection idle past LANE_IDLE_MS (its late frames are read), and a lane frame keeps it alive', () => {
