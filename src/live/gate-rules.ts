@@ -14,7 +14,7 @@ import { GATE_TABLE, inspectGateRules, installXtables, removeXtables, statusFrom
  * nftables `queue ... bypass` statement in a table of its own (`inet imdswatch`) for hosts
  * without iptables — only where the kernel has nft queue support.
  */
-export { GATE_CHAIN, GATE_TABLE, LANE_IN_CHAIN, LANE_OUT_CHAIN, inspectGateRules, type GateRuleProblem, type LaneRules, type Runner } from './gate-xtables.js';
+export { GATE_CHAIN, GATE_TABLE, LANE_LOG_CHAIN, LANE_OUT_CHAIN, inspectGateRules, type GateRuleProblem, type LaneRules, type Runner } from './gate-xtables.js';
 export const NFT_TABLE = 'imdswatch';
 export const IMDS_V4 = IMDS_V4_TEXT; // one endpoint for the program: src/domain/endpoint.ts
 export const IMDS_V6 = IMDS_V6_TEXT;

@@ -5,22 +5,25 @@ import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
  * install, their exact removal (from the `-S` listing, whatever an older run left), and the
  * system lane's chains (docs/design.md#system-lane).
  *
- *   OUTPUT  → IMDSWATCH-OUT (lane only) → IMDSWATCH
- *   FORWARD → IMDSWATCH                   (containers: the owner match is not valid here)
- *   INPUT   → IMDSWATCH-IN  (lane only)
+ *   OUTPUT      → IMDSWATCH-OUT (lane only) → IMDSWATCH
+ *   FORWARD     → IMDSWATCH                   (containers: the owner match is not valid here)
+ *   POSTROUTING → IMDSWATCH-LOG (lane only)
+ *   INPUT       → IMDSWATCH-LOG (lane only)
  *
  * IMDSWATCH holds every IMDS SYN on queue N. With the lane, IMDSWATCH-OUT first takes the
- * host's own system users' (uid 0–999) IMDS traffic apart: each packet is copied to NFLOG
- * group G, the connection gets conntrack label L, and its SYN is held on queue P (NFQUEUE is
- * a verdict, so that SYN never reaches queue N); IMDSWATCH-IN copies IMDS's answers on
- * labelled connections to G. So a flood by another user fills neither root's queue nor
- * root's capture.
+ * host's own system users' (uid 0–999) IMDS connections apart: the connection gets conntrack
+ * label L and its SYN is held on queue P (NFQUEUE is a verdict, so that SYN never reaches
+ * queue N); IMDSWATCH-LOG copies every packet of a labelled connection to and from IMDS to
+ * NFLOG group G. So a flood by another user fills neither root's queue nor root's capture.
+ * The copy is taken after address translation (POSTROUTING): a connection that `imdswatch
+ * enforce` redirects to its responder no longer goes to IMDS there and is not copied, as the
+ * shared capture never saw it either (it is recorded by the enforce ledger, once).
  */
 export const GATE_CHAIN = 'IMDSWATCH';
 export const LANE_OUT_CHAIN = 'IMDSWATCH-OUT';
-export const LANE_IN_CHAIN = 'IMDSWATCH-IN';
+export const LANE_LOG_CHAIN = 'IMDSWATCH-LOG';
 /** every chain this tool owns, in the order they can be deleted (a chain before the one it jumps to) */
-const OWN_CHAINS = [LANE_OUT_CHAIN, LANE_IN_CHAIN, GATE_CHAIN];
+const OWN_CHAINS = [LANE_OUT_CHAIN, LANE_LOG_CHAIN, GATE_CHAIN];
 /**
  * The table the chains live in. Not `filter`: container runtimes own `filter FORWARD`
  * (dockerd inserts `DOCKER-USER`/`-i docker0 ! -o docker0 -j ACCEPT` at its top, the CNI
@@ -60,22 +63,21 @@ function ruleSpec(family: 4 | 6, queueNum: number): string[] {
 
 /**
  * The lane's rules: [chain, spec] in order. A system user's SYN, within the lane's rate, labels
- * its connection; every packet of a labelled connection is copied to NFLOG and its SYN held on
- * the lane's queue. Past the rate (a system user's own flood), new connections go the shared
+ * its connection and is held on the lane's queue; every packet of a labelled connection to or
+ * from IMDS is copied to NFLOG. Past the rate (a system user's own flood), new connections go the shared
  * way, as without the lane: the lane's work is bounded in the kernel.
  */
 function laneSpecs(family: 4 | 6, lane: LaneRules): Array<[string, string[]]> {
-  const out = ['-p', 'tcp', '-d', imds(family), '--dport', String(IMDS_PORT)];
   const syn = ['-p', 'tcp', '--syn', '-d', imds(family), '--dport', String(IMDS_PORT)];
   const labelled = ['-m', 'connlabel', '--label', String(lane.label)];
   const log = ['-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup), '--nflog-threshold', '1'];
   const rate = ['-m', 'limit', '--limit', `${lane.ratePerSec}/sec`, '--limit-burst', String(lane.ratePerSec * 2)];
   return [
     [LANE_OUT_CHAIN, [...syn, '-m', 'owner', '--uid-owner', lane.uids, ...rate, ...labelled, '--set']],
-    [LANE_OUT_CHAIN, [...out, ...labelled, ...log]],
     [LANE_OUT_CHAIN, [...syn, ...labelled, '-j', 'NFQUEUE', '--queue-num', String(lane.queueNum), '--queue-bypass']],
     [LANE_OUT_CHAIN, ['-j', GATE_CHAIN]],
-    [LANE_IN_CHAIN, ['-p', 'tcp', '-s', imds(family), '--sport', String(IMDS_PORT), ...labelled, ...log]],
+    [LANE_LOG_CHAIN, ['-p', 'tcp', '-d', imds(family), '--dport', String(IMDS_PORT), ...labelled, ...log]],
+    [LANE_LOG_CHAIN, ['-p', 'tcp', '-s', imds(family), '--sport', String(IMDS_PORT), ...labelled, ...log]],
   ];
 }
 
@@ -84,10 +86,10 @@ export function hookTarget(hook: string, lane: boolean): string {
   return lane && hook === 'OUTPUT' ? LANE_OUT_CHAIN : GATE_CHAIN;
 }
 
-/** the lane's hooks besides the gate's */
-const LANE_HOOKS = ['INPUT'];
+/** the lane's hooks besides the gate's (both jump to the log chain) */
+const LANE_HOOKS = ['INPUT', 'POSTROUTING'];
 
-const JUMP = /^-A (\S+) -j (IMDSWATCH(?:-OUT|-IN)?)$/;
+const JUMP = /^-A (\S+) -j (IMDSWATCH(?:-OUT|-LOG)?)$/;
 
 /** our chains and every jump to them, from `-S` */
 function listXtables(family: 4 | 6, run: Runner, table: string): { ok: boolean; chains: string[]; jumps: Array<[string, string]> } {
@@ -155,11 +157,11 @@ export function installXtables(family: 4 | 6, queueNum: number, hooks: string[],
   const stale = removeXtables(family, hooks, run);
   const steps: string[][] = [['-N', GATE_CHAIN], ['-A', GATE_CHAIN, ...ruleSpec(family, queueNum)]];
   if (lane) {
-    steps.push(['-N', LANE_OUT_CHAIN], ['-N', LANE_IN_CHAIN]);
+    steps.push(['-N', LANE_OUT_CHAIN], ['-N', LANE_LOG_CHAIN]);
     for (const [chain, spec] of laneSpecs(family, lane)) steps.push(['-A', chain, ...spec]);
   }
   for (const h of hooks) steps.push(['-I', h, '1', '-j', hookTarget(h, lane !== undefined)]);
-  if (lane) for (const h of LANE_HOOKS) steps.push(['-I', h, '1', '-j', LANE_IN_CHAIN]);
+  if (lane) for (const h of LANE_HOOKS) steps.push(['-I', h, '1', '-j', LANE_LOG_CHAIN]);
   for (const s of steps) {
     const r = run(t, ['-w', '5', '-t', GATE_TABLE, ...s]);
     if (!r.ok) {
@@ -176,7 +178,7 @@ export type GateRuleProblem = 'chain-missing' | 'jump-missing' | 'jump-displaced
 /**
  * Pure check of `iptables -t mangle -S` output: the chain with its NFQUEUE rule exists and
  * each hook's FIRST rule jumps to it (OUTPUT to the lane's chain when the lane is on, and
- * INPUT to the lane's answer chain). A jump below another rule is "displaced" (a rule above
+ * INPUT and POSTROUTING to the lane's log chain). A jump below another rule is "displaced" (a rule above
  * it may accept a SYN before the gate sees it).
  */
 export function inspectGateRules(listing: string, hooks: string[], queueNum: number, lane?: LaneRules): GateRuleProblem | null {
@@ -197,9 +199,9 @@ export function inspectGateRules(listing: string, hooks: string[], queueNum: num
     if (j) jumps.add(`${m[1]}>${j[1]}`);
   }
   const want: Array<[string, string]> = hooks.map((h) => [h, hookTarget(h, lane !== undefined)]);
-  if (lane) for (const h of LANE_HOOKS) want.push([h, LANE_IN_CHAIN]);
+  if (lane) for (const h of LANE_HOOKS) want.push([h, LANE_LOG_CHAIN]);
   if (!chains.has(GATE_CHAIN) || !queued || !laneQueued) return 'chain-missing';
-  if (lane && (!chains.has(LANE_IN_CHAIN) || !jumps.has(`${LANE_OUT_CHAIN}>${GATE_CHAIN}`))) return 'chain-missing';
+  if (lane && (!chains.has(LANE_LOG_CHAIN) || !jumps.has(`${LANE_OUT_CHAIN}>${GATE_CHAIN}`))) return 'chain-missing';
   for (const [hook, chain] of want) if (!jumps.has(`${hook}>${chain}`)) return 'jump-missing';
   for (const [hook, chain] of want) if (first.get(hook) !== `-j ${chain}`) return 'jump-displaced';
   return null;
@@ -215,7 +217,7 @@ export function statusFromListing(listing: string): { chain: boolean; jumps: Rec
     if (line === `-N ${GATE_CHAIN}`) chain = true;
     if (line === `-N ${LANE_OUT_CHAIN}`) lane = true;
     const m = JUMP.exec(line);
-    if (m && !OWN_CHAINS.includes(m[1]!) && m[2] !== LANE_IN_CHAIN) jumps[m[1]!] = (jumps[m[1]!] ?? 0) + 1;
+    if (m && !OWN_CHAINS.includes(m[1]!) && m[2] !== LANE_LOG_CHAIN) jumps[m[1]!] = (jumps[m[1]!] ?? 0) + 1;
     if (line.startsWith(`-A ${GATE_CHAIN} `)) rules.push(line);
   }
   return lane ? { chain, jumps, rules, lane } : { chain, jumps, rules };

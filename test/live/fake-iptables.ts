@@ -6,9 +6,10 @@ import type { Runner } from '../../src/live/gate-rules.js';
  */
 export function fakeIptables(opts: { denied?: boolean; noIp6?: boolean; missing?: boolean; refuse?: RegExp } = {}): Runner & { tables: Record<string, Map<string, string[]>> } {
   const base = (): Map<string, string[]> => new Map([['INPUT', []], ['FORWARD', []], ['OUTPUT', []]]);
+  const mangle = (): Map<string, string[]> => new Map([['INPUT', []], ['FORWARD', []], ['OUTPUT', []], ['POSTROUTING', []]]);
   const tables: Record<string, Map<string, string[]>> = {
-    iptables: base(),
-    ip6tables: base(),
+    iptables: mangle(),
+    ip6tables: mangle(),
     'iptables/filter': base(),
     'ip6tables/filter': base(),
   };
@@ -27,7 +28,7 @@ export function fakeIptables(opts: { denied?: boolean; noIp6?: boolean; missing?
     const [op, chain, ...rest] = a as [string, string, ...string[]];
     if (op === '-S') {
       const lines: string[] = [];
-      for (const [c] of t) lines.push(['INPUT', 'FORWARD', 'OUTPUT'].includes(c) ? `-P ${c} ACCEPT` : `-N ${c}`);
+      for (const [c] of t) lines.push(['INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].includes(c) ? `-P ${c} ACCEPT` : `-N ${c}`);
       for (const [c, rules] of t) for (const r of rules) lines.push(`-A ${c} ${r}`);
       return { ok: true, stdout: lines.join('\n') + '\n', stderr: '' };
     }

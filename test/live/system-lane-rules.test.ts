@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GATE_CHAIN, LANE_IN_CHAIN, LANE_OUT_CHAIN, gateRuleStatus, inspectGateRules, installGateRules, removeGateRules, watchGateRules } from '../../src/live/gate-rules.js';
+import { GATE_CHAIN, LANE_LOG_CHAIN, LANE_OUT_CHAIN, gateRuleStatus, inspectGateRules, installGateRules, removeGateRules, watchGateRules } from '../../src/live/gate-rules.js';
 import { laneRules } from '../../src/live/system-lane.js';
 import { fakeIptables } from './fake-iptables.js';
 
@@ -7,7 +7,7 @@ import { fakeIptables } from './fake-iptables.js';
 const lane = laneRules(7);
 
 describe('system lane rules (fake iptables)', () => {
-  it("OUTPUT jumps to the lane chain, which labels system users' connections (within the lane's rate), logs their packets and holds their SYNs on queue 8, then goes on to the gate; INPUT copies labelled answers", () => {
+  it("OUTPUT jumps to the lane chain, which labels system users' connections (within the lane's rate) and holds their SYNs on queue 8, then goes on to the gate; POSTROUTING and INPUT copy labelled packets to NFLOG", () => {
     const ipt = fakeIptables();
     const r = installGateRules({ runner: ipt, queueNum: 7, lane });
     expect(r).toMatchObject({ families: [4, 6], warnings: [], lane });
@@ -15,14 +15,18 @@ describe('system lane rules (fake iptables)', () => {
       const t = ipt.tables[fam]!;
       expect(t.get('OUTPUT')).toEqual([`-j ${LANE_OUT_CHAIN}`]);
       expect(t.get('FORWARD')).toEqual([`-j ${GATE_CHAIN}`]);
-      expect(t.get('INPUT')).toEqual([`-j ${LANE_IN_CHAIN}`]);
+      expect(t.get('INPUT')).toEqual([`-j ${LANE_LOG_CHAIN}`]);
+      expect(t.get('POSTROUTING')).toEqual([`-j ${LANE_LOG_CHAIN}`]);
       const out = t.get(LANE_OUT_CHAIN)!;
-      expect(out).toHaveLength(4);
+      expect(out).toHaveLength(3);
       expect(out[0]).toMatch(/--syn .*--uid-owner 0-999 -m limit --limit 200\/sec --limit-burst 400 -m connlabel --label 117 --set$/);
-      expect(out[1]).toMatch(/--dport 80 -m connlabel --label 117 -j NFLOG --nflog-group 7 --nflog-threshold 1$/);
-      expect(out[2]).toMatch(/--syn .*-m connlabel --label 117 -j NFQUEUE --queue-num 8 --queue-bypass$/);
-      expect(out[3]).toBe(`-j ${GATE_CHAIN}`);
-      expect(t.get(LANE_IN_CHAIN)).toEqual([expect.stringMatching(/--sport 80 -m connlabel --label 117 -j NFLOG --nflog-group 7/)]);
+      expect(out[1]).toMatch(/--syn .*-m connlabel --label 117 -j NFQUEUE --queue-num 8 --queue-bypass$/);
+      expect(out[2]).toBe(`-j ${GATE_CHAIN}`);
+      // after address translation: a connection enforce redirects is not copied
+      expect(t.get(LANE_LOG_CHAIN)).toEqual([
+        expect.stringMatching(/--dport 80 -m connlabel --label 117 -j NFLOG --nflog-group 7 --nflog-threshold 1$/),
+        expect.stringMatching(/--sport 80 -m connlabel --label 117 -j NFLOG --nflog-group 7 --nflog-threshold 1$/),
+      ]);
     }
     // the gate's own view: one jump per hook, one gate rule
     expect(gateRuleStatus(4, ipt)).toEqual({ chain: true, jumps: { OUTPUT: 1, FORWARD: 1 }, rules: [expect.stringContaining('--queue-num 7')], lane: true });
@@ -36,7 +40,7 @@ describe('system lane rules (fake iptables)', () => {
     expect(ipt.tables.iptables!.get('INPUT')).toEqual([]);
     installGateRules({ runner: ipt, lane });
     expect(removeGateRules({ runner: ipt }).removed).toBe(true);
-    for (const fam of ['iptables', 'ip6tables'] as const) expect([...ipt.tables[fam]!.entries()]).toEqual([['INPUT', []], ['FORWARD', []], ['OUTPUT', []]]);
+    for (const fam of ['iptables', 'ip6tables'] as const) expect([...ipt.tables[fam]!.entries()]).toEqual([['INPUT', []], ['FORWARD', []], ['OUTPUT', []], ['POSTROUTING', []]]);
   });
 
   it('a kernel that refuses the lane (no owner/connlabel/NFLOG) gets the gate alone, for both families, with a warning', () => {
@@ -62,7 +66,7 @@ describe('system lane rules (fake iptables)', () => {
     expect(inspectGateRules(listing(), hooks, 7)).toBe('jump-missing');
     ipt.tables.iptables!.get('INPUT')!.unshift('-j ACCEPT');
     expect(inspectGateRules(listing(), hooks, 7, r.lane)).toBe('jump-displaced');
-    ipt.tables.iptables!.get(LANE_OUT_CHAIN)!.splice(2, 1); // the lane's queue rule
+    ipt.tables.iptables!.get(LANE_OUT_CHAIN)!.splice(1, 1); // the lane's queue rule
     expect(inspectGateRules(listing(), hooks, 7, r.lane)).toBe('chain-missing');
     const seen: string[] = [];
     const w = watchGateRules({ queueNum: 7, lane: r.lane, families: [4], runner: ipt, intervalMs: 600_000, onRepair: (_f, p, ok) => seen.push(`${p}:${ok}`) });

@@ -53,7 +53,8 @@ describe.skipIf(!labAvailable() || !built())('the system lane (lab)', () => {
     expect(d.lines().find((l) => l.kind === 'daemon' && typeof l.lane === 'boolean')?.lane, d.err()).toBe(true);
     const rules = nsRunner(lab.names.client)('iptables', ['-t', 'mangle', '-S']).stdout;
     expect(rules).toContain('-A OUTPUT -j IMDSWATCH-OUT');
-    expect(rules).toContain('-A INPUT -j IMDSWATCH-IN');
+    expect(rules).toContain('-A INPUT -j IMDSWATCH-LOG');
+    expect(rules).toContain('-A POSTROUTING -j IMDSWATCH-LOG');
     expect(rules).toMatch(/-A IMDSWATCH-OUT .*--uid-owner 0-999 .*--set/);
     expect(rules).toMatch(/-A IMDSWATCH-OUT .*-j NFQUEUE --queue-num 8 --queue-bypass/);
     expect((await curl('lane-root')).stdout).toBe('200');
