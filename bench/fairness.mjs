@@ -195,6 +195,8 @@ export async function benchFairness(o = {}, log = console.error) {
     const lastLoss = lossLines.at(-1);
     const curlMissed = (lastLoss?.programs ?? []).filter((p) => p.exe === '/usr/bin/curl').reduce((a, p) => a + p.count, 0);
     result.rootAttribution = { ...attribution, curlNamedAmongMissed: curlMissed };
+    // what a root call that the gate did not attribute looked like (to find why)
+    result.rootNotByGate = [...byUa.values()].filter((e) => e.attribution !== 'gate').slice(0, 5).map((e) => ({ ua: e.userAgent, attribution: e.attribution, process: e.process ?? null, ts: e.ts, client: e.client ?? null }));
     result.gateShedByUid = gateLines.at(-1)?.shedByUid ?? {};
     result.frameQueue = gateLines.at(-1)?.frames ?? null;
     result.missedSyns = lastLoss?.missedSyns ?? 0;
@@ -204,7 +206,7 @@ export async function benchFairness(o = {}, log = console.error) {
       rootAttributed: attributedShare >= FAIRNESS_TARGETS.rootAttributedShare,
       rss: (result.rssMiB.max ?? Infinity) <= FAIRNESS_TARGETS.rssMiB,
     };
-    log(`under flood: ${JSON.stringify({ root: result.underFlood, attribution: result.rootAttribution, shed: result.gateShedByUid, frames: result.frameQueue, nfqueue: result.nfqueue, cpu: result.daemonCpuPercentDuringFlood, flood: result.flood, rss: result.rssMiB, load: result.loadAverage })}`);
+    log(`under flood: ${JSON.stringify({ root: result.underFlood, attribution: result.rootAttribution, rootNotByGate: result.rootNotByGate, shed: result.gateShedByUid, frames: result.frameQueue, nfqueue: result.nfqueue, cpu: result.daemonCpuPercentDuringFlood, flood: result.flood, rss: result.rssMiB, load: result.loadAverage })}`);
     await started.pop().stop();
   } finally {
     for (const d of started.reverse()) await d.stop('SIGTERM').catch(() => undefined);

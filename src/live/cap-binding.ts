@@ -57,18 +57,30 @@ const retained: CapHandle[] = [];
  * and the captures share one event loop: bounded reads give each device its turn, so a
  * flood's queue cannot hold the system lane's SYN for a whole drain (docs/design.md#system-lane).
  */
-export function openCap(cap: CapHandle, device: string, filter: string, bufSize: number, buffer: Buffer, batch = 0): string {
+export function openCap(cap: CapHandle, device: string, filter: string, bufSize: number, buffer: Buffer, batch = 0, snaplen?: number): string {
   retained.push(cap);
+  const savedSnaplen = process.env.IMDSWATCH_CAP_SNAPLEN;
   process.env.IMDSWATCH_CAP_BATCH = String(batch);
+  if (snaplen !== undefined) process.env.IMDSWATCH_CAP_SNAPLEN = String(snaplen);
   try {
     return cap.open(device, filter, bufSize, buffer);
   } finally {
     delete process.env.IMDSWATCH_CAP_BATCH;
+    if (snaplen !== undefined) {
+      if (savedSnaplen === undefined) delete process.env.IMDSWATCH_CAP_SNAPLEN;
+      else process.env.IMDSWATCH_CAP_SNAPLEN = savedSnaplen;
+    }
   }
 }
 
-/** reads per turn: a gate queue (each read: one netlink message batch of SYNs, each a verdict) */
+/** reads per turn: a gate queue (each read: the SYNs one receive buffer holds, each a verdict) */
 export const QUEUE_BATCH = 8;
+/**
+ * the gate's copy of each queued packet: a SYN's headers (IPv6 40 + TCP with options 60
+ * bytes). libpcap sizes the queue's receive buffer from it, so one read takes a couple of
+ * SYNs, not the ~400 a 64 KiB buffer held: QUEUE_BATCH then bounds a turn's verdicts.
+ */
+export const QUEUE_SNAPLEN = 256;
 /** reads per turn: a capture (each read: one packet from the ring) */
 export const CAPTURE_BATCH = 256;
 

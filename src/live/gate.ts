@@ -5,7 +5,7 @@ import { canonicalIp, flowKey } from '../domain/address.js';
 import { ImdswatchError, type GateErrorCode } from '../errors/catalogue.js';
 import { DEFAULT_GATE_BUDGET_MS, DEFAULT_QUEUE_NUM } from '../domain/endpoint.js';
 import type { LookupOutcome, ProcCorrelator, SocketTuple } from '../enrich/process/proc-correlator.js';
-import { QUEUE_BATCH, capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
+import { QUEUE_BATCH, QUEUE_SNAPLEN, capLoadError, loadCap, makeClock, openCap, type CapHandle } from './cap-binding.js';
 import { isPermissionError } from './capture.js';
 import { HoldHistogram, type HistogramSnapshot } from './hold-histogram.js';
 import { BusyGuard, UNKNOWN_KEY } from './busy-guard.js';
@@ -183,7 +183,7 @@ export class SynGate {
     const cap = new mod.Cap();
     const buf = Buffer.alloc(65_535);
     try {
-      openCap(cap, `nfqueue:${queueNum}`, '', this.opts.bufferBytes, buf, QUEUE_BATCH);
+      openCap(cap, `nfqueue:${queueNum}`, '', this.opts.bufferBytes, buf, QUEUE_BATCH, QUEUE_SNAPLEN);
     } catch (err) {
       const msg = (err as Error).message;
       if (isPermissionError(msg)) {
