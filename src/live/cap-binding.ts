@@ -74,7 +74,7 @@ export function openCap(cap: CapHandle, device: string, filter: string, bufSize:
 }
 
 /** reads per turn: a gate queue (each read: the SYNs one receive buffer holds, each a verdict) */
-export const QUEUE_BATCH = 8;
+export const QUEUE_BATCH = 16;
 /**
  * the gate's copy of each queued packet: a SYN's headers (IPv6 40 + TCP with options 60
  * bytes). libpcap sizes the queue's receive buffer from it, so one read takes a couple of
