@@ -37,13 +37,14 @@ export function registerGateCommand(program: Command): void {
 }
 
 /** "IPv4: chain IMDSWATCH present, jumped to from OUTPUT and FORWARD; 2 rules" and the rules, one per line */
-export function describeGate(family: 4 | 6, s: { chain: boolean; jumps: Record<string, number>; rules: string[] }): string {
+export function describeGate(family: 4 | 6, s: { chain: boolean; jumps: Record<string, number>; rules: string[]; lane?: true }): string {
   const hooks = Object.entries(s.jumps).map(([hook, n]) => (n > 1 ? `${hook} (${n} times)` : hook));
   const jumped = hooks.length === 0 ? 'no jump to it' : `jumped to from ${hooks.join(' and ')}`;
   const head = s.chain
     ? `IPv${family}: gate chain present, ${jumped}; ${s.rules.length} rule${s.rules.length === 1 ? '' : 's'}`
     : `IPv${family}: no gate rules${hooks.length ? ` (but ${jumped})` : ''}`;
-  return [head, ...s.rules.map((r) => `  ${r}`)].join('\n');
+  const lane = s.lane ? [`IPv${family}: system lane on (uids 0-999 on their own queue and NFLOG group; docs/design.md#system-lane)`] : [];
+  return [head, ...s.rules.map((r) => `  ${r}`), ...lane].join('\n');
 }
 
 /**

@@ -188,7 +188,7 @@ export function addLiveSettingFlags(cmd: Command): Command {
     .option('--interface <names...>', 'the same as --interfaces')
     .option('--gate', 'install the SYN gate (default)')
     .option('--no-gate', 'do not install the SYN gate (passive attribution only: short-lived clients may stay unattributed)')
-    .option('--queue-num <n>', `NFQUEUE number for the SYN gate, 0-${QUEUE_NUM_MAX} (default ${DEFAULT_QUEUE_NUM})`)
+    .option('--queue-num <n>', `NFQUEUE number for the SYN gate, 0-${QUEUE_NUM_MAX} (default ${DEFAULT_QUEUE_NUM}); the system lane uses queue N+1 and NFLOG group N`)
     .option('--gate-budget <ms>', `longest a held SYN waits for its /proc lookup, ${GATE_BUDGET_MIN_MS}-${GATE_BUDGET_MAX_MS} ms (default ${DEFAULT_GATE_BUDGET_MS})`);
 }
 
