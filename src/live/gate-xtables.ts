@@ -8,16 +8,17 @@ import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
  *   OUTPUT      → IMDSWATCH-OUT (lane only) → IMDSWATCH
  *   FORWARD     → IMDSWATCH                   (containers: the owner match is not valid here)
  *   POSTROUTING → IMDSWATCH-LOG (lane only)
- *   INPUT       → IMDSWATCH-LOG (lane only)
  *
- * IMDSWATCH holds every IMDS SYN on queue N. With the lane, IMDSWATCH-OUT first takes the
- * host's own system users' (uid 0–999) IMDS connections apart: the connection gets conntrack
- * label L and its SYN is held on queue P (NFQUEUE is a verdict, so that SYN never reaches
- * queue N); IMDSWATCH-LOG copies every packet of a labelled connection to and from IMDS to
- * NFLOG group G. So a flood by another user fills neither root's queue nor root's capture.
- * The copy is taken after address translation (POSTROUTING): a connection that `imdswatch
- * enforce` redirects to its responder no longer goes to IMDS there and is not copied, as the
- * shared capture never saw it either (it is recorded by the enforce ledger, once).
+ * IMDSWATCH holds every IMDS SYN on queue N. With the lane, IMDSWATCH-OUT first holds the
+ * host's own system users' (uid 0–999) IMDS SYNs on queue P (NFQUEUE is a verdict, so such a
+ * SYN never reaches queue N), and IMDSWATCH-LOG copies their packets to IMDS to NFLOG group
+ * G. So a flood by another user fills neither root's queue nor root's capture. Both by the
+ * packet's owner, no connection tracking: a host that ran without conntrack keeps running
+ * without it (a labelled connection needed it for every connection of the host). IMDS's
+ * answers are read from the shared capture. The copy is taken after address translation
+ * (POSTROUTING): a connection that `imdswatch enforce` redirects to its responder no longer
+ * goes to IMDS there and is not copied, as the shared capture never saw it either (the
+ * enforce ledger records it, once).
  */
 export const GATE_CHAIN = 'IMDSWATCH';
 export const LANE_OUT_CHAIN = 'IMDSWATCH-OUT';
@@ -45,8 +46,6 @@ export interface LaneRules {
   queueNum: number;
   /** NFLOG group of their packets, both directions */
   nflogGroup: number;
-  /** conntrack label bit that marks their connections (for the answers) */
-  label: number;
   /** owner uid range, "0-999" */
   uids: string;
   /** most new lane connections per second (burst: twice as many) */
@@ -62,22 +61,19 @@ function ruleSpec(family: 4 | 6, queueNum: number): string[] {
 }
 
 /**
- * The lane's rules: [chain, spec] in order. A system user's SYN, within the lane's rate, labels
- * its connection and is held on the lane's queue; every packet of a labelled connection to or
- * from IMDS is copied to NFLOG. Past the rate (a system user's own flood), new connections go the shared
- * way, as without the lane: the lane's work is bounded in the kernel.
+ * The lane's rules: [chain, spec] in order. A system user's SYN, within the lane's rate, is
+ * held on the lane's queue; its packets to IMDS, within ten times that rate, are copied to
+ * NFLOG. Past the rates (a system user's own flood), the rest goes the shared way, as without
+ * the lane: the lane's work is bounded in the kernel.
  */
 function laneSpecs(family: 4 | 6, lane: LaneRules): Array<[string, string[]]> {
-  const syn = ['-p', 'tcp', '--syn', '-d', imds(family), '--dport', String(IMDS_PORT)];
-  const labelled = ['-m', 'connlabel', '--label', String(lane.label)];
-  const log = ['-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup), '--nflog-threshold', '1'];
-  const rate = ['-m', 'limit', '--limit', `${lane.ratePerSec}/sec`, '--limit-burst', String(lane.ratePerSec * 2)];
+  const mine = ['-p', 'tcp', '-d', imds(family), '--dport', String(IMDS_PORT), '-m', 'owner', '--uid-owner', lane.uids];
+  const mySyn = ['-p', 'tcp', '--syn', '-d', imds(family), '--dport', String(IMDS_PORT), '-m', 'owner', '--uid-owner', lane.uids];
+  const rate = (n: number) => ['-m', 'limit', '--limit', `${n}/sec`, '--limit-burst', String(n * 2)];
   return [
-    [LANE_OUT_CHAIN, [...syn, '-m', 'owner', '--uid-owner', lane.uids, ...rate, ...labelled, '--set']],
-    [LANE_OUT_CHAIN, [...syn, ...labelled, '-j', 'NFQUEUE', '--queue-num', String(lane.queueNum), '--queue-bypass']],
+    [LANE_OUT_CHAIN, [...mySyn, ...rate(lane.ratePerSec), '-j', 'NFQUEUE', '--queue-num', String(lane.queueNum), '--queue-bypass']],
     [LANE_OUT_CHAIN, ['-j', GATE_CHAIN]],
-    [LANE_LOG_CHAIN, ['-p', 'tcp', '-d', imds(family), '--dport', String(IMDS_PORT), ...labelled, ...log]],
-    [LANE_LOG_CHAIN, ['-p', 'tcp', '-s', imds(family), '--sport', String(IMDS_PORT), ...labelled, ...log]],
+    [LANE_LOG_CHAIN, [...mine, ...rate(lane.ratePerSec * 10), '-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup), '--nflog-threshold', '1']],
   ];
 }
 
@@ -86,8 +82,8 @@ export function hookTarget(hook: string, lane: boolean): string {
   return lane && hook === 'OUTPUT' ? LANE_OUT_CHAIN : GATE_CHAIN;
 }
 
-/** the lane's hooks besides the gate's (both jump to the log chain) */
-const LANE_HOOKS = ['INPUT', 'POSTROUTING'];
+/** the lane's hook besides the gate's (it jumps to the log chain) */
+const LANE_HOOKS = ['POSTROUTING'];
 
 const JUMP = /^-A (\S+) -j (IMDSWATCH(?:-OUT|-LOG)?)$/;
 
@@ -178,7 +174,7 @@ export type GateRuleProblem = 'chain-missing' | 'jump-missing' | 'jump-displaced
 /**
  * Pure check of `iptables -t mangle -S` output: the chain with its NFQUEUE rule exists and
  * each hook's FIRST rule jumps to it (OUTPUT to the lane's chain when the lane is on, and
- * INPUT and POSTROUTING to the lane's log chain). A jump below another rule is "displaced" (a rule above
+ * POSTROUTING to the lane's log chain). A jump below another rule is "displaced" (a rule above
  * it may accept a SYN before the gate sees it).
  */
 export function inspectGateRules(listing: string, hooks: string[], queueNum: number, lane?: LaneRules): GateRuleProblem | null {

@@ -158,11 +158,8 @@ export class LiveSession {
         const ms = seg.sec * 1000 + seg.nsec / 1e6;
         const lane = this.laneConns;
         if (lane) {
-          // the lane's frames are read as they are (one copy each); `any`'s copies of lane connections are dropped
-          if (this.readingLane) {
-            lane.laneSegment(seg, ms);
-            return true;
-          }
+          // a lane connection's packets to IMDS are read from the lane (one copy each); `any`'s copies of them are dropped
+          if (this.readingLane) return lane.laneSegment(seg, ms);
           if (lane.isCopy(seg, ms)) return false;
         }
         return dedupe ? dedupe.acceptSegment(seg, ms) : true;

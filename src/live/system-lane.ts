@@ -5,8 +5,9 @@ import type { LaneRules } from './gate-xtables.js';
 
 /**
  * The system lane (docs/design.md#system-lane): the host's own system users' (uid 0–999:
- * root and services) IMDS connections are held on a queue of their own and captured through
- * NFLOG, apart from everyone else's. One user's SYN flood otherwise queued ahead of root's
+ * root and services) IMDS SYNs are held on a queue of their own and their packets to IMDS
+ * captured through NFLOG, apart from everyone else's (IMDS's answers come from the shared
+ * capture). One user's SYN flood otherwise queued ahead of root's
  * SYN (root's connect() waited hundreds of ms) and overflowed the `any` capture's ring, so
  * root's calls were lost with the flood's (named as missed, verdict UNKNOWN, but not read).
  *
@@ -21,8 +22,6 @@ import type { LaneRules } from './gate-xtables.js';
 
 /** the host's system users: root and the service accounts (Debian's SYS_UID_MAX is 999) */
 export const SYSTEM_UIDS = '0-999';
-/** conntrack label bit of lane connections (0–127; few programs use labels, none this one that we know of) */
-export const LANE_LABEL = 117;
 
 /**
  * New lane connections per second, all system users together (burst: twice as many). EC2
@@ -34,18 +33,18 @@ export const LANE_RATE_PER_SEC = 200;
 
 /** the lane's queue is the gate's queue + 1 (- 1 at the top of the range); its NFLOG group is the gate's queue number */
 export function laneRules(queueNum: number): LaneRules {
-  return { queueNum: queueNum < QUEUE_NUM_MAX ? queueNum + 1 : queueNum - 1, nflogGroup: queueNum, label: LANE_LABEL, uids: SYSTEM_UIDS, ratePerSec: LANE_RATE_PER_SEC };
+  return { queueNum: queueNum < QUEUE_NUM_MAX ? queueNum + 1 : queueNum - 1, nflogGroup: queueNum, uids: SYSTEM_UIDS, ratePerSec: LANE_RATE_PER_SEC };
 }
 
 /** a lane connection's `any` frames are recognised this long after its last lane frame */
 export const LANE_IDLE_MS = 120_000;
-/** most lane connections remembered (oldest forgotten first) */
-export const MAX_LANE_CONNECTIONS = 16_384;
-/** most packets remembered per lane connection (oldest forgotten first; an IMDS connection has a dozen) */
-export const MAX_LANE_PACKETS = 256;
+/** most lane connections remembered (oldest forgotten first): 20 s at the lane's most */
+export const MAX_LANE_CONNECTIONS = 4_096;
+/** most packets remembered per lane connection (oldest forgotten first; a one-shot IMDS call sends five) */
+export const MAX_LANE_PACKETS = 64;
 
 export interface LaneStats {
-  /** lane frames read */
+  /** lane frames read (of connections whose SYN came through the lane) */
   frames: number;
   /** lane connections (their SYN came through the lane) */
   connections: number;
@@ -59,8 +58,8 @@ interface LaneConnection {
   isn: number;
   /** last lane frame */
   ms: number;
-  /** the lane's packets (dedupeKey) */
-  seen: Set<string>;
+  /** the lane's packets (dedupeKey), oldest first */
+  seen: string[];
 }
 
 export class LaneConnections {
@@ -68,22 +67,27 @@ export class LaneConnections {
   private readonly conns = new Map<string, LaneConnection>();
   private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0 };
 
-  /** a segment read from the lane */
-  laneSegment(seg: TcpSegment, ms: number): void {
-    this.counters.frames++;
+  /**
+   * A segment read from the lane; false: leave it (its connection's SYN did not come through
+   * the lane — past the lane's rate, or lost — so the shared capture's copies are read:
+   * a connection is read from one side only, or a lane packet read before its SYN's shared
+   * copy would start a second flow)
+   */
+  laneSegment(seg: TcpSegment, ms: number): boolean {
     const key = connectionKey(seg);
     let c = this.conns.get(key);
     if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && c?.isn !== seg.seq) {
       this.counters.connections++;
-      c = { isn: seg.seq, ms, seen: new Set() };
+      c = { isn: seg.seq, ms, seen: [] };
     }
-    if (!c) return;
+    if (!c) return false;
+    this.counters.frames++;
     c.ms = ms;
-    c.seen.add(dedupeKey(seg));
-    if (c.seen.size > MAX_LANE_PACKETS) c.seen.delete(c.seen.values().next().value!);
+    if (c.seen.push(dedupeKey(seg)) > MAX_LANE_PACKETS) c.seen.shift();
     this.conns.delete(key);
     this.conns.set(key, c);
     if (this.conns.size > MAX_LANE_CONNECTIONS) this.conns.delete(this.conns.keys().next().value!);
+    return true;
   }
 
   /** true: the `any` capture's copy of a packet the lane gave (drop it) */
@@ -100,7 +104,7 @@ export class LaneConnections {
       this.conns.delete(key);
       return false;
     }
-    if (c.seen.has(dedupeKey(seg))) {
+    if (c.seen.includes(dedupeKey(seg))) {
       this.counters.copies++;
       return true;
     }

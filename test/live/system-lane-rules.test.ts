@@ -7,7 +7,7 @@ import { fakeIptables } from './fake-iptables.js';
 const lane = laneRules(7);
 
 describe('system lane rules (fake iptables)', () => {
-  it("OUTPUT jumps to the lane chain, which labels system users' connections (within the lane's rate) and holds their SYNs on queue 8, then goes on to the gate; POSTROUTING and INPUT copy labelled packets to NFLOG", () => {
+  it("OUTPUT jumps to the lane chain, which holds system users' SYNs on queue 8 (within the lane's rate) and goes on to the gate; POSTROUTING copies their packets to NFLOG; no connection tracking", () => {
     const ipt = fakeIptables();
     const r = installGateRules({ runner: ipt, queueNum: 7, lane });
     expect(r).toMatchObject({ families: [4, 6], warnings: [], lane });
@@ -15,18 +15,15 @@ describe('system lane rules (fake iptables)', () => {
       const t = ipt.tables[fam]!;
       expect(t.get('OUTPUT')).toEqual([`-j ${LANE_OUT_CHAIN}`]);
       expect(t.get('FORWARD')).toEqual([`-j ${GATE_CHAIN}`]);
-      expect(t.get('INPUT')).toEqual([`-j ${LANE_LOG_CHAIN}`]);
+      expect(t.get('INPUT')).toEqual([]);
       expect(t.get('POSTROUTING')).toEqual([`-j ${LANE_LOG_CHAIN}`]);
-      const out = t.get(LANE_OUT_CHAIN)!;
-      expect(out).toHaveLength(3);
-      expect(out[0]).toMatch(/--syn .*--uid-owner 0-999 -m limit --limit 200\/sec --limit-burst 400 -m connlabel --label 117 --set$/);
-      expect(out[1]).toMatch(/--syn .*-m connlabel --label 117 -j NFQUEUE --queue-num 8 --queue-bypass$/);
-      expect(out[2]).toBe(`-j ${GATE_CHAIN}`);
-      // after address translation: a connection enforce redirects is not copied
-      expect(t.get(LANE_LOG_CHAIN)).toEqual([
-        expect.stringMatching(/--dport 80 -m connlabel --label 117 -j NFLOG --nflog-group 7 --nflog-threshold 1$/),
-        expect.stringMatching(/--sport 80 -m connlabel --label 117 -j NFLOG --nflog-group 7 --nflog-threshold 1$/),
+      expect(t.get(LANE_OUT_CHAIN)).toEqual([
+        expect.stringMatching(/--syn .*--uid-owner 0-999 -m limit --limit 200\/sec --limit-burst 400 -j NFQUEUE --queue-num 8 --queue-bypass$/),
+        `-j ${GATE_CHAIN}`,
       ]);
+      // after address translation: a connection enforce redirects is not copied
+      expect(t.get(LANE_LOG_CHAIN)).toEqual([expect.stringMatching(/--dport 80 -m owner --uid-owner 0-999 -m limit --limit 2000\/sec --limit-burst 4000 -j NFLOG --nflog-group 7 --nflog-threshold 1$/)]);
+      expect([...t.values()].flat().join('\n')).not.toMatch(/conn(label|mark|track)|ctstate|--state/);
     }
     // the gate's own view: one jump per hook, one gate rule
     expect(gateRuleStatus(4, ipt)).toEqual({ chain: true, jumps: { OUTPUT: 1, FORWARD: 1 }, rules: [expect.stringContaining('--queue-num 7')], lane: true });
@@ -37,14 +34,14 @@ describe('system lane rules (fake iptables)', () => {
     installGateRules({ runner: ipt, lane });
     expect(installGateRules({ runner: ipt }).replacedStale).toBe(true);
     expect(ipt.tables.iptables!.has(LANE_OUT_CHAIN)).toBe(false);
-    expect(ipt.tables.iptables!.get('INPUT')).toEqual([]);
+    expect(ipt.tables.iptables!.get('POSTROUTING')).toEqual([]);
     installGateRules({ runner: ipt, lane });
     expect(removeGateRules({ runner: ipt }).removed).toBe(true);
     for (const fam of ['iptables', 'ip6tables'] as const) expect([...ipt.tables[fam]!.entries()]).toEqual([['INPUT', []], ['FORWARD', []], ['OUTPUT', []], ['POSTROUTING', []]]);
   });
 
-  it('a kernel that refuses the lane (no owner/connlabel/NFLOG) gets the gate alone, for both families, with a warning', () => {
-    const ipt = fakeIptables({ refuse: /connlabel/ });
+  it('a kernel that refuses the lane (no owner, limit or NFLOG) gets the gate alone, for both families, with a warning', () => {
+    const ipt = fakeIptables({ refuse: /NFLOG/ });
     const r = installGateRules({ runner: ipt, lane });
     expect(r.lane).toBeUndefined();
     expect(r.families).toEqual([4, 6]);
@@ -64,9 +61,9 @@ describe('system lane rules (fake iptables)', () => {
     expect(inspectGateRules(listing(), hooks, 7, r.lane)).toBeNull();
     // without the lane in mind, an OUTPUT that jumps to the lane chain is not the gate's layout
     expect(inspectGateRules(listing(), hooks, 7)).toBe('jump-missing');
-    ipt.tables.iptables!.get('INPUT')!.unshift('-j ACCEPT');
+    ipt.tables.iptables!.get('POSTROUTING')!.unshift('-j ACCEPT');
     expect(inspectGateRules(listing(), hooks, 7, r.lane)).toBe('jump-displaced');
-    ipt.tables.iptables!.get(LANE_OUT_CHAIN)!.splice(1, 1); // the lane's queue rule
+    ipt.tables.iptables!.get(LANE_OUT_CHAIN)!.splice(0, 1); // the lane's queue rule
     expect(inspectGateRules(listing(), hooks, 7, r.lane)).toBe('chain-missing');
     const seen: string[] = [];
     const w = watchGateRules({ queueNum: 7, lane: r.lane, families: [4], runner: ipt, intervalMs: 600_000, onRepair: (_f, p, ok) => seen.push(`${p}:${ok}`) });

@@ -22,13 +22,20 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
   it('drops the shared copy of every packet the lane gave, both directions, and nothing else', () => {
     const lane = new LaneConnections();
     lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
-    lane.laneSegment(seg(40000, TCP_SYN | TCP_ACK, 5000, false), 1);
     lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 1);
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 1)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(true);
-    expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false), 2)).toBe(true);
+    // IMDS's answers come from the shared capture only
+    expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false), 2)).toBe(false);
     expect(lane.isCopy(seg(40001, TCP_SYN, 1000), 2)).toBe(false);
-    expect(lane.stats()).toEqual({ frames: 3, connections: 1, copies: 3, fromShared: 0 });
+    expect(lane.stats()).toEqual({ frames: 2, connections: 1, copies: 2, fromShared: 1 });
+  });
+
+  it("leaves a lane packet whose connection's SYN did not come through the lane (its shared copies are read)", () => {
+    const lane = new LaneConnections();
+    expect(lane.laneSegment(seg(40002, TCP_ACK | TCP_PSH, 1001), 0)).toBe(false);
+    expect(lane.isCopy(seg(40002, TCP_ACK | TCP_PSH, 1001), 1)).toBe(false);
+    expect(lane.laneSegment(seg(40003, TCP_SYN, 9), 0)).toBe(true);
   });
 
   it('reads from the shared capture a packet of a lane connection that the lane never gave (NFLOG dropped it)', () => {
