@@ -132,7 +132,7 @@ export function installGateRules(options: Partial<GateRulesOptions> = {}): GateR
     const r = installXtables(family, o.queueNum, o.hooks, o.runner, lane);
     if (lane === o.lane) stale ||= r.stale; // a second pass finds the first pass's rules
     if (!r.ok && lane && installXtables(family, o.queueNum, o.hooks, o.runner).ok) {
-      // a kernel without owner, connlabel or NFLOG support: the gate without the lane, for both families
+      // a kernel without owner, limit or NFLOG support: the gate without the lane, for both families
       warnings.push(`${tool(family)}: the system lane is off (${r.error}); system users' calls share the queue and the capture with everyone's`);
       lane = undefined;
       families.length = 0;
