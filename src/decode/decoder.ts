@@ -14,8 +14,7 @@
  * `stats.skipped` under fixed reason strings, never thrown.
  */
 import type { Frame } from '../source/frame.js';
-import { ipv6Text } from '../domain/address.js';
-import { V4TextCache } from './v4-text-cache.js';
+import { AddressTextCache } from './address-text-cache.js';
 import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V4_WORD, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { DecodeStats, TcpSegment } from './packet.js';
 import type { DecodeSkipReason } from '../errors/catalogue.js';
@@ -58,7 +57,7 @@ export class Decoder {
   private readonly countSkip = (reason: DecodeSkipReason): void => void this.skip(reason);
   /** the one segment handed out (reuseSegment), or null */
   private readonly seg: TcpSegment | null;
-  private readonly v4 = new V4TextCache();
+  private readonly addrText = new AddressTextCache();
 
   constructor(private readonly opts: DecoderOptions = {}) {
     this.seg = opts.reuseSegment === true ? emptySegment() : null;
@@ -340,11 +339,11 @@ export class Decoder {
     let src: string;
     let dst: string;
     if (ipVersion === 4) {
-      src = srcIs ? IMDS_V4_TEXT : this.v4.text(d, ipOff + 12);
-      dst = dstIs ? IMDS_V4_TEXT : this.v4.text(d, ipOff + 16);
+      src = srcIs ? IMDS_V4_TEXT : this.addrText.text(d, ipOff + 12);
+      dst = dstIs ? IMDS_V4_TEXT : this.addrText.text(d, ipOff + 16);
     } else {
-      src = srcIs ? IMDS_V6_TEXT : ipv6Text(d, ipOff + 8);
-      dst = dstIs ? IMDS_V6_TEXT : ipv6Text(d, ipOff + 24);
+      src = srcIs ? IMDS_V6_TEXT : this.addrText.text6(d, ipOff + 8);
+      dst = dstIs ? IMDS_V6_TEXT : this.addrText.text6(d, ipOff + 24);
     }
     this.stats.imdsSegments++;
     // no view for the many segments without payload (SYN, ACK, FIN): one shared empty buffer
