@@ -24,6 +24,7 @@
  * and in CPU time, issue #14) and writes bench/out/replay.json. Exit 1 when an answer is
  * wrong; with --strict also when a target is missed.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -114,6 +115,34 @@ function checkReplay(m) {
   };
 }
 
+/**
+ * One more replay run with V8's GC trace (--trace-gc-nvp): how many young (scavenge) and full
+ * collections, their pause time on the main thread, and the bytes promoted to the old
+ * generation (what survives young collections: per-connection state kept too long shows here).
+ */
+function gcRun(file) {
+  const r = spawnSync(process.execPath, ['--trace-gc-nvp', path.join(DIST, 'cli/main.js'), 'replay', file, '--format', 'json', '--no-progress'], {
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  if (r.status !== 0) fail(`replay with --trace-gc-nvp exited ${r.status}: ${r.stderr.slice(-300)}`);
+  const gc = { scavenges: 0, fullGcs: 0, scavengePauseMs: 0, fullGcPauseMs: 0, promotedMiB: 0 };
+  for (const line of r.stdout.split('\n')) {
+    const kind = / gc=(\w+) /.exec(line)?.[1];
+    if (kind === undefined) continue;
+    const num = (k) => Number(new RegExp(` ${k}=([0-9.]+)`).exec(line)?.[1] ?? 0);
+    if (kind === 's') {
+      gc.scavenges++;
+      gc.scavengePauseMs += num('pause');
+      gc.promotedMiB += num('promoted') / 2 ** 20;
+    } else {
+      gc.fullGcs++;
+      gc.fullGcPauseMs += num('pause');
+    }
+  }
+  return gc;
+}
+
 function tsharkRun(file) {
   return timed('tshark', ['-n', '-r', file, '-Y', TSHARK_V1_FILTER, '-T', 'fields', '-e', 'frame.number']);
 }
@@ -177,6 +206,8 @@ export async function benchReplay({ sizeMiB = 1024, runs = 3, tsharkMiB = 0, log
   log(`stage breakdown x${runs} ...`);
   const stages = stageBreakdown(file, runs);
   stages.push({ mode: 'replay', what: 'imdswatch replay --format json (+ CLI, summary, output)', secs: replay.secs, cpuSecs: replay.cpuSecs });
+  log('replay with the GC trace ...');
+  const gc = gcRun(file);
 
   const ratios = {
     replayOverTcpdump: tcpdump.secs / replay.secs,
@@ -202,6 +233,7 @@ export async function benchReplay({ sizeMiB = 1024, runs = 3, tsharkMiB = 0, log
     tcpdumpAllCpuSecs: tcpdump.allCpuSecs,
     rows,
     stages,
+    gc,
     ratios,
     targets: TARGETS,
     verdicts,
@@ -250,6 +282,14 @@ export function replayMarkdown(r) {
     ),
   );
   lines.push('');
+  if (r.gc) {
+    const g = r.gc;
+    lines.push(
+      `garbage collection in one replay run (--trace-gc-nvp): ${g.scavenges} young collections (${f(g.scavengePauseMs, 0)} ms paused), ` +
+        `${g.fullGcs} full (${f(g.fullGcPauseMs, 0)} ms), ${f(g.promotedMiB, 1)} MiB promoted to the old generation.`,
+    );
+    lines.push('');
+  }
   lines.push(`replay totals equal the generated counts; tshark counted ${r.tshark.v1Counted} v1 with \`${r.tshark.filter}\`.`);
   lines.push(`replay wall times: ${r.replayAllSecs.join(', ')} s; tcpdump: ${r.tcpdumpAllSecs.join(', ')} s.`);
   const cpus = (xs) => xs.map((x) => x.toFixed(2)).join(', ');

@@ -14,7 +14,7 @@
  * `stats.skipped` under fixed reason strings, never thrown.
  */
 import type { Frame } from '../source/frame.js';
-import { ipv4Text, ipv6Text } from '../domain/address.js';
+import { AddressTextCache } from './address-text-cache.js';
 import { IMDS_PORT, IMDS_V4_TEXT, IMDS_V4_WORD, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { DecodeStats, TcpSegment } from './packet.js';
 import type { DecodeSkipReason } from '../errors/catalogue.js';
@@ -33,6 +33,15 @@ const MAX_UNKNOWN_LINKTYPES_KEPT = 16;
 
 export interface DecoderOptions {
   reassembly?: Partial<ReassemblyLimits>;
+  /**
+   * return ONE segment object, refilled by every decode (the pipeline's choice: its stages read
+   * a segment during the call and keep none of it); by default each segment is a new object
+   */
+  reuseSegment?: boolean;
+}
+
+function emptySegment(): TcpSegment {
+  return { sec: 0, nsec: 0, ipVersion: 4, src: '', dst: '', srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, ttl: 0, payload: NO_PAYLOAD, missing: 0, toImds: false };
 }
 
 function isAfInet6(af: number): boolean {
@@ -46,8 +55,13 @@ export class Decoder {
   /** made at the first fragment to or from IMDS */
   private reasm: IpReassembler | null = null;
   private readonly countSkip = (reason: DecodeSkipReason): void => void this.skip(reason);
+  /** the one segment handed out (reuseSegment), or null */
+  private readonly seg: TcpSegment | null;
+  private readonly addrText = new AddressTextCache();
 
-  constructor(private readonly opts: DecoderOptions = {}) {}
+  constructor(private readonly opts: DecoderOptions = {}) {
+    this.seg = opts.reuseSegment === true ? emptySegment() : null;
+  }
 
   /** the fragment reassembler's counters (null until a fragment to or from IMDS was seen) */
   get reassembly(): IpReassembler | null {
@@ -62,52 +76,63 @@ export class Decoder {
     }
     // fast path: read the few header bytes in the reader's buffer, without a view
     const chunk = frame.chunk;
-    if (chunk !== undefined && plainNotImds(chunk, frame.chunkAt!, frame.caplen!, frame.linkType)) {
-      this.stats.notImds++;
-      return null;
+    let d: Buffer;
+    /** where the frame starts in `d`: offsets below are into `d`, so a file's frames need no view */
+    let b: number;
+    if (chunk !== undefined && frame.linkType !== 239) {
+      if (plainNotImds(chunk, frame.chunkAt!, frame.caplen!, frame.linkType)) {
+        this.stats.notImds++;
+        return null;
+      }
+      d = chunk;
+      b = frame.chunkAt!;
+    } else {
+      d = frame.data;
+      b = 0;
     }
-    const d = frame.data;
-    let len = d.length;
-    let frameEnd = frame.origLen > len ? frame.origLen : len;
+    const cap = d === chunk ? frame.caplen! : d.length;
+    let len = b + cap;
+    let frameEnd = b + (frame.origLen > cap ? frame.origLen : cap);
     let off: number;
     let etype: number;
 
     switch (frame.linkType) {
       case 1: // Ethernet
-        if (len < 14) return this.skip('ethernet-truncated');
-        etype = (d[12] << 8) | d[13];
-        off = 14;
+        if (cap < 14) return this.skip('ethernet-truncated');
+        etype = (d[b + 12] << 8) | d[b + 13];
+        off = b + 14;
         break;
       case 113: // Linux cooked v1
-        if (len < 16) return this.skip('sll-truncated');
-        etype = (d[14] << 8) | d[15];
-        off = 16;
+        if (cap < 16) return this.skip('sll-truncated');
+        etype = (d[b + 14] << 8) | d[b + 15];
+        off = b + 16;
         break;
       case 276: // Linux cooked v2
-        if (len < 20) return this.skip('sll2-truncated');
-        etype = (d[0] << 8) | d[1];
-        off = 20;
+        if (cap < 20) return this.skip('sll2-truncated');
+        etype = (d[b] << 8) | d[b + 1];
+        off = b + 20;
         break;
       case 101: // raw IP
       case 12: {
-        if (len < 1) return this.skip('raw-ip-truncated');
-        const v = d[0] >> 4;
+        if (cap < 1) return this.skip('raw-ip-truncated');
+        const v = d[b] >> 4;
         if (v === 4) etype = ETH_IPV4;
         else if (v === 6) etype = ETH_IPV6;
         else return this.skip('raw-ip-bad-version');
-        off = 0;
+        off = b;
         break;
       }
       case 228:
         etype = ETH_IPV4;
-        off = 0;
+        off = b;
         break;
       case 229:
         etype = ETH_IPV6;
-        off = 0;
+        off = b;
         break;
       case 239: {
         // NFLOG (tcpdump -i nflog:N): TLVs up to NFULA_PAYLOAD, which holds the IP packet
+        // (read in the frame's own view: b is 0 here)
         const p = nflogPayload(d);
         if (typeof p === 'string') {
           if (p === 'not-ip') {
@@ -135,16 +160,16 @@ export class Decoder {
       case 0: // BSD null (host byte order)
       case 108: {
         // OpenBSD loop (network byte order); accept either order for both
-        if (len < 4) return this.skip('loopback-truncated');
-        const afLe = d.readUInt32LE(0);
-        const afBe = d.readUInt32BE(0);
+        if (cap < 4) return this.skip('loopback-truncated');
+        const afLe = d.readUInt32LE(b);
+        const afBe = d.readUInt32BE(b);
         if (afLe === 2 || afBe === 2) etype = ETH_IPV4;
         else if (isAfInet6(afLe) || isAfInet6(afBe)) etype = ETH_IPV6;
         else {
           this.stats.notImds++;
           return null;
         }
-        off = 4;
+        off = b + 4;
         break;
       }
       default: {
@@ -314,30 +339,34 @@ export class Decoder {
     let src: string;
     let dst: string;
     if (ipVersion === 4) {
-      src = srcIs ? IMDS_V4_TEXT : ipv4Text(d, ipOff + 12);
-      dst = dstIs ? IMDS_V4_TEXT : ipv4Text(d, ipOff + 16);
+      src = srcIs ? IMDS_V4_TEXT : this.addrText.text(d, ipOff + 12);
+      dst = dstIs ? IMDS_V4_TEXT : this.addrText.text(d, ipOff + 16);
     } else {
-      src = srcIs ? IMDS_V6_TEXT : ipv6Text(d, ipOff + 8);
-      dst = dstIs ? IMDS_V6_TEXT : ipv6Text(d, ipOff + 24);
+      src = srcIs ? IMDS_V6_TEXT : this.addrText.text6(d, ipOff + 8);
+      dst = dstIs ? IMDS_V6_TEXT : this.addrText.text6(d, ipOff + 24);
     }
     this.stats.imdsSegments++;
-    return {
-      sec: frame.sec,
-      nsec: frame.nsec,
-      ipVersion,
-      src,
-      dst,
-      srcPort,
-      dstPort,
-      seq: word(d, t + 4),
-      ack: word(d, t + 8),
-      flags: d[t + 13],
-      ttl,
-      // no view for the many segments without payload (SYN, ACK, FIN): one shared empty buffer
-      payload: t + doff < capEnd ? d.subarray(t + doff, capEnd) : NO_PAYLOAD,
-      missing: wireEnd - capEnd,
-      toImds,
-    };
+    // no view for the many segments without payload (SYN, ACK, FIN): one shared empty buffer
+    const payload = t + doff < capEnd ? d.subarray(t + doff, capEnd) : NO_PAYLOAD;
+    const seg = this.seg;
+    if (seg === null) {
+      return { sec: frame.sec, nsec: frame.nsec, ipVersion, src, dst, srcPort, dstPort, seq: word(d, t + 4), ack: word(d, t + 8), flags: d[t + 13], ttl, payload, missing: wireEnd - capEnd, toImds };
+    }
+    seg.sec = frame.sec;
+    seg.nsec = frame.nsec;
+    seg.ipVersion = ipVersion;
+    seg.src = src;
+    seg.dst = dst;
+    seg.srcPort = srcPort;
+    seg.dstPort = dstPort;
+    seg.seq = word(d, t + 4);
+    seg.ack = word(d, t + 8);
+    seg.flags = d[t + 13];
+    seg.ttl = ttl;
+    seg.payload = payload;
+    seg.missing = wireEnd - capEnd;
+    seg.toImds = toImds;
+    return seg;
   }
 
   /** the reassembler's counters, copied into the decode stats (a snapshot copies them as plain numbers) */

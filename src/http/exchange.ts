@@ -93,60 +93,33 @@ export class HttpExchange {
     this.memory = opts.memory ?? UNCOUNTED;
     this.memory.charge(EXCHANGE_COST);
     this.maxPending = limits?.maxPendingRequests ?? DEFAULT_HTTP_LIMITS.maxPendingRequests;
-    this.requests = new HttpRequestParser(
-      {
-        onRequestHead: (req) => this.requestHead(req),
-        onRequest: () => this.requestDone(),
-        onError: (code) => this.error(code, 'toServer'),
-      },
-      limits,
-      this.memory,
-    );
-    this.responses = new HttpResponseParser(
-      {
-        onResponse: (res) => this.response(res),
-        onError: (code) => this.error(code, 'toClient'),
-      },
-      limits,
-      this.memory,
-    );
+    // callbacks and stream consumers are small objects over this exchange, not closures:
+    // fewer objects per connection (each one is young-generation work in a long replay)
+    this.requests = new HttpRequestParser(new RequestSide(this), limits, this.memory);
+    this.responses = new HttpResponseParser(new ResponseSide(this), limits, this.memory);
     if (opts.midstream === true) {
       this.requests.startMidstream();
       this.responses.startMidstream();
     }
-    this.toServer = this.consumer(this.requests, () => {
-      this.clientEnded = true;
-    });
-    this.toClient = this.consumer(this.responses, () => {
-      this.serverEnded = true;
-    });
+    this.toServer = new ExchangeDirection(this, this.requests, true);
+    this.toClient = new ExchangeDirection(this, this.responses, false);
   }
 
-  private consumer(parser: HttpRequestParser | HttpResponseParser, ended: () => void): StreamConsumer {
-    let done = false;
-    return {
-      onData: (data: Buffer, sec: number, nsec: number) => {
-        if (!done) parser.push(data, sec, nsec);
-      },
-      onGap: (bytes: number) => {
-        if (!done) parser.gap(bytes);
-      },
-      onEnd: (_reason: EndReason) => {
-        if (done) return;
-        done = true;
-        parser.end();
-        this.stats.ignoredBytes += parser.ignoredBytes;
-        ended();
-        this.flush();
-        if (this.clientEnded && this.serverEnded && this.charged) {
-          this.charged = false;
-          this.memory.release(EXCHANGE_COST);
-        }
-      },
-    };
+  /** a direction's stream ended (ExchangeDirection): count what its parser ignored, pair what is settled */
+  directionEnded(parser: HttpRequestParser | HttpResponseParser, toServer: boolean): void {
+    parser.end();
+    this.stats.ignoredBytes += parser.ignoredBytes;
+    if (toServer) this.clientEnded = true;
+    else this.serverEnded = true;
+    this.flush();
+    if (this.clientEnded && this.serverEnded && this.charged) {
+      this.charged = false;
+      this.memory.release(EXCHANGE_COST);
+    }
   }
 
-  private requestHead(req: HttpRequest): void {
+  /** the request parser read a head (RequestSide) */
+  requestHead(req: HttpRequest): void {
     this.cb.onRequest?.(req);
     const charge = messageCost(req, req.method.length + req.target.length);
     this.memory.charge(charge);
@@ -162,7 +135,8 @@ export class HttpExchange {
     if (!this.unpaired) this.responses.expectResponseTo(req.method);
   }
 
-  private requestDone(): void {
+  /** the request parser finished a request (RequestSide) */
+  requestDone(): void {
     this.stats.requests++;
     // requests complete in order: the first slot not done is this one
     for (let i = this.slotHead; i < this.slots.length; i++) {
@@ -174,7 +148,8 @@ export class HttpExchange {
     this.flush();
   }
 
-  private response(res: HttpResponse): void {
+  /** the response parser finished a response (ResponseSide) */
+  response(res: HttpResponse): void {
     this.stats.responses++;
     if (!this.unpaired) {
       for (let i = this.slotHead; i < this.slots.length; i++) {
@@ -192,7 +167,8 @@ export class HttpExchange {
     this.stats.unpairedResponses++;
   }
 
-  private error(code: HttpErrorCode, direction: 'toServer' | 'toClient'): void {
+  /** a parser error (RequestSide, ResponseSide) */
+  error(code: HttpErrorCode, direction: 'toServer' | 'toClient'): void {
     this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
     this.cb.onError?.(code, direction);
   }
@@ -217,5 +193,49 @@ export class HttpExchange {
       slots.splice(0, this.slotHead);
       this.slotHead = 0;
     }
+  }
+}
+
+class RequestSide {
+  constructor(private readonly x: HttpExchange) {}
+  onRequestHead(req: HttpRequest): void {
+    this.x.requestHead(req);
+  }
+  onRequest(): void {
+    this.x.requestDone();
+  }
+  onError(code: HttpErrorCode): void {
+    this.x.error(code, 'toServer');
+  }
+}
+
+class ResponseSide {
+  constructor(private readonly x: HttpExchange) {}
+  onResponse(res: HttpResponse): void {
+    this.x.response(res);
+  }
+  onError(code: HttpErrorCode): void {
+    this.x.error(code, 'toClient');
+  }
+}
+
+/** one direction's StreamConsumer: feeds its parser until the stream ends */
+class ExchangeDirection implements StreamConsumer {
+  private done = false;
+  constructor(
+    private readonly x: HttpExchange,
+    private readonly parser: HttpRequestParser | HttpResponseParser,
+    private readonly toServer: boolean,
+  ) {}
+  onData(data: Buffer, sec: number, nsec: number): void {
+    if (!this.done) this.parser.push(data, sec, nsec);
+  }
+  onGap(bytes: number): void {
+    if (!this.done) this.parser.gap(bytes);
+  }
+  onEnd(_reason: EndReason): void {
+    if (this.done) return;
+    this.done = true;
+    this.x.directionEnded(this.parser, this.toServer);
   }
 }

@@ -5,8 +5,6 @@
  */
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+([^ \t]+)(?:[ \t]+(HTTP\/[0-9]\.[0-9]))?[ \t]*$/;
-const STATUS_LINE = /^HTTP\/([0-9])\.([0-9])[ \t]+([0-9]{3})(?:[ \t].*)?$/;
 /** what a request line looks like when resynchronising after a gap */
 const RESYNC_REQUEST = /^[A-Z]+ \/[^ ]* HTTP\/1\.[01]$/;
 const RESYNC_STATUS = /^HTTP\/1\.[01] [0-9]{3}(?: .*)?$/;
@@ -19,10 +17,47 @@ export interface RequestLine {
   httpVersion: string;
 }
 
+/** tchar (RFC 9110): the characters of a method or header name */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+.^_`|~-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+function isWs(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** "HTTP/d.d" at line[i] */
+function httpVersionAt(line: string, i: number): boolean {
+  return line.startsWith('HTTP/', i) && isDigit(line.charCodeAt(i + 5)) && line.charCodeAt(i + 6) === 46 && isDigit(line.charCodeAt(i + 7));
+}
+
+/**
+ * `METHOD SP target [SP HTTP/d.d] [SP]`, each SP one or more spaces or tabs, read by hand
+ * (no match array): the same answers as
+ * /^(tchar+)[ \t]+([^ \t]+)(?:[ \t]+(HTTP\/[0-9]\.[0-9]))?[ \t]*$/ (test/http/head-parser-lines.test.ts).
+ */
 export function parseRequestLine(line: string): RequestLine | null {
-  const m = REQUEST_LINE.exec(line);
-  if (m === null) return null;
-  return { method: m[1], target: m[2], httpVersion: m[3] ?? '' };
+  const n = line.length;
+  let i = 0;
+  for (let c = line.charCodeAt(0); i < n && c < 128 && TCHAR[c] === 1; c = line.charCodeAt(++i));
+  if (i === 0 || i === n || !isWs(line.charCodeAt(i))) return null;
+  const methodEnd = i;
+  while (i < n && isWs(line.charCodeAt(i))) i++;
+  const targetStart = i;
+  while (i < n && !isWs(line.charCodeAt(i))) i++;
+  if (i === targetStart) return null;
+  const targetEnd = i;
+  while (i < n && isWs(line.charCodeAt(i))) i++;
+  let httpVersion = '';
+  if (i < n) {
+    if (!httpVersionAt(line, i)) return null;
+    httpVersion = line.slice(i, i + 8);
+    for (i += 8; i < n; i++) if (!isWs(line.charCodeAt(i))) return null;
+  }
+  return { method: line.slice(0, methodEnd), target: line.slice(targetStart, targetEnd), httpVersion };
 }
 
 export interface StatusLine {
@@ -30,10 +65,26 @@ export interface StatusLine {
   status: number;
 }
 
+/**
+ * `HTTP/d.d SP ddd [SP reason]`, read by hand: the same answers as
+ * /^HTTP\/([0-9])\.([0-9])[ \t]+([0-9]{3})(?:[ \t].*)?$/ (whose `.` is no CR, LF, U+2028 or U+2029).
+ */
 export function parseStatusLine(line: string): StatusLine | null {
-  const m = STATUS_LINE.exec(line);
-  if (m === null) return null;
-  return { httpVersion: `HTTP/${m[1]}.${m[2]}`, status: Number(m[3]) };
+  const n = line.length;
+  if (n < 12 || !httpVersionAt(line, 0) || !isWs(line.charCodeAt(8))) return null;
+  let i = 9;
+  while (i < n && isWs(line.charCodeAt(i))) i++;
+  if (i + 3 > n || !isDigit(line.charCodeAt(i)) || !isDigit(line.charCodeAt(i + 1)) || !isDigit(line.charCodeAt(i + 2))) return null;
+  const status = (line.charCodeAt(i) - 48) * 100 + (line.charCodeAt(i + 1) - 48) * 10 + (line.charCodeAt(i + 2) - 48);
+  i += 3;
+  if (i < n) {
+    if (!isWs(line.charCodeAt(i))) return null;
+    for (; i < n; i++) {
+      const c = line.charCodeAt(i);
+      if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) return null;
+    }
+  }
+  return { httpVersion: line.slice(0, 8), status };
 }
 
 export function looksLikeRequestLine(line: string): boolean {

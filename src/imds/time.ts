@@ -1,7 +1,13 @@
+/** the last second turned into text, and its text (events of one second share the work) */
+let lastSec = NaN;
+let lastBase = '';
+
 /** Packet time → ISO 8601 with microseconds, UTC. Time always comes from the packet (docs/design.md#time). */
 export function isoTime(sec: number, nsec: number): string {
-  const d = new Date(sec * 1000);
-  const base = d.toISOString().slice(0, 19);
+  if (sec !== lastSec) {
+    lastBase = new Date(sec * 1000).toISOString().slice(0, 19);
+    lastSec = sec;
+  }
   const micros = Math.floor(nsec / 1000);
-  return `${base}.${String(micros).padStart(6, '0')}Z`;
+  return `${lastBase}.${String(micros).padStart(6, '0')}Z`;
 }

@@ -77,7 +77,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     opts.flowLimits,
   );
   // decode: frames → IMDS TCP segments
-  const decoder = new Decoder();
+  // one segment object, refilled per frame: no stage keeps a segment past its push
+  const decoder = new Decoder({ reuseSegment: true });
 
   let nowSec = 0;
   const advance = (sec: number): void => {

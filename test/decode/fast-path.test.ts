@@ -197,16 +197,23 @@ function seen(s: TcpSegment | null): unknown {
 function decodeBoth(frames: In[], pad: number, fill: number) {
   const slow = new Decoder();
   const fast = new Decoder();
+  // the pipeline's decoder: one segment object refilled by every decode
+  const reusing = new Decoder({ reuseSegment: true });
   const a: unknown[] = [];
   const b: unknown[] = [];
+  const c: unknown[] = [];
+  const segs = new Set<TcpSegment>();
   let fastDropped = 0;
   for (const x of frames) {
     a.push(seen(slow.decode(plainFrame(x))));
     const cf = chunkFrame(x, pad, fill);
     if (plainNotImds(cf.chunk, cf.chunkAt, cf.caplen, cf.linkType)) fastDropped++;
     b.push(seen(fast.decode(cf)));
+    const s = reusing.decode(chunkFrame(x, pad, fill));
+    if (s !== null) segs.add(s);
+    c.push(seen(s));
   }
-  return { slow, fast, a, b, fastDropped };
+  return { slow, fast, reusing, a, b, c, segs, fastDropped };
 }
 
 describe('decoder fast path', () => {
@@ -215,11 +222,14 @@ describe('decoder fast path', () => {
     let total = 0;
     fc.assert(
       fc.property(fc.array(frameIn, { minLength: 1, maxLength: 30 }), fc.nat(40), fc.constantFrom(0, 0xff, 0xa9, 0xfe), (frames, pad, fill) => {
-        const { slow, fast, a, b, fastDropped } = decodeBoth(frames, pad, fill);
+        const { slow, fast, reusing, a, b, c, segs, fastDropped } = decodeBoth(frames, pad, fill);
         dropped += fastDropped;
         total += frames.length;
         expect(b).toEqual(a);
         expect(fast.stats).toEqual(slow.stats);
+        expect(c).toEqual(a);
+        expect(reusing.stats).toEqual(slow.stats);
+        expect(segs.size).toBeLessThanOrEqual(1);
         expect(unreadImdsPackets(fast.stats)).toBe(unreadImdsPackets(slow.stats));
         expect(fast.reassembly?.fragmentsUnread ?? 0).toBe(slow.reassembly?.fragmentsUnread ?? 0);
       }),
@@ -354,5 +364,24 @@ describe('reader + decoder: the fast path in a whole capture', () => {
       }),
       { numRuns: 200, seed: 41 },
     );
+  });
+});
+
+describe('reuseSegment (the pipeline decoder)', () => {
+  it('refills one segment object: each decode gives the same object with that frame’s fields', () => {
+    const d = new Decoder({ reuseSegment: true });
+    const mk = (srcPort: number, body: string) => {
+      const ip = ipv4({ src: '10.0.0.5', dst: IMDS4, proto: 6 }, tcp({ srcPort, dstPort: 80, seq: srcPort }, Buffer.from(body)));
+      return chunkFrame({ linkType: 1, data: ethernet(0x0800, ip), origLen: 14 + ip.length, sec: srcPort }, 5, 0xa9);
+    };
+    const first = d.decode(mk(40000, 'GET / HTTP/1.1\r\n'));
+    expect(first).not.toBeNull();
+    expect(seen(first)).toMatchObject({ srcPort: 40000, seq: 40000, sec: 40000, src: '10.0.0.5', dst: IMDS4, toImds: true });
+    const second = d.decode(mk(40001, 'x'));
+    expect(second).toBe(first);
+    expect(seen(second)).toMatchObject({ srcPort: 40001, seq: 40001, sec: 40001, payload: '78' });
+    // without the option every segment is its own object
+    const plain = new Decoder();
+    expect(plain.decode(mk(1, 'a'))).not.toBe(plain.decode(mk(2, 'b')));
   });
 });
