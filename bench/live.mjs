@@ -5,6 +5,7 @@
  *
  *   npm run build && node bench/live.mjs [--idle 10000] [--holds 500] [--rates 50,100,250,500,1000,2000]
  *        [--step-secs 5] [--cpu-rates 50,100,500] [--cpu-secs 20] [--soak-secs 180] [--soak-rate R]
+ *        [--cpu-prof] [--idle 0 --holds 0 --rates none: skip parts]
  *
  * (a) gate hold per SYN: dist/live/live-probe-main.js (startLive with the gate, no capture)
  *     in the client namespace, --holds one-shot curl calls to the simulator, first with
@@ -25,6 +26,12 @@
  *     grows by at most LIVE_TARGETS.soakRssGrowthMiB) and stay <= LIVE_TARGETS.soakRssMiB,
  *     and every answered request should be an event.
  *
+ * --cpu-prof: the daemon runs under `node --cpu-prof` (sampling every 200 µs; it costs CPU,
+ * so its figures are a little above an unprofiled run's) and each step of (c) is also split
+ * by stage from the profile: capture callbacks, gate verdicts, owner search, /proc reads for
+ * enrichment, logging, state, metrics (bench/lib/cpu-split.mjs), with the hottest
+ * functions; the profile is kept as bench/out/live-daemon.cpuprofile.
+ *
  * Every target is printed with its verdict (met / MISSED). Prints markdown and writes
  * bench/out/live.json.
  */
@@ -34,7 +41,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BUILD, DIST } from './lib/mixed-capture.mjs';
-import { arg, loadAverage, markdownTable } from './lib/measure.mjs';
+import { arg, flag, loadAverage, markdownTable } from './lib/measure.mjs';
+import { cpuSplit, findProfile, monotonicUs } from './lib/cpu-split.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, 'out');
@@ -105,6 +113,7 @@ export async function benchLive(o = {}, log = console.error) {
 
     // ---------- (a) gate hold per SYN ----------
     const holds = Number(o.holds ?? 500);
+    result.gateHold = [];
     const holdRun = async (label) => {
       const probe = await start('client', [node, path.join(DIST, 'live/live-probe-main.js'), '--mode', 'gate', '--queue', '11'], /"ready"/);
       const t0 = Date.now();
@@ -122,9 +131,9 @@ export async function benchLive(o = {}, log = console.error) {
       log(`gate hold ${label}: ${JSON.stringify(q)}; ${curl}/${recs.length} attributed to curl`);
       return { label, gateActive, syns: recs.length, attributedToCurl: curl, holdMs: q, lookupMs: lq, probeQuantiles: stats?.holdQuantiles ?? null, socketsInProcNetTcp: tcpLines, curlLoopSecs: secs };
     };
-    result.gateHold = [await holdRun('no other sockets')];
+    if (holds > 0) result.gateHold.push(await holdRun('no other sockets'));
     const idle = Number(o.idle ?? 10000);
-    if (idle > 0) {
+    if (idle > 0 && holds > 0) {
       const idleProc = await start(
         'client',
         [node, path.join(here, 'lib/idle-sockets.mjs'), '--count', String(idle)],
@@ -137,12 +146,14 @@ export async function benchLive(o = {}, log = console.error) {
 
     // ---------- (b) daemon throughput with zero loss ----------
     const port = 19_000 + (process.pid % 1000);
+    const profDir = path.join(tmp, 'prof');
+    const profArgs = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200'] : [];
     // the daemon logs nothing to stdout with --no-stdout: ready when /healthz answers 200
     const daemonChild = spawn(
       lab.execPrefix('client')[0],
       [
         ...lab.execPrefix('client').slice(1),
-        node, path.join(DIST, 'cli/main.js'), 'daemon',
+        node, ...profArgs, path.join(DIST, 'cli/main.js'), 'daemon',
         '--log-file', path.join(tmp, 'imdswatch.log'), '--log-max-bytes', String(512 * 1024 * 1024), '--log-max-files', '2',
         '--state-file', path.join(tmp, 'state.json'), '--metrics', String(port), '--no-stdout', '--queue-num', '12',
       ],
@@ -225,9 +236,10 @@ export async function benchLive(o = {}, log = console.error) {
       return Infinity;
     };
     const stepSecs = Number(o.stepSecs ?? 8);
-    const rates = (o.rates ?? [50, 100, 250, 500, 1000, 2000]).map(Number);
+    const skipRates = o.rates?.length === 1 && o.rates[0] === 'none';
+    const rates = skipRates ? [] : (o.rates ?? [50, 100, 250, 500, 1000, 2000]).map(Number);
     result.throughput = [];
-    for (const rate of [...rates, 0]) {
+    for (const rate of skipRates ? [] : [...rates, 0]) {
       const before = await metrics();
       const c0 = procCpuSecs(pid);
       const l = await load(rate, stepSecs);
@@ -252,17 +264,22 @@ export async function benchLive(o = {}, log = console.error) {
       result.throughput.push(row);
     }
     const zero = result.throughput.filter((r) => r.zeroLoss);
-    result.maxZeroLossPerSec = zero.length ? Math.max(...zero.map((r) => r.achievedPerSec)) : 0;
+    result.maxZeroLossPerSec = skipRates ? null : zero.length ? Math.max(...zero.map((r) => r.achievedPerSec)) : 0;
 
     // ---------- (c) CPU at each target rate ----------
     const cpuRates = (o.cpuRates ?? Object.keys(LIVE_TARGETS.cpuShare)).map(Number);
     const cpuSecs = Number(o.cpuSecs ?? 20);
     result.cpu = [];
+    const windows = [];
+    // a daemon just started (the throughput steps skipped) spends its first seconds compiling: warm it up first
+    if (skipRates && cpuRates.length > 0) await load(100, 5);
     for (const cpuRate of cpuRates) {
       const before = await metrics();
       const c0 = procCpuSecs(pid);
+      const w0 = monotonicUs();
       const l = await load(cpuRate, cpuSecs);
       const cpu = procCpuSecs(pid) - c0;
+      windows.push([w0, monotonicUs()]);
       const after = await settle(before.total + l.ok);
       const row = {
         rate: cpuRate,
@@ -299,6 +316,16 @@ export async function benchLive(o = {}, log = console.error) {
     }
     result.daemonRssEndMiB = procRssMiB(pid);
     await daemon.stop('SIGTERM');
+    if (o.cpuProf) {
+      const profile = findProfile(profDir);
+      if (!profile) throw new Error(`--cpu-prof: the daemon wrote no profile in ${profDir}`);
+      fs.mkdirSync(outDir, { recursive: true });
+      fs.writeFileSync(path.join(outDir, 'live-daemon.cpuprofile'), JSON.stringify(profile));
+      result.cpu.forEach((row, i) => {
+        row.split = cpuSplit(profile, windows[i][0], windows[i][1], row.answered);
+        log(`cpu split at ${row.rate}/s: ${JSON.stringify(row.split)}`);
+      });
+    }
   } finally {
     for (const d of started.reverse()) await d.stop('SIGTERM').catch(() => undefined);
     await lab.teardown();
@@ -316,7 +343,7 @@ export function liveVerdicts(r) {
   const t = LIVE_TARGETS;
   const v = {};
   for (const g of r.gateHold ?? []) v[`holdP99 ${g.label}`] = g.holdMs ? g.holdMs.p99 <= t.holdP99Ms : false;
-  v.zeroLossRate = r.maxZeroLossPerSec >= t.zeroLossRate;
+  v.zeroLossRate = r.maxZeroLossPerSec === null ? null : r.maxZeroLossPerSec >= t.zeroLossRate;
   for (const [rate, share] of Object.entries(t.cpuShare)) {
     const c = (r.cpu ?? []).find((x) => x.rate === Number(rate));
     v[`cpuAt${rate}`] = c ? c.fractionOfCore <= share : null;
@@ -349,19 +376,19 @@ export function liveMarkdown(r) {
   out.push(
     markdownTable(
       ['gate hold per SYN', 'SYNs', 'p50 ms', 'p99 ms', 'max ms', 'lookup p99 ms', 'attributed to curl', 'sockets in /proc/net/tcp*'],
-      r.gateHold.map((g) => [g.label, String(g.syns), f(g.holdMs?.p50, 3), f(g.holdMs?.p99, 3), f(g.holdMs?.max, 2), f(g.lookupMs?.p99, 3), `${g.attributedToCurl}/${g.syns}`, String(g.socketsInProcNetTcp)]),
+      (r.gateHold ?? []).map((g) => [g.label, String(g.syns), f(g.holdMs?.p50, 3), f(g.holdMs?.p99, 3), f(g.holdMs?.max, 2), f(g.lookupMs?.p99, 3), `${g.attributedToCurl}/${g.syns}`, String(g.socketsInProcNetTcp)]),
     ),
   );
   out.push('');
   out.push(
     markdownTable(
       ['offered req/s', 'achieved req/s', 'answered', 'events', 'lost', 'failed', 'daemon CPU %', 'CPU µs per call', 'hold p50 ≤ ms', 'hold p99 ≤ ms'],
-      r.throughput.map((t) => [String(t.offered), f(t.achievedPerSec, 0), String(t.answered), String(t.events), String(t.lost), String(t.failed), f(t.daemonCpuPercent, 0), f(t.cpuUsPerCall, 0), f(t.gateHoldP50Ms, 2), f(t.gateHoldP99Ms, 2)]),
+      (r.throughput ?? []).map((t) => [String(t.offered), f(t.achievedPerSec, 0), String(t.answered), String(t.events), String(t.lost), String(t.failed), f(t.daemonCpuPercent, 0), f(t.cpuUsPerCall, 0), f(t.gateHoldP50Ms, 2), f(t.gateHoldP99Ms, 2)]),
     ),
   );
   out.push('');
   const t = r.targets;
-  const rows = r.gateHold.map((g) => [`gate hold p99, ${g.label}`, f(g.holdMs?.p99, 3) + ' ms', `≤ ${t.holdP99Ms} ms`, ok(r.verdicts[`holdP99 ${g.label}`])]);
+  const rows = (r.gateHold ?? []).map((g) => [`gate hold p99, ${g.label}`, f(g.holdMs?.p99, 3) + ' ms', `≤ ${t.holdP99Ms} ms`, ok(r.verdicts[`holdP99 ${g.label}`])]);
   rows.push(['highest zero-loss rate', f(r.maxZeroLossPerSec, 0) + ' req/s', `≥ ${t.zeroLossRate}`, ok(r.verdicts.zeroLossRate)]);
   for (const c of r.cpu ?? []) {
     const share = t.cpuShare[c.rate];
@@ -380,6 +407,21 @@ export function liveMarkdown(r) {
     rows.push([`soak: answered requests not logged`, String(s.lost), `${t.soakLost}`, ok(r.verdicts.soakLost)]);
   }
   out.push(markdownTable(['measure', 'value', 'target', ''], rows));
+  const split = (r.cpu ?? []).filter((c) => c.split);
+  if (split.length > 0) {
+    out.push('');
+    out.push(`Daemon CPU per call by stage (\`--cpu-prof\`, main thread; the rest is libuv and GC threads), µs per call; load average ${split.map((c) => c.loadAverage?.[0]).join(' / ')}:`);
+    out.push('');
+    const buckets = [...new Set(split.flatMap((c) => Object.keys(c.split.perCall)))];
+    const rowsS = buckets.map((b) => [b, ...split.map((c) => f(c.split.perCall[b] ?? 0, 0))]);
+    rowsS.push(['sampled total (main thread)', ...split.map((c) => f(c.split.sampledUsPerCall, 0))]);
+    rowsS.push(['process total (/proc utime+stime)', ...split.map((c) => f(c.cpuUsPerCall, 0))]);
+    out.push(markdownTable(['stage', ...split.map((c) => `µs per call at ${c.rate}/s`)], rowsS));
+    for (const c of split) {
+      out.push('');
+      out.push(`Hottest functions at ${c.rate}/s (self µs per call): ${c.split.top.slice(0, 15).map((x) => `${x.fn} ${f(x.usPerCall, 1)}`).join('; ')}`);
+    }
+  }
   if (r.soak) {
     out.push('');
     out.push(`RSS over a soak at ${r.soak.rate} req/s offered (${f(r.soak.achievedPerSec, 0)} achieved): ${r.soak.answered} requests, ${r.soak.events} events; ${r.soak.totalEventsSinceStart} events since the daemon started.`);
@@ -400,6 +442,7 @@ export function liveOptionsFromArgs(get) {
     cpuSecs: get('--cpu-secs', '20'),
     soakSecs: get('--soak-secs', '180'),
     soakRate: get('--soak-rate', undefined),
+    cpuProf: flag('--cpu-prof'),
   };
 }
 
