@@ -7,10 +7,12 @@ import { waitingFirst } from './waiting-first.js';
  * Second half of the correlator (docs/design.md#attribution): socket inode → the pid holding
  * `socket:[inode]`. Search order: inode cache (verified with one readlink), then the
  * descriptors where recent owners held their sockets (one readlink each: a long-lived client
- * making one-shot calls gets the lowest free fd, so the same few numbers), then pids not
+ * making one-shot calls gets the lowest free fd, so the same few numbers), then the recent
+ * owners' whole fd tables (a client with many connections at once: its new socket is at a
+ * descriptor none of its recent sockets had; read before /proc is even listed), then pids not
  * seen before (highest first: the one-shot client is usually the newest process; the waiting
- * ones before the others, waiting-first.ts), then the recent owners' whole fd tables, then
- * processes of the socket's uid, then the rest — until the time budget is spent. Kernel
+ * ones before the others, waiting-first.ts), then processes of the socket's uid, then the
+ * rest — until the time budget is spent. Kernel
  * threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
  * time of the lookup; the order only decides how soon it is found. The fd tables are read
  * by the native scanner (proc-scan.ts) when the addon is built, else from JS.
@@ -24,14 +26,16 @@ interface PidState {
 
 /** recent socket owners remembered, recent descriptors kept per owner, and descriptor probes per lookup */
 const OWNER_HINTS = 4;
-const FDS_PER_OWNER = 8;
-const MAX_HINT_PROBES = 8;
+const FDS_PER_OWNER = 16;
+const MAX_HINT_PROBES = 16;
 
 export interface OwnerSearchCounters {
   fdDirsScanned: number;
   inodeCacheHits: number;
   /** owners found at a recent owner's recent descriptor (no fd table read) */
   ownerHintHits: number;
+  /** owners found in a recent owner's fd table, before /proc was listed */
+  recentOwnerHits: number;
 }
 
 export class OwnerSearch {
@@ -45,7 +49,7 @@ export class OwnerSearch {
   private candidates = new Int32Array(1024);
   /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
   private incomplete = 0;
-  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0 };
+  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0 };
 
   constructor(
     private readonly procRoot: string,
@@ -88,23 +92,27 @@ export class OwnerSearch {
       this.counters.ownerHintHits++;
       return this.found(inode, hint.pid, hint.fd);
     }
+    // the recent owners' whole tables (dead ones cost a failed open), before listing /proc
+    const recent = this.owners.map((o) => o.pid);
+    const none: ReadonlySet<number> = new Set();
+    const inRecent = recent.length === 0 ? null : this.procScan ? this.scanNative(inode, deadline, recent, none) : this.scanJs(inode, deadline, recent, none);
+    if (typeof inRecent === 'number') this.counters.recentOwnerHits++;
+    if (inRecent !== null) return inRecent;
     const all = this.procScan ? this.procScan.pids(root) : listPids(root);
     const fresh: number[] = [];
-    const recent: number[] = [];
     const sameUid: number[] = [];
     const rest: number[] = [];
     for (const pid of all) {
       const st = this.pids.get(pid);
       if (!st) fresh.push(pid);
-      else if (st.kthread) continue;
-      else if (this.isRecentOwner(pid)) recent.push(pid);
+      else if (st.kthread || this.isRecentOwner(pid)) continue;
       else if (st.uid === uid) sameUid.push(pid);
       else rest.push(pid);
     }
     // the caller waits in connect(): among the new pids, the waiting ones go first (a pid in
     // exec() would make the read wait). New pids: read the fd table only; their status is
     // read later by catchUp(), outside the hold
-    const ordered = waitingFirst(root, fresh).concat(recent, sameUid, rest);
+    const ordered = waitingFirst(root, fresh).concat(sameUid, rest);
     const isFresh = new Set(fresh);
     const r = this.procScan ? this.scanNative(inode, deadline, ordered, isFresh) : this.scanJs(inode, deadline, ordered, isFresh);
     if (r !== null) return r;

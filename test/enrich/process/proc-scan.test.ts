@@ -101,4 +101,28 @@ describe.each([
     unlinkSync(join(pidDir(300), 'fd', '9'));
     unlinkSync(join(pidDir(40), 'fd', '8'));
   });
+
+  it.skipIf(!js && needAddon)('a recent owner\'s socket at a new descriptor is found in its own fd table before any new process is read', () => {
+    const c = new ProcCorrelator({ procRoot: root, passwdPath: join(root, 'passwd'), containerResolver: null, sockDiag: null, ...(js ? { procScan: null } : {}) });
+    c.prime();
+    symlinkSync('socket:[7101]', join(pidDir(40), 'fd', '8'));
+    setSocketRow(41001, 7101);
+    expect(c.findSocketOwner(tuple(41001), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    // a process started since (an unrelated one: read first by the old order), and the
+    // owner's next socket at a descriptor none of its recent sockets had (many in flight)
+    addPid(500, 1000, { 0: '/dev/null', 4: 'socket:[5004]' });
+    symlinkSync('socket:[7102]', join(pidDir(40), 'fd', '12'));
+    setSocketRow(41002, 7102);
+    const scanned = c.stats().fdDirsScanned;
+    expect(c.findSocketOwner(tuple(41002), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    expect(c.stats().fdDirsScanned - scanned).toBe(1);
+    expect(c.stats().recentOwnerHits).toBe(1);
+    // the new process's own socket: still found (by the full search after the recent owners)
+    setSocketRow(41003, 5004);
+    expect(c.findSocketOwner(tuple(41003), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 500 } });
+    expect(c.stats().recentOwnerHits).toBe(1);
+    unlinkSync(join(pidDir(40), 'fd', '8'));
+    unlinkSync(join(pidDir(40), 'fd', '12'));
+    rmSync(pidDir(500), { recursive: true, force: true });
+  });
 });
