@@ -5,7 +5,7 @@
  *
  *   npm run build && node bench/live.mjs [--idle 10000] [--holds 500] [--rates 50,100,250,500,1000,2000]
  *        [--step-secs 5] [--cpu-rates 50,100,500] [--cpu-secs 20] [--soak-secs 180] [--soak-rate R]
- *        [--cpu-prof] [--idle 0 --holds 0 --rates none: skip parts]
+ *        [--cpu-prof] [--daemon-node-args '--trace-gc ...'] [--idle 0 --holds 0 --rates none: skip parts]
  *
  * (a) gate hold per SYN: dist/live/live-probe-main.js (startLive with the gate, no capture)
  *     in the client namespace, --holds one-shot curl calls to the simulator, first with
@@ -17,7 +17,7 @@
  *     connection each at each rate of --rates for --step-secs, then as fast as it can;
  *     events counted in the daemon's log file vs requests answered.
  *     Zero loss = every answered request is an event. Target: zero loss at 1000/s.
- * (c) daemon CPU (utime+stime from /proc/PID/stat) at each rate of --cpu-rates for --cpu-secs:
+ * (c) daemon CPU (utime+stime from /proc/PID/stat) at each rate of --cpu-rates for --cpu-secs (rate 0: idle):
  *     share of one core and CPU microseconds per call (daemon CPU seconds / calls answered;
  *     less sensitive to other load on the machine than the share). Targets (issue 23): <= 4 %
  *     of a core and <= 400 µs per call at 100 req/s, <= 25 % at 500 req/s (LIVE_TARGETS).
@@ -31,6 +31,8 @@
  * by stage from the profile: capture callbacks, gate verdicts, owner search, /proc reads for
  * enrichment, logging, state, metrics (bench/lib/cpu-split.mjs), with the hottest
  * functions; the profile is kept as bench/out/live-daemon.cpuprofile.
+ *
+ * --daemon-node-args: more node flags for the daemon (its stdout goes to bench/out/live-daemon.out).
  *
  * Every target is printed with its verdict (met / MISSED). Prints markdown and writes
  * bench/out/live.json.
@@ -80,6 +82,31 @@ function procCpuSecs(pid) {
   const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+}
+
+/** user and system CPU seconds, and context switches (voluntary + involuntary), of a process */
+function procCpuParts(pid) {
+  const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const cs = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, cs };
+}
+
+/** CPU seconds by thread name (main thread: "main"; V8's and libuv's workers by their comm) */
+function threadCpu(pid) {
+  const out = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')).replace(/\d+$/, '').trim();
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    } catch {
+      // a thread that ended
+    }
+  }
+  return out;
 }
 
 function procRssMiB(pid) {
@@ -147,7 +174,9 @@ export async function benchLive(o = {}, log = console.error) {
     // ---------- (b) daemon throughput with zero loss ----------
     const port = 19_000 + (process.pid % 1000);
     const profDir = path.join(tmp, 'prof');
-    const profArgs = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200'] : [];
+    const profArgs = [...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200'] : []), ...(o.daemonNodeArgs ? o.daemonNodeArgs.split(' ') : [])];
+    if (o.daemonNodeArgs) fs.mkdirSync(outDir, { recursive: true });
+    const daemonOut = o.daemonNodeArgs ? fs.openSync(path.join(outDir, 'live-daemon.out'), 'w') : 'ignore';
     // the daemon logs nothing to stdout with --no-stdout: ready when /healthz answers 200
     const daemonChild = spawn(
       lab.execPrefix('client')[0],
@@ -157,7 +186,7 @@ export async function benchLive(o = {}, log = console.error) {
         '--log-file', path.join(tmp, 'imdswatch.log'), '--log-max-bytes', String(512 * 1024 * 1024), '--log-max-files', '2',
         '--state-file', path.join(tmp, 'state.json'), '--metrics', String(port), '--no-stdout', '--queue-num', '12',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', daemonOut, 'pipe'] },
     );
     let daemonErr = '';
     daemonChild.stderr.setEncoding('utf8').on('data', (d) => (daemonErr = (daemonErr + d).slice(-2000)));
@@ -276,9 +305,15 @@ export async function benchLive(o = {}, log = console.error) {
     for (const cpuRate of cpuRates) {
       const before = await metrics();
       const c0 = procCpuSecs(pid);
+      const p0 = procCpuParts(pid);
+      const th0 = threadCpu(pid);
       const w0 = monotonicUs();
-      const l = await load(cpuRate, cpuSecs);
+      // rate 0 here: no load (the daemon's CPU while idle: its timers, the gate rule check)
+      const l = cpuRate > 0 ? await load(cpuRate, cpuSecs) : await sleep(cpuSecs * 1000).then(() => ({ ok: 0, rate: 0, secs: cpuSecs }));
       const cpu = procCpuSecs(pid) - c0;
+      const p1 = procCpuParts(pid);
+      const th1 = threadCpu(pid);
+      const threadUsPerCall = Object.fromEntries(Object.entries(th1).map(([k, v]) => [k, Math.round(((v - (th0[k] ?? 0)) * 1e6) / (l.ok || l.secs))]));
       windows.push([w0, monotonicUs()]);
       const after = await settle(before.total + l.ok);
       const row = {
@@ -290,6 +325,10 @@ export async function benchLive(o = {}, log = console.error) {
         cpuUsPerCall: l.ok > 0 ? (cpu * 1e6) / l.ok : null,
         events: after.total - before.total,
         answered: l.ok,
+        userUsPerCall: l.ok > 0 ? ((p1.user - p0.user) * 1e6) / l.ok : null,
+        sysUsPerCall: l.ok > 0 ? ((p1.sys - p0.sys) * 1e6) / l.ok : null,
+        threadUsPerCall,
+        contextSwitchesPerCall: l.ok > 0 ? (p1.cs - p0.cs) / l.ok : (p1.cs - p0.cs) / l.secs,
         loadAverage: loadAverage(),
       };
       log(`cpu ${JSON.stringify(row)}`);
@@ -322,7 +361,7 @@ export async function benchLive(o = {}, log = console.error) {
       fs.mkdirSync(outDir, { recursive: true });
       fs.writeFileSync(path.join(outDir, 'live-daemon.cpuprofile'), JSON.stringify(profile));
       result.cpu.forEach((row, i) => {
-        row.split = cpuSplit(profile, windows[i][0], windows[i][1], row.answered);
+        row.split = cpuSplit(profile, windows[i][0], windows[i][1], row.answered > 0 ? row.answered : row.secs);
         log(`cpu split at ${row.rate}/s: ${JSON.stringify(row.split)}`);
       });
     }
@@ -393,7 +432,7 @@ export function liveMarkdown(r) {
   for (const c of r.cpu ?? []) {
     const share = t.cpuShare[c.rate];
     rows.push([
-      `daemon CPU at ${c.rate} req/s (achieved ${f(c.achievedPerSec, 0)}; ${f(c.cpuUsPerCall, 0)} µs per call)`,
+      `daemon CPU at ${c.rate} req/s (achieved ${f(c.achievedPerSec, 0)}; ${f(c.cpuUsPerCall, 0)} µs per call: user ${f(c.userUsPerCall, 0)}, system ${f(c.sysUsPerCall, 0)}; ${f(c.contextSwitchesPerCall, 1)} context switches per ${c.rate ? 'call' : 'second'}; load average ${c.loadAverage?.[0] ?? '-'})`,
       f(100 * c.fractionOfCore, 1) + ' % of a core',
       share === undefined ? '-' : `≤ ${100 * share} %`,
       share === undefined ? '-' : ok(r.verdicts[`cpuAt${c.rate}`]),
@@ -415,8 +454,8 @@ export function liveMarkdown(r) {
     const buckets = [...new Set(split.flatMap((c) => Object.keys(c.split.perCall)))];
     const rowsS = buckets.map((b) => [b, ...split.map((c) => f(c.split.perCall[b] ?? 0, 0))]);
     rowsS.push(['sampled total (main thread)', ...split.map((c) => f(c.split.sampledUsPerCall, 0))]);
-    rowsS.push(['process total (/proc utime+stime)', ...split.map((c) => f(c.cpuUsPerCall, 0))]);
-    out.push(markdownTable(['stage', ...split.map((c) => `µs per call at ${c.rate}/s`)], rowsS));
+    rowsS.push(['process total (/proc utime+stime)', ...split.map((c) => f(c.rate === 0 ? (1e6 * c.daemonCpuSecs) / c.secs : c.cpuUsPerCall, 0))]);
+    out.push(markdownTable(['stage', ...split.map((c) => (c.rate === 0 ? 'idle: µs per second' : `µs per call at ${c.rate}/s`))], rowsS));
     for (const c of split) {
       out.push('');
       out.push(`Hottest functions at ${c.rate}/s (self µs per call): ${c.split.top.slice(0, 15).map((x) => `${x.fn} ${f(x.usPerCall, 1)}`).join('; ')}`);
@@ -443,6 +482,7 @@ export function liveOptionsFromArgs(get) {
     soakSecs: get('--soak-secs', '180'),
     soakRate: get('--soak-rate', undefined),
     cpuProf: flag('--cpu-prof'),
+    daemonNodeArgs: get('--daemon-node-args', undefined),
   };
 }
 
