@@ -86,6 +86,8 @@ export interface CorrelatorStats {
   ownerHintHits: number;
   /** owners found in a recent owner's fd table, before /proc was listed */
   recentOwnerHits: number;
+  /** descriptor links read by the recent-owner hints */
+  hintLinksRead: number;
   processCache: ProcessCache['counters'];
   /** container name lookups (src/enrich/container), when the resolver counts them */
   containers?: ContainerResolverStats;

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadProcScan } from '../../../src/enrich/process/proc-scan.js';
 import { ProcCorrelator } from '../../../src/enrich/process/proc-correlator.js';
 
@@ -105,6 +105,10 @@ describe.each([
   it.skipIf(!js && needAddon)('a recent owner\'s socket at a new descriptor is found in its own fd table before any new process is read', () => {
     const c = new ProcCorrelator({ procRoot: root, passwdPath: join(root, 'passwd'), containerResolver: null, sockDiag: null, ...(js ? { procScan: null } : {}) });
     c.prime();
+    onTestFinished(() => {
+      for (const l of [join(pidDir(40), 'fd', '8'), join(pidDir(40), 'fd', '12')]) rmSync(l, { force: true });
+      rmSync(pidDir(500), { recursive: true, force: true });
+    });
     symlinkSync('socket:[7101]', join(pidDir(40), 'fd', '8'));
     setSocketRow(41001, 7101);
     expect(c.findSocketOwner(tuple(41001), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
@@ -121,8 +125,27 @@ describe.each([
     setSocketRow(41003, 5004);
     expect(c.findSocketOwner(tuple(41003), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 500 } });
     expect(c.stats().recentOwnerHits).toBe(1);
-    unlinkSync(join(pidDir(40), 'fd', '8'));
-    unlinkSync(join(pidDir(40), 'fd', '12'));
-    rmSync(pidDir(500), { recursive: true, force: true });
+  });
+
+  it.skipIf(!js && needAddon)('with several connections in flight, the new socket is looked for at the lowest recent descriptor first (the kernel gives the lowest free one)', () => {
+    const c = new ProcCorrelator({ procRoot: root, passwdPath: join(root, 'passwd'), containerResolver: null, sockDiag: null, ...(js ? { procScan: null } : {}) });
+    c.prime();
+    // three calls in flight at fds 10, 11, 12, found in that order (most recent: 12)
+    const links = [10, 11, 12].map((fd) => join(pidDir(40), 'fd', String(fd)));
+    onTestFinished(() => links.forEach((l) => rmSync(l, { force: true })));
+    [10, 11, 12].forEach((fd, k) => {
+      symlinkSync(`socket:[${7200 + k}]`, join(pidDir(40), 'fd', String(fd)));
+      setSocketRow(42000 + k, 7200 + k);
+      expect(c.findSocketOwner(tuple(42000 + k), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    });
+    // the first one ends; the next call's socket gets fd 10 (11 and 12 still open)
+    unlinkSync(join(pidDir(40), 'fd', '10'));
+    symlinkSync('socket:[7210]', join(pidDir(40), 'fd', '10'));
+    setSocketRow(42010, 7210);
+    const read = c.stats().hintLinksRead;
+    const hits = c.stats().ownerHintHits;
+    expect(c.findSocketOwner(tuple(42010), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    expect(c.stats().ownerHintHits).toBe(hits + 1);
+    expect(c.stats().hintLinksRead - read).toBe(1);
   });
 });
