@@ -178,14 +178,18 @@ export class OwnerSearch {
    * lowest first: the kernel gives a new socket the lowest free descriptor, so with several
    * connections in flight it is the lowest of the recent ones that was closed since, and the
    * ones still in use are higher or lower by turns (most recent first missed half of the
-   * time at 500 calls/s from one process).
+   * time at 500 calls/s from one process). Before them, the descriptor after the most recent
+   * owner's last one: a client that opens connections faster than they end (a burst, or SYNs
+   * held back to back) has every lower descriptor in use, and its sockets are looked up in
+   * the order it opened them.
    */
   private probeOwnerHints(inode: number): { pid: number; fd: string } | null {
     const root = this.procRoot;
     const scan = this.procScan;
     let n = 0;
     for (const o of this.owners) {
-      for (const fd of o.fds.length > 1 ? o.fds.slice().sort((a, b) => Number(a) - Number(b)) : o.fds) {
+      const next = o === this.owners[0] && o.fds.length > 0 ? [String(Number(o.fds[0]) + 1)] : [];
+      for (const fd of next.concat(o.fds.length > 1 ? o.fds.slice().sort((a, b) => Number(a) - Number(b)) : o.fds)) {
         if (n >= MAX_HINT_PROBES) break;
         if (scan) {
           this.hintPids[n] = o.pid;

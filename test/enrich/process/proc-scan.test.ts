@@ -146,6 +146,25 @@ describe.each([
     const hits = c.stats().ownerHintHits;
     expect(c.findSocketOwner(tuple(42010), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
     expect(c.stats().ownerHintHits).toBe(hits + 1);
+    expect(c.stats().hintLinksRead - read).toBe(2);
+  });
+
+  it.skipIf(!js && needAddon)('a client opening connections faster than they end: its next socket is looked for after its last descriptor first', () => {
+    const c = new ProcCorrelator({ procRoot: root, passwdPath: join(root, 'passwd'), containerResolver: null, sockDiag: null, ...(js ? { procScan: null } : {}) });
+    c.prime();
+    const links = [10, 11, 12, 13].map((fd) => join(pidDir(40), 'fd', String(fd)));
+    onTestFinished(() => links.forEach((l) => rmSync(l, { force: true })));
+    // three calls in flight at fds 10, 11, 12 (every one still open), then a fourth at 13
+    links.forEach((l, k) => symlinkSync(`socket:[${7300 + k}]`, l));
+    for (const k of [0, 1, 2]) {
+      setSocketRow(43000 + k, 7300 + k);
+      expect(c.findSocketOwner(tuple(43000 + k), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    }
+    const read = c.stats().hintLinksRead;
+    const hits = c.stats().ownerHintHits;
+    setSocketRow(43003, 7303);
+    expect(c.findSocketOwner(tuple(43003), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    expect(c.stats().ownerHintHits).toBe(hits + 1);
     expect(c.stats().hintLinksRead - read).toBe(1);
   });
 });
