@@ -28,6 +28,8 @@ interface PidState {
 const OWNER_HINTS = 4;
 const FDS_PER_OWNER = 16;
 const MAX_HINT_PROBES = 16;
+/** longest the recent owners' whole fd tables are read before /proc is listed (ms) */
+const RECENT_TABLES_BUDGET_MS = 1;
 
 export interface OwnerSearchCounters {
   fdDirsScanned: number;
@@ -59,6 +61,8 @@ export class OwnerSearch {
     private readonly maxCachedPids: number,
     /** called with the pids alive whenever dead ones are forgotten (the process cache sweeps) */
     private readonly onForget: (alive: ReadonlySet<number>) => void,
+    /** the recent owners' tables' share of a search (tests pass 0: straight to the listing) */
+    private readonly recentTablesBudgetMs = RECENT_TABLES_BUDGET_MS,
   ) {}
 
   /** every process's sockets, read once outside any hold */
@@ -94,27 +98,34 @@ export class OwnerSearch {
       this.counters.ownerHintHits++;
       return this.found(inode, hint.pid, hint.fd);
     }
-    // the recent owners' whole tables (dead ones cost a failed open), before listing /proc
+    // the recent owners' whole tables (dead ones cost a failed open), before listing /proc;
+    // within RECENT_TABLES_BUDGET_MS: past it (a recent owner with a huge fd table, while a
+    // new one-shot client waits) the search goes on in the order new pids, recent owners, ...
     const recent = this.owners.map((o) => o.pid);
     const none: ReadonlySet<number> = new Set();
-    const inRecent = recent.length === 0 ? null : this.procScan ? this.scanNative(inode, deadline, recent, none) : this.scanJs(inode, deadline, recent, none);
+    const soon = Math.min(deadline, performance.now() + this.recentTablesBudgetMs);
+    const inRecent = recent.length === 0 ? null : this.procScan ? this.scanNative(inode, soon, recent, none) : this.scanJs(inode, soon, recent, none);
     if (typeof inRecent === 'number') this.counters.recentOwnerHits++;
-    if (inRecent !== null) return inRecent;
+    if (typeof inRecent === 'number' || (inRecent === 'budget' && soon >= deadline)) return inRecent;
+    const recentRead = inRecent === null;
     const all = this.procScan ? this.procScan.pids(root) : listPids(root);
     const fresh: number[] = [];
+    const again: number[] = [];
     const sameUid: number[] = [];
     const rest: number[] = [];
     for (const pid of all) {
       const st = this.pids.get(pid);
       if (!st) fresh.push(pid);
-      else if (st.kthread || this.isRecentOwner(pid)) continue;
-      else if (st.uid === uid) sameUid.push(pid);
+      else if (st.kthread) continue;
+      else if (this.isRecentOwner(pid)) {
+        if (!recentRead) again.push(pid);
+      } else if (st.uid === uid) sameUid.push(pid);
       else rest.push(pid);
     }
     // the caller waits in connect(): among the new pids, the waiting ones go first (a pid in
     // exec() would make the read wait). New pids: read the fd table only; their status is
     // read later by catchUp(), outside the hold
-    const ordered = waitingFirst(root, fresh).concat(sameUid, rest);
+    const ordered = waitingFirst(root, fresh).concat(again, sameUid, rest);
     const isFresh = new Set(fresh);
     const r = this.procScan ? this.scanNative(inode, deadline, ordered, isFresh) : this.scanJs(inode, deadline, ordered, isFresh);
     if (r !== null) return r;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadProcScan } from '../../../src/enrich/process/proc-scan.js';
 import { ProcCorrelator } from '../../../src/enrich/process/proc-correlator.js';
+import { OwnerSearch } from '../../../src/enrich/process/owner-search.js';
 
 /**
  * The owner search's native scanner (native/sockdiag/src/procscan.c) and the recent-owner
@@ -147,6 +148,24 @@ describe.each([
     expect(c.findSocketOwner(tuple(42010), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
     expect(c.stats().ownerHintHits).toBe(hits + 1);
     expect(c.stats().hintLinksRead - read).toBe(2);
+  });
+
+  it.skipIf(!js && needAddon)('when the recent owners\' tables take their whole share, the search goes on to new pids (and the recent owners after them)', () => {
+    const search = new OwnerSearch(root, js ? null : scan, 1_000, () => undefined, 0);
+    search.prime();
+    onTestFinished(() => {
+      rmSync(join(pidDir(40), 'fd', '14'), { force: true });
+      rmSync(join(pidDir(40), 'fd', '20'), { force: true });
+      rmSync(pidDir(600), { recursive: true, force: true });
+    });
+    symlinkSync('socket:[7401]', join(pidDir(40), 'fd', '14'));
+    expect(search.find(7401, 1000, performance.now() + 10_000)).toBe(40);
+    // a new process's socket: found although the recent-owner step had no time at all
+    addPid(600, 1000, { 0: '/dev/null', 4: 'socket:[7402]' });
+    expect(search.find(7402, 1000, performance.now() + 10_000)).toBe(600);
+    // the recent owner's socket at a descriptor no hint names: found by the search too
+    symlinkSync('socket:[7403]', join(pidDir(40), 'fd', '20'));
+    expect(search.find(7403, 1000, performance.now() + 10_000)).toBe(40);
   });
 
   it.skipIf(!js && needAddon)('a client opening connections faster than they end: its next socket is looked for after its last descriptor first', () => {
