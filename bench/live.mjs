@@ -5,6 +5,7 @@
  *
  *   npm run build && node bench/live.mjs [--idle 10000] [--holds 500] [--rates 50,100,250,500,1000,2000]
  *        [--step-secs 5] [--cpu-rates 50,100,500] [--cpu-secs 20] [--soak-secs 180] [--soak-rate R]
+ *        [--cpu-prof] [--daemon-node-args '--trace-gc ...'] [--idle 0 --holds 0 --rates none: skip parts]
  *
  * (a) gate hold per SYN: dist/live/live-probe-main.js (startLive with the gate, no capture)
  *     in the client namespace, --holds one-shot curl calls to the simulator, first with
@@ -16,7 +17,7 @@
  *     connection each at each rate of --rates for --step-secs, then as fast as it can;
  *     events counted in the daemon's log file vs requests answered.
  *     Zero loss = every answered request is an event. Target: zero loss at 1000/s.
- * (c) daemon CPU (utime+stime from /proc/PID/stat) at each rate of --cpu-rates for --cpu-secs:
+ * (c) daemon CPU (utime+stime from /proc/PID/stat) at each rate of --cpu-rates for --cpu-secs (rate 0: idle):
  *     share of one core and CPU microseconds per call (daemon CPU seconds / calls answered;
  *     less sensitive to other load on the machine than the share). Targets (issue 23): <= 4 %
  *     of a core and <= 400 µs per call at 100 req/s, <= 25 % at 500 req/s (LIVE_TARGETS).
@@ -24,6 +25,14 @@
  *     LIVE_TARGETS.soakRate, 1000/s): the curve should be flat (the second half of the soak
  *     grows by at most LIVE_TARGETS.soakRssGrowthMiB) and stay <= LIVE_TARGETS.soakRssMiB,
  *     and every answered request should be an event.
+ *
+ * --cpu-prof: the daemon runs under `node --cpu-prof` (sampling every 200 µs; it costs CPU,
+ * so its figures are a little above an unprofiled run's) and each step of (c) is also split
+ * by stage from the profile: capture callbacks, gate verdicts, owner search, /proc reads for
+ * enrichment, logging, state, metrics (bench/lib/cpu-split.mjs), with the hottest
+ * functions; the profile is kept as bench/out/live-daemon.cpuprofile.
+ *
+ * --daemon-node-args: more node flags for the daemon (its stdout goes to bench/out/live-daemon.out).
  *
  * Every target is printed with its verdict (met / MISSED). Prints markdown and writes
  * bench/out/live.json.
@@ -34,7 +43,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BUILD, DIST } from './lib/mixed-capture.mjs';
-import { arg, loadAverage, markdownTable } from './lib/measure.mjs';
+import { arg, flag, loadAverage, markdownTable } from './lib/measure.mjs';
+import { cpuSplit, findProfile, monotonicUs } from './lib/cpu-split.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, 'out');
@@ -74,6 +84,31 @@ function procCpuSecs(pid) {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
 }
 
+/** user and system CPU seconds, and context switches (voluntary + involuntary), of a process */
+function procCpuParts(pid) {
+  const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const cs = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, cs };
+}
+
+/** CPU seconds by thread name (main thread: "main"; V8's and libuv's workers by their comm) */
+function threadCpu(pid) {
+  const out = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')).replace(/\d+$/, '').trim();
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    } catch {
+      // a thread that ended
+    }
+  }
+  return out;
+}
+
 function procRssMiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -105,6 +140,7 @@ export async function benchLive(o = {}, log = console.error) {
 
     // ---------- (a) gate hold per SYN ----------
     const holds = Number(o.holds ?? 500);
+    result.gateHold = [];
     const holdRun = async (label) => {
       const probe = await start('client', [node, path.join(DIST, 'live/live-probe-main.js'), '--mode', 'gate', '--queue', '11'], /"ready"/);
       const t0 = Date.now();
@@ -122,9 +158,9 @@ export async function benchLive(o = {}, log = console.error) {
       log(`gate hold ${label}: ${JSON.stringify(q)}; ${curl}/${recs.length} attributed to curl`);
       return { label, gateActive, syns: recs.length, attributedToCurl: curl, holdMs: q, lookupMs: lq, probeQuantiles: stats?.holdQuantiles ?? null, socketsInProcNetTcp: tcpLines, curlLoopSecs: secs };
     };
-    result.gateHold = [await holdRun('no other sockets')];
+    if (holds > 0) result.gateHold.push(await holdRun('no other sockets'));
     const idle = Number(o.idle ?? 10000);
-    if (idle > 0) {
+    if (idle > 0 && holds > 0) {
       const idleProc = await start(
         'client',
         [node, path.join(here, 'lib/idle-sockets.mjs'), '--count', String(idle)],
@@ -137,16 +173,20 @@ export async function benchLive(o = {}, log = console.error) {
 
     // ---------- (b) daemon throughput with zero loss ----------
     const port = 19_000 + (process.pid % 1000);
+    const profDir = path.join(tmp, 'prof');
+    const profArgs = [...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200'] : []), ...(o.daemonNodeArgs ? o.daemonNodeArgs.split(' ') : [])];
+    if (o.daemonNodeArgs) fs.mkdirSync(outDir, { recursive: true });
+    const daemonOut = o.daemonNodeArgs ? fs.openSync(path.join(outDir, 'live-daemon.out'), 'w') : 'ignore';
     // the daemon logs nothing to stdout with --no-stdout: ready when /healthz answers 200
     const daemonChild = spawn(
       lab.execPrefix('client')[0],
       [
         ...lab.execPrefix('client').slice(1),
-        node, path.join(DIST, 'cli/main.js'), 'daemon',
+        node, ...profArgs, path.join(DIST, 'cli/main.js'), 'daemon',
         '--log-file', path.join(tmp, 'imdswatch.log'), '--log-max-bytes', String(512 * 1024 * 1024), '--log-max-files', '2',
         '--state-file', path.join(tmp, 'state.json'), '--metrics', String(port), '--no-stdout', '--queue-num', '12',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', daemonOut, 'pipe'] },
     );
     let daemonErr = '';
     daemonChild.stderr.setEncoding('utf8').on('data', (d) => (daemonErr = (daemonErr + d).slice(-2000)));
@@ -225,9 +265,10 @@ export async function benchLive(o = {}, log = console.error) {
       return Infinity;
     };
     const stepSecs = Number(o.stepSecs ?? 8);
-    const rates = (o.rates ?? [50, 100, 250, 500, 1000, 2000]).map(Number);
+    const skipRates = o.rates?.length === 1 && o.rates[0] === 'none';
+    const rates = skipRates ? [] : (o.rates ?? [50, 100, 250, 500, 1000, 2000]).map(Number);
     result.throughput = [];
-    for (const rate of [...rates, 0]) {
+    for (const rate of skipRates ? [] : [...rates, 0]) {
       const before = await metrics();
       const c0 = procCpuSecs(pid);
       const l = await load(rate, stepSecs);
@@ -252,17 +293,28 @@ export async function benchLive(o = {}, log = console.error) {
       result.throughput.push(row);
     }
     const zero = result.throughput.filter((r) => r.zeroLoss);
-    result.maxZeroLossPerSec = zero.length ? Math.max(...zero.map((r) => r.achievedPerSec)) : 0;
+    result.maxZeroLossPerSec = skipRates ? null : zero.length ? Math.max(...zero.map((r) => r.achievedPerSec)) : 0;
 
     // ---------- (c) CPU at each target rate ----------
     const cpuRates = (o.cpuRates ?? Object.keys(LIVE_TARGETS.cpuShare)).map(Number);
     const cpuSecs = Number(o.cpuSecs ?? 20);
     result.cpu = [];
+    const windows = [];
+    // a daemon just started (the throughput steps skipped) spends its first seconds compiling: warm it up first
+    if (skipRates && cpuRates.length > 0) await load(100, 5);
     for (const cpuRate of cpuRates) {
       const before = await metrics();
       const c0 = procCpuSecs(pid);
-      const l = await load(cpuRate, cpuSecs);
+      const p0 = procCpuParts(pid);
+      const th0 = threadCpu(pid);
+      const w0 = monotonicUs();
+      // rate 0 here: no load (the daemon's CPU while idle: its timers, the gate rule check)
+      const l = cpuRate > 0 ? await load(cpuRate, cpuSecs) : await sleep(cpuSecs * 1000).then(() => ({ ok: 0, rate: 0, secs: cpuSecs }));
       const cpu = procCpuSecs(pid) - c0;
+      const p1 = procCpuParts(pid);
+      const th1 = threadCpu(pid);
+      const threadUsPerCall = Object.fromEntries(Object.entries(th1).map(([k, v]) => [k, Math.round(((v - (th0[k] ?? 0)) * 1e6) / (l.ok || l.secs))]));
+      windows.push([w0, monotonicUs()]);
       const after = await settle(before.total + l.ok);
       const row = {
         rate: cpuRate,
@@ -273,6 +325,10 @@ export async function benchLive(o = {}, log = console.error) {
         cpuUsPerCall: l.ok > 0 ? (cpu * 1e6) / l.ok : null,
         events: after.total - before.total,
         answered: l.ok,
+        userUsPerCall: l.ok > 0 ? ((p1.user - p0.user) * 1e6) / l.ok : null,
+        sysUsPerCall: l.ok > 0 ? ((p1.sys - p0.sys) * 1e6) / l.ok : null,
+        threadUsPerCall,
+        contextSwitchesPerCall: l.ok > 0 ? (p1.cs - p0.cs) / l.ok : (p1.cs - p0.cs) / l.secs,
         loadAverage: loadAverage(),
       };
       log(`cpu ${JSON.stringify(row)}`);
@@ -299,6 +355,16 @@ export async function benchLive(o = {}, log = console.error) {
     }
     result.daemonRssEndMiB = procRssMiB(pid);
     await daemon.stop('SIGTERM');
+    if (o.cpuProf) {
+      const profile = findProfile(profDir);
+      if (!profile) throw new Error(`--cpu-prof: the daemon wrote no profile in ${profDir}`);
+      fs.mkdirSync(outDir, { recursive: true });
+      fs.writeFileSync(path.join(outDir, 'live-daemon.cpuprofile'), JSON.stringify(profile));
+      result.cpu.forEach((row, i) => {
+        row.split = cpuSplit(profile, windows[i][0], windows[i][1], row.answered > 0 ? row.answered : row.secs);
+        log(`cpu split at ${row.rate}/s: ${JSON.stringify(row.split)}`);
+      });
+    }
   } finally {
     for (const d of started.reverse()) await d.stop('SIGTERM').catch(() => undefined);
     await lab.teardown();
@@ -316,7 +382,7 @@ export function liveVerdicts(r) {
   const t = LIVE_TARGETS;
   const v = {};
   for (const g of r.gateHold ?? []) v[`holdP99 ${g.label}`] = g.holdMs ? g.holdMs.p99 <= t.holdP99Ms : false;
-  v.zeroLossRate = r.maxZeroLossPerSec >= t.zeroLossRate;
+  v.zeroLossRate = r.maxZeroLossPerSec === null ? null : r.maxZeroLossPerSec >= t.zeroLossRate;
   for (const [rate, share] of Object.entries(t.cpuShare)) {
     const c = (r.cpu ?? []).find((x) => x.rate === Number(rate));
     v[`cpuAt${rate}`] = c ? c.fractionOfCore <= share : null;
@@ -349,24 +415,24 @@ export function liveMarkdown(r) {
   out.push(
     markdownTable(
       ['gate hold per SYN', 'SYNs', 'p50 ms', 'p99 ms', 'max ms', 'lookup p99 ms', 'attributed to curl', 'sockets in /proc/net/tcp*'],
-      r.gateHold.map((g) => [g.label, String(g.syns), f(g.holdMs?.p50, 3), f(g.holdMs?.p99, 3), f(g.holdMs?.max, 2), f(g.lookupMs?.p99, 3), `${g.attributedToCurl}/${g.syns}`, String(g.socketsInProcNetTcp)]),
+      (r.gateHold ?? []).map((g) => [g.label, String(g.syns), f(g.holdMs?.p50, 3), f(g.holdMs?.p99, 3), f(g.holdMs?.max, 2), f(g.lookupMs?.p99, 3), `${g.attributedToCurl}/${g.syns}`, String(g.socketsInProcNetTcp)]),
     ),
   );
   out.push('');
   out.push(
     markdownTable(
       ['offered req/s', 'achieved req/s', 'answered', 'events', 'lost', 'failed', 'daemon CPU %', 'CPU µs per call', 'hold p50 ≤ ms', 'hold p99 ≤ ms'],
-      r.throughput.map((t) => [String(t.offered), f(t.achievedPerSec, 0), String(t.answered), String(t.events), String(t.lost), String(t.failed), f(t.daemonCpuPercent, 0), f(t.cpuUsPerCall, 0), f(t.gateHoldP50Ms, 2), f(t.gateHoldP99Ms, 2)]),
+      (r.throughput ?? []).map((t) => [String(t.offered), f(t.achievedPerSec, 0), String(t.answered), String(t.events), String(t.lost), String(t.failed), f(t.daemonCpuPercent, 0), f(t.cpuUsPerCall, 0), f(t.gateHoldP50Ms, 2), f(t.gateHoldP99Ms, 2)]),
     ),
   );
   out.push('');
   const t = r.targets;
-  const rows = r.gateHold.map((g) => [`gate hold p99, ${g.label}`, f(g.holdMs?.p99, 3) + ' ms', `≤ ${t.holdP99Ms} ms`, ok(r.verdicts[`holdP99 ${g.label}`])]);
+  const rows = (r.gateHold ?? []).map((g) => [`gate hold p99, ${g.label}`, f(g.holdMs?.p99, 3) + ' ms', `≤ ${t.holdP99Ms} ms`, ok(r.verdicts[`holdP99 ${g.label}`])]);
   rows.push(['highest zero-loss rate', f(r.maxZeroLossPerSec, 0) + ' req/s', `≥ ${t.zeroLossRate}`, ok(r.verdicts.zeroLossRate)]);
   for (const c of r.cpu ?? []) {
     const share = t.cpuShare[c.rate];
     rows.push([
-      `daemon CPU at ${c.rate} req/s (achieved ${f(c.achievedPerSec, 0)}; ${f(c.cpuUsPerCall, 0)} µs per call)`,
+      `daemon CPU at ${c.rate} req/s (achieved ${f(c.achievedPerSec, 0)}; ${f(c.cpuUsPerCall, 0)} µs per call: user ${f(c.userUsPerCall, 0)}, system ${f(c.sysUsPerCall, 0)}; ${f(c.contextSwitchesPerCall, 1)} context switches per ${c.rate ? 'call' : 'second'}; load average ${c.loadAverage?.[0] ?? '-'})`,
       f(100 * c.fractionOfCore, 1) + ' % of a core',
       share === undefined ? '-' : `≤ ${100 * share} %`,
       share === undefined ? '-' : ok(r.verdicts[`cpuAt${c.rate}`]),
@@ -380,6 +446,21 @@ export function liveMarkdown(r) {
     rows.push([`soak: answered requests not logged`, String(s.lost), `${t.soakLost}`, ok(r.verdicts.soakLost)]);
   }
   out.push(markdownTable(['measure', 'value', 'target', ''], rows));
+  const split = (r.cpu ?? []).filter((c) => c.split);
+  if (split.length > 0) {
+    out.push('');
+    out.push(`Daemon CPU per call by stage (\`--cpu-prof\`, main thread; the rest is libuv and GC threads), µs per call; load average ${split.map((c) => c.loadAverage?.[0]).join(' / ')}:`);
+    out.push('');
+    const buckets = [...new Set(split.flatMap((c) => Object.keys(c.split.perCall)))];
+    const rowsS = buckets.map((b) => [b, ...split.map((c) => f(c.split.perCall[b] ?? 0, 0))]);
+    rowsS.push(['sampled total (main thread)', ...split.map((c) => f(c.split.sampledUsPerCall, 0))]);
+    rowsS.push(['process total (/proc utime+stime)', ...split.map((c) => f(c.rate === 0 ? (1e6 * c.daemonCpuSecs) / c.secs : c.cpuUsPerCall, 0))]);
+    out.push(markdownTable(['stage', ...split.map((c) => (c.rate === 0 ? 'idle: µs per second' : `µs per call at ${c.rate}/s`))], rowsS));
+    for (const c of split) {
+      out.push('');
+      out.push(`Hottest functions at ${c.rate}/s (self µs per call): ${c.split.top.slice(0, 15).map((x) => `${x.fn} ${f(x.usPerCall, 1)}`).join('; ')}`);
+    }
+  }
   if (r.soak) {
     out.push('');
     out.push(`RSS over a soak at ${r.soak.rate} req/s offered (${f(r.soak.achievedPerSec, 0)} achieved): ${r.soak.answered} requests, ${r.soak.events} events; ${r.soak.totalEventsSinceStart} events since the daemon started.`);
@@ -400,6 +481,8 @@ export function liveOptionsFromArgs(get) {
     cpuSecs: get('--cpu-secs', '20'),
     soakSecs: get('--soak-secs', '180'),
     soakRate: get('--soak-rate', undefined),
+    cpuProf: flag('--cpu-prof'),
+    daemonNodeArgs: get('--daemon-node-args', undefined),
   };
 }
 

@@ -7,10 +7,12 @@ import { waitingFirst } from './waiting-first.js';
  * Second half of the correlator (docs/design.md#attribution): socket inode → the pid holding
  * `socket:[inode]`. Search order: inode cache (verified with one readlink), then the
  * descriptors where recent owners held their sockets (one readlink each: a long-lived client
- * making one-shot calls gets the lowest free fd, so the same few numbers), then pids not
+ * making one-shot calls gets the lowest free fd, so the same few numbers), then the recent
+ * owners' whole fd tables (a client with many connections at once: its new socket is at a
+ * descriptor none of its recent sockets had; read before /proc is even listed), then pids not
  * seen before (highest first: the one-shot client is usually the newest process; the waiting
- * ones before the others, waiting-first.ts), then the recent owners' whole fd tables, then
- * processes of the socket's uid, then the rest — until the time budget is spent. Kernel
+ * ones before the others, waiting-first.ts), then processes of the socket's uid, then the
+ * rest — until the time budget is spent. Kernel
  * threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
  * time of the lookup; the order only decides how soon it is found. The fd tables are read
  * by the native scanner (proc-scan.ts) when the addon is built, else from JS.
@@ -24,14 +26,20 @@ interface PidState {
 
 /** recent socket owners remembered, recent descriptors kept per owner, and descriptor probes per lookup */
 const OWNER_HINTS = 4;
-const FDS_PER_OWNER = 8;
-const MAX_HINT_PROBES = 8;
+const FDS_PER_OWNER = 16;
+const MAX_HINT_PROBES = 16;
+/** longest the recent owners' whole fd tables are read before /proc is listed (ms) */
+const RECENT_TABLES_BUDGET_MS = 1;
 
 export interface OwnerSearchCounters {
   fdDirsScanned: number;
   inodeCacheHits: number;
   /** owners found at a recent owner's recent descriptor (no fd table read) */
   ownerHintHits: number;
+  /** owners found in a recent owner's fd table, before /proc was listed */
+  recentOwnerHits: number;
+  /** descriptor links read by the recent-owner hints */
+  hintLinksRead: number;
 }
 
 export class OwnerSearch {
@@ -45,7 +53,7 @@ export class OwnerSearch {
   private candidates = new Int32Array(1024);
   /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
   private incomplete = 0;
-  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0 };
+  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0, hintLinksRead: 0 };
 
   constructor(
     private readonly procRoot: string,
@@ -53,6 +61,8 @@ export class OwnerSearch {
     private readonly maxCachedPids: number,
     /** called with the pids alive whenever dead ones are forgotten (the process cache sweeps) */
     private readonly onForget: (alive: ReadonlySet<number>) => void,
+    /** the recent owners' tables' share of a search (tests pass 0: straight to the listing) */
+    private readonly recentTablesBudgetMs = RECENT_TABLES_BUDGET_MS,
   ) {}
 
   /** every process's sockets, read once outside any hold */
@@ -88,23 +98,34 @@ export class OwnerSearch {
       this.counters.ownerHintHits++;
       return this.found(inode, hint.pid, hint.fd);
     }
+    // the recent owners' whole tables (dead ones cost a failed open), before listing /proc;
+    // within RECENT_TABLES_BUDGET_MS: past it (a recent owner with a huge fd table, while a
+    // new one-shot client waits) the search goes on in the order new pids, recent owners, ...
+    const recent = this.owners.map((o) => o.pid);
+    const none: ReadonlySet<number> = new Set();
+    const soon = Math.min(deadline, performance.now() + this.recentTablesBudgetMs);
+    const inRecent = recent.length === 0 ? null : this.procScan ? this.scanNative(inode, soon, recent, none) : this.scanJs(inode, soon, recent, none);
+    if (typeof inRecent === 'number') this.counters.recentOwnerHits++;
+    if (typeof inRecent === 'number' || (inRecent === 'budget' && soon >= deadline)) return inRecent;
+    const recentRead = inRecent === null;
     const all = this.procScan ? this.procScan.pids(root) : listPids(root);
     const fresh: number[] = [];
-    const recent: number[] = [];
+    const again: number[] = [];
     const sameUid: number[] = [];
     const rest: number[] = [];
     for (const pid of all) {
       const st = this.pids.get(pid);
       if (!st) fresh.push(pid);
       else if (st.kthread) continue;
-      else if (this.isRecentOwner(pid)) recent.push(pid);
-      else if (st.uid === uid) sameUid.push(pid);
+      else if (this.isRecentOwner(pid)) {
+        if (!recentRead) again.push(pid);
+      } else if (st.uid === uid) sameUid.push(pid);
       else rest.push(pid);
     }
     // the caller waits in connect(): among the new pids, the waiting ones go first (a pid in
     // exec() would make the read wait). New pids: read the fd table only; their status is
     // read later by catchUp(), outside the hold
-    const ordered = waitingFirst(root, fresh).concat(recent, sameUid, rest);
+    const ordered = waitingFirst(root, fresh).concat(again, sameUid, rest);
     const isFresh = new Set(fresh);
     const r = this.procScan ? this.scanNative(inode, deadline, ordered, isFresh) : this.scanJs(inode, deadline, ordered, isFresh);
     if (r !== null) return r;
@@ -163,23 +184,37 @@ export class OwnerSearch {
     return r < count ? 'budget' : null;
   }
 
-  /** the recent owners' recent descriptors (at most MAX_HINT_PROBES links read) */
+  /**
+   * The recent owners' recent descriptors (at most MAX_HINT_PROBES links read), each owner's
+   * lowest first: the kernel gives a new socket the lowest free descriptor, so with several
+   * connections in flight it is the lowest of the recent ones that was closed since, and the
+   * ones still in use are higher or lower by turns (most recent first missed half of the
+   * time at 500 calls/s from one process). Before them, the descriptor after the most recent
+   * owner's last one: a client that opens connections faster than they end (a burst, or SYNs
+   * held back to back) has every lower descriptor in use, and its sockets are looked up in
+   * the order it opened them.
+   */
   private probeOwnerHints(inode: number): { pid: number; fd: string } | null {
     const root = this.procRoot;
     const scan = this.procScan;
     let n = 0;
     for (const o of this.owners) {
-      for (const fd of o.fds) {
+      const next = o === this.owners[0] && o.fds.length > 0 ? [String(Number(o.fds[0]) + 1)] : [];
+      for (const fd of next.concat(o.fds.length > 1 ? o.fds.slice().sort((a, b) => Number(a) - Number(b)) : o.fds)) {
         if (n >= MAX_HINT_PROBES) break;
         if (scan) {
           this.hintPids[n] = o.pid;
           this.hintFds[n] = Number(fd);
-        } else if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return { pid: o.pid, fd };
+        } else {
+          this.counters.hintLinksRead++;
+          if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return { pid: o.pid, fd };
+        }
         n++;
       }
     }
     if (!scan || n === 0) return null;
     const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode);
+    this.counters.hintLinksRead += i >= 0 ? i + 1 : n;
     return i >= 0 ? { pid: this.hintPids[i]!, fd: String(this.hintFds[i]) } : null;
   }
 

@@ -84,6 +84,10 @@ export interface CorrelatorStats {
   inodeCacheHits: number;
   /** owners found at a recent owner's recent descriptor (no fd table read) */
   ownerHintHits: number;
+  /** owners found in a recent owner's fd table, before /proc was listed */
+  recentOwnerHits: number;
+  /** descriptor links read by the recent-owner hints */
+  hintLinksRead: number;
   processCache: ProcessCache['counters'];
   /** container name lookups (src/enrich/container), when the resolver counts them */
   containers?: ContainerResolverStats;

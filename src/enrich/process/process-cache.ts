@@ -9,7 +9,8 @@ import { parsePasswd, parseStat, parseStatus } from './status.js';
 
 /**
  * ProcessInfo built from /proc, cached by (pid, starttime) so a reused pid is never confused
- * with the process that had it. An entry whose process has exited stays available for
+ * with the process that had it, and rebuilt when the comm in /proc/PID/stat changed: execve()
+ * keeps the pid and the start time but names the new program (a wrapper that execs the client). An entry whose process has exited stays available for
  * `graceMs` (events for a connection can arrive after its client exited), then is dropped.
  * The cache holds at most `maxEntries` processes (least recently used dropped first).
  */
@@ -28,6 +29,8 @@ export interface ProcessCacheOptions {
 interface Entry {
   info: ProcessInfo;
   startTime: number;
+  /** the comm the entry was built with (an exec since changes it) */
+  comm: string;
   lastAliveMs: number;
   /** performance.now() when /proc/PID/stat last showed this process (startTime) */
   checkedAt: number;
@@ -99,7 +102,7 @@ export class ProcessCache {
       }
       return null;
     }
-    if (cached && cached.startTime === stat.startTime) {
+    if (cached && cached.startTime === stat.startTime && cached.comm === stat.comm) {
       cached.lastAliveMs = this.opts.now();
       cached.checkedAt = performance.now();
       this.entries.delete(pid);
@@ -110,7 +113,7 @@ export class ProcessCache {
     const info = this.build(pid, stat, uidHint);
     if (!info) return null;
     this.entries.delete(pid);
-    this.entries.set(pid, { info, startTime: stat.startTime, lastAliveMs: this.opts.now(), checkedAt: performance.now() });
+    this.entries.set(pid, { info, startTime: stat.startTime, comm: stat.comm, lastAliveMs: this.opts.now(), checkedAt: performance.now() });
     this.counters.built++;
     this.trim();
     return info;

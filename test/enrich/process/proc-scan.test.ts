@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadProcScan } from '../../../src/enrich/process/proc-scan.js';
 import { ProcCorrelator } from '../../../src/enrich/process/proc-correlator.js';
+import { OwnerSearch } from '../../../src/enrich/process/owner-search.js';
 
 /**
  * The owner search's native scanner (native/sockdiag/src/procscan.c) and the recent-owner
@@ -100,5 +101,89 @@ describe.each([
     expect(c.stats().ownerHintHits).toBe(1);
     unlinkSync(join(pidDir(300), 'fd', '9'));
     unlinkSync(join(pidDir(40), 'fd', '8'));
+  });
+
+  it.skipIf(!js && needAddon)('a recent owner\'s socket at a new descriptor is found in its own fd table before any new process is read', () => {
+    const c = new ProcCorrelator({ procRoot: root, passwdPath: join(root, 'passwd'), containerResolver: null, sockDiag: null, ...(js ? { procScan: null } : {}) });
+    c.prime();
+    onTestFinished(() => {
+      for (const l of [join(pidDir(40), 'fd', '8'), join(pidDir(40), 'fd', '12')]) rmSync(l, { force: true });
+      rmSync(pidDir(500), { recursive: true, force: true });
+    });
+    symlinkSync('socket:[7101]', join(pidDir(40), 'fd', '8'));
+    setSocketRow(41001, 7101);
+    expect(c.findSocketOwner(tuple(41001), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    // a process started since (an unrelated one: read first by the old order), and the
+    // owner's next socket at a descriptor none of its recent sockets had (many in flight)
+    addPid(500, 1000, { 0: '/dev/null', 4: 'socket:[5004]' });
+    symlinkSync('socket:[7102]', join(pidDir(40), 'fd', '12'));
+    setSocketRow(41002, 7102);
+    const scanned = c.stats().fdDirsScanned;
+    expect(c.findSocketOwner(tuple(41002), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    expect(c.stats().fdDirsScanned - scanned).toBe(1);
+    expect(c.stats().recentOwnerHits).toBe(1);
+    // the new process's own socket: still found (by the full search after the recent owners)
+    setSocketRow(41003, 5004);
+    expect(c.findSocketOwner(tuple(41003), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 500 } });
+    expect(c.stats().recentOwnerHits).toBe(1);
+  });
+
+  it.skipIf(!js && needAddon)('with several connections in flight, the new socket is looked for at the lowest recent descriptor first (the kernel gives the lowest free one)', () => {
+    const c = new ProcCorrelator({ procRoot: root, passwdPath: join(root, 'passwd'), containerResolver: null, sockDiag: null, ...(js ? { procScan: null } : {}) });
+    c.prime();
+    // three calls in flight at fds 10, 11, 12, found in that order (most recent: 12)
+    const links = [10, 11, 12].map((fd) => join(pidDir(40), 'fd', String(fd)));
+    onTestFinished(() => links.forEach((l) => rmSync(l, { force: true })));
+    [10, 11, 12].forEach((fd, k) => {
+      symlinkSync(`socket:[${7200 + k}]`, join(pidDir(40), 'fd', String(fd)));
+      setSocketRow(42000 + k, 7200 + k);
+      expect(c.findSocketOwner(tuple(42000 + k), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    });
+    // the first one ends; the next call's socket gets fd 10 (11 and 12 still open)
+    unlinkSync(join(pidDir(40), 'fd', '10'));
+    symlinkSync('socket:[7210]', join(pidDir(40), 'fd', '10'));
+    setSocketRow(42010, 7210);
+    const read = c.stats().hintLinksRead;
+    const hits = c.stats().ownerHintHits;
+    expect(c.findSocketOwner(tuple(42010), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    expect(c.stats().ownerHintHits).toBe(hits + 1);
+    expect(c.stats().hintLinksRead - read).toBe(2);
+  });
+
+  it.skipIf(!js && needAddon)('when the recent owners\' tables take their whole share, the search goes on to new pids (and the recent owners after them)', () => {
+    const search = new OwnerSearch(root, js ? null : scan, 1_000, () => undefined, 0);
+    search.prime();
+    onTestFinished(() => {
+      rmSync(join(pidDir(40), 'fd', '14'), { force: true });
+      rmSync(join(pidDir(40), 'fd', '20'), { force: true });
+      rmSync(pidDir(600), { recursive: true, force: true });
+    });
+    symlinkSync('socket:[7401]', join(pidDir(40), 'fd', '14'));
+    expect(search.find(7401, 1000, performance.now() + 10_000)).toBe(40);
+    // a new process's socket: found although the recent-owner step had no time at all
+    addPid(600, 1000, { 0: '/dev/null', 4: 'socket:[7402]' });
+    expect(search.find(7402, 1000, performance.now() + 10_000)).toBe(600);
+    // the recent owner's socket at a descriptor no hint names: found by the search too
+    symlinkSync('socket:[7403]', join(pidDir(40), 'fd', '20'));
+    expect(search.find(7403, 1000, performance.now() + 10_000)).toBe(40);
+  });
+
+  it.skipIf(!js && needAddon)('a client opening connections faster than they end: its next socket is looked for after its last descriptor first', () => {
+    const c = new ProcCorrelator({ procRoot: root, passwdPath: join(root, 'passwd'), containerResolver: null, sockDiag: null, ...(js ? { procScan: null } : {}) });
+    c.prime();
+    const links = [10, 11, 12, 13].map((fd) => join(pidDir(40), 'fd', String(fd)));
+    onTestFinished(() => links.forEach((l) => rmSync(l, { force: true })));
+    // three calls in flight at fds 10, 11, 12 (every one still open), then a fourth at 13
+    links.forEach((l, k) => symlinkSync(`socket:[${7300 + k}]`, l));
+    for (const k of [0, 1, 2]) {
+      setSocketRow(43000 + k, 7300 + k);
+      expect(c.findSocketOwner(tuple(43000 + k), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    }
+    const read = c.stats().hintLinksRead;
+    const hits = c.stats().ownerHintHits;
+    setSocketRow(43003, 7303);
+    expect(c.findSocketOwner(tuple(43003), 1_000)).toMatchObject({ outcome: 'found', process: { pid: 40 } });
+    expect(c.stats().ownerHintHits).toBe(hits + 1);
+    expect(c.stats().hintLinksRead - read).toBe(1);
   });
 });
