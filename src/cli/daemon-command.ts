@@ -139,6 +139,7 @@ async function runLockedDaemon(cfg: DaemonConfig, live: LiveHealth): Promise<voi
     session = LiveSession.start({
       interfaces: cfg.interfaces,
       gate: cfg.gate,
+      lane: cfg.lane,
       queueNum: cfg.queueNum,
       gateBudgetMs: cfg.gateBudgetMs,
       onEvent(raw) {

@@ -44,7 +44,7 @@ ${settingsHelp(LIVE_SETTINGS)}`,
       const failOn = parseFailOn(o.failOn);
       const ms = parseDuration(o.duration);
       if (ms === null || ms <= 0) throw new CliError(`--duration takes a time like 30s, 10m or 2h, not "${o.duration}"`);
-      const { interfaces, gate, queueNum, gateBudgetMs } = resolveSettings(LIVE_SETTINGS, liveFlags(o), process.env);
+      const { interfaces, gate, lane, queueNum, gateBudgetMs } = resolveSettings(LIVE_SETTINGS, liveFlags(o), process.env);
       if (gate) {
         // the daemon owns the gate's rules and queue: a second gate would replace its rules (and
         // its queue is busy anyway). Follow its events instead: no second capture, no second gate
@@ -80,6 +80,7 @@ ${settingsHelp(LIVE_SETTINGS)}`,
         session = LiveSession.start({
           interfaces,
           gate,
+          lane,
           queueNum,
           gateBudgetMs,
           onEvent(ev) {

@@ -24,6 +24,8 @@ import { ENFORCE_SETTING_TAKES, parseEnforceSetting, type EnforcedWorkload } fro
 export interface Settings {
   interfaces: string[];
   gate: boolean;
+  /** the system lane (docs/design.md#system-lane): uid 0-999 on their own queue and NFLOG group */
+  lane: boolean;
   queueNum: number;
   /** per-SYN lookup budget of the gate, ms */
   gateBudgetMs: number;
@@ -80,6 +82,7 @@ const orOff = <T>(p: Parse<T>): Parse<T | null> => (v) => (v === null || v === f
 export const SETTINGS: { [K in Name]: Setting<K> } = {
   interfaces: { env: 'IMDSWATCH_INTERFACES', flag: '--interfaces', default: ['any'], takes: 'interface names (comma- or space-separated)', parse: list },
   gate: { env: 'IMDSWATCH_GATE', flag: '--gate', default: true, takes: 'true or false', parse: bool },
+  lane: { env: 'IMDSWATCH_LANE', flag: '--lane', default: true, takes: 'true or false', parse: bool },
   queueNum: { env: 'IMDSWATCH_QUEUE_NUM', flag: '--queue-num', default: DEFAULT_QUEUE_NUM, takes: `a number from 0 to ${QUEUE_NUM_MAX}`, parse: int(0, QUEUE_NUM_MAX) },
   gateBudgetMs: {
     env: 'IMDSWATCH_GATE_BUDGET_MS',
@@ -104,7 +107,7 @@ export const SETTINGS: { [K in Name]: Setting<K> } = {
 export const DEFAULT_SETTINGS: Settings = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.default])) as unknown as Settings;
 
 /** the live settings every live command takes (scan and daemon) */
-export const LIVE_SETTINGS = ['interfaces', 'gate', 'queueNum', 'gateBudgetMs'] as const satisfies readonly Name[];
+export const LIVE_SETTINGS = ['interfaces', 'gate', 'lane', 'queueNum', 'gateBudgetMs'] as const satisfies readonly Name[];
 
 function apply<K extends Name>(out: Settings, name: K, value: unknown, where: string): void {
   const s = SETTINGS[name];
@@ -188,6 +191,8 @@ export function addLiveSettingFlags(cmd: Command): Command {
     .option('--interface <names...>', 'the same as --interfaces')
     .option('--gate', 'install the SYN gate (default)')
     .option('--no-gate', 'do not install the SYN gate (passive attribution only: short-lived clients may stay unattributed)')
+    .option('--lane', 'the system lane with the gate (default): uid 0-999 get their own queue and capture, apart from any flood')
+    .option('--no-lane', 'no system lane: every SYN on the one gate queue, every packet from the shared capture')
     .option('--queue-num <n>', `NFQUEUE number for the SYN gate, 0-${QUEUE_NUM_MAX} (default ${DEFAULT_QUEUE_NUM}); the system lane uses queue N+1 and NFLOG group N`)
     .option('--gate-budget <ms>', `longest a held SYN waits for its /proc lookup, ${GATE_BUDGET_MIN_MS}-${GATE_BUDGET_MAX_MS} ms (default ${DEFAULT_GATE_BUDGET_MS})`);
 }
@@ -199,6 +204,7 @@ export function liveFlags(o: Record<string, unknown>): Partial<Record<Name, unkn
     interfaces: ifs.length ? ifs : undefined,
     // --gate is defined before --no-gate: commander leaves gate undefined when neither is given
     gate: o.gate,
+    lane: o.lane,
     queueNum: o.queueNum,
     gateBudgetMs: o.gateBudget,
   };

@@ -62,9 +62,10 @@ function ruleSpec(family: 4 | 6, queueNum: number): string[] {
 
 /**
  * The lane's rules: [chain, spec] in order. A system user's SYN, within the lane's rate, is
- * held on the lane's queue; its packets to IMDS, within ten times that rate, are copied to
- * NFLOG. Past the rates (a system user's own flood), the rest goes the shared way, as without
- * the lane: the lane's work is bounded in the kernel.
+ * held on the lane's queue; its packets to IMDS are copied to NFLOG. Past the rate (a system
+ * user's own flood), its SYNs go the shared way, as without the lane, and the daemon reads
+ * only connections whose SYN the lane's queue held from the lane (src/live/system-lane.ts);
+ * the copies beyond the NFLOG socket's buffer are dropped by the kernel.
  */
 function laneSpecs(family: 4 | 6, lane: LaneRules): Array<[string, string[]]> {
   const mine = ['-p', 'tcp', '-d', imds(family), '--dport', String(IMDS_PORT), '-m', 'owner', '--uid-owner', lane.uids];
@@ -73,7 +74,7 @@ function laneSpecs(family: 4 | 6, lane: LaneRules): Array<[string, string[]]> {
   return [
     [LANE_OUT_CHAIN, [...mySyn, ...rate(lane.ratePerSec), '-j', 'NFQUEUE', '--queue-num', String(lane.queueNum), '--queue-bypass']],
     [LANE_OUT_CHAIN, ['-j', GATE_CHAIN]],
-    [LANE_LOG_CHAIN, [...mine, ...rate(lane.ratePerSec * 10), '-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup), '--nflog-threshold', '1']],
+    [LANE_LOG_CHAIN, [...mine, '-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup), '--nflog-threshold', '1']],
   ];
 }
 

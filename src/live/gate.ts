@@ -33,6 +33,8 @@ export interface GateRecord {
   netnsInode: number | null;
   /** 'shed': passed without a lookup, its uid over its share of the lookup time (BusyGuard) */
   outcome: LookupOutcome | 'shed';
+  /** held on the system lane's queue (docs/design.md#system-lane) */
+  lane?: true;
   /** the socket's uid as sock_diag gave it before the lookup (null: not known) */
   uid: number | null;
   /** time the callback held the packet */
@@ -238,6 +240,7 @@ export class SynGate {
       this.countShed(uid);
       // kept, so the flow's first byte does not try a passive lookup for the same uid
       const shed: GateRecord = { key, tuple, isn: seg.seq, synMs, process: null, netnsInode: null, outcome: 'shed', uid, holdMs: now0() - t0, lookupMs: 0 };
+      if (queueNum === this.laneQueueNum) shed.lane = true;
       this.store(shed);
       this.onRecord?.(shed);
       return shed;
@@ -258,7 +261,10 @@ export class SynGate {
       lookupMs: r.elapsedMs,
     };
     this.counters.syns++;
-    if (queueNum === this.laneQueueNum) this.counters.laneSyns++;
+    if (queueNum === this.laneQueueNum) {
+      this.counters.laneSyns++;
+      rec.lane = true;
+    }
     this.counters.outcomes[r.outcome]++;
     this.hist.observe(holdMs);
     this.store(rec);

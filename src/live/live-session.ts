@@ -8,7 +8,7 @@ import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS, IMDS_PORT, IMDS_V4_T
 import type { ProcessInfo } from '../imds/event.js';
 import { LiveCapture, type CaptureStats } from './capture.js';
 import { SegmentDeduper, type DedupeStats } from './dedupe.js';
-import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
+import { CLOCK_SLACK_MS, SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
 import { procLookupPrivilegeWarning } from './privilege.js';
 import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
@@ -159,7 +159,7 @@ export class LiveSession {
         const lane = this.laneConns;
         if (lane) {
           // a lane connection's packets to IMDS are read from the lane (one copy each); `any`'s copies of them are dropped
-          if (this.readingLane) return lane.laneSegment(seg, ms);
+          if (this.readingLane) return lane.laneSegment(seg, ms, (isn) => this.gate?.lookup(flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort), ms + CLOCK_SLACK_MS, isn)?.lane === true);
           if (lane.isCopy(seg, ms)) return false;
         }
         return dedupe ? dedupe.acceptSegment(seg, ms) : true;

@@ -68,15 +68,20 @@ export class LaneConnections {
   private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0 };
 
   /**
-   * A segment read from the lane; false: leave it (its connection's SYN did not come through
-   * the lane — past the lane's rate, or lost — so the shared capture's copies are read:
-   * a connection is read from one side only, or a lane packet read before its SYN's shared
-   * copy would start a second flow)
+   * A segment read from the lane; false: leave it. A connection is a lane connection when
+   * the gate held its SYN on the lane's queue (`heldOnLane`: the kernel copies every packet a
+   * system user sends, the queue takes at most the lane's rate of SYNs): every other
+   * connection is read from the shared capture alone, so no connection is read half from
+   * each (a lane packet read ahead of its SYN's shared copy would start a second flow).
    */
-  laneSegment(seg: TcpSegment, ms: number): boolean {
+  laneSegment(seg: TcpSegment, ms: number, heldOnLane: (isn: number) => boolean): boolean {
     const key = connectionKey(seg);
     let c = this.conns.get(key);
     if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && c?.isn !== seg.seq) {
+      if (!heldOnLane(seg.seq)) {
+        this.conns.delete(key);
+        return false;
+      }
       this.counters.connections++;
       c = { isn: seg.seq, ms, seen: [] };
     }

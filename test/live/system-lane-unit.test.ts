@@ -21,8 +21,8 @@ const seg = (srcPort: number, flags: number, seq: number, toImds = true): TcpSeg
 describe("LaneConnections: the shared capture's copies of lane connections", () => {
   it('drops the shared copy of every packet the lane gave, both directions, and nothing else', () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
-    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 1);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 1, () => true);
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 1)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(true);
     // IMDS's answers come from the shared capture only
@@ -33,30 +33,39 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
 
   it("leaves a lane packet whose connection's SYN did not come through the lane (its shared copies are read)", () => {
     const lane = new LaneConnections();
-    expect(lane.laneSegment(seg(40002, TCP_ACK | TCP_PSH, 1001), 0)).toBe(false);
+    expect(lane.laneSegment(seg(40002, TCP_ACK | TCP_PSH, 1001), 0, () => true)).toBe(false);
     expect(lane.isCopy(seg(40002, TCP_ACK | TCP_PSH, 1001), 1)).toBe(false);
-    expect(lane.laneSegment(seg(40003, TCP_SYN, 9), 0)).toBe(true);
+    expect(lane.laneSegment(seg(40003, TCP_SYN, 9), 0, () => true)).toBe(true);
+  });
+
+  it('reads from the lane only connections whose SYN the gate held on the lane queue (past its rate, a SYN went the shared way: the whole connection does)', () => {
+    const lane = new LaneConnections();
+    expect(lane.laneSegment(seg(40004, TCP_SYN, 50), 0, () => false)).toBe(false);
+    expect(lane.laneSegment(seg(40004, TCP_ACK | TCP_PSH, 51), 1, () => false)).toBe(false);
+    expect(lane.isCopy(seg(40004, TCP_SYN, 50), 2)).toBe(false);
+    expect(lane.isCopy(seg(40004, TCP_ACK | TCP_PSH, 51), 2)).toBe(false);
+    expect(lane.stats()).toMatchObject({ frames: 0, connections: 0 });
   });
 
   it('reads from the shared capture a packet of a lane connection that the lane never gave (NFLOG dropped it)', () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(false);
     expect(lane.stats().fromShared).toBe(1);
   });
 
   it("another user's connection on a reused client port is read (its SYN's ISN differs), and so are its later frames", () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
-    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 0);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 0, () => true);
     expect(lane.isCopy(seg(40000, TCP_SYN, 777_777), 10)).toBe(false);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11)).toBe(false);
   });
 
   it('forgets a connection idle past LANE_IDLE_MS (its late frames are read), and a lane frame keeps it alive', () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
-    lane.laneSegment(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
+    lane.laneSegment(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS, () => true);
     expect(lane.isCopy(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS + 10)).toBe(true);
     lane.expire(2 * LANE_IDLE_MS + 1);
     expect(lane.isCopy(seg(40000, TCP_ACK, 1001), 2 * LANE_IDLE_MS + 2)).toBe(false);
