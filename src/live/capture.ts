@@ -29,11 +29,14 @@ export interface CaptureOptions {
  * RSS, 129 MiB under the live SYN flood). With cap patched at install to take its
  * snaplen from IMDSWATCH_CAP_SNAPLEN (native/cap-snaplen) and CAPTURE_SNAPLEN = 8000, a
  * frame fits one 8 KiB block: 16 MiB holds ~2 000 packets in ~16 MiB resident (idle
- * 80 MiB, 113 MiB peak under the same flood, every normal call reported).
+ * 80 MiB, 113 MiB peak under the same flood, every normal call reported). 12 MiB since the
+ * system lane (docs/design.md#system-lane): cap reads a bounded batch per turn, so the ring
+ * is read every few ms, and its copies added memory: ~1 500 packets in 12 MiB kept the live
+ * floods test at 121-124 MiB (16 MiB: 124-127, at its 128 MiB bound).
  */
 export const CAPTURE_SNAPLEN = 8000;
 
-export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 16 * 1024 * 1024 };
+export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 12 * 1024 * 1024 };
 
 export interface CaptureStats {
   packets: number;

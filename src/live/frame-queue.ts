@@ -43,7 +43,7 @@ export interface FrameQueueStats {
 }
 
 /** most system lane frames waiting (a few system services' calls; bounded all the same) */
-export const MAX_LANE_FRAMES = 8192;
+export const MAX_LANE_FRAMES = 2048;
 
 export class FrameQueue {
   private readonly o: FrameQueueOptions;
