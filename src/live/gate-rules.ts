@@ -4,9 +4,10 @@ import { DEFAULT_QUEUE_NUM, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoin
 import { GATE_TABLE, inspectGateRules, installXtables, removeXtables, statusFromListing, tool, type GateRuleProblem, type LaneRules, type Runner } from './gate-xtables.js';
 
 /**
- * The SYN gate's firewall rules. All rules live in one dedicated chain (`IMDSWATCH` in the
- * `mangle` table of iptables and ip6tables) that OUTPUT and FORWARD jump to; so a stale set
- * from a crash is found exactly (the chain exists / the jump exists) and replaced, never
+ * The SYN gate's firewall rules. All rules live in dedicated chains (`IMDSWATCH` in the
+ * `mangle` table of iptables and ip6tables, that OUTPUT and FORWARD jump to, and the system
+ * lane's `IMDSWATCH-OUT` and `IMDSWATCH-LOG`: src/live/gate-xtables.ts); so a stale set from
+ * a crash is found exactly (the chains exist / the jumps exist) and replaced, never
  * duplicated. The NFQUEUE target is used with --queue-bypass: with no listener on the queue
  * packets pass untouched (the gate fails open).
  *
