@@ -118,7 +118,8 @@ export async function benchFairness(o = {}, log = console.error) {
         '--log-file', logFile, '--log-max-bytes', String(512 * 1024 * 1024), '--log-max-files', '2',
         '--state-file', path.join(tmp, 'state.json'), '--metrics', String(port), '--no-stdout', '--queue-num', '13',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, IMDSWATCH_SAVE_INTERVAL: '2' } },
+      // the system lane (docs/design.md#system-lane) is what this bench measures: on unless IMDSWATCH_LANE says otherwise
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, IMDSWATCH_SAVE_INTERVAL: '2', IMDSWATCH_LANE: process.env.IMDSWATCH_LANE ?? 'true' } },
     );
     let daemonErr = '';
     child.stderr.setEncoding('utf8').on('data', (d) => (daemonErr = (daemonErr + d).slice(-2000)));

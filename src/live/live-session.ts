@@ -54,7 +54,8 @@ export interface LiveSessionOptions {
   filter?: string;
   /**
    * the system lane (docs/design.md#system-lane): the host's system users' IMDS SYNs on a
-   * queue of their own, their packets through NFLOG; default on with the gate
+   * queue of their own, their packets through NFLOG; off unless asked (the daemon's and scan's
+   * `lane` setting)
    */
   lane?: boolean;
   correlator?: ProcCorrelator;
@@ -264,7 +265,7 @@ export class LiveSession {
     const g = new SynGate(this.correlator, { queueNum: o.queueNum, budgetMs: o.gateBudgetMs ?? DEFAULT_GATE_BUDGET_MS }, onRecord);
     try {
       g.start();
-      let lane = o.lane === false ? undefined : laneRules(o.queueNum);
+      let lane = o.lane === true ? laneRules(o.queueNum) : undefined;
       if (lane) {
         try {
           g.startLane(lane.queueNum);

@@ -26,7 +26,7 @@ describe.skipIf(!labAvailable() || !built())('the system lane (lab)', () => {
   const start = async (name: string, interfaces: string): Promise<DaemonRun> => {
     const d = await startDaemonIn(
       lab.execPrefix('client'),
-      ['--interfaces', interfaces, '--log-file', join(dir, `${name}.log`), '--state-file', join(dir, `${name}.json`)],
+      ['--lane', '--interfaces', interfaces, '--log-file', join(dir, `${name}.log`), '--state-file', join(dir, `${name}.json`)],
       { IMDSWATCH_SAVE_INTERVAL: '1' },
     );
     daemon = d;
