@@ -70,9 +70,9 @@ function ruleSpec(family: 4 | 6, queueNum: number): string[] {
 function laneSpecs(family: 4 | 6, lane: LaneRules): Array<[string, string[]]> {
   const mine = ['-p', 'tcp', '-d', imds(family), '--dport', String(IMDS_PORT), '-m', 'owner', '--uid-owner', lane.uids];
   const mySyn = ['-p', 'tcp', '--syn', '-d', imds(family), '--dport', String(IMDS_PORT), '-m', 'owner', '--uid-owner', lane.uids];
-  const rate = (n: number) => ['-m', 'limit', '--limit', `${n}/sec`, '--limit-burst', String(n * 2)];
+  const rate = ['-m', 'limit', '--limit', `${lane.ratePerSec}/sec`, '--limit-burst', String(lane.ratePerSec * 2)];
   return [
-    [LANE_OUT_CHAIN, [...mySyn, ...rate(lane.ratePerSec), '-j', 'NFQUEUE', '--queue-num', String(lane.queueNum), '--queue-bypass']],
+    [LANE_OUT_CHAIN, [...mySyn, ...rate, '-j', 'NFQUEUE', '--queue-num', String(lane.queueNum), '--queue-bypass']],
     [LANE_OUT_CHAIN, ['-j', GATE_CHAIN]],
     [LANE_LOG_CHAIN, [...mine, '-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup), '--nflog-threshold', '1']],
   ];

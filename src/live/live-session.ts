@@ -234,11 +234,13 @@ export class LiveSession {
   stats(): LiveStats {
     const a = this.flowAttributor?.stats() ?? { flows: { gate: 0, passive: 0, none: 0 }, passiveShed: 0 };
     const gate = this.gate;
+    const gateStats = gate?.stats() ?? null;
+    const frames = this.frames?.stats() ?? null;
     return {
       pipeline: this.pipeline.stats(),
       gateActive: this.gateActive,
       gateRules: this.rules,
-      gate: gate?.stats() ?? null,
+      gate: gateStats,
       holdHistogram: gate?.holdHistogram() ?? null,
       holdQuantiles: gate?.holdQuantiles() ?? null,
       capture: this.capture?.stats() ?? null,
@@ -248,9 +250,9 @@ export class LiveSession {
       passiveShed: a.passiveShed,
       missedSyns: this.loss.missedSyns(),
       missedConnections: this.loss.missedByProgram(),
-      frameQueue: this.frames?.stats() ?? null,
+      frameQueue: frames,
       unread: this.unread?.stats() ?? null,
-      lane: this.laneConns ? { ...this.laneConns.stats(), syns: gate?.stats().laneSyns ?? 0, overflow: this.frames?.stats().laneOverflow ?? 0 } : null,
+      lane: this.laneConns ? { ...this.laneConns.stats(), syns: gateStats?.laneSyns ?? 0, overflow: frames?.laneOverflow ?? 0 } : null,
     };
   }
 
