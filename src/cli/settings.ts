@@ -82,7 +82,7 @@ const orOff = <T>(p: Parse<T>): Parse<T | null> => (v) => (v === null || v === f
 export const SETTINGS: { [K in Name]: Setting<K> } = {
   interfaces: { env: 'IMDSWATCH_INTERFACES', flag: '--interfaces', default: ['any'], takes: 'interface names (comma- or space-separated)', parse: list },
   gate: { env: 'IMDSWATCH_GATE', flag: '--gate', default: true, takes: 'true or false', parse: bool },
-  lane: { env: 'IMDSWATCH_LANE', flag: '--lane', default: false, takes: 'true or false', parse: bool },
+  lane: { env: 'IMDSWATCH_LANE', flag: '--lane', default: true, takes: 'true or false', parse: bool },
   queueNum: { env: 'IMDSWATCH_QUEUE_NUM', flag: '--queue-num', default: DEFAULT_QUEUE_NUM, takes: `a number from 0 to ${QUEUE_NUM_MAX}`, parse: int(0, QUEUE_NUM_MAX) },
   gateBudgetMs: {
     env: 'IMDSWATCH_GATE_BUDGET_MS',
@@ -191,8 +191,8 @@ export function addLiveSettingFlags(cmd: Command): Command {
     .option('--interface <names...>', 'the same as --interfaces')
     .option('--gate', 'install the SYN gate (default)')
     .option('--no-gate', 'do not install the SYN gate (passive attribution only: short-lived clients may stay unattributed)')
-    .option('--lane', 'the system lane with the gate (off by default: docs/design.md#system-lane): uid 0-999 get their own queue and capture, apart from any flood')
-    .option('--no-lane', 'no system lane (default): every SYN on the one gate queue, every packet from the shared capture')
+    .option('--lane', 'the system lane with the gate (default; docs/design.md#system-lane): uid 0-999 get their own queue and capture, apart from any flood')
+    .option('--no-lane', 'no system lane: every SYN on the one gate queue, every packet from the shared capture')
     .option('--queue-num <n>', `NFQUEUE number for the SYN gate, 0-${QUEUE_NUM_MAX} (default ${DEFAULT_QUEUE_NUM}); the system lane uses queue N+1 and NFLOG group N`)
     .option('--gate-budget <ms>', `longest a held SYN waits for its /proc lookup, ${GATE_BUDGET_MIN_MS}-${GATE_BUDGET_MAX_MS} ms (default ${DEFAULT_GATE_BUDGET_MS})`);
 }

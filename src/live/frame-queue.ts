@@ -111,6 +111,11 @@ export class FrameQueue {
     return this.q.length - this.head;
   }
 
+  /** more than `lagFrames` wait: the capture is behind (its shed rule is on) */
+  get lagging(): boolean {
+    return this.q.length - this.head >= this.o.lagFrames;
+  }
+
   stats(): FrameQueueStats {
     return { ...this.counters };
   }

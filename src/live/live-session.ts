@@ -54,8 +54,8 @@ export interface LiveSessionOptions {
   filter?: string;
   /**
    * the system lane (docs/design.md#system-lane): the host's system users' IMDS SYNs on a
-   * queue of their own, their packets through NFLOG; off unless asked (the daemon's and scan's
-   * `lane` setting)
+   * queue of their own, their packets through NFLOG; on with the gate unless false (the
+   * daemon's and scan's `lane` setting)
    */
   lane?: boolean;
   correlator?: ProcCorrelator;
@@ -122,6 +122,8 @@ export class LiveSession {
     s.timer = setInterval(() => {
       const now = Date.now();
       s.pipeline.tick(Math.floor(now / 1000));
+      // a flow whose answer was lost leaves in seconds, but never while an answer may still wait in a backlog
+      if (!(s.frames?.lagging ?? false)) s.pipeline.endHalfClosed(now / 1000);
       s.loss.check(s.captureClockMs(now));
       s.unread?.expire(now);
       s.laneConns?.expire(now);
@@ -144,6 +146,7 @@ export class LiveSession {
     this.pipeline = createPipeline({
       onEvent: opts.onEvent,
       ordered: false,
+      flowLimits: { halfClosedTimeoutSec: LIVE_HALF_CLOSED_SEC },
       observer: this.observer(dedupe),
     });
   }
@@ -267,7 +270,7 @@ export class LiveSession {
     const g = new SynGate(this.correlator, { queueNum: o.queueNum, budgetMs: o.gateBudgetMs ?? DEFAULT_GATE_BUDGET_MS }, onRecord);
     try {
       g.start();
-      let lane = o.lane === true ? laneRules(o.queueNum) : undefined;
+      let lane = o.lane === false ? undefined : laneRules(o.queueNum);
       if (lane) {
         try {
           g.startLane(lane.queueNum);
@@ -362,6 +365,14 @@ export class LiveSession {
     }
   }
 }
+
+/**
+ * A flow the client closed and on which nothing came for this long is ended (its calls leave
+ * without their answer's status): IMDS answers in milliseconds, so its answer was lost to a
+ * full capture ring (docs/design.md#half-closed-flows). Checked once a second, only while the
+ * frame queue is not behind.
+ */
+export const LIVE_HALF_CLOSED_SEC = 5;
 
 /** the lane capture's socket buffer: a few services' calls */
 const LANE_BUFFER_BYTES = 4 * 1024 * 1024;

@@ -36,12 +36,16 @@ export function laneRules(queueNum: number): LaneRules {
   return { queueNum: queueNum < QUEUE_NUM_MAX ? queueNum + 1 : queueNum - 1, nflogGroup: queueNum, uids: SYSTEM_UIDS, ratePerSec: LANE_RATE_PER_SEC };
 }
 
-/** a lane connection's `any` frames are recognised this long after its last lane frame */
+/** a lane packet's `any` copy is recognised this long after the lane gave it */
 export const LANE_IDLE_MS = 120_000;
-/** most lane connections remembered (oldest forgotten first): 20 s at the lane's most */
+/** most client 4-tuples with a lane connection remembered (least recently used forgotten first) */
 export const MAX_LANE_CONNECTIONS = 4_096;
-/** most packets remembered per lane connection (oldest forgotten first; a one-shot IMDS call sends five) */
-export const MAX_LANE_PACKETS = 64;
+/** most lane packets remembered for their copies (oldest forgotten first): 32 s of the lane's most (200 connections/s, five packets each) */
+export const MAX_LANE_PACKETS = 32_768;
+/** most lane connections (ISNs) remembered per client 4-tuple, for the `fromShared` count */
+const MAX_ISNS_PER_TUPLE = 4;
+/** a packet belongs to a connection whose ISN is at most this far behind its sequence number (one-shot IMDS calls move a few KiB; a counter, so a rare wrong guess costs nothing) */
+const SEQ_SPAN = 1 << 20;
 
 export interface LaneStats {
   /** lane frames read (of connections whose SYN came through the lane) */
@@ -54,17 +58,27 @@ export interface LaneStats {
   fromShared: number;
 }
 
-interface LaneConnection {
-  isn: number;
+interface LaneTuple {
+  /** the ISNs of this tuple's lane connections, newest last */
+  isns: number[];
+  /** the tuple's newest connection is a lane connection (its SYN was held on the lane's queue) */
+  current: boolean;
   /** last lane frame */
   ms: number;
-  /** the lane's packets (dedupeKey), oldest first */
-  seen: string[];
 }
 
 export class LaneConnections {
-  /** client-side connection key → the lane connection (map order: last use) */
-  private readonly conns = new Map<string, LaneConnection>();
+  /** client-side connection key → its lane connections (map order: last use) */
+  private readonly tuples = new Map<string, LaneTuple>();
+  /**
+   * Every packet the lane gave, by connection key and dedupe key (map order: age). Kept apart
+   * from the tuples: under a flood the shared capture runs seconds behind the lane, and the
+   * flooder's connections walk through the same client ports as root's (Linux hands out one
+   * port sequence per destination), so on one 4-tuple the shared capture may still be reading
+   * an older connection, another user's or root's own, when the lane has moved on: a copy is
+   * recognised by the packet itself, never by which connection the tuple carries now.
+   */
+  private readonly given = new Map<string, number>();
   private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0 };
 
   /**
@@ -76,56 +90,68 @@ export class LaneConnections {
    */
   laneSegment(seg: TcpSegment, ms: number, heldOnLane: (isn: number) => boolean): boolean {
     const key = connectionKey(seg);
-    let c = this.conns.get(key);
-    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && c?.isn !== seg.seq) {
+    let t = this.tuples.get(key);
+    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && t?.isns[t.isns.length - 1] !== seg.seq) {
       if (!heldOnLane(seg.seq)) {
-        this.conns.delete(key);
+        if (t) t.current = false;
         return false;
       }
       this.counters.connections++;
-      c = { isn: seg.seq, ms, seen: [] };
+      t ??= { isns: [], current: true, ms };
+      t.current = true;
+      if (t.isns.push(seg.seq) > MAX_ISNS_PER_TUPLE) t.isns.shift();
     }
-    if (!c) return false;
+    if (!t?.current) return false;
     this.counters.frames++;
-    c.ms = ms;
-    if (c.seen.push(dedupeKey(seg)) > MAX_LANE_PACKETS) c.seen.shift();
-    this.conns.delete(key);
-    this.conns.set(key, c);
-    if (this.conns.size > MAX_LANE_CONNECTIONS) this.conns.delete(this.conns.keys().next().value!);
+    t.ms = ms;
+    this.tuples.delete(key);
+    this.tuples.set(key, t);
+    if (this.tuples.size > MAX_LANE_CONNECTIONS) this.tuples.delete(this.tuples.keys().next().value!);
+    const packet = `${key}#${dedupeKey(seg)}`;
+    this.given.delete(packet);
+    this.given.set(packet, ms);
+    if (this.given.size > MAX_LANE_PACKETS) this.given.delete(this.given.keys().next().value!);
     return true;
   }
 
   /** true: the `any` capture's copy of a packet the lane gave (drop it) */
   isCopy(seg: TcpSegment, ms: number): boolean {
-    if (this.conns.size === 0) return false;
+    if (this.given.size === 0) return false;
     const key = connectionKey(seg);
-    const c = this.conns.get(key);
-    if (!c) return false;
-    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && seg.seq !== c.isn) {
-      this.conns.delete(key); // the tuple carries a new connection (another user's, or a SYN the lane missed)
-      return false;
+    const packet = `${key}#${dedupeKey(seg)}`;
+    const givenMs = this.given.get(packet);
+    if (givenMs !== undefined) {
+      if (ms - givenMs <= LANE_IDLE_MS) {
+        this.counters.copies++;
+        return true;
+      }
+      this.given.delete(packet);
     }
-    if (ms - c.ms > LANE_IDLE_MS) {
-      this.conns.delete(key);
-      return false;
-    }
-    if (c.seen.includes(dedupeKey(seg))) {
-      this.counters.copies++;
-      return true;
-    }
-    this.counters.fromShared++;
+    const t = this.tuples.get(key);
+    if (t && belongsTo(seg, t.isns)) this.counters.fromShared++;
     return false;
   }
 
-  /** forget connections idle past LANE_IDLE_MS (once a second) */
+  /** forget packets and tuples idle past LANE_IDLE_MS (once a second) */
   expire(nowMs: number): void {
-    for (const [k, c] of this.conns) {
-      if (nowMs - c.ms <= LANE_IDLE_MS) break;
-      this.conns.delete(k);
+    for (const [k, ms] of this.given) {
+      if (nowMs - ms <= LANE_IDLE_MS) break;
+      this.given.delete(k);
+    }
+    for (const [k, t] of this.tuples) {
+      if (nowMs - t.ms <= LANE_IDLE_MS) break;
+      this.tuples.delete(k);
     }
   }
 
   stats(): LaneStats {
     return { ...this.counters };
   }
+}
+
+/** the segment is a packet of one of these connections (by its sequence number toward IMDS, its acknowledgement back) */
+function belongsTo(seg: TcpSegment, isns: readonly number[]): boolean {
+  const n = seg.toImds ? seg.seq : seg.ack;
+  for (const isn of isns) if ((n - isn) >>> 0 < SEQ_SPAN) return true;
+  return false;
 }

@@ -103,6 +103,9 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       imds.tick(nowSec);
       clients?.tick(nowSec);
     },
+    endHalfClosed(nowSec: number) {
+      flows.endHalfClosed(nowSec);
+    },
     finish() {
       flows.finish();
       imds.finish();

@@ -53,5 +53,7 @@ export interface Pipeline {
   finish(): void;
   /** packet-time housekeeping for live capture (idle flows) */
   tick(nowSec: number): void;
+  /** live, with the capture read up to date: end flows the client closed and the server left silent (FlowLimits.halfClosedTimeoutSec) */
+  endHalfClosed(nowSec: number): void;
   stats(): PipelineStats;
 }

@@ -1,5 +1,5 @@
 import { flowKey, keyIp } from '../domain/address.js';
-import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../decode/packet.js';
 import { Reassembler, type ReassemblerLimits } from './reassembler.js';
 import { FlowAccount, MemoryBudget, UNCOUNTED } from './memory-budget.js';
 import { Tombstones } from './tombstones.js';
@@ -71,6 +71,7 @@ function emptyFlowStats(): FlowStats {
     activeFlows: 0,
     evictedFlows: 0,
     idleFlows: 0,
+    halfClosedFlows: 0,
     retransmittedBytes: 0,
     overlapBytes: 0,
     overlapConflictBytes: 0,
@@ -114,6 +115,8 @@ export class FlowTable {
   private readonly ended = endedDirection();
   private head: Flow | null = null;
   private tail: Flow | null = null;
+  /** live: flows whose client sent its FIN, in the order it came (null: the half-closed timeout is off) */
+  private readonly halfClosed: Set<Flow> | null;
   /** time of the segment whose arrival made the budget evict */
   private evictSec = 0;
   private evictNsec = 0;
@@ -123,6 +126,7 @@ export class FlowTable {
     limits?: Partial<FlowLimits>,
   ) {
     this.limits = { ...DEFAULT_FLOW_LIMITS, ...limits };
+    this.halfClosed = Number.isFinite(this.limits.halfClosedTimeoutSec) ? new Set() : null;
     this.budget = new MemoryBudget(this.limits.memoryBudgetBytes, (a) => this.endFlow(a as Flow, 'evicted', this.evictSec, this.evictNsec));
     this.directionLimits = {
       maxBufferedBytes: this.limits.maxBufferedBytesPerDirection,
@@ -177,7 +181,7 @@ export class FlowTable {
     if (flow.up.ended && flow.down.ended) {
       this.remove(flow, true);
       this.forget(flow);
-    }
+    } else if (toImds && (flags & TCP_FIN) !== 0 && this.halfClosed !== null) this.halfClosed.add(flow);
     if (this.budget.held > this.budget.maxBytes) this.enforceBudget(seg.sec, seg.nsec);
   }
 
@@ -232,6 +236,31 @@ export class FlowTable {
       this.endFlow(this.head, 'idle', sec, nsec);
     }
     this.tombstones.expire(nowSec - TOMBSTONE_TTL_SEC);
+  }
+
+  /**
+   * Live (when `halfClosedTimeoutSec` is set): end each flow whose client sent its FIN and on
+   * which nothing came for that long since ('idle', counted in `halfClosedFlows`). IMDS
+   * answers in milliseconds; a flow still waiting was read without its answer (lost from a
+   * full capture ring), and its calls are whole: they leave now rather than at the idle
+   * timeout minutes later. The caller runs it only when the capture is read up to date, so an
+   * answer still waiting in a backlog is never cut off (docs/design.md#half-closed-flows).
+   */
+  endHalfClosed(nowSec: number): void {
+    const hc = this.halfClosed;
+    if (hc === null || hc.size === 0) return;
+    const limit = this.limits.halfClosedTimeoutSec;
+    const sec = Math.floor(nowSec);
+    const nsec = Math.round((nowSec - sec) * 1e9);
+    let n = hc.size;
+    for (const flow of hc) {
+      if (n-- === 0) break;
+      hc.delete(flow);
+      if (nowSec - (flow.lastSec + flow.lastNsec / 1e9) > limit) {
+        this.stats.halfClosedFlows++;
+        this.endFlow(flow, 'idle', sec, nsec);
+      } else hc.add(flow); // the server is still talking: look again later
+    }
   }
 
   /** End of input: every flow ends ('eof', or 'fin' for a direction whose FIN was seen). */
@@ -290,6 +319,7 @@ export class FlowTable {
   private remove(flow: Flow, tombstone: boolean): void {
     if (this.flows.get(flow.key) !== flow) return;
     this.flows.delete(flow.key);
+    this.halfClosed?.delete(flow);
     this.unindex(flow);
     this.stats.activeFlows--;
     if (flow.prev !== null) flow.prev.next = flow.next;

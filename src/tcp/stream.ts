@@ -62,6 +62,13 @@ export interface FlowLimits {
   idleTimeoutSec: number;
   /** most out-of-order segments (pieces) buffered per direction; beyond it the hole is declared a gap */
   maxBufferedSegmentsPerDirection: number;
+  /**
+   * live only (Infinity: off): seconds without a packet after the client's FIN past which
+   * `endHalfClosed` ends a flow ('idle', counted in `halfClosedFlows`): the server's answer
+   * was lost to the capture (a full ring) or never came, and the client's calls are whole
+   * (docs/design.md#half-closed-flows)
+   */
+  halfClosedTimeoutSec: number;
 }
 
 /**
@@ -78,6 +85,7 @@ export const DEFAULT_FLOW_LIMITS: FlowLimits = {
   memoryBudgetBytes: DEFAULT_MEMORY_BUDGET_BYTES,
   idleTimeoutSec: 120,
   maxBufferedSegmentsPerDirection: 4096,
+  halfClosedTimeoutSec: Infinity,
 };
 
 export interface FlowStats {
@@ -85,6 +93,8 @@ export interface FlowStats {
   activeFlows: number;
   evictedFlows: number;
   idleFlows: number;
+  /** flows ended by `endHalfClosed`: the client had closed, the server stayed silent (live) */
+  halfClosedFlows: number;
   /** bytes of segments that repeated stream bytes already delivered (dropped) */
   retransmittedBytes: number;
   /** bytes of segments that covered out-of-order bytes already buffered (the buffered copy is kept) */

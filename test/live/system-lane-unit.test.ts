@@ -5,7 +5,7 @@ import { LANE_IDLE_MS, LaneConnections } from '../../src/live/system-lane.js';
 import { FrameQueue } from '../../src/live/frame-queue.js';
 import type { Frame } from '../../src/source/frame.js';
 
-const seg = (srcPort: number, flags: number, seq: number, toImds = true): TcpSegment =>
+const seg = (srcPort: number, flags: number, seq: number, toImds = true, ack = 0): TcpSegment =>
   ({
     src: toImds ? '10.0.0.2' : '169.254.169.254',
     dst: toImds ? '169.254.169.254' : '10.0.0.2',
@@ -14,7 +14,7 @@ const seg = (srcPort: number, flags: number, seq: number, toImds = true): TcpSeg
     toImds,
     flags,
     seq,
-    ack: 0,
+    ack,
     payload: Buffer.alloc(0),
   }) as unknown as TcpSegment;
 
@@ -26,7 +26,7 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 1)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(true);
     // IMDS's answers come from the shared capture only
-    expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false), 2)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false, 1001), 2)).toBe(false);
     expect(lane.isCopy(seg(40001, TCP_SYN, 1000), 2)).toBe(false);
     expect(lane.stats()).toEqual({ frames: 2, connections: 1, copies: 2, fromShared: 1 });
   });
@@ -59,10 +59,37 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
     lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
     lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 0, () => true);
     expect(lane.isCopy(seg(40000, TCP_SYN, 777_777), 10)).toBe(false);
-    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 777_778), 11)).toBe(false);
   });
 
-  it('forgets a connection idle past LANE_IDLE_MS (its late frames are read), and a lane frame keeps it alive', () => {
+  it("the shared capture's backlog holds another user's earlier connection on root's client port: root's copies that follow are still dropped (one event per call)", () => {
+    // Under a flood the shared capture runs seconds behind the lane, and the flooder's
+    // connections walk through the same client ports as root's (one port sequence per
+    // destination). The lane has root's connection on port 40000; the shared capture then
+    // gives the flooder's older connection on that port, then root's copies.
+    const lane = new LaneConnections();
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 100, () => true);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 101, () => true);
+    expect(lane.isCopy(seg(40000, TCP_SYN, 2_000_000_000), 102)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_ACK, 2_000_000_001), 102)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 103)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 103)).toBe(true);
+    expect(lane.stats()).toMatchObject({ copies: 2, fromShared: 0 });
+  });
+
+  it('root reuses its own client port while the shared capture is behind: the copies of both connections are dropped', () => {
+    const lane = new LaneConnections();
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 100, () => true);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 101, () => true);
+    lane.laneSegment(seg(40000, TCP_SYN, 9000), 200, () => true);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 9001), 201, () => true);
+    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 202)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 202)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_SYN, 9000), 203)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 9001), 203)).toBe(true);
+  });
+
+  it('forgets a lane packet past LANE_IDLE_MS (a copy that late is read)', () => {
     const lane = new LaneConnections();
     lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
     lane.laneSegment(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS, () => true);

@@ -47,6 +47,7 @@ async function until(cond: () => Promise<boolean>, ms: number, what: string): Pr
   }
 }
 
+/** the gate's chain and the jumps to it in one table listing (`-S`) */
 /** the gate's chains, their rules and the jumps to them (the system lane's too: docs/design.md#system-lane) */
 function gateRules(listing: string): string[] {
   return listing.split('\n').filter((l) => /(^-N IMDSWATCH(-OUT|-LOG)?$)|(-j IMDSWATCH(-OUT|-LOG)?$)|(^-A IMDSWATCH(-OUT|-LOG)? )/.test(l));
@@ -159,13 +160,16 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     expect(inspect.cmd).not.toContain('--no-gate');
   });
 
-  it('the image\'s daemon runs the SYN gate: its chain in the node namespace\'s mangle table, jumped to from OUTPUT and FORWARD, IPv4 and IPv6', () => {
+  it('the image\'s daemon runs the SYN gate: its chain in the node namespace\'s mangle table, jumped to from FORWARD and (through the system lane\'s chain) OUTPUT, IPv4 and IPv6', () => {
     expect(startLogs).toMatch(/capturing on \S+ with the SYN gate/);
     expect(startLogs).not.toMatch(/E_GATE_|without the SYN gate|could not install/);
     for (const [fam, rules] of Object.entries(rulesWhileRunning)) {
       const dst = fam === 'v4' ? '169.254.169.254/32' : 'fd00:ec2::254/128';
-      // the image's default: the gate alone (the system lane, docs/design.md#system-lane, is opt-in)
-      expect(rules.filter((r) => /^-N |^-A (OUTPUT|FORWARD|POSTROUTING|INPUT) /.test(r)).sort(), fam).toEqual(['-A FORWARD -j IMDSWATCH', '-A OUTPUT -j IMDSWATCH', '-N IMDSWATCH']);
+      // OUTPUT goes through the system lane's chain to the gate's; POSTROUTING to the lane's copy
+      expect(rules.filter((r) => /^-N |^-A (OUTPUT|FORWARD|POSTROUTING|INPUT) /.test(r)).sort(), fam).toEqual([
+        '-A FORWARD -j IMDSWATCH', '-A OUTPUT -j IMDSWATCH-OUT', '-A POSTROUTING -j IMDSWATCH-LOG', '-N IMDSWATCH', '-N IMDSWATCH-LOG', '-N IMDSWATCH-OUT',
+      ]);
+      expect(rules.filter((r) => r.startsWith('-A IMDSWATCH-OUT ')).join('\n'), fam).toMatch(/--uid-owner 0-999 .*-j NFQUEUE --queue-num \d+ --queue-bypass\n-A IMDSWATCH-OUT -j IMDSWATCH$/);
       const queue = rules.filter((r) => r.startsWith('-A IMDSWATCH '));
       expect(queue, fam).toHaveLength(1);
       expect(queue[0], fam).toMatch(new RegExp(`^-A IMDSWATCH -d ${dst.replace(/[.]/g, '\\.')} -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE --queue-num \\d+ --queue-bypass$`));
@@ -256,7 +260,8 @@ describe.skipIf(!ready)('OCI image x64 under Podman, next to an IMDSv1 caller', 
     expect(out).toMatch(/capturing on \S+ with the SYN gate/);
     const legacy = gateRules((await host.exec(['iptables-legacy', '-w', '5', '-t', 'mangle', '-S'])).stdout);
     expect(legacy).toContain('-A FORWARD -j IMDSWATCH');
-    expect(legacy).toContain('-A OUTPUT -j IMDSWATCH');
+    expect(legacy).toContain('-A OUTPUT -j IMDSWATCH-OUT');
+    expect(legacy).toContain('-A IMDSWATCH-OUT -j IMDSWATCH');
     expect(gateRules(await listMangle('iptables-nft'))).toEqual([]);
     const w = await runWaiting(podman.cli, 'podman', podman.image, 'legacy-app-2', '1000:1000', V1, PODMAN_RUN_FLAGS);
     await w.go();

@@ -157,6 +157,51 @@ describe('FlowTable', () => {
     expect(flows[2].info.sawSyn).toBe(false);
   });
 
+  it('live half-closed timeout: a flow the client closed and the server left silent ends after halfClosedTimeoutSec, not at the idle end; one still answering stays', () => {
+    const { t, flows } = table({ idleTimeoutSec: 120, halfClosedTimeoutSec: 5 });
+    const req = 'GET /latest/meta-data/ HTTP/1.1\r\n\r\n';
+    // flow 0: request and FIN, its answer lost (never seen)
+    t.push(seg(40000, true, 100, TCP_SYN, '', 10));
+    t.push(seg(40000, true, 101, TCP_ACK | TCP_PSH, req, 10));
+    t.push(seg(40000, true, 101 + req.length, TCP_ACK | TCP_FIN, '', 10));
+    // flow 1: request and FIN, the server still sending at 14 s
+    t.push(seg(40001, true, 500, TCP_SYN, '', 10));
+    t.push(seg(40001, true, 501, TCP_ACK | TCP_PSH, req, 10));
+    t.push(seg(40001, true, 501 + req.length, TCP_ACK | TCP_FIN, '', 10));
+    t.push(seg(40001, false, 900, TCP_SYN | TCP_ACK, '', 14));
+    // flow 2: no FIN yet, silent: only the idle end applies
+    t.push(seg(40002, true, 700, TCP_SYN, '', 10));
+    t.push(seg(40002, true, 701, TCP_ACK | TCP_PSH, req, 10));
+    expect(flows[0].up.ends).toEqual(['fin']);
+    t.endHalfClosed(15);
+    expect(flows[0].down.ends).toEqual([]);
+    t.endHalfClosed(15.5);
+    expect(flows[0].up.ends).toEqual(['fin']);
+    expect(flows[0].down.ends).toEqual(['idle']);
+    expect(flows[0].up.text).toBe(req);
+    expect(flows[1].down.ends).toEqual([]);
+    expect(flows[2].up.ends).toEqual([]);
+    expect(t.stats.halfClosedFlows).toBe(1);
+    t.endHalfClosed(19.5);
+    expect(flows[1].down.ends).toEqual(['idle']);
+    expect(flows[2].up.ends).toEqual([]);
+    expect(t.stats.halfClosedFlows).toBe(2);
+    expect(t.stats.activeFlows).toBe(1);
+    // the lost answer arriving late starts no flow of its own with a request (a mid-stream answer)
+    t.push(seg(40000, false, 300, TCP_ACK | TCP_PSH, 'HTTP/1.1 200 OK\r\n\r\n', 21));
+    expect(flows[3]?.info.sawSyn).toBe(false);
+    expect(flows[3]?.up.text ?? '').toBe('');
+  });
+
+  it('the half-closed timeout is off by default (replay): only the idle end applies', () => {
+    const { t, flows } = table({ idleTimeoutSec: 120 });
+    t.push(seg(40000, true, 100, TCP_SYN, '', 10));
+    t.push(seg(40000, true, 101, TCP_ACK | TCP_FIN, '', 10));
+    t.endHalfClosed(100);
+    expect(flows[0].down.ends).toEqual([]);
+    expect(t.stats.halfClosedFlows).toBe(0);
+  });
+
   it('server SYN-ACK can start the flow; IPv6 keys', () => {
     const { t, flows } = table();
     const s = seg(40010, false, 10, TCP_SYN | TCP_ACK);
