@@ -1,6 +1,6 @@
 import { TCP_ACK, TCP_SYN, type TcpSegment } from '../decode/packet.js';
 import { QUEUE_NUM_MAX } from '../domain/endpoint.js';
-import { connectionKey, dedupeKey } from './dedupe.js';
+import { connectionKey, fnv1a } from './dedupe.js';
 import type { LaneRules } from './gate-xtables.js';
 
 /**
@@ -36,12 +36,12 @@ export function laneRules(queueNum: number): LaneRules {
   return { queueNum: queueNum < QUEUE_NUM_MAX ? queueNum + 1 : queueNum - 1, nflogGroup: queueNum, uids: SYSTEM_UIDS, ratePerSec: LANE_RATE_PER_SEC };
 }
 
-/** a lane packet's `any` copy is recognised this long after the lane gave it */
+/** a lane packet's `any` copy is recognised this long after the tuple's last lane frame */
 export const LANE_IDLE_MS = 120_000;
-/** most client 4-tuples with a lane connection remembered (least recently used forgotten first) */
+/** most client 4-tuples with a lane connection remembered (least recently used forgotten first): 20 s at the lane's most */
 export const MAX_LANE_CONNECTIONS = 4_096;
-/** most lane packets remembered for their copies (oldest forgotten first): 32 s of the lane's most (200 connections/s, five packets each) */
-export const MAX_LANE_PACKETS = 32_768;
+/** most lane packets remembered per client 4-tuple, of all its connections (oldest forgotten first; a one-shot IMDS call sends five) */
+export const MAX_LANE_PACKETS = 64;
 /** most lane connections (ISNs) remembered per client 4-tuple, for the `fromShared` count */
 const MAX_ISNS_PER_TUPLE = 4;
 /** a packet belongs to a connection whose ISN is at most this far behind its sequence number (one-shot IMDS calls move a few KiB; a counter, so a rare wrong guess costs nothing) */
@@ -65,20 +65,21 @@ interface LaneTuple {
   current: boolean;
   /** last lane frame */
   ms: number;
+  /**
+   * The packets the lane gave on this tuple (`packetId`), oldest first, of every lane
+   * connection it carried — not only the current one: under a flood the shared capture runs
+   * seconds behind the lane, and the flooder's connections walk through the same client ports
+   * as root's (Linux hands out one port sequence per destination), so on one tuple the shared
+   * capture may still be reading an older connection, another user's or root's own, when the
+   * lane has moved on. A copy is recognised by the packet itself, never by which connection
+   * the tuple carries now.
+   */
+  seen: number[];
 }
 
 export class LaneConnections {
   /** client-side connection key → its lane connections (map order: last use) */
   private readonly tuples = new Map<string, LaneTuple>();
-  /**
-   * Every packet the lane gave, by connection key and dedupe key (map order: age). Kept apart
-   * from the tuples: under a flood the shared capture runs seconds behind the lane, and the
-   * flooder's connections walk through the same client ports as root's (Linux hands out one
-   * port sequence per destination), so on one 4-tuple the shared capture may still be reading
-   * an older connection, another user's or root's own, when the lane has moved on: a copy is
-   * recognised by the packet itself, never by which connection the tuple carries now.
-   */
-  private readonly given = new Map<string, number>();
   private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0 };
 
   /**
@@ -97,47 +98,40 @@ export class LaneConnections {
         return false;
       }
       this.counters.connections++;
-      t ??= { isns: [], current: true, ms };
+      t ??= { isns: [], current: true, ms, seen: [] };
       t.current = true;
       if (t.isns.push(seg.seq) > MAX_ISNS_PER_TUPLE) t.isns.shift();
     }
     if (!t?.current) return false;
     this.counters.frames++;
     t.ms = ms;
+    if (t.seen.push(packetId(seg)) > MAX_LANE_PACKETS) t.seen.shift();
     this.tuples.delete(key);
     this.tuples.set(key, t);
     if (this.tuples.size > MAX_LANE_CONNECTIONS) this.tuples.delete(this.tuples.keys().next().value!);
-    const packet = `${key}#${dedupeKey(seg)}`;
-    this.given.delete(packet);
-    this.given.set(packet, ms);
-    if (this.given.size > MAX_LANE_PACKETS) this.given.delete(this.given.keys().next().value!);
     return true;
   }
 
   /** true: the `any` capture's copy of a packet the lane gave (drop it) */
   isCopy(seg: TcpSegment, ms: number): boolean {
-    if (this.given.size === 0) return false;
+    if (this.tuples.size === 0) return false;
     const key = connectionKey(seg);
-    const packet = `${key}#${dedupeKey(seg)}`;
-    const givenMs = this.given.get(packet);
-    if (givenMs !== undefined) {
-      if (ms - givenMs <= LANE_IDLE_MS) {
-        this.counters.copies++;
-        return true;
-      }
-      this.given.delete(packet);
-    }
     const t = this.tuples.get(key);
-    if (t && belongsTo(seg, t.isns)) this.counters.fromShared++;
+    if (!t) return false;
+    if (ms - t.ms > LANE_IDLE_MS) {
+      this.tuples.delete(key);
+      return false;
+    }
+    if (t.seen.includes(packetId(seg))) {
+      this.counters.copies++;
+      return true;
+    }
+    if (belongsTo(seg, t.isns)) this.counters.fromShared++;
     return false;
   }
 
-  /** forget packets and tuples idle past LANE_IDLE_MS (once a second) */
+  /** forget tuples idle past LANE_IDLE_MS (once a second) */
   expire(nowMs: number): void {
-    for (const [k, ms] of this.given) {
-      if (nowMs - ms <= LANE_IDLE_MS) break;
-      this.given.delete(k);
-    }
     for (const [k, t] of this.tuples) {
       if (nowMs - t.ms <= LANE_IDLE_MS) break;
       this.tuples.delete(k);
@@ -147,6 +141,19 @@ export class LaneConnections {
   stats(): LaneStats {
     return { ...this.counters };
   }
+}
+
+/**
+ * A packet's identity within its 4-tuple, from what `dedupeKey` reads (direction, seq, ack,
+ * flags, payload length and hash) as one 32-bit number: compared only with the ≤ 64 packets
+ * the lane gave on the same tuple, so a false match is one in tens of millions per packet.
+ */
+export function packetId(seg: TcpSegment): number {
+  let h = Math.imul(seg.seq ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ seg.ack, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ ((seg.flags << 17) | (seg.toImds ? 1 << 16 : 0) | (seg.payload.length & 0xffff)), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ (seg.payload.length > 0 ? fnv1a(seg.payload) : 0), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
 }
 
 /** the segment is a packet of one of these connections (by its sequence number toward IMDS, its acknowledgement back) */
