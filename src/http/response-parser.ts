@@ -1,5 +1,5 @@
 import { looksLikeStatusLine, parseStatusLine } from './head-parser.js';
-import type { HttpErrorCode, HttpLimits, HttpResponse } from './message.js';
+import type { HeaderSelection, HttpErrorCode, HttpLimits, HttpResponse } from './message.js';
 import { MessageParser } from './message-parser.js';
 import type { MemoryAccount } from '../tcp/memory-budget.js';
 import type { BodyFraming } from './parser-state.js';
@@ -25,8 +25,10 @@ export class HttpResponseParser extends MessageParser {
     limits?: Partial<HttpLimits>,
     /** the flow's account in the byte budget (src/tcp/memory-budget.ts) */
     memory?: MemoryAccount,
+    /** the headers kept in `headers` (HeaderSelection); every one by default */
+    keep?: HeaderSelection,
   ) {
-    super(limits, (code) => cb.onError(code), memory);
+    super(limits, (code) => cb.onError(code), memory, keep);
   }
 
   /** the next response (in order) answers a request with this method */
@@ -70,6 +72,7 @@ export class HttpResponseParser extends MessageParser {
     if (res === null) return;
     this.current = null;
     res.headers = this.headers;
+    if (this.keepOnly !== null) res.unkeptHeaderCost = this.unkeptCost;
     res.bodyLength = this.bodyLength;
     if (truncated === 'head') this.nextMethod(); // its head never reached bodyFraming
     if (truncated !== undefined) res.truncated = truncated;

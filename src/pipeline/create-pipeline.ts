@@ -62,7 +62,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const httpFor = (flow: FlowInfo, memory: MemoryAccount) => {
     obs?.firstByte?.(flow);
     const who: FlowAttribution = obs?.who ? { settle: () => obs.who!(flow) } : NO_ATTRIBUTION;
-    const exchange = new HttpExchange(inClientOrder(flow, imds.exchangeFor(flow, who)), opts.httpLimits, { stats: httpStats, midstream: !flow.sawSyn, memory });
+    const exchange = new HttpExchange(inClientOrder(flow, imds.exchangeFor(flow, who)), opts.httpLimits, {
+      stats: httpStats,
+      midstream: !flow.sawSyn,
+      memory,
+      // the IMDS stage reads the token, TTL and User-Agent headers only (classify, clientKey)
+      imdsHeadersOnly: true,
+    });
     return { toServer: exchange.toServer, toClient: exchange.toClient };
   };
   // tcp: segments → ordered byte streams. The HTTP parsers and the process lookup wait for
