@@ -293,6 +293,14 @@ export abstract class MessageState {
     return true;
   }
 
+  /** the framing 'length' of the head that just ended: one object per parser, read at once by headEnd */
+  private readonly byLength: { kind: 'length'; length: number } = { kind: 'length', length: 0 };
+
+  protected framedBy(length: number): BodyFraming {
+    this.byLength.length = length;
+    return this.byLength;
+  }
+
   protected headEnd(): void {
     this.headBytes = 0;
     const f = this.bodyFraming();

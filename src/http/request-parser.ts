@@ -2,7 +2,7 @@ import { looksLikeRequestLine, parseRequestLine } from './head-parser.js';
 import { TOKEN_HEADER, TOKEN_TTL_HEADER, type HeaderSelection, type HttpErrorCode, type HttpLimits, type HttpRequest } from './message.js';
 import { MessageParser } from './message-parser.js';
 import type { MemoryAccount } from '../tcp/memory-budget.js';
-import type { BodyFraming } from './parser-state.js';
+import { FRAMING_CHUNKED, FRAMING_NONE, type BodyFraming } from './parser-state.js';
 
 export interface RequestParserCallbacks {
   /** a request is complete (or finished as best possible after a gap / end of stream) */
@@ -97,11 +97,11 @@ export class HttpRequestParser extends MessageParser {
     const f = this.framing;
     if (f.hasTransferEncoding) {
       // a request body of unknown length cannot be delimited (RFC 9112 6.3)
-      return f.chunked ? { kind: 'chunked' } : { kind: 'error', code: 'E_HTTP_BAD_HEADER' };
+      return f.chunked ? FRAMING_CHUNKED : { kind: 'error', code: 'E_HTTP_BAD_HEADER' };
     }
     if (f.contentLength === -2) return { kind: 'error', code: 'E_HTTP_BAD_CONTENT_LENGTH' };
-    if (f.contentLength > 0) return { kind: 'length', length: f.contentLength };
-    return { kind: 'none' };
+    if (f.contentLength > 0) return this.framedBy(f.contentLength);
+    return FRAMING_NONE;
   }
 
   protected emit(truncated: 'head' | 'body' | undefined): void {

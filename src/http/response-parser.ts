@@ -2,7 +2,7 @@ import { looksLikeStatusLine, parseStatusLine } from './head-parser.js';
 import type { HeaderSelection, HttpErrorCode, HttpLimits, HttpResponse } from './message.js';
 import { MessageParser } from './message-parser.js';
 import type { MemoryAccount } from '../tcp/memory-budget.js';
-import type { BodyFraming } from './parser-state.js';
+import { FRAMING_CHUNKED, FRAMING_EOF, FRAMING_INTERIM, FRAMING_NONE, FRAMING_OPAQUE, type BodyFraming } from './parser-state.js';
 
 export interface ResponseParserCallbacks {
   /** a final response is complete (interim 1xx responses other than 101 are not reported) */
@@ -54,17 +54,17 @@ export class HttpResponseParser extends MessageParser {
 
   protected bodyFraming(): BodyFraming {
     const status = this.current!.status;
-    if (status >= 100 && status < 200 && status !== 101) return { kind: 'interim' };
+    if (status >= 100 && status < 200 && status !== 101) return FRAMING_INTERIM;
     const method = this.nextMethod();
-    if (status === 101) return { kind: 'opaque' };
+    if (status === 101) return FRAMING_OPAQUE;
     if (method === 'HEAD' || status === 204 || status === 304 || (method === 'CONNECT' && status < 300 && status >= 200)) {
-      return { kind: 'none' };
+      return FRAMING_NONE;
     }
     const f = this.framing;
-    if (f.hasTransferEncoding) return f.chunked ? { kind: 'chunked' } : { kind: 'eof' };
+    if (f.hasTransferEncoding) return f.chunked ? FRAMING_CHUNKED : FRAMING_EOF;
     if (f.contentLength === -2) return { kind: 'error', code: 'E_HTTP_BAD_CONTENT_LENGTH' };
-    if (f.contentLength >= 0) return { kind: 'length', length: f.contentLength };
-    return { kind: 'eof' };
+    if (f.contentLength >= 0) return this.framedBy(f.contentLength);
+    return FRAMING_EOF;
   }
 
   protected emit(truncated: 'head' | 'body' | undefined): void {

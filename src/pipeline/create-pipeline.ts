@@ -69,7 +69,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       // the IMDS stage reads the token, TTL and User-Agent headers only (classify, clientKey)
       imdsHeadersOnly: true,
     });
-    return { toServer: exchange.toServer, toClient: exchange.toClient };
+    return exchange; // its toServer and toClient are the flow's consumers
   };
   // tcp: segments → ordered byte streams. The HTTP parsers and the process lookup wait for
   // a flow's first byte: data-less flows (a SYN flood's half-open connections) stay small
