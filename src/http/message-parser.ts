@@ -6,8 +6,6 @@ import { MessageState } from './message-state.js';
 
 /** bytes of an over-long header line looked at for its name */
 const JUNK_PEEK = 32;
-/** bytes searched for a line's LF in JavaScript before Buffer.indexOf takes over */
-const NEAR_LF = 160;
 
 /**
  * The state machine shared by the request and response parsers: incremental, fed any
@@ -55,16 +53,7 @@ export abstract class MessageParser extends MessageState {
             this.lineSec = sec;
             this.lineNsec = nsec;
           }
-          // a head's lines are short: looked for here first, then natively (no call per short line)
-          let lf = -1;
-          const near = len - pos > NEAR_LF ? pos + NEAR_LF : len;
-          for (let i = pos; i < near; i++) {
-            if (data[i] === 10) {
-              lf = i;
-              break;
-            }
-          }
-          if (lf < 0 && near < len) lf = data.indexOf(10, near);
+          const lf = data.indexOf(10, pos);
           const stop = lf < 0 ? len : lf;
           // the line with its LF (when seen) must fit what is left of the budget
           if (!this.junkLine && this.partial.length + (stop - pos) + (lf < 0 ? 0 : 1) > this.lineLimit()) {
