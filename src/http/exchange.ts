@@ -1,6 +1,7 @@
 import type { EndReason, StreamConsumer } from '../tcp/stream.js';
 import {
   DEFAULT_HTTP_LIMITS,
+  IMDS_REQUEST_HEADERS,
   emptyHttpStats,
   type HttpErrorCode,
   type HttpLimits,
@@ -43,6 +44,12 @@ export interface ExchangeOptions {
    * requests (and responses) waiting to be paired
    */
   memory?: MemoryAccount;
+  /**
+   * keep only the request headers the IMDS stage reads (IMDS_REQUEST_HEADERS) and no response
+   * header: the others are read in place, never made text. Classification, framing, errors and
+   * the byte budget are the same as with every header kept (test/http/header-selection.test.ts).
+   */
+  imdsHeadersOnly?: boolean;
 }
 
 interface Slot {
@@ -54,10 +61,13 @@ interface Slot {
   charge: number;
 }
 
-/** estimated heap of a parsed message held by the exchange */
-function messageCost(m: { headers: Array<[string, string]> }, extra: number): number {
-  let n = MESSAGE_COST + extra;
-  for (const [k, v] of m.headers) n += k.length + v.length + HEADER_COST;
+const NO_HEADER_KEPT: readonly string[] = [];
+
+/** estimated heap of a parsed message held by the exchange (as if every header were kept) */
+function messageCost(m: HttpRequest | HttpResponse, extra: number): number {
+  let n = MESSAGE_COST + extra + (m.unkeptHeaderCost ?? 0);
+  const h = m.headers;
+  for (let i = 0; i < h.length; i++) n += h[i][0].length + h[i][1].length + HEADER_COST;
   return n;
 }
 
@@ -95,8 +105,9 @@ export class HttpExchange {
     this.maxPending = limits?.maxPendingRequests ?? DEFAULT_HTTP_LIMITS.maxPendingRequests;
     // callbacks and stream consumers are small objects over this exchange, not closures:
     // fewer objects per connection (each one is young-generation work in a long replay)
-    this.requests = new HttpRequestParser(new RequestSide(this), limits, this.memory);
-    this.responses = new HttpResponseParser(new ResponseSide(this), limits, this.memory);
+    const only = opts.imdsHeadersOnly === true;
+    this.requests = new HttpRequestParser(new RequestSide(this), limits, this.memory, only ? IMDS_REQUEST_HEADERS : undefined);
+    this.responses = new HttpResponseParser(new ResponseSide(this), limits, this.memory, only ? NO_HEADER_KEPT : undefined);
     if (opts.midstream === true) {
       this.requests.startMidstream();
       this.responses.startMidstream();

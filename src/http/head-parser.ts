@@ -113,6 +113,45 @@ export function parseHeaderLine(line: string): [string, string] | null {
   return [name, trimOws(line.slice(colon + 1))];
 }
 
+/** the framing headers, lower-case: always read as text (Framing sees them) */
+export const FRAMING_HEADERS: readonly string[] = ['content-length', 'transfer-encoding'];
+
+/** the name's length of the line `unkeptHeaderAt` last answered for (a second answer without an object) */
+export let unkeptNameLength = 0;
+
+/**
+ * `buf[from, end)` is a header line (no CR or LF) that `parseHeaderLine` reads as valid and
+ * whose name (in any case) is none of `keep` (lower-case ASCII names): the length of its
+ * trimmed value (and its name's in `unkeptNameLength`); otherwise (not a field line, an
+ * obs-fold, an empty line, a kept name) -1. Reads the bytes in place: no text is made.
+ */
+export function unkeptHeaderAt(buf: Buffer, from: number, end: number, keep: readonly string[]): number {
+  let i = from;
+  for (; i < end; i++) {
+    const c = buf[i];
+    if (c >= 128 || TCHAR[c] !== 1) break;
+  }
+  // the name ends at the first colon and is tchar throughout (TOKEN), and is not empty
+  if (i === from || i === end || buf[i] !== 58) return -1;
+  const nameLength = i - from;
+  for (let k = 0; k < keep.length; k++) {
+    const w = keep[k];
+    if (w.length !== nameLength) continue;
+    let j = 0;
+    for (; j < nameLength; j++) {
+      const c = buf[from + j];
+      if ((c >= 65 && c <= 90 ? c + 32 : c) !== w.charCodeAt(j)) break;
+    }
+    if (j === nameLength) return -1;
+  }
+  unkeptNameLength = nameLength;
+  let a = i + 1;
+  let b = end;
+  while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
+  while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+  return b - a;
+}
+
 /** the line continues the previous field value (obs-fold) */
 export function isObsFold(line: string): boolean {
   const c = line.charCodeAt(0);
@@ -147,6 +186,12 @@ export class Framing {
 
   private seeContentLength(value: string): void {
     if (this.contentLength === -2) return;
+    // one plain number (nearly every message): what the loop below answers, without split and trim
+    const n0 = plainNumber(value);
+    if (n0 >= 0) {
+      this.contentLength = this.contentLength !== -1 && this.contentLength !== n0 ? -2 : n0;
+      return;
+    }
     for (const part of value.split(',')) {
       const v = trimOws(part);
       if (!DIGITS.test(v) || v.length > 15) {
@@ -161,6 +206,19 @@ export class Framing {
       this.contentLength = n;
     }
   }
+}
+
+/** the value of 1 to 15 ASCII digits and nothing else, or -1 */
+function plainNumber(v: string): number {
+  const n = v.length;
+  if (n === 0 || n > 15) return -1;
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    x = x * 10 + c;
+  }
+  return x;
 }
 
 /** chunk-size line → size, or -1 when invalid. Chunk extensions after ';' are ignored. */

@@ -1,4 +1,4 @@
-import type { HttpErrorCode, HttpLimits } from './message.js';
+import type { HeaderSelection, HttpErrorCode, HttpLimits } from './message.js';
 import { LineBuffer } from './line-buffer.js';
 import type { MemoryAccount } from '../tcp/memory-budget.js';
 import { S } from './parser-state.js';
@@ -20,8 +20,8 @@ export abstract class MessageParser extends MessageState {
   /** the current line is being discarded (too long while resynchronising) */
   private junkLine = false;
 
-  protected constructor(limits: Partial<HttpLimits> | undefined, reportError: (code: HttpErrorCode) => void, memory?: MemoryAccount) {
-    super(limits, reportError, memory);
+  protected constructor(limits: Partial<HttpLimits> | undefined, reportError: (code: HttpErrorCode) => void, memory?: MemoryAccount, keep?: HeaderSelection) {
+    super(limits, reportError, memory, keep);
     this.partial = new LineBuffer(this.limits.maxHeaderBytes, this.memory);
   }
 
@@ -97,6 +97,8 @@ export abstract class MessageParser extends MessageState {
           }
           this.headBytes += lineLength + 1;
           const end = lineLength > 0 && line[to - 1] === 13 ? to - 1 : to;
+          // selective mode: a header line not kept is read in place, never made text
+          if (this.state === S.Headers && this.keepOnly !== null && this.unkeptHeaderLine(line, from, end)) break;
           this.onLine(line.toString('latin1', from, end), lineLength + 1);
         }
       }

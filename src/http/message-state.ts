@@ -1,9 +1,21 @@
-import { Framing, isObsFold, parseChunkSize, parseHeaderLine } from './head-parser.js';
-import type { HeadLimitCode, HttpErrorCode, HttpLimits } from './message.js';
+import { FRAMING_HEADERS, Framing, isObsFold, parseChunkSize, parseHeaderLine, unkeptHeaderAt, unkeptNameLength } from './head-parser.js';
+import type { HeaderSelection, HeadLimitCode, HttpErrorCode, HttpLimits } from './message.js';
 import { HEADER_COST, MESSAGE_COST, UNCOUNTED, type MemoryAccount } from '../tcp/memory-budget.js';
 import { S, resolveHttpLimits, type BodyFraming } from './parser-state.js';
 
 const NO_HEADERS: Array<[string, string]> = [];
+
+const selections = new WeakMap<readonly string[], readonly string[]>();
+
+/** the names a selective parser keeps: the selection and the framing headers (one array per selection: parsers are made per flow) */
+function selection(keep: readonly string[]): readonly string[] {
+  let names = selections.get(keep);
+  if (names === undefined) {
+    names = [...FRAMING_HEADERS, ...keep.map((k) => k.toLowerCase())];
+    selections.set(keep, names);
+  }
+  return names;
+}
 
 /**
  * The line-level half of the HTTP parsers: what each complete line does to the message being
@@ -42,13 +54,33 @@ export abstract class MessageState {
   private headCharge = 0;
   /** the last header line was kept (an obs-fold continues it) */
   protected lastKept = false;
+  /**
+   * Selective mode (`keepOnly`, set by the subclass): the lower-case names of the headers kept
+   * in `headers` (the framing headers are always added); null keeps every header. Any other
+   * header line is read in place in the packet's bytes (checked, counted, charged to the budget
+   * exactly as when kept) and never becomes text. It must name every header `keepPastLimit`
+   * can keep.
+   */
+  protected keepOnly: readonly string[] | null = null;
+  /**
+   * selective mode: the budget cost (name + value + HEADER_COST) of the header lines of the
+   * current message that a full parse would have kept and this one did not
+   */
+  protected unkeptCost = 0;
+  /**
+   * selective mode: the value length of the last header a full parse would have kept, when it
+   * is not in `headers` (an obs-fold continues it); -1 when that header is in `headers` or none
+   */
+  private unkeptLastLength = -1;
 
   protected constructor(
     limits: Partial<HttpLimits> | undefined,
     protected readonly reportError: (code: HttpErrorCode) => void,
     protected readonly memory: MemoryAccount = UNCOUNTED,
+    keep: HeaderSelection = undefined,
   ) {
     this.limits = resolveHttpLimits(limits);
+    if (keep !== undefined) this.keepOnly = selection(keep);
   }
 
   /** parse a start line and begin a message; false when it is not one */
@@ -165,6 +197,8 @@ export abstract class MessageState {
     this.immediate = false;
     this.overLimit = null;
     this.lastKept = false;
+    this.unkeptCost = 0;
+    this.unkeptLastLength = -1;
     if (!this.beginMessage(line, sec, nsec)) {
       if (reportBad) {
         this.reportError('E_HTTP_BAD_START_LINE');
@@ -197,6 +231,15 @@ export abstract class MessageState {
       if (!keep) return;
       // past the head limit: only the continuation of a kept line is kept
       if (this.overLimit !== null && !this.lastKept) return;
+      const unkept = this.unkeptLastLength;
+      if (unkept >= 0) {
+        // it continues a header read in place (never a framing one): its cost grows as the kept one's would
+        const grown = more.length === 0 ? unkept : unkept === 0 ? more.length : unkept + 1 + more.length;
+        this.unkeptCost += grown - unkept;
+        this.unkeptLastLength = grown;
+        this.holdHead(more.length + 1);
+        return;
+      }
       if (last === undefined) {
         this.reportError('E_HTTP_BAD_HEADER');
         return;
@@ -222,10 +265,40 @@ export abstract class MessageState {
       this.lastKept = this.overLimit === null || this.keepPastLimit(h[0], h[1]);
       if (this.lastKept) {
         this.headers.push(h);
+        this.unkeptLastLength = -1;
         this.holdHead(line.length + HEADER_COST);
       }
       this.framing.see(h[0], h[1]);
     }
+  }
+
+  /**
+   * Selective mode, a header line `buf[from, end)` (no CR or LF): when it is a valid field line
+   * whose name is not kept, it is read here in place (as `headerLine` would: counted, limits,
+   * charged) and true is returned; otherwise (empty, obs-fold, invalid, a kept name) false,
+   * and the caller reads it as text.
+   */
+  protected unkeptHeaderLine(buf: Buffer, from: number, end: number): boolean {
+    const valueLength = unkeptHeaderAt(buf, from, end, this.keepOnly!);
+    if (valueLength < 0) return false;
+    if (++this.headerCount > this.limits.maxHeaders && this.overLimit === null) this.passLimit('E_HTTP_TOO_MANY_HEADERS');
+    // past the head limit a full parse keeps only what keepPastLimit asks for, all of it named in keepOnly
+    this.lastKept = this.overLimit === null;
+    if (this.lastKept) {
+      // what a full parse holds for it: the line and the header's name and value
+      this.unkeptLastLength = valueLength;
+      this.unkeptCost += unkeptNameLength + valueLength + HEADER_COST;
+      this.holdHead(end - from + HEADER_COST);
+    }
+    return true;
+  }
+
+  /** the framing 'length' of the head that just ended: one object per parser, read at once by headEnd */
+  private readonly byLength: { kind: 'length'; length: number } = { kind: 'length', length: 0 };
+
+  protected framedBy(length: number): BodyFraming {
+    this.byLength.length = length;
+    return this.byLength;
   }
 
   protected headEnd(): void {

@@ -29,7 +29,17 @@ export interface HttpRequest {
    * counts as IMDS traffic that could not be read (docs/design.md#unfinished-requests).
    */
   unreadable?: 'E_HTTP_BAD_START_LINE' | 'E_HTTP_HEADERS_TOO_LARGE';
+  /** set by a selective parse (HeaderSelection): the byte-budget cost of the header lines read and not kept in `headers` */
+  unkeptHeaderCost?: number;
 }
+
+/**
+ * Which headers a parser keeps in a message's `headers` (the framing headers are read
+ * either way): every one (the default), or only these lower-case names; the others are read
+ * in place in the packet and checked, counted and charged as when kept, never made text.
+ */
+export type HeaderSelection = readonly string[] | undefined;
+
 
 /** the limits a head can go past and still be read (docs/design.md#unfinished-requests) */
 export type HeadLimitCode = 'E_HTTP_HEADERS_TOO_LARGE' | 'E_HTTP_TOO_MANY_HEADERS';
@@ -37,6 +47,9 @@ export type HeadLimitCode = 'E_HTTP_HEADERS_TOO_LARGE' | 'E_HTTP_TOO_MANY_HEADER
 /** Header names of the IMDSv2 protocol, lower-case (docs/imds-facts.md#classification). */
 export const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+
+/** what the IMDS stage reads of a request's headers: the token, token TTL and User-Agent (src/imds/classify.ts, clientKey in src/pipeline/create-pipeline.ts) */
+export const IMDS_REQUEST_HEADERS: readonly string[] = [TOKEN_HEADER, TOKEN_TTL_HEADER, 'user-agent'];
 
 export interface HttpResponse {
   status: number;
@@ -49,6 +62,8 @@ export interface HttpResponse {
   truncated?: 'head' | 'body';
   /** as in HttpRequest: headers past the limit were read for framing only */
   headOverLimit?: HeadLimitCode;
+  /** as in HttpRequest */
+  unkeptHeaderCost?: number;
 }
 
 /** Limits of the incremental parser; hitting one is counted, the stream is abandoned, never a throw. */

@@ -44,3 +44,10 @@ export type BodyFraming =
   | { kind: 'opaque' }
   | { kind: 'error'; code: HttpErrorCode };
 
+/** the framings without a value, one object each (a message's head ends per request and per response) */
+export const FRAMING_NONE: BodyFraming = { kind: 'none' };
+export const FRAMING_CHUNKED: BodyFraming = { kind: 'chunked' };
+export const FRAMING_EOF: BodyFraming = { kind: 'eof' };
+export const FRAMING_INTERIM: BodyFraming = { kind: 'interim' };
+export const FRAMING_OPAQUE: BodyFraming = { kind: 'opaque' };
+

@@ -1,8 +1,8 @@
 import { looksLikeRequestLine, parseRequestLine } from './head-parser.js';
-import { TOKEN_HEADER, TOKEN_TTL_HEADER, type HttpErrorCode, type HttpLimits, type HttpRequest } from './message.js';
+import { TOKEN_HEADER, TOKEN_TTL_HEADER, type HeaderSelection, type HttpErrorCode, type HttpLimits, type HttpRequest } from './message.js';
 import { MessageParser } from './message-parser.js';
 import type { MemoryAccount } from '../tcp/memory-budget.js';
-import type { BodyFraming } from './parser-state.js';
+import { FRAMING_CHUNKED, FRAMING_NONE, type BodyFraming } from './parser-state.js';
 
 export interface RequestParserCallbacks {
   /** a request is complete (or finished as best possible after a gap / end of stream) */
@@ -38,8 +38,10 @@ export class HttpRequestParser extends MessageParser {
     limits?: Partial<HttpLimits>,
     /** the flow's account in the byte budget (src/tcp/memory-budget.ts) */
     memory?: MemoryAccount,
+    /** the headers kept in `headers` (HeaderSelection); every one by default */
+    keep?: HeaderSelection,
   ) {
-    super(limits, (code) => cb.onError(code), memory);
+    super(limits, (code) => cb.onError(code), memory, keep);
   }
 
   protected beginMessage(line: string, sec: number, nsec: number): boolean {
@@ -90,15 +92,16 @@ export class HttpRequestParser extends MessageParser {
   protected bodyFraming(): BodyFraming {
     const req = this.current!;
     req.headers = this.headers;
+    if (this.keepOnly !== null) req.unkeptHeaderCost = this.unkeptCost;
     this.cb.onRequestHead?.(req);
     const f = this.framing;
     if (f.hasTransferEncoding) {
       // a request body of unknown length cannot be delimited (RFC 9112 6.3)
-      return f.chunked ? { kind: 'chunked' } : { kind: 'error', code: 'E_HTTP_BAD_HEADER' };
+      return f.chunked ? FRAMING_CHUNKED : { kind: 'error', code: 'E_HTTP_BAD_HEADER' };
     }
     if (f.contentLength === -2) return { kind: 'error', code: 'E_HTTP_BAD_CONTENT_LENGTH' };
-    if (f.contentLength > 0) return { kind: 'length', length: f.contentLength };
-    return { kind: 'none' };
+    if (f.contentLength > 0) return this.framedBy(f.contentLength);
+    return FRAMING_NONE;
   }
 
   protected emit(truncated: 'head' | 'body' | undefined): void {
@@ -106,6 +109,7 @@ export class HttpRequestParser extends MessageParser {
     if (req === null) return;
     this.current = null;
     req.headers = this.headers;
+    if (this.keepOnly !== null) req.unkeptHeaderCost = this.unkeptCost;
     req.bodyLength = this.bodyLength;
     if (truncated !== undefined) {
       req.truncated = truncated;

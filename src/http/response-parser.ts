@@ -1,8 +1,8 @@
 import { looksLikeStatusLine, parseStatusLine } from './head-parser.js';
-import type { HttpErrorCode, HttpLimits, HttpResponse } from './message.js';
+import type { HeaderSelection, HttpErrorCode, HttpLimits, HttpResponse } from './message.js';
 import { MessageParser } from './message-parser.js';
 import type { MemoryAccount } from '../tcp/memory-budget.js';
-import type { BodyFraming } from './parser-state.js';
+import { FRAMING_CHUNKED, FRAMING_EOF, FRAMING_INTERIM, FRAMING_NONE, FRAMING_OPAQUE, type BodyFraming } from './parser-state.js';
 
 export interface ResponseParserCallbacks {
   /** a final response is complete (interim 1xx responses other than 101 are not reported) */
@@ -25,8 +25,10 @@ export class HttpResponseParser extends MessageParser {
     limits?: Partial<HttpLimits>,
     /** the flow's account in the byte budget (src/tcp/memory-budget.ts) */
     memory?: MemoryAccount,
+    /** the headers kept in `headers` (HeaderSelection); every one by default */
+    keep?: HeaderSelection,
   ) {
-    super(limits, (code) => cb.onError(code), memory);
+    super(limits, (code) => cb.onError(code), memory, keep);
   }
 
   /** the next response (in order) answers a request with this method */
@@ -52,17 +54,17 @@ export class HttpResponseParser extends MessageParser {
 
   protected bodyFraming(): BodyFraming {
     const status = this.current!.status;
-    if (status >= 100 && status < 200 && status !== 101) return { kind: 'interim' };
+    if (status >= 100 && status < 200 && status !== 101) return FRAMING_INTERIM;
     const method = this.nextMethod();
-    if (status === 101) return { kind: 'opaque' };
+    if (status === 101) return FRAMING_OPAQUE;
     if (method === 'HEAD' || status === 204 || status === 304 || (method === 'CONNECT' && status < 300 && status >= 200)) {
-      return { kind: 'none' };
+      return FRAMING_NONE;
     }
     const f = this.framing;
-    if (f.hasTransferEncoding) return f.chunked ? { kind: 'chunked' } : { kind: 'eof' };
+    if (f.hasTransferEncoding) return f.chunked ? FRAMING_CHUNKED : FRAMING_EOF;
     if (f.contentLength === -2) return { kind: 'error', code: 'E_HTTP_BAD_CONTENT_LENGTH' };
-    if (f.contentLength >= 0) return { kind: 'length', length: f.contentLength };
-    return { kind: 'eof' };
+    if (f.contentLength >= 0) return this.framedBy(f.contentLength);
+    return FRAMING_EOF;
   }
 
   protected emit(truncated: 'head' | 'body' | undefined): void {
@@ -70,6 +72,7 @@ export class HttpResponseParser extends MessageParser {
     if (res === null) return;
     this.current = null;
     res.headers = this.headers;
+    if (this.keepOnly !== null) res.unkeptHeaderCost = this.unkeptCost;
     res.bodyLength = this.bodyLength;
     if (truncated === 'head') this.nextMethod(); // its head never reached bodyFraming
     if (truncated !== undefined) res.truncated = truncated;

@@ -66,12 +66,24 @@ export function isTokenlessRead(method: string, tokenPresent: boolean): boolean 
  */
 export function originPath(target: string): string {
   let t = target;
-  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(t);
-  if (scheme) t = t.slice(scheme[0].length) || '/';
-  const cut = t.search(/[?#]/);
+  // origin-form (nearly every request) cannot start a scheme, which begins with a letter
+  if (t.charCodeAt(0) !== 47) {
+    const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(t);
+    if (scheme) t = t.slice(scheme[0].length) || '/';
+  }
+  const cut = queryOrFragment(t);
   if (cut >= 0) t = t.slice(0, cut);
   if (CONTROL.test(t)) t = t.replace(CONTROLS, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
   return t === '' ? '/' : t;
+}
+
+/** where `?` or `#` first is in t, or -1 (t.search(/[?#]/) without the expression) */
+function queryOrFragment(t: string): number {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 63 || c === 35) return i;
+  }
+  return -1;
 }
 
 const CONTROL = /[\x00-\x1f\x7f]/;

@@ -55,18 +55,20 @@ export class ImdsStage<C> {
 
   /** the callbacks for one flow's HttpExchange; `context` travels with each of its events */
   exchangeFor(flow: FlowInfo, context: C): ExchangeCallbacks {
-    const tickets: Ticket<[ImdsEvent, C]>[] = [];
-    return {
-      onRequest: (req: HttpRequest) => {
-        if (this.ordered) tickets.push(this.emitter.open(req.sec, req.nsec));
-      },
-      onExchange: (req: HttpRequest, res: HttpResponse | null) => {
-        const ev = this.toEvent(flow, req, res);
-        const t = this.ordered ? tickets.shift() : undefined;
-        if (t) this.emitter.resolve(t, ev ? [ev, context] : null);
-        else if (ev) this.emit(ev, context);
-      },
-    };
+    // one small object per flow (not two closures and their context)
+    return new FlowExchanges(this, flow, context);
+  }
+
+  /** a flow's request head was parsed (FlowExchanges): its event's place in capture order */
+  openTicket(req: HttpRequest): Ticket<[ImdsEvent, C]> | null {
+    return this.ordered ? this.emitter.open(req.sec, req.nsec) : null;
+  }
+
+  /** a flow's exchange completed (FlowExchanges) */
+  exchangeDone(flow: FlowInfo, context: C, req: HttpRequest, res: HttpResponse | null, t: Ticket<[ImdsEvent, C]> | undefined): void {
+    const ev = this.toEvent(flow, req, res);
+    if (t) this.emitter.resolve(t, ev ? [ev, context] : null);
+    else if (ev) this.emit(ev, context);
   }
 
   /** packet time moved on: release the ordered events that are due */
@@ -120,5 +122,22 @@ export class ImdsStage<C> {
     if (c.emptyTokenHeader) ev.emptyTokenHeader = true;
     if (req.headOverLimit !== undefined) ev.headOverLimit = req.headOverLimit;
     return ev;
+  }
+}
+
+/** the IMDS stage's callbacks for one flow's HttpExchange */
+class FlowExchanges<C> implements ExchangeCallbacks {
+  private readonly tickets: Ticket<[ImdsEvent, C]>[] = [];
+  constructor(
+    private readonly stage: ImdsStage<C>,
+    private readonly flow: FlowInfo,
+    private readonly context: C,
+  ) {}
+  onRequest(req: HttpRequest): void {
+    const t = this.stage.openTicket(req);
+    if (t !== null) this.tickets.push(t);
+  }
+  onExchange(req: HttpRequest, res: HttpResponse | null): void {
+    this.stage.exchangeDone(this.flow, this.context, req, res, this.tickets.shift());
   }
 }

@@ -62,8 +62,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const httpFor = (flow: FlowInfo, memory: MemoryAccount) => {
     obs?.firstByte?.(flow);
     const who: FlowAttribution = obs?.who ? { settle: () => obs.who!(flow) } : NO_ATTRIBUTION;
-    const exchange = new HttpExchange(inClientOrder(flow, imds.exchangeFor(flow, who)), opts.httpLimits, { stats: httpStats, midstream: !flow.sawSyn, memory });
-    return { toServer: exchange.toServer, toClient: exchange.toClient };
+    const exchange = new HttpExchange(inClientOrder(flow, imds.exchangeFor(flow, who)), opts.httpLimits, {
+      stats: httpStats,
+      midstream: !flow.sawSyn,
+      memory,
+      // the IMDS stage reads the token, TTL and User-Agent headers only (classify, clientKey)
+      imdsHeadersOnly: true,
+    });
+    return exchange; // its toServer and toClient are the flow's consumers
   };
   // tcp: segments → ordered byte streams. The HTTP parsers and the process lookup wait for
   // a flow's first byte: data-less flows (a SYN flood's half-open connections) stay small

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRequestLine, parseStatusLine } from '../../src/http/head-parser.js';
+import { Framing, parseRequestLine, parseStatusLine } from '../../src/http/head-parser.js';
 
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+([^ \t]+)(?:[ \t]+(HTTP\/[0-9]\.[0-9]))?[ \t]*$/;
 const STATUS_LINE = /^HTTP\/([0-9])\.([0-9])[ \t]+([0-9]{3})(?:[ \t].*)?$/;
@@ -52,5 +52,45 @@ describe('start lines read by hand', () => {
     for (const l of ['HTTP/1.1 200 OK', 'HTTP/1.1 200', 'HTTP/1.1  401\tUnauthorized', 'HTTP/1.1 200OK', 'HTTP/1.1 200 a\rb', 'HTTP/1.1 2000', 'HTTP/1.1200', '']) {
       expect(parseStatusLine(l)).toEqual(statusByRegex(l));
     }
+  });
+});
+
+/** Content-Length as Framing read it before its one-number fast path (split on commas, trim, digits, agree) */
+function contentLengthByList(values: string[]): number {
+  let cl = -1;
+  for (const value of values) {
+    if (cl === -2) return -2;
+    for (const part of value.split(',')) {
+      const v = part.replace(/^[ \t]+|[ \t]+$/g, '');
+      if (!/^[0-9]+$/.test(v) || v.length > 15) {
+        cl = -2;
+        break;
+      }
+      const n = Number(v);
+      if (cl !== -1 && cl !== n) {
+        cl = -2;
+        break;
+      }
+      cl = n;
+    }
+  }
+  return cl;
+}
+
+describe('Content-Length values', () => {
+  const value = fc.oneof(
+    fc.constantFrom('0', '5', '007', '19', '999999999999999', '1000000000000000', '9007199254740993', '', ' ', '5,5', '5, 6', '1,', 'x', '-1', '+1', '1e3', '0x10', '５', '\t7 ', '١'),
+    fc.stringMatching(/^[0-9]{1,17}$/),
+    fc.array(fc.constantFrom('1', '2', '0', ',', ' ', '\t', '9', 'a'), { maxLength: 6 }).map((a) => a.join('')),
+  );
+  it('one or more header lines read as by the comma-list rule', () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 3 }), (values) => {
+        const f = new Framing();
+        for (const v of values) f.see('Content-Length', v);
+        expect(f.contentLength).toBe(contentLengthByList(values));
+      }),
+      { numRuns: 20000, seed: 23 },
+    );
   });
 });

@@ -261,3 +261,23 @@ describe('HttpRequestParser', () => {
     expect(out).toEqual([]);
   });
 });
+
+describe('line ends found wherever they are', () => {
+  it('header lines of every length from 1 to 400 bytes, each stream in one push and split at every line', () => {
+    const lines = Array.from({ length: 400 }, (_, i) => `X-L${i}: ${'v'.repeat(i)}`);
+    const text = `GET /latest/meta-data/ HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\nGET /second HTTP/1.1\nUser-Agent: ${'u'.repeat(300)}\n\n`;
+    const whole = requests([Buffer.from(text)], { maxHeaderBytes: 1 << 20, maxHeaders: 1000 });
+    const starts: number[] = [];
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    const split = requests(
+      [0, ...starts].map((s, k, a) => Buffer.from(text.slice(s, a[k + 1] ?? text.length))),
+      { maxHeaderBytes: 1 << 20, maxHeaders: 1000 },
+    );
+    for (const r of [whole, split]) {
+      expect(r.errors).toEqual([]);
+      expect(r.out.map((q) => q.target)).toEqual(['/latest/meta-data/', '/second']);
+      expect(r.out[0].headers.map(([, v]) => v.length)).toEqual(lines.map((_, i) => i));
+      expect(r.out[1].headers).toEqual([['User-Agent', 'u'.repeat(300)]]);
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classifyRequest, originPath } from '../../src/imds/classify.js';
 import type { HttpRequest } from '../../src/http/message.js';
@@ -60,5 +61,31 @@ describe('originPath never keeps a query (it may carry a token)', () => {
     ['*', '*'],
   ])('%s → %s', (t, want) => {
     expect(originPath(t)).toBe(want);
+  });
+});
+
+/** originPath as written with regular expressions before it skipped them for origin-form targets */
+function originPathByExpressions(target: string): string {
+  let t = target;
+  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(t);
+  if (scheme) t = t.slice(scheme[0].length) || '/';
+  const cut = t.search(/[?#]/);
+  if (cut >= 0) t = t.slice(0, cut);
+  if (/[\x00-\x1f\x7f]/.test(t)) t = t.replace(/[\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  return t === '' ? '/' : t;
+}
+
+describe('originPath on random targets', () => {
+  it('answers as the regular expressions did', () => {
+    const piece = fc.oneof(
+      fc.constantFrom('/', '//', '/latest/meta-data/', 'http://', 'HTTP://', 'h2c+x.y-z://', '169.254.169.254', '?', '#', '?token=x', '#f', ':', '\u0000', '\u0001', '\u007f', '\u00e9', '%', '*', 'a', ' '),
+      fc.string({ maxLength: 4 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 7 }).map((a) => a.join('')), (t) => {
+        expect(originPath(t)).toBe(originPathByExpressions(t));
+      }),
+      { numRuns: 20000, seed: 23 },
+    );
   });
 });
