@@ -335,6 +335,13 @@ export async function benchLive(o = {}, log = console.error) {
       result.cpu.push(row);
     }
 
+    // the daemon's stage counters (capture, frame queue, lane, dedupe, loss): where a lost call went
+    {
+      const r = await lab.run('client', ['curl', '-s', '-m', '5', `http://127.0.0.1:${port}/metrics`]);
+      result.stageCounters = r.stdout.split('\n').filter((l) => /^imdswatch_stage_counter_total\{/.test(l) && !/ 0$/.test(l));
+      log(`stage counters after (c): ${result.stageCounters.map((l) => l.replace('imdswatch_stage_counter_total', '')).join('; ')}`);
+    }
+
     // ---------- (d) RSS over a soak ----------
     const soakSecs = Number(o.soakSecs ?? 180);
     if (soakSecs > 0) {

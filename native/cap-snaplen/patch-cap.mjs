@@ -8,7 +8,7 @@
  * block: 8x the packets per MiB. Idempotent; on any problem it warns and leaves cap as
  * it was (imdswatch then works with the larger ring).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -89,14 +89,29 @@ for (const p of PATCHES) {
   applied.push(p.what);
 }
 if (applied.length === 0 && existsSync(STAMP)) process.exit(0);
+// node-gyp rebuild removes build/ before it builds: a rebuild that fails (node-gyp not on PATH
+// outside npm, no node headers offline) left no cap.node at all, and rebuilding the original
+// source fails the same way. The working build is kept aside and put back on failure.
+const build = join(capDir, 'build');
+const kept = join(capDir, 'build.imdswatch-kept');
+rmSync(kept, { recursive: true, force: true });
+if (existsSync(join(build, 'Release', 'cap.node'))) cpSync(build, kept, { recursive: true });
 if (patched !== text) writeFileSync(src, patched);
 const r = spawnSync('node-gyp', ['rebuild', '--silent'], { cwd: capDir, stdio: 'inherit', shell: false });
 if (r.status !== 0) {
   writeFileSync(src, text);
+  const why = r.error ? r.error.message : `exit ${r.status}`;
+  if (existsSync(kept)) {
+    rmSync(build, { recursive: true, force: true });
+    renameSync(kept, build);
+    console.warn(`patch-cap: rebuilding cap failed (${why}); its source and its previous build are restored`);
+    process.exit(0);
+  }
   const again = spawnSync('node-gyp', ['rebuild', '--silent'], { cwd: capDir, stdio: 'inherit' });
-  console.warn(`patch-cap: rebuilding cap failed; restored the original (${again.status === 0 ? 'rebuilt' : 'rebuild failed too'})`);
+  console.warn(`patch-cap: rebuilding cap failed (${why}); restored the original (${again.status === 0 ? 'rebuilt' : 'rebuild failed too'})`);
   process.exit(0);
 }
+rmSync(kept, { recursive: true, force: true });
 writeFileSync(join(capDir, 'build', 'Release', '.imdswatch-snaplen'), 'patched\n');
 writeFileSync(STAMP, 'patched\n');
 console.log(`patch-cap: cap rebuilt (${PATCHES.map((p) => p.what).join('; ')})`);
