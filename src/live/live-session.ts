@@ -163,8 +163,9 @@ export class LiveSession {
         const lane = this.laneConns;
         if (lane) {
           // a lane connection's packets to IMDS are read from the lane (one copy each); `any`'s copies of them are dropped
-          if (this.readingLane) return lane.laneSegment(seg, ms, (isn) => this.gate?.lookup(flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort), ms + CLOCK_SLACK_MS, isn)?.lane === true);
-          if (lane.isCopy(seg, ms)) return false;
+          const heldOnLane = (isn: number): boolean => this.gate?.lookup(flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort), ms + CLOCK_SLACK_MS, isn)?.lane === true;
+          if (this.readingLane) return lane.laneSegment(seg, ms, heldOnLane);
+          if (lane.isCopy(seg, ms, heldOnLane)) return false;
         }
         return dedupe ? dedupe.acceptSegment(seg, ms) : true;
       },

@@ -56,6 +56,8 @@ export interface LaneStats {
   copies: number;
   /** `any` capture frames of lane connections the lane had not given (yet: an answer the shared ring got first; or ever: NFLOG dropped it), read */
   fromShared: number;
+  /** lane frames dropped because the shared capture had given the same packet first (the lane's socket read late) */
+  laneLate: number;
 }
 
 interface LaneTuple {
@@ -80,7 +82,7 @@ interface LaneTuple {
 export class LaneConnections {
   /** client-side connection key → its lane connections (map order: last use) */
   private readonly tuples = new Map<string, LaneTuple>();
-  private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0 };
+  private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0, laneLate: 0 };
 
   /**
    * A segment read from the lane; false: leave it. A connection is a lane connection when
@@ -92,42 +94,71 @@ export class LaneConnections {
   laneSegment(seg: TcpSegment, ms: number, heldOnLane: (isn: number) => boolean): boolean {
     const key = connectionKey(seg);
     let t = this.tuples.get(key);
-    if (seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && t?.isns[t.isns.length - 1] !== seg.seq) {
+    if (isClientSyn(seg) && t?.isns[t.isns.length - 1] !== seg.seq) {
       if (!heldOnLane(seg.seq)) {
         if (t) t.current = false;
         return false;
       }
-      this.counters.connections++;
-      t ??= { isns: [], current: true, ms, seen: [] };
-      t.current = true;
-      if (t.isns.push(seg.seq) > MAX_ISNS_PER_TUPLE) t.isns.shift();
+      t = this.startConnection(key, t, seg.seq, ms);
     }
     if (!t?.current) return false;
     this.counters.frames++;
-    t.ms = ms;
-    if (t.seen.push(packetId(seg)) > MAX_LANE_PACKETS) t.seen.shift();
-    this.tuples.delete(key);
-    this.tuples.set(key, t);
-    if (this.tuples.size > MAX_LANE_CONNECTIONS) this.tuples.delete(this.tuples.keys().next().value!);
+    const id = packetId(seg);
+    if (t.seen.includes(id)) {
+      // the shared capture gave this packet first (the lane's socket was read late): it was read there
+      this.counters.laneLate++;
+      return false;
+    }
+    this.remember(key, t, id, ms);
     return true;
   }
 
-  /** true: the `any` capture's copy of a packet the lane gave (drop it) */
-  isCopy(seg: TcpSegment, ms: number): boolean {
-    if (this.tuples.size === 0) return false;
+  /**
+   * A segment of the shared (`any`) capture; true: the lane gave this packet already (drop
+   * it). First copy wins, from either source: `heldOnLane` (the gate's record of the SYN)
+   * lets a lane connection whose SYN the shared capture gives first be known from there, and
+   * the packets toward IMDS then read from the shared capture are remembered, so the lane's
+   * late copies of them are dropped (`laneSegment`) rather than start a second flow after the
+   * first ended — one connection, one event, whichever socket is read first.
+   */
+  isCopy(seg: TcpSegment, ms: number, heldOnLane?: (isn: number) => boolean): boolean {
     const key = connectionKey(seg);
-    const t = this.tuples.get(key);
+    let t = this.tuples.get(key);
+    if (heldOnLane && isClientSyn(seg) && !t?.isns.includes(seg.seq) && heldOnLane(seg.seq)) t = this.startConnection(key, t, seg.seq, ms);
     if (!t) return false;
     if (ms - t.ms > LANE_IDLE_MS) {
       this.tuples.delete(key);
       return false;
     }
-    if (t.seen.includes(packetId(seg))) {
+    const id = packetId(seg);
+    if (t.seen.includes(id)) {
       this.counters.copies++;
       return true;
     }
+    if (seg.toImds && t.current && belongsTo(seg, t.isns.slice(-1))) this.remember(key, t, id, ms);
     if (belongsTo(seg, t.isns)) this.counters.fromShared++;
     return false;
+  }
+
+  /** a lane connection on this tuple (its SYN was held on the lane's queue) */
+  private startConnection(key: string, t: LaneTuple | undefined, isn: number, ms: number): LaneTuple {
+    this.counters.connections++;
+    if (!t) {
+      t = { isns: [], current: true, ms, seen: [] };
+      this.tuples.set(key, t);
+    }
+    t.current = true;
+    if (t.isns.push(isn) > MAX_ISNS_PER_TUPLE) t.isns.shift();
+    return t;
+  }
+
+  /** a packet of the tuple's lane connection was read (from either source): its other copy is dropped */
+  private remember(key: string, t: LaneTuple, id: number, ms: number): void {
+    t.ms = ms;
+    if (t.seen.push(id) > MAX_LANE_PACKETS) t.seen.shift();
+    this.tuples.delete(key);
+    this.tuples.set(key, t);
+    if (this.tuples.size > MAX_LANE_CONNECTIONS) this.tuples.delete(this.tuples.keys().next().value!);
   }
 
   /** forget tuples idle past LANE_IDLE_MS (once a second) */
@@ -154,6 +185,10 @@ export function packetId(seg: TcpSegment): number {
   h = Math.imul(h ^ (h >>> 16) ^ ((seg.flags << 17) | (seg.toImds ? 1 << 16 : 0) | (seg.payload.length & 0xffff)), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13) ^ (seg.payload.length > 0 ? fnv1a(seg.payload) : 0), 0xc2b2ae35);
   return (h ^ (h >>> 16)) | 0;
+}
+
+function isClientSyn(seg: TcpSegment): boolean {
+  return seg.toImds && (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
 }
 
 /** the segment is a packet of one of these connections (by its sequence number toward IMDS, its acknowledgement back) */

@@ -28,7 +28,7 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
     // IMDS's answers come from the shared capture only
     expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false, 1001), 2)).toBe(false);
     expect(lane.isCopy(seg(40001, TCP_SYN, 1000), 2)).toBe(false);
-    expect(lane.stats()).toEqual({ frames: 2, connections: 1, copies: 2, fromShared: 1 });
+    expect(lane.stats()).toEqual({ frames: 2, connections: 1, copies: 2, fromShared: 1, laneLate: 0 });
   });
 
   it("leaves a lane packet whose connection's SYN did not come through the lane (its shared copies are read)", () => {
@@ -75,6 +75,32 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 103)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 103)).toBe(true);
     expect(lane.stats()).toMatchObject({ copies: 2, fromShared: 0 });
+  });
+
+  it("the shared capture gives a lane connection first (the lane's socket read late): it is read from there once, and the lane's copies are dropped, not read as a second connection", () => {
+    const lane = new LaneConnections();
+    const held = (isn: number) => isn === 1000;
+    // the whole connection from the shared capture, first
+    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 10, held)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false, 1001), 10, held)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11, held)).toBe(false);
+    // then the lane's copies: none is read again
+    expect(lane.laneSegment(seg(40000, TCP_SYN, 1000), 12, held)).toBe(false);
+    expect(lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 12, held)).toBe(false);
+    expect(lane.stats()).toMatchObject({ connections: 1, laneLate: 2, copies: 0 });
+    // a connection whose SYN was not held on the lane is not the lane's, whichever comes first
+    expect(lane.isCopy(seg(40001, TCP_SYN, 7), 13, held)).toBe(false);
+    expect(lane.laneSegment(seg(40001, TCP_SYN, 7), 13, held)).toBe(false);
+    expect(lane.isCopy(seg(40001, TCP_ACK | TCP_PSH, 8), 13, held)).toBe(false);
+  });
+
+  it("mixed order: the lane gives the SYN, the shared capture the request first, the lane the request after: one copy of each is read", () => {
+    const lane = new LaneConnections();
+    const held = () => true;
+    expect(lane.laneSegment(seg(40000, TCP_SYN, 1000), 10, held)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 10, held)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11, held)).toBe(false);
+    expect(lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 12, held)).toBe(false);
   });
 
   it('root reuses its own client port while the shared capture is behind: the copies of both connections are dropped', () => {
