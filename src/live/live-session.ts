@@ -17,7 +17,7 @@ import { CaptureLossCheck, type MissedTally } from './capture-loss.js';
 import { UnreadConnections, type UnreadStats } from './unread-connections.js';
 import { FrameQueue, type FrameQueueStats } from './frame-queue.js';
 import { Decoder } from '../decode/decoder.js';
-import { LaneConnections, laneRules, type LaneStats } from './system-lane.js';
+import { LaneConnections, laneRules, type HeldOnLane, type LaneStats } from './system-lane.js';
 import { flowKey } from '../domain/address.js';
 import type { Frame } from '../source/frame.js';
 
@@ -111,6 +111,9 @@ export class LiveSession {
   private stopped = false;
   private frames: FrameQueue | null = null;
   private unread: UnreadConnections | null = null;
+  /** the gate held this SYN on the lane's queue (one function for every frame: the lane asks only for SYNs) */
+  private readonly heldOnLane: HeldOnLane = (isn, seg) =>
+    this.gate?.lookup(flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort), seg.sec * 1000 + seg.nsec / 1e6 + CLOCK_SLACK_MS, isn)?.lane === true;
   /** capture time of the newest frame the pipeline has read */
   private readUpToMs = 0;
 
@@ -163,9 +166,8 @@ export class LiveSession {
         const lane = this.laneConns;
         if (lane) {
           // a lane connection's packets to IMDS are read from the lane (one copy each); `any`'s copies of them are dropped
-          const heldOnLane = (isn: number): boolean => this.gate?.lookup(flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort), ms + CLOCK_SLACK_MS, isn)?.lane === true;
-          if (this.readingLane) return lane.laneSegment(seg, ms, heldOnLane);
-          if (lane.isCopy(seg, ms, heldOnLane)) return false;
+          if (this.readingLane) return lane.laneSegment(seg, ms, this.heldOnLane);
+          if (lane.isCopy(seg, ms, this.heldOnLane)) return false;
         }
         return dedupe ? dedupe.acceptSegment(seg, ms) : true;
       },

@@ -79,6 +79,9 @@ interface LaneTuple {
   seen: number[];
 }
 
+/** whether the gate held this connection's SYN (its ISN) on the lane's queue */
+export type HeldOnLane = (isn: number, seg: TcpSegment) => boolean;
+
 export class LaneConnections {
   /** client-side connection key → its lane connections (map order: last use) */
   private readonly tuples = new Map<string, LaneTuple>();
@@ -91,11 +94,11 @@ export class LaneConnections {
    * connection is read from the shared capture alone, so no connection is read half from
    * each (a lane packet read ahead of its SYN's shared copy would start a second flow).
    */
-  laneSegment(seg: TcpSegment, ms: number, heldOnLane: (isn: number) => boolean): boolean {
+  laneSegment(seg: TcpSegment, ms: number, heldOnLane: HeldOnLane): boolean {
     const key = connectionKey(seg);
     let t = this.tuples.get(key);
     if (isClientSyn(seg) && t?.isns[t.isns.length - 1] !== seg.seq) {
-      if (!heldOnLane(seg.seq)) {
+      if (!heldOnLane(seg.seq, seg)) {
         if (t) t.current = false;
         return false;
       }
@@ -121,10 +124,10 @@ export class LaneConnections {
    * late copies of them are dropped (`laneSegment`) rather than start a second flow after the
    * first ended — one connection, one event, whichever socket is read first.
    */
-  isCopy(seg: TcpSegment, ms: number, heldOnLane?: (isn: number) => boolean): boolean {
+  isCopy(seg: TcpSegment, ms: number, heldOnLane?: HeldOnLane): boolean {
     const key = connectionKey(seg);
     let t = this.tuples.get(key);
-    if (heldOnLane && isClientSyn(seg) && !t?.isns.includes(seg.seq) && heldOnLane(seg.seq)) t = this.startConnection(key, t, seg.seq, ms);
+    if (heldOnLane && isClientSyn(seg) && !t?.isns.includes(seg.seq) && heldOnLane(seg.seq, seg)) t = this.startConnection(key, t, seg.seq, ms);
     if (!t) return false;
     if (ms - t.ms > LANE_IDLE_MS) {
       this.tuples.delete(key);
