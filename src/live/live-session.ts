@@ -8,7 +8,7 @@ import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS, IMDS_PORT, IMDS_V4_T
 import type { ProcessInfo } from '../imds/event.js';
 import { LiveCapture, type CaptureStats } from './capture.js';
 import { SegmentDeduper, type DedupeStats } from './dedupe.js';
-import { CLOCK_SLACK_MS, SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
+import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
 import { procLookupPrivilegeWarning } from './privilege.js';
 import { installGateRules, removeGateRules, watchGateRules, type GateRuleWatch, type GateRulesResult, type Runner } from './gate-rules.js';
@@ -17,8 +17,7 @@ import { CaptureLossCheck, type MissedTally } from './capture-loss.js';
 import { UnreadConnections, type UnreadStats } from './unread-connections.js';
 import { FrameQueue, type FrameQueueStats } from './frame-queue.js';
 import { Decoder } from '../decode/decoder.js';
-import { LaneConnections, laneRules, type HeldOnLane, type LaneStats } from './system-lane.js';
-import { flowKey } from '../domain/address.js';
+import { LaneConnections, laneRules, type LaneStats } from './system-lane.js';
 import type { Frame } from '../source/frame.js';
 
 /**
@@ -111,9 +110,6 @@ export class LiveSession {
   private stopped = false;
   private frames: FrameQueue | null = null;
   private unread: UnreadConnections | null = null;
-  /** the gate held this SYN on the lane's queue (one function for every frame: the lane asks only for SYNs) */
-  private readonly heldOnLane: HeldOnLane = (isn, seg) =>
-    this.gate?.lookup(flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort), seg.sec * 1000 + seg.nsec / 1e6 + CLOCK_SLACK_MS, isn)?.lane === true;
   /** capture time of the newest frame the pipeline has read */
   private readUpToMs = 0;
 
@@ -166,8 +162,8 @@ export class LiveSession {
         const lane = this.laneConns;
         if (lane) {
           // a lane connection's packets to IMDS are read from the lane (one copy each); `any`'s copies of them are dropped
-          if (this.readingLane) return lane.laneSegment(seg, ms, this.heldOnLane);
-          if (lane.isCopy(seg, ms, this.heldOnLane)) return false;
+          if (this.readingLane) return lane.laneSegment(seg, ms);
+          if (lane.isCopy(seg, ms)) return false;
         }
         return dedupe ? dedupe.acceptSegment(seg, ms) : true;
       },
@@ -269,6 +265,8 @@ export class LiveSession {
       // the hold histogram and probes see lookups; the loss check awaits every SYN
       if (r.outcome !== 'shed') o.onGateRecord?.(r);
       this.loss.gateRecord(r);
+      // the lane's connections are the ones its queue held: known before either capture sees them
+      if (r.lane) this.laneConns?.held(r.key, r.isn, r.synMs);
     };
     const g = new SynGate(this.correlator, { queueNum: o.queueNum, budgetMs: o.gateBudgetMs ?? DEFAULT_GATE_BUDGET_MS }, onRecord);
     try {

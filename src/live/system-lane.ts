@@ -1,6 +1,7 @@
 import { TCP_ACK, TCP_SYN, type TcpSegment } from '../decode/packet.js';
 import { QUEUE_NUM_MAX } from '../domain/endpoint.js';
-import { connectionKey, fnv1a } from './dedupe.js';
+import { fnv1a } from './dedupe.js';
+import { flowKey } from '../domain/address.js';
 import type { LaneRules } from './gate-xtables.js';
 
 /**
@@ -11,13 +12,14 @@ import type { LaneRules } from './gate-xtables.js';
  * SYN (root's connect() waited hundreds of ms) and overflowed the `any` capture's ring, so
  * root's calls were lost with the flood's (named as missed, verdict UNKNOWN, but not read).
  *
- * Each lane packet is also seen by the `any` capture (when its ring keeps it). The lane's
- * copy is the one read: the `any` capture's copy of a packet the lane already gave is dropped
- * before the deduper (the lane's frames are read first, so a flood's backlog would otherwise
- * hand the pipeline a late second copy of root's request after its flow ended: a second
- * event for one call). A packet of a lane connection that the lane did not give (NFLOG
- * dropped it: its socket buffer full) is read from the `any` capture: never lost for being
- * a lane connection's.
+ * Which connections are the lane's is decided once, by the gate: its record of a SYN held on
+ * the lane's queue registers the connection (`held`) before either capture can see a packet
+ * of it (the verdict comes first). Each lane packet is then seen twice, through NFLOG and by
+ * the `any` capture (when its ring keeps it); the first copy read is the one kept, from either
+ * source, and the other is dropped before the deduper — otherwise a late second copy of root's
+ * request, after its flow ended, would start a second flow: a second event for one call. A
+ * packet of a lane connection that the lane did not give (NFLOG dropped it: its socket buffer
+ * full) is read from the `any` capture: never lost for being a lane connection's.
  */
 
 /** the host's system users: root and the service accounts (Debian's SYS_UID_MAX is 999) */
@@ -79,30 +81,32 @@ interface LaneTuple {
   seen: number[];
 }
 
-/** whether the gate held this connection's SYN (its ISN) on the lane's queue */
-export type HeldOnLane = (isn: number, seg: TcpSegment) => boolean;
-
 export class LaneConnections {
-  /** client-side connection key → its lane connections (map order: last use) */
+  /** client-side connection key (`flowKey`, as the gate's records) → its lane connections (map order: last use) */
   private readonly tuples = new Map<string, LaneTuple>();
   private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0, laneLate: 0 };
 
+  /** the gate held this connection's SYN on the lane's queue (its record: key and ISN) */
+  held(key: string, isn: number, ms: number): void {
+    const t = this.tuples.get(key);
+    if (t?.isns.includes(isn)) return;
+    this.startConnection(key, t, isn, ms);
+  }
+
   /**
    * A segment read from the lane; false: leave it. A connection is a lane connection when
-   * the gate held its SYN on the lane's queue (`heldOnLane`: the kernel copies every packet a
+   * the gate held its SYN on the lane's queue (`held`: the kernel copies every packet a
    * system user sends, the queue takes at most the lane's rate of SYNs): every other
    * connection is read from the shared capture alone, so no connection is read half from
    * each (a lane packet read ahead of its SYN's shared copy would start a second flow).
    */
-  laneSegment(seg: TcpSegment, ms: number, heldOnLane: HeldOnLane): boolean {
-    const key = connectionKey(seg);
-    let t = this.tuples.get(key);
-    if (isClientSyn(seg) && t?.isns[t.isns.length - 1] !== seg.seq) {
-      if (!heldOnLane(seg.seq, seg)) {
-        if (t) t.current = false;
-        return false;
-      }
-      t = this.startConnection(key, t, seg.seq, ms);
+  laneSegment(seg: TcpSegment, ms: number): boolean {
+    const key = clientKey(seg);
+    const t = this.tuples.get(key);
+    if (isClientSyn(seg) && !t?.isns.includes(seg.seq)) {
+      // a system user's SYN past the lane's rate went the shared way: so does its connection
+      if (t) t.current = false;
+      return false;
     }
     if (!t?.current) return false;
     this.counters.frames++;
@@ -118,16 +122,14 @@ export class LaneConnections {
 
   /**
    * A segment of the shared (`any`) capture; true: the lane gave this packet already (drop
-   * it). First copy wins, from either source: `heldOnLane` (the gate's record of the SYN)
-   * lets a lane connection whose SYN the shared capture gives first be known from there, and
-   * the packets toward IMDS then read from the shared capture are remembered, so the lane's
-   * late copies of them are dropped (`laneSegment`) rather than start a second flow after the
-   * first ended — one connection, one event, whichever socket is read first.
+   * it). The packets toward IMDS of a lane connection read here first are remembered, so the
+   * lane's late copies of them are dropped (`laneSegment`) rather than start a second flow
+   * after the first ended — one connection, one event, whichever socket is read first.
    */
-  isCopy(seg: TcpSegment, ms: number, heldOnLane?: HeldOnLane): boolean {
-    const key = connectionKey(seg);
-    let t = this.tuples.get(key);
-    if (heldOnLane && isClientSyn(seg) && !t?.isns.includes(seg.seq) && heldOnLane(seg.seq, seg)) t = this.startConnection(key, t, seg.seq, ms);
+  isCopy(seg: TcpSegment, ms: number): boolean {
+    if (this.tuples.size === 0) return false;
+    const key = clientKey(seg);
+    const t = this.tuples.get(key);
     if (!t) return false;
     if (ms - t.ms > LANE_IDLE_MS) {
       this.tuples.delete(key);
@@ -188,6 +190,11 @@ export function packetId(seg: TcpSegment): number {
   h = Math.imul(h ^ (h >>> 16) ^ ((seg.flags << 17) | (seg.toImds ? 1 << 16 : 0) | (seg.payload.length & 0xffff)), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13) ^ (seg.payload.length > 0 ? fnv1a(seg.payload) : 0), 0xc2b2ae35);
   return (h ^ (h >>> 16)) | 0;
+}
+
+/** the gate's key of the segment's connection (client side first, both directions) */
+function clientKey(seg: TcpSegment): string {
+  return seg.toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
 }
 
 function isClientSyn(seg: TcpSegment): boolean {

@@ -252,14 +252,11 @@ export class FlowTable {
     const limit = this.limits.halfClosedTimeoutSec;
     const sec = Math.floor(nowSec);
     const nsec = Math.round((nowSec - sec) * 1e9);
-    let n = hc.size;
     for (const flow of hc) {
-      if (n-- === 0) break;
-      hc.delete(flow);
-      if (nowSec - (flow.lastSec + flow.lastNsec / 1e9) > limit) {
-        this.stats.halfClosedFlows++;
-        this.endFlow(flow, 'idle', sec, nsec);
-      } else hc.add(flow); // the server is still talking: look again later
+      // ending a flow takes it out of the set (remove); one the server still talks on stays
+      if (nowSec - (flow.lastSec + flow.lastNsec / 1e9) <= limit) continue;
+      this.stats.halfClosedFlows++;
+      this.endFlow(flow, 'idle', sec, nsec);
     }
   }
 

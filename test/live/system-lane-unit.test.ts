@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TcpSegment } from '../../src/decode/packet.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/decode/packet.js';
 import { LANE_IDLE_MS, LaneConnections } from '../../src/live/system-lane.js';
+import { flowKey } from '../../src/domain/address.js';
 import { FrameQueue } from '../../src/live/frame-queue.js';
 import type { Frame } from '../../src/source/frame.js';
 
@@ -18,11 +19,15 @@ const seg = (srcPort: number, flags: number, seq: number, toImds = true, ack = 0
     payload: Buffer.alloc(0),
   }) as unknown as TcpSegment;
 
+/** the gate held this SYN on the lane's queue (its record registers the connection) */
+const held = (lane: LaneConnections, clientPort: number, isn: number, ms: number) => lane.held(flowKey('10.0.0.2', clientPort, '169.254.169.254', 80), isn, ms);
+
 describe("LaneConnections: the shared capture's copies of lane connections", () => {
   it('drops the shared copy of every packet the lane gave, both directions, and nothing else', () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
-    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 1, () => true);
+    held(lane, 40000, 1000, 0);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 1);
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 1)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(true);
     // IMDS's answers come from the shared capture only
@@ -33,15 +38,16 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
 
   it("leaves a lane packet whose connection's SYN did not come through the lane (its shared copies are read)", () => {
     const lane = new LaneConnections();
-    expect(lane.laneSegment(seg(40002, TCP_ACK | TCP_PSH, 1001), 0, () => true)).toBe(false);
+    expect(lane.laneSegment(seg(40002, TCP_ACK | TCP_PSH, 1001), 0)).toBe(false);
     expect(lane.isCopy(seg(40002, TCP_ACK | TCP_PSH, 1001), 1)).toBe(false);
-    expect(lane.laneSegment(seg(40003, TCP_SYN, 9), 0, () => true)).toBe(true);
+    held(lane, 40003, 9, 0);
+    expect(lane.laneSegment(seg(40003, TCP_SYN, 9), 0)).toBe(true);
   });
 
   it('reads from the lane only connections whose SYN the gate held on the lane queue (past its rate, a SYN went the shared way: the whole connection does)', () => {
     const lane = new LaneConnections();
-    expect(lane.laneSegment(seg(40004, TCP_SYN, 50), 0, () => false)).toBe(false);
-    expect(lane.laneSegment(seg(40004, TCP_ACK | TCP_PSH, 51), 1, () => false)).toBe(false);
+    expect(lane.laneSegment(seg(40004, TCP_SYN, 50), 0)).toBe(false);
+    expect(lane.laneSegment(seg(40004, TCP_ACK | TCP_PSH, 51), 1)).toBe(false);
     expect(lane.isCopy(seg(40004, TCP_SYN, 50), 2)).toBe(false);
     expect(lane.isCopy(seg(40004, TCP_ACK | TCP_PSH, 51), 2)).toBe(false);
     expect(lane.stats()).toMatchObject({ frames: 0, connections: 0 });
@@ -49,15 +55,17 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
 
   it('reads from the shared capture a packet of a lane connection that the lane never gave (NFLOG dropped it)', () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
+    held(lane, 40000, 1000, 0);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 2)).toBe(false);
     expect(lane.stats().fromShared).toBe(1);
   });
 
   it("another user's connection on a reused client port is read (its SYN's ISN differs), and so are its later frames", () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
-    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 0, () => true);
+    held(lane, 40000, 1000, 0);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 0);
     expect(lane.isCopy(seg(40000, TCP_SYN, 777_777), 10)).toBe(false);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 777_778), 11)).toBe(false);
   });
@@ -68,8 +76,9 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
     // destination). The lane has root's connection on port 40000; the shared capture then
     // gives the flooder's older connection on that port, then root's copies.
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 100, () => true);
-    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 101, () => true);
+    held(lane, 40000, 1000, 100);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 100);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 101);
     expect(lane.isCopy(seg(40000, TCP_SYN, 2_000_000_000), 102)).toBe(false);
     expect(lane.isCopy(seg(40000, TCP_ACK, 2_000_000_001), 102)).toBe(false);
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 103)).toBe(true);
@@ -79,36 +88,38 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
 
   it("the shared capture gives a lane connection first (the lane's socket read late): it is read from there once, and the lane's copies are dropped, not read as a second connection", () => {
     const lane = new LaneConnections();
-    const held = (isn: number) => isn === 1000;
+    held(lane, 40000, 1000, 10);
     // the whole connection from the shared capture, first
-    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 10, held)).toBe(false);
-    expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false, 1001), 10, held)).toBe(false);
-    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11, held)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 10)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_SYN | TCP_ACK, 5000, false, 1001), 10)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11)).toBe(false);
     // then the lane's copies: none is read again
-    expect(lane.laneSegment(seg(40000, TCP_SYN, 1000), 12, held)).toBe(false);
-    expect(lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 12, held)).toBe(false);
+    expect(lane.laneSegment(seg(40000, TCP_SYN, 1000), 12)).toBe(false);
+    expect(lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 12)).toBe(false);
     expect(lane.stats()).toMatchObject({ connections: 1, laneLate: 2, copies: 0 });
     // a connection whose SYN was not held on the lane is not the lane's, whichever comes first
-    expect(lane.isCopy(seg(40001, TCP_SYN, 7), 13, held)).toBe(false);
-    expect(lane.laneSegment(seg(40001, TCP_SYN, 7), 13, held)).toBe(false);
-    expect(lane.isCopy(seg(40001, TCP_ACK | TCP_PSH, 8), 13, held)).toBe(false);
+    expect(lane.isCopy(seg(40001, TCP_SYN, 7), 13)).toBe(false);
+    expect(lane.laneSegment(seg(40001, TCP_SYN, 7), 13)).toBe(false);
+    expect(lane.isCopy(seg(40001, TCP_ACK | TCP_PSH, 8), 13)).toBe(false);
   });
 
   it("mixed order: the lane gives the SYN, the shared capture the request first, the lane the request after: one copy of each is read", () => {
     const lane = new LaneConnections();
-    const held = () => true;
-    expect(lane.laneSegment(seg(40000, TCP_SYN, 1000), 10, held)).toBe(true);
-    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 10, held)).toBe(true);
-    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11, held)).toBe(false);
-    expect(lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 12, held)).toBe(false);
+    held(lane, 40000, 1000, 10);
+    expect(lane.laneSegment(seg(40000, TCP_SYN, 1000), 10)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 10)).toBe(true);
+    expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 11)).toBe(false);
+    expect(lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 12)).toBe(false);
   });
 
   it('root reuses its own client port while the shared capture is behind: the copies of both connections are dropped', () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 100, () => true);
-    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 101, () => true);
-    lane.laneSegment(seg(40000, TCP_SYN, 9000), 200, () => true);
-    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 9001), 201, () => true);
+    held(lane, 40000, 1000, 100);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 100);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 1001), 101);
+    held(lane, 40000, 9000, 200);
+    lane.laneSegment(seg(40000, TCP_SYN, 9000), 200);
+    lane.laneSegment(seg(40000, TCP_ACK | TCP_PSH, 9001), 201);
     expect(lane.isCopy(seg(40000, TCP_SYN, 1000), 202)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_ACK | TCP_PSH, 1001), 202)).toBe(true);
     expect(lane.isCopy(seg(40000, TCP_SYN, 9000), 203)).toBe(true);
@@ -117,8 +128,9 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
 
   it('forgets a lane packet past LANE_IDLE_MS (a copy that late is read)', () => {
     const lane = new LaneConnections();
-    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0, () => true);
-    lane.laneSegment(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS, () => true);
+    held(lane, 40000, 1000, 0);
+    lane.laneSegment(seg(40000, TCP_SYN, 1000), 0);
+    lane.laneSegment(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS);
     expect(lane.isCopy(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS + 10)).toBe(true);
     lane.expire(2 * LANE_IDLE_MS + 1);
     expect(lane.isCopy(seg(40000, TCP_ACK, 1001), 2 * LANE_IDLE_MS + 2)).toBe(false);
