@@ -44,7 +44,7 @@ export const TARGETS = { replayOverTcpdump: 1.5, replayOverTcpdumpCpu: 1.5, tsha
  */
 const STAGES = [
   ['node', 'node starting an empty module (the floor of any Node program)'],
-  ['read', 'read the file: fs.readSync in 4 MiB chunks, nothing parsed'],
+  ['read', 'read the file: fs.readSync in the reader\'s chunks (1 MiB for a classic pcap), nothing parsed'],
   ['decode', 'readCaptureFile + Decoder.decode on every frame (src/source, src/decode)'],
   ['pipeline', 'readCaptureFile + the whole pipeline, events discarded (+ src/tcp, src/http, src/imds, src/enrich)'],
 ];
@@ -56,7 +56,9 @@ async function stageChild(mode, file) {
   await mod('cli/memory-tuning.js');
   let n = 0;
   if (mode === 'read') {
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    // the chunk the reader uses for a classic pcap (src/source/capture-file.ts)
+    const { CLASSIC_CHUNK_SIZE } = await mod('source/capture-file.js');
+    const buf = Buffer.allocUnsafe(CLASSIC_CHUNK_SIZE);
     const fd = fs.openSync(file, 'r');
     while (fs.readSync(fd, buf, 0, buf.length, null) > 0) n++;
   } else if (mode === 'decode') {

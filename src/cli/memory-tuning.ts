@@ -19,9 +19,12 @@ export const MEMORY_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-per
  * deoptimisation of a path first taken late recompiled all of it. Replay of the 1 GiB bench
  * capture under callgrind: 3.70–3.76 G instructions instead of 4.05–4.09 G (the optimising
  * compiler's 1.21 G → 0.89 G; the compiled code +3 %); 20 alternating runs on the shared
- * machine (load 2.7–3.5): 1.06–1.40 s mean CPU instead of 1.17–1.60 s.
+ * machine (load 2.7–3.5): 1.06–1.40 s mean CPU instead of 1.17–1.60 s. 150 instead of 300
+ * (session 7, the same capture under callgrind, --format json): 3.59–3.61 G instead of
+ * 3.655–3.664 G (the compiler 0.88 G instead of 0.955–0.963 G; the compiled code +1 %); 100 gave
+ * 3.70 G (slower code), 200 3.60 G, 60 3.82 G, no inlining 3.95 G.
  */
-export const JIT_FLAGS = ['--max-inlined-bytecode-size-cumulative=300'];
+export const JIT_FLAGS = ['--max-inlined-bytecode-size-cumulative=150'];
 
 if (process.env.IMDSWATCH_V8_DEFAULTS !== '1') {
   for (const f of [...MEMORY_FLAGS, ...JIT_FLAGS]) setFlagsFromString(f);

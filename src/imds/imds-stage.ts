@@ -43,14 +43,18 @@ export class ImdsStage<C> {
     events: { v1: 0, v2: 0, token: 0 },
     skipped: { 'request-without-version': 0, 'request-unreadable': 0, 'not-imds-method': 0, 'unclassifiable-truncated-head': 0 },
   };
-  private readonly emitter: OrderedEmitter<[ImdsEvent, C]>;
+  private readonly emitter: OrderedEmitter<ImdsEvent, C>;
   private readonly ordered: boolean;
   private readonly emit: (event: ImdsEvent, context: C) => void;
 
   constructor(opts: ImdsStageOptions<C>) {
     this.ordered = opts.ordered;
     this.emit = opts.emit;
-    this.emitter = new OrderedEmitter<[ImdsEvent, C]>(([ev, c]) => this.emit(ev, c));
+    // a waiting event gets its time text when it leaves (docs/design.md#pending-events)
+    this.emitter = new OrderedEmitter<ImdsEvent, C>((ev, c, sec, nsec) => {
+      ev.ts = isoTime(sec, nsec);
+      this.emit(ev, c);
+    });
   }
 
   /** the callbacks for one flow's HttpExchange; `context` travels with each of its events */
@@ -60,14 +64,14 @@ export class ImdsStage<C> {
   }
 
   /** a flow's request head was parsed (FlowExchanges): its event's place in capture order */
-  openTicket(req: HttpRequest): Ticket<[ImdsEvent, C]> | null {
+  openTicket(req: HttpRequest): Ticket<ImdsEvent, C> | null {
     return this.ordered ? this.emitter.open(req.sec, req.nsec) : null;
   }
 
   /** a flow's exchange completed (FlowExchanges) */
-  exchangeDone(flow: FlowInfo, context: C, req: HttpRequest, res: HttpResponse | null, t: Ticket<[ImdsEvent, C]> | undefined): void {
-    const ev = this.toEvent(flow, req, res);
-    if (t) this.emitter.resolve(t, ev ? [ev, context] : null);
+  exchangeDone(flow: FlowInfo, context: C, req: HttpRequest, res: HttpResponse | null, t: Ticket<ImdsEvent, C> | undefined): void {
+    const ev = this.toEvent(flow, req, res, t === undefined);
+    if (t) this.emitter.resolve(t, ev, context);
     else if (ev) this.emit(ev, context);
   }
 
@@ -90,7 +94,8 @@ export class ImdsStage<C> {
     return null;
   }
 
-  private toEvent(flow: FlowInfo, req: HttpRequest, res: HttpResponse | null): ImdsEvent | null {
+  /** `withTime` false: the event waits for its turn, and its `ts` is made when it leaves (the ticket holds the same time) */
+  private toEvent(flow: FlowInfo, req: HttpRequest, res: HttpResponse | null, withTime: boolean): ImdsEvent | null {
     // a request line that could not be read, or an HTTP/0.9-style one: no method or path to
     // report, but IMDS traffic all the same (the verdict is UNKNOWN, never READY)
     if (req.unreadable !== undefined) return this.skip('request-unreadable');
@@ -104,7 +109,7 @@ export class ImdsStage<C> {
     // field order is the order of the ndjson line (docs/design.md#event-contract); the
     // enricher fills sdk, process, attribution and reason in place
     const ev: ImdsEvent = {
-      ts: isoTime(req.sec, req.nsec),
+      ts: withTime ? isoTime(req.sec, req.nsec) : '',
       version: c.version,
       method: req.method,
       path: c.path,
@@ -127,7 +132,7 @@ export class ImdsStage<C> {
 
 /** the IMDS stage's callbacks for one flow's HttpExchange */
 class FlowExchanges<C> implements ExchangeCallbacks {
-  private readonly tickets: Ticket<[ImdsEvent, C]>[] = [];
+  private readonly tickets: Ticket<ImdsEvent, C>[] = [];
   constructor(
     private readonly stage: ImdsStage<C>,
     private readonly flow: FlowInfo,

@@ -4,21 +4,27 @@
  * "resolved" when its response (or the end of its flow) arrives. An event leaves when
  * every earlier request has resolved and packet time has moved `graceSec` past it
  * (a request head still arriving in pieces is opened late; the grace covers that).
+ *
+ * A value waits with its context beside it (no pair object per value) and is handed out with
+ * its ticket's time: what waits is kept small, since on a busy capture over a thousand values
+ * wait through several young-generation collections (docs/design.md#pending-events).
  */
-interface Ticket<T> {
+interface Ticket<T, C = undefined> {
   sec: number;
   nsec: number;
   id: number;
   value: T | null;
+  context: C | undefined;
   resolved: boolean;
 }
 
-export class OrderedEmitter<T> {
-  private heap: Ticket<T>[] = [];
+export class OrderedEmitter<T, C = undefined> {
+  private heap: Ticket<T, C>[] = [];
   private nextId = 0;
 
   constructor(
-    private readonly emit: (value: T) => void,
+    /** a released value, its context and its ticket's time (the time `open` was given) */
+    private readonly emit: (value: T, context: C, sec: number, nsec: number) => void,
     private readonly graceSec = 1,
   ) {}
 
@@ -26,15 +32,16 @@ export class OrderedEmitter<T> {
     return this.heap.length;
   }
 
-  open(sec: number, nsec: number): Ticket<T> {
-    const t: Ticket<T> = { sec, nsec, id: this.nextId++, value: null, resolved: false };
+  open(sec: number, nsec: number): Ticket<T, C> {
+    const t: Ticket<T, C> = { sec, nsec, id: this.nextId++, value: null, context: undefined, resolved: false };
     this.push(t);
     return t;
   }
 
   /** value null: the request produced no event (not IMDS by the rules); it only stops blocking */
-  resolve(ticket: Ticket<T>, value: T | null): void {
+  resolve(ticket: Ticket<T, C>, value: T | null, context?: C): void {
     ticket.value = value;
+    ticket.context = context;
     ticket.resolved = true;
   }
 
@@ -44,7 +51,7 @@ export class OrderedEmitter<T> {
       const top = this.heap[0];
       if (!top.resolved || top.sec + this.graceSec > nowSec) return;
       this.pop();
-      if (top.value !== null) this.emit(top.value);
+      if (top.value !== null) this.emit(top.value, top.context as C, top.sec, top.nsec);
     }
   }
 
@@ -52,15 +59,15 @@ export class OrderedEmitter<T> {
   drain(): void {
     while (this.heap.length > 0) {
       const top = this.pop();
-      if (top.resolved && top.value !== null) this.emit(top.value);
+      if (top.resolved && top.value !== null) this.emit(top.value, top.context as C, top.sec, top.nsec);
     }
   }
 
-  private less(a: Ticket<T>, b: Ticket<T>): boolean {
+  private less(a: Ticket<T, C>, b: Ticket<T, C>): boolean {
     return a.sec !== b.sec ? a.sec < b.sec : a.nsec !== b.nsec ? a.nsec < b.nsec : a.id < b.id;
   }
 
-  private push(t: Ticket<T>): void {
+  private push(t: Ticket<T, C>): void {
     const h = this.heap;
     h.push(t);
     let i = h.length - 1;
@@ -74,7 +81,7 @@ export class OrderedEmitter<T> {
     }
   }
 
-  private pop(): Ticket<T> {
+  private pop(): Ticket<T, C> {
     const h = this.heap;
     const top = h[0];
     const last = h.pop()!;

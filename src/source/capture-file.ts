@@ -2,9 +2,11 @@
  * Reads a pcap or pcapng capture file (or stdin, path '-') and hands each frame to
  * a callback, synchronously, in file order.
  *
- * Memory is one read buffer of `chunkSize` bytes (default 4 MiB, at least 1 MiB)
- * whatever the file size (1 to 4 MiB read a cached 1 GiB capture in the same CPU time;
- * 8 MiB and more were slower: the buffer no longer stays in cache). For speed the reader hands out ONE Frame object, refilled
+ * Memory is one read buffer whatever the file size: 1 MiB for a classic pcap, 4 MiB for
+ * pcapng (whose largest block must fit in it: the limit stays 4 MiB), or `chunkSize` when
+ * given (at least 1 MiB). A classic pcap is read in 1 MiB chunks because the buffer then stays
+ * in the CPU's cache between the read and the parse (docs/design.md#read-chunk); 8 MiB and more
+ * were slower still. For speed the reader hands out ONE Frame object, refilled
  * for every packet, whose `data` is a view into the read buffer, made on first use
  * (`chunk`/`chunkAt`/`caplen` give the bytes without one): both are valid only during
  * the callback. A consumer that keeps anything copies it.
@@ -19,7 +21,10 @@ import { CaptureFormatError, ChunkFrame, type FrameSink, type ReadOptions, type 
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, readClassicPcap, type ReaderContext } from './pcap-classic.js';
 import { PCAPNG_SHB, readPcapng } from './pcapng.js';
 
+/** pcapng's read buffer, and so its largest block */
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+/** a classic pcap's read buffer (its records are at most MAX_CAPLEN + 16 bytes) */
+export const CLASSIC_CHUNK_SIZE = 1024 * 1024;
 export const MIN_CHUNK_SIZE = 1024 * 1024;
 
 export type CaptureFormat = 'pcap' | 'pcapng';
@@ -60,7 +65,7 @@ function ioError(path: string, err: unknown, packets: number, offset: number): C
 
 export function readCaptureFile(path: string, onFrame: FrameSink, opts: ReadOptions = {}): ReadStats {
   const stats: ReadStats = { packets: 0, bytes: 0, skipped: {} };
-  const chunkSize = Math.max(MIN_CHUNK_SIZE, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const chunkSize = opts.chunkSize === undefined ? null : Math.max(MIN_CHUNK_SIZE, opts.chunkSize);
   const isStdin = path === '-';
   let fd: number;
   let total: number | null = null;
@@ -75,9 +80,7 @@ export function readCaptureFile(path: string, onFrame: FrameSink, opts: ReadOpti
       if (st.isDirectory()) throw ioError(path, { code: 'EISDIR' }, 0, 0);
       if (st.isFile()) total = st.size;
     }
-    const r = new ChunkReader(fd, chunkSize, total, opts.onProgress);
-    const frame = new ChunkFrame(r.buf);
-    const ctx: ReaderContext = { path, onFrame, stats, frame };
+    const r = new ChunkReader(fd, chunkSize ?? CLASSIC_CHUNK_SIZE, total, opts.onProgress);
     try {
       r.fill(4);
       if (r.available === 0) {
@@ -92,8 +95,10 @@ export function readCaptureFile(path: string, onFrame: FrameSink, opts: ReadOpti
         throw captureError('E_CAPTURE_BAD_MAGIC', path, 'unknown magic number', 0, 0);
       }
       if (format === 'pcapng') {
-        readPcapng(r, ctx);
+        if (chunkSize === null) r.grow(DEFAULT_CHUNK_SIZE);
+        readPcapng(r, { path, onFrame, stats, frame: new ChunkFrame(r.buf) });
       } else {
+        const ctx: ReaderContext = { path, onFrame, stats, frame: new ChunkFrame(r.buf) };
         const m = head.readUInt32LE(0);
         const le = m === PCAP_MAGIC_US || m === PCAP_MAGIC_NS;
         const nano = le ? m === PCAP_MAGIC_NS : head.readUInt32BE(0) === PCAP_MAGIC_NS;

@@ -23,7 +23,8 @@ export class ReadFailure extends Error {
 }
 
 export class ChunkReader {
-  readonly buf: Buffer;
+  /** the read buffer; replaced only by `grow`, which a parser calls before handing out a frame */
+  buf: Buffer;
   /** next unread byte in buf */
   pos = 0;
   /** end of valid data in buf */
@@ -48,6 +49,21 @@ export class ChunkReader {
   /** file offset of `pos` */
   get offset(): number {
     return this.base + this.pos;
+  }
+
+  /**
+   * A buffer of `size` bytes instead (when bigger), the unread bytes moved to its front: for a
+   * format that needs larger contiguous blocks than the first buffer holds (pcapng). Views of
+   * the old buffer are invalid after it.
+   */
+  grow(size: number): void {
+    if (size <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, this.pos, this.end);
+    this.base += this.pos;
+    this.end -= this.pos;
+    this.pos = 0;
+    this.buf = next;
   }
 
   /** bytes available from pos */

@@ -12,6 +12,7 @@ import {
   classicRecord,
   epb,
   idb,
+  option,
   pb,
   prng,
   randomBytes,
@@ -267,6 +268,20 @@ describe('pcapng', () => {
     const { frames, stats } = readAll(Buffer.concat([shb(), idb({ linkType: 1 }), epb(3, 1n, p1.data), epb(0, 1n, p2.data)]));
     expect(frames).toHaveLength(1);
     expect(stats.skipped['pcapng-unknown-interface']).toBe(1);
+  });
+
+  it('a block it must hold may be up to 4 MiB by default (a classic pcap reads in 1 MiB chunks, pcapng keeps its limit)', () => {
+    // a 2.4 MiB section header (40 comments of 60 000 bytes): held whole, so it must fit the buffer
+    const comments = Array.from({ length: 40 }, () => option(1, Buffer.alloc(60_000, 0x61)));
+    const bytes = Buffer.concat([shb(true, [...comments, option(0, Buffer.alloc(0))]), idb({ linkType: 1 }), epb(0, 1700000000_000001n, p1.data)]);
+    const { frames, stats } = readAll(bytes);
+    expect(frames).toEqual([{ sec: 1700000000, nsec: 1000, linkType: 1, origLen: 16, iface: 0, hex: p1.data.toString('hex') }]);
+    expect(stats.bytes).toBe(bytes.length);
+    // past 4 MiB: the same coded error as before
+    const huge = Array.from({ length: 70 }, () => option(1, Buffer.alloc(60_000, 0x61)));
+    const { err } = readFailing(Buffer.concat([shb(true, huge), idb({ linkType: 1 })]));
+    expect(err.code).toBe('E_CAPTURE_MALFORMED');
+    expect(err.message).toContain('exceeds the limit 4194304');
   });
 
   it('a large unknown block is read through, not held', () => {
