@@ -29,7 +29,7 @@ if (!existsSync(src)) {
 const text = readFileSync(src, 'utf8');
 // Each patch is applied once (its mark in the source), then cap is rebuilt; STAMP records a
 // build with every patch of this version.
-const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-4');
+const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-5');
 const PATCHES = [
   {
     mark: MARK,
@@ -74,6 +74,19 @@ const PATCHES = [
       ['    int fd;\n', '    int fd;\n    int imdswatch_batch;\n'],
       ['      obj->fd = pcap_get_selectable_fd(obj->pcap_handle);\n', '      obj->fd = pcap_get_selectable_fd(obj->pcap_handle);\n      obj->imdswatch_batch = getenv("IMDSWATCH_CAP_BATCH") ? atoi(getenv("IMDSWATCH_CAP_BATCH")) : 0;\n'],
     ],
+  },
+  {
+    // cap opens every device in immediate mode (a TPACKET_V2 ring: one poll wake-up, one
+    // callback turn of the event loop, per packet). With IMDSWATCH_CAP_TIMEOUT_MS=N (N > 0)
+    // set when a device is opened, it is
+    // opened buffered instead: libpcap then uses TPACKET_V3, whose blocks the kernel hands
+    // over when full or N ms after they opened, so one wake-up reads every packet of those N
+    // ms (src/live/capture.ts). Unset or 0: immediate mode, called directly.
+    mark: 'IMDSWATCH_CAP_TIMEOUT_MS',
+    what: 'buffered capture with IMDSWATCH_CAP_TIMEOUT_MS',
+    from: '      if (pcap_set_timeout(obj->pcap_handle, 1000) != 0)\n        return Nan::ThrowError("Unable to set read timeout");\n\n#if __linux__\n      if (set_immediate_mode != nullptr)\n        set_immediate_mode(obj->pcap_handle, 1);\n#endif\n',
+    to: '      int imdswatch_tov = getenv("IMDSWATCH_CAP_TIMEOUT_MS") ? atoi(getenv("IMDSWATCH_CAP_TIMEOUT_MS")) : 0; /* IMDSWATCH_CAP_TIMEOUT_MS */\n      if (pcap_set_timeout(obj->pcap_handle, imdswatch_tov > 0 ? imdswatch_tov : 1000) != 0)\n        return Nan::ThrowError("Unable to set read timeout");\n\n      if (pcap_set_immediate_mode(obj->pcap_handle, imdswatch_tov > 0 ? 0 : 1) != 0)\n        return Nan::ThrowError("Unable to set immediate mode");\n',
+    head: '',
   },
 ];
 let patched = text;
