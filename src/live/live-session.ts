@@ -6,7 +6,7 @@ import type { Who } from '../enrich/enricher.js';
 import { ProcCorrelator, type CorrelatorStats } from '../enrich/process/proc-correlator.js';
 import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS, IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { ProcessInfo } from '../imds/event.js';
-import { LiveCapture, type CaptureStats } from './capture.js';
+import { LiveCapture, SYN_GATED_BUFFER_MS, type CaptureStats } from './capture.js';
 import { SegmentDeduper, type DedupeStats } from './dedupe.js';
 import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
@@ -339,7 +339,10 @@ export class LiveSession {
       },
     );
     this.frames = frames;
-    const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
+    // buffered while the gate holds every SYN for its lookup (SYN_GATED_BUFFER_MS); immediate without it (the passive
+    // lookup needs the first byte while the socket exists) and with the lane (measured: more calls lost at 1 000/s)
+    const bufferMs = this.gate && !this.rules?.lane ? SYN_GATED_BUFFER_MS : 0;
+    const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, bufferMs, ...(o.filter ? { filter: o.filter } : {}) });
     try {
       capture.start();
     } catch (err) {
