@@ -45,17 +45,19 @@ export const CAPTURE_SNAPLEN = 8000;
 export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 12 * 1024 * 1024, bufferMs: 0 };
 
 /**
- * The capture's buffering delay while the SYN gate holds every SYN for its owner lookup (and
- * the system lane is off: see src/live/live-session.ts): no attribution then depends on
- * reading a packet at once. Buffered, libpcap uses TPACKET_V3: the kernel hands over a block
- * of packets when it is full or this many ms after it opened, one wake-up for all. Frames
- * still carry the time their callback ran (see LiveCapture), so they are up to this much
- * later than immediate ones: far inside every window that compares frame times (dedupe 1 s,
- * gate CLOCK_SLACK_MS 1 s, capture-loss SYN_WAIT_MS 5 s). Measured (bench/live.mjs, lane off,
- * load 3-4): 100/s 1841/2156 -> 1326/1131 us of CPU per call, 500/s 649/806 -> 588/506,
- * context switches per call 3.8 -> 2.1; zero loss at 1 000/s (9 999 of 9 999), 50 % of a core.
+ * The capture's buffering delay while the SYN gate holds every SYN for its owner lookup: no
+ * attribution then depends on reading a packet at once. Buffered, libpcap uses TPACKET_V3: the
+ * kernel hands over a block of packets when it is full or this many ms after it opened, one
+ * wake-up for all. Frames still carry the time their callback ran (see LiveCapture), so they
+ * are up to this much later than immediate ones: far inside every window that compares frame
+ * times (dedupe 1 s, gate CLOCK_SLACK_MS 1 s, capture-loss SYN_WAIT_MS 5 s). With the system
+ * lane on too since its NFLOG group is batched as well (docs/design.md#lane-batching).
+ * Measured, lane off (load 3-4): 100/s 1841/2156 -> 1326/1131 us of CPU per call, 500/s
+ * 649/806 -> 588/506. Lane on, alternating with the per-packet lane and immediate capture
+ * (load 2-5): 100/s ~1 700 -> ~1 250 us; 20 ms rather than 50: at 1 000/s a 50 ms block
+ * (~750 frames at once) left the pipeline seconds behind in most runs.
  */
-export const SYN_GATED_BUFFER_MS = 50;
+export const SYN_GATED_BUFFER_MS = 20;
 
 export interface CaptureStats {
   packets: number;

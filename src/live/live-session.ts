@@ -339,9 +339,9 @@ export class LiveSession {
       },
     );
     this.frames = frames;
-    // buffered while the gate holds every SYN for its lookup (SYN_GATED_BUFFER_MS); immediate without it (the passive
-    // lookup needs the first byte while the socket exists) and with the lane (measured: more calls lost at 1 000/s)
-    const bufferMs = this.gate && !this.rules?.lane ? SYN_GATED_BUFFER_MS : 0;
+    // buffered while the gate holds every SYN for its lookup (SYN_GATED_BUFFER_MS), with the lane's NFLOG group batched
+    // too (docs/design.md#lane-batching); immediate without the gate (the passive lookup needs the first byte while the socket exists)
+    const bufferMs = this.gate ? SYN_GATED_BUFFER_MS : 0;
     const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, bufferMs, ...(o.filter ? { filter: o.filter } : {}) });
     try {
       capture.start();
@@ -359,7 +359,7 @@ export class LiveSession {
   private startLaneCapture(frames: FrameQueue): void {
     const lane = this.rules?.lane;
     if (!lane) return;
-    const c = new LiveCapture((f) => frames.pushLane(f), { interfaces: [`nflog:${lane.nflogGroup}`], filter: '', bufferBytes: LANE_BUFFER_BYTES });
+    const c = new LiveCapture((f) => frames.pushLane(f), { interfaces: [`nflog:${lane.nflogGroup}`], filter: '', bufferBytes: LANE_BUFFER_BYTES, bufferMs: LANE_FLUSH_MS });
     try {
       c.start();
       this.laneCapture = c;
@@ -377,6 +377,13 @@ export class LiveSession {
  * frame queue is not behind.
  */
 export const LIVE_HALF_CLOSED_SEC = 5;
+
+/**
+ * The lane's NFLOG flush timeout: the kernel sends the group's packets at most this late, many
+ * per read, instead of one wake-up per packet (docs/design.md#lane-batching; cap as patched at
+ * install; the kernel counts in 1/100 s).
+ */
+const LANE_FLUSH_MS = 20;
 
 /** the lane capture's socket buffer: a few services' calls */
 const LANE_BUFFER_BYTES = 4 * 1024 * 1024;
