@@ -182,7 +182,7 @@ export class LiveSession {
   }
 
   private attributor(): FlowAttributor {
-    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart));
+    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart, () => this.ruleWatch?.checkSoon()));
   }
 
   /** the system lane reads its own queue and capture (docs/design.md#system-lane) */
