@@ -298,7 +298,7 @@ export class LiveSession {
             onRepair: (family, problem, ok) => {
               if ((r.repairs = (r.repairs ?? 0) + 1) === 1)
                 o.onWarning(
-                  `the SYN gate's rule was changed by something else (${family === 4 ? 'iptables' : 'ip6tables'}: ${problem}); ${ok ? 'put back' : 'could not put it back'} (checked every few seconds; later repairs are counted, not logged)`,
+                  `the SYN gate's rule was changed by something else (${family === 4 ? 'iptables' : 'ip6tables'}: ${problem}); ${ok ? 'put back' : 'could not put it back'} (checked when a call was not held, and every 30 s; later repairs are counted, not logged)`,
                 );
             },
           });
