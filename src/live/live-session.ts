@@ -182,7 +182,12 @@ export class LiveSession {
   }
 
   private attributor(): FlowAttributor {
-    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart, () => this.ruleWatch?.checkSoon()));
+    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart, () => this.ungated()));
+  }
+
+  /** a captured SYN the gate never held: check its rules now (docs/design.md#lane-batching); not while lagging (a record may be evicted) */
+  private ungated(): void {
+    if (!(this.frames?.lagging ?? false)) this.ruleWatch?.checkSoon();
   }
 
   /** the system lane reads its own queue and capture (docs/design.md#system-lane) */
