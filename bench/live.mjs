@@ -301,7 +301,12 @@ export async function benchLive(o = {}, log = console.error) {
     result.cpu = [];
     const windows = [];
     // a daemon just started (the throughput steps skipped) spends its first seconds compiling: warm it up first
-    if (skipRates && cpuRates.length > 0) await load(100, 5);
+    // (and its last calls counted before the first step: a buffered capture reads them up to its timeout late)
+    if (skipRates && cpuRates.length > 0) {
+      const b = await metrics();
+      const w = await load(100, 5);
+      await settle(b.total + w.ok);
+    }
     for (const cpuRate of cpuRates) {
       const before = await metrics();
       const c0 = procCpuSecs(pid);
@@ -375,6 +380,15 @@ export async function benchLive(o = {}, log = console.error) {
   } finally {
     for (const d of started.reverse()) await d.stop('SIGTERM').catch(() => undefined);
     await lab.teardown();
+    // where a lost or extra call went: the daemon's last gate and capture lines, events without their answer's status
+    try {
+      const lines = fs.readdirSync(tmp).filter((x) => x.startsWith('imdswatch.log')).flatMap((f) => fs.readFileSync(path.join(tmp, f), 'utf8').split('\n'));
+      const last = (kind) => lines.filter((l) => l.includes(`"kind":"${kind}"`)).at(-1);
+      result.daemonLog = { gate: last('gate') ?? null, capture: last('capture') ?? null, statusNull: lines.filter((l) => l.includes('"version":"') && l.includes('"status":null')).length };
+      log(`daemon log: ${JSON.stringify(result.daemonLog)}`);
+    } catch {
+      /* no log */
+    }
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   result.loadAverageAtEnd = loadAverage();

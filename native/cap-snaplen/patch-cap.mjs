@@ -29,7 +29,7 @@ if (!existsSync(src)) {
 const text = readFileSync(src, 'utf8');
 // Each patch is applied once (its mark in the source), then cap is rebuilt; STAMP records a
 // build with every patch of this version.
-const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-4');
+const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-6');
 const PATCHES = [
   {
     mark: MARK,
@@ -74,6 +74,76 @@ const PATCHES = [
       ['    int fd;\n', '    int fd;\n    int imdswatch_batch;\n'],
       ['      obj->fd = pcap_get_selectable_fd(obj->pcap_handle);\n', '      obj->fd = pcap_get_selectable_fd(obj->pcap_handle);\n      obj->imdswatch_batch = getenv("IMDSWATCH_CAP_BATCH") ? atoi(getenv("IMDSWATCH_CAP_BATCH")) : 0;\n'],
     ],
+  },
+  {
+    // cap opens every device in immediate mode (a TPACKET_V2 ring: one poll wake-up, one
+    // callback turn of the event loop, per packet). With IMDSWATCH_CAP_TIMEOUT_MS=N (N > 0)
+    // set when a device is opened, it is
+    // opened buffered instead: libpcap then uses TPACKET_V3, whose blocks the kernel hands
+    // over when full or N ms after they opened, so one wake-up reads every packet of those N
+    // ms (src/live/capture.ts). Unset or 0: immediate mode, called directly.
+    mark: 'IMDSWATCH_CAP_TIMEOUT_MS',
+    what: 'buffered capture with IMDSWATCH_CAP_TIMEOUT_MS',
+    from: '      if (pcap_set_timeout(obj->pcap_handle, 1000) != 0)\n        return Nan::ThrowError("Unable to set read timeout");\n\n#if __linux__\n      if (set_immediate_mode != nullptr)\n        set_immediate_mode(obj->pcap_handle, 1);\n#endif\n',
+    to: '      int imdswatch_tov = getenv("IMDSWATCH_CAP_TIMEOUT_MS") ? atoi(getenv("IMDSWATCH_CAP_TIMEOUT_MS")) : 0; /* IMDSWATCH_CAP_TIMEOUT_MS */\n      if (pcap_set_timeout(obj->pcap_handle, imdswatch_tov > 0 ? imdswatch_tov : 1000) != 0)\n        return Nan::ThrowError("Unable to set read timeout");\n\n      if (pcap_set_immediate_mode(obj->pcap_handle, imdswatch_tov > 0 ? 0 : 1) != 0)\n        return Nan::ThrowError("Unable to set immediate mode");\n',
+    head: '',
+  },
+  {
+    // libpcap opens an NFLOG group and leaves the kernel's instance at its defaults: flush
+    // to userspace when 100 packets wait (or sooner when the rule's --nflog-threshold is
+    // lower: 1 flushed every packet, one event-loop wake-up each) or 1 s after the first.
+    // With IMDSWATCH_CAP_NFLOG_FLUSH_MS=N set when an nflog:G device is opened, cap sets
+    // the instance's flush timeout to N ms (in the kernel's 1/100 s, rounded up) and its
+    // threshold to 256 packets, on libpcap's own socket (the instance answers only the
+    // socket that bound it): one read then takes every packet of up to N ms, as many as
+    // the kernel's batch buffer holds (~3.7 KiB; libpcap reads 128 + snaplen bytes at
+    // once). No acknowledgement is asked: a refusal comes back as an error message that
+    // libpcap's read skips, and the group keeps the defaults
+    // (docs/design.md#lane-batching). Unset or 0: nothing sent, as before.
+    mark: 'IMDSWATCH_CAP_NFLOG_FLUSH_MS',
+    what: 'NFLOG flush timeout from IMDSWATCH_CAP_NFLOG_FLUSH_MS',
+    from: '      if (pcap_setnonblock(obj->pcap_handle, 1, errbuf) == -1)\n        return Nan::ThrowError(errbuf);\n',
+    to: '      if (strncmp((char*)*device, "nflog", 5) == 0 && getenv("IMDSWATCH_CAP_NFLOG_FLUSH_MS")) /* IMDSWATCH_CAP_NFLOG_FLUSH_MS */\n        imdswatch_nflog_flush(pcap_get_selectable_fd(obj->pcap_handle), (char*)*device, atoi(getenv("IMDSWATCH_CAP_NFLOG_FLUSH_MS")));\n\n      if (pcap_setnonblock(obj->pcap_handle, 1, errbuf) == -1)\n        return Nan::ThrowError(errbuf);\n',
+    head: [
+      '#include <stdint.h>',
+      '#include <stdlib.h>',
+      '#include <string.h>',
+      '#include <sys/socket.h>',
+      '#include <arpa/inet.h>',
+      '#include <linux/netlink.h>',
+      '#include <linux/netfilter/nfnetlink.h>',
+      '#include <linux/netfilter/nfnetlink_log.h>',
+      '/* IMDSWATCH_CAP_NFLOG_FLUSH_MS: each group of "nflog:G[,G...]" flushes after ms ms or 256 packets */',
+      'static void imdswatch_nflog_flush(int fd, const char *dev, int ms) {',
+      '  if (fd < 0 || ms <= 0) return;',
+      '  const char *p = strchr(dev, \':\');',
+      '  while (p != NULL && p[1] != 0) {',
+      '    char *end;',
+      '    unsigned long group = strtoul(p + 1, &end, 10);',
+      '    if (end == p + 1 || group > 65535) return;',
+      '    struct { struct nlmsghdr nlh; struct nfgenmsg nfg; struct nlattr ta; uint32_t timeout; struct nlattr qa; uint32_t qthresh; } m;',
+      '    memset(&m, 0, sizeof m);',
+      '    m.nlh.nlmsg_len = sizeof m;',
+      '    m.nlh.nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;',
+      '    m.nlh.nlmsg_flags = NLM_F_REQUEST;',
+      '    m.nfg.nfgen_family = AF_UNSPEC;',
+      '    m.nfg.version = NFNETLINK_V0;',
+      '    m.nfg.res_id = htons((uint16_t)group);',
+      '    m.ta.nla_len = NLA_HDRLEN + sizeof(uint32_t);',
+      '    m.ta.nla_type = NFULA_CFG_TIMEOUT;',
+      '    m.timeout = htonl((uint32_t)((ms + 9) / 10));',
+      '    m.qa.nla_len = NLA_HDRLEN + sizeof(uint32_t);',
+      '    m.qa.nla_type = NFULA_CFG_QTHRESH;',
+      '    m.qthresh = htonl(256);',
+      '    struct sockaddr_nl to;',
+      '    memset(&to, 0, sizeof to);',
+      '    to.nl_family = AF_NETLINK;',
+      '    sendto(fd, &m, sizeof m, 0, (struct sockaddr *)&to, sizeof to);',
+      '    p = strchr(end, \',\');',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
   },
 ];
 let patched = text;

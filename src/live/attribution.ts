@@ -42,6 +42,8 @@ export class FlowAttributor {
     private readonly passiveBudgetMs: number,
     /** owners of the IMDS connections open when capture started (tuple key → process) */
     private readonly openAtStart: ReadonlyMap<string, ProcessInfo> = new Map(),
+    /** a flow whose SYN was captured and never held by the gate: its rules may be gone (src/live/gate-rules.ts checkSoon) */
+    private readonly onUngated: () => void = () => {},
   ) {
     // passive lookups share the gate's overload guard (one /proc budget for the event loop)
     this.guard = gate?.guard ?? new BusyGuard();
@@ -85,6 +87,7 @@ export class FlowAttributor {
     if (!p) this.pending.set(flow, (p = this.answerAt(flow)));
     if ('process' in p) return p;
     const later = this.gate?.lookup(p.key, p.atMs, p.isn);
+    if (!later) this.onUngated();
     const answer: Who = later?.process ? { process: later.process, attribution: 'gate' } : p.passive;
     this.counts[answer.attribution]++;
     this.pending.set(flow, answer);

@@ -56,16 +56,27 @@ const retained: CapHandle[] = [];
  * IMDSWATCH_CAP_BATCH is read at open); 0 reads until the device is empty. The gate's queues
  * and the captures share one event loop: bounded reads give each device its turn, so a
  * flood's queue cannot hold the system lane's SYN for a whole drain (docs/design.md#system-lane).
+ * `bufferMs`: 0 opens in immediate mode (each packet wakes the event loop); N > 0 opens a
+ * packet socket buffered (TPACKET_V3: the kernel hands over a block of packets when it is
+ * full or N ms after it opened: one wake-up for all of them; cap as patched at install reads
+ * IMDSWATCH_CAP_TIMEOUT_MS). NFQUEUE and NFLOG devices are netlink sockets, no ring: on an NFLOG
+ * device (`nflog:G`), N > 0 sets the kernel's flush timeout of the group's instance to N ms
+ * (IMDSWATCH_CAP_NFLOG_FLUSH_MS; docs/design.md#lane-batching): one read for up to N ms of packets
+ * instead of one per packet. No effect on an NFQUEUE device.
  */
-export function openCap(cap: CapHandle, device: string, filter: string, bufSize: number, buffer: Buffer, batch = 0, snaplen?: number): string {
+export function openCap(cap: CapHandle, device: string, filter: string, bufSize: number, buffer: Buffer, batch = 0, snaplen?: number, bufferMs = 0): string {
   retained.push(cap);
   const savedSnaplen = process.env.IMDSWATCH_CAP_SNAPLEN;
   process.env.IMDSWATCH_CAP_BATCH = String(batch);
+  process.env.IMDSWATCH_CAP_TIMEOUT_MS = String(bufferMs);
+  process.env.IMDSWATCH_CAP_NFLOG_FLUSH_MS = String(bufferMs);
   if (snaplen !== undefined) process.env.IMDSWATCH_CAP_SNAPLEN = String(snaplen);
   try {
     return cap.open(device, filter, bufSize, buffer);
   } finally {
     delete process.env.IMDSWATCH_CAP_BATCH;
+    delete process.env.IMDSWATCH_CAP_TIMEOUT_MS;
+    delete process.env.IMDSWATCH_CAP_NFLOG_FLUSH_MS;
     if (snaplen !== undefined) {
       if (savedSnaplen === undefined) delete process.env.IMDSWATCH_CAP_SNAPLEN;
       else process.env.IMDSWATCH_CAP_SNAPLEN = savedSnaplen;

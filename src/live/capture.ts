@@ -6,8 +6,8 @@ import { isDecodableLinkType } from '../decode/link-types.js';
 
 /**
  * Passive live capture through libpcap (cap) on `any` or the given interfaces, filtered to
- * IMDS TCP. cap opens with immediate mode (when libpcap has pcap_set_immediate_mode, as
- * Debian's 1.10 does) and non-blocking reads dispatched from the event loop.
+ * IMDS TCP. cap opens in immediate mode, or buffered (`bufferMs`, while the SYN gate is on),
+ * with non-blocking reads dispatched from the event loop.
  *
  * Limits of cap 0.2.x: no packet timestamp (frames carry the wall-clock time of the
  * callback, taken from one monotonic clock anchored at start), no pcap_stats (kernel drops
@@ -20,6 +20,12 @@ export interface CaptureOptions {
   filter: string;
   /** libpcap buffer per interface (the kernel ring) */
   bufferBytes: number;
+  /**
+   * 0: immediate mode, each packet read as it comes (the passive attribution reads the
+   * first byte while the caller's socket exists). N > 0: buffered, the kernel hands packets
+   * over at most N ms late, many per event-loop wake-up (SYN_GATED_BUFFER_MS).
+   */
+  bufferMs: number;
 }
 
 /**
@@ -36,7 +42,22 @@ export interface CaptureOptions {
  */
 export const CAPTURE_SNAPLEN = 8000;
 
-export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 12 * 1024 * 1024 };
+export const DEFAULT_CAPTURE_OPTIONS: CaptureOptions = { interfaces: ['any'], filter: IMDS_BPF, bufferBytes: 12 * 1024 * 1024, bufferMs: 0 };
+
+/**
+ * The capture's buffering delay while the SYN gate holds every SYN for its owner lookup: no
+ * attribution then depends on reading a packet at once. Buffered, libpcap uses TPACKET_V3: the
+ * kernel hands over a block of packets when it is full or this many ms after it opened, one
+ * wake-up for all. Frames still carry the time their callback ran (see LiveCapture), so they
+ * are up to this much later than immediate ones: far inside every window that compares frame
+ * times (dedupe 1 s, gate CLOCK_SLACK_MS 1 s, capture-loss SYN_WAIT_MS 5 s). With the system
+ * lane on too since its NFLOG group is batched as well (docs/design.md#lane-batching).
+ * Measured, lane off (load 3-4): 100/s 1841/2156 -> 1326/1131 us of CPU per call, 500/s
+ * 649/806 -> 588/506. Lane on, alternating with the per-packet lane and immediate capture
+ * (load 2-5): 100/s ~1 700 -> ~1 250 us; 20 ms rather than 50: at 1 000/s a 50 ms block
+ * (~750 frames at once) left the pipeline seconds behind in most runs.
+ */
+export const SYN_GATED_BUFFER_MS = 20;
 
 export interface CaptureStats {
   packets: number;
@@ -45,7 +66,7 @@ export interface CaptureStats {
   truncated: number;
   /** kernel drops; null: cap does not expose pcap_stats */
   drops: number | null;
-  interfaces: Array<{ name: string; linkType: number; packets: number }>;
+  interfaces: Array<{ name: string; linkType: number; packets: number; bufferMs: number }>;
 }
 
 export type { LiveCaptureErrorCode };
@@ -64,7 +85,7 @@ export class LiveCaptureError extends ImdswatchError<LiveCaptureErrorCode> {
 
 export class LiveCapture {
   private readonly opts: CaptureOptions;
-  private readonly handles: Array<{ name: string; cap: CapHandle; linkType: number; packets: number }> = [];
+  private readonly handles: Array<{ name: string; cap: CapHandle; linkType: number; packets: number; bufferMs: number }> = [];
   private readonly clock = makeClock();
   private packets = 0;
   private bytes = 0;
@@ -90,7 +111,7 @@ export class LiveCapture {
           // cap as patched at install (native/cap-snaplen) reads its snaplen from here: 8000
           // bytes keep every IMDS head (< 8 KiB) and fit a ring frame in one 8 KiB block
           process.env.IMDSWATCH_CAP_SNAPLEN ??= String(CAPTURE_SNAPLEN);
-          lt = openCap(cap, name, this.opts.filter, this.opts.bufferBytes, buf, CAPTURE_BATCH);
+          lt = openCap(cap, name, this.opts.filter, this.opts.bufferBytes, buf, CAPTURE_BATCH, undefined, this.opts.bufferMs);
         } catch (err) {
           const msg = (err as Error).message;
           if (isPermissionError(msg)) {
@@ -108,7 +129,7 @@ export class LiveCapture {
           cap.close();
           throw new LiveCaptureError('E_CAPTURE_LINKTYPE', `unsupported link type on ${name}: ${lt}`);
         }
-        const h = { name, cap, linkType, packets: 0 };
+        const h = { name, cap, linkType, packets: 0, bufferMs: this.opts.bufferMs };
         cap.on('packet', (nbytes: number, trunc: boolean) => {
           const t = this.clock();
           h.packets++;
@@ -139,7 +160,7 @@ export class LiveCapture {
       bytes: this.bytes,
       truncated: this.truncated,
       drops: null,
-      interfaces: this.handles.map((h) => ({ name: h.name, linkType: h.linkType, packets: h.packets })),
+      interfaces: this.handles.map((h) => ({ name: h.name, linkType: h.linkType, packets: h.packets, bufferMs: h.bufferMs })),
     };
   }
 }

@@ -9,7 +9,10 @@ import type { Frame } from '../source/frame.js';
  * frame here; the pipeline takes frames in slices of at most `sliceMs` from setImmediate, and
  * between two slices the event loop polls again: the gate's verdicts wait one slice at most.
  *
- * Each new frame is first offered to `shed` with whether more than `lagFrames` wait: the live
+ * Each new frame is first offered to `shed` with whether the queue lags — at least `lagFrames`
+ * wait AND the oldest was read at least `lagMs` before this one (docs/design.md#lane-batching:
+ * a buffered capture hands over a block of hundreds of frames at once, which crossed a count
+ * alone while the pipeline kept up, and shed connections were left unread for nothing): the live
  * session leaves whole connections unread whose SYN the gate shed while the pipeline lagged
  * (src/live/unread-connections.ts), so the work a flood makes is cut first and other users'
  * calls are still read. Past `maxBytes` or `maxFrames` waiting, new frames are dropped
@@ -23,9 +26,11 @@ export interface FrameQueueOptions {
   maxFrames: number;
   sliceMs: number;
   lagFrames: number;
+  /** and the oldest waiting frame was read this long before the newest (capture clock, ms) */
+  lagMs: number;
 }
 
-export const DEFAULT_FRAME_QUEUE: FrameQueueOptions = { maxBytes: 8 * 1024 * 1024, maxFrames: 32_768, sliceMs: 2, lagFrames: 256 };
+export const DEFAULT_FRAME_QUEUE: FrameQueueOptions = { maxBytes: 8 * 1024 * 1024, maxFrames: 32_768, sliceMs: 2, lagFrames: 256, lagMs: 100 };
 
 export interface FrameQueueStats {
   /** frames handed to the pipeline */
@@ -52,6 +57,8 @@ export class FrameQueue {
   private head = 0;
   private bytes = 0;
   private scheduled = false;
+  /** capture time (ms) of the newest frame pushed */
+  private newestMs = 0;
   private readonly counters: FrameQueueStats = { passed: 0, shed: 0, overflow: 0, peakFrames: 0, lanePassed: 0, laneOverflow: 0 };
 
   constructor(
@@ -68,9 +75,10 @@ export class FrameQueue {
   /** the capture's sink: copy (the capture reuses its buffer) and schedule */
   push(f: Frame): void {
     const len = f.data.length;
+    this.newestMs = f.sec * 1000 + f.nsec / 1e6;
     // lagging: the frames of shed connections never take a place (root's frames would be
     // the ones dropped at maxFrames otherwise)
-    if (this.shed(f, this.q.length - this.head >= this.o.lagFrames)) {
+    if (this.shed(f, this.lagging)) {
       this.counters.shed++;
       return;
     }
@@ -111,9 +119,11 @@ export class FrameQueue {
     return this.q.length - this.head;
   }
 
-  /** more than `lagFrames` wait: the capture is behind (its shed rule is on) */
+  /** at least `lagFrames` wait, the oldest read `lagMs` before the newest: the pipeline is behind (the shed rule is on) */
   get lagging(): boolean {
-    return this.q.length - this.head >= this.o.lagFrames;
+    if (this.q.length - this.head < this.o.lagFrames) return false;
+    const head = this.q[this.head];
+    return head === undefined || this.newestMs - (head.sec * 1000 + head.nsec / 1e6) >= this.o.lagMs;
   }
 
   stats(): FrameQueueStats {

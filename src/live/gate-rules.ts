@@ -169,8 +169,18 @@ export function gateRuleStatus(family: 4 | 6 = 4, runner: Runner = execRunner): 
   return statusFromListing(runner(tool(family), ['-w', '5', '-t', GATE_TABLE, '-S']).stdout);
 }
 
-/** default period of the rule check (IMDSWATCH_GATE_CHECK_MS overrides, 200 ms .. 10 min) */
-export const GATE_CHECK_INTERVAL_MS = 5_000;
+/**
+ * Default period of the rule check (IMDSWATCH_GATE_CHECK_MS overrides, 200 ms .. 10 min).
+ * Each check forks `iptables -S` (the daemon's ~120 MiB copied on write: ~40 µs per call at
+ * 100 calls/s when it ran every 5 s). A missing or displaced rule shows first in the traffic —
+ * a captured SYN the gate never held — and that evidence asks for a check at once
+ * (`GateRuleWatch.checkSoon`, at most every EVIDENCE_CHECK_MS), so under traffic the rules are
+ * back after one unheld call instead of up to 5 s of them; the period only bounds how late a
+ * change is noticed with no IMDS traffic, when it costs no call (docs/design.md#lane-batching).
+ */
+export const GATE_CHECK_INTERVAL_MS = 30_000;
+/** most often a check runs on evidence (an ungated SYN) */
+export const EVIDENCE_CHECK_MS = 1_000;
 
 export interface GateRuleWatchOptions {
   queueNum: number;
@@ -191,6 +201,8 @@ export interface GateRuleWatch {
   repairs(): number;
   /** one check now (tests) */
   check(): Promise<void>;
+  /** a captured SYN the gate never held: check now, unless a check ran within EVIDENCE_CHECK_MS */
+  checkSoon(): void;
 }
 
 const listAsync = (family: 4 | 6): Promise<{ ok: boolean; stdout: string }> =>
@@ -215,6 +227,7 @@ export function watchGateRules(opts: GateRuleWatchOptions): GateRuleWatch {
   const given = opts.runner && opts.runner !== execRunner ? opts.runner : null;
   const list = opts.list ?? (given ? async (family: 4 | 6) => given(tool(family), ['-w', '5', '-t', GATE_TABLE, '-S']) : listAsync);
   let repairs = 0;
+  let lastEvidence = -Infinity;
   let busy = false;
   let stopped = false;
   const check = async (): Promise<void> => {
@@ -243,5 +256,11 @@ export function watchGateRules(opts: GateRuleWatchOptions): GateRuleWatch {
     },
     repairs: () => repairs,
     check,
+    checkSoon: () => {
+      const now = performance.now();
+      if (now - lastEvidence < EVIDENCE_CHECK_MS) return;
+      lastEvidence = now;
+      void check();
+    },
   };
 }

@@ -65,7 +65,8 @@ function ruleSpec(family: 4 | 6, queueNum: number): string[] {
  * held on the lane's queue; its packets to IMDS are copied to NFLOG. Past the rate (a system
  * user's own flood), its SYNs go the shared way, as without the lane, and the daemon reads
  * only connections whose SYN the lane's queue held from the lane (src/live/system-lane.ts);
- * the copies beyond the NFLOG socket's buffer are dropped by the kernel.
+ * the copies beyond the NFLOG socket's buffer are dropped by the kernel. No per-rule
+ * threshold: the group's own flush timeout batches the copies (docs/design.md#lane-batching).
  */
 function laneSpecs(family: 4 | 6, lane: LaneRules): Array<[string, string[]]> {
   const mine = ['-p', 'tcp', '-d', imds(family), '--dport', String(IMDS_PORT), '-m', 'owner', '--uid-owner', lane.uids];
@@ -74,7 +75,7 @@ function laneSpecs(family: 4 | 6, lane: LaneRules): Array<[string, string[]]> {
   return [
     [LANE_OUT_CHAIN, [...mySyn, ...rate, '-j', 'NFQUEUE', '--queue-num', String(lane.queueNum), '--queue-bypass']],
     [LANE_OUT_CHAIN, ['-j', GATE_CHAIN]],
-    [LANE_LOG_CHAIN, [...mine, '-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup), '--nflog-threshold', '1']],
+    [LANE_LOG_CHAIN, [...mine, '-j', 'NFLOG', '--nflog-group', String(lane.nflogGroup)]],
   ];
 }
 

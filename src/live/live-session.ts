@@ -6,7 +6,7 @@ import type { Who } from '../enrich/enricher.js';
 import { ProcCorrelator, type CorrelatorStats } from '../enrich/process/proc-correlator.js';
 import { DEFAULT_GATE_BUDGET_MS, DEFAULT_PASSIVE_BUDGET_MS, IMDS_PORT, IMDS_V4_TEXT, IMDS_V6_TEXT } from '../domain/endpoint.js';
 import type { ProcessInfo } from '../imds/event.js';
-import { LiveCapture, type CaptureStats } from './capture.js';
+import { LiveCapture, SYN_GATED_BUFFER_MS, type CaptureStats } from './capture.js';
 import { SegmentDeduper, type DedupeStats } from './dedupe.js';
 import { SynGate, tupleKey, type GateRecord, type GateStats } from './gate.js';
 import type { HistogramSnapshot } from './hold-histogram.js';
@@ -182,7 +182,12 @@ export class LiveSession {
   }
 
   private attributor(): FlowAttributor {
-    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart));
+    return (this.flowAttributor ??= new FlowAttributor(this.correlator, this.gate, this.opts.passiveBudgetMs ?? DEFAULT_PASSIVE_BUDGET_MS, this.openAtStart, () => this.ungated()));
+  }
+
+  /** a captured SYN the gate never held: check its rules now (docs/design.md#lane-batching); not while lagging (a record may be evicted) */
+  private ungated(): void {
+    if (!(this.frames?.lagging ?? false)) this.ruleWatch?.checkSoon();
   }
 
   /** the system lane reads its own queue and capture (docs/design.md#system-lane) */
@@ -298,7 +303,7 @@ export class LiveSession {
             onRepair: (family, problem, ok) => {
               if ((r.repairs = (r.repairs ?? 0) + 1) === 1)
                 o.onWarning(
-                  `the SYN gate's rule was changed by something else (${family === 4 ? 'iptables' : 'ip6tables'}: ${problem}); ${ok ? 'put back' : 'could not put it back'} (checked every few seconds; later repairs are counted, not logged)`,
+                  `the SYN gate's rule was changed by something else (${family === 4 ? 'iptables' : 'ip6tables'}: ${problem}); ${ok ? 'put back' : 'could not put it back'} (checked when a call was not held, and every 30 s; later repairs are counted, not logged)`,
                 );
             },
           });
@@ -339,7 +344,10 @@ export class LiveSession {
       },
     );
     this.frames = frames;
-    const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, ...(o.filter ? { filter: o.filter } : {}) });
+    // buffered while the gate holds every SYN for its lookup (SYN_GATED_BUFFER_MS), with the lane's NFLOG group batched
+    // too (docs/design.md#lane-batching); immediate without the gate (the passive lookup needs the first byte while the socket exists)
+    const bufferMs = this.gate ? SYN_GATED_BUFFER_MS : 0;
+    const capture = new LiveCapture((f) => frames.push(f), { interfaces: o.interfaces, bufferMs, ...(o.filter ? { filter: o.filter } : {}) });
     try {
       capture.start();
     } catch (err) {
@@ -356,7 +364,7 @@ export class LiveSession {
   private startLaneCapture(frames: FrameQueue): void {
     const lane = this.rules?.lane;
     if (!lane) return;
-    const c = new LiveCapture((f) => frames.pushLane(f), { interfaces: [`nflog:${lane.nflogGroup}`], filter: '', bufferBytes: LANE_BUFFER_BYTES });
+    const c = new LiveCapture((f) => frames.pushLane(f), { interfaces: [`nflog:${lane.nflogGroup}`], filter: '', bufferBytes: LANE_BUFFER_BYTES, bufferMs: LANE_FLUSH_MS });
     try {
       c.start();
       this.laneCapture = c;
@@ -374,6 +382,13 @@ export class LiveSession {
  * frame queue is not behind.
  */
 export const LIVE_HALF_CLOSED_SEC = 5;
+
+/**
+ * The lane's NFLOG flush timeout: the kernel sends the group's packets at most this late, many
+ * per read, instead of one wake-up per packet (docs/design.md#lane-batching; cap as patched at
+ * install; the kernel counts in 1/100 s).
+ */
+const LANE_FLUSH_MS = 20;
 
 /** the lane capture's socket buffer: a few services' calls */
 const LANE_BUFFER_BYTES = 4 * 1024 * 1024;

@@ -145,7 +145,7 @@ describe('FrameQueue: the system lane goes first', () => {
     const q = new FrameQueue(
       (f) => order.push(`any${f.data[0]}`),
       () => true, // everything of the shared capture is left unread while lagging
-      { lagFrames: 0 },
+      { lagFrames: 0, lagMs: 0 },
       (f) => order.push(`lane${f.data[0]}`),
     );
     q.push(frame(1));

@@ -74,7 +74,7 @@ describe('FrameQueue offers every frame to shed, with whether it lags', () => {
         asked.push(lagging);
         return lagging;
       },
-      { lagFrames: 2 },
+      { lagFrames: 2, lagMs: 0 },
     );
     for (let i = 0; i < 4; i++) q.push(frame(40000 + i, FLAG.SYN, i, 0));
     expect(asked).toEqual([false, false, true, true]);
