@@ -1,4 +1,5 @@
-import { listDir, listPids, readLink, readText, socketInodeOfLink } from './proc-fs.js';
+import { existsSync } from 'node:fs';
+import { listDir, listPids, readLink, readPidFile, socketInodeOfLink } from './proc-fs.js';
 import type { ProcScan } from './proc-scan.js';
 import { parseStatus } from './status.js';
 import { waitingFirst } from './waiting-first.js';
@@ -31,6 +32,17 @@ const MAX_HINT_PROBES = 16;
 /** longest the recent owners' whole fd tables are read before /proc is listed (ms) */
 const RECENT_TABLES_BUDGET_MS = 1;
 
+interface RecentOwner {
+  pid: number;
+  fds: string[];
+  /**
+   * its last socket was found at the descriptor after its previous one (a burst): the next
+   * lookup probes that descriptor first; false (one call at a time: the kernel hands out the
+   * same lowest free descriptor again), its recent descriptors first
+   */
+  nextFirst: boolean;
+}
+
 export interface OwnerSearchCounters {
   fdDirsScanned: number;
   inodeCacheHits: number;
@@ -46,7 +58,9 @@ export class OwnerSearch {
   private readonly pids = new Map<number, PidState>();
   private readonly inodeOwner = new Map<number, { pid: number; fd: string }>();
   /** recent socket owners, most recent first, each with the descriptors of its recent sockets (most recent first) */
-  private readonly owners: Array<{ pid: number; fds: string[] }> = [];
+  private readonly owners: RecentOwner[] = [];
+  /** a pid became a recent owner since catchUp() last looked for owners that have exited */
+  private ownersAdded = false;
   private readonly hintPids = new Int32Array(MAX_HINT_PROBES);
   private readonly hintFds = new Int32Array(MAX_HINT_PROBES);
   /** candidate pids for the native scan (reused) */
@@ -138,6 +152,7 @@ export class OwnerSearch {
    * often; stops after `budgetMs`.
    */
   catchUp(budgetMs = 5): void {
+    if (this.ownersAdded) this.dropExitedOwners();
     if (this.incomplete === 0) return;
     const deadline = performance.now() + budgetMs;
     for (const [pid, st] of this.pids) {
@@ -150,7 +165,22 @@ export class OwnerSearch {
   }
 
   get needsCatchUp(): boolean {
-    return this.incomplete > 0;
+    return this.incomplete > 0 || this.ownersAdded;
+  }
+
+  /**
+   * Outside holds, after a new pid became a recent owner: the recent owners that have exited
+   * since are forgotten (docs/design.md#hold-work), so the next hold does not probe their
+   * descriptors and open their fd tables only to fail (a one-shot client's owner is gone by
+   * the next call: 4 dead owners cost ~9 failed system calls per hold). The newest owner was
+   * found a moment ago and is not checked. An exited pid holds no socket: the search finds
+   * the same owner either way.
+   */
+  private dropExitedOwners(): void {
+    this.ownersAdded = false;
+    for (let i = this.owners.length - 1; i >= 1; i--) {
+      if (!existsSync(`${this.procRoot}/${this.owners[i]!.pid}`)) this.owners.splice(i, 1);
+    }
   }
 
   forgetDead(alive: ReadonlySet<number>): void {
@@ -198,16 +228,22 @@ export class OwnerSearch {
     const root = this.procRoot;
     const scan = this.procScan;
     let n = 0;
+    this.nextProbed = -1;
     for (const o of this.owners) {
-      const next = o === this.owners[0] && o.fds.length > 0 ? [String(Number(o.fds[0]) + 1)] : [];
-      for (const fd of next.concat(o.fds.length > 1 ? o.fds.slice().sort((a, b) => Number(a) - Number(b)) : o.fds)) {
-        if (n >= MAX_HINT_PROBES) break;
+      const first = o === this.owners[0] && o.fds.length > 0;
+      const next = first ? [String(Number(o.fds[0]) + 1)] : [];
+      const fds = next.concat(o.fds.length > 1 ? o.fds.slice().sort((a, b) => Number(a) - Number(b)) : o.fds);
+      if (fds.length > MAX_HINT_PROBES - n) fds.length = MAX_HINT_PROBES - n;
+      // the same descriptors either way; a one-at-a-time client's socket is at its recent one
+      if (first && !o.nextFirst && fds.length > 1) fds.push(fds.shift()!);
+      if (first) this.nextProbed = o.nextFirst || fds.length === 1 ? n : n + fds.length - 1;
+      for (const fd of fds) {
         if (scan) {
           this.hintPids[n] = o.pid;
           this.hintFds[n] = Number(fd);
         } else {
           this.counters.hintLinksRead++;
-          if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return { pid: o.pid, fd };
+          if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return this.hintHit(n, o, fd);
         }
         n++;
       }
@@ -215,7 +251,16 @@ export class OwnerSearch {
     if (!scan || n === 0) return null;
     const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode);
     this.counters.hintLinksRead += i >= 0 ? i + 1 : n;
-    return i >= 0 ? { pid: this.hintPids[i]!, fd: String(this.hintFds[i]) } : null;
+    return i >= 0 ? this.hintHit(i, this.owners.find((o) => o.pid === this.hintPids[i])!, String(this.hintFds[i])) : null;
+  }
+
+  /** index of the most recent owner's "next descriptor" probe in this lookup (-1: none) */
+  private nextProbed = -1;
+
+  /** a hint hit at probe `i`: the most recent owner's order for its next lookup follows where this one was */
+  private hintHit(i: number, o: RecentOwner, fd: string): { pid: number; fd: string } {
+    if (o === this.owners[0] && this.nextProbed >= 0) o.nextFirst = i === this.nextProbed;
+    return { pid: o.pid, fd };
   }
 
   /** the owner of `inode` is `pid` (descriptor `fd`): cached, and remembered as a recent owner */
@@ -228,7 +273,8 @@ export class OwnerSearch {
 
   private noteOwner(pid: number, fd: string): void {
     const at = this.owners.findIndex((o) => o.pid === pid);
-    const o = at >= 0 ? this.owners.splice(at, 1)[0]! : { pid, fds: [] };
+    const o = at >= 0 ? this.owners.splice(at, 1)[0]! : { pid, fds: [], nextFirst: true };
+    if (at < 0) this.ownersAdded = true;
     const j = o.fds.indexOf(fd);
     if (j >= 0) o.fds.splice(j, 1);
     o.fds.unshift(fd);
@@ -245,7 +291,7 @@ export class OwnerSearch {
   private pidState(pid: number): PidState | null {
     const known = this.pids.get(pid);
     if (known?.complete) return known;
-    const text = readText(`${this.procRoot}/${pid}/status`);
+    const text = readPidFile(`${this.procRoot}/${pid}/status`);
     if (!text) {
       this.pids.delete(pid);
       return null;
