@@ -10,9 +10,11 @@ import { waitingFirst } from './waiting-first.js';
  * descriptors where recent owners held their sockets (one readlink each: a long-lived client
  * making one-shot calls gets the lowest free fd, so the same few numbers), then the recent
  * owners' whole fd tables (a client with many connections at once: its new socket is at a
- * descriptor none of its recent sockets had; read before /proc is even listed), then pids not
- * seen before (highest first: the one-shot client is usually the newest process; the waiting
- * ones before the others, waiting-first.ts), then processes of the socket's uid, then the
+ * descriptor none of its recent sockets had; read before /proc is even listed), then the
+ * processes started since the last look, found without listing /proc when they are few and
+ * all waiting (newPids, docs/design.md#hold-work), then pids not seen before (highest first:
+ * the one-shot client is usually the newest process; the waiting ones before the others,
+ * waiting-first.ts), then processes of the socket's uid, then the
  * rest — until the time budget is spent. Kernel
  * threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
  * time of the lookup; the order only decides how soon it is found. The fd tables are read
@@ -31,6 +33,8 @@ const FDS_PER_OWNER = 16;
 const MAX_HINT_PROBES = 16;
 /** longest the recent owners' whole fd tables are read before /proc is listed (ms) */
 const RECENT_TABLES_BUDGET_MS = 1;
+/** most pids started since the last look that are read without listing /proc (more: list it) */
+const NEW_PID_PROBES = 16;
 
 interface RecentOwner {
   pid: number;
@@ -52,6 +56,8 @@ export interface OwnerSearchCounters {
   recentOwnerHits: number;
   /** descriptor links read by the recent-owner hints */
   hintLinksRead: number;
+  /** owners found among the pids started since the last look, without listing /proc */
+  newPidHits: number;
 }
 
 export class OwnerSearch {
@@ -67,7 +73,9 @@ export class OwnerSearch {
   private candidates = new Int32Array(1024);
   /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
   private incomplete = 0;
-  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0, hintLinksRead: 0 };
+  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0, hintLinksRead: 0, newPidHits: 0 };
+  /** the kernel's last pid when the search last looked (kernelLastPid; null: not known) */
+  private lastPid: number | null = null;
 
   constructor(
     private readonly procRoot: string,
@@ -82,6 +90,7 @@ export class OwnerSearch {
   /** every process's sockets, read once outside any hold */
   prime(): void {
     const alive = new Set<number>();
+    this.lastPid = this.kernelLastPid();
     for (const pid of listPids(this.procRoot)) {
       alive.add(pid);
       const st = this.pidState(pid);
@@ -122,6 +131,13 @@ export class OwnerSearch {
     if (typeof inRecent === 'number') this.counters.recentOwnerHits++;
     if (typeof inRecent === 'number' || (inRecent === 'budget' && soon >= deadline)) return inRecent;
     const recentRead = inRecent === null;
+    // the processes started since the last look, without listing /proc (docs/design.md#hold-work)
+    const started = this.newPids();
+    if (started) {
+      const inNew = this.procScan ? this.scanNative(inode, deadline, started, new Set(started)) : this.scanJs(inode, deadline, started, new Set(started));
+      if (typeof inNew === 'number') this.counters.newPidHits++;
+      if (inNew !== null) return inNew;
+    }
     const all = this.procScan ? this.procScan.pids(root) : listPids(root);
     const fresh: number[] = [];
     const again: number[] = [];
@@ -145,6 +161,46 @@ export class OwnerSearch {
     if (r !== null) return r;
     if (this.pids.size > all.length * 2) this.forgetDead(new Set(all));
     return null;
+  }
+
+  /**
+   * The pids started since the last look, newest first, found without listing /proc (a
+   * `getdents64` of /proc is the dearest system call of a hold, ~120 µs on the lab VM): the
+   * kernel's last pid (the last field of /proc/loadavg, in the reader's pid namespace) and
+   * every pid above the last one seen. Each one's stat is read, as the waiting-first order
+   * does (waiting-first.ts): a pid that does not exist (or a thread's id, exit_signal -1:
+   * its process is read by its own pid) is left out; a process that is not waiting (in
+   * exec(), running, exiting) sends the search to the listing, whose order puts it after the
+   * waiting ones. null: list /proc (no last pid yet, pids wrapped, more than NEW_PID_PROBES
+   * new pids, none new, or one not waiting). Answers are those the listing's order gives
+   * first: the newest waiting new pids, highest first.
+   */
+  private newPids(): number[] | null {
+    const from = this.lastPid;
+    const last = this.kernelLastPid();
+    this.lastPid = last;
+    if (from === null || last === null || last <= from || last - from > NEW_PID_PROBES) return null;
+    const out: number[] = [];
+    for (let pid = last; pid > from; pid--) {
+      if (this.pids.has(pid)) continue;
+      const st = readPidFile(`${this.procRoot}/${pid}/stat`);
+      if (!st) continue;
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (rest[35] === '-1') continue;
+      if (rest[0] !== 'S' && rest[0] !== 'I') return null;
+      out.push(pid);
+    }
+    return out.length > 0 ? out : null;
+  }
+
+  /**
+   * the last pid the kernel handed out (/proc/loadavg's last field), null when unreadable; not
+   * the highest pid listed: pids wrap, and old processes keep pids above the current ones
+   */
+  private kernelLastPid(): number | null {
+    const text = readPidFile(`${this.procRoot}/loadavg`);
+    const last = text ? Number(text.slice(text.lastIndexOf(' ') + 1)) : NaN;
+    return Number.isInteger(last) && last > 0 ? last : null;
   }
 
   /**

@@ -138,3 +138,50 @@ describe('readPidFile', () => {
     expect(readPidFile(join(dir, 'missing'))).toBeNull();
   });
 });
+
+describe.each([
+  ['native', scan],
+  ['JS', null],
+])('new pids without listing /proc (%s)', (_name, procScan) => {
+  /** a stat line with every field up to exit_signal (field 38) */
+  const stat = (pid: number, comm: string, state: string, exitSignal: number) =>
+    `${pid} (${comm}) ${state} 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 ${exitSignal} 1 0 0 0 0 0\n`;
+
+  it.skipIf(_name === 'native' && !scan && !process.env.CI)('finds a new process among the pids above the last one seen (its thread ids never answer); lists /proc when a new pid is not waiting, too many are new, or pids wrapped', () => {
+    const { root, addPid } = tree();
+    addPid(40, { comm: 'agent', ppid: 1, uid: 0, argv: ['agent'], exe: '/usr/bin/agent' });
+    const loadavg = (last: number) => writeFileSync(join(root, 'loadavg'), `0.10 0.20 0.30 1/90 ${last}\n`);
+    loadavg(40);
+    const s = new OwnerSearch(root, procScan, 1_000, () => undefined);
+    s.prime();
+    // a process 46 with a thread 47: both show the socket (a thread's /proc/TID/fd is its process's table)
+    addPid(46, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [4600] });
+    addPid(47, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [4600] });
+    writeFileSync(join(root, '46', 'stat'), stat(46, 'curl', 'S', 17));
+    writeFileSync(join(root, '47', 'stat'), stat(47, 'curl', 'S', -1));
+    loadavg(48);
+    expect(s.find(4600, 0, performance.now() + 10_000)).toBe(46);
+    expect(s.counters.newPidHits).toBe(1);
+    // a new process that is not waiting (in exec()): the listing's order, and the same owner
+    addPid(50, { comm: 'sh', ppid: 1, uid: 0, argv: ['sh'], exe: '/usr/bin/dash', state: 'R' });
+    addPid(49, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [4900] });
+    loadavg(50);
+    expect(s.find(4900, 0, performance.now() + 10_000)).toBe(49);
+    expect(s.counters.newPidHits).toBe(1);
+    // more new pids than NEW_PID_PROBES since the last look: listed
+    addPid(80, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [8000] });
+    loadavg(80);
+    expect(s.find(8000, 0, performance.now() + 10_000)).toBe(80);
+    expect(s.counters.newPidHits).toBe(1);
+    // a few new pids: found without the listing again
+    addPid(83, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [8300] });
+    loadavg(85);
+    expect(s.find(8300, 0, performance.now() + 10_000)).toBe(83);
+    expect(s.counters.newPidHits).toBe(2);
+    // pids wrapped (the last pid is below the last one seen): listed
+    addPid(30, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [3000] });
+    loadavg(30);
+    expect(s.find(3000, 0, performance.now() + 10_000)).toBe(30);
+    expect(s.counters.newPidHits).toBe(2);
+  });
+});
