@@ -1,4 +1,5 @@
-import { listDir, listPids, readLink, readText, socketInodeOfLink } from './proc-fs.js';
+import { existsSync } from 'node:fs';
+import { listDir, listPids, readLink, readPidFile, socketInodeOfLink } from './proc-fs.js';
 import type { ProcScan } from './proc-scan.js';
 import { parseStatus } from './status.js';
 import { waitingFirst } from './waiting-first.js';
@@ -9,9 +10,11 @@ import { waitingFirst } from './waiting-first.js';
  * descriptors where recent owners held their sockets (one readlink each: a long-lived client
  * making one-shot calls gets the lowest free fd, so the same few numbers), then the recent
  * owners' whole fd tables (a client with many connections at once: its new socket is at a
- * descriptor none of its recent sockets had; read before /proc is even listed), then pids not
- * seen before (highest first: the one-shot client is usually the newest process; the waiting
- * ones before the others, waiting-first.ts), then processes of the socket's uid, then the
+ * descriptor none of its recent sockets had; read before /proc is even listed), then the
+ * processes started since the last look, found without listing /proc when they are few and
+ * all waiting (newPids, docs/design.md#hold-work), then pids not seen before (highest first:
+ * the one-shot client is usually the newest process; the waiting ones before the others,
+ * waiting-first.ts), then processes of the socket's uid, then the
  * rest — until the time budget is spent. Kernel
  * threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
  * time of the lookup; the order only decides how soon it is found. The fd tables are read
@@ -30,6 +33,19 @@ const FDS_PER_OWNER = 16;
 const MAX_HINT_PROBES = 16;
 /** longest the recent owners' whole fd tables are read before /proc is listed (ms) */
 const RECENT_TABLES_BUDGET_MS = 1;
+/** most pids started since the last look that are read without listing /proc (more: list it) */
+const NEW_PID_PROBES = 16;
+
+interface RecentOwner {
+  pid: number;
+  fds: string[];
+  /**
+   * its last socket was found at the descriptor after its previous one (a burst): the next
+   * lookup probes that descriptor first; false (one call at a time: the kernel hands out the
+   * same lowest free descriptor again), its recent descriptors first
+   */
+  nextFirst: boolean;
+}
 
 export interface OwnerSearchCounters {
   fdDirsScanned: number;
@@ -40,20 +56,26 @@ export interface OwnerSearchCounters {
   recentOwnerHits: number;
   /** descriptor links read by the recent-owner hints */
   hintLinksRead: number;
+  /** owners found among the pids started since the last look, without listing /proc */
+  newPidHits: number;
 }
 
 export class OwnerSearch {
   private readonly pids = new Map<number, PidState>();
   private readonly inodeOwner = new Map<number, { pid: number; fd: string }>();
   /** recent socket owners, most recent first, each with the descriptors of its recent sockets (most recent first) */
-  private readonly owners: Array<{ pid: number; fds: string[] }> = [];
+  private readonly owners: RecentOwner[] = [];
+  /** a pid became a recent owner since catchUp() last looked for owners that have exited */
+  private ownersAdded = false;
   private readonly hintPids = new Int32Array(MAX_HINT_PROBES);
   private readonly hintFds = new Int32Array(MAX_HINT_PROBES);
   /** candidate pids for the native scan (reused) */
   private candidates = new Int32Array(1024);
   /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
   private incomplete = 0;
-  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0, hintLinksRead: 0 };
+  readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0, hintLinksRead: 0, newPidHits: 0 };
+  /** the kernel's last pid when the search last looked (kernelLastPid; null: not known) */
+  private lastPid: number | null = null;
 
   constructor(
     private readonly procRoot: string,
@@ -68,6 +90,7 @@ export class OwnerSearch {
   /** every process's sockets, read once outside any hold */
   prime(): void {
     const alive = new Set<number>();
+    this.lastPid = this.kernelLastPid();
     for (const pid of listPids(this.procRoot)) {
       alive.add(pid);
       const st = this.pidState(pid);
@@ -108,6 +131,13 @@ export class OwnerSearch {
     if (typeof inRecent === 'number') this.counters.recentOwnerHits++;
     if (typeof inRecent === 'number' || (inRecent === 'budget' && soon >= deadline)) return inRecent;
     const recentRead = inRecent === null;
+    // the processes started since the last look, without listing /proc (docs/design.md#hold-work)
+    const started = this.newPids();
+    if (started) {
+      const inNew = this.procScan ? this.scanNative(inode, deadline, started, new Set(started)) : this.scanJs(inode, deadline, started, new Set(started));
+      if (typeof inNew === 'number') this.counters.newPidHits++;
+      if (inNew !== null) return inNew;
+    }
     const all = this.procScan ? this.procScan.pids(root) : listPids(root);
     const fresh: number[] = [];
     const again: number[] = [];
@@ -134,10 +164,51 @@ export class OwnerSearch {
   }
 
   /**
+   * The pids started since the last look, newest first, found without listing /proc (a
+   * `getdents64` of /proc is the dearest system call of a hold, ~120 µs on the lab VM): the
+   * kernel's last pid (the last field of /proc/loadavg, in the reader's pid namespace) and
+   * every pid above the last one seen. Each one's stat is read, as the waiting-first order
+   * does (waiting-first.ts): a pid that does not exist (or a thread's id, exit_signal -1:
+   * its process is read by its own pid) is left out; a process that is not waiting (in
+   * exec(), running, exiting) sends the search to the listing, whose order puts it after the
+   * waiting ones. null: list /proc (no last pid yet, pids wrapped, more than NEW_PID_PROBES
+   * new pids, none new, or one not waiting). Answers are those the listing's order gives
+   * first: the newest waiting new pids, highest first.
+   */
+  private newPids(): number[] | null {
+    const from = this.lastPid;
+    const last = this.kernelLastPid();
+    this.lastPid = last;
+    if (from === null || last === null || last <= from || last - from > NEW_PID_PROBES) return null;
+    const out: number[] = [];
+    for (let pid = last; pid > from; pid--) {
+      if (this.pids.has(pid)) continue;
+      const st = readPidFile(`${this.procRoot}/${pid}/stat`);
+      if (!st) continue;
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (rest[35] === '-1') continue;
+      if (rest[0] !== 'S' && rest[0] !== 'I') return null;
+      out.push(pid);
+    }
+    return out.length > 0 ? out : null;
+  }
+
+  /**
+   * the last pid the kernel handed out (/proc/loadavg's last field), null when unreadable; not
+   * the highest pid listed: pids wrap, and old processes keep pids above the current ones
+   */
+  private kernelLastPid(): number | null {
+    const text = readPidFile(`${this.procRoot}/loadavg`);
+    const last = text ? Number(text.slice(text.lastIndexOf(' ') + 1)) : NaN;
+    return Number.isInteger(last) && last > 0 ? last : null;
+  }
+
+  /**
    * Fill in status (uid, kernel thread) of pids first seen during a hold. Cheap to call
    * often; stops after `budgetMs`.
    */
   catchUp(budgetMs = 5): void {
+    if (this.ownersAdded) this.dropExitedOwners();
     if (this.incomplete === 0) return;
     const deadline = performance.now() + budgetMs;
     for (const [pid, st] of this.pids) {
@@ -150,7 +221,22 @@ export class OwnerSearch {
   }
 
   get needsCatchUp(): boolean {
-    return this.incomplete > 0;
+    return this.incomplete > 0 || this.ownersAdded;
+  }
+
+  /**
+   * Outside holds, after a new pid became a recent owner: the recent owners that have exited
+   * since are forgotten (docs/design.md#hold-work), so the next hold does not probe their
+   * descriptors and open their fd tables only to fail (a one-shot client's owner is gone by
+   * the next call: 4 dead owners cost ~9 failed system calls per hold). The newest owner was
+   * found a moment ago and is not checked. An exited pid holds no socket: the search finds
+   * the same owner either way.
+   */
+  private dropExitedOwners(): void {
+    this.ownersAdded = false;
+    for (let i = this.owners.length - 1; i >= 1; i--) {
+      if (!existsSync(`${this.procRoot}/${this.owners[i]!.pid}`)) this.owners.splice(i, 1);
+    }
   }
 
   forgetDead(alive: ReadonlySet<number>): void {
@@ -198,16 +284,22 @@ export class OwnerSearch {
     const root = this.procRoot;
     const scan = this.procScan;
     let n = 0;
+    this.nextProbed = -1;
     for (const o of this.owners) {
-      const next = o === this.owners[0] && o.fds.length > 0 ? [String(Number(o.fds[0]) + 1)] : [];
-      for (const fd of next.concat(o.fds.length > 1 ? o.fds.slice().sort((a, b) => Number(a) - Number(b)) : o.fds)) {
-        if (n >= MAX_HINT_PROBES) break;
+      const first = o === this.owners[0] && o.fds.length > 0;
+      const next = first ? [String(Number(o.fds[0]) + 1)] : [];
+      const fds = next.concat(o.fds.length > 1 ? o.fds.slice().sort((a, b) => Number(a) - Number(b)) : o.fds);
+      if (fds.length > MAX_HINT_PROBES - n) fds.length = MAX_HINT_PROBES - n;
+      // the same descriptors either way; a one-at-a-time client's socket is at its recent one
+      if (first && !o.nextFirst && fds.length > 1) fds.push(fds.shift()!);
+      if (first) this.nextProbed = o.nextFirst || fds.length === 1 ? n : n + fds.length - 1;
+      for (const fd of fds) {
         if (scan) {
           this.hintPids[n] = o.pid;
           this.hintFds[n] = Number(fd);
         } else {
           this.counters.hintLinksRead++;
-          if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return { pid: o.pid, fd };
+          if (socketInodeOfLink(readLink(`${root}/${o.pid}/fd/${fd}`) ?? '') === inode) return this.hintHit(n, o, fd);
         }
         n++;
       }
@@ -215,7 +307,16 @@ export class OwnerSearch {
     if (!scan || n === 0) return null;
     const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode);
     this.counters.hintLinksRead += i >= 0 ? i + 1 : n;
-    return i >= 0 ? { pid: this.hintPids[i]!, fd: String(this.hintFds[i]) } : null;
+    return i >= 0 ? this.hintHit(i, this.owners.find((o) => o.pid === this.hintPids[i])!, String(this.hintFds[i])) : null;
+  }
+
+  /** index of the most recent owner's "next descriptor" probe in this lookup (-1: none) */
+  private nextProbed = -1;
+
+  /** a hint hit at probe `i`: the most recent owner's order for its next lookup follows where this one was */
+  private hintHit(i: number, o: RecentOwner, fd: string): { pid: number; fd: string } {
+    if (o === this.owners[0] && this.nextProbed >= 0) o.nextFirst = i === this.nextProbed;
+    return { pid: o.pid, fd };
   }
 
   /** the owner of `inode` is `pid` (descriptor `fd`): cached, and remembered as a recent owner */
@@ -228,7 +329,8 @@ export class OwnerSearch {
 
   private noteOwner(pid: number, fd: string): void {
     const at = this.owners.findIndex((o) => o.pid === pid);
-    const o = at >= 0 ? this.owners.splice(at, 1)[0]! : { pid, fds: [] };
+    const o = at >= 0 ? this.owners.splice(at, 1)[0]! : { pid, fds: [], nextFirst: true };
+    if (at < 0) this.ownersAdded = true;
     const j = o.fds.indexOf(fd);
     if (j >= 0) o.fds.splice(j, 1);
     o.fds.unshift(fd);
@@ -245,7 +347,7 @@ export class OwnerSearch {
   private pidState(pid: number): PidState | null {
     const known = this.pids.get(pid);
     if (known?.complete) return known;
-    const text = readText(`${this.procRoot}/${pid}/status`);
+    const text = readPidFile(`${this.procRoot}/${pid}/status`);
     if (!text) {
       this.pids.delete(pid);
       return null;

@@ -258,13 +258,15 @@ export class ProcCorrelator {
    * often; stops after `budgetMs`. The gate calls it right after each verdict.
    */
   catchUp(budgetMs = 5): void {
+    const deadline = performance.now() + budgetMs;
     this.owners.catchUp(budgetMs);
+    if (this.processes.ancestorsDue()) this.processes.refreshAncestors(deadline);
     if (this.netns.sweepDue(NETNS_SWEEP_MS)) this.refreshNetns();
   }
 
   /** work waits for catchUp() (false: nothing to do) */
   get needsCatchUp(): boolean {
-    return this.owners.needsCatchUp || this.netns.sweepDue(NETNS_SWEEP_MS);
+    return this.owners.needsCatchUp || this.netns.sweepDue(NETNS_SWEEP_MS) || this.processes.ancestorsDue();
   }
 
   private refreshNetns(): void {

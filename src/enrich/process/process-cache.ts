@@ -1,7 +1,7 @@
 import type { ProcessInfo } from '../../imds/event.js';
 import { containerdTaskCandidate, parseCgroup } from './cgroup.js';
 import { ContainerUsers } from './container-users.js';
-import { mtimeMs, nsInodeOfLink, readLink, readText } from './proc-fs.js';
+import { mtimeMs, nsInodeOfLink, readLink, readPidFile, readText } from './proc-fs.js';
 import { existsSync } from 'node:fs';
 import { parseCmdline, redactArgv } from './redact.js';
 import { exeMismatch, MISMATCH_SUFFIX } from './exe-identity.js';
@@ -54,6 +54,10 @@ interface Ancestor {
   comm: string;
   /** redacted argv: names the script a shell or interpreter parent ran */
   cmdline: string | null;
+  /** when a chain last named it (refreshAncestors re-checks only those named lately) */
+  usedMs: number;
+  /** refreshAncestors found it gone or another process: left to expire and be read on next use */
+  stale?: true;
 }
 
 /** (uid_t)-1 / (unsigned)-1: the audit loginuid or sessionid was never set (no login) */
@@ -75,6 +79,8 @@ export class ProcessCache {
   private usersCheckedMs = -Infinity;
   readonly counters = { built: 0, hits: 0, graceHits: 0, evicted: 0 };
   private readonly containerUsers: ContainerUsers;
+  /** earliest time (opts.now) an ancestor named lately is due for refreshAncestors */
+  private nextAncestorDue = Infinity;
 
   constructor(private readonly opts: ProcessCacheOptions) {
     this.containerUsers = new ContainerUsers(opts.procRoot, opts.now);
@@ -94,7 +100,7 @@ export class ProcessCache {
       this.counters.hits++;
       return cached.info;
     }
-    const stat = parseStatOf(readText(`${p}/${pid}/stat`));
+    const stat = parseStatOf(readPidFile(`${p}/${pid}/stat`));
     if (!stat) {
       if (cached && this.opts.now() - cached.lastAliveMs <= this.opts.graceMs) {
         this.counters.graceHits++;
@@ -117,6 +123,41 @@ export class ProcessCache {
     this.counters.built++;
     this.trim();
     return info;
+  }
+
+  /** ancestors named lately are due for their re-check (refreshAncestors, outside holds) */
+  ancestorsDue(): boolean {
+    return this.opts.now() >= this.nextAncestorDue;
+  }
+
+  /**
+   * Re-check, outside the SYN gate's holds, the parent-chain entries named lately that are
+   * close to ANCESTOR_RECHECK_MS old (docs/design.md#hold-work): the check a hold would make
+   * when an entry expires (stat read, same start time), made ahead, so a client's calls under
+   * sustained traffic do not pay a chain of stat reads every 2 s inside the hold. An entry
+   * still names a process checked within ANCESTOR_RECHECK_MS, as before; one found gone or
+   * changed is left as it is, to expire and be read again when next used (as before).
+   */
+  refreshAncestors(deadline: number): void {
+    const now = this.opts.now();
+    let next = Infinity;
+    for (const [pid, a] of this.ancestors) {
+      if (a.stale || now - a.usedMs > ANCESTOR_WARM_MS) continue;
+      if (now - a.checkedMs >= ANCESTOR_RECHECK_MS - ANCESTOR_AHEAD_MS) {
+        if (performance.now() > deadline) {
+          next = now;
+          break;
+        }
+        const stat = parseStatOf(readPidFile(`${this.opts.procRoot}/${pid}/stat`));
+        if (!stat || stat.startTime !== a.startTime) {
+          a.stale = true;
+          continue;
+        }
+        a.checkedMs = now;
+      }
+      next = Math.min(next, a.checkedMs + ANCESTOR_RECHECK_MS - ANCESTOR_AHEAD_MS);
+    }
+    this.nextAncestorDue = next;
   }
 
   /** Drop entries dead for longer than the grace period (call now and then). */
@@ -165,8 +206,8 @@ export class ProcessCache {
     // files go all at once), and these two name it best; the login is then there whenever the exe is
     const login = this.login(p);
     const exe = exeOf(readLink(`${p}/exe`));
-    const cmdlineRaw = readText(`${p}/cmdline`);
-    const cgroupText = readText(`${p}/cgroup`);
+    const cmdlineRaw = readPidFile(`${p}/cmdline`);
+    const cgroupText = readPidFile(`${p}/cgroup`);
     const cg = cgroupText ? parseCgroup(cgroupText) : null;
     let container = cg?.container ?? null;
     if (!container && cg) {
@@ -174,7 +215,7 @@ export class ProcessCache {
       const dir = this.opts.containerdTaskDir ?? '/run/containerd/io.containerd.runtime.v2.task';
       if (task && existsSync(`${dir}/${task.namespace}/${task.id}`)) container = { runtime: 'containerd', id: task.id };
     }
-    const uid = uidHint ?? parseStatus(readText(`${p}/status`) ?? '').uid;
+    const uid = uidHint ?? parseStatus(readPidFile(`${p}/status`) ?? '').uid;
     // in a container the uid is the container's: its name comes from the container's /etc/passwd
     const mntKey = container ? readLink(`${p}/ns/mnt`) ?? `pid:${pid}` : null;
     // a borrowed name (another file mounted at the path, in a mount namespace of the caller's own)
@@ -196,9 +237,9 @@ export class ProcessCache {
 
   /** the login session (audit loginuid, sessionid): only for a process started in one; its user named by the host's passwd (the login happened on the host) */
   private login(dir: string): Pick<ProcessInfo, 'login'> {
-    const uid = auditId(readText(`${dir}/loginuid`));
+    const uid = auditId(readPidFile(`${dir}/loginuid`));
     if (uid === null) return {};
-    return { login: { uid, user: this.userName(uid), session: auditId(readText(`${dir}/sessionid`)) } };
+    return { login: { uid, user: this.userName(uid), session: auditId(readPidFile(`${dir}/sessionid`)) } };
   }
 
   private chain(ppid: number): ProcessInfo['ancestors'] {
@@ -223,11 +264,17 @@ export class ProcessCache {
   private ancestor(pid: number): Ancestor | null {
     const now = this.opts.now();
     const c = this.ancestors.get(pid);
-    if (c && now - c.checkedMs < ANCESTOR_RECHECK_MS) return c;
-    const stat = parseStatOf(readText(`${this.opts.procRoot}/${pid}/stat`));
+    if (c && now - c.checkedMs < ANCESTOR_RECHECK_MS) {
+      c.usedMs = now;
+      return c;
+    }
+    const stat = parseStatOf(readPidFile(`${this.opts.procRoot}/${pid}/stat`));
     if (!stat) return null;
     if (c && c.startTime === stat.startTime) {
       c.checkedMs = now;
+      c.usedMs = now;
+      delete c.stale;
+      this.dueAt(now);
       return c;
     }
     const a: Ancestor = {
@@ -237,10 +284,16 @@ export class ProcessCache {
       comm: stat.comm,
       exe: exeOf(readLink(`${this.opts.procRoot}/${pid}/exe`)),
       // the parent's command line names the cron script / agent script
-      cmdline: ancestorCmdline(readText(`${this.opts.procRoot}/${pid}/cmdline`)),
+      cmdline: ancestorCmdline(readPidFile(`${this.opts.procRoot}/${pid}/cmdline`)),
+      usedMs: now,
     };
     this.ancestors.set(pid, a);
+    this.dueAt(now);
     return a;
+  }
+
+  private dueAt(checkedMs: number): void {
+    this.nextAncestorDue = Math.min(this.nextAncestorDue, checkedMs + ANCESTOR_RECHECK_MS - ANCESTOR_AHEAD_MS);
   }
 
   private trim(): void {
@@ -254,6 +307,10 @@ export class ProcessCache {
 }
 
 const ANCESTOR_RECHECK_MS = 2_000;
+/** refreshAncestors re-checks an entry this long before it would expire */
+const ANCESTOR_AHEAD_MS = 500;
+/** and only entries a chain named within this long (a host's agents and their shells) */
+const ANCESTOR_WARM_MS = 10_000;
 /** an ancestor's redacted command line, cut to this many characters */
 const MAX_ANCESTOR_CMDLINE = 300;
 

@@ -1,4 +1,4 @@
-import { readText } from './proc-fs.js';
+import { readPidFile } from './proc-fs.js';
 
 /**
  * Candidate order for a search made while a SYN is held (docs/design.md#attribution): the
@@ -35,7 +35,7 @@ function isWaiting(state: string | null): boolean {
 
 /** field 3 of /proc/PID/stat (after the parenthesised comm, which may hold any byte) */
 export function stateOf(procRoot: string, pid: number): string | null {
-  const text = readText(`${procRoot}/${pid}/stat`);
+  const text = readPidFile(`${procRoot}/${pid}/stat`);
   if (!text) return null;
   const close = text.lastIndexOf(')');
   return close > 0 && close + 2 < text.length ? text[close + 2]! : null;
