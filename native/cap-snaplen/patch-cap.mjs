@@ -29,7 +29,7 @@ if (!existsSync(src)) {
 const text = readFileSync(src, 'utf8');
 // Each patch is applied once (its mark in the source), then cap is rebuilt; STAMP records a
 // build with every patch of this version.
-const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-6');
+const STAMP = join(capDir, 'build', 'Release', '.imdswatch-patches-7');
 const PATCHES = [
   {
     mark: MARK,
@@ -142,6 +142,48 @@ const PATCHES = [
       '    p = strchr(end, \',\');',
       '  }',
       '}',
+      '',
+    ].join('\n'),
+  },
+  {
+    // cap asserted that a poll callback never reports an error. libuv reports POLLERR as
+    // UV_EBADF and stops the watcher; a netlink socket gets POLLERR when the kernel could not
+    // queue a message because the socket's buffer was full (ENOBUFS: the NFQUEUE gate or the
+    // lane's NFLOG group under a flood while the event loop was busy), so a flood aborted the
+    // daemon (test/robustness/live-floods.test.ts, test/live/capture-poll-error.test.ts).
+    // Now the device is read (libpcap consumes the error: it counts ENOBUFS
+    // and reads on) and watched again; after 1 000 errors in a row without a packet read the
+    // device is given up (the gate's SYN check then counts what it misses: verdict UNKNOWN).
+    // docs/design.md#capture-poll-errors
+    mark: 'IMDSWATCH_POLL_ERROR',
+    what: 'a poll error is read past, not an abort',
+    from: '    static void cb_packets(uv_poll_t* handle, int status, int events) {\n      assert(status == 0);\n      Pcap *obj = (Pcap*)handle->data;\n      int packet_count;\n',
+    to: [
+      '    static void cb_packets(uv_poll_t* handle, int status, int events) {',
+      '      Pcap *obj = (Pcap*)handle->data;',
+      '      int packet_count;',
+      '      if (status != 0) { /* IMDSWATCH_POLL_ERROR */',
+      '        if (obj->closing)',
+      '          return obj->cleanup();',
+      '        if (++imdswatch_poll_error_run > 1000) {',
+      '          if (imdswatch_poll_error_run == 1001) fprintf(stderr, "imdswatch: capture device keeps failing (%s); it is no longer read\\n", uv_strerror(status));',
+      '          return;',
+      '        }',
+      '        uv_poll_start(handle, UV_READABLE, cb_packets);',
+      '        events = UV_READABLE;',
+      '      }',
+      '',
+    ].join('\n'),
+    extra: [
+      [
+        '        } while (packet_count > 0 && !obj->closing && (obj->imdswatch_batch <= 0 || ++imdswatch_n < obj->imdswatch_batch));\n',
+        '          if (packet_count > 0) imdswatch_poll_error_run = 0; /* IMDSWATCH_POLL_ERROR */\n        } while (packet_count > 0 && !obj->closing && (obj->imdswatch_batch <= 0 || ++imdswatch_n < obj->imdswatch_batch));\n',
+      ],
+    ],
+    head: [
+      '#include <stdio.h>',
+      '/* IMDSWATCH_POLL_ERROR: poll errors in a row (any device) without a packet read */',
+      'static unsigned long imdswatch_poll_error_run = 0;',
       '',
     ].join('\n'),
   },

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
  * queue number no rule points at.
  */
 const capDir = dirname(createRequire(import.meta.url).resolve('cap/package.json'));
-const patched = existsSync(join(capDir, 'build', 'Release', '.imdswatch-patches-6'));
+const patched = existsSync(join(capDir, 'build', 'Release', '.imdswatch-patches-7'));
 const CI = process.env.CI === 'true';
 
 describe.skipIf(process.getuid?.() !== 0 || (!CI && !patched))('cap: no lookupnet warning for the gate\'s nfqueue device', () => {

@@ -30,7 +30,7 @@ describe.skipIf(!existsSync(addon) || !existsSync(nodeGypBin))('patch-cap: a fai
     cpSync(script, join(tmp, 'native', 'cap-snaplen', 'patch-cap.mjs'));
     const cap = join(tmp, 'node_modules', 'cap');
     cpSync(capDir, cap, { recursive: true });
-    for (const f of ['.imdswatch-patches-4', '.imdswatch-patches-5', '.imdswatch-patches-6']) {
+    for (const f of ['.imdswatch-patches-4', '.imdswatch-patches-5', '.imdswatch-patches-6', '.imdswatch-patches-7']) {
       const stamp = join(cap, 'build', 'Release', f);
       if (existsSync(stamp)) unlinkSync(stamp);
     }
