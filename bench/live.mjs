@@ -293,7 +293,9 @@ export async function benchLive(o = {}, log = console.error) {
       result.throughput.push(row);
     }
     const zero = result.throughput.filter((r) => r.zeroLoss);
-    result.maxZeroLossPerSec = skipRates ? null : zero.length ? Math.max(...zero.map((r) => r.achievedPerSec)) : 0;
+    // a step counts at its offered rate when the load client reached it (within 1 %: a 5 s step
+    // of 1 000/s achieves 999.7/s by the clock) and every call was logged
+    result.maxZeroLossPerSec = skipRates ? null : zero.length ? Math.max(...zero.map((r) => (r.achievedPerSec >= 0.99 * r.offered ? r.offered : r.achievedPerSec))) : 0;
 
     // ---------- (c) CPU at each target rate ----------
     const cpuRates = (o.cpuRates ?? Object.keys(LIVE_TARGETS.cpuShare)).map(Number);
