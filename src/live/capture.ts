@@ -85,7 +85,7 @@ export class LiveCaptureError extends ImdswatchError<LiveCaptureErrorCode> {
 
 export class LiveCapture {
   private readonly opts: CaptureOptions;
-  private readonly handles: Array<{ name: string; cap: CapHandle; linkType: number; packets: number; bufferMs: number }> = [];
+  private readonly handles: Array<{ name: string; cap: CapHandle; linkType: number; packets: number }> = [];
   private readonly clock = makeClock();
   private packets = 0;
   private bytes = 0;
@@ -129,7 +129,7 @@ export class LiveCapture {
           cap.close();
           throw new LiveCaptureError('E_CAPTURE_LINKTYPE', `unsupported link type on ${name}: ${lt}`);
         }
-        const h = { name, cap, linkType, packets: 0, bufferMs: this.opts.bufferMs };
+        const h = { name, cap, linkType, packets: 0 };
         cap.on('packet', (nbytes: number, trunc: boolean) => {
           const t = this.clock();
           h.packets++;
@@ -160,7 +160,7 @@ export class LiveCapture {
       bytes: this.bytes,
       truncated: this.truncated,
       drops: null,
-      interfaces: this.handles.map((h) => ({ name: h.name, linkType: h.linkType, packets: h.packets, bufferMs: h.bufferMs })),
+      interfaces: this.handles.map((h) => ({ name: h.name, linkType: h.linkType, packets: h.packets, bufferMs: this.opts.bufferMs })),
     };
   }
 }

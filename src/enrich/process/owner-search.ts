@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { listDir, listPids, readLink, readPidFile, socketInodeOfLink } from './proc-fs.js';
 import type { ProcScan } from './proc-scan.js';
 import { parseStatus } from './status.js';
-import { waitingFirst } from './waiting-first.js';
+import { isWaiting, waitingFirst } from './waiting-first.js';
 
 /**
  * Second half of the correlator (docs/design.md#attribution): socket inode → the pid holding
@@ -187,7 +187,7 @@ export class OwnerSearch {
       if (!st) continue;
       const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
       if (rest[35] === '-1') continue;
-      if (rest[0] !== 'S' && rest[0] !== 'I') return null;
+      if (!isWaiting(rest[0] ?? null)) return null;
       out.push(pid);
     }
     return out.length > 0 ? out : null;

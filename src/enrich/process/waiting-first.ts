@@ -29,7 +29,7 @@ export function waitingFirst(procRoot: string, pids: number[], maxStat = MAX_STA
 }
 
 /** S (sleeping, interruptible) and I (idle) wait; R, D, Z, X, T and unknown do not */
-function isWaiting(state: string | null): boolean {
+export function isWaiting(state: string | null): boolean {
   return state === 'S' || state === 'I';
 }
 
