@@ -35,6 +35,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "malloc-tuning.h"
 #include "procscan.h"
 
 static uint32_t g_seq = 0;
@@ -252,6 +253,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   procscan_register(env, exports);
+  malloc_tuning_register(env, exports);
   return exports;
 }
 
