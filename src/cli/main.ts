@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // first: V8 memory growth limits, before anything allocates (see memory-tuning.ts)
-import './memory-tuning.js';
+import { tuneMallocForReplay } from './memory-tuning.js';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 // the version of the package.json beside dist/: the repository's, the release tarball's
@@ -51,6 +51,8 @@ function commandToLoad(argv: string[]): string | null {
 async function main(): Promise<void> {
   try {
     const only = commandToLoad(process.argv);
+    // replay only, before its stages allocate: glibc keeps freed memory for the compiler (docs/design.md#malloc-trim)
+    if (only === 'replay') tuneMallocForReplay();
     for (const name of only === null ? Object.keys(COMMANDS) : [only]) await COMMANDS[name]();
     await program.parseAsync(process.argv);
     process.exitCode = exitCode;

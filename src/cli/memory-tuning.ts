@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 /**
@@ -28,4 +30,33 @@ export const JIT_FLAGS = ['--max-inlined-bytecode-size-cumulative=150'];
 
 if (process.env.IMDSWATCH_V8_DEFAULTS !== '1') {
   for (const f of [...MEMORY_FLAGS, ...JIT_FLAGS]) setFlagsFromString(f);
+}
+
+/**
+ * glibc's trim threshold for `imdswatch replay` (docs/design.md#malloc-trim): glibc gives the top
+ * of a heap back to the kernel once more than 128 KiB lies free there, and V8's optimising
+ * compiler allocates and frees several MiB per compilation on its worker threads, so every
+ * compilation faulted that memory in again (6–10 µs per page fault on the lab VM). With a few
+ * MiB kept free the next compilation reuses them. Set through the sockdiag addon's mallocTune
+ * (mallopt(M_TRIM_THRESHOLD), native/sockdiag/src/malloc-tuning.c); the daemon keeps glibc's
+ * default (its RSS limit is tight), as does a run with IMDSWATCH_V8_DEFAULTS=1.
+ */
+export const REPLAY_MALLOC_TRIM_THRESHOLD = 8 * 1024 * 1024;
+
+/** the sockdiag addon beside dist/ (or src/ under vitest): the same path in the repository, the release tree and the .deb */
+const SOCKDIAG_ADDON = new URL('../../native/sockdiag/build/Release/sockdiag.node', import.meta.url);
+
+/**
+ * Set glibc's trim threshold for this process; false (and nothing changed) when the addon is
+ * not built, has no mallocTune (an older build), fails to load, or the C library is not glibc.
+ * Never throws: replay runs the same without it, only slower.
+ */
+export function tuneMallocForReplay(addonUrl: URL = SOCKDIAG_ADDON): boolean {
+  if (process.env.IMDSWATCH_V8_DEFAULTS === '1' || process.platform !== 'linux') return false;
+  try {
+    const addon = createRequire(import.meta.url)(fileURLToPath(addonUrl)) as { mallocTune?: (trim: number, mmap: number) => boolean };
+    return typeof addon.mallocTune === 'function' && addon.mallocTune(REPLAY_MALLOC_TRIM_THRESHOLD, 0) === true;
+  } catch {
+    return false;
+  }
 }
