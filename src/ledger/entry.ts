@@ -71,6 +71,15 @@ function trimMinutes(s: SoftwareEntry): void {
   if (!s.minutesFrom || kept > s.minutesFrom) s.minutesFrom = kept;
 }
 
+/**
+ * Entries whose hours and minutes were trimmed to their limits by foldEvent (docs/design.md#ledger-trims; since the entry was
+ * made or loaded): only a new key can take them past a limit, so a later event on an existing
+ * hour and minute skips listing the keys (up to 744 hours and 120 minutes per entry in a
+ * long-running daemon: an array of every key per event). An entry not seen yet (a loaded state)
+ * is checked whole at its first event, as before.
+ */
+const trimmedEntries = new WeakSet<SoftwareEntry>();
+
 export function foldEvent(s: SoftwareEntry, ev: ImdsEvent): void {
   s.commands ??= [];
   s.scripts ??= [];
@@ -93,21 +102,27 @@ export function foldEvent(s: SoftwareEntry, ev: ImdsEvent): void {
     const job = s.job?.kind === 'interactive' ? jobOf(ev.process) : null;
     if (job?.kind === 'interactive' && job.session) addSession(s, job.session);
   }
-  const ph = (s.hours[`${ev.ts.slice(0, 13)}:00:00Z`] ??= [0, 0, 0, 0]);
+  const trimmed = trimmedEntries.has(s);
+  const hour = `${ev.ts.slice(0, 13)}:00:00Z`;
+  const newHour = s.hours[hour] == null;
+  const ph = (s.hours[hour] ??= [0, 0, 0, 0]);
   if (ev.version === 'v1') ph[0]++;
   if (ev.version === 'v1' && ev.status === 401) ph[1]++;
   if (ev.version === 'v2') ph[2]++;
   if (ev.version === 'token') ph[3]++;
-  trimHours(s);
+  if (newHour || !trimmed) trimHours(s);
   // an entry without minutes (new, or from an older state) has every call from this minute on
   const minute = ev.ts.slice(0, 16);
   s.minutesFrom ??= minute;
-  const pm = ((s.minutes ??= {})[minute] ??= [0, 0, 0, 0]);
+  const minutes = (s.minutes ??= {});
+  const newMinute = minutes[minute] == null;
+  const pm = (minutes[minute] ??= [0, 0, 0, 0]);
   if (ev.version === 'v1') pm[0]++;
   if (ev.version === 'v1' && ev.status === 401) pm[1]++;
   if (ev.version === 'v2') pm[2]++;
   if (ev.version === 'token') pm[3]++;
-  trimMinutes(s);
+  if (newMinute || !trimmed) trimMinutes(s);
+  if (!trimmed) trimmedEntries.add(s);
   if (ev.version === 'v1') {
     if (ev.status === 401) {
       s.v1Rejected++;

@@ -48,6 +48,14 @@ export function isOwnProbe(ev: ImdsEvent): boolean {
   return ev.version === 'token' && /\bimdswatch(\.js|\/dist\/cli\/main\.js)?\s+doctor\b/.test(ev.process?.cmdline ?? '');
 }
 
+/**
+ * States whose hourly timeline recordEvent trimmed to STATE_LIMITS.maxHours (docs/design.md#ledger-trims; since the state was
+ * made or loaded): an event on an existing hour then skips listing every hour (up to 2 880 in a
+ * long-running daemon: an array of every key per event). A state not seen yet (loaded) is
+ * checked whole at its first event, as before.
+ */
+const trimmedStates = new WeakSet<DaemonState>();
+
 /** Fold one event into the state (pure; the caller saves). No bound drops a call: see src/ledger/program-table.ts. */
 export function recordEvent(state: DaemonState, ev: ImdsEvent): void {
   if (isOwnProbe(ev)) return;
@@ -62,8 +70,12 @@ export function recordEvent(state: DaemonState, ev: ImdsEvent): void {
   else if (wasClean && s.v1 > 0) noteFirstV1(state, s);
   if (ev.attribution === 'none') state.drops.unattributed++;
   const hour = `${ev.ts.slice(0, 13)}:00:00Z`;
+  const newHour = state.hourly[hour] == null;
   const h = (state.hourly[hour] ??= { v1: 0, v2: 0, token: 0 });
   h[ev.version]++;
+  // only a new hour can take a state already within the limit past it (see trimmedStates)
+  if (!newHour && trimmedStates.has(state)) return;
+  trimmedStates.add(state);
   const hours = Object.keys(state.hourly);
   if (hours.length > STATE_LIMITS.maxHours) {
     hours.sort();
