@@ -52,8 +52,9 @@ const STAGES = [
 async function stageChild(mode, file) {
   const { pathToFileURL } = await import('node:url');
   const mod = (p) => import(pathToFileURL(path.join(DIST, p)).href);
-  // the CLI's V8 settings (src/cli/memory-tuning.ts), so GC costs what it costs in replay
-  await mod('cli/memory-tuning.js');
+  // the CLI's V8 settings and replay's malloc trim threshold (src/cli/memory-tuning.ts), so GC
+  // and page faults cost what they cost in replay
+  (await mod('cli/memory-tuning.js')).tuneMallocForReplay();
   let n = 0;
   if (mode === 'read') {
     // the chunk the reader uses for a classic pcap (src/source/capture-file.ts)
