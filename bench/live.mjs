@@ -190,7 +190,10 @@ export async function benchLive(o = {}, log = console.error) {
     }
 
     // ---------- (b) daemon throughput with zero loss ----------
-    const port = 19_000 + (process.pid % 1000);
+    // above the client namespace's ephemeral range (1024-65000, set above): a port in it may be held by one
+    // of the --idle loopback connections or its TIME_WAIT for 60 s after (EADDRINUSE: the daemon then warns in
+    // its log, retries in the background and goes on capturing, and /healthz never answered: 'daemon not healthy')
+    const port = 65_001 + (process.pid % 500);
     const profDir = path.join(tmp, 'prof');
     const profArgs = [
       ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200'] : []),
@@ -527,12 +530,22 @@ export function soakGauges(text) {
     if (c && /overflow|shed|unread|missed|evict|late/i.test(c[2])) counters[`${c[1]}.${c[2]}`] = Number(c[3]);
     const d = /^imdswatch_pcap_dropped_packets\{counter="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
     if (d) counters[d[1]] = Number(d[2]);
+    const gc = /^imdswatch_process_nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
+    if (gc) (out.gc ??= {})[`${gc[2]}${gc[1] === 'sum' ? 'Secs' : 'Count'}`] = Number(gc[3]);
     const g = /^imdswatch_gate_shed_syns_total\{uid="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
     if (g) counters[`gateShed.uid${g[1]}`] = Number(g[2]);
   }
   out.counters = counters;
   out.heapSpacesMiB = spaces;
   return out;
+}
+
+/** young and full collections between two curve samples, and their share of the wall time */
+function gcInterval(c, prev) {
+  if (!prev || !c.gc || !prev.gc || c.secs <= prev.secs) return '-';
+  const d = (k) => (c.gc[k] ?? 0) - (prev.gc[k] ?? 0);
+  const secs = d('minorSecs') + d('majorSecs') + d('incrementalSecs') + d('weakcbSecs');
+  return `${d('minorCount')}, ${d('majorCount')}, ${((100 * secs) / (c.secs - prev.secs)).toFixed(1)} %`;
 }
 
 /** a running process's state for an error: its state, threads, RSS, where its main thread waits in the kernel */
@@ -638,11 +651,12 @@ export function liveMarkdown(r) {
     out.push('');
     out.push(
       markdownTable(
-        ['seconds', 'events', 'daemon CPU % (interval)', 'RSS MiB', 'anon MiB', 'file MiB', 'heap used / total MiB', 'heap spaces used / total MiB', 'external MiB', 'load', 'drop counters'],
+        ['seconds', 'events', 'daemon CPU % (interval)', 'GC (interval): minor n, major n, % of wall', 'RSS MiB', 'anon MiB', 'file MiB', 'heap used / total MiB', 'heap spaces used / total MiB', 'external MiB', 'load', 'drop counters'],
         r.soak.curve.map((c, i, a) => [
           String(c.secs),
           String(c.events),
           i > 0 && c.secs > a[i - 1].secs ? f((100 * (c.cpuSecs - a[i - 1].cpuSecs)) / (c.secs - a[i - 1].secs), 0) : '-',
+          gcInterval(c, a[i - 1]),
           f(c.rssMiB, 1),
           f(c.anonMiB, 1),
           f(c.fileMiB, 1),
