@@ -5,7 +5,8 @@
  *
  *   npm run build && node bench/live.mjs [--idle 10000] [--holds 500] [--rates 50,100,250,500,1000,2000]
  *        [--step-secs 5] [--cpu-rates 50,100,500] [--cpu-secs 20] [--soak-secs 180] [--soak-rate R]
- *        [--cpu-prof] [--daemon-node-args '--trace-gc ...'] [--idle 0 --holds 0 --rates none: skip parts]
+ *        [--cpu-prof] [--daemon-node-args '--trace-gc ...'] [--soak-heap-at 30,150]
+ *        [--idle 0 --holds 0 --rates none --cpu-rates none --soak-secs 0: skip parts]
  *
  * (a) gate hold per SYN: dist/live/live-probe-main.js (startLive with the gate, no capture)
  *     in the client namespace, --holds one-shot curl calls to the simulator, first with
@@ -33,6 +34,14 @@
  * functions; the profile is kept as bench/out/live-daemon.cpuprofile.
  *
  * --daemon-node-args: more node flags for the daemon (its stdout goes to bench/out/live-daemon.out).
+ * --soak-heap-at S,...: a V8 heap snapshot of the daemon at those seconds of the soak, in bench/out/
+ * (each stops the daemon for seconds: that soak's loss figures do not count). With --cpu-prof the
+ * soak is also split by stage in an early (10-25 %) and a late (75-90 %) window.
+ * The soak's curve has, every 10 s: RSS, V8 heap used, external memory, the load average and the
+ * daemon's drop counters (missed, shed, overflow, unread).
+ *
+ * When the bench fails, the daemon's stderr and log tail are in the error, and its log file, its
+ * stderr and the state file are kept in bench/out/live-failed-<time>/ (the tmp dir is deleted).
  *
  * Every target is printed with its verdict (met / MISSED). Prints markdown and writes
  * bench/out/live.json.
@@ -114,6 +123,13 @@ function procRssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** RSS by kind (anonymous: heaps, malloc; file: code and mapped files), MiB, and the daemon's CPU seconds */
+function procMem(pid) {
+  const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN) / 1024;
+  return { anonMiB: kb('RssAnon'), fileMiB: kb('RssFile'), cpuSecs: procCpuSecs(pid) };
+}
+
 export async function benchLive(o = {}, log = console.error) {
   if (process.getuid?.() !== 0) throw new Error('bench live needs root (network namespaces, iptables)');
   const imp = (p) => import(pathToFileURL(path.join(DIST, p)).href);
@@ -124,6 +140,8 @@ export async function benchLive(o = {}, log = console.error) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imdswatch-bench-live-'));
   const result = { when: new Date().toISOString(), host: { cpus: os.cpus().length, node: process.version, loadAverageAtStart: loadAverage() }, targets: LIVE_TARGETS };
   const started = [];
+  /** the daemon's last stderr (its warnings and errors: --no-stdout) */
+  let daemonErr = '';
   const start = async (ns, argv, ready, timeoutMs = 20_000) => {
     const d = await startDaemon([...lab.execPrefix(ns), ...argv], ready, { timeoutMs });
     started.push(d);
@@ -172,9 +190,17 @@ export async function benchLive(o = {}, log = console.error) {
     }
 
     // ---------- (b) daemon throughput with zero loss ----------
-    const port = 19_000 + (process.pid % 1000);
+    // above the client namespace's ephemeral range (1024-65000, set above): a port in it may be held by one
+    // of the --idle loopback connections or its TIME_WAIT for 60 s after (EADDRINUSE: the daemon then warns in
+    // its log, retries in the background and goes on capturing, and /healthz never answered: 'daemon not healthy')
+    const port = 65_001 + (process.pid % 500);
     const profDir = path.join(tmp, 'prof');
-    const profArgs = [...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200'] : []), ...(o.daemonNodeArgs ? o.daemonNodeArgs.split(' ') : [])];
+    const profArgs = [
+      ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200'] : []),
+      ...(o.soakHeapAt?.length ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${outDir}`] : []),
+      ...(o.daemonNodeArgs ? o.daemonNodeArgs.split(' ') : []),
+    ];
+    if (o.soakHeapAt?.length) fs.mkdirSync(outDir, { recursive: true });
     if (o.daemonNodeArgs) fs.mkdirSync(outDir, { recursive: true });
     const daemonOut = o.daemonNodeArgs ? fs.openSync(path.join(outDir, 'live-daemon.out'), 'w') : 'ignore';
     // the daemon logs nothing to stdout with --no-stdout: ready when /healthz answers 200
@@ -188,7 +214,6 @@ export async function benchLive(o = {}, log = console.error) {
       ],
       { stdio: ['ignore', daemonOut, 'pipe'] },
     );
-    let daemonErr = '';
     daemonChild.stderr.setEncoding('utf8').on('data', (d) => (daemonErr = (daemonErr + d).slice(-2000)));
     const daemonExit = new Promise((r) => daemonChild.on('close', r));
     const daemon = {
@@ -202,25 +227,54 @@ export async function benchLive(o = {}, log = console.error) {
       },
     };
     started.push(daemon);
+    const healthT0 = Date.now();
     for (let i = 0; ; i++) {
-      const h = await lab.run('client', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/healthz`]);
+      const h = await lab.run('client', ['curl', '-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/healthz`]);
       if (h.stdout === '200') break;
-      if (i > 100 || daemonChild.exitCode !== null) throw new Error(`daemon not healthy: ${daemonErr.slice(-500)}`);
+      if (i > 100 || daemonChild.exitCode !== null) {
+        const why = daemonChild.exitCode !== null ? `exited ${daemonChild.exitCode} (signal ${daemonChild.signalCode})` : `running after ${Date.now() - healthT0} ms, /healthz: curl exit ${h.code} http ${h.stdout || '-'}; ${daemonProcState(daemonChild.pid)}`;
+        throw new Error(`daemon not healthy: ${why}; stderr: ${daemonErr.slice(-800) || '(none)'}; log tail: ${logTail(path.join(tmp, 'imdswatch.log'), 800) || '(none)'}`);
+      }
       await sleep(200);
     }
+    result.daemonHealthyAfterMs = Date.now() - healthT0;
     const pid = daemon.child.pid;
     /**
      * Events are counted in the daemon's log file (one pino line per IMDS request), which
      * keeps counting while the daemon is too busy to answer a metrics scrape; the gate hold
      * histogram comes from /metrics when it answers.
      */
+    // counted incrementally (per inode, from the last whole line read): reading the whole log at each
+    // scrape cost the bench seconds of CPU per sample late in a soak (~150 MB), on the daemon's 2 cores
+    const logOffsets = new Map();
+    let logCount = 0;
     const logEvents = () => {
-      let n = 0;
       for (const f of fs.readdirSync(tmp).filter((x) => x.startsWith('imdswatch.log'))) {
-        const text = fs.readFileSync(path.join(tmp, f), 'latin1');
-        for (let i = text.indexOf('"version":"'); i >= 0; i = text.indexOf('"version":"', i + 1)) n++;
+        const file = path.join(tmp, f);
+        let fd;
+        try {
+          fd = fs.openSync(file, 'r');
+        } catch {
+          continue; // rotated away between the listing and the open
+        }
+        try {
+          const st = fs.fstatSync(fd);
+          let off = logOffsets.get(st.ino) ?? 0;
+          while (off < st.size) {
+            const buf = Buffer.alloc(Math.min(8 << 20, st.size - off));
+            const n = fs.readSync(fd, buf, 0, buf.length, off);
+            const end = buf.lastIndexOf(10, n - 1);
+            if (end < 0) break; // a line still being written
+            const text = buf.toString('latin1', 0, end + 1);
+            for (let i = text.indexOf('"version":"'); i >= 0; i = text.indexOf('"version":"', i + 1)) logCount++;
+            off += end + 1;
+          }
+          logOffsets.set(st.ino, off);
+        } finally {
+          fs.closeSync(fd);
+        }
       }
-      return n;
+      return logCount;
     };
     const metrics = async () => {
       const r = await lab.run('client', ['curl', '-s', '-m', '5', `http://127.0.0.1:${port}/metrics`]);
@@ -232,7 +286,7 @@ export async function benchLive(o = {}, log = console.error) {
         if (b) buckets.push([b[1] === '+Inf' ? Infinity : Number(b[1]) * 1000, Number(b[2])]);
         if (line.startsWith('imdswatch_gate_hold_seconds_count')) holdCount = Number(line.split(' ').pop());
       }
-      return { total, buckets, holdCount };
+      return { total, buckets, holdCount, text: r.stdout };
     };
     /** wait until the daemon's count stops moving (it lags the load by the capture buffer) */
     const settle = async (expect) => {
@@ -298,13 +352,15 @@ export async function benchLive(o = {}, log = console.error) {
     result.maxZeroLossPerSec = skipRates ? null : zero.length ? Math.max(...zero.map((r) => (r.achievedPerSec >= 0.99 * r.offered ? r.offered : r.achievedPerSec))) : 0;
 
     // ---------- (c) CPU at each target rate ----------
-    const cpuRates = (o.cpuRates ?? Object.keys(LIVE_TARGETS.cpuShare)).map(Number);
+    const cpuRates = o.cpuRates?.length === 1 && o.cpuRates[0] === 'none' ? [] : (o.cpuRates ?? Object.keys(LIVE_TARGETS.cpuShare)).map(Number);
     const cpuSecs = Number(o.cpuSecs ?? 20);
     result.cpu = [];
     const windows = [];
+    const soakWindows = [];
     // a daemon just started (the throughput steps skipped) spends its first seconds compiling: warm it up first
     // (and its last calls counted before the first step: a buffered capture reads them up to its timeout late)
-    if (skipRates && cpuRates.length > 0) {
+    // (the soak alone too: a cold daemon fell ~9 000 calls behind in its first 10 s at 1 000/s, which the full bench's steps never see)
+    if (skipRates && (cpuRates.length > 0 || Number(o.soakSecs ?? 180) > 0)) {
       const b = await metrics();
       const w = await load(100, 5);
       await settle(b.total + w.ok);
@@ -356,14 +412,26 @@ export async function benchLive(o = {}, log = console.error) {
       const curve = [];
       const before = await metrics();
       const t0 = Date.now();
-      const sample = async () => curve.push({ secs: Math.round((Date.now() - t0) / 1000), events: (await metrics()).total - before.total, rssMiB: procRssMiB(pid) });
+      // what grows and what falls behind: V8's heap and external memory, the daemon's loss and shed counters
+      const m0 = monotonicUs();
+      // --soak-heap-at 30,150: a heap snapshot of the daemon at those seconds (it stops the daemon for seconds: calls are lost)
+      const heapAt = (o.soakHeapAt ?? []).map(Number).filter((x) => x > 0);
+      const heapTimers = heapAt.map((secs) => setTimeout(() => process.kill(pid, 'SIGUSR2'), secs * 1000));
+      const sample = async () => {
+        const m = await metrics();
+        curve.push({ secs: Math.round((Date.now() - t0) / 1000), events: m.total - before.total, rssMiB: procRssMiB(pid), ...procMem(pid), ...soakGauges(m.text), loadAverage: loadAverage()[0] });
+      };
       await sample();
       const loadP = load(soakRate, soakSecs);
       const timer = setInterval(() => void sample(), 10_000);
       const l = await loadP;
       clearInterval(timer);
+      heapTimers.forEach(clearTimeout);
+      // with --cpu-prof: an early and a late window of the soak, split by stage (what changes over a sustained run)
+      const soakSpan = monotonicUs() - m0;
+      soakWindows.push(['early', m0 + 0.1 * soakSpan, m0 + 0.25 * soakSpan, 0.15 * l.ok], ['late', m0 + 0.75 * soakSpan, m0 + 0.9 * soakSpan, 0.15 * l.ok]);
       const after = await settle(before.total + l.ok);
-      curve.push({ secs: Math.round((Date.now() - t0) / 1000), events: after.total - before.total, rssMiB: procRssMiB(pid) });
+      curve.push({ secs: Math.round((Date.now() - t0) / 1000), events: after.total - before.total, rssMiB: procRssMiB(pid), ...procMem(pid), ...soakGauges(after.text), loadAverage: loadAverage()[0] });
       result.soak = { rate: soakRate, achievedPerSec: l.rate, answered: l.ok, events: after.total - before.total, totalEventsSinceStart: after.total, curve };
       log(`soak: ${l.ok} answered, ${after.total - before.total} events, RSS ${curve.map((c) => c.rssMiB.toFixed(0)).join(' ')} MiB`);
     }
@@ -378,7 +446,23 @@ export async function benchLive(o = {}, log = console.error) {
         row.split = cpuSplit(profile, windows[i][0], windows[i][1], row.answered > 0 ? row.answered : row.secs);
         log(`cpu split at ${row.rate}/s: ${JSON.stringify(row.split)}`);
       });
+      if (result.soak) {
+        result.soak.split = soakWindows.map(([label, from, to, calls]) => ({ label, ...cpuSplit(profile, from, to, calls) }));
+        for (const w of result.soak.split) log(`soak cpu split, ${w.label}: ${JSON.stringify({ perCall: w.perCall, sampled: w.sampledUsPerCall, top: w.top.slice(0, 12) })}`);
+      }
     }
+  } catch (err) {
+    // keep what the daemon left (the tmp dir is deleted below): its log, stderr and state file
+    const keep = path.join(outDir, `live-failed-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    try {
+      fs.mkdirSync(keep, { recursive: true });
+      for (const f of fs.readdirSync(tmp)) if (fs.statSync(path.join(tmp, f)).isFile()) fs.copyFileSync(path.join(tmp, f), path.join(keep, f));
+      fs.writeFileSync(path.join(keep, 'daemon.stderr'), daemonErr);
+      err.message += ` (daemon log, stderr and state kept in ${keep})`;
+    } catch {
+      /* keeping is best effort: the error itself matters */
+    }
+    throw err;
   } finally {
     for (const d of started.reverse()) await d.stop('SIGTERM').catch(() => undefined);
     await lab.teardown();
@@ -420,6 +504,83 @@ export function liveVerdicts(r) {
   v.soakRss = s && atRate ? s.maxRssMiB <= t.soakRssMiB && s.secondHalfGrowthMiB <= t.soakRssGrowthMiB : null;
   v.soakLost = s && atRate ? s.lost <= t.soakLost : null;
   return v;
+}
+
+/**
+ * From the daemon's /metrics text (empty when it did not answer): V8's heap used and external
+ * memory (MiB), and its counters of connections it could not read whole — the capture-loss
+ * check's missed SYNs, the gate's shed SYNs, and every stage counter named for a drop
+ * (overflow, shed, unread, missed, evicted, late).
+ */
+export function soakGauges(text) {
+  const out = {};
+  const mib = (name) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) / (1024 * 1024) : null;
+  };
+  out.heapUsedMiB = mib('imdswatch_process_nodejs_heap_size_used_bytes');
+  out.heapTotalMiB = mib('imdswatch_process_nodejs_heap_size_total_bytes');
+  out.externalMiB = mib('imdswatch_process_nodejs_external_memory_bytes');
+  const counters = {};
+  const spaces = {};
+  for (const line of text.split('\n')) {
+    const sp = /^imdswatch_process_nodejs_heap_space_size_(total|used)_bytes\{space="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
+    if (sp && Number(sp[3]) >= 1 << 20) (spaces[sp[2]] ??= {})[sp[1]] = Math.round((10 * Number(sp[3])) / (1 << 20)) / 10;
+    const c = /^imdswatch_stage_counter_total\{stage="([^"]+)",counter="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
+    if (c && /overflow|shed|unread|missed|evict|late/i.test(c[2])) counters[`${c[1]}.${c[2]}`] = Number(c[3]);
+    const d = /^imdswatch_pcap_dropped_packets\{counter="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
+    if (d) counters[d[1]] = Number(d[2]);
+    const gc = /^imdswatch_process_nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
+    if (gc) (out.gc ??= {})[`${gc[2]}${gc[1] === 'sum' ? 'Secs' : 'Count'}`] = Number(gc[3]);
+    const g = /^imdswatch_gate_shed_syns_total\{uid="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
+    if (g) counters[`gateShed.uid${g[1]}`] = Number(g[2]);
+  }
+  out.counters = counters;
+  out.heapSpacesMiB = spaces;
+  return out;
+}
+
+/** young and full collections between two curve samples, and their share of the wall time */
+function gcInterval(c, prev) {
+  if (!prev || !c.gc || !prev.gc || c.secs <= prev.secs) return '-';
+  const d = (k) => (c.gc[k] ?? 0) - (prev.gc[k] ?? 0);
+  const secs = d('minorSecs') + d('majorSecs') + d('incrementalSecs') + d('weakcbSecs');
+  return `${d('minorCount')}, ${d('majorCount')}, ${((100 * secs) / (c.secs - prev.secs)).toFixed(1)} %`;
+}
+
+/** a running process's state for an error: its state, threads, RSS, where its main thread waits in the kernel */
+function daemonProcState(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (k) => new RegExp(`^${k}:\\s+(.*)$`, 'm').exec(st)?.[1] ?? '?';
+    let wchan = '?';
+    try {
+      wchan = fs.readFileSync(`/proc/${pid}/wchan`, 'utf8') || '0';
+    } catch {
+      /* not readable */
+    }
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').slice(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+    return `pid ${pid} state ${field('State')}, ${field('Threads')} threads, RSS ${field('VmRSS')}, CPU ${(Number(stat[11]) + Number(stat[12])) / CLK_TCK} s, wchan ${wchan}`;
+  } catch (err) {
+    return `pid ${pid}: ${err.message}`;
+  }
+}
+
+/** the last `chars` characters of a file ('' when there is none) */
+function logTail(file, chars) {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, chars));
+      fs.readSync(fd, buf, 0, buf.length, size - buf.length);
+      return buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
 }
 
 /** peak RSS, growth over the second half of the curve, requests lost */
@@ -488,7 +649,25 @@ export function liveMarkdown(r) {
     out.push('');
     out.push(`RSS over a soak at ${r.soak.rate} req/s offered (${f(r.soak.achievedPerSec, 0)} achieved): ${r.soak.answered} requests, ${r.soak.events} events; ${r.soak.totalEventsSinceStart} events since the daemon started.`);
     out.push('');
-    out.push(markdownTable(['seconds', 'events', 'RSS MiB'], r.soak.curve.map((c) => [String(c.secs), String(c.events), f(c.rssMiB, 1)])));
+    out.push(
+      markdownTable(
+        ['seconds', 'events', 'daemon CPU % (interval)', 'GC (interval): minor n, major n, % of wall', 'RSS MiB', 'anon MiB', 'file MiB', 'heap used / total MiB', 'heap spaces used / total MiB', 'external MiB', 'load', 'drop counters'],
+        r.soak.curve.map((c, i, a) => [
+          String(c.secs),
+          String(c.events),
+          i > 0 && c.secs > a[i - 1].secs ? f((100 * (c.cpuSecs - a[i - 1].cpuSecs)) / (c.secs - a[i - 1].secs), 0) : '-',
+          gcInterval(c, a[i - 1]),
+          f(c.rssMiB, 1),
+          f(c.anonMiB, 1),
+          f(c.fileMiB, 1),
+          `${f(c.heapUsedMiB, 1)} / ${f(c.heapTotalMiB, 1)}`,
+          Object.entries(c.heapSpacesMiB ?? {}).map(([k, v]) => `${k.replace(/_space$/, '')} ${v.used ?? 0}/${v.total ?? 0}`).join(', '),
+          f(c.externalMiB, 1),
+          String(c.loadAverage ?? '-'),
+          Object.entries(c.counters ?? {}).map(([k, v]) => `${k} ${v}`).join(', '),
+        ]),
+      ),
+    );
   }
   return out.join('\n');
 }
@@ -506,6 +685,7 @@ export function liveOptionsFromArgs(get) {
     soakRate: get('--soak-rate', undefined),
     cpuProf: flag('--cpu-prof'),
     daemonNodeArgs: get('--daemon-node-args', undefined),
+    soakHeapAt: get('--soak-heap-at', '').split(',').filter(Boolean),
   };
 }
 

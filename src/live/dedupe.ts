@@ -54,39 +54,86 @@ export function fnv1a(b: Uint8Array): number {
   return h >>> 0;
 }
 
-/** Runs on decoded segments, between the decoder and the TCP stage (the pipeline's `acceptSegment`). */
+/**
+ * Runs on decoded segments, between the decoder and the TCP stage (the pipeline's `acceptSegment`).
+ *
+ * The packets of the last `windowMs` wait in a ring of typed arrays (docs/design.md#soak-memory),
+ * found by a 53-bit hash of what `dedupeKey` reads and then compared field by field (a hash
+ * collision is never taken for a copy): a text key and an object per packet were ~570 B of
+ * heap each, made for every packet and kept a second, so at 1 000 calls/s ~8 000 of them were
+ * promoted to the old generation every second. A packet's 4-tuple is kept as its address texts
+ * (the decoder's cached strings) and ports; the text key of a 4-tuple is built only while some
+ * alias exists, or to name one.
+ */
 export class SegmentDeduper {
   private readonly opts: DedupeOptions;
-  private readonly recent = new Map<string, { conn: string; ms: number }>();
+  /** hash of the packet (`packetHash`) → its ring slot */
+  private readonly recent = new Map<number, number>();
+  // the ring, oldest at `head`: the packet's time, the fields of its dedupe key, its 4-tuple
+  private readonly ms: Float64Array;
+  private readonly hash: Float64Array;
+  private readonly seq: Uint32Array;
+  private readonly ack: Uint32Array;
+  /** flags, direction and payload length */
+  private readonly shape: Uint32Array;
+  private readonly payloadHash: Uint32Array;
+  private readonly clientIp: Array<string | undefined>;
+  private readonly serverIp: Array<string | undefined>;
+  private readonly clientPort: Uint16Array;
+  private readonly serverPort: Uint16Array;
+  private head = 0;
+  private count = 0;
   private readonly aliases = new Map<string, { canonical: string; ms: number }>();
   private readonly counters = { passed: 0, duplicates: 0, aliasDrops: 0 };
 
   constructor(opts: Partial<DedupeOptions> = {}) {
     this.opts = { ...DEFAULT_DEDUPE_OPTIONS, ...opts };
+    const n = Math.max(1, this.opts.maxRecent);
+    this.ms = new Float64Array(n);
+    this.hash = new Float64Array(n);
+    this.seq = new Uint32Array(n);
+    this.ack = new Uint32Array(n);
+    this.shape = new Uint32Array(n);
+    this.payloadHash = new Uint32Array(n);
+    this.clientIp = new Array<string | undefined>(n);
+    this.serverIp = new Array<string | undefined>(n);
+    this.clientPort = new Uint16Array(n);
+    this.serverPort = new Uint16Array(n);
   }
 
   /** true when the segment is the first copy (pass it on), false for a duplicate */
   acceptSegment(seg: TcpSegment, ms: number): boolean {
-    const conn = connectionKey(seg);
-    const alias = this.aliases.get(conn);
-    if (alias) {
-      alias.ms = ms;
-      this.counters.aliasDrops++;
-      return false;
+    if (this.aliases.size > 0) {
+      const alias = this.aliases.get(connectionKey(seg));
+      if (alias) {
+        alias.ms = ms;
+        this.counters.aliasDrops++;
+        return false;
+      }
     }
     this.expire(ms);
-    const key = dedupeKey(seg);
-    const prev = this.recent.get(key);
-    if (prev) {
-      if (prev.conn === conn) this.counters.duplicates++;
+    const payloadHash = seg.payload.length > 0 ? fnv1a(seg.payload) : 0;
+    const shape = (seg.flags & 0xff) | (seg.toImds ? 0x100 : 0) | ((seg.payload.length & 0xffff) << 9);
+    const seq = seg.seq >>> 0;
+    const ack = seg.ack >>> 0;
+    const h = packetHash(seq, ack, shape, payloadHash);
+    const slot = this.recent.get(h);
+    if (slot !== undefined && this.seq[slot] === seq && this.ack[slot] === ack && this.shape[slot] === shape && this.payloadHash[slot] === payloadHash) {
+      const to = seg.toImds;
+      const same =
+        this.clientPort[slot] === (to ? seg.srcPort : seg.dstPort) &&
+        this.serverPort[slot] === (to ? seg.dstPort : seg.srcPort) &&
+        this.clientIp[slot] === (to ? seg.src : seg.dst) &&
+        this.serverIp[slot] === (to ? seg.dst : seg.src);
+      if (same) this.counters.duplicates++;
       else {
-        this.addAlias(conn, prev.conn, ms);
+        this.addAlias(connectionKey(seg), this.connectionOf(slot), ms);
         this.counters.aliasDrops++;
       }
       return false;
     }
-    this.recent.set(key, { conn, ms });
-    if (this.recent.size > this.opts.maxRecent) this.recent.delete(this.recent.keys().next().value as string);
+    // (a different packet under the same hash, one in 2^53: it passes and is not remembered)
+    if (slot === undefined) this.remember(seg, h, seq, ack, shape, payloadHash, ms);
     this.counters.passed++;
     return true;
   }
@@ -100,6 +147,45 @@ export class SegmentDeduper {
     return { ...this.counters, aliases: this.aliases.size };
   }
 
+  private remember(seg: TcpSegment, h: number, seq: number, ack: number, shape: number, payloadHash: number, ms: number): void {
+    const n = this.ms.length;
+    if (this.count === n) this.dropOldest();
+    const i = (this.head + this.count) % n;
+    this.count++;
+    this.ms[i] = ms;
+    this.hash[i] = h;
+    this.seq[i] = seq;
+    this.ack[i] = ack;
+    this.shape[i] = shape;
+    this.payloadHash[i] = payloadHash;
+    if (seg.toImds) {
+      this.clientIp[i] = seg.src;
+      this.clientPort[i] = seg.srcPort;
+      this.serverIp[i] = seg.dst;
+      this.serverPort[i] = seg.dstPort;
+    } else {
+      this.clientIp[i] = seg.dst;
+      this.clientPort[i] = seg.dstPort;
+      this.serverIp[i] = seg.src;
+      this.serverPort[i] = seg.srcPort;
+    }
+    this.recent.set(h, i);
+  }
+
+  /** "clientIp|clientPort|serverIp|serverPort" of a remembered packet (as `connectionKey`) */
+  private connectionOf(i: number): string {
+    return `${this.clientIp[i]}|${this.clientPort[i]}|${this.serverIp[i]}|${this.serverPort[i]}`;
+  }
+
+  private dropOldest(): void {
+    const i = this.head;
+    if (this.recent.get(this.hash[i]!) === i) this.recent.delete(this.hash[i]!);
+    this.clientIp[i] = undefined;
+    this.serverIp[i] = undefined;
+    this.head = (i + 1) % this.ms.length;
+    this.count--;
+  }
+
   private addAlias(conn: string, canonical: string, ms: number): void {
     this.aliases.set(conn, { canonical, ms });
     if (this.aliases.size > this.opts.maxAliases) {
@@ -111,9 +197,21 @@ export class SegmentDeduper {
   }
 
   private expire(ms: number): void {
-    for (const [k, r] of this.recent) {
-      if (ms - r.ms <= this.opts.windowMs) break;
-      this.recent.delete(k);
-    }
+    while (this.count > 0 && ms - this.ms[this.head]! > this.opts.windowMs) this.dropOldest();
   }
+}
+
+/** 53 bits (an exact double) of a packet's dedupe fields: two 32-bit mixes, 32 + 21 bits */
+function packetHash(seq: number, ack: number, shape: number, payloadHash: number): number {
+  let a = Math.imul(seq ^ 0x9e3779b9, 0x85ebca6b);
+  a = Math.imul(a ^ (a >>> 13) ^ ack, 0xc2b2ae35);
+  a = Math.imul(a ^ (a >>> 16) ^ shape, 0x85ebca6b);
+  a = Math.imul(a ^ (a >>> 13) ^ payloadHash, 0xc2b2ae35);
+  a ^= a >>> 16;
+  let b = Math.imul(payloadHash ^ 0x7f4a7c15, 0xcc9e2d51);
+  b = Math.imul(b ^ (b >>> 15) ^ seq, 0x1b873593);
+  b = Math.imul(b ^ (b >>> 13) ^ shape, 0xcc9e2d51);
+  b = Math.imul(b ^ (b >>> 16) ^ ack, 0x1b873593);
+  b ^= b >>> 15;
+  return (a >>> 0) * 0x200000 + (b >>> 11);
 }

@@ -9,14 +9,22 @@ import type { Frame } from '../source/frame.js';
  * frame here; the pipeline takes frames in slices of at most `sliceMs` from setImmediate, and
  * between two slices the event loop polls again: the gate's verdicts wait one slice at most.
  *
- * Each new frame is first offered to `shed` with whether the queue lags — at least `lagFrames`
- * wait AND the oldest was read at least `lagMs` before this one (docs/design.md#lane-batching:
- * a buffered capture hands over a block of hundreds of frames at once, which crossed a count
- * alone while the pipeline kept up, and shed connections were left unread for nothing): the live
- * session leaves whole connections unread whose SYN the gate shed while the pipeline lagged
- * (src/live/unread-connections.ts), so the work a flood makes is cut first and other users'
- * calls are still read. Past `maxBytes` or `maxFrames` waiting, new frames are dropped
- * (`overflow`; the TCP stage sees their gaps, the loss check their missing SYNs).
+ * Each new frame is first offered to `shed` with whether the queue is near its bound — at
+ * least `shedFrames` frames or `shedBytes` bytes wait (docs/design.md#unread-near-bound): the
+ * live session then leaves whole connections unread whose SYN the gate shed
+ * (src/live/unread-connections.ts), so the work a flood makes is cut before the queue
+ * overflows and other users' calls are still read. Leaving calls unread is a loss the daemon
+ * chooses: it is chosen only when the alternative is near — an overflow, which loses anyone's
+ * frames — never for a backlog the pipeline works off (at 1 000 one-shot calls/s on a busy
+ * machine the queue lagged by age for most of a 3-minute soak, and ~13 % of the calls were
+ * left unread while the daemon used ~55 % of a core). Past `maxBytes` or `maxFrames` waiting,
+ * new frames are dropped (`overflow`; the TCP stage sees their gaps, the loss check their
+ * missing SYNs).
+ *
+ * `lagging` (at least `lagFrames` wait AND the oldest was read at least `lagMs` before the
+ * newest; docs/design.md#lane-batching: a buffered block is hundreds of frames read at one
+ * moment) says only that answers may still wait here: the half-closed check and the gate-rule
+ * check wait for it to clear.
  *
  * The system lane's frames (docs/design.md#system-lane) wait apart and are taken first, before
  * any other frame of the slice: a flood's backlog never delays them, never crowds them out.
@@ -28,9 +36,22 @@ export interface FrameQueueOptions {
   lagFrames: number;
   /** and the oldest waiting frame was read this long before the newest (capture clock, ms) */
   lagMs: number;
+  /** from this many frames waiting the queue is near its bound: shed connections are left unread */
+  shedFrames: number;
+  /** or from this many bytes waiting */
+  shedBytes: number;
 }
 
-export const DEFAULT_FRAME_QUEUE: FrameQueueOptions = { maxBytes: 8 * 1024 * 1024, maxFrames: 32_768, sliceMs: 2, lagFrames: 256, lagMs: 100 };
+/** shedFrames and shedBytes: a quarter of the bound (at 1 000 one-shot calls/s, ~8 frames each, 8 192 frames are ~1 s of traffic) */
+export const DEFAULT_FRAME_QUEUE: FrameQueueOptions = {
+  maxBytes: 8 * 1024 * 1024,
+  maxFrames: 32_768,
+  sliceMs: 2,
+  lagFrames: 256,
+  lagMs: 100,
+  shedFrames: 8_192,
+  shedBytes: 2 * 1024 * 1024,
+};
 
 export interface FrameQueueStats {
   /** frames handed to the pipeline */
@@ -63,8 +84,8 @@ export class FrameQueue {
 
   constructor(
     private readonly sink: (f: Frame) => void,
-    /** true: leave this frame unread (its whole connection is: src/live/unread-connections.ts) */
-    private readonly shed: (f: Frame, lagging: boolean) => boolean = () => false,
+    /** true: leave this frame unread (its whole connection is: src/live/unread-connections.ts); `nearBound`: see `nearBound` */
+    private readonly shed: (f: Frame, nearBound: boolean) => boolean = () => false,
     o: Partial<FrameQueueOptions> = {},
     /** where the system lane's frames go (default: the same sink) */
     private readonly laneSink: (f: Frame) => void = sink,
@@ -76,9 +97,9 @@ export class FrameQueue {
   push(f: Frame): void {
     const len = f.data.length;
     this.newestMs = f.sec * 1000 + f.nsec / 1e6;
-    // lagging: the frames of shed connections never take a place (root's frames would be
-    // the ones dropped at maxFrames otherwise)
-    if (this.shed(f, this.lagging)) {
+    // near the bound: the frames of shed connections never take a place (root's frames would
+    // be the ones dropped at maxFrames otherwise)
+    if (this.shed(f, this.nearBound)) {
       this.counters.shed++;
       return;
     }
@@ -119,11 +140,16 @@ export class FrameQueue {
     return this.q.length - this.head;
   }
 
-  /** at least `lagFrames` wait, the oldest read `lagMs` before the newest: the pipeline is behind (the shed rule is on) */
+  /** at least `lagFrames` wait, the oldest read `lagMs` before the newest: the pipeline is behind (answers may still wait here) */
   get lagging(): boolean {
     if (this.q.length - this.head < this.o.lagFrames) return false;
     const head = this.q[this.head];
     return head === undefined || this.newestMs - (head.sec * 1000 + head.nsec / 1e6) >= this.o.lagMs;
+  }
+
+  /** at least `shedFrames` frames or `shedBytes` bytes wait: an overflow is near (the shed rule is on) */
+  get nearBound(): boolean {
+    return this.q.length - this.head >= this.o.shedFrames || this.bytes >= this.o.shedBytes;
   }
 
   stats(): FrameQueueStats {

@@ -331,7 +331,7 @@ export class LiveSession {
         this.readUpToMs = f.sec * 1000 + f.nsec / 1e6;
         pipeline.pushFrame(f);
       },
-      unread ? (f, lagging) => unread.leaveUnread(f, lagging) : undefined,
+      unread ? (f, nearBound) => unread.leaveUnread(f, nearBound) : undefined,
       {},
       (f) => {
         // a lane frame: read first, and not how far the capture was read (that is the `any` ring's backlog)

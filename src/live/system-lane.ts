@@ -76,9 +76,13 @@ interface LaneTuple {
    * as root's (Linux hands out one port sequence per destination), so on one tuple the shared
    * capture may still be reading an older connection, another user's or root's own, when the
    * lane has moved on. A copy is recognised by the packet itself, never by which connection
-   * the tuple carries now.
+   * the tuple carries now. A ring of MAX_LANE_PACKETS int32 (`seenCount` filled, the next
+   * written at `seenNext`): a plain array held most ids as heap numbers (a full int32 is no
+   * small integer), ~1.1 KiB per tuple, 4.6 MiB at MAX_LANE_CONNECTIONS (docs/design.md#soak-memory).
    */
-  seen: number[];
+  seen: Int32Array;
+  seenCount: number;
+  seenNext: number;
 }
 
 export class LaneConnections {
@@ -111,7 +115,7 @@ export class LaneConnections {
     if (!t?.current) return false;
     this.counters.frames++;
     const id = packetId(seg);
-    if (t.seen.includes(id)) {
+    if (hasSeen(t, id)) {
       // the shared capture gave this packet first (the lane's socket was read late): it was read there
       this.counters.laneLate++;
       return false;
@@ -136,7 +140,7 @@ export class LaneConnections {
       return false;
     }
     const id = packetId(seg);
-    if (t.seen.includes(id)) {
+    if (hasSeen(t, id)) {
       this.counters.copies++;
       return true;
     }
@@ -149,7 +153,7 @@ export class LaneConnections {
   private startConnection(key: string, t: LaneTuple | undefined, isn: number, ms: number): LaneTuple {
     this.counters.connections++;
     if (!t) {
-      t = { isns: [], current: true, ms, seen: [] };
+      t = { isns: [], current: true, ms, seen: new Int32Array(MAX_LANE_PACKETS), seenCount: 0, seenNext: 0 };
       this.tuples.set(key, t);
     }
     t.current = true;
@@ -160,7 +164,9 @@ export class LaneConnections {
   /** a packet of the tuple's lane connection was read (from either source): its other copy is dropped */
   private remember(key: string, t: LaneTuple, id: number, ms: number): void {
     t.ms = ms;
-    if (t.seen.push(id) > MAX_LANE_PACKETS) t.seen.shift();
+    t.seen[t.seenNext] = id;
+    t.seenNext = (t.seenNext + 1) % MAX_LANE_PACKETS;
+    if (t.seenCount < MAX_LANE_PACKETS) t.seenCount++;
     this.tuples.delete(key);
     this.tuples.set(key, t);
     if (this.tuples.size > MAX_LANE_CONNECTIONS) this.tuples.delete(this.tuples.keys().next().value!);
@@ -190,6 +196,13 @@ export function packetId(seg: TcpSegment): number {
   h = Math.imul(h ^ (h >>> 16) ^ ((seg.flags << 17) | (seg.toImds ? 1 << 16 : 0) | (seg.payload.length & 0xffff)), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13) ^ (seg.payload.length > 0 ? fnv1a(seg.payload) : 0), 0xc2b2ae35);
   return (h ^ (h >>> 16)) | 0;
+}
+
+/** the lane gave (or the shared capture read first) this packet on the tuple: one of its last MAX_LANE_PACKETS */
+function hasSeen(t: LaneTuple, id: number): boolean {
+  const seen = t.seen;
+  for (let i = 0; i < t.seenCount; i++) if (seen[i] === id) return true;
+  return false;
 }
 
 /** the gate's key of the segment's connection (client side first, both directions) */

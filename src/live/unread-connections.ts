@@ -11,7 +11,8 @@ import type { SynGate } from './gate.js';
  * A one-shot flood from one uid costs the daemon a full HTTP parse per connection; on two
  * cores the pipeline falls behind, the kernel ring overflows, and other users' calls are
  * lost with the flood's (root's calls were capture loss under another uid's flood). So
- * while frames pile up (`lagging`), a connection whose SYN the gate *shed* (its uid over
+ * while frames pile up near the frame queue's bound (`nearBound`,
+ * docs/design.md#unread-near-bound), a connection whose SYN the gate *shed* (its uid over
  * its share of lookup time) is not read at all: decided at its SYN, from the SYN on, every
  * frame of it in both directions, until its 4-tuple carries a new connection. Never part of
  * a connection: a flow is either read whole or not started, so the flow table's and the
@@ -43,11 +44,11 @@ export class UnreadConnections {
   constructor(private readonly gate: Pick<SynGate, 'lookup'>) {}
 
   /**
-   * The frame queue's `shed`: true to leave this frame unread. Decodes only while lagging
-   * or while some connection is left unread (otherwise answers at once).
+   * The frame queue's `shed`: true to leave this frame unread. Decodes only while the queue
+   * is near its bound or while some connection is left unread (otherwise answers at once).
    */
-  leaveUnread(f: Frame, lagging: boolean): boolean {
-    if (!lagging && this.unread.size === 0) return false;
+  leaveUnread(f: Frame, nearBound: boolean): boolean {
+    if (!nearBound && this.unread.size === 0) return false;
     const seg = this.decoder.decode(f);
     if (!seg) return false;
     const key = seg.toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
@@ -56,7 +57,7 @@ export class UnreadConnections {
       const known = this.unread.get(key);
       if (known && known.isn === seg.seq) return this.count(); // a retransmitted SYN
       this.unread.delete(key); // the tuple carries a new connection
-      if (!lagging) return false;
+      if (!nearBound) return false;
       const rec = this.gate.lookup(key, ms, seg.seq);
       if (rec?.outcome !== 'shed') return false;
       if (this.unread.size >= MAX_UNREAD) this.unread.delete(this.unread.keys().next().value!);

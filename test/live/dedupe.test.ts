@@ -69,4 +69,20 @@ describe('SegmentDeduper', () => {
     }
     expect(d.stats().aliases).toBeLessThanOrEqual(10);
   });
+
+  it('remembers at most maxRecent packets, the oldest forgotten first; the window expires them by time', () => {
+    const d = new SegmentDeduper({ maxRecent: 3, windowMs: 100 });
+    for (let i = 1; i <= 4; i++) expect(d.acceptSegment(seg({ seq: i }), i)).toBe(true);
+    expect(d.acceptSegment(seg({ seq: 1 }), 5)).toBe(true); // forgotten at the 4th: read again
+    expect(d.acceptSegment(seg({ seq: 4 }), 6)).toBe(false);
+    expect(d.acceptSegment(seg({ seq: 4 }), 200)).toBe(true); // past the window
+    // a copy differs in one field only: never taken for the packet
+    const p = seg({ seq: 7, ack: 8, flags: PSH | ACK, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') });
+    expect(d.acceptSegment(p, 300)).toBe(true);
+    expect(d.acceptSegment({ ...p, ack: 9 }, 300)).toBe(true);
+    expect(d.acceptSegment({ ...p, flags: ACK }, 300)).toBe(true);
+    expect(d.acceptSegment({ ...p, payload: Buffer.from('GET /x HTTP/1.1\r\n\r\n') }, 300)).toBe(true);
+    expect(d.acceptSegment({ ...p, toImds: false, src: p.dst, dst: p.src, srcPort: p.dstPort, dstPort: p.srcPort }, 300)).toBe(true);
+    expect(d.stats()).toMatchObject({ passed: 11, duplicates: 1, aliasDrops: 0 });
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TcpSegment } from '../../src/decode/packet.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/decode/packet.js';
-import { LANE_IDLE_MS, LaneConnections } from '../../src/live/system-lane.js';
+import { LANE_IDLE_MS, LaneConnections, MAX_LANE_PACKETS } from '../../src/live/system-lane.js';
 import { flowKey } from '../../src/domain/address.js';
 import { FrameQueue } from '../../src/live/frame-queue.js';
 import type { Frame } from '../../src/source/frame.js';
@@ -134,6 +134,21 @@ describe("LaneConnections: the shared capture's copies of lane connections", () 
     expect(lane.isCopy(seg(40000, TCP_ACK, 1001), LANE_IDLE_MS + 10)).toBe(true);
     lane.expire(2 * LANE_IDLE_MS + 1);
     expect(lane.isCopy(seg(40000, TCP_ACK, 1001), 2 * LANE_IDLE_MS + 2)).toBe(false);
+  });
+});
+
+describe('LaneConnections: the packets remembered per tuple', () => {
+  it(`remembers the last MAX_LANE_PACKETS (${MAX_LANE_PACKETS}) packets of a tuple, the oldest forgotten first, ids of any 32-bit value`, () => {
+    const lane = new LaneConnections();
+    held(lane, 40000, 0x7fff_ff00, 0);
+    // sequence numbers across the int32 sign boundary: packet ids of every sign and size
+    const seqs = Array.from({ length: MAX_LANE_PACKETS + 2 }, (_, i) => (0x7fff_ff00 + i * 3) >>> 0);
+    for (const [i, seq] of seqs.entries()) expect(lane.laneSegment(seg(40000, i === 0 ? TCP_SYN : TCP_ACK, seq), i)).toBe(true);
+    for (const seq of seqs.slice(2)) expect(lane.isCopy(seg(40000, TCP_ACK, seq), 100)).toBe(true);
+    // the two oldest are forgotten: their shared copies are read (and remembered in turn)
+    expect(lane.isCopy(seg(40000, TCP_SYN, seqs[0]!), 100)).toBe(false);
+    expect(lane.isCopy(seg(40000, TCP_ACK, seqs[1]!), 100)).toBe(false);
+    expect(lane.stats()).toMatchObject({ frames: MAX_LANE_PACKETS + 2, copies: MAX_LANE_PACKETS });
   });
 });
 

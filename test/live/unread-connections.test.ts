@@ -65,8 +65,8 @@ describe('UnreadConnections', () => {
   });
 });
 
-describe('FrameQueue offers every frame to shed, with whether it lags', () => {
-  it('asks with lagging=false below lagFrames and true from it; a shed frame takes no place', () => {
+describe('FrameQueue offers every frame to shed, with whether it is near its bound', () => {
+  it('asks with nearBound=false below shedFrames and true from it; a shed frame takes no place', () => {
     const asked: boolean[] = [];
     const q = new FrameQueue(
       () => {},
@@ -74,12 +74,48 @@ describe('FrameQueue offers every frame to shed, with whether it lags', () => {
         asked.push(lagging);
         return lagging;
       },
-      { lagFrames: 2, lagMs: 0 },
+      { shedFrames: 2 },
     );
     for (let i = 0; i < 4; i++) q.push(frame(40000 + i, FLAG.SYN, i, 0));
     expect(asked).toEqual([false, false, true, true]);
     expect(q.waiting).toBe(2);
     expect(q.stats().shed).toBe(2);
     q.drain();
+  });
+});
+
+/**
+ * The daemon leaves calls unread only when an overflow is near (docs/design.md#unread-near-bound):
+ * behind a backlog that lags by age — the pipeline seconds behind a flood on a busy machine —
+ * but far from the queue's bound, a connection whose SYN the gate shed is read whole. Before,
+ * the age rule alone left it unread: one-shot calls at 1 000/s from root (its lookups shed)
+ * lost ~13 % of a 3-minute soak while the daemon used ~55 % of a core.
+ */
+describe('FrameQueue with UnreadConnections: a lagging backlog far from the bound', () => {
+  it('reads a shed connection whole; past shedFrames waiting the next one is left unread', () => {
+    const unread = new UnreadConnections(gateOf(new Set([500, 600])));
+    const read: Frame[] = [];
+    const q = new FrameQueue((f) => read.push(f), (f, nearBound) => unread.leaveUnread(f, nearBound), { shedFrames: 1000 });
+    const t = 1_700_000_000_000;
+    // 400 frames of looked-up connections over 400 ms, not yet read: lagging by age (256 frames, 100 ms)
+    for (let i = 0; i < 400; i++) q.push(frame(30000 + i, FLAG.SYN, 10_000 + i, t + i));
+    expect(q.lagging).toBe(true);
+    const shedConn = [
+      frame(40000, FLAG.SYN, 500, t + 400),
+      frame(40000, FLAG.SYN | FLAG.ACK, 9, t + 401, false),
+      frame(40000, FLAG.ACK | FLAG.PSH, 501, t + 402, true, 'GET /latest/meta-data/ HTTP/1.1\r\n\r\n'),
+    ];
+    for (const f of shedConn) q.push(f);
+    q.drain();
+    expect(read.slice(400)).toEqual(shedConn);
+    expect(unread.stats()).toEqual({ byUid: {}, frames: 0 });
+    // near the bound (1 000 waiting): a shed connection is left unread, from its SYN on
+    read.length = 0;
+    for (let i = 0; i < 1000; i++) q.push(frame(30000 + (i % 500), FLAG.ACK, 20_000 + i, t + 500 + i));
+    q.push(frame(40001, FLAG.SYN, 600, t + 1600));
+    q.push(frame(40001, FLAG.ACK | FLAG.PSH, 601, t + 1601, true, 'GET /'));
+    q.drain();
+    expect(read).toHaveLength(1000);
+    expect(unread.stats()).toEqual({ byUid: { '65534': 1 }, frames: 2 });
   });
 });

@@ -35,6 +35,8 @@ const MAX_HINT_PROBES = 16;
 const RECENT_TABLES_BUDGET_MS = 1;
 /** most pids started since the last look that are read without listing /proc (more: list it) */
 const NEW_PID_PROBES = 16;
+/** socket inodes whose owner is remembered outside prime(), oldest forgotten first (docs/design.md#soak-memory) */
+export const MAX_CACHED_INODES = 16_384;
 
 interface RecentOwner {
   pid: number;
@@ -76,6 +78,7 @@ export class OwnerSearch {
   readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0, hintLinksRead: 0, newPidHits: 0 };
   /** the kernel's last pid when the search last looked (kernelLastPid; null: not known) */
   private lastPid: number | null = null;
+  private priming = false; // prime() reads every fd table: the inode cache may hold up to 4 x maxCachedPids meanwhile
 
   constructor(
     private readonly procRoot: string,
@@ -85,17 +88,20 @@ export class OwnerSearch {
     private readonly onForget: (alive: ReadonlySet<number>) => void,
     /** the recent owners' tables' share of a search (tests pass 0: straight to the listing) */
     private readonly recentTablesBudgetMs = RECENT_TABLES_BUDGET_MS,
+    private readonly maxInodes = MAX_CACHED_INODES,
   ) {}
 
   /** every process's sockets, read once outside any hold */
   prime(): void {
     const alive = new Set<number>();
     this.lastPid = this.kernelLastPid();
+    this.priming = true;
     for (const pid of listPids(this.procRoot)) {
       alive.add(pid);
       const st = this.pidState(pid);
       if (st && !st.kthread) this.scanFds(pid, -1);
     }
+    this.priming = false;
     this.forgetDead(alive);
   }
 
@@ -321,8 +327,7 @@ export class OwnerSearch {
 
   /** the owner of `inode` is `pid` (descriptor `fd`): cached, and remembered as a recent owner */
   private found(inode: number, pid: number, fd: string): number {
-    if (this.inodeOwner.size >= this.maxCachedPids * 4) this.inodeOwner.clear();
-    this.inodeOwner.set(inode, { pid, fd });
+    this.cacheInode(inode, pid, fd);
     this.noteOwner(pid, fd);
     return pid;
   }
@@ -364,6 +369,14 @@ export class OwnerSearch {
     this.pids.set(pid, st);
   }
 
+  /** remember an inode's owner: past maxInodes (outside prime) the oldest are forgotten */
+  private cacheInode(inode: number, pid: number, fd: string): void {
+    const m = this.inodeOwner;
+    if (m.size >= this.maxCachedPids * 4) m.clear();
+    else if (!this.priming) while (m.size >= this.maxInodes) m.delete(m.keys().next().value as number);
+    m.set(inode, { pid, fd });
+  }
+
   /** read a pid's fd table, remember its socket inodes; the descriptor holding `want`, if any */
   private scanFds(pid: number, want: number): string | null {
     const dir = `${this.procRoot}/${pid}/fd`;
@@ -376,10 +389,7 @@ export class OwnerSearch {
       if (!link) continue;
       const inode = socketInodeOfLink(link);
       if (inode === null) continue;
-      if (!this.inodeOwner.has(inode) || inode === want) {
-        if (this.inodeOwner.size >= this.maxCachedPids * 4) this.inodeOwner.clear();
-        this.inodeOwner.set(inode, { pid, fd });
-      }
+      if (!this.inodeOwner.has(inode) || inode === want) this.cacheInode(inode, pid, fd);
       if (inode === want) {
         hit = fd;
         break;
