@@ -14,16 +14,18 @@
  *   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number)
  *       -> index of the first (pids[i], fds[i]) whose /proc/PID/fd/FD links to socket:[inode], or -1
  *          (one readlink each; a closed fd is just a miss, no exception)
- *   readProc(procRoot: string, pid: number, mask: number, hostMnt?: string)
+ *   readProc(procRoot: string, pid: number, mask: number, hostMnt?: string, hostRoot?: string)
  *       -> null when procRoot/PID cannot be opened, else an array of READ_FIELDS entries, each the
  *          raw bytes (latin1 string) of one file or link of the process, or null when it is not
  *          asked for (mask bit 1 << i) or cannot be read (gone, no such file, not permitted):
- *          [stat, loginuid, sessionid, exe, cmdline, cgroup, status, ns/net, ns/mnt, exeDevIno]
+ *          [stat, loginuid, sessionid, exe, cmdline, cgroup, status, ns/net, ns/mnt, exeDevIno, hostDevIno]
  *          read in that order through one open directory of /proc/PID (openat, readlinkat: no
  *          path walk per file, no JS per file), so a ProcessInfo is read with one crossing
  *          instead of ~7-10 fs calls (docs/design.md#hold-read). sessionid only when loginuid
  *          was set (not 4294967295); exeDevIno ("dev:ino" of the file /proc/PID/exe runs, by
- *          stat()) only when ns/mnt was read and differs from hostMnt. A small file is read with
+ *          stat()) only when ns/mnt was read and differs from hostMnt; hostDevIno (the same of
+ *          hostRoot + the exe's path, " (deleted)" left off; "" when there is no such file)
+ *          only when exeDevIno was read and the path is absolute. A small file is read with
  *          one read() when it fits the buffer, as proc-fs.ts readPidFile does; one that fills the
  *          64 KiB buffer is `true` instead (the caller reads it to its end from JS).
  *          The directory fd pins the process: after it exits (and its pid is reused) every read
@@ -220,7 +222,7 @@ static napi_value ProbeFds(napi_env env, napi_callback_info info) {
   return number(env, -1);
 }
 
-enum { RF_STAT, RF_LOGINUID, RF_SESSIONID, RF_EXE, RF_CMDLINE, RF_CGROUP, RF_STATUS, RF_NSNET, RF_NSMNT, RF_EXESTAT, READ_FIELDS };
+enum { RF_STAT, RF_LOGINUID, RF_SESSIONID, RF_EXE, RF_CMDLINE, RF_CGROUP, RF_STATUS, RF_NSNET, RF_NSMNT, RF_EXESTAT, RF_HOSTSTAT, READ_FIELDS };
 
 static char g_file[64 * 1024];
 
@@ -259,10 +261,10 @@ static napi_value latin1(napi_env env, const char *s, size_t n) {
 }
 
 static napi_value ReadProc(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char root[512], path[600], host_mnt[128] = {0};
+  char root[512], path[600], host_mnt[128] = {0}, host_root[512] = {0}, exe[4096] = {0};
   int32_t pid = 0;
   uint32_t mask = 0;
   napi_value nul;
@@ -271,12 +273,16 @@ static napi_value ReadProc(napi_env env, napi_callback_info info) {
       pid <= 0 || napi_get_value_uint32(env, argv[2], &mask) != napi_ok)
     return nul;
   bool have_host = argc >= 4 && get_string(env, argv[3], host_mnt, sizeof host_mnt);
+  size_t root_len = 0;
+  bool have_root = argc >= 5 && napi_get_value_string_utf8(env, argv[4], host_root, sizeof host_root, &root_len) == napi_ok &&
+                   root_len < sizeof host_root - 1;
+  bool exe_checked = false;
   snprintf(path, sizeof path, "%s/%d", root, pid);
   int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return nul;
   napi_value arr;
   napi_create_array_with_length(env, READ_FIELDS, &arr);
-  static const char *files[READ_FIELDS] = {"stat", "loginuid", "sessionid", "exe", "cmdline", "cgroup", "status", "ns/net", "ns/mnt", "exe"};
+  static const char *files[READ_FIELDS] = {"stat", "loginuid", "sessionid", "exe", "cmdline", "cgroup", "status", "ns/net", "ns/mnt", "exe", ""};
   char link[4096], mnt[256] = {0};
   bool login_set = false;
   for (int i = 0; i < READ_FIELDS; i++) {
@@ -289,12 +295,31 @@ static napi_value ReadProc(napi_env env, napi_callback_info info) {
         if (n > 0 && (size_t)n < sizeof link) {
           v = latin1(env, link, (size_t)n);
           if (i == RF_NSMNT && (size_t)n < sizeof mnt) memcpy(mnt, link, (size_t)n);
+          if (i == RF_EXE) {
+            /* the path as exeOf gives it: " (deleted)" kept off */
+            size_t len = (size_t)n;
+            if (len >= 10 && memcmp(link + len - 10, " (deleted)", 10) == 0) len -= 10;
+            memcpy(exe, link, len);
+            exe[len] = 0;
+          }
         }
       } else if (i == RF_EXESTAT) {
         struct stat st;
         if (have_host && mnt[0] && strcmp(mnt, host_mnt) != 0 && fstatat(dfd, "exe", &st, 0) == 0) {
           int n = snprintf(link, sizeof link, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
           v = latin1(env, link, (size_t)n);
+          exe_checked = true;
+        }
+      } else if (i == RF_HOSTSTAT) {
+        /* the host's file at the exe's path (in init's root): "" when there is none */
+        struct stat st;
+        if (have_root && exe_checked && exe[0] == '/' && snprintf(link, sizeof link, "%s%s", host_root, exe) < (int)sizeof link) {
+          if (stat(link, &st) == 0) {
+            int n = snprintf(link, sizeof link, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+            v = latin1(env, link, (size_t)n);
+          } else {
+            v = latin1(env, "", 0);
+          }
         }
       } else {
         ssize_t n = read_small(dfd, files[i]);

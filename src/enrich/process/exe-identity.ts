@@ -24,23 +24,25 @@ export function exeMismatch(procRoot: string, pid: number, exe: string | null, r
   if (!mnt || !host.mnt || mnt === host.mnt) return null;
   const running = read ? devInoOf(read.exeDevIno) : statOf(`${procRoot}/${pid}/exe`);
   if (!running) return null;
-  const there = statOf(`${host.root}${exe}`);
+  const there = typeof read?.hostDevIno === 'string' ? devInoOf(read.hostDevIno) : statOf(`${host.root}${exe}`);
   if (!there) return 'no-host-file';
   return there.dev === running.dev && there.ino === running.ino ? null : 'other-file';
 }
 
 /**
- * ns/mnt and the running file's "dev:ino" as read with the process's other files in one call
- * (proc-read.ts, docs/design.md#hold-read; exeDevIno read only when ns/mnt is not hostMountNs)
+ * ns/mnt, the running file's and the host file's "dev:ino", as read with the process's other
+ * files in one call (proc-read.ts, docs/design.md#hold-read; only when ns/mnt is not the host's)
  */
 export interface PreRead {
   nsMnt: string | null;
   exeDevIno: string | null;
+  /** the host's file at the exe's path: "dev:ino", "" when there is none, null when not read */
+  hostDevIno?: string | null;
 }
 
-/** the host's mount namespace link text (init's, else imdswatch's own), as exeMismatch compares it */
-export function hostMountNs(procRoot: string): string | null {
-  return hostView(procRoot).mnt;
+/** the host's mount namespace link text (init's, else imdswatch's own) and root, as exeMismatch uses them */
+export function hostMount(procRoot: string): { mnt: string | null; root: string } {
+  return hostView(procRoot);
 }
 
 function devInoOf(text: string | null): { dev: number; ino: number } | null {

@@ -25,20 +25,25 @@ export const PF = {
   nsMnt: 1 << 8,
   /** "dev:ino" of the file /proc/PID/exe runs; only when ns/mnt is read and is not the host's */
   exeDevIno: 1 << 9,
+  /** "dev:ino" of the host's file at the exe's path (hostRoot + path; "" when there is none); only when exeDevIno was read */
+  hostDevIno: 1 << 10,
 } as const;
 
-const FIELDS = ['stat', 'loginuid', 'sessionid', 'exe', 'cmdline', 'cgroup', 'status', 'nsNet', 'nsMnt', 'exeDevIno'] as const;
+const FIELDS = ['stat', 'loginuid', 'sessionid', 'exe', 'cmdline', 'cgroup', 'status', 'nsNet', 'nsMnt', 'exeDevIno', 'hostDevIno'] as const;
 export type PidFileName = (typeof FIELDS)[number];
 /** what was read: the raw text of each file asked for, null when it could not be read */
 export type PidFiles = Partial<Record<PidFileName, string | null>>;
 
-/** reads the files of `mask` (PF bits) of one pid; null: /proc/PID could not be opened (gone) */
-export type ProcRead = (procRoot: string, pid: number, mask: number, hostMnt: string | null) => PidFiles | null;
+/**
+ * reads the files of `mask` (PF bits) of one pid; null: /proc/PID could not be opened (gone).
+ * `host`: the host's mount namespace link and root (exe-identity.ts hostView) for exeDevIno and hostDevIno
+ */
+export type ProcRead = (procRoot: string, pid: number, mask: number, host: { mnt: string | null; root: string } | null) => PidFiles | null;
 
-type ReadProcAddon = (procRoot: string, pid: number, mask: number, hostMnt?: string) => Array<string | null | true> | null;
+type ReadProcAddon = (procRoot: string, pid: number, mask: number, hostMnt?: string, hostRoot?: string) => Array<string | null | true> | null;
 
 /** the same reads from JS, one file at a time (no addon, IMDSWATCH_PROC_READ=0, the tests' comparison) */
-export const readPidFilesJs: ProcRead = (procRoot, pid, mask, hostMnt) => {
+export const readPidFilesJs: ProcRead = (procRoot, pid, mask, host) => {
   const p = `${procRoot}/${pid}`;
   const out: PidFiles = {};
   if (mask & PF.stat) out.stat = readPidFile(`${p}/stat`);
@@ -50,7 +55,11 @@ export const readPidFilesJs: ProcRead = (procRoot, pid, mask, hostMnt) => {
   if (mask & PF.status) out.status = readPidFile(`${p}/status`);
   if (mask & PF.nsNet) out.nsNet = readLink(`${p}/ns/net`);
   if (mask & PF.nsMnt) out.nsMnt = readLink(`${p}/ns/mnt`);
-  if (mask & PF.exeDevIno) out.exeDevIno = out.nsMnt && hostMnt !== null && out.nsMnt !== hostMnt ? devIno(`${p}/exe`) : null;
+  if (mask & PF.exeDevIno) out.exeDevIno = out.nsMnt && host?.mnt && out.nsMnt !== host.mnt ? devIno(`${p}/exe`) : null;
+  if (mask & PF.hostDevIno) {
+    const exe = out.exe?.endsWith(' (deleted)') ? out.exe.slice(0, -10) : out.exe;
+    out.hostDevIno = host && out.exeDevIno && exe?.startsWith('/') ? (devIno(`${host.root}${exe}`) ?? '') : null;
+  }
   return out;
 };
 
@@ -74,8 +83,8 @@ export function loadProcRead(addonPath: string | null = findAddonPath()): ProcRe
   }
   if (typeof fn !== 'function') return null;
   const readProc = fn;
-  return (procRoot, pid, mask, hostMnt) => {
-    const r = hostMnt === null ? readProc(procRoot, pid, mask) : readProc(procRoot, pid, mask, hostMnt);
+  return (procRoot, pid, mask, host) => {
+    const r = host?.mnt ? readProc(procRoot, pid, mask, host.mnt, host.root) : readProc(procRoot, pid, mask);
     if (!r) return null;
     const out: PidFiles = {};
     for (let i = 0; i < FIELDS.length; i++) {

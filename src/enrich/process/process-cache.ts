@@ -5,7 +5,7 @@ import { ContainerUsers } from './container-users.js';
 import { mtimeMs, nsInodeOfLink, readLink, readPidFile, readText } from './proc-fs.js';
 import { existsSync } from 'node:fs';
 import { parseCmdline, redactArgv } from './redact.js';
-import { exeMismatch, hostMountNs, MISMATCH_SUFFIX } from './exe-identity.js';
+import { exeMismatch, hostMount, MISMATCH_SUFFIX } from './exe-identity.js';
 import { loadProcRead, PF, readPidFilesJs, type PidFiles, type ProcRead } from './proc-read.js';
 import { parsePasswd, parseStat, parseStatus } from './status.js';
 
@@ -212,11 +212,11 @@ export class ProcessCache {
 
   /** the files build() reads (status only without the socket's uid) */
   private buildMask(uidHint: number | null): number {
-    return PF.loginuid | PF.sessionid | PF.exe | PF.cmdline | PF.cgroup | (uidHint === null ? PF.status : 0) | PF.nsNet | PF.nsMnt | PF.exeDevIno;
+    return PF.loginuid | PF.sessionid | PF.exe | PF.cmdline | PF.cgroup | (uidHint === null ? PF.status : 0) | PF.nsNet | PF.nsMnt | PF.exeDevIno | PF.hostDevIno;
   }
 
   private readFiles(pid: number, mask: number): PidFiles {
-    return this.read(this.opts.procRoot, pid, mask, hostMountNs(this.opts.procRoot)) ?? {};
+    return this.read(this.opts.procRoot, pid, mask, hostMount(this.opts.procRoot)) ?? {};
   }
 
   /**
@@ -242,7 +242,7 @@ export class ProcessCache {
     // in a container the uid is the container's: its name comes from the container's /etc/passwd
     const mntKey = container ? f.nsMnt ?? `pid:${pid}` : null;
     // a borrowed name (another file mounted at the path, in a mount namespace of the caller's own)
-    const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe, { nsMnt: f.nsMnt ?? null, exeDevIno: f.exeDevIno ?? null });
+    const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe, { nsMnt: f.nsMnt ?? null, exeDevIno: f.exeDevIno ?? null, hostDevIno: f.hostDevIno ?? null });
     return {
       pid,
       exe: mismatch ? `${exe}${MISMATCH_SUFFIX}` : exe,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadProcRead, PF, readPidFilesJs } from '../../../src/enrich/process/proc-read.js';
 import { ProcessCache } from '../../../src/enrich/process/process-cache.js';
-import { hostMountNs } from '../../../src/enrich/process/exe-identity.js';
+import { hostMount } from '../../../src/enrich/process/exe-identity.js';
 import { fakeProc } from './fake-proc.js';
 
 /**
@@ -17,6 +17,7 @@ import { fakeProc } from './fake-proc.js';
 const native = loadProcRead();
 const needAddon = !native && !process.env.CI;
 const root = process.getuid?.() === 0;
+const FAKE_HOST = { mnt: 'mnt:[1]', root: '' };
 const ALL = Object.values(PF).reduce((a, b) => a | b, 0);
 
 const children: ChildProcess[] = [];
@@ -46,14 +47,14 @@ async function sleeper(argv: string[]): Promise<number> {
 describe.skipIf(needAddon)('readProc: one call for a process\'s files', () => {
   it('gives the bytes the JS reads give, for a live process; null for a pid that does not exist', async () => {
     const pid = await sleeper(['sleep', '30']);
-    const host = hostMountNs('/proc');
+    const host = hostMount('/proc');
     const c = native!('/proc', pid, ALL, host);
     const js = readPidFilesJs('/proc', pid, ALL, host);
     expect(c).toEqual(js);
     expect(c!.stat).toMatch(new RegExp(`^${pid} \\(sleep\\) S `));
     expect(c!.exe).toMatch(/\/sleep$/);
     expect(c!.nsNet).toMatch(/^net:\[\d+\]$/);
-    expect(c!.exeDevIno).toBeNull(); // the host's mount namespace: not asked
+    expect([c!.exeDevIno, c!.hostDevIno]).toEqual([null, null]); // the host's mount namespace: not asked
     // only what the mask asks for
     expect(native!('/proc', pid, PF.stat | PF.exe, host)).toEqual({ stat: js!.stat, exe: js!.exe });
     expect(native!('/proc', 2 ** 31 - 2, ALL, host)).toBeNull();
@@ -63,10 +64,11 @@ describe.skipIf(needAddon)('readProc: one call for a process\'s files', () => {
     const dir = mkdtempSync(join(tmpdir(), `imw-pread-${process.pid}-`));
     dirs.push(dir);
     const pid = await sleeper(['unshare', '-m', 'sleep', '30']);
-    const host = hostMountNs('/proc');
+    const host = hostMount('/proc');
     const c = native!('/proc', pid, ALL, host);
-    expect(c!.nsMnt).not.toBe(host);
+    expect(c!.nsMnt).not.toBe(host.mnt);
     expect(c!.exeDevIno).toMatch(/^\d+:\d+$/);
+    expect(c!.hostDevIno).toBe(c!.exeDevIno); // the host's own sleep
     expect(c).toEqual(readPidFilesJs('/proc', pid, ALL, host));
   });
 
@@ -76,11 +78,11 @@ describe.skipIf(needAddon)('readProc: one call for a process\'s files', () => {
     const long = 'x'.repeat(70_000);
     fp.addPid(50, { comm: 'a', ppid: 1, uid: 1000, argv: ['/bin/a', long], exe: '/bin/a', loginuid: '1000', sessionid: '7' });
     fp.addPid(51, { comm: 'b', ppid: 1, uid: 1000, argv: ['/bin/b'], loginuid: '4294967295', sessionid: '9' });
-    for (const pid of [50, 51]) expect(native!(fp.root, pid, ALL, 'mnt:[1]')).toEqual(readPidFilesJs(fp.root, pid, ALL, 'mnt:[1]'));
-    const a = native!(fp.root, 50, ALL, 'mnt:[1]')!;
+    for (const pid of [50, 51]) expect(native!(fp.root, pid, ALL, FAKE_HOST)).toEqual(readPidFilesJs(fp.root, pid, ALL, FAKE_HOST));
+    const a = native!(fp.root, 50, ALL, FAKE_HOST)!;
     expect(a.cmdline).toBe(`/bin/a\0${long}\0`);
     expect([a.loginuid, a.sessionid, a.status === null, a.nsMnt]).toEqual(['1000', '7', false, null]);
-    const b = native!(fp.root, 51, ALL, 'mnt:[1]')!;
+    const b = native!(fp.root, 51, ALL, FAKE_HOST)!;
     expect([b.exe, b.sessionid]).toEqual([null, null]);
   });
 
@@ -114,5 +116,17 @@ describe.skipIf(needAddon || (!root && !process.env.CI))('readProc: a borrowed n
     );
     expect(infos[0]).toEqual(infos[1]);
     expect(infos[0]).toMatchObject({ exe: "/usr/bin/sleep (not the host's file)", exeMismatch: 'other-file' });
+  });
+
+  it('names a file the host does not have, as the JS reads do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), `imw-pread-${process.pid}-`));
+    dirs.push(dir);
+    // a tmpfs over dir in the process's own mount namespace: dir/sleep is not the host's
+    const pid = await sleeper(['unshare', '-m', 'sh', '-c', `mount -t tmpfs none ${dir} && cp /usr/bin/sleep ${dir}/sleep && exec ${dir}/sleep 30`]);
+    const infos = [native, null].map((procRead) =>
+      new ProcessCache({ procRoot: '/proc', passwdPath: '/etc/passwd', graceMs: 30_000, maxEntries: 64, maxAncestors: 8, now: () => Date.now(), procRead }).get(pid, null),
+    );
+    expect(infos[0]).toEqual(infos[1]);
+    expect(infos[0]).toMatchObject({ exe: `${dir}/sleep (not the host's file)`, exeMismatch: 'no-host-file' });
   });
 });
