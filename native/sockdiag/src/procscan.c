@@ -14,6 +14,12 @@
  *   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number)
  *       -> index of the first (pids[i], fds[i]) whose /proc/PID/fd/FD links to socket:[inode], or -1
  *          (one readlink each; a closed fd is just a miss, no exception)
+ *   newPids(procRoot: string, from: number, max: number)
+ *       -> null when procRoot/loadavg has no last pid; else Int32Array [last, (pid, state, thread)...]:
+ *          the kernel's last pid (loadavg's last field) and, when 0 < from < last <= from + max,
+ *          for each pid from last down to from + 1 whose stat can be read: its state letter (char
+ *          code; 0 when the field is not one letter) and 1 when it is a thread's id (exit_signal,
+ *          field 38, is -1) — what owner-search.ts newPids read with two to 1 + max fs calls
  *   readProc(procRoot: string, pid: number, mask: number, hostMnt?: string, hostRoot?: string)
  *       -> null when procRoot/PID cannot be opened, else an array of READ_FIELDS entries, each the
  *          raw bytes (latin1 string) of one file or link of the process, or null when it is not
@@ -336,12 +342,79 @@ static napi_value ReadProc(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+static napi_value NewPids(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char root[512];
+  int32_t from = 0, max = 0;
+  napi_value nul;
+  napi_get_null(env, &nul);
+  if (argc < 3 || !get_string(env, argv[0], root, sizeof root) || napi_get_value_int32(env, argv[1], &from) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &max) != napi_ok || max < 0 || max > 1024)
+    return nul;
+  int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return nul;
+  ssize_t n = read_small(rfd, "loadavg");
+  long last = -1;
+  if (n > 0) {
+    size_t end = (size_t)n;
+    while (end > 0 && (g_file[end - 1] == '\n' || g_file[end - 1] == ' ')) end--;
+    size_t start = end;
+    while (start > 0 && g_file[start - 1] >= '0' && g_file[start - 1] <= '9') start--;
+    if (start < end && end - start <= 10 && (start == 0 || g_file[start - 1] == ' ')) {
+      last = 0;
+      for (size_t i = start; i < end; i++) last = last * 10 + (g_file[i] - '0');
+      if (last <= 0 || last > INT32_MAX) last = -1;
+    }
+  }
+  if (last < 0) {
+    close(rfd);
+    return nul;
+  }
+  int32_t out[1 + 3 * 1024];
+  size_t k = 0;
+  out[k++] = (int32_t)last;
+  if (from > 0 && last > from && last - from <= max) {
+    char name[24];
+    for (long pid = last; pid > from; pid--) {
+      snprintf(name, sizeof name, "%ld/stat", pid);
+      ssize_t m = read_small(rfd, name);
+      if (m <= 0) continue;
+      /* fields after the comm, which may hold any byte: the last ')' ends it */
+      ssize_t close_at = m - 1;
+      while (close_at >= 0 && g_file[close_at] != ')') close_at--;
+      if (close_at < 0) continue;
+      const char *p = g_file + close_at + 2, *end = g_file + m;
+      int state = 0, thread = 0;
+      for (int field = 0; p < end && field <= 35; field++) {
+        const char *q = p;
+        while (q < end && *q != ' ' && *q != '\n') q++;
+        if (field == 0 && q - p == 1) state = (unsigned char)*p;
+        if (field == 35 && q - p == 2 && p[0] == '-' && p[1] == '1') thread = 1;
+        p = q + 1;
+      }
+      out[k++] = (int32_t)pid;
+      out[k++] = state;
+      out[k++] = thread;
+    }
+  }
+  close(rfd);
+  napi_value ab, arr;
+  void *data = NULL;
+  napi_create_arraybuffer(env, k * sizeof(int32_t), &data, &ab);
+  memcpy(data, out, k * sizeof(int32_t));
+  napi_create_typedarray(env, napi_int32_array, k, ab, 0, &arr);
+  return arr;
+}
+
 void procscan_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"pids", NULL, Pids, NULL, NULL, NULL, napi_enumerable, NULL},
       {"findSocket", NULL, FindSocket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"probeFds", NULL, ProbeFds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readProc", NULL, ReadProc, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"newPids", NULL, NewPids, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }
