@@ -14,17 +14,41 @@
  *   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number)
  *       -> index of the first (pids[i], fds[i]) whose /proc/PID/fd/FD links to socket:[inode], or -1
  *          (one readlink each; a closed fd is just a miss, no exception)
+ *   newPids(procRoot: string, from: number, max: number)
+ *       -> null when procRoot/loadavg has no last pid; else Int32Array [last, (pid, state, thread)...]:
+ *          the kernel's last pid (loadavg's last field) and, when 0 < from < last <= from + max,
+ *          for each pid from last down to from + 1 whose stat can be read: its state letter (char
+ *          code; 0 when the field is not one letter) and 1 when it is a thread's id (exit_signal,
+ *          field 38, is -1) — what owner-search.ts newPids read with two to 1 + max fs calls
+ *   readProc(procRoot: string, pid: number, mask: number, hostMnt?: string, hostRoot?: string)
+ *       -> null when procRoot/PID cannot be opened, else an array of READ_FIELDS entries, each the
+ *          raw bytes (latin1 string) of one file or link of the process, or null when it is not
+ *          asked for (mask bit 1 << i) or cannot be read (gone, no such file, not permitted):
+ *          [stat, loginuid, sessionid, exe, cmdline, cgroup, status, ns/net, ns/mnt, exeDevIno, hostDevIno]
+ *          read in that order through one open directory of /proc/PID (openat, readlinkat: no
+ *          path walk per file, no JS per file), so a ProcessInfo is read with one crossing
+ *          instead of ~7-10 fs calls (docs/design.md#hold-read). sessionid only when loginuid
+ *          was set (not 4294967295); exeDevIno ("dev:ino" of the file /proc/PID/exe runs, by
+ *          stat()) only when ns/mnt was read and differs from hostMnt; hostDevIno (the same of
+ *          hostRoot + the exe's path, " (deleted)" left off; "" when there is no such file)
+ *          only when exeDevIno was read and the path is absolute. A small file is read with
+ *          one read() when it fits the buffer, as proc-fs.ts readPidFile does; one that fills the
+ *          64 KiB buffer is `true` instead (the caller reads it to its end from JS).
+ *          The directory fd pins the process: after it exits (and its pid is reused) every read
+ *          fails instead of reading another process's files.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,11 +228,193 @@ static napi_value ProbeFds(napi_env env, napi_callback_info info) {
   return number(env, -1);
 }
 
+enum { RF_STAT, RF_LOGINUID, RF_SESSIONID, RF_EXE, RF_CMDLINE, RF_CGROUP, RF_STATUS, RF_NSNET, RF_NSMNT, RF_EXESTAT, RF_HOSTSTAT, READ_FIELDS };
+
+static char g_file[64 * 1024];
+
+/*
+ * a small file at dfd/name into g_file: its length; -1 when it cannot be read; -2 when it fills
+ * g_file (the caller reads it from JS, to its end, as before)
+ */
+static ssize_t read_small(int dfd, const char *name) {
+  int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  for (;;) {
+    size_t room = sizeof g_file - len;
+    ssize_t n = read(fd, g_file + len, room);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return -1;
+    }
+    len += (size_t)n;
+    /* the kernel produces these files whole on the first read(): one short of the buffer is all */
+    if (n == 0 || (size_t)n < room) break;
+    if (len == sizeof g_file) {
+      close(fd);
+      return -2;
+    }
+  }
+  close(fd);
+  return (ssize_t)len;
+}
+
+static napi_value latin1(napi_env env, const char *s, size_t n) {
+  napi_value v;
+  napi_create_string_latin1(env, s, n, &v);
+  return v;
+}
+
+static napi_value ReadProc(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char root[512], path[600], host_mnt[128] = {0}, host_root[512] = {0}, exe[4096] = {0};
+  int32_t pid = 0;
+  uint32_t mask = 0;
+  napi_value nul;
+  napi_get_null(env, &nul);
+  if (argc < 3 || !get_string(env, argv[0], root, sizeof root) || napi_get_value_int32(env, argv[1], &pid) != napi_ok ||
+      pid <= 0 || napi_get_value_uint32(env, argv[2], &mask) != napi_ok)
+    return nul;
+  bool have_host = argc >= 4 && get_string(env, argv[3], host_mnt, sizeof host_mnt);
+  size_t root_len = 0;
+  bool have_root = argc >= 5 && napi_get_value_string_utf8(env, argv[4], host_root, sizeof host_root, &root_len) == napi_ok &&
+                   root_len < sizeof host_root - 1;
+  bool exe_checked = false;
+  snprintf(path, sizeof path, "%s/%d", root, pid);
+  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return nul;
+  napi_value arr;
+  napi_create_array_with_length(env, READ_FIELDS, &arr);
+  static const char *files[READ_FIELDS] = {"stat", "loginuid", "sessionid", "exe", "cmdline", "cgroup", "status", "ns/net", "ns/mnt", "exe", ""};
+  char link[4096], mnt[256] = {0};
+  bool login_set = false;
+  for (int i = 0; i < READ_FIELDS; i++) {
+    napi_value v = nul;
+    if (mask & (1u << i)) {
+      if (i == RF_SESSIONID && !login_set) {
+        /* not read: the login was never set (or not read) */
+      } else if (i == RF_EXE || i == RF_NSNET || i == RF_NSMNT) {
+        ssize_t n = readlinkat(dfd, files[i], link, sizeof link);
+        if (n > 0 && (size_t)n < sizeof link) {
+          v = latin1(env, link, (size_t)n);
+          if (i == RF_NSMNT && (size_t)n < sizeof mnt) memcpy(mnt, link, (size_t)n);
+          if (i == RF_EXE) {
+            /* the path as exeOf gives it: " (deleted)" kept off */
+            size_t len = (size_t)n;
+            if (len >= 10 && memcmp(link + len - 10, " (deleted)", 10) == 0) len -= 10;
+            memcpy(exe, link, len);
+            exe[len] = 0;
+          }
+        }
+      } else if (i == RF_EXESTAT) {
+        struct stat st;
+        if (have_host && mnt[0] && strcmp(mnt, host_mnt) != 0 && fstatat(dfd, "exe", &st, 0) == 0) {
+          int n = snprintf(link, sizeof link, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+          v = latin1(env, link, (size_t)n);
+          exe_checked = true;
+        }
+      } else if (i == RF_HOSTSTAT) {
+        /* the host's file at the exe's path (in init's root): "" when there is none */
+        struct stat st;
+        if (have_root && exe_checked && exe[0] == '/' && snprintf(link, sizeof link, "%s%s", host_root, exe) < (int)sizeof link) {
+          if (stat(link, &st) == 0) {
+            int n = snprintf(link, sizeof link, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+            v = latin1(env, link, (size_t)n);
+          } else {
+            v = latin1(env, "", 0);
+          }
+        }
+      } else {
+        ssize_t n = read_small(dfd, files[i]);
+        if (n == -2) napi_get_boolean(env, true, &v);
+        if (n >= 0) {
+          v = latin1(env, g_file, (size_t)n);
+          if (i == RF_LOGINUID) login_set = n > 0 && !(n >= 10 && memcmp(g_file, "4294967295", 10) == 0);
+        }
+      }
+    }
+    napi_set_element(env, arr, (uint32_t)i, v);
+  }
+  close(dfd);
+  return arr;
+}
+
+static napi_value NewPids(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char root[512];
+  int32_t from = 0, max = 0;
+  napi_value nul;
+  napi_get_null(env, &nul);
+  if (argc < 3 || !get_string(env, argv[0], root, sizeof root) || napi_get_value_int32(env, argv[1], &from) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &max) != napi_ok || max < 0 || max > 1024)
+    return nul;
+  int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return nul;
+  ssize_t n = read_small(rfd, "loadavg");
+  long last = -1;
+  if (n > 0) {
+    size_t end = (size_t)n;
+    while (end > 0 && (g_file[end - 1] == '\n' || g_file[end - 1] == ' ')) end--;
+    size_t start = end;
+    while (start > 0 && g_file[start - 1] >= '0' && g_file[start - 1] <= '9') start--;
+    if (start < end && end - start <= 10 && (start == 0 || g_file[start - 1] == ' ')) {
+      last = 0;
+      for (size_t i = start; i < end; i++) last = last * 10 + (g_file[i] - '0');
+      if (last <= 0 || last > INT32_MAX) last = -1;
+    }
+  }
+  if (last < 0) {
+    close(rfd);
+    return nul;
+  }
+  int32_t out[1 + 3 * 1024];
+  size_t k = 0;
+  out[k++] = (int32_t)last;
+  if (from > 0 && last > from && last - from <= max) {
+    char name[24];
+    for (long pid = last; pid > from; pid--) {
+      snprintf(name, sizeof name, "%ld/stat", pid);
+      ssize_t m = read_small(rfd, name);
+      if (m <= 0) continue;
+      /* fields after the comm, which may hold any byte: the last ')' ends it */
+      ssize_t close_at = m - 1;
+      while (close_at >= 0 && g_file[close_at] != ')') close_at--;
+      if (close_at < 0) continue;
+      const char *p = g_file + close_at + 2, *end = g_file + m;
+      int state = 0, thread = 0;
+      for (int field = 0; p < end && field <= 35; field++) {
+        const char *q = p;
+        while (q < end && *q != ' ' && *q != '\n') q++;
+        if (field == 0 && q - p == 1) state = (unsigned char)*p;
+        if (field == 35 && q - p == 2 && p[0] == '-' && p[1] == '1') thread = 1;
+        p = q + 1;
+      }
+      out[k++] = (int32_t)pid;
+      out[k++] = state;
+      out[k++] = thread;
+    }
+  }
+  close(rfd);
+  napi_value ab, arr;
+  void *data = NULL;
+  napi_create_arraybuffer(env, k * sizeof(int32_t), &data, &ab);
+  memcpy(data, out, k * sizeof(int32_t));
+  napi_create_typedarray(env, napi_int32_array, k, ab, 0, &arr);
+  return arr;
+}
+
 void procscan_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"pids", NULL, Pids, NULL, NULL, NULL, napi_enumerable, NULL},
       {"findSocket", NULL, FindSocket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"probeFds", NULL, ProbeFds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readProc", NULL, ReadProc, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"newPids", NULL, NewPids, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

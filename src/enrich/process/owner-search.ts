@@ -183,11 +183,18 @@ export class OwnerSearch {
    */
   private newPids(): number[] | null {
     const from = this.lastPid;
-    const last = this.kernelLastPid();
+    // with the addon: loadavg and the new pids' stat in one call (docs/design.md#hold-read), the same answers
+    const r = this.procScan?.newPids?.(this.procRoot, from ?? 0, NEW_PID_PROBES);
+    const last = r !== undefined ? (r && Number.isInteger(r.last) && r.last > 0 ? r.last : null) : this.kernelLastPid();
     this.lastPid = last;
     if (from === null || last === null || last <= from || last - from > NEW_PID_PROBES) return null;
     const out: number[] = [];
-    for (let pid = last; pid > from; pid--) {
+    for (const p of r ? r.pids : []) {
+      if (this.pids.has(p.pid) || p.thread) continue;
+      if (!isWaiting(p.state)) return null;
+      out.push(p.pid);
+    }
+    for (let pid = r ? from : last; pid > from; pid--) {
       if (this.pids.has(pid)) continue;
       const st = readPidFile(`${this.procRoot}/${pid}/stat`);
       if (!st) continue;

@@ -18,9 +18,17 @@ export interface ProcScan {
   findSocket(procRoot: string, pids: Int32Array, count: number, inode: number, budgetUs: number): { index: number; fd: number } | number;
   /** the first i < count where /proc/pids[i]/fd/fds[i] links to `socket:[inode]`, else -1 (one readlink each) */
   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number): number;
+  /**
+   * the kernel's last pid (/proc/loadavg) and, when 0 < from < last <= from + max, each pid in
+   * (from, last] whose stat reads, newest first, with its state letter and whether it is a
+   * thread's id (exit_signal -1): one call (docs/design.md#hold-read); null: no last pid.
+   * Absent on older addon builds.
+   */
+  newPids?(procRoot: string, from: number, max: number): { last: number; pids: Array<{ pid: number; state: string | null; thread: boolean }> } | null;
 }
 
 interface ProcScanAddon {
+  newPids?(procRoot: string, from: number, max: number): Int32Array | null;
   pids(procRoot: string): Int32Array;
   findSocket(procRoot: string, pids: Int32Array, count: number, inode: number, budgetUs: number): [number, number] | number;
   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number): number;
@@ -35,7 +43,7 @@ export function loadProcScan(addonPath: string | null = findAddonPath()): ProcSc
   } catch {
     return null;
   }
-  const { pids, findSocket, probeFds } = addon;
+  const { pids, findSocket, probeFds, newPids } = addon;
   if (typeof pids !== 'function' || typeof findSocket !== 'function' || typeof probeFds !== 'function') return null;
   return {
     pids: (root) => pids(root),
@@ -44,5 +52,16 @@ export function loadProcScan(addonPath: string | null = findAddonPath()): ProcSc
       return typeof r === 'number' ? r : { index: r[0], fd: r[1] };
     },
     probeFds: (root, list, fds, count, inode) => probeFds(root, list, fds, count, inode),
+    ...(typeof newPids === 'function'
+      ? {
+          newPids(root: string, from: number, max: number) {
+            const r = newPids(root, from, max);
+            if (!r || r.length === 0) return null;
+            const out: Array<{ pid: number; state: string | null; thread: boolean }> = [];
+            for (let i = 1; i + 2 < r.length; i += 3) out.push({ pid: r[i]!, state: r[i + 1] ? String.fromCharCode(r[i + 1]!) : null, thread: r[i + 2] === 1 });
+            return { last: r[0]!, pids: out };
+          },
+        }
+      : {}),
   };
 }

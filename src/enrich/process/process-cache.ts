@@ -1,10 +1,12 @@
 import type { ProcessInfo } from '../../imds/event.js';
-import { containerdTaskCandidate, parseCgroup } from './cgroup.js';
+import { containerdTaskCandidate, parseCgroup, type CgroupInfo } from './cgroup.js';
+import { TextMemo } from './text-memo.js';
 import { ContainerUsers } from './container-users.js';
 import { mtimeMs, nsInodeOfLink, readLink, readPidFile, readText } from './proc-fs.js';
 import { existsSync } from 'node:fs';
 import { parseCmdline, redactArgv } from './redact.js';
-import { exeMismatch, MISMATCH_SUFFIX } from './exe-identity.js';
+import { exeMismatch, hostMount, MISMATCH_SUFFIX } from './exe-identity.js';
+import { loadProcRead, PF, readPidFilesJs, type PidFiles, type ProcRead } from './proc-read.js';
 import { parsePasswd, parseStat, parseStatus } from './status.js';
 
 /**
@@ -24,6 +26,8 @@ export interface ProcessCacheOptions {
   now: () => number;
   /** containerd's task directory: confirms a free-form "/<namespace>/<id>" cgroup */
   containerdTaskDir?: string;
+  /** a pid's files in one call (proc-read.ts); default: the addon when built; null: from JS */
+  procRead?: ProcRead | null;
 }
 
 interface Entry {
@@ -82,8 +86,13 @@ export class ProcessCache {
   /** earliest time (opts.now) an ancestor named lately is due for refreshAncestors */
   private nextAncestorDue = Infinity;
 
+  private readonly read: ProcRead;
+  /** parsed cgroup files by their text (pure; docs/design.md#hold-read) */
+  private readonly cgroups = new TextMemo(parseCgroup);
+
   constructor(private readonly opts: ProcessCacheOptions) {
     this.containerUsers = new ContainerUsers(opts.procRoot, opts.now);
+    this.read = (opts.procRead === undefined ? loadProcRead() : opts.procRead) ?? readPidFilesJs;
   }
 
   /**
@@ -100,7 +109,9 @@ export class ProcessCache {
       this.counters.hits++;
       return cached.info;
     }
-    const stat = parseStatOf(readPidFile(`${p}/${pid}/stat`));
+    // a pid not cached is built: its stat and the rest in one read (docs/design.md#hold-read)
+    const files = cached ? null : this.readFiles(pid, PF.stat | this.buildMask(uidHint));
+    const stat = parseStatOf(files ? files.stat ?? null : readPidFile(`${p}/${pid}/stat`));
     if (!stat) {
       if (cached && this.opts.now() - cached.lastAliveMs <= this.opts.graceMs) {
         this.counters.graceHits++;
@@ -116,7 +127,7 @@ export class ProcessCache {
       this.counters.hits++;
       return cached.info;
     }
-    const info = this.build(pid, stat, uidHint);
+    const info = this.build(pid, stat, uidHint, files ?? this.readFiles(pid, this.buildMask(uidHint)));
     if (!info) return null;
     this.entries.delete(pid);
     this.entries.set(pid, { info, startTime: stat.startTime, comm: stat.comm, lastAliveMs: this.opts.now(), checkedAt: performance.now() });
@@ -199,27 +210,39 @@ export class ProcessCache {
     return this.containerUsers.nameOf(pid, inside, readLink(`${p}/ns/mnt`) ?? `pid:${pid}`);
   }
 
-  /** `uidHint`: the socket owner's uid from /proc/net/tcp saves reading status while a SYN is held */
-  private build(pid: number, stat: { comm: string; ppid: number; startTime: number }, uidHint: number | null): ProcessInfo | null {
+  /** the files build() reads (status only without the socket's uid) */
+  private buildMask(uidHint: number | null): number {
+    return PF.loginuid | PF.sessionid | PF.exe | PF.cmdline | PF.cgroup | (uidHint === null ? PF.status : 0) | PF.nsNet | PF.nsMnt | PF.exeDevIno | PF.hostDevIno;
+  }
+
+  private readFiles(pid: number, mask: number): PidFiles {
+    return this.read(this.opts.procRoot, pid, mask, hostMount(this.opts.procRoot)) ?? {};
+  }
+
+  /**
+   * `uidHint`: the socket owner's uid from /proc/net/tcp saves reading status while a SYN is held.
+   * `f`: the process's files, read in that order in one call (proc-read.ts): first the login,
+   * then the exe: a one-shot caller may exit while it is read (its /proc files go all at once),
+   * and these two name it best; the login is then there whenever the exe is
+   */
+  private build(pid: number, stat: { comm: string; ppid: number; startTime: number }, uidHint: number | null, f: PidFiles): ProcessInfo | null {
     const p = `${this.opts.procRoot}/${pid}`;
-    // first the login, then the exe: a one-shot caller may exit while it is read (its /proc
-    // files go all at once), and these two name it best; the login is then there whenever the exe is
-    const login = this.login(p);
-    const exe = exeOf(readLink(`${p}/exe`));
-    const cmdlineRaw = readPidFile(`${p}/cmdline`);
-    const cgroupText = readPidFile(`${p}/cgroup`);
-    const cg = cgroupText ? parseCgroup(cgroupText) : null;
+    const login = this.login(f);
+    const exe = exeOf(f.exe ?? null);
+    const cmdlineRaw = f.cmdline ?? null;
+    const cgroupText = f.cgroup ?? null;
+    const cg = cgroupText ? ownCopy(this.cgroups.get(cgroupText)) : null;
     let container = cg?.container ?? null;
     if (!container && cg) {
       const task = containerdTaskCandidate(cg.path);
       const dir = this.opts.containerdTaskDir ?? '/run/containerd/io.containerd.runtime.v2.task';
       if (task && existsSync(`${dir}/${task.namespace}/${task.id}`)) container = { runtime: 'containerd', id: task.id };
     }
-    const uid = uidHint ?? parseStatus(readPidFile(`${p}/status`) ?? '').uid;
+    const uid = uidHint ?? parseStatus(f.status ?? '').uid;
     // in a container the uid is the container's: its name comes from the container's /etc/passwd
-    const mntKey = container ? readLink(`${p}/ns/mnt`) ?? `pid:${pid}` : null;
+    const mntKey = container ? f.nsMnt ?? `pid:${pid}` : null;
     // a borrowed name (another file mounted at the path, in a mount namespace of the caller's own)
-    const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe);
+    const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe, { nsMnt: f.nsMnt ?? null, exeDevIno: f.exeDevIno ?? null, hostDevIno: f.hostDevIno ?? null });
     return {
       pid,
       exe: mismatch ? `${exe}${MISMATCH_SUFFIX}` : exe,
@@ -229,17 +252,17 @@ export class ProcessCache {
       unit: cg?.unit ?? null,
       container,
       ancestors: this.chain(stat.ppid),
-      netns: nsInodeOfLink(readLink(`${p}/ns/net`)),
+      netns: nsInodeOfLink(f.nsNet ?? null),
       ...(mismatch ? { exeMismatch: mismatch } : {}),
       ...login,
     };
   }
 
   /** the login session (audit loginuid, sessionid): only for a process started in one; its user named by the host's passwd (the login happened on the host) */
-  private login(dir: string): Pick<ProcessInfo, 'login'> {
-    const uid = auditId(readPidFile(`${dir}/loginuid`));
+  private login(f: PidFiles): Pick<ProcessInfo, 'login'> {
+    const uid = auditId(f.loginuid ?? null);
     if (uid === null) return {};
-    return { login: { uid, user: this.userName(uid), session: auditId(readPidFile(`${dir}/sessionid`)) } };
+    return { login: { uid, user: this.userName(uid), session: auditId(f.sessionid ?? null) } };
   }
 
   private chain(ppid: number): ProcessInfo['ancestors'] {
@@ -268,7 +291,9 @@ export class ProcessCache {
       c.usedMs = now;
       return c;
     }
-    const stat = parseStatOf(readPidFile(`${this.opts.procRoot}/${pid}/stat`));
+    // a pid not known yet: its stat, exe and command line in one read (docs/design.md#hold-read)
+    const files = c ? null : this.read(this.opts.procRoot, pid, PF.stat | PF.exe | PF.cmdline, null);
+    const stat = parseStatOf(files ? files.stat ?? null : readPidFile(`${this.opts.procRoot}/${pid}/stat`));
     if (!stat) return null;
     if (c && c.startTime === stat.startTime) {
       c.checkedMs = now;
@@ -282,9 +307,9 @@ export class ProcessCache {
       checkedMs: now,
       ppid: stat.ppid,
       comm: stat.comm,
-      exe: exeOf(readLink(`${this.opts.procRoot}/${pid}/exe`)),
+      exe: exeOf(files ? files.exe ?? null : readLink(`${this.opts.procRoot}/${pid}/exe`)),
       // the parent's command line names the cron script / agent script
-      cmdline: ancestorCmdline(readPidFile(`${this.opts.procRoot}/${pid}/cmdline`)),
+      cmdline: ancestorCmdline(files ? files.cmdline ?? null : readPidFile(`${this.opts.procRoot}/${pid}/cmdline`)),
       usedMs: now,
     };
     this.ancestors.set(pid, a);
@@ -318,6 +343,12 @@ function ancestorCmdline(raw: string | null): string | null {
   if (!raw) return null;
   const c = redactArgv(parseCmdline(raw));
   return c.length > MAX_ANCESTOR_CMDLINE ? c.slice(0, MAX_ANCESTOR_CMDLINE) : c;
+}
+
+/** a memo's CgroupInfo with its container copied (the ProcessInfo owns what it carries) */
+function ownCopy(cg: CgroupInfo): CgroupInfo {
+  const c = cg.container;
+  return c ? { ...cg, container: { ...c, ...(c.pod ? { pod: { ...c.pod } } : {}) } } : cg;
 }
 
 function parseStatOf(text: string | null) {
