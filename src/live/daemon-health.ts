@@ -106,13 +106,13 @@ export class DaemonHealth {
     const shed = st.gate?.shed ?? 0;
     const frames = st.frameQueue;
     if (shed > this.lastShed || (frames?.overflow ?? 0) > this.lastOverflow) {
-      // of those, the connections left unread while the pipeline lagged (counted as missed)
+      // of those, the connections left unread while the pipeline was near its bound (counted as missed)
       const unreadByUid = st.unread?.byUid ?? {};
       const unread = Object.values(unreadByUid).reduce((a, n) => a + n, 0);
       logger.warn(
         { kind: 'gate', shed, shedByUid, frames, unreadByUid, lane: st.lane },
         `the SYN gate passed ${shed - this.lastShed} SYNs without a process lookup (uid over its share of lookup time; cumulative by uid: ${JSON.stringify(shedByUid)}): those calls are unattributed` +
-          (unread > 0 ? `; ${unread} of them were left unread while the pipeline lagged (by uid: ${JSON.stringify(unreadByUid)}), counted as missed connections` : ''),
+          (unread > 0 ? `; ${unread} of them were left unread while the pipeline was near its bound (by uid: ${JSON.stringify(unreadByUid)}), counted as missed connections` : ''),
       );
       this.lastShed = shed;
       this.lastOverflow = frames?.overflow ?? 0;

@@ -56,7 +56,7 @@ export const DEFAULT_FRAME_QUEUE: FrameQueueOptions = {
 export interface FrameQueueStats {
   /** frames handed to the pipeline */
   passed: number;
-  /** frames of connections left unread (their SYN shed while the pipeline lagged) */
+  /** frames of connections left unread (their SYN shed while the pipeline was near its bound) */
   shed: number;
   /** frames dropped because `maxBytes` or `maxFrames` were waiting */
   overflow: number;

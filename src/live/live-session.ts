@@ -82,7 +82,7 @@ export interface LiveStats {
   missedConnections: MissedTally;
   /** frames between capture and pipeline (src/live/frame-queue.ts); null without capture */
   frameQueue: FrameQueueStats | null;
-  /** shed connections left unread while the pipeline lagged (src/live/unread-connections.ts); null without gate or capture */
+  /** shed connections left unread while the pipeline was near its bound (src/live/unread-connections.ts); null without gate or capture */
   unread: UnreadStats | null;
   /** the system lane (src/live/system-lane.ts): its SYNs held, frames read, copies dropped, frames dropped at the queue; null when it is off */
   lane: (LaneStats & { syns: number; overflow: number }) | null;

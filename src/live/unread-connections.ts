@@ -5,7 +5,7 @@ import type { Frame } from '../source/frame.js';
 import type { SynGate } from './gate.js';
 
 /**
- * Whole connections left unread while the pipeline lags under a flood
+ * Whole connections left unread while the pipeline nears its bound under a flood
  * (docs/design.md#syn-gate, "Between capture and pipeline").
  *
  * A one-shot flood from one uid costs the daemon a full HTTP parse per connection; on two

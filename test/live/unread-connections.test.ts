@@ -6,7 +6,7 @@ import type { Frame } from '../../src/source/frame.js';
 import { ipv4Tcp } from '../support/testkit/packet-builders.js';
 
 /**
- * Whole connections whose SYN the gate shed are left unread while the pipeline lags
+ * Whole connections whose SYN the gate shed are left unread while the pipeline nears its bound
  * (docs/design.md#syn-gate): never part of one, never one that was held for a lookup.
  */
 const FLAG = { SYN: 0x02, ACK: 0x10, PSH: 0x08, FIN: 0x01 };
