@@ -3,6 +3,7 @@ import { listDir, listPids, readLink, readPidFile, socketInodeOfLink } from './p
 import type { ProcScan } from './proc-scan.js';
 import { parseStatus } from './status.js';
 import { isWaiting, waitingFirst } from './waiting-first.js';
+import { pidsSince } from './new-pids.js';
 
 /**
  * Second half of the correlator (docs/design.md#attribution): socket inode → the pid holding
@@ -76,7 +77,7 @@ export class OwnerSearch {
   /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
   private incomplete = 0;
   readonly counters: OwnerSearchCounters = { fdDirsScanned: 0, inodeCacheHits: 0, ownerHintHits: 0, recentOwnerHits: 0, hintLinksRead: 0, newPidHits: 0 };
-  /** the kernel's last pid when the search last looked (kernelLastPid; null: not known) */
+  /** the kernel's last pid when the search last looked (pidsSince; null: not known) */
   private lastPid: number | null = null;
   private priming = false; // prime() reads every fd table: the inode cache may hold up to 4 x maxCachedPids meanwhile
 
@@ -94,7 +95,7 @@ export class OwnerSearch {
   /** every process's sockets, read once outside any hold */
   prime(): void {
     const alive = new Set<number>();
-    this.lastPid = this.kernelLastPid();
+    this.lastPid = pidsSince(this.procRoot, this.procScan, null, 0).last;
     this.priming = true;
     for (const pid of listPids(this.procRoot)) {
       alive.add(pid);
@@ -183,37 +184,16 @@ export class OwnerSearch {
    */
   private newPids(): number[] | null {
     const from = this.lastPid;
-    // with the addon: loadavg and the new pids' stat in one call (docs/design.md#hold-read), the same answers
-    const r = this.procScan?.newPids?.(this.procRoot, from ?? 0, NEW_PID_PROBES);
-    const last = r !== undefined ? (r && Number.isInteger(r.last) && r.last > 0 ? r.last : null) : this.kernelLastPid();
+    const { last, pids } = pidsSince(this.procRoot, this.procScan, from, NEW_PID_PROBES);
     this.lastPid = last;
     if (from === null || last === null || last <= from || last - from > NEW_PID_PROBES) return null;
     const out: number[] = [];
-    for (const p of r ? r.pids : []) {
+    for (const p of pids) {
       if (this.pids.has(p.pid) || p.thread) continue;
       if (!isWaiting(p.state)) return null;
       out.push(p.pid);
     }
-    for (let pid = r ? from : last; pid > from; pid--) {
-      if (this.pids.has(pid)) continue;
-      const st = readPidFile(`${this.procRoot}/${pid}/stat`);
-      if (!st) continue;
-      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      if (rest[35] === '-1') continue;
-      if (!isWaiting(rest[0] ?? null)) return null;
-      out.push(pid);
-    }
     return out.length > 0 ? out : null;
-  }
-
-  /**
-   * the last pid the kernel handed out (/proc/loadavg's last field), null when unreadable; not
-   * the highest pid listed: pids wrap, and old processes keep pids above the current ones
-   */
-  private kernelLastPid(): number | null {
-    const text = readPidFile(`${this.procRoot}/loadavg`);
-    const last = text ? Number(text.slice(text.lastIndexOf(' ') + 1)) : NaN;
-    return Number.isInteger(last) && last > 0 ? last : null;
   }
 
   /**
