@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { findAddonPath } from '../enrich/process/addon-path.js';
 import { setFlagsFromString } from 'node:v8';
 
 /**
@@ -43,18 +43,15 @@ if (process.env.IMDSWATCH_V8_DEFAULTS !== '1') {
  */
 export const REPLAY_MALLOC_TRIM_THRESHOLD = 8 * 1024 * 1024;
 
-/** the sockdiag addon beside dist/ (or src/ under vitest): the same path in the repository, the release tree and the .deb */
-const SOCKDIAG_ADDON = new URL('../../native/sockdiag/build/Release/sockdiag.node', import.meta.url);
-
 /**
  * Set glibc's trim threshold for this process; false (and nothing changed) when the addon is
  * not built, has no mallocTune (an older build), fails to load, or the C library is not glibc.
  * Never throws: replay runs the same without it, only slower.
  */
-export function tuneMallocForReplay(addonUrl: URL = SOCKDIAG_ADDON): boolean {
-  if (process.env.IMDSWATCH_V8_DEFAULTS === '1' || process.platform !== 'linux') return false;
+export function tuneMallocForReplay(addonPath: string | null = findAddonPath()): boolean {
+  if (process.env.IMDSWATCH_V8_DEFAULTS === '1' || process.platform !== 'linux' || !addonPath) return false;
   try {
-    const addon = createRequire(import.meta.url)(fileURLToPath(addonUrl)) as { mallocTune?: (trim: number, mmap: number) => boolean };
+    const addon = createRequire(import.meta.url)(addonPath) as { mallocTune?: (trim: number, mmap: number) => boolean };
     return typeof addon.mallocTune === 'function' && addon.mallocTune(REPLAY_MALLOC_TRIM_THRESHOLD, 0) === true;
   } catch {
     return false;

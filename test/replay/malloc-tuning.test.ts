@@ -10,7 +10,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/testkit/make-edge-pcaps.js';
 import { REPLAY_MALLOC_TRIM_THRESHOLD, tuneMallocForReplay } from '../../src/cli/memory-tuning.js';
@@ -64,9 +63,9 @@ describe.skipIf(!built)('glibc trim threshold for replay', () => {
   });
 
   it('without the addon (or with one that has no mallocTune) nothing is set and nothing throws', () => {
-    expect(tuneMallocForReplay(pathToFileURL(join(dir, 'missing.node')))).toBe(false);
+    expect(tuneMallocForReplay(join(dir, 'missing.node'))).toBe(false);
     const notAddon = join(dir, 'not-an-addon.node');
     writeFileSync(notAddon, 'not an ELF file');
-    expect(tuneMallocForReplay(pathToFileURL(notAddon))).toBe(false);
+    expect(tuneMallocForReplay(notAddon)).toBe(false);
   });
 });

@@ -17,32 +17,27 @@ export type ExeMismatch = 'other-file' | 'no-host-file';
 
 export const MISMATCH_SUFFIX = " (not the host's file)";
 
-export function exeMismatch(procRoot: string, pid: number, exe: string | null, read?: PreRead): ExeMismatch | null {
+export function exeMismatch(procRoot: string, exe: string | null, read: PreRead): ExeMismatch | null {
   if (!exe || !exe.startsWith('/')) return null;
   const host = hostView(procRoot);
-  const mnt = read ? read.nsMnt : readLink(`${procRoot}/${pid}/ns/mnt`);
-  if (!mnt || !host.mnt || mnt === host.mnt) return null;
-  const running = read ? devInoOf(read.exeDevIno) : statOf(`${procRoot}/${pid}/exe`);
+  if (!read.nsMnt || !host.mnt || read.nsMnt === host.mnt) return null;
+  const running = devInoOf(read.exeDevIno);
   if (!running) return null;
-  const there = typeof read?.hostDevIno === 'string' ? devInoOf(read.hostDevIno) : statOf(`${host.root}${exe}`);
+  const there = typeof read.hostDevIno === 'string' ? devInoOf(read.hostDevIno) : statOf(`${host.root}${exe}`);
   if (!there) return 'no-host-file';
   return there.dev === running.dev && there.ino === running.ino ? null : 'other-file';
 }
 
 /**
  * ns/mnt, the running file's and the host file's "dev:ino", as read with the process's other
- * files in one call (proc-read.ts, docs/design.md#hold-read; only when ns/mnt is not the host's)
+ * files (proc-read.ts: the addon's one call or the same reads from JS, docs/design.md#hold-read;
+ * the two "dev:ino" only when ns/mnt is not the host's)
  */
 export interface PreRead {
   nsMnt: string | null;
   exeDevIno: string | null;
   /** the host's file at the exe's path: "dev:ino", "" when there is none, null when not read */
   hostDevIno?: string | null;
-}
-
-/** the host's mount namespace link text (init's, else imdswatch's own) and root, as exeMismatch uses them */
-export function hostMount(procRoot: string): { mnt: string | null; root: string } {
-  return hostView(procRoot);
 }
 
 function devInoOf(text: string | null): { dev: number; ino: number } | null {
@@ -53,7 +48,7 @@ function devInoOf(text: string | null): { dev: number; ino: number } | null {
 /** the host's mount namespace and root: init's, else (pid 1 not readable) imdswatch's own */
 const views = new Map<string, { mnt: string | null; root: string }>();
 
-function hostView(procRoot: string): { mnt: string | null; root: string } {
+export function hostView(procRoot: string): { mnt: string | null; root: string } {
   let v = views.get(procRoot);
   if (!v) {
     const init = readLink(`${procRoot}/1/ns/mnt`);

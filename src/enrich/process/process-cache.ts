@@ -5,7 +5,7 @@ import { ContainerUsers } from './container-users.js';
 import { mtimeMs, nsInodeOfLink, readLink, readPidFile, readText } from './proc-fs.js';
 import { existsSync } from 'node:fs';
 import { parseCmdline, redactArgv } from './redact.js';
-import { exeMismatch, hostMount, MISMATCH_SUFFIX } from './exe-identity.js';
+import { exeMismatch, hostView, MISMATCH_SUFFIX } from './exe-identity.js';
 import { loadProcRead, PF, readPidFilesJs, type PidFiles, type ProcRead } from './proc-read.js';
 import { parsePasswd, parseStat, parseStatus } from './status.js';
 
@@ -216,7 +216,7 @@ export class ProcessCache {
   }
 
   private readFiles(pid: number, mask: number): PidFiles {
-    return this.read(this.opts.procRoot, pid, mask, hostMount(this.opts.procRoot)) ?? {};
+    return this.read(this.opts.procRoot, pid, mask, hostView(this.opts.procRoot)) ?? {};
   }
 
   /**
@@ -242,7 +242,7 @@ export class ProcessCache {
     // in a container the uid is the container's: its name comes from the container's /etc/passwd
     const mntKey = container ? f.nsMnt ?? `pid:${pid}` : null;
     // a borrowed name (another file mounted at the path, in a mount namespace of the caller's own)
-    const mismatch = container ? null : exeMismatch(this.opts.procRoot, pid, exe, { nsMnt: f.nsMnt ?? null, exeDevIno: f.exeDevIno ?? null, hostDevIno: f.hostDevIno ?? null });
+    const mismatch = container ? null : exeMismatch(this.opts.procRoot, exe, { nsMnt: f.nsMnt ?? null, exeDevIno: f.exeDevIno ?? null, hostDevIno: f.hostDevIno ?? null });
     return {
       pid,
       exe: mismatch ? `${exe}${MISMATCH_SUFFIX}` : exe,

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isV4Mapped, parseIpText } from '../../domain/address.js';
+import { findAddonPath } from './addon-path.js';
+
+export { ADDON_RELATIVE_PATH, findAddonPath } from './addon-path.js';
 
 /**
  * The socket row for a 4-tuple through the kernel's NETLINK_SOCK_DIAG (native/sockdiag), in
@@ -71,23 +71,9 @@ export interface SockDiagAddon {
   close(fd: number): void;
 }
 
-export const ADDON_RELATIVE_PATH = 'native/sockdiag/build/Release/sockdiag.node';
 const SYN_SENT_MASK = 1 << 2;
 const EPERM = 1;
 const EACCES = 13;
-
-/** the package root: the nearest directory above this module holding the built addon (src/ under vitest, dist/ at run time) */
-export function findAddonPath(from = dirname(fileURLToPath(import.meta.url))): string | null {
-  let dir = from;
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, ADDON_RELATIVE_PATH);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return null;
-}
 
 /**
  * Load the addon and open a sock_diag socket in the current network namespace; null when the

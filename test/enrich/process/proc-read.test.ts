@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadProcRead, PF, readPidFilesJs, type PidFiles } from '../../../src/enrich/process/proc-read.js';
 import { ProcessCache } from '../../../src/enrich/process/process-cache.js';
-import { hostMount } from '../../../src/enrich/process/exe-identity.js';
+import { hostView } from '../../../src/enrich/process/exe-identity.js';
 import { fakeProc } from './fake-proc.js';
 
 /**
@@ -50,7 +50,7 @@ async function sleeper(argv: string[]): Promise<number> {
 describe.skipIf(needAddon)('readProc: one call for a process\'s files', () => {
   it('gives the bytes the JS reads give, for a live process; null for a pid that does not exist', async () => {
     const pid = await sleeper(['sleep', '30']);
-    const host = hostMount('/proc');
+    const host = hostView('/proc');
     const c = native!('/proc', pid, ALL, host);
     const js = readPidFilesJs('/proc', pid, ALL, host);
     expect(steady(c)).toEqual(steady(js));
@@ -68,7 +68,7 @@ describe.skipIf(needAddon)('readProc: one call for a process\'s files', () => {
     const dir = mkdtempSync(join(tmpdir(), `imw-pread-${process.pid}-`));
     dirs.push(dir);
     const pid = await sleeper(['unshare', '-m', 'sleep', '30']);
-    const host = hostMount('/proc');
+    const host = hostView('/proc');
     const c = native!('/proc', pid, ALL, host);
     expect(c!.nsMnt).not.toBe(host.mnt);
     expect(c!.exeDevIno).toMatch(/^\d+:\d+$/);
