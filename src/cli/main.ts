@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // first: V8 memory growth limits, before anything allocates (see memory-tuning.ts)
 import { tuneMallocForReplay } from './memory-tuning.js';
-import { Command, CommanderError } from 'commander';
+import type { Command, CommanderError } from 'commander';
 import { CliError, EXIT_RETRY, EXIT_TROUBLE } from './exit-codes.js';
 // the version of the package.json beside dist/: the repository's, the release tarball's
 // and the .deb's /opt/imdswatch/package.json (packaging/build-release.sh copies it there)
@@ -18,13 +18,21 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const program = new Command();
-program
-  .name('imdswatch')
-  .description('Find software that calls the EC2 Instance Metadata Service without a session token (IMDSv1).')
-  .version(VERSION)
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+/** commander, loaded only when the command line needs it (not for a plain replay: see main) */
+let program: Command;
+let CommanderErrorClass: typeof CommanderError | null = null;
+
+async function loadCommander(): Promise<void> {
+  const { Command, CommanderError } = await import('commander');
+  CommanderErrorClass = CommanderError;
+  program = new Command();
+  program
+    .name('imdswatch')
+    .description('Find software that calls the EC2 Instance Metadata Service without a session token (IMDSv1).')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+}
 
 /**
  * Each command's module, loaded only when needed: `imdswatch replay ...` loads the replay
@@ -53,11 +61,22 @@ async function main(): Promise<void> {
     const only = commandToLoad(process.argv);
     // replay only, before its stages allocate: glibc keeps freed memory for the compiler (docs/design.md#malloc-trim)
     if (only === 'replay') tuneMallocForReplay();
+    // a plain replay command line is read without commander (docs/design.md#replay-argv)
+    if (only === 'replay' && process.argv[2] === 'replay') {
+      const rc = await import('./replay-command.js');
+      const plain = rc.parseReplayArgs(process.argv.slice(3));
+      if (plain !== null) {
+        await rc.runReplay(plain.files, plain.opts, setExit);
+        process.exitCode = exitCode;
+        return;
+      }
+    }
+    await loadCommander();
     for (const name of only === null ? Object.keys(COMMANDS) : [only]) await COMMANDS[name]();
     await program.parseAsync(process.argv);
     process.exitCode = exitCode;
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (CommanderErrorClass !== null && err instanceof CommanderErrorClass) {
       // help and version exit 0; every usage error exits 2 (docs/design.md#exit-codes)
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_TROUBLE;
       return;

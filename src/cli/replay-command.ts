@@ -30,50 +30,93 @@ Examples:
   imdswatch replay --fail-on v1 --format ndjson -o events.ndjson pcaps/real/*.pcap
   tcpdump -i any -w - 'host 169.254.169.254' | imdswatch replay -`,
     )
-    .action(async (files: string[], o: { format: string; failOn?: string; output?: string; progress: boolean }) => {
-      const format = parseFormat(o.format);
-      const failOn = parseFailOn(o.failOn);
-      for (const f of files) {
-        if (f !== '-' && !existsSync(f)) throw new CliError(`${f}: no such file (give pcap or pcapng files, or - for stdin)`, 'E_CAPTURE_IO');
-      }
-      if (files.filter((f) => f === '-').length > 1) throw new CliError('stdin (-) can be given only once');
-      const out = openOutput(o.output);
-      const report = new CaptureSummaryBuilder();
-      const progress = o.progress ? createProgress('replay') : { update() {}, done() {} };
-      let result;
-      try {
-        result = await replayFiles(files, {
-          onEvent(ev) {
-            report.add(ev);
-            if (format === 'ndjson') out.write(`${JSON.stringify(ev)}\n`);
-          },
-          onProgress: (d, t) => progress.update(d, t),
-        });
-      } catch (err) {
-        progress.done();
-        out.abort();
-        throw err;
-      }
-      progress.done();
-      const unreadLine = unreadNotes(files, result); // all packets of an unsupported link type → error; else what IMDS traffic went unread
-      const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
-      const built = report.build(input);
-      // each error is said once: on stderr, and in a text report only when it goes to a file
-      if (format === 'text') out.write(formatCaptureSummaryText(built, o.output ? input : { ...input, errors: [] }));
-      // `stages`: every counter of every stage (src/pipeline/stats.ts), for diagnosis
-      else if (format === 'json') out.write(`${JSON.stringify({ input, stages: result.stats, ...built }, null, 2)}\n`);
-      out.commit();
-      for (const e of result.errors) process.stderr.write(`imdswatch: ${errorLine(e.file, e.message)}\n`);
-      if (unreadLine !== null && result.errors.length === 0) process.stderr.write(`imdswatch: ${unreadLine}\n`);
-      if (input.unclassified > 0 && failOn.length > 0) {
-        process.stderr.write(
-          `imdswatch: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets); capture with tcpdump -s 0\n`,
-        );
-        setExit(EXIT_TROUBLE);
-      }
-      if (result.errors.length > 0) setExit(EXIT_TROUBLE);
-      else setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK);
+    .action((files: string[], o: ReplayOptions) => runReplay(files, o, setExit));
+}
+
+/** the replay command's options, as commander gives them (and parseReplayArgs) */
+export interface ReplayOptions {
+  format: string;
+  failOn?: string;
+  output?: string;
+  progress: boolean;
+}
+
+/** `imdswatch replay FILE...`: read the captures, print the report (the command's action) */
+export async function runReplay(files: string[], o: ReplayOptions, setExit: (code: number) => void): Promise<void> {
+  const format = parseFormat(o.format);
+  const failOn = parseFailOn(o.failOn);
+  for (const f of files) {
+    if (f !== '-' && !existsSync(f)) throw new CliError(`${f}: no such file (give pcap or pcapng files, or - for stdin)`, 'E_CAPTURE_IO');
+  }
+  if (files.filter((f) => f === '-').length > 1) throw new CliError('stdin (-) can be given only once');
+  const out = openOutput(o.output);
+  const report = new CaptureSummaryBuilder();
+  const progress = o.progress ? createProgress('replay') : { update() {}, done() {} };
+  let result;
+  try {
+    result = await replayFiles(files, {
+      onEvent(ev) {
+        report.add(ev);
+        if (format === 'ndjson') out.write(`${JSON.stringify(ev)}\n`);
+      },
+      onProgress: (d, t) => progress.update(d, t),
     });
+  } catch (err) {
+    progress.done();
+    out.abort();
+    throw err;
+  }
+  progress.done();
+  const unreadLine = unreadNotes(files, result); // all packets of an unsupported link type → error; else what IMDS traffic went unread
+  const input = summarize(files, result.stats, result.errors.map((e) => errorLine(e.file, e.message)), result.read.skipped);
+  const built = report.build(input);
+  // each error is said once: on stderr, and in a text report only when it goes to a file
+  if (format === 'text') out.write(formatCaptureSummaryText(built, o.output ? input : { ...input, errors: [] }));
+  // `stages`: every counter of every stage (src/pipeline/stats.ts), for diagnosis
+  else if (format === 'json') out.write(`${JSON.stringify({ input, stages: result.stats, ...built }, null, 2)}\n`);
+  out.commit();
+  for (const e of result.errors) process.stderr.write(`imdswatch: ${errorLine(e.file, e.message)}\n`);
+  if (unreadLine !== null && result.errors.length === 0) process.stderr.write(`imdswatch: ${unreadLine}\n`);
+  if (input.unclassified > 0 && failOn.length > 0) {
+    process.stderr.write(
+      `imdswatch: ${input.unclassified} IMDS request(s) could not be classified: their headers were cut (snaplen or lost packets); capture with tcpdump -s 0\n`,
+    );
+    setExit(EXIT_TROUBLE);
+  }
+  if (result.errors.length > 0) setExit(EXIT_TROUBLE);
+  else setExit(failOnMatched(failOn, built.totals, input) ? EXIT_MATCHED : EXIT_OK);
+}
+
+/**
+ * The replay command line in its plain forms, read without commander (~60 M instructions of
+ * start-up, ~15 ms of CPU; docs/design.md#replay-argv): `args` (what follows `replay`) may
+ * hold only capture files (`-` is stdin) and `-f/--format V`, `--fail-on V`, `-o/--output V`,
+ * `--no-progress`, each value a separate argument that does not start with `-` (or is `-`).
+ * Anything else — help, `--opt=value`, `--`, unknown options, no file — is null: commander
+ * parses it, so its usage errors and help are unchanged. Gives what commander would.
+ */
+export function parseReplayArgs(args: readonly string[]): { files: string[]; opts: ReplayOptions } | null {
+  const files: string[] = [];
+  const opts: ReplayOptions = { format: 'text', progress: true };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.length <= 1 || a[0] !== '-') {
+      files.push(a);
+      continue;
+    }
+    if (a === '--no-progress') {
+      opts.progress = false;
+      continue;
+    }
+    const v = args[i + 1];
+    if (v === undefined || (v.length > 1 && v[0] === '-')) return null;
+    if (a === '-f' || a === '--format') opts.format = v;
+    else if (a === '--fail-on') opts.failOn = v;
+    else if (a === '-o' || a === '--output') opts.output = v;
+    else return null;
+    i++;
+  }
+  return files.length > 0 ? { files, opts } : null;
 }
 
 /** "FILE: message", without saying the file twice when the message already starts with it */

@@ -31,10 +31,13 @@ function packagesLoaded(args: string[]): string[] {
 describe('the CLI loads only the command being run', () => {
   afterAll(() => rmSync(HOOK, { force: true }));
 
-  it('replay: commander, and no daemon or live package', () => {
+  it('replay: no daemon or live package; a plain command line not even commander (docs/design.md#replay-argv)', () => {
     const pk = packagesLoaded(['replay', '--no-progress', '--format', 'json', 'pcaps/edge/baseline.pcap']);
-    expect(pk).toContain('commander');
-    for (const p of ['pino', 'prom-client', 'cap']) expect(pk).not.toContain(p);
+    for (const p of ['commander', 'pino', 'prom-client', 'cap']) expect(pk).not.toContain(p);
+    // a form only commander reads (--opt=value) loads it, and still none of the daemon's
+    const viaCommander = packagesLoaded(['replay', '--no-progress', '--format=json', 'pcaps/edge/baseline.pcap']);
+    expect(viaCommander).toContain('commander');
+    for (const p of ['pino', 'prom-client', 'cap']) expect(viaCommander).not.toContain(p);
   });
 
   it('--help: every command is loaded and listed', () => {
