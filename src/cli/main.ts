@@ -12,11 +12,17 @@ const setExit = (code: number) => {
   exitCode = Math.max(exitCode, code);
 };
 
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  // a closed pipe (| head) ends the run quietly
-  if (err.code === 'EPIPE') process.exit(exitCode);
-  throw err;
-});
+/**
+ * A closed pipe (| head) ends the run quietly. Set up for every command but a plain replay:
+ * replay writes its output with writeSync (src/cli/output.ts), whose EPIPE main() catches,
+ * and making the process.stdout stream costs ~37 M instructions on a pipe (docs/design.md#replay-argv).
+ */
+function watchStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(exitCode);
+    throw err;
+  });
+}
 
 /** commander, loaded only when the command line needs it (not for a plain replay: see main) */
 let program: Command;
@@ -71,6 +77,7 @@ async function main(): Promise<void> {
         return;
       }
     }
+    watchStdout();
     await loadCommander();
     for (const name of only === null ? Object.keys(COMMANDS) : [only]) await COMMANDS[name]();
     await program.parseAsync(process.argv);

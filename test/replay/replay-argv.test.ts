@@ -3,7 +3,7 @@
  * parseReplayArgs, docs/design.md#replay-argv): it must give what commander gives, and leave
  * every other form (help, --opt=value, unknown options, no file) to commander.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,4 +75,18 @@ describe('replay without commander gives what commander gives', () => {
     expect(run(['replay', PCAP, '-o', a, '--format', 'json'])).toBe(run(['replay', PCAP, `--output=${b}`, '--format=json']));
     expect(readFileSync(a, 'utf8')).toBe(readFileSync(b, 'utf8'));
   });
+});
+
+describe('a plain replay into a closed pipe', () => {
+  // replay writes with writeSync and never makes process.stdout: its EPIPE still ends the run quietly
+  for (const format of ['ndjson', 'json', 'text']) {
+    it(`--format ${format}: exit 0, nothing on stderr`, async () => {
+      const c = spawn(process.execPath, [CLI, 'replay', PCAP, PCAP, PCAP, '--format', format, '--no-progress'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout.destroy(); // the reader is gone before replay writes anything
+      let err = '';
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => c.on('close', resolve));
+      expect({ code, err }).toEqual({ code: 0, err: '' });
+    });
+  }
 });
