@@ -36,11 +36,11 @@ export const VERDICT_LABELS = { READY: 'ready', 'NOT READY': 'not_ready', UNKNOW
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'version' | 'status'>;
-  private readonly v1ByExe: Counter<'exe' | 'unit'>;
-  private readonly v1ByContainer: Counter<'container'>;
+  private readonly requests: Tally<'version' | 'status'>;
+  private readonly v1ByExe: Tally<'exe' | 'unit'>;
+  private readonly v1ByContainer: Tally<'container'>;
   private readonly seenContainers = new Set<string>();
-  private readonly attribution: Counter<'outcome'>;
+  private readonly attribution: Tally<'outcome'>;
   private readonly pcapDrops: Gauge<'counter'>;
   private readonly evictions: Counter<never>;
   private readonly parseErrors: Counter<'code'>;
@@ -69,10 +69,12 @@ export class Metrics {
     // daemon 100 times a second, idle or not (a measurable share of its CPU at a few calls a
     // second); 100 ms still shows a stalled loop
     collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_', eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS });
-    this.requests = new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r });
-    this.v1ByExe = new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });
-    this.v1ByContainer = new Counter({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r });
-    this.attribution = new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r });
+    // the per-call counters are counted in tallies and added to prom-client at each scrape (docs/design.md#metric-tallies)
+    const tallied = <L extends string>(c: Counter<L>) => new Tally(c);
+    this.requests = tallied(new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r, collect: () => this.requests.flush() }));
+    this.v1ByExe = tallied(new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r, collect: () => this.v1ByExe.flush() }));
+    this.v1ByContainer = tallied(new Counter({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r, collect: () => this.v1ByContainer.flush() }));
+    this.attribution = tallied(new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r, collect: () => this.attribution.flush() }));
     // read from the gate's own histogram at each scrape: nothing per SYN (docs/design.md#hold-metric)
     this.registry.registerMetric(holdMetric(() => this.holdSource?.() ?? null) as unknown as Histogram<never>);
     this.pcapDrops = new Gauge({
@@ -121,8 +123,8 @@ export class Metrics {
     // imdswatch doctor's own probe is no IMDS use of this host (marked in the event log, not counted)
     if (isOwnProbe(ev)) return;
     const status = ev.status === null ? 'none' : KNOWN_STATUS.has(ev.status) ? String(ev.status) : 'other';
-    this.requests.inc({ version: ev.version, status });
-    this.attribution.inc({ outcome: ev.attribution });
+    this.requests.add(`${ev.version} ${status}`, { version: ev.version, status });
+    this.attribution.add(ev.attribution, { outcome: ev.attribution });
     if (ev.version === 'v1') {
       // label values through the one sanitizer (docs/design.md#sanitizer): no raw ESC/BEL/C1, cut and marked
       let exe = labelValue(ev.process?.exe ?? 'unknown');
@@ -134,13 +136,13 @@ export class Metrics {
           unit = 'other';
         } else this.seenSoftware.add(key);
       }
-      this.v1ByExe.inc({ exe, unit });
+      this.v1ByExe.add(`${exe}\u0000${unit}`, { exe, unit });
       let container = labelValue(containerLabel(ev) ?? 'none', MAX_CONTAINER_LABEL_LENGTH);
       if (!this.seenContainers.has(container)) {
         if (this.seenContainers.size >= this.maxContainerLabels) container = 'other';
         else this.seenContainers.add(container);
       }
-      this.v1ByContainer.inc({ container });
+      this.v1ByContainer.add(container, { container });
     }
   }
 
@@ -283,4 +285,31 @@ export function holdValues(h: HoldCounts | null): Array<{ labels: { le?: number 
   out.push({ labels: {}, value: (h?.sumMs ?? 0) / 1000, metricName: `${name}_sum` });
   out.push({ labels: {}, value: count, metricName: `${name}_count` });
   return out;
+}
+
+/**
+ * A prom-client counter's per-call increments, counted by a key the caller already has and
+ * added to the counter when it is scraped (its `collect`; docs/design.md#metric-tallies):
+ * prom-client's inc() validates and hashes the labels on every call. Label sets are bounded by
+ * the caller (the software and container caps), so is this map.
+ */
+export class Tally<L extends string> {
+  private readonly counts = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+  constructor(private readonly counter: Counter<L>) {}
+
+  /** one more under these labels (`key` names them: the same key, the same labels) */
+  add(key: string, labels: Partial<Record<L, string>>): void {
+    const e = this.counts.get(key);
+    if (e) e.n++;
+    else this.counts.set(key, { labels, n: 1 });
+  }
+
+  /** what was counted since the last scrape, into the counter */
+  flush(): void {
+    for (const e of this.counts.values()) {
+      if (e.n === 0) continue;
+      this.counter.inc(e.labels, e.n);
+      e.n = 0;
+    }
+  }
 }
