@@ -99,7 +99,9 @@ function procCpuParts(pid) {
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const cs = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
-  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, cs };
+  // the main thread's voluntary switches: each one a sleep in epoll, i.e. an event-loop wake-up (less load-dependent than time)
+  const vcs = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, cs, vcs };
 }
 
 /** CPU seconds by thread name (main thread: "main"; V8's and libuv's workers by their comm) */
@@ -392,6 +394,7 @@ export async function benchLive(o = {}, log = console.error) {
         sysUsPerCall: l.ok > 0 ? ((p1.sys - p0.sys) * 1e6) / l.ok : null,
         threadUsPerCall,
         contextSwitchesPerCall: l.ok > 0 ? (p1.cs - p0.cs) / l.ok : (p1.cs - p0.cs) / l.secs,
+        wakeUpsPerCall: l.ok > 0 ? (p1.vcs - p0.vcs) / l.ok : (p1.vcs - p0.vcs) / l.secs,
         loadAverage: loadAverage(),
       };
       log(`cpu ${JSON.stringify(row)}`);

@@ -20,14 +20,14 @@ import * as path from 'node:path';
 
 /** [bucket, test on the frame's script url]; the first match wins, most specific first */
 export const BUCKETS = [
-  ['owner search (/proc, sock_diag)', /\/dist\/enrich\/process\/(owner-search|sock-diag|socket-rows|proc-net-tcp|netns-index|waiting-first|proc-scan)\.js$|sockdiag/],
-  ['enrichment (/proc reads, caches)', /\/dist\/enrich\//],
-  ['logging (pino, log file)', /\/dist\/sinks\/(event-log|rotating-file)\.js$|\/node_modules\/(pino|sonic-boom|thread-stream|on-exit-leak-free|pino-std-serializers|safe-stable-stringify|quick-format-unescaped|atomic-sleep|fast-redact)\/|\/dist\/text\//],
-  ['state (ledger, state file)', /\/dist\/(ledger|readiness)\/|\/dist\/sinks\/state-store\.js$/],
-  ['metrics', /\/dist\/sinks\/metrics\.js$|\/node_modules\/prom-client\/|\/dist\/service\/metrics-server\.js$/],
-  ['gate verdicts (NFQUEUE, attribution)', /\/dist\/live\/(gate|gate-rules|busy-guard|hold-histogram|queue-backlog|attribution|cap-binding)\.js$/],
-  ['capture callbacks (capture, decode, tcp, http)', /\/dist\/(live|decode|tcp|http|imds|pipeline|source|domain)\/|\/node_modules\/cap\//],
-  ['daemon (cli, enforce, health)', /\/dist\/(cli|enforce|service)\//],
+  ['owner search (/proc, sock_diag)', /\/dist[^/]*\/enrich\/process\/(owner-search|sock-diag|socket-rows|proc-net-tcp|netns-index|waiting-first|proc-scan)\.js$|sockdiag/],
+  ['enrichment (/proc reads, caches)', /\/dist[^/]*\/enrich\//],
+  ['logging (pino, log file)', /\/dist[^/]*\/sinks\/(event-log|rotating-file)\.js$|\/node_modules\/(pino|sonic-boom|thread-stream|on-exit-leak-free|pino-std-serializers|safe-stable-stringify|quick-format-unescaped|atomic-sleep|fast-redact)\/|\/dist[^/]*\/text\//],
+  ['state (ledger, state file)', /\/dist[^/]*\/(ledger|readiness)\/|\/dist[^/]*\/sinks\/state-store\.js$/],
+  ['metrics', /\/dist[^/]*\/sinks\/metrics\.js$|\/node_modules\/prom-client\/|\/dist[^/]*\/service\/metrics-server\.js$/],
+  ['gate verdicts (NFQUEUE, attribution)', /\/dist[^/]*\/live\/(gate|gate-rules|busy-guard|hold-histogram|queue-backlog|attribution|cap-binding)\.js$/],
+  ['capture callbacks (capture, decode, tcp, http)', /\/dist[^/]*\/(live|decode|tcp|http|imds|pipeline|source|domain)\/|\/node_modules\/cap\//],
+  ['daemon (cli, enforce, health)', /\/dist[^/]*\/(cli|enforce|service)\//],
 ];
 
 /** V8's pseudo-frames */

@@ -150,7 +150,6 @@ async function runLockedDaemon(cfg: DaemonConfig, live: LiveHealth): Promise<voi
         dirty = true;
       },
       onWarning: (m) => log.logger.warn({ kind: 'daemon' }, m),
-      onGateRecord: metrics ? (r) => metrics.gateHolds.observe(r.holdMs / 1000) : undefined,
     });
   } catch (err) {
     await metricsServer?.close();
@@ -160,6 +159,8 @@ async function runLockedDaemon(cfg: DaemonConfig, live: LiveHealth): Promise<voi
     throw err;
   }
   const unguard = guardSessionExit(session);
+  // the hold histogram is the gate's own, read at each scrape, never in the gate's packet callback (docs/design.md#hold-metric)
+  metrics?.setGateHoldSource(() => session.holdHistogram());
   enforce = await startDaemonEnforce({ workloads: cfg.enforce, state, logger: log.logger, now, changed: () => (dirty = true) });
   // the log file batches lines for a few ms: an exit on an uncaught error still writes them
   const flushLog = () => log.flush();

@@ -9,6 +9,8 @@ import { isDecodableLinkType } from '../decode/link-types.js';
  * IMDS TCP. cap opens in immediate mode, or buffered (`bufferMs`, while the SYN gate is on),
  * with non-blocking reads dispatched from the event loop.
  *
+ * Each frame owns its bytes (cap reuses one buffer per device; the packet is copied once, here).
+ *
  * Limits of cap 0.2.x: no packet timestamp (frames carry the wall-clock time of the
  * callback, taken from one monotonic clock anchored at start), no pcap_stats (kernel drops
  * are not available: `drops` is null), and a snaplen of 65535 unless cap is patched at
@@ -136,7 +138,10 @@ export class LiveCapture {
           this.packets++;
           this.bytes += nbytes;
           if (trunc) this.truncated++;
-          const frame: Frame = { sec: t.sec, nsec: t.nsec, linkType, data: buf.subarray(0, nbytes), origLen: nbytes, iface };
+          // the one copy of the packet (cap reuses `buf`): the frame owns its bytes (docs/design.md#capture-copy)
+          const data = Buffer.allocUnsafe(nbytes);
+          buf.copy(data, 0, 0, nbytes);
+          const frame: Frame = { sec: t.sec, nsec: t.nsec, linkType, data, origLen: nbytes, iface };
           this.sink(frame);
         });
         this.handles.push(h);

@@ -93,7 +93,7 @@ export class FrameQueue {
     this.o = { ...DEFAULT_FRAME_QUEUE, ...o };
   }
 
-  /** the capture's sink: copy (the capture reuses its buffer) and schedule */
+  /** the capture's sink: keep and schedule (the frame owns its bytes: LiveCapture copies each packet once, docs/design.md#capture-copy) */
   push(f: Frame): void {
     const len = f.data.length;
     this.newestMs = f.sec * 1000 + f.nsec / 1e6;
@@ -107,7 +107,7 @@ export class FrameQueue {
       this.counters.overflow++;
       return;
     }
-    this.q.push(copy(f));
+    this.q.push(f);
     this.bytes += len;
     const waiting = this.q.length - this.head;
     if (waiting > this.counters.peakFrames) this.counters.peakFrames = waiting;
@@ -120,7 +120,7 @@ export class FrameQueue {
       this.counters.laneOverflow++;
       return;
     }
-    this.lane.push(copy(f));
+    this.lane.push(f);
     this.schedule();
   }
 
@@ -191,9 +191,4 @@ export class FrameQueue {
       this.head = 0;
     }
   }
-}
-
-/** a frame that owns its bytes (the capture reuses its buffer) */
-function copy(f: Frame): Frame {
-  return { sec: f.sec, nsec: f.nsec, linkType: f.linkType, data: Buffer.from(f.data), origLen: f.origLen, iface: f.iface };
 }

@@ -238,11 +238,13 @@ export class LiveSession {
     }
   }
 
+  /** the gate's hold histogram (what /metrics publishes at each scrape); null without the gate */
+  holdHistogram = (): HistogramSnapshot | null => this.gate?.holdHistogram() ?? null;
+
   stats(): LiveStats {
     const a = this.flowAttributor?.stats() ?? { flows: { gate: 0, passive: 0, none: 0 }, passiveShed: 0 };
-    const gate = this.gate;
+    const [gate, frames] = [this.gate, this.frames?.stats() ?? null];
     const gateStats = gate?.stats() ?? null;
-    const frames = this.frames?.stats() ?? null;
     return {
       pipeline: this.pipeline.stats(),
       gateActive: this.gateActive,

@@ -79,8 +79,10 @@ interface LaneTuple {
    * the tuple carries now. A ring of MAX_LANE_PACKETS int32 (`seenCount` filled, the next
    * written at `seenNext`): a plain array held most ids as heap numbers (a full int32 is no
    * small integer), ~1.1 KiB per tuple, 4.6 MiB at MAX_LANE_CONNECTIONS (docs/design.md#soak-memory).
+   * The ring is the tuple's slot of LaneConnections' one array, from `seenAt`: a typed array of
+   * its own per tuple cost a backing-store allocation per call (docs/design.md#lane-slots).
    */
-  seen: Int32Array;
+  seenAt: number;
   seenCount: number;
   seenNext: number;
 }
@@ -89,6 +91,11 @@ export class LaneConnections {
   /** client-side connection key (`flowKey`, as the gate's records) → its lane connections (map order: last use) */
   private readonly tuples = new Map<string, LaneTuple>();
   private readonly counters: LaneStats = { frames: 0, connections: 0, copies: 0, fromShared: 0, laneLate: 0 };
+  /** every tuple's ring of packet ids, MAX_LANE_PACKETS per slot (docs/design.md#lane-slots); pages are touched as slots are first used */
+  private readonly seen = new Int32Array(MAX_LANE_CONNECTIONS * MAX_LANE_PACKETS);
+  /** slots of forgotten tuples, and the first slot never used */
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
 
   /** the gate held this connection's SYN on the lane's queue (its record: key and ISN) */
   held(key: string, isn: number, ms: number): void {
@@ -115,7 +122,7 @@ export class LaneConnections {
     if (!t?.current) return false;
     this.counters.frames++;
     const id = packetId(seg);
-    if (hasSeen(t, id)) {
+    if (this.hasSeen(t, id)) {
       // the shared capture gave this packet first (the lane's socket was read late): it was read there
       this.counters.laneLate++;
       return false;
@@ -136,15 +143,15 @@ export class LaneConnections {
     const t = this.tuples.get(key);
     if (!t) return false;
     if (ms - t.ms > LANE_IDLE_MS) {
-      this.tuples.delete(key);
+      this.forget(key, t);
       return false;
     }
     const id = packetId(seg);
-    if (hasSeen(t, id)) {
+    if (this.hasSeen(t, id)) {
       this.counters.copies++;
       return true;
     }
-    if (seg.toImds && t.current && belongsTo(seg, t.isns.slice(-1))) this.remember(key, t, id, ms);
+    if (seg.toImds && t.current && inConnection(seg.seq, t.isns[t.isns.length - 1]!)) this.remember(key, t, id, ms);
     if (belongsTo(seg, t.isns)) this.counters.fromShared++;
     return false;
   }
@@ -153,7 +160,9 @@ export class LaneConnections {
   private startConnection(key: string, t: LaneTuple | undefined, isn: number, ms: number): LaneTuple {
     this.counters.connections++;
     if (!t) {
-      t = { isns: [], current: true, ms, seen: new Int32Array(MAX_LANE_PACKETS), seenCount: 0, seenNext: 0 };
+      if (this.tuples.size >= MAX_LANE_CONNECTIONS) this.forgetOldest();
+      const slot = this.freeSlots.pop() ?? this.nextSlot++;
+      t = { isns: [], current: true, ms, seenAt: slot * MAX_LANE_PACKETS, seenCount: 0, seenNext: 0 };
       this.tuples.set(key, t);
     }
     t.current = true;
@@ -164,19 +173,38 @@ export class LaneConnections {
   /** a packet of the tuple's lane connection was read (from either source): its other copy is dropped */
   private remember(key: string, t: LaneTuple, id: number, ms: number): void {
     t.ms = ms;
-    t.seen[t.seenNext] = id;
+    this.seen[t.seenAt + t.seenNext] = id;
     t.seenNext = (t.seenNext + 1) % MAX_LANE_PACKETS;
     if (t.seenCount < MAX_LANE_PACKETS) t.seenCount++;
     this.tuples.delete(key);
     this.tuples.set(key, t);
-    if (this.tuples.size > MAX_LANE_CONNECTIONS) this.tuples.delete(this.tuples.keys().next().value!);
+    if (this.tuples.size > MAX_LANE_CONNECTIONS) this.forgetOldest();
+  }
+
+  /** the lane gave (or the shared capture read first) this packet on the tuple: one of its last MAX_LANE_PACKETS */
+  private hasSeen(t: LaneTuple, id: number): boolean {
+    const seen = this.seen;
+    for (let i = t.seenAt, end = t.seenAt + t.seenCount; i < end; i++) if (seen[i] === id) return true;
+    return false;
+  }
+
+  /** a tuple leaves: its slot is free for the next new one */
+  private forget(key: string, t: LaneTuple): void {
+    this.tuples.delete(key);
+    this.freeSlots.push(t.seenAt / MAX_LANE_PACKETS);
+  }
+
+  /** the least recently used tuple leaves (MAX_LANE_CONNECTIONS) */
+  private forgetOldest(): void {
+    const [k, t] = this.tuples.entries().next().value!;
+    this.forget(k, t);
   }
 
   /** forget tuples idle past LANE_IDLE_MS (once a second) */
   expire(nowMs: number): void {
     for (const [k, t] of this.tuples) {
       if (nowMs - t.ms <= LANE_IDLE_MS) break;
-      this.tuples.delete(k);
+      this.forget(k, t);
     }
   }
 
@@ -198,13 +226,6 @@ export function packetId(seg: TcpSegment): number {
   return (h ^ (h >>> 16)) | 0;
 }
 
-/** the lane gave (or the shared capture read first) this packet on the tuple: one of its last MAX_LANE_PACKETS */
-function hasSeen(t: LaneTuple, id: number): boolean {
-  const seen = t.seen;
-  for (let i = 0; i < t.seenCount; i++) if (seen[i] === id) return true;
-  return false;
-}
-
 /** the gate's key of the segment's connection (client side first, both directions) */
 function clientKey(seg: TcpSegment): string {
   return seg.toImds ? flowKey(seg.src, seg.srcPort, seg.dst, seg.dstPort) : flowKey(seg.dst, seg.dstPort, seg.src, seg.srcPort);
@@ -217,6 +238,11 @@ function isClientSyn(seg: TcpSegment): boolean {
 /** the segment is a packet of one of these connections (by its sequence number toward IMDS, its acknowledgement back) */
 function belongsTo(seg: TcpSegment, isns: readonly number[]): boolean {
   const n = seg.toImds ? seg.seq : seg.ack;
-  for (const isn of isns) if ((n - isn) >>> 0 < SEQ_SPAN) return true;
+  for (const isn of isns) if (inConnection(n, isn)) return true;
   return false;
+}
+
+/** a sequence number of the connection that began at `isn` */
+function inConnection(n: number, isn: number): boolean {
+  return (n - isn) >>> 0 < SEQ_SPAN;
 }

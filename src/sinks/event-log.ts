@@ -80,6 +80,24 @@ export function eventMessage(ev: ImdsEvent): string {
   return `${what} by ${clean(p.exe ?? `pid ${p.pid}`, 100)}${ctx.length ? ` (${ctx.join(', ')})` : ''}`;
 }
 
+let lastSec = NaN;
+let lastSecText = '';
+
+/**
+ * pino's `stdTimeFunctions.isoTime`, the same text (`,"time":"2026-12-07T07:02:03.123Z"`),
+ * without a Date and its ISO text per line: the second's text is kept and the milliseconds
+ * added (docs/design.md#metric-tallies).
+ */
+export function isoTimeField(now = Date.now()): string {
+  const sec = Math.floor(now / 1000);
+  if (sec !== lastSec) {
+    lastSec = sec;
+    lastSecText = new Date(sec * 1000).toISOString().slice(0, 19);
+  }
+  const ms = now - sec * 1000;
+  return `,"time":"${lastSecText}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+
 export class EventLog {
   readonly logger: Logger;
   private readonly file: RotatingFile | null;
@@ -107,7 +125,7 @@ export class EventLog {
       streams.push({ level: 'info', stream: { write: journald ? (s: string) => out(withJournalPrefix(withMsgFirst(s))) : out } });
     }
     this.logger = pino(
-      { base: { app: 'imdswatch' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+      { base: { app: 'imdswatch' }, timestamp: isoTimeField, formatters: { level: (label) => ({ level: label }) } },
       pino.multistream(streams),
     );
     fileErrorLogger = (m) => {

@@ -8,6 +8,14 @@ import { VERSION } from '../domain/version.js';
 import { GAUGE_PATHS } from '../pipeline/stats.js';
 import type { HostVerdict } from '../readiness/verdict-gauge.js';
 
+/** a hold histogram's counts (the shape of src/live/hold-histogram.ts HoldCounts: counts[i] = holds ≤ bucketsMs[i], not cumulative) */
+export interface HoldCounts {
+  bucketsMs: number[];
+  counts: number[];
+  sumMs: number;
+  count: number;
+}
+
 /**
  * Prometheus metrics. Port 16954 by default ("169.254"): outside 9100–9999, the range
  * the Prometheus wiki's default-port list has fully handed out to exporters, so it
@@ -28,12 +36,11 @@ export const VERDICT_LABELS = { READY: 'ready', 'NOT READY': 'not_ready', UNKNOW
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'version' | 'status'>;
-  private readonly v1ByExe: Counter<'exe' | 'unit'>;
-  private readonly v1ByContainer: Counter<'container'>;
+  private readonly requests: Tally<'version' | 'status'>;
+  private readonly v1ByExe: Tally<'exe' | 'unit'>;
+  private readonly v1ByContainer: Tally<'container'>;
   private readonly seenContainers = new Set<string>();
-  private readonly attribution: Counter<'outcome'>;
-  readonly gateHolds: Histogram<never>;
+  private readonly attribution: Tally<'outcome'>;
   private readonly pcapDrops: Gauge<'counter'>;
   private readonly evictions: Counter<never>;
   private readonly parseErrors: Counter<'code'>;
@@ -49,6 +56,8 @@ export class Metrics {
   private readonly readinessBlocking: Gauge<never>;
   private readonly seenSoftware = new Set<string>();
   private server: Server | null = null;
+  /** the gate's hold histogram (src/live/hold-histogram.ts), read at each scrape; null: no gate */
+  private holdSource: (() => HoldCounts | null) | null = null;
   private captureRunning = false;
 
   constructor(
@@ -60,11 +69,14 @@ export class Metrics {
     // daemon 100 times a second, idle or not (a measurable share of its CPU at a few calls a
     // second); 100 ms still shows a stalled loop
     collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_', eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS });
-    this.requests = new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r });
-    this.v1ByExe = new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });
-    this.v1ByContainer = new Counter({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r });
-    this.attribution = new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r });
-    this.gateHolds = new Histogram({ name: 'imdswatch_gate_hold_seconds', help: 'Time each SYN was held by the gate for the /proc lookup', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: r });
+    // the per-call counters are counted in tallies and added to prom-client at each scrape (docs/design.md#metric-tallies)
+    const tallied = <L extends string>(c: Counter<L>) => new Tally(c);
+    this.requests = tallied(new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r, collect: () => this.requests.flush() }));
+    this.v1ByExe = tallied(new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r, collect: () => this.v1ByExe.flush() }));
+    this.v1ByContainer = tallied(new Counter({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r, collect: () => this.v1ByContainer.flush() }));
+    this.attribution = tallied(new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r, collect: () => this.attribution.flush() }));
+    // read from the gate's own histogram at each scrape: nothing per SYN (docs/design.md#hold-metric)
+    this.registry.registerMetric(holdMetric(() => this.holdSource?.() ?? null) as unknown as Histogram<never>);
     this.pcapDrops = new Gauge({
       name: 'imdswatch_pcap_dropped_packets',
       help: 'Capture loss. counter="gate_syn_not_captured": SYNs the gate held that the capture never saw (the cap binding exposes no pcap_stats)',
@@ -111,8 +123,8 @@ export class Metrics {
     // imdswatch doctor's own probe is no IMDS use of this host (marked in the event log, not counted)
     if (isOwnProbe(ev)) return;
     const status = ev.status === null ? 'none' : KNOWN_STATUS.has(ev.status) ? String(ev.status) : 'other';
-    this.requests.inc({ version: ev.version, status });
-    this.attribution.inc({ outcome: ev.attribution });
+    this.requests.add(`${ev.version} ${status}`, { version: ev.version, status });
+    this.attribution.add(ev.attribution, { outcome: ev.attribution });
     if (ev.version === 'v1') {
       // label values through the one sanitizer (docs/design.md#sanitizer): no raw ESC/BEL/C1, cut and marked
       let exe = labelValue(ev.process?.exe ?? 'unknown');
@@ -124,14 +136,19 @@ export class Metrics {
           unit = 'other';
         } else this.seenSoftware.add(key);
       }
-      this.v1ByExe.inc({ exe, unit });
+      this.v1ByExe.add(`${exe}\u0000${unit}`, { exe, unit });
       let container = labelValue(containerLabel(ev) ?? 'none', MAX_CONTAINER_LABEL_LENGTH);
       if (!this.seenContainers.has(container)) {
         if (this.seenContainers.size >= this.maxContainerLabels) container = 'other';
         else this.seenContainers.add(container);
       }
-      this.v1ByContainer.inc({ container });
+      this.v1ByContainer.add(container, { container });
     }
+  }
+
+  /** where imdswatch_gate_hold_seconds comes from: the running gate's histogram (docs/design.md#hold-metric) */
+  setGateHoldSource(source: () => HoldCounts | null): void {
+    this.holdSource = source;
   }
 
   setGateRuleRepairs(n: number): void {
@@ -228,5 +245,71 @@ export class Metrics {
       // a scraper's keep-alive connection must not hold the shutdown
       this.server.closeAllConnections();
     });
+  }
+}
+
+/** imdswatch_gate_hold_seconds' upper bounds, in ms: each one of the gate's HOLD_BUCKETS_MS, so its cumulative count is exact */
+export const HOLD_METRIC_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100];
+
+/**
+ * The hold histogram as a prom-client metric that reads the gate's own counts at each scrape
+ * (docs/design.md#hold-metric): the same series, buckets and values prom-client's Histogram
+ * gave when every verdict called its observe() inside the gate's packet callback (~30 µs
+ * of the call's CPU at 100 calls/s: label hashing, a values object per call). Holds are
+ * counted once, by the gate (src/live/hold-histogram.ts), shed SYNs not at all, as before.
+ */
+export function holdMetric(source: () => HoldCounts | null) {
+  const name = 'imdswatch_gate_hold_seconds';
+  const help = 'Time each SYN was held by the gate for the /proc lookup';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values: holdValues(source()) }),
+    reset: () => {},
+  };
+}
+
+/** cumulative bucket counts (le in seconds), sum and count of a gate histogram snapshot (none yet: zeros) */
+export function holdValues(h: HoldCounts | null): Array<{ labels: { le?: number | string }; value: number; metricName: string }> {
+  const name = 'imdswatch_gate_hold_seconds';
+  const out: Array<{ labels: { le?: number | string }; value: number; metricName: string }> = [];
+  for (const bound of HOLD_METRIC_BOUNDS_MS) {
+    let n = 0;
+    if (h) for (let i = 0; i < h.bucketsMs.length && h.bucketsMs[i]! <= bound; i++) n += h.counts[i]!;
+    out.push({ labels: { le: bound / 1000 }, value: n, metricName: `${name}_bucket` });
+  }
+  const count = h?.count ?? 0;
+  out.push({ labels: { le: '+Inf' }, value: count, metricName: `${name}_bucket` });
+  out.push({ labels: {}, value: (h?.sumMs ?? 0) / 1000, metricName: `${name}_sum` });
+  out.push({ labels: {}, value: count, metricName: `${name}_count` });
+  return out;
+}
+
+/**
+ * A prom-client counter's per-call increments, counted by a key the caller already has and
+ * added to the counter when it is scraped (its `collect`; docs/design.md#metric-tallies):
+ * prom-client's inc() validates and hashes the labels on every call. Label sets are bounded by
+ * the caller (the software and container caps), so is this map.
+ */
+export class Tally<L extends string> {
+  private readonly counts = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+  constructor(private readonly counter: Counter<L>) {}
+
+  /** one more under these labels (`key` names them: the same key, the same labels) */
+  add(key: string, labels: Partial<Record<L, string>>): void {
+    const e = this.counts.get(key);
+    if (e) e.n++;
+    else this.counts.set(key, { labels, n: 1 });
+  }
+
+  /** what was counted since the last scrape, into the counter */
+  flush(): void {
+    for (const e of this.counts.values()) {
+      if (e.n === 0) continue;
+      this.counter.inc(e.labels, e.n);
+      e.n = 0;
+    }
   }
 }

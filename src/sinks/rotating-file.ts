@@ -32,9 +32,12 @@ export class RotatingFile {
   private failed = false;
   /** lines not written because file logging is stopped */
   dropped = 0;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** lines waiting for the batch's write, as given (docs/design.md#log-batch) */
+  private pending: string[] = [];
+  private pendingChars = 0;
+  /** one timer for every batch, re-armed with refresh() (a new Timeout and timer list per batch cost ~10 µs of a call at 100 calls/s) */
   private timer: NodeJS.Timeout | null = null;
+  private timerArmed = false;
 
   constructor(private readonly opts: RotatingFileOptions) {
     this.open();
@@ -45,27 +48,65 @@ export class RotatingFile {
       this.dropped++;
       return;
     }
-    const buf = Buffer.from(line);
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
+    this.pending.push(line);
+    // characters, not bytes: a bound on the batch, not on the file (its size is counted in bytes when written)
+    this.pendingChars += line.length;
     const delay = this.opts.flushMs ?? FLUSH_MS;
-    if (delay <= 0 || this.pendingBytes >= FLUSH_BYTES) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), delay);
-      this.timer.unref();
+    if (delay <= 0 || this.pendingChars >= FLUSH_BYTES) this.flush();
+    else if (!this.timerArmed) {
+      // an armed timer stays armed when a batch is written early: it then writes the lines that came after, sooner than flushMs
+      this.timerArmed = true;
+      if (this.timer) this.timer.refresh();
+      else {
+        this.timer = setTimeout(this.onTimer, delay);
+        this.timer.unref();
+      }
     }
   }
 
+  private readonly onTimer = (): void => {
+    this.timerArmed = false;
+    this.flush();
+  };
+
   /** write the pending lines (one write() per batch; the file rotates between lines, as before) */
   flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     const lines = this.pending;
     if (lines.length === 0) return;
     this.pending = [];
-    this.pendingBytes = 0;
+    this.pendingChars = 0;
+    if (this.fd === null) {
+      this.dropped += lines.length;
+      return;
+    }
+    // the batch as one buffer: written whole unless the file must rotate within it
+    const all = Buffer.from(lines.length === 1 ? lines[0]! : lines.join(''));
+    if (this.size + all.length <= this.opts.maxBytes) this.writeChunk(all, lines, 0, lines.length);
+    else this.writeRotating(lines.map((l) => Buffer.from(l)));
+  }
+
+  /** lines[i..j), `chunk` their bytes: one write; false when it failed (the lines not wholly written are dropped) */
+  private writeChunk(chunk: Buffer, lines: ReadonlyArray<string | Buffer>, i: number, j: number): boolean {
+    let off = 0;
+    try {
+      while (off < chunk.length) off += writeSync(this.fd!, chunk, off);
+      this.size += chunk.length;
+      return true;
+    } catch (err) {
+      this.fail(`cannot write ${this.opts.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}; file logging stopped until SIGHUP or restart (events still go to stdout and metrics)`);
+      // lines not wholly written, this batch's and the rest
+      let end = 0;
+      for (let k = i; k < lines.length; k++) {
+        const l = lines[k]!;
+        end += typeof l === 'string' ? Buffer.byteLength(l) : l.length;
+        if (k >= j || end > off) this.dropped++;
+      }
+      return false;
+    }
+  }
+
+  /** a batch the file rotates within: as many lines per write as fit before the size limit */
+  private writeRotating(lines: Buffer[]): void {
     let i = 0;
     while (i < lines.length) {
       if (this.size + lines[i]!.length > this.opts.maxBytes && this.size > 0) this.rotate();
@@ -73,25 +114,12 @@ export class RotatingFile {
         this.dropped += lines.length - i;
         return;
       }
-      // as many lines as fit before the size limit (at least one: a line longer than the limit goes alone)
+      // at least one line: a line longer than the limit goes alone
       let j = i + 1;
       let bytes = lines[i]!.length;
       while (j < lines.length && this.size + bytes + lines[j]!.length <= this.opts.maxBytes) bytes += lines[j++]!.length;
       const chunk = j - i === 1 ? lines[i]! : Buffer.concat(lines.slice(i, j), bytes);
-      let off = 0;
-      try {
-        while (off < chunk.length) off += writeSync(this.fd, chunk, off);
-        this.size += chunk.length;
-      } catch (err) {
-        this.fail(`cannot write ${this.opts.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}; file logging stopped until SIGHUP or restart (events still go to stdout and metrics)`);
-        // lines not wholly written, this batch's and the rest
-        let end = 0;
-        for (let k = i; k < lines.length; k++) {
-          end += lines[k]!.length;
-          if (k >= j || end > off) this.dropped++;
-        }
-        return;
-      }
+      if (!this.writeChunk(chunk, lines, i, j)) return;
       i = j;
     }
   }
@@ -106,6 +134,11 @@ export class RotatingFile {
 
   close(): void {
     this.flush();
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.timerArmed = false;
+    }
     if (this.fd !== null) {
       try {
         closeSync(this.fd);

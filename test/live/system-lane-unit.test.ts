@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TcpSegment } from '../../src/decode/packet.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/decode/packet.js';
-import { LANE_IDLE_MS, LaneConnections, MAX_LANE_PACKETS } from '../../src/live/system-lane.js';
+import { LANE_IDLE_MS, LaneConnections, MAX_LANE_CONNECTIONS, MAX_LANE_PACKETS } from '../../src/live/system-lane.js';
 import { flowKey } from '../../src/domain/address.js';
 import { FrameQueue } from '../../src/live/frame-queue.js';
 import type { Frame } from '../../src/source/frame.js';
@@ -176,5 +176,37 @@ describe('FrameQueue: the system lane goes first', () => {
     await new Promise((r) => setImmediate(r));
     expect(order).toEqual(['lane9', 'any0', 'any1', 'any2']);
     expect(q2.stats()).toMatchObject({ passed: 3, lanePassed: 1, laneOverflow: 0 });
+  });
+});
+
+describe('LaneConnections: one array of slots for every tuple (docs/design.md#lane-slots)', () => {
+  it("a tuple on a forgotten tuple's slot starts with nothing seen; the oldest tuple leaves at MAX_LANE_CONNECTIONS", () => {
+    const lane = new LaneConnections();
+    const ports = MAX_LANE_CONNECTIONS + 3;
+    // every tuple's lane gives the same packet ids (same seq numbers): a slot left dirty would show as a copy
+    for (let i = 0; i < ports; i++) {
+      const port = 1024 + i;
+      held(lane, port, 7000, i);
+      for (let k = 0; k < 3; k++) expect(lane.laneSegment(seg(port, TCP_ACK | TCP_PSH, 7001 + k), i)).toBe(true);
+    }
+    // the first three left (least recently used): their copies are read, not dropped
+    for (let i = 0; i < 3; i++) expect(lane.isCopy(seg(1024 + i, TCP_ACK | TCP_PSH, 7001), ports)).toBe(false);
+    // the newest three are on reused slots: each drops its own copies and nothing it did not give
+    for (let i = ports - 3; i < ports; i++) {
+      expect(lane.isCopy(seg(1024 + i, TCP_ACK | TCP_PSH, 7001), ports)).toBe(true);
+      expect(lane.isCopy(seg(1024 + i, TCP_ACK | TCP_PSH, 7004), ports)).toBe(false);
+    }
+    expect(lane.stats()).toMatchObject({ connections: ports, frames: 3 * ports, laneLate: 0 });
+  });
+
+  it('a tuple forgotten when idle gives its slot back: a new one there starts clean', () => {
+    const lane = new LaneConnections();
+    held(lane, 41000, 100, 0);
+    for (let k = 0; k < MAX_LANE_PACKETS + 5; k++) lane.laneSegment(seg(41000, TCP_ACK | TCP_PSH, 101 + k), 1);
+    lane.expire(LANE_IDLE_MS + 10);
+    held(lane, 41001, 100, LANE_IDLE_MS + 20);
+    expect(lane.isCopy(seg(41001, TCP_ACK | TCP_PSH, 101 + MAX_LANE_PACKETS), LANE_IDLE_MS + 21)).toBe(false);
+    expect(lane.laneSegment(seg(41001, TCP_ACK | TCP_PSH, 102 + MAX_LANE_PACKETS), LANE_IDLE_MS + 22)).toBe(true);
+    expect(lane.stats()).toMatchObject({ laneLate: 0 });
   });
 });

@@ -39,6 +39,37 @@ describe('RotatingFile batching (#14)', () => {
     f.close();
   });
 
+  it('one timer serves every batch (docs/design.md#log-batch): lines after an early write, and after each timer, still go within flushMs', async () => {
+    const p = fresh();
+    const f = new RotatingFile({ path: p, maxBytes: 1e6, maxFiles: 1, onError: () => undefined, flushMs: 30 });
+    f.write('a\n');
+    f.flush();
+    f.write('b\n');
+    expect(read(p)).toBe('a\n');
+    await new Promise((r) => setTimeout(r, 80));
+    expect(read(p)).toBe('a\nb\n');
+    for (const l of ['c\n', 'd\n']) {
+      f.write(l);
+      await new Promise((r) => setTimeout(r, 80));
+    }
+    expect(read(p)).toBe('a\nb\nc\nd\n');
+    f.reopen();
+    f.write('e\n');
+    await new Promise((r) => setTimeout(r, 80));
+    expect(read(p)).toBe('a\nb\nc\nd\ne\n');
+    f.close();
+  });
+
+  it('counts the file in bytes, not characters, when it rotates within a batch', () => {
+    const p = fresh();
+    const f = new RotatingFile({ path: p, maxBytes: 12, maxFiles: 2, onError: () => undefined, flushMs: 1000 });
+    // 5 bytes each: two fit in 12 bytes, three do not (15 characters would be 9)
+    for (const l of ['éé\n', 'ëë\n', 'üü\n', 'öö\n']) f.write(l);
+    f.flush();
+    expect([read(`${p}.1`), read(p)]).toEqual(['éé\nëë\n', 'üü\nöö\n']);
+    f.close();
+  });
+
   it('flushMs 0 writes each line at once', () => {
     const p = fresh();
     const f = new RotatingFile({ path: p, maxBytes: 1e6, maxFiles: 1, onError: () => undefined, flushMs: 0 });
