@@ -12,8 +12,8 @@ import { pidsSince } from './new-pids.js';
  * making one-shot calls gets the lowest free fd, so the same few numbers), then the recent
  * owners' whole fd tables (a client with many connections at once: its new socket is at a
  * descriptor none of its recent sockets had; read before /proc is even listed), then the
- * processes started since the last look, found without listing /proc when they are few and
- * all waiting (newPids, docs/design.md#hold-work), then pids not seen before (highest first:
+ * processes started since the last look, found without listing /proc when they are few
+ * (newPids, docs/design.md#hold-work; waiting ones first), then pids not seen before (highest first:
  * the one-shot client is usually the newest process; the waiting ones before the others,
  * waiting-first.ts), then processes of the socket's uid, then the
  * rest — until the time budget is spent. Kernel
@@ -171,16 +171,16 @@ export class OwnerSearch {
   }
 
   /**
-   * The pids started since the last look, newest first, found without listing /proc (a
-   * `getdents64` of /proc is the dearest system call of a hold, ~120 µs on the lab VM): the
-   * kernel's last pid (the last field of /proc/loadavg, in the reader's pid namespace) and
-   * every pid above the last one seen. Each one's stat is read, as the waiting-first order
-   * does (waiting-first.ts): a pid that does not exist (or a thread's id, exit_signal -1:
-   * its process is read by its own pid) is left out; a process that is not waiting (in
-   * exec(), running, exiting) sends the search to the listing, whose order puts it after the
-   * waiting ones. null: list /proc (no last pid yet, pids wrapped, more than NEW_PID_PROBES
-   * new pids, none new, or one not waiting). Answers are those the listing's order gives
-   * first: the newest waiting new pids, highest first.
+   * The pids started since the last look, found without listing /proc (a `getdents64` of
+   * /proc is the dearest system call of a hold, ~120 µs on the lab VM): the kernel's last pid
+   * (the last field of /proc/loadavg, in the reader's pid namespace) and every pid above the
+   * last one seen. Each one's stat is read, as the waiting-first order does (waiting-first.ts):
+   * a pid that does not exist (or a thread's id, exit_signal -1: its process is read by its own
+   * pid) is left out; the waiting ones (S, I) come first, then the others (running, in exec(),
+   * exiting), each group newest first — the order the listing gives the same pids
+   * (docs/design.md#new-pids-running). A client that connects without blocking (curl, Node, Go)
+   * is often still running when its SYN is held. null: list /proc (no last pid yet, pids
+   * wrapped, more than NEW_PID_PROBES new pids, or none new).
    */
   private newPids(): number[] | null {
     const from = this.lastPid;
@@ -188,11 +188,13 @@ export class OwnerSearch {
     this.lastPid = last;
     if (from === null || last === null || last <= from || last - from > NEW_PID_PROBES) return null;
     const out: number[] = [];
+    let others: number[] | null = null;
     for (const p of pids) {
       if (this.pids.has(p.pid) || p.thread) continue;
-      if (!isWaiting(p.state)) return null;
-      out.push(p.pid);
+      if (isWaiting(p.state)) out.push(p.pid);
+      else (others ??= []).push(p.pid);
     }
+    if (others) for (const pid of others) out.push(pid);
     return out.length > 0 ? out : null;
   }
 
