@@ -15,9 +15,8 @@ import { pidsSince } from './new-pids.js';
  * processes started since the last look, found without listing /proc when they are few
  * (newPids, docs/design.md#hold-work; waiting ones first), then pids not seen before (highest first:
  * the one-shot client is usually the newest process; the waiting ones before the others,
- * waiting-first.ts), then processes of the socket's uid, then the
- * rest — until the time budget is spent. Kernel
- * threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
+ * waiting-first.ts), then processes of the socket's uid, then the rest — until the time budget
+ * is spent. Kernel threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
  * time of the lookup; the order only decides how soon it is found. The fd tables are read
  * by the native scanner (proc-scan.ts) when the addon is built, else from JS.
  */
@@ -72,6 +71,10 @@ export class OwnerSearch {
   private ownersAdded = false;
   private readonly hintPids = new Int32Array(MAX_HINT_PROBES);
   private readonly hintFds = new Int32Array(MAX_HINT_PROBES);
+  /** probeFds sets 1 for the probes of an owner whose process is gone */
+  private readonly hintGone = new Int32Array(MAX_HINT_PROBES);
+  /** index of the most recent owner's "next descriptor" probe in this lookup (-1: none) */
+  private nextProbed = -1;
   /** candidate pids for the native scan (reused) */
   private candidates = new Int32Array(1024);
   /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
@@ -114,6 +117,9 @@ export class OwnerSearch {
   get cachedOwners(): number {
     return this.inodeOwner.size;
   }
+
+  /** the recent owners' pids, most recent first (tests) */
+  get recentOwnerPids(): number[] { return this.owners.map((o) => o.pid); }
 
   find(inode: number, uid: number, deadline: number): number | null | 'budget' {
     const root = this.procRoot;
@@ -198,10 +204,7 @@ export class OwnerSearch {
     return out.length > 0 ? out : null;
   }
 
-  /**
-   * Fill in status (uid, kernel thread) of pids first seen during a hold. Cheap to call
-   * often; stops after `budgetMs`.
-   */
+  /** Fill in status (uid, kernel thread) of pids first seen during a hold. Cheap to call often; stops after `budgetMs`. */
   catchUp(budgetMs = 5): void {
     if (this.ownersAdded) this.dropExitedOwners();
     if (this.incomplete === 0) return;
@@ -300,13 +303,19 @@ export class OwnerSearch {
       }
     }
     if (!scan || n === 0) return null;
-    const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode);
+    const gone = this.hintGone.fill(0, 0, n);
+    const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode, gone);
     this.counters.hintLinksRead += i >= 0 ? i + 1 : n;
-    return i >= 0 ? this.hintHit(i, this.owners.find((o) => o.pid === this.hintPids[i])!, String(this.hintFds[i])) : null;
+    const hit = i >= 0 ? this.hintHit(i, this.owners.find((o) => o.pid === this.hintPids[i])!, String(this.hintFds[i])) : null;
+    // an owner whose process is gone (its kept directory said so: docs/design.md#owner-dirs) holds no socket:
+    // forgotten now, so the recent owners' tables are not opened for it either
+    for (let k = 0; k < (i >= 0 ? i : n); k++) {
+      const at = gone[k] === 1 ? this.owners.findIndex((o) => o.pid === this.hintPids[k]) : -1;
+      if (at >= 0) this.owners.splice(at, 1);
+    }
+    return hit;
   }
 
-  /** index of the most recent owner's "next descriptor" probe in this lookup (-1: none) */
-  private nextProbed = -1;
 
   /** a hint hit at probe `i`: the most recent owner's order for its next lookup follows where this one was */
   private hintHit(i: number, o: RecentOwner, fd: string): { pid: number; fd: string } {
