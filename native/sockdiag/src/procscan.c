@@ -11,9 +11,12 @@
  *       -> [index, fd]   pids[index] holds socket:[inode] as descriptor fd
  *       -> n (number)    no hit in pids[0..n); n < count: the budget ran out before pids[n]
  *   The budget is checked before each pid (a pid's fd table, once started, is read whole).
- *   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number)
+ *   probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number, gone?: Int32Array)
  *       -> index of the first (pids[i], fds[i]) whose /proc/PID/fd/FD links to socket:[inode], or -1
- *          (one readlink each; a closed fd is just a miss, no exception)
+ *          (one readlink each; a closed fd is just a miss, no exception). On a procfs root each pid's
+ *          directory is kept open (procdirs.c) and read with readlinkat(dir, "fd/FD"); a process that
+ *          no longer exists (its directory cannot be opened, or a kept one answers ESRCH) has its
+ *          remaining probes skipped and gone[i] set to 1 for them (gone is zeroed first)
  *   newPids(procRoot: string, from: number, max: number)
  *       -> null when procRoot/loadavg has no last pid; else Int32Array [last, (pid, state, thread)...]:
  *          the kernel's last pid (loadavg's last field) and, when 0 < from < last <= from + max,
@@ -35,7 +38,10 @@
  *          one read() when it fits the buffer, as proc-fs.ts readPidFile does; one that fills the
  *          64 KiB buffer is `true` instead (the caller reads it to its end from JS).
  *          The directory fd pins the process: after it exits (and its pid is reused) every read
- *          fails instead of reading another process's files.
+ *          fails instead of reading another process's files. Mask bit 1 << READ_FIELDS (RF_KEEP_DIR):
+ *          on a procfs root the directory is kept for probeFds instead of closed (a socket's owner).
+ *   findSocket reads each fd table highest descriptor first; newPids reads a procfs root's loadavg
+ *   through a kept descriptor (procdirs.c).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -53,6 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procdirs.h"
 #include "procscan.h"
 
 /* linux_dirent64 as getdents64 returns it */
@@ -144,21 +151,39 @@ static int get_int32_array(napi_env env, napi_value v, const int32_t **out, size
   return 1;
 }
 
-/* fd number holding the link `want` (length wlen, or alt/alen) in /proc/PID/fd; -1 if none */
+/*
+ * fd number holding the link `want` (length wlen, or alt/alen) in PID/fd; -1 if none. Each getdents64
+ * chunk is read highest descriptor first: a process's newest socket (the one a held SYN comes from) is
+ * most often its highest descriptor, where the kernel listed it last. The order only decides how soon.
+ */
 static int scan_pid(const char *root, int32_t pid, const char *want, size_t wlen, const char *alt, size_t alen) {
   char path[600];
-  snprintf(path, sizeof path, "%s/%d/fd", root, pid);
-  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rfd = procdirs_root(root), kept = rfd >= 0 ? procdirs_find(pid) : -1, dfd;
+  if (kept >= 0) {
+    dfd = openat(kept, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } else if (rfd >= 0) {
+    snprintf(path, sizeof path, "%d/fd", pid);
+    dfd = openat(rfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } else {
+    snprintf(path, sizeof path, "%s/%d/fd", root, pid);
+    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
   if (dfd < 0) return -1;
   char link[64];
   int hit = -1;
+  /* a dirent64 is at least 24 bytes: a chunk holds at most sizeof g_dents / 24 */
+  static int at[sizeof g_dents / 24 + 1];
   for (;;) {
     long got = syscall(SYS_getdents64, dfd, g_dents, sizeof g_dents);
     if (got <= 0) break;
-    for (long off = 0; off < got && hit < 0;) {
+    int k = 0;
+    for (long off = 0; off < got;) {
       struct dirent64_k *d = (struct dirent64_k *)(g_dents + off);
+      if (d->d_name[0] >= '0' && d->d_name[0] <= '9') at[k++] = (int)off;
       off += d->d_reclen;
-      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+    }
+    while (k > 0 && hit < 0) {
+      struct dirent64_k *d = (struct dirent64_k *)(g_dents + at[--k]);
       ssize_t n = readlinkat(dfd, d->d_name, link, sizeof link);
       if (n <= 0 || (size_t)n >= sizeof link) continue;
       if (((size_t)n == wlen && memcmp(link, want, wlen) == 0) || ((size_t)n == alen && memcmp(link, alt, alen) == 0))
@@ -204,12 +229,12 @@ static napi_value FindSocket(napi_env env, napi_callback_info info) {
 }
 
 static napi_value ProbeFds(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char root[512];
-  const int32_t *pids, *fds;
-  size_t npids = 0, nfds = 0;
+  const int32_t *pids, *fds, *gone_in = NULL;
+  size_t npids = 0, nfds = 0, ngone = 0;
   uint32_t count = 0;
   double inode = 0;
   if (argc < 5 || !get_string(env, argv[0], root, sizeof root) || !get_int32_array(env, argv[1], &pids, &npids) ||
@@ -218,17 +243,58 @@ static napi_value ProbeFds(napi_env env, napi_callback_info info) {
     return number(env, -1);
   if (count > npids) count = (uint32_t)npids;
   if (count > nfds) count = (uint32_t)nfds;
+  int32_t *gone = NULL;
+  if (argc >= 6 && get_int32_array(env, argv[5], &gone_in, &ngone) && ngone >= count) {
+    gone = (int32_t *)gone_in;
+    memset(gone, 0, count * sizeof *gone);
+  }
   char want[48], path[600], link[64];
   int wlen = snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
+  int rfd = procdirs_root(root);
+  if (rfd < 0) {
+    for (uint32_t i = 0; i < count; i++) {
+      snprintf(path, sizeof path, "%s/%d/fd/%d", root, pids[i], fds[i]);
+      ssize_t n = readlink(path, link, sizeof link);
+      if (n == wlen && memcmp(link, want, (size_t)wlen) == 0) return number(env, i);
+    }
+    return number(env, -1);
+  }
+  /* through the owner's kept directory (procdirs.c): a process reaped since fails with ESRCH */
+  int32_t cur = 0;
+  int dfd = -1;
+  bool dead = false;
   for (uint32_t i = 0; i < count; i++) {
-    snprintf(path, sizeof path, "%s/%d/fd/%d", root, pids[i], fds[i]);
-    ssize_t n = readlink(path, link, sizeof link);
+    if (i == 0 || pids[i] != cur) {
+      cur = pids[i];
+      dead = false;
+      dfd = procdirs_find(cur);
+      if (dfd < 0) {
+        snprintf(path, sizeof path, "%d", cur);
+        dfd = openat(rfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) procdirs_put(cur, dfd);
+        else dead = errno == ENOENT || errno == ESRCH;
+      }
+    }
+    if (dfd < 0) {
+      if (dead && gone) gone[i] = 1;
+      continue;
+    }
+    snprintf(path, sizeof path, "fd/%d", fds[i]);
+    ssize_t n = readlinkat(dfd, path, link, sizeof link);
     if (n == wlen && memcmp(link, want, (size_t)wlen) == 0) return number(env, i);
+    if (n < 0 && errno == ESRCH) {
+      procdirs_drop(cur);
+      dfd = -1;
+      dead = true;
+      if (gone) gone[i] = 1;
+    }
   }
   return number(env, -1);
 }
 
 enum { RF_STAT, RF_LOGINUID, RF_SESSIONID, RF_EXE, RF_CMDLINE, RF_CGROUP, RF_STATUS, RF_NSNET, RF_NSMNT, RF_EXESTAT, RF_HOSTSTAT, READ_FIELDS };
+/* mask bit: keep the process's directory open for probeFds (procdirs.c), not a file read */
+#define RF_KEEP_DIR (1u << READ_FIELDS)
 
 static char g_file[64 * 1024];
 
@@ -283,8 +349,14 @@ static napi_value ReadProc(napi_env env, napi_callback_info info) {
   bool have_root = argc >= 5 && napi_get_value_string_utf8(env, argv[4], host_root, sizeof host_root, &root_len) == napi_ok &&
                    root_len < sizeof host_root - 1;
   bool exe_checked = false;
-  snprintf(path, sizeof path, "%s/%d", root, pid);
-  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rfd = procdirs_root(root), dfd;
+  if (rfd >= 0) {
+    snprintf(path, sizeof path, "%d", pid);
+    dfd = openat(rfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } else {
+    snprintf(path, sizeof path, "%s/%d", root, pid);
+    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
   if (dfd < 0) return nul;
   napi_value arr;
   napi_create_array_with_length(env, READ_FIELDS, &arr);
@@ -338,7 +410,8 @@ static napi_value ReadProc(napi_env env, napi_callback_info info) {
     }
     napi_set_element(env, arr, (uint32_t)i, v);
   }
-  close(dfd);
+  if (rfd >= 0 && (mask & RF_KEEP_DIR)) procdirs_put(pid, dfd);
+  else close(dfd);
   return arr;
 }
 
@@ -353,9 +426,17 @@ static napi_value NewPids(napi_env env, napi_callback_info info) {
   if (argc < 3 || !get_string(env, argv[0], root, sizeof root) || napi_get_value_int32(env, argv[1], &from) != napi_ok ||
       napi_get_value_int32(env, argv[2], &max) != napi_ok || max < 0 || max > 1024)
     return nul;
-  int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  /* a procfs root and its loadavg stay open (procdirs.c): one pread; a fake tree is opened each time */
+  int kept = procdirs_root(root), lfd = kept >= 0 ? procdirs_loadavg() : -1;
+  int rfd = kept >= 0 ? kept : open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0) return nul;
-  ssize_t n = read_small(rfd, "loadavg");
+  ssize_t n;
+  if (lfd >= 0) {
+    do n = pread(lfd, g_file, sizeof g_file - 1, 0);
+    while (n < 0 && errno == EINTR);
+  } else {
+    n = read_small(rfd, "loadavg");
+  }
   long last = -1;
   if (n > 0) {
     size_t end = (size_t)n;
@@ -369,7 +450,7 @@ static napi_value NewPids(napi_env env, napi_callback_info info) {
     }
   }
   if (last < 0) {
-    close(rfd);
+    if (rfd != kept) close(rfd);
     return nul;
   }
   int32_t out[1 + 3 * 1024];
@@ -399,7 +480,7 @@ static napi_value NewPids(napi_env env, napi_callback_info info) {
       out[k++] = thread;
     }
   }
-  close(rfd);
+  if (rfd != kept) close(rfd);
   napi_value ab, arr;
   void *data = NULL;
   napi_create_arraybuffer(env, k * sizeof(int32_t), &data, &ab);

@@ -12,12 +12,11 @@ import { pidsSince } from './new-pids.js';
  * making one-shot calls gets the lowest free fd, so the same few numbers), then the recent
  * owners' whole fd tables (a client with many connections at once: its new socket is at a
  * descriptor none of its recent sockets had; read before /proc is even listed), then the
- * processes started since the last look, found without listing /proc when they are few and
- * all waiting (newPids, docs/design.md#hold-work), then pids not seen before (highest first:
+ * processes started since the last look, found without listing /proc when they are few
+ * (newPids, docs/design.md#hold-work; waiting ones first), then pids not seen before (highest first:
  * the one-shot client is usually the newest process; the waiting ones before the others,
- * waiting-first.ts), then processes of the socket's uid, then the
- * rest — until the time budget is spent. Kernel
- * threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
+ * waiting-first.ts), then processes of the socket's uid, then the rest — until the time budget
+ * is spent. Kernel threads are skipped. Every answer is a pid whose fd links to the socket's inode at the
  * time of the lookup; the order only decides how soon it is found. The fd tables are read
  * by the native scanner (proc-scan.ts) when the addon is built, else from JS.
  */
@@ -72,6 +71,10 @@ export class OwnerSearch {
   private ownersAdded = false;
   private readonly hintPids = new Int32Array(MAX_HINT_PROBES);
   private readonly hintFds = new Int32Array(MAX_HINT_PROBES);
+  /** probeFds sets 1 for the probes of an owner whose process is gone */
+  private readonly hintGone = new Int32Array(MAX_HINT_PROBES);
+  /** index of the most recent owner's "next descriptor" probe in this lookup (-1: none) */
+  private nextProbed = -1;
   /** candidate pids for the native scan (reused) */
   private candidates = new Int32Array(1024);
   /** pids remembered with complete: false since catchUp() last went through all of them (an upper bound) */
@@ -114,6 +117,9 @@ export class OwnerSearch {
   get cachedOwners(): number {
     return this.inodeOwner.size;
   }
+
+  /** the recent owners' pids, most recent first (tests) */
+  get recentOwnerPids(): number[] { return this.owners.map((o) => o.pid); }
 
   find(inode: number, uid: number, deadline: number): number | null | 'budget' {
     const root = this.procRoot;
@@ -171,16 +177,16 @@ export class OwnerSearch {
   }
 
   /**
-   * The pids started since the last look, newest first, found without listing /proc (a
-   * `getdents64` of /proc is the dearest system call of a hold, ~120 µs on the lab VM): the
-   * kernel's last pid (the last field of /proc/loadavg, in the reader's pid namespace) and
-   * every pid above the last one seen. Each one's stat is read, as the waiting-first order
-   * does (waiting-first.ts): a pid that does not exist (or a thread's id, exit_signal -1:
-   * its process is read by its own pid) is left out; a process that is not waiting (in
-   * exec(), running, exiting) sends the search to the listing, whose order puts it after the
-   * waiting ones. null: list /proc (no last pid yet, pids wrapped, more than NEW_PID_PROBES
-   * new pids, none new, or one not waiting). Answers are those the listing's order gives
-   * first: the newest waiting new pids, highest first.
+   * The pids started since the last look, found without listing /proc (a `getdents64` of
+   * /proc is the dearest system call of a hold, ~120 µs on the lab VM): the kernel's last pid
+   * (the last field of /proc/loadavg, in the reader's pid namespace) and every pid above the
+   * last one seen. Each one's stat is read, as the waiting-first order does (waiting-first.ts):
+   * a pid that does not exist (or a thread's id, exit_signal -1: its process is read by its own
+   * pid) is left out; the waiting ones (S, I) come first, then the others (running, in exec(),
+   * exiting), each group newest first — the order the listing gives the same pids
+   * (docs/design.md#new-pids-running). A client that connects without blocking (curl, Node, Go)
+   * is often still running when its SYN is held. null: list /proc (no last pid yet, pids
+   * wrapped, more than NEW_PID_PROBES new pids, or none new).
    */
   private newPids(): number[] | null {
     const from = this.lastPid;
@@ -188,18 +194,17 @@ export class OwnerSearch {
     this.lastPid = last;
     if (from === null || last === null || last <= from || last - from > NEW_PID_PROBES) return null;
     const out: number[] = [];
+    let others: number[] | null = null;
     for (const p of pids) {
       if (this.pids.has(p.pid) || p.thread) continue;
-      if (!isWaiting(p.state)) return null;
-      out.push(p.pid);
+      if (isWaiting(p.state)) out.push(p.pid);
+      else (others ??= []).push(p.pid);
     }
+    if (others) for (const pid of others) out.push(pid);
     return out.length > 0 ? out : null;
   }
 
-  /**
-   * Fill in status (uid, kernel thread) of pids first seen during a hold. Cheap to call
-   * often; stops after `budgetMs`.
-   */
+  /** Fill in status (uid, kernel thread) of pids first seen during a hold. Cheap to call often; stops after `budgetMs`. */
   catchUp(budgetMs = 5): void {
     if (this.ownersAdded) this.dropExitedOwners();
     if (this.incomplete === 0) return;
@@ -298,13 +303,19 @@ export class OwnerSearch {
       }
     }
     if (!scan || n === 0) return null;
-    const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode);
+    const gone = this.hintGone.fill(0, 0, n);
+    const i = scan.probeFds(root, this.hintPids, this.hintFds, n, inode, gone);
     this.counters.hintLinksRead += i >= 0 ? i + 1 : n;
-    return i >= 0 ? this.hintHit(i, this.owners.find((o) => o.pid === this.hintPids[i])!, String(this.hintFds[i])) : null;
+    const hit = i >= 0 ? this.hintHit(i, this.owners.find((o) => o.pid === this.hintPids[i])!, String(this.hintFds[i])) : null;
+    // an owner whose process is gone (its kept directory said so: docs/design.md#owner-dirs) holds no socket:
+    // forgotten now, so the recent owners' tables are not opened for it either
+    for (let k = 0; k < (i >= 0 ? i : n); k++) {
+      const at = gone[k] === 1 ? this.owners.findIndex((o) => o.pid === this.hintPids[k]) : -1;
+      if (at >= 0) this.owners.splice(at, 1);
+    }
+    return hit;
   }
 
-  /** index of the most recent owner's "next descriptor" probe in this lookup (-1: none) */
-  private nextProbed = -1;
 
   /** a hint hit at probe `i`: the most recent owner's order for its next lookup follows where this one was */
   private hintHit(i: number, o: RecentOwner, fd: string): { pid: number; fd: string } {

@@ -27,6 +27,8 @@ export const PF = {
   exeDevIno: 1 << 9,
   /** "dev:ino" of the host's file at the exe's path (hostRoot + path; "" when there is none); only when exeDevIno was read */
   hostDevIno: 1 << 10,
+  /** not a file: the addon keeps /proc/PID open for the owner search's probes (a socket owner; docs/design.md#owner-dirs) */
+  keepDir: 1 << 11,
 } as const;
 
 const FIELDS = ['stat', 'loginuid', 'sessionid', 'exe', 'cmdline', 'cgroup', 'status', 'nsNet', 'nsMnt', 'exeDevIno', 'hostDevIno'] as const;

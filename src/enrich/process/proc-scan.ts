@@ -16,8 +16,12 @@ export interface ProcScan {
    * of pids read without a hit (less than `count` when `budgetUs` ran out first)
    */
   findSocket(procRoot: string, pids: Int32Array, count: number, inode: number, budgetUs: number): { index: number; fd: number } | number;
-  /** the first i < count where /proc/pids[i]/fd/fds[i] links to `socket:[inode]`, else -1 (one readlink each) */
-  probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number): number;
+  /**
+   * the first i < count where /proc/pids[i]/fd/fds[i] links to `socket:[inode]`, else -1 (one readlink
+   * each). On a procfs root the pids' directories are kept open (docs/design.md#owner-dirs) and
+   * `gone[i]` is set to 1 for the probes of a pid whose process no longer exists (not read)
+   */
+  probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number, gone?: Int32Array): number;
   /**
    * the kernel's last pid (/proc/loadavg) and, when 0 < from < last <= from + max, each pid in
    * (from, last] whose stat reads, newest first, with its state letter and whether it is a
@@ -31,7 +35,7 @@ interface ProcScanAddon {
   newPids?(procRoot: string, from: number, max: number): Int32Array | null;
   pids(procRoot: string): Int32Array;
   findSocket(procRoot: string, pids: Int32Array, count: number, inode: number, budgetUs: number): [number, number] | number;
-  probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number): number;
+  probeFds(procRoot: string, pids: Int32Array, fds: Int32Array, count: number, inode: number, gone?: Int32Array): number;
 }
 
 /** the addon's scanner; null when it is not built or is an older build without it. IMDSWATCH_PROC_SCAN=0 forces the JS search. */
@@ -51,7 +55,7 @@ export function loadProcScan(addonPath: string | null = findAddonPath()): ProcSc
       const r = findSocket(root, list, count, inode, Math.max(0, budgetUs));
       return typeof r === 'number' ? r : { index: r[0], fd: r[1] };
     },
-    probeFds: (root, list, fds, count, inode) => probeFds(root, list, fds, count, inode),
+    probeFds: (root, list, fds, count, inode, gone) => (gone ? probeFds(root, list, fds, count, inode, gone) : probeFds(root, list, fds, count, inode)),
     ...(typeof newPids === 'function'
       ? {
           newPids(root: string, from: number, max: number) {

@@ -110,7 +110,8 @@ export class ProcessCache {
       return cached.info;
     }
     // a pid not cached is built: its stat and the rest in one read (docs/design.md#hold-read)
-    const files = cached ? null : this.readFiles(pid, PF.stat | this.buildMask(uidHint));
+    // a socket's owner (seenAlive): its /proc directory stays open for the next lookups' probes (docs/design.md#owner-dirs)
+    const files = cached ? null : this.readFiles(pid, PF.stat | this.buildMask(uidHint) | (seenAlive ? PF.keepDir : 0));
     const stat = parseStatOf(files ? files.stat ?? null : readPidFile(`${p}/${pid}/stat`));
     if (!stat) {
       if (cached && this.opts.now() - cached.lastAliveMs <= this.opts.graceMs) {

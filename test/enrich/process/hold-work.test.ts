@@ -147,7 +147,7 @@ describe.each([
   const stat = (pid: number, comm: string, state: string, exitSignal: number) =>
     `${pid} (${comm}) ${state} 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 1000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 ${exitSignal} 1 0 0 0 0 0\n`;
 
-  it.skipIf(_name === 'native' && !scan && !process.env.CI)('finds a new process among the pids above the last one seen (its thread ids never answer); lists /proc when a new pid is not waiting, too many are new, or pids wrapped', () => {
+  it.skipIf(_name === 'native' && !scan && !process.env.CI)('finds a new process among the pids above the last one seen (its thread ids never answer), waiting ones first and running ones too; lists /proc when too many are new, or pids wrapped', () => {
     const { root, addPid } = tree();
     addPid(40, { comm: 'agent', ppid: 1, uid: 0, argv: ['agent'], exe: '/usr/bin/agent' });
     const loadavg = (last: number) => writeFileSync(join(root, 'loadavg'), `0.10 0.20 0.30 1/90 ${last}\n`);
@@ -162,26 +162,39 @@ describe.each([
     loadavg(48);
     expect(s.find(4600, 0, performance.now() + 10_000)).toBe(46);
     expect(s.counters.newPidHits).toBe(1);
-    // a new process that is not waiting (in exec()): the listing's order, and the same owner
+    // a newer process that is not waiting (in exec()) and the caller waiting: the waiting one is read first, without the listing
     addPid(50, { comm: 'sh', ppid: 1, uid: 0, argv: ['sh'], exe: '/usr/bin/dash', state: 'R' });
     addPid(49, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [4900] });
     loadavg(50);
+    let tables = s.counters.fdDirsScanned;
     expect(s.find(4900, 0, performance.now() + 10_000)).toBe(49);
-    expect(s.counters.newPidHits).toBe(1);
+    expect(s.counters.newPidHits).toBe(2);
+    // the recent owner's table (46), then 49's: not the running 50's
+    expect(s.counters.fdDirsScanned - tables).toBe(2);
+    // the caller still running (a client that connects without blocking returns from connect() at once),
+    // beside an older new process that waits: the waiting one first, then the caller, without the listing
+    addPid(51, { comm: 'sleep', ppid: 1, uid: 0, argv: ['sleep'], exe: '/usr/bin/sleep' });
+    addPid(52, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [5200], state: 'R' });
+    loadavg(52);
+    tables = s.counters.fdDirsScanned;
+    expect(s.find(5200, 0, performance.now() + 10_000)).toBe(52);
+    expect(s.counters.newPidHits).toBe(3);
+    // the recent owners' tables (49, 46), the waiting 51's, then 52's
+    expect(s.counters.fdDirsScanned - tables).toBe(4);
     // more new pids than NEW_PID_PROBES since the last look: listed
     addPid(80, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [8000] });
     loadavg(80);
     expect(s.find(8000, 0, performance.now() + 10_000)).toBe(80);
-    expect(s.counters.newPidHits).toBe(1);
+    expect(s.counters.newPidHits).toBe(3);
     // a few new pids: found without the listing again
     addPid(83, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [8300] });
     loadavg(85);
     expect(s.find(8300, 0, performance.now() + 10_000)).toBe(83);
-    expect(s.counters.newPidHits).toBe(2);
+    expect(s.counters.newPidHits).toBe(4);
     // pids wrapped (the last pid is below the last one seen): listed
     addPid(30, { comm: 'curl', ppid: 1, uid: 0, argv: ['curl'], exe: '/usr/bin/curl', fds: [3000] });
     loadavg(30);
     expect(s.find(3000, 0, performance.now() + 10_000)).toBe(30);
-    expect(s.counters.newPidHits).toBe(2);
+    expect(s.counters.newPidHits).toBe(4);
   });
 });
