@@ -2,15 +2,12 @@
  * Gate hold latency: fixed buckets (for a Prometheus histogram) plus a bounded ring of recent
  * samples (for p50/p99 in reports and benchmarks). Memory is constant.
  */
+import type { HoldCounts } from '../sinks/metrics.js';
+
 export const HOLD_BUCKETS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250];
 
-export interface HistogramSnapshot {
-  /** upper bounds in milliseconds; counts[i] = samples ≤ bucketsMs[i] (not cumulative); counts[last] = +Inf */
-  bucketsMs: number[];
-  counts: number[];
-  sumMs: number;
-  count: number;
-}
+/** the histogram's counts, as /metrics reads them (one definition, in the sink below this layer) */
+export type HistogramSnapshot = HoldCounts;
 
 export class HoldHistogram {
   private readonly counts = new Array<number>(HOLD_BUCKETS_MS.length + 1).fill(0);

@@ -176,9 +176,9 @@ export class LaneConnections {
     this.seen[t.seenAt + t.seenNext] = id;
     t.seenNext = (t.seenNext + 1) % MAX_LANE_PACKETS;
     if (t.seenCount < MAX_LANE_PACKETS) t.seenCount++;
+    // to the end of the map's order (its size is unchanged: startConnection bounds it on insert)
     this.tuples.delete(key);
     this.tuples.set(key, t);
-    if (this.tuples.size > MAX_LANE_CONNECTIONS) this.forgetOldest();
   }
 
   /** the lane gave (or the shared capture read first) this packet on the tuple: one of its last MAX_LANE_PACKETS */

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import type { ImdsEvent } from '../imds/event.js';
 import { containerLabel } from '../ledger/container-label.js';
 import { labelValue } from '../text/sanitize.js';
@@ -8,8 +8,12 @@ import { VERSION } from '../domain/version.js';
 import { GAUGE_PATHS } from '../pipeline/stats.js';
 import type { HostVerdict } from '../readiness/verdict-gauge.js';
 
-/** a hold histogram's counts (the shape of src/live/hold-histogram.ts HoldCounts: counts[i] = holds ≤ bucketsMs[i], not cumulative) */
+/**
+ * A hold histogram's counts: what the gate's HoldHistogram snapshots (src/live/hold-histogram.ts
+ * names this type HistogramSnapshot; it is defined here because sinks/ sits below live/).
+ */
 export interface HoldCounts {
+  /** upper bounds in milliseconds; counts[i] = samples ≤ bucketsMs[i] (not cumulative); counts[last] = +Inf */
   bucketsMs: number[];
   counts: number[];
   sumMs: number;
@@ -70,11 +74,10 @@ export class Metrics {
     // second); 100 ms still shows a stalled loop
     collectDefaultMetrics({ register: this.registry, prefix: 'imdswatch_process_', eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS });
     // the per-call counters are counted in tallies and added to prom-client at each scrape (docs/design.md#metric-tallies)
-    const tallied = <L extends string>(c: Counter<L>) => new Tally(c);
-    this.requests = tallied(new Counter({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r, collect: () => this.requests.flush() }));
-    this.v1ByExe = tallied(new Counter({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r, collect: () => this.v1ByExe.flush() }));
-    this.v1ByContainer = tallied(new Counter({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r, collect: () => this.v1ByContainer.flush() }));
-    this.attribution = tallied(new Counter({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r, collect: () => this.attribution.flush() }));
+    this.requests = new Tally({ name: 'imdswatch_requests_total', help: 'IMDS requests seen, by version (v1, v2, token) and response status', labelNames: ['version', 'status'], registers: r });
+    this.v1ByExe = new Tally({ name: 'imdswatch_v1_calls_total', help: 'IMDSv1 calls by executable and systemd unit (capped; overflow under exe="other")', labelNames: ['exe', 'unit'], registers: r });
+    this.v1ByContainer = new Tally({ name: 'imdswatch_v1_calls_by_container_total', help: 'IMDSv1 calls by container (namespace/pod/container or name; "none" outside containers; capped, overflow under "other")', labelNames: ['container'], registers: r });
+    this.attribution = new Tally({ name: 'imdswatch_attribution_total', help: 'How requests were attributed to a process: gate, passive or none', labelNames: ['outcome'], registers: r });
     // read from the gate's own histogram at each scrape: nothing per SYN (docs/design.md#hold-metric)
     this.registry.registerMetric(holdMetric(() => this.holdSource?.() ?? null) as unknown as Histogram<never>);
     this.pcapDrops = new Gauge({
@@ -248,6 +251,8 @@ export class Metrics {
   }
 }
 
+const HOLD_METRIC = 'imdswatch_gate_hold_seconds';
+
 /** imdswatch_gate_hold_seconds' upper bounds, in ms: each one of the gate's HOLD_BUCKETS_MS, so its cumulative count is exact */
 export const HOLD_METRIC_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100];
 
@@ -259,7 +264,7 @@ export const HOLD_METRIC_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100
  * counted once, by the gate (src/live/hold-histogram.ts), shed SYNs not at all, as before.
  */
 export function holdMetric(source: () => HoldCounts | null) {
-  const name = 'imdswatch_gate_hold_seconds';
+  const name = HOLD_METRIC;
   const help = 'Time each SYN was held by the gate for the /proc lookup';
   return {
     name,
@@ -273,7 +278,7 @@ export function holdMetric(source: () => HoldCounts | null) {
 
 /** cumulative bucket counts (le in seconds), sum and count of a gate histogram snapshot (none yet: zeros) */
 export function holdValues(h: HoldCounts | null): Array<{ labels: { le?: number | string }; value: number; metricName: string }> {
-  const name = 'imdswatch_gate_hold_seconds';
+  const name = HOLD_METRIC;
   const out: Array<{ labels: { le?: number | string }; value: number; metricName: string }> = [];
   for (const bound of HOLD_METRIC_BOUNDS_MS) {
     let n = 0;
@@ -295,7 +300,12 @@ export function holdValues(h: HoldCounts | null): Array<{ labels: { le?: number 
  */
 export class Tally<L extends string> {
   private readonly counts = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
-  constructor(private readonly counter: Counter<L>) {}
+  private readonly counter: Counter<L>;
+
+  /** the counter `config` describes, whose scrape adds what was tallied since the last one */
+  constructor(config: Omit<CounterConfiguration<L>, 'collect'>) {
+    this.counter = new Counter({ ...config, collect: () => this.flush() });
+  }
 
   /** one more under these labels (`key` names them: the same key, the same labels) */
   add(key: string, labels: Partial<Record<L, string>>): void {

@@ -152,22 +152,27 @@ static int get_int32_array(napi_env env, napi_value v, const int32_t **out, size
 }
 
 /*
+ * open root/PID + sub (sub "" or "/fd") as a directory: relative to the kept procfs root `rfd` when there
+ * is one (procdirs.c), else by its whole path (a fake tree); -1 with errno on failure
+ */
+static int open_pid_dir(const char *root, int rfd, int32_t pid, const char *sub) {
+  char path[600];
+  if (rfd >= 0) {
+    snprintf(path, sizeof path, "%d%s", pid, sub);
+    return openat(rfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  snprintf(path, sizeof path, "%s/%d%s", root, pid, sub);
+  return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
  * fd number holding the link `want` (length wlen, or alt/alen) in PID/fd; -1 if none. Each getdents64
  * chunk is read highest descriptor first: a process's newest socket (the one a held SYN comes from) is
  * most often its highest descriptor, where the kernel listed it last. The order only decides how soon.
  */
 static int scan_pid(const char *root, int32_t pid, const char *want, size_t wlen, const char *alt, size_t alen) {
-  char path[600];
-  int rfd = procdirs_root(root), kept = rfd >= 0 ? procdirs_find(pid) : -1, dfd;
-  if (kept >= 0) {
-    dfd = openat(kept, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  } else if (rfd >= 0) {
-    snprintf(path, sizeof path, "%d/fd", pid);
-    dfd = openat(rfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  } else {
-    snprintf(path, sizeof path, "%s/%d/fd", root, pid);
-    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  }
+  int rfd = procdirs_root(root), kept = rfd >= 0 ? procdirs_find(pid) : -1;
+  int dfd = kept >= 0 ? openat(kept, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : open_pid_dir(root, rfd, pid, "/fd");
   if (dfd < 0) return -1;
   char link[64];
   int hit = -1;
@@ -269,8 +274,7 @@ static napi_value ProbeFds(napi_env env, napi_callback_info info) {
       dead = false;
       dfd = procdirs_find(cur);
       if (dfd < 0) {
-        snprintf(path, sizeof path, "%d", cur);
-        dfd = openat(rfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dfd = open_pid_dir(root, rfd, cur, "");
         if (dfd >= 0) procdirs_put(cur, dfd);
         else dead = errno == ENOENT || errno == ESRCH;
       }
@@ -336,7 +340,7 @@ static napi_value ReadProc(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char root[512], path[600], host_mnt[128] = {0}, host_root[512] = {0}, exe[4096] = {0};
+  char root[512], host_mnt[128] = {0}, host_root[512] = {0}, exe[4096] = {0};
   int32_t pid = 0;
   uint32_t mask = 0;
   napi_value nul;
@@ -349,14 +353,7 @@ static napi_value ReadProc(napi_env env, napi_callback_info info) {
   bool have_root = argc >= 5 && napi_get_value_string_utf8(env, argv[4], host_root, sizeof host_root, &root_len) == napi_ok &&
                    root_len < sizeof host_root - 1;
   bool exe_checked = false;
-  int rfd = procdirs_root(root), dfd;
-  if (rfd >= 0) {
-    snprintf(path, sizeof path, "%d", pid);
-    dfd = openat(rfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  } else {
-    snprintf(path, sizeof path, "%s/%d", root, pid);
-    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  }
+  int rfd = procdirs_root(root), dfd = open_pid_dir(root, rfd, pid, "");
   if (dfd < 0) return nul;
   napi_value arr;
   napi_create_array_with_length(env, READ_FIELDS, &arr);

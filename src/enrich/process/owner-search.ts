@@ -316,7 +316,6 @@ export class OwnerSearch {
     return hit;
   }
 
-
   /** a hint hit at probe `i`: the most recent owner's order for its next lookup follows where this one was */
   private hintHit(i: number, o: RecentOwner, fd: string): { pid: number; fd: string } {
     if (o === this.owners[0] && this.nextProbed >= 0) o.nextFirst = i === this.nextProbed;

@@ -55,7 +55,7 @@ export function loadProcScan(addonPath: string | null = findAddonPath()): ProcSc
       const r = findSocket(root, list, count, inode, Math.max(0, budgetUs));
       return typeof r === 'number' ? r : { index: r[0], fd: r[1] };
     },
-    probeFds: (root, list, fds, count, inode, gone) => (gone ? probeFds(root, list, fds, count, inode, gone) : probeFds(root, list, fds, count, inode)),
+    probeFds: (root, list, fds, count, inode, gone) => probeFds(root, list, fds, count, inode, gone),
     ...(typeof newPids === 'function'
       ? {
           newPids(root: string, from: number, max: number) {
